@@ -1,0 +1,46 @@
+//! The HTML shell and the router of pages.
+
+use crate::components::layout::Layout;
+use crate::pages::{login::LoginPage, not_found::NotFound, run_list::RunListPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The document around the app, rendered once per full page load.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/runboard.css" />
+        <Title formatter=|title: String| format!("{title} · Runboard") />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=RunListPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

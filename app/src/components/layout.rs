@@ -1,0 +1,48 @@
+//! The navigation shell around every signed-in page.
+
+use crate::error::AppError;
+use crate::functions::auth::{signed_in_user, Logout};
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| signed_in_user());
+    let logout = ServerAction::<Logout>::new();
+
+    // A session that ended while the app was open: go to the login form.
+    Effect::new(move |_| {
+        if let Some(Ok(None) | Err(AppError::Unauthorized)) = user.get() {
+            use_navigate()("/login", Default::default());
+        }
+    });
+
+    view! {
+        <div class="app">
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Runboard"
+                </A>
+                <nav class="nav" aria-label="Main">
+                    <A href="/" exact=true>"Runs"</A>
+                </nav>
+                <div class="account">
+                    <Transition>
+                        {move || Suspend::new(async move {
+                            user.await
+                                .ok()
+                                .flatten()
+                                .map(|user| view! { <span class="who" title=user.account_name>{user.email}</span> })
+                        })}
+                    </Transition>
+                    <ActionForm action=logout>
+                        <button type="submit" class="button subtle">"Log out"</button>
+                    </ActionForm>
+                </div>
+            </header>
+            <Outlet />
+        </div>
+    }
+}

@@ -1,0 +1,114 @@
+//! The database layer: verb-named queries shared by server functions, the JSON API
+//! and the CLI, each scoped to an account where the data belongs to one.
+//!
+//! SQLite runs in WAL mode with one writer connection: every write goes through
+//! [`Db::begin_write`], which takes the write lock up front (`BEGIN IMMEDIATE`), so
+//! concurrent requests queue for the writer instead of failing with `SQLITE_BUSY`.
+//! Reads use a separate pool and never wait for writes.
+
+pub mod accounts;
+pub mod runs;
+pub mod users;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How long a connection waits for a lock held by another process (the CLI, say).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// Pool for reads; WAL lets them run beside the writer.
+    pub read: SqlitePool,
+    /// Exactly one connection: writes are serialised here rather than in SQLite's lock.
+    write: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `url` and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        if let Some(parent) = sqlite_file_parent(url) {
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db { read, write })
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from the first statement.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.write.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The writer pool, for single-statement writes that need no transaction.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// The directory a `sqlite:` URL's file lives in, so it can be created on first start.
+fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    (!parent.as_os_str().is_empty()).then(|| parent.to_path_buf())
+}
+
+/// Now, in the unit the schema stores: milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A stored millisecond timestamp as a UTC time.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_directory_is_taken_from_the_url() {
+        assert_eq!(
+            sqlite_file_parent("sqlite://data/runboard.db"),
+            Some("data".into())
+        );
+        assert_eq!(
+            sqlite_file_parent("sqlite:/tmp/x/r.db?mode=rwc"),
+            Some("/tmp/x".into())
+        );
+        assert_eq!(sqlite_file_parent("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_parent("sqlite://runboard.db"), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! Logging in and out, and who is logged in.
+
+use crate::error::AppError;
+use crate::model::CurrentUser;
+use leptos::prelude::*;
+
+/// Where to go after login: only a path on this site, never another origin
+/// (`//evil.example`, `https://…`), so the login form cannot be used to redirect away.
+pub fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    if local && !next.starts_with("/login") {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
+    let state = ssr::state()?;
+    let session = ssr::session().await?;
+    let user_pk = crate::auth::check_credentials(&state.db, &email, &password).await?;
+    crate::auth::start_session(&session, user_pk).await?;
+    leptos_axum::redirect(safe_next(&next));
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let session = ssr::session().await?;
+    crate::auth::end_session(&session).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/fn", endpoint = "signed_in_user")]
+pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
+    let state = ssr::state()?;
+    let session = ssr::session().await?;
+    crate::auth::session_user(&state.db, &session).await
+}
+
+#[cfg(feature = "ssr")]
+use super::ssr;
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/?status=failed"), "/?status=failed");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example/"), "/");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("/login"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

@@ -1,0 +1,39 @@
+//! Server functions: the dashboard's calls into the server. Each one is a public
+//! HTTP endpoint, so each authenticates before touching the database layer.
+
+pub mod auth;
+pub mod runs;
+
+/// Helpers the server functions share on the server side.
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::error::AppError;
+    use crate::model::CurrentUser;
+    use crate::state::AppState;
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the server function context");
+            AppError::Internal
+        })
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(|error| {
+            tracing::error!(%error, "session layer missing");
+            AppError::Internal
+        })
+    }
+
+    /// The signed-in user, or `Unauthorized`.
+    pub async fn require_user() -> Result<(AppState, CurrentUser), AppError> {
+        let state = state()?;
+        let session = session().await?;
+        let user = crate::auth::session_user(&state.db, &session)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        Ok((state, user))
+    }
+}

@@ -1,0 +1,20 @@
+//! Runboard's Leptos application: the pages and components the browser hydrates, the
+//! types shared by every interface, the server functions, and (with `ssr`) the
+//! database layer that the dashboard and the JSON API both call, so every rule lives once.
+#![recursion_limit = "256"]
+
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod functions;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+pub use app::{shell, App};

@@ -1,0 +1,77 @@
+//! Command line and environment configuration: every flag has an environment twin.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(name = "runboard", version, about = "Runboard: a control plane and dashboard for agent and workflow runs")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and the APIs (the default).
+    Serve,
+    /// Fill an account with realistic sample runs, to look around the dashboard.
+    Seed {
+        /// Email of a user of the account to fill.
+        #[arg(long)]
+        email: String,
+        /// How many runs to add.
+        #[arg(long, default_value_t = 40)]
+        runs: u32,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// SQLite database URL. The file and its directory are created on first start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/runboard.db", global = true)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    pub site_addr: SocketAddr,
+
+    /// Directory holding the built site (the `pkg/` bundle and public files).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: String,
+
+    /// Email of the owner created on first start, when there are no users yet.
+    #[arg(long, env = "RUNBOARD_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+
+    /// Password of that owner. Without it a password is generated and printed once.
+    #[arg(long, env = "RUNBOARD_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub admin_password: Option<String>,
+
+    /// Secret that signs runner tokens; also accepted as a legacy runner bearer token.
+    #[arg(long, env = "RUNNER_AUTH_SECRET", hide_env_values = true, global = true)]
+    pub runner_auth_secret: Option<String>,
+
+    /// The address people use to reach this server (e.g. https://runs.example.com).
+    /// An https address makes the session cookie `Secure`.
+    #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// A configuration for tests and tools: defaults, with the given database.
+    pub fn for_database(database_url: impl Into<String>) -> Config {
+        let cli = Cli::parse_from(["runboard"]);
+        Config {
+            database_url: database_url.into(),
+            ..cli.config
+        }
+    }
+
+    pub fn serves_tls(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}

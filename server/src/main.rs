@@ -1,0 +1,29 @@
+//! The `runboard` binary: parses the configuration and runs the chosen command.
+
+use clap::Parser;
+use runboard::config::{Cli, Command};
+use runboard::startup::{shutdown_signal, Application};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(cli.config).await?;
+            app.run_until(shutdown_signal()).await?;
+        }
+        Command::Seed { email, runs } => {
+            let db = app::db::Db::connect(&cli.config.database_url).await?;
+            let added = runboard::seed::seed_runs(&db, &email, runs).await?;
+            println!("Added {added} sample runs to the account of {email}.");
+            db.close().await;
+        }
+    }
+    Ok(())
+}

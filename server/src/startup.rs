@@ -1,0 +1,233 @@
+//! Builds the application (database, first owner, router, sessions) and serves it
+//! until a shutdown signal, finishing in-flight requests first.
+
+use crate::config::Config;
+use app::auth::{self, Bootstrap};
+use app::db::Db;
+use app::state::AppState;
+use app::{shell, App};
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::StatusCode;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{ExpiredDeletion, Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "runboard_session";
+
+/// A built server, bound to its address but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database_url).await?;
+        let listener = TcpListener::bind(config.site_addr).await?;
+        let addr = listener.local_addr()?;
+
+        let bootstrap = auth::bootstrap_owner(
+            &db,
+            config.admin_email.as_deref(),
+            config.admin_password.as_deref(),
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("could not create the first owner: {error}"))?;
+        announce(&bootstrap, &login_url(&config, addr));
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("runboard")
+            .site_root(config.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState {
+            db: db.clone(),
+            leptos_options,
+        };
+
+        let session_store = SqliteStore::new(db.writer().clone());
+        tokio::spawn(
+            session_store
+                .clone()
+                .continuously_delete_expired(std::time::Duration::from_secs(3600)),
+        );
+        let sessions = SessionManagerLayer::new(session_store)
+            .with_name(SESSION_COOKIE)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(config.serves_tls())
+            .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
+
+        let router = router(state).layer(sessions).layer(TraceLayer::new_for_http());
+        Ok(Application {
+            listener,
+            router,
+            db,
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then lets open requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!("Runboard listening on http://{}", self.addr);
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.db.close().await;
+        tracing::info!("Runboard stopped");
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_login))
+        .route("/healthz", get(healthz))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Pages need a signed-in user: anyone else is sent to the login form, which
+/// brings them back afterwards. Server functions (`/fn/…`) check for themselves.
+async fn require_login(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/fn/") {
+        return next.run(request).await;
+    }
+    let signed_in = match auth::session_user(&state.db, &session).await {
+        Ok(user) => user.is_some(),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    match (path == "/login", signed_in) {
+        (true, true) => Redirect::to("/").into_response(),
+        (false, false) => {
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map(|target| target.as_str())
+                .unwrap_or("/");
+            Redirect::to(&format!("/login?next={}", encode_query_value(wanted))).into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// Percent-encodes a value for a query string (RFC 3986 unreserved characters pass).
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.db.read).await {
+        Ok(_) => Json(serde_json::json!({"ok": true, "data": {"status": "ok"}})).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"ok": false, "error": {"code": "unavailable", "message": "database unavailable"}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn login_url(config: &Config, addr: SocketAddr) -> String {
+    match &config.public_url {
+        Some(url) => format!("{}/login", url.trim_end_matches('/')),
+        None if addr.ip().is_unspecified() => format!("http://localhost:{}/login", addr.port()),
+        None => format!("http://{addr}/login"),
+    }
+}
+
+/// Says how to log in after the first start created the owner.
+fn announce(bootstrap: &Bootstrap, login_url: &str) {
+    match bootstrap {
+        Bootstrap::Existing => {}
+        Bootstrap::Created { email } => {
+            println!("Runboard: created the first owner {email}. Log in at {login_url}");
+        }
+        Bootstrap::CreatedWithPassword { email, password } => {
+            println!(
+                "Runboard: created the first owner.\n  Log in at {login_url}\n  email:    {email}\n  password: {password}\n  (shown only this once; set RUNBOARD_ADMIN_PASSWORD to choose it)"
+            );
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing open requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_query_value;
+
+    #[test]
+    fn the_return_path_is_encoded_for_the_login_url() {
+        assert_eq!(encode_query_value("/"), "/");
+        assert_eq!(
+            encode_query_value("/?status=failed&offset=20"),
+            "/%3Fstatus%3Dfailed%26offset%3D20"
+        );
+    }
+}
