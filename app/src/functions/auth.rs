@@ -6,8 +6,12 @@ use leptos::prelude::*;
 
 /// Where to go after login: only a path on this site, never another origin
 /// (`//evil.example`, `https://…`), so the login form cannot be used to redirect away.
+/// Only visible ASCII is accepted, so the value is always a valid `Location` header.
 pub fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.bytes().all(|byte| byte.is_ascii_graphic());
     if local && !next.starts_with("/login") {
         next
     } else {
@@ -17,28 +21,37 @@ pub fn safe_next(next: &str) -> &str {
 
 #[server(prefix = "/fn", endpoint = "login")]
 pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
-    let state = ssr::state()?;
-    let session = ssr::session().await?;
-    let user_pk = crate::auth::check_credentials(&state.db, &email, &password).await?;
-    crate::auth::start_session(&session, user_pk).await?;
-    leptos_axum::redirect(safe_next(&next));
-    Ok(())
+    ssr::with_status(async {
+        let state = ssr::state()?;
+        let session = ssr::session().await?;
+        let user_pk = crate::auth::check_credentials(&state.db, &email, &password).await?;
+        crate::auth::start_session(&session, user_pk).await?;
+        leptos_axum::redirect(safe_next(&next));
+        Ok(())
+    })
+    .await
 }
 
 #[server(prefix = "/fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    let session = ssr::session().await?;
-    crate::auth::end_session(&session).await?;
-    leptos_axum::redirect("/login");
-    Ok(())
+    ssr::with_status(async {
+        let session = ssr::session().await?;
+        crate::auth::end_session(&session).await?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/fn", endpoint = "signed_in_user")]
 pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
-    let state = ssr::state()?;
-    let session = ssr::session().await?;
-    crate::auth::session_user(&state.db, &session).await
+    ssr::with_status(async {
+        let state = ssr::state()?;
+        let session = ssr::session().await?;
+        crate::auth::session_user(&state.db, &session).await
+    })
+    .await
 }
 
 #[cfg(feature = "ssr")]
@@ -56,5 +69,7 @@ mod tests {
         assert_eq!(safe_next("https://evil.example/"), "/");
         assert_eq!(safe_next("/login"), "/");
         assert_eq!(safe_next(""), "/");
+        assert_eq!(safe_next("/runs\nSet-Cookie: x=1"), "/");
+        assert_eq!(safe_next("/é"), "/");
     }
 }

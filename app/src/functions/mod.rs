@@ -27,6 +27,20 @@ pub(crate) mod ssr {
         })
     }
 
+    /// Runs a server function's body and, when it fails, gives the HTTP response
+    /// the status that fits the error (401, 400, 404…) instead of a blanket 500.
+    pub async fn with_status<T>(
+        body: impl std::future::Future<Output = Result<T, AppError>>,
+    ) -> Result<T, AppError> {
+        let result = body.await;
+        if let Err(error) = &result {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(error.status_code());
+            }
+        }
+        result
+    }
+
     /// The signed-in user, or `Unauthorized`.
     pub async fn require_user() -> Result<(AppState, CurrentUser), AppError> {
         let state = state()?;

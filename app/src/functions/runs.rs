@@ -9,13 +9,16 @@ use leptos::prelude::*;
 pub async fn list_runs(status: String, offset: i64) -> Result<RunPage, AppError> {
     use crate::model::RunFilter;
 
-    let (state, user) = super::ssr::require_user().await?;
-    let filter = RunFilter {
-        statuses: RunFilter::parse_statuses(&status)
-            .map_err(|message| AppError::invalid("status", message))?,
-        offset: Some(offset),
-        ..RunFilter::default()
-    };
-    let (limit, offset) = filter.page()?;
-    Ok(crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter, limit, offset).await?)
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let filter = RunFilter {
+            statuses: RunFilter::parse_statuses(&status)
+                .map_err(|message| AppError::invalid("status", message))?,
+            offset: Some(offset),
+            ..RunFilter::default()
+        };
+        let (limit, offset) = filter.page()?;
+        Ok(crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter, limit, offset).await?)
+    })
+    .await
 }

@@ -1,0 +1,147 @@
+//! Login, sessions, logout and the page guard.
+
+use crate::helpers::*;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+#[tokio::test]
+async fn health_check_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["ok"], true);
+}
+
+#[tokio::test]
+async fn pages_redirect_to_login_without_a_session() {
+    let app = spawn_app().await;
+    let response = app.get("/?status=failed").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/login?next=/%3Fstatus%3Dfailed"
+    );
+}
+
+#[tokio::test]
+async fn the_login_page_is_served_to_anyone() {
+    let app = spawn_app().await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"name="password""#), "{html}");
+    assert!(html.contains("/pkg/runboard.js"), "hydration script missing");
+}
+
+#[tokio::test]
+async fn login_sets_a_http_only_lax_session_cookie_and_returns_to_next() {
+    let app = spawn_app().await;
+    let response = app
+        .login_form(OWNER_EMAIL, OWNER_PASSWORD, "/?status=running")
+        .await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()[LOCATION], "/?status=running");
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("runboard_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http must not set Secure: {cookie}");
+
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(OWNER_EMAIL));
+}
+
+#[tokio::test]
+async fn emails_are_matched_case_insensitively() {
+    let app = spawn_app().await;
+    let response = app.login_form("Owner@Example.COM", OWNER_PASSWORD, "/").await;
+    assert_eq!(response.status(), 302);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_with_401_and_no_session() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/fn/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("email", OWNER_EMAIL), ("password", "not-the-password"), ("next", "/")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.text().await.unwrap().contains("InvalidCredentials"));
+    assert_eq!(app.get("/").await.status(), 303, "no session was started");
+
+    let unknown = app.login_form("nobody@example.com", OWNER_PASSWORD, "/").await;
+    assert_ne!(unknown.status(), 302, "an unknown email must not log in");
+}
+
+#[tokio::test]
+async fn login_never_redirects_to_another_site() {
+    let app = spawn_app().await;
+    for next in ["//evil.example/", "https://evil.example/", "/x\r\nSet-Cookie: a=b"] {
+        let client_app = crate::helpers::new_client();
+        let response = client_app
+            .post(app.url("/fn/login"))
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD), ("next", next)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "next={next:?}");
+        assert_eq!(response.headers()[LOCATION], "/", "next={next:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_visit_to_login_goes_to_the_runs() {
+    let app = spawn_app().await;
+    app.login_owner().await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()[LOCATION], "/");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    app.login_owner().await;
+    assert_eq!(app.get("/").await.status(), 200);
+    let response = app
+        .client
+        .post(app.url("/fn/logout"))
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()[LOCATION], "/login");
+    assert_eq!(app.get("/").await.status(), 303);
+}
+
+#[tokio::test]
+async fn server_functions_refuse_callers_without_a_session() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/fn/list_runs"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("status=&offset=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn unknown_pages_answer_404() {
+    let app = spawn_app().await;
+    app.login_owner().await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}

@@ -1,0 +1,135 @@
+//! The server-rendered runs list: newest first, filtered, scoped to the account.
+
+use crate::helpers::*;
+use app::db::runs::{insert_run, NewRun};
+use app::model::RunStatus;
+use serde_json::json;
+
+fn run(agent: &str, status: RunStatus, summary: &str, created_at: i64) -> NewRun {
+    NewRun {
+        agent: agent.to_string(),
+        status,
+        progress: 0.0,
+        initiator: Some("test".to_string()),
+        summary: Some(summary.to_string()),
+        input: json!({"company_name": "Stripe"}),
+        created_at,
+        started_at: Some(created_at + 1_000),
+        completed_at: status.is_terminal().then_some(created_at + 61_000),
+        error_message: None,
+    }
+}
+
+async fn insert(app: &TestApp, account_pk: i64, runs: &[NewRun]) {
+    let mut tx = app.db.begin_write().await.unwrap();
+    for new_run in runs {
+        insert_run(&mut tx, account_pk, new_run).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn position(html: &str, needle: &str) -> usize {
+    html.find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in page"))
+}
+
+#[tokio::test]
+async fn the_runs_list_shows_the_accounts_runs_newest_first() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let base = 1_780_000_000_000;
+    insert(
+        &app,
+        account,
+        &[
+            run("alpha-agent", RunStatus::Completed, "oldest run", base),
+            run("beta-agent", RunStatus::Failed, "middle run", base + 60_000),
+            run("gamma-agent", RunStatus::Running, "newest run", base + 120_000),
+        ],
+    )
+    .await;
+    app.login_owner().await;
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(position(&html, "newest run") < position(&html, "middle run"));
+    assert!(position(&html, "middle run") < position(&html, "oldest run"));
+    assert!(html.contains("gamma-agent"));
+    assert!(html.contains("1m 00s"), "duration of the finished runs");
+    assert!(html.contains("1–3 of 3"));
+}
+
+#[tokio::test]
+async fn the_status_filter_is_applied_by_the_server() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let base = 1_780_000_000_000;
+    insert(
+        &app,
+        account,
+        &[
+            run("agent", RunStatus::Completed, "a completed run", base),
+            run("agent", RunStatus::Failed, "a failed run", base + 1),
+            run("agent", RunStatus::Cancelled, "a cancelled run", base + 2),
+        ],
+    )
+    .await;
+    app.login_owner().await;
+    let html = app.get("/?status=failed").await.text().await.unwrap();
+    assert!(html.contains("a failed run"));
+    assert!(!html.contains("a completed run"));
+    assert!(!html.contains("a cancelled run"));
+
+    let html = app.get("/?status=failed,cancelled").await.text().await.unwrap();
+    assert!(html.contains("a failed run") && html.contains("a cancelled run"));
+    assert!(!html.contains("a completed run"));
+}
+
+#[tokio::test]
+async fn another_accounts_runs_are_never_listed() {
+    let app = spawn_app().await;
+    let mut tx = app.db.begin_write().await.unwrap();
+    let other = app::db::accounts::create_account(&mut tx, "Other").await.unwrap();
+    tx.commit().await.unwrap();
+    insert(&app, other, &[run("agent", RunStatus::Completed, "someone else's run", 1)]).await;
+    app.login_owner().await;
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(!html.contains("someone else's run"));
+    assert!(html.contains("No runs yet"), "the empty state explains what to do");
+}
+
+#[tokio::test]
+async fn pages_of_twenty_link_to_older_runs() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let runs: Vec<NewRun> = (0..25)
+        .map(|index| run("agent", RunStatus::Completed, &format!("run number {index:02}"), 1_000 + index))
+        .collect();
+    insert(&app, account, &runs).await;
+    app.login_owner().await;
+    let first = app.get("/").await.text().await.unwrap();
+    assert!(first.contains("run number 24") && first.contains("run number 05"));
+    assert!(!first.contains("run number 04"));
+    assert!(first.contains("/?offset=20"));
+    let second = app.get("/?offset=20").await.text().await.unwrap();
+    assert!(second.contains("run number 04") && second.contains("run number 00"));
+    assert!(second.contains("21–25 of 25"));
+}
+
+#[tokio::test]
+async fn an_unknown_status_is_a_400_naming_the_field() {
+    let app = spawn_app().await;
+    app.login_owner().await;
+    let response = app
+        .client
+        .post(app.url("/fn/list_runs"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("status=done&offset=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("status") && body.contains("`done`"), "{body}");
+
+    let page = app.get("/?status=done").await.text().await.unwrap();
+    assert!(page.contains("unknown status"), "the page explains the bad filter");
+}
