@@ -56,7 +56,8 @@ pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<i
         Some(user) if verify_password(password, &user.password_hash) => Ok(user.pk),
         Some(_) => Err(AppError::InvalidCredentials),
         None => {
-            let decoy = DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default());
+            let decoy =
+                DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default());
             verify_password(password, decoy);
             Err(AppError::InvalidCredentials)
         }
@@ -152,7 +153,10 @@ pub fn validate_email(email: &str) -> Result<(), AppError> {
     if valid {
         Ok(())
     } else {
-        Err(AppError::invalid("email", "email must look like name@example.com"))
+        Err(AppError::invalid(
+            "email",
+            "email must look like name@example.com",
+        ))
     }
 }
 
@@ -183,7 +187,11 @@ mod tests {
     #[test]
     fn emails_and_passwords_are_validated_with_the_field_named() {
         assert!(validate_email("owner@example.com").is_ok());
-        assert!(matches!(validate_email("owner"), Err(AppError::Invalid { field, .. }) if field == "email"));
-        assert!(matches!(validate_password("short"), Err(AppError::Invalid { field, .. }) if field == "password"));
+        assert!(
+            matches!(validate_email("owner"), Err(AppError::Invalid { field, .. }) if field == "email")
+        );
+        assert!(
+            matches!(validate_password("short"), Err(AppError::Invalid { field, .. }) if field == "password")
+        );
     }
 }

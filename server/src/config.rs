@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
-#[command(name = "runboard", version, about = "Runboard: a control plane and dashboard for agent and workflow runs")]
+#[command(
+    name = "runboard",
+    version,
+    about = "Runboard: a control plane and dashboard for agent and workflow runs"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -30,15 +34,30 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// SQLite database URL. The file and its directory are created on first start.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/runboard.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/runboard.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address to listen on.
-    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     pub site_addr: SocketAddr,
 
     /// Directory holding the built site (the `pkg/` bundle and public files).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
     pub site_root: String,
 
     /// Email of the owner created on first start, when there are no users yet.
@@ -46,11 +65,21 @@ pub struct Config {
     pub admin_email: Option<String>,
 
     /// Password of that owner. Without it a password is generated and printed once.
-    #[arg(long, env = "RUNBOARD_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "RUNBOARD_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_password: Option<String>,
 
     /// Secret that signs runner tokens; also accepted as a legacy runner bearer token.
-    #[arg(long, env = "RUNNER_AUTH_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "RUNNER_AUTH_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub runner_auth_secret: Option<String>,
 
     /// The address people use to reach this server (e.g. https://runs.example.com).

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use runboard::config::{Cli, Command};
-use runboard::startup::{shutdown_signal, Application};
+use runboard::startup::{open_database, shutdown_signal, Application};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await?;
         }
         Command::Seed { email, runs } => {
-            let db = app::db::Db::connect(&cli.config.database_url).await?;
+            let db = open_database(&cli.config, cli.config.site_addr).await?;
             let added = runboard::seed::seed_runs(&db, &email, runs).await?;
             println!("Added {added} sample runs to the account of {email}.");
             db.close().await;

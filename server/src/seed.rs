@@ -25,7 +25,9 @@ const INITIATORS: [&str; 3] = ["owner", "api", "schedule"];
 pub async fn seed_runs(db: &Db, email: &str, count: u32) -> anyhow::Result<u32> {
     let user_pk = app::db::users::find_credentials(&db.read, email)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("no user with email {email}; start the server once to create the owner"))?
+        .ok_or_else(|| {
+            anyhow::anyhow!("no user with email {email}; start the server once to create the owner")
+        })?
         .pk;
     let user = app::db::users::find_current_user(&db.read, user_pk)
         .await?
@@ -48,7 +50,8 @@ fn sample_run(rng: &mut StdRng, now: i64, index: u32, count: u32) -> NewRun {
     let agent = *AGENTS.choose(rng).unwrap_or(&AGENTS[0]);
     let company = *COMPANIES.choose(rng).unwrap_or(&COMPANIES[0]);
     // The newest runs are the ones still in flight.
-    let age = DAY_MS * 3 * i64::from(count - index) / i64::from(count.max(1)) + rng.gen_range(0..60_000);
+    let age =
+        DAY_MS * 3 * i64::from(count - index) / i64::from(count.max(1)) + rng.gen_range(0..60_000);
     let created_at = now - age;
     let status = match (index * 7 + count) % 10 {
         _ if index + 2 >= count => RunStatus::Running,
@@ -82,7 +85,7 @@ fn sample_run(rng: &mut StdRng, now: i64, index: u32, count: u32) -> NewRun {
         input: json!({
             "company_name": company,
             "url": format!("https://{}.com", company.to_lowercase()),
-            "options": {"depth": (index % 3) + 1, "dryRun": index % 4 == 0}
+            "options": {"depth": (index % 3) + 1, "dryRun": index.is_multiple_of(4)}
         }),
         created_at,
         started_at,

@@ -36,18 +36,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let db = Db::connect(&config.database_url).await?;
         let listener = TcpListener::bind(config.site_addr).await?;
         let addr = listener.local_addr()?;
-
-        let bootstrap = auth::bootstrap_owner(
-            &db,
-            config.admin_email.as_deref(),
-            config.admin_password.as_deref(),
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("could not create the first owner: {error}"))?;
-        announce(&bootstrap, &login_url(&config, addr));
+        let db = open_database(&config, addr).await?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("runboard")
@@ -73,7 +64,9 @@ impl Application {
             .with_secure(config.serves_tls())
             .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
 
-        let router = router(state).layer(sessions).layer(TraceLayer::new_for_http());
+        let router = router(state)
+            .layer(sessions)
+            .layer(TraceLayer::new_for_http());
         Ok(Application {
             listener,
             router,
@@ -87,7 +80,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then lets open requests finish.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!("Runboard listening on http://{}", self.addr);
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
@@ -96,6 +92,21 @@ impl Application {
         tracing::info!("Runboard stopped");
         Ok(())
     }
+}
+
+/// Opens the database (migrating it) and, on the very first start, creates the
+/// owner and says how to log in. The server and the command line tools share it.
+pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await?;
+    let bootstrap = auth::bootstrap_owner(
+        &db,
+        config.admin_email.as_deref(),
+        config.admin_password.as_deref(),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("could not create the first owner: {error}"))?;
+    announce(&bootstrap, &login_url(config, addr));
+    Ok(db)
 }
 
 fn router(state: AppState) -> Router {
@@ -153,7 +164,10 @@ fn encode_query_value(value: &str) -> String {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.db.read).await {
+    match sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(&state.db.read)
+        .await
+    {
         Ok(_) => Json(serde_json::json!({"ok": true, "data": {"status": "ok"}})).into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database unavailable");

@@ -115,7 +115,9 @@ pub fn flatten_input(input: &Value) -> Vec<(String, String)> {
                     walk(&join(&index.to_string()), child, out);
                 }
             }
-            Value::String(text) if !prefix.is_empty() => out.push((prefix.to_string(), text.clone())),
+            Value::String(text) if !prefix.is_empty() => {
+                out.push((prefix.to_string(), text.clone()))
+            }
             other if !prefix.is_empty() => out.push((prefix.to_string(), other.to_string())),
             _ => {}
         }
@@ -182,7 +184,18 @@ pub async fn list_runs(
     let runs = rows
         .into_iter()
         .filter_map(
-            |(id, agent, status, progress, initiator, summary, created, started, completed, duration)| {
+            |(
+                id,
+                agent,
+                status,
+                progress,
+                initiator,
+                summary,
+                created,
+                started,
+                completed,
+                duration,
+            )| {
                 Some(RunRow {
                     id: id.parse().ok()?,
                     agent,

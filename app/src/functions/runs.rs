@@ -18,7 +18,10 @@ pub async fn list_runs(status: String, offset: i64) -> Result<RunPage, AppError>
             ..RunFilter::default()
         };
         let (limit, offset) = filter.page()?;
-        Ok(crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter, limit, offset).await?)
+        Ok(
+            crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter, limit, offset)
+                .await?,
+        )
     })
     .await
 }

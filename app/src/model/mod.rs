@@ -4,6 +4,6 @@ mod run;
 mod time;
 mod user;
 
-pub use run::{RunFilter, RunPage, RunRow, RunStatus, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE};
+pub use run::{RunFilter, RunPage, RunRow, RunStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use time::{format_duration_ms, format_timestamp};
 pub use user::{CurrentUser, Role};

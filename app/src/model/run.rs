@@ -219,6 +219,8 @@ mod tests {
             offset: Some(-1),
             ..RunFilter::default()
         };
-        assert!(matches!(negative.page(), Err(AppError::Invalid { field, .. }) if field == "offset"));
+        assert!(
+            matches!(negative.page(), Err(AppError::Invalid { field, .. }) if field == "offset")
+        );
     }
 }

@@ -8,45 +8,80 @@ use app::db::Db;
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_normal_sync() {
     let app = spawn_app().await;
     let mut conn = app.db.read.acquire().await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!(foreign_keys, 1);
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!(synchronous, 1, "NORMAL");
-    let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await.unwrap();
+    let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
     assert!(busy_timeout >= 5_000);
 }
 
 #[tokio::test]
 async fn the_schema_has_a_table_for_every_concept() {
     let app = spawn_app().await;
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(&app.db.read)
-        .await
-        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&app.db.read)
+            .await
+            .unwrap();
     for table in [
-        "accounts", "users", "tower_sessions", "api_tokens", "agents", "campaigns", "runs",
-        "run_input_fields", "runs_fts", "steps", "events", "events_fts", "idempotency_keys",
-        "artifacts", "outbox", "changes",
+        "accounts",
+        "users",
+        "tower_sessions",
+        "api_tokens",
+        "agents",
+        "campaigns",
+        "runs",
+        "run_input_fields",
+        "runs_fts",
+        "steps",
+        "events",
+        "events_fts",
+        "idempotency_keys",
+        "artifacts",
+        "outbox",
+        "changes",
     ] {
-        assert!(tables.iter().any(|name| name == table), "missing table {table}");
+        assert!(
+            tables.iter().any(|name| name == table),
+            "missing table {table}"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_first_start_creates_one_owner_and_later_starts_create_none() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display()))
+        .await
+        .unwrap();
     let first = bootstrap_owner(&db, None, None).await.unwrap();
     let Bootstrap::CreatedWithPassword { email, password } = first else {
         panic!("expected a generated password, got {first:?}");
     };
     assert_eq!(email, app::auth::DEFAULT_ADMIN_EMAIL);
     assert!(password.len() >= 16);
-    assert!(app::auth::check_credentials(&db, &email, &password).await.is_ok());
+    assert!(app::auth::check_credentials(&db, &email, &password)
+        .await
+        .is_ok());
 
-    let again = bootstrap_owner(&db, Some("second@example.com"), Some("another-password")).await.unwrap();
+    let again = bootstrap_owner(&db, Some("second@example.com"), Some("another-password"))
+        .await
+        .unwrap();
     assert_eq!(again, Bootstrap::Existing);
     assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 1);
 }
@@ -54,7 +89,9 @@ async fn the_first_start_creates_one_owner_and_later_starts_create_none() {
 #[tokio::test]
 async fn a_configured_admin_password_that_is_too_short_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display()))
+        .await
+        .unwrap();
     let result = bootstrap_owner(&db, Some("a@example.com"), Some("short")).await;
     assert!(result.is_err());
     assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 0);
@@ -70,8 +107,11 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
             tokio::spawn(async move {
                 let mut tx = db.begin_write().await?;
                 // Read, then write: the pattern that fails under deferred transactions.
-                let count: i64 = sqlx::query_scalar("SELECT count(*) FROM agents").fetch_one(&mut *tx).await?;
-                app::db::runs::ensure_agent(&mut tx, account, &format!("agent-{index}-{count}")).await?;
+                let count: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                app::db::runs::ensure_agent(&mut tx, account, &format!("agent-{index}-{count}"))
+                    .await?;
                 tx.commit().await
             })
         })
@@ -80,6 +120,9 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
         task.await.unwrap().expect("no write may fail");
     }
     // A second process (the server of this test) writing at the same time is fine too.
-    let agents: i64 = sqlx::query_scalar("SELECT count(*) FROM agents").fetch_one(&app.db.read).await.unwrap();
+    let agents: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
     assert_eq!(agents, 64);
 }

@@ -57,7 +57,11 @@ impl TestApp {
             .post(self.url("/fn/login"))
             .header(ACCEPT, "text/html")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form(&[("email", email), ("password", password), ("next", next)]))
+            .body(form(&[
+                ("email", email),
+                ("password", password),
+                ("next", next),
+            ]))
             .send()
             .await
             .unwrap()

@@ -30,7 +30,10 @@ async fn the_login_page_is_served_to_anyone() {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains(r#"name="password""#), "{html}");
-    assert!(html.contains("/pkg/runboard.js"), "hydration script missing");
+    assert!(
+        html.contains("/pkg/runboard.js"),
+        "hydration script missing"
+    );
 }
 
 #[tokio::test]
@@ -45,7 +48,10 @@ async fn login_sets_a_http_only_lax_session_cookie_and_returns_to_next() {
     assert!(cookie.starts_with("runboard_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http must not set Secure: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http must not set Secure: {cookie}"
+    );
 
     let page = app.get("/").await;
     assert_eq!(page.status(), 200);
@@ -55,7 +61,9 @@ async fn login_sets_a_http_only_lax_session_cookie_and_returns_to_next() {
 #[tokio::test]
 async fn emails_are_matched_case_insensitively() {
     let app = spawn_app().await;
-    let response = app.login_form("Owner@Example.COM", OWNER_PASSWORD, "/").await;
+    let response = app
+        .login_form("Owner@Example.COM", OWNER_PASSWORD, "/")
+        .await;
     assert_eq!(response.status(), 302);
 }
 
@@ -66,28 +74,46 @@ async fn a_wrong_password_is_refused_with_401_and_no_session() {
         .client
         .post(app.url("/fn/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("email", OWNER_EMAIL), ("password", "not-the-password"), ("next", "/")]))
+        .body(form(&[
+            ("email", OWNER_EMAIL),
+            ("password", "not-the-password"),
+            ("next", "/"),
+        ]))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert!(response.text().await.unwrap().contains("InvalidCredentials"));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("InvalidCredentials"));
     assert_eq!(app.get("/").await.status(), 303, "no session was started");
 
-    let unknown = app.login_form("nobody@example.com", OWNER_PASSWORD, "/").await;
+    let unknown = app
+        .login_form("nobody@example.com", OWNER_PASSWORD, "/")
+        .await;
     assert_ne!(unknown.status(), 302, "an unknown email must not log in");
 }
 
 #[tokio::test]
 async fn login_never_redirects_to_another_site() {
     let app = spawn_app().await;
-    for next in ["//evil.example/", "https://evil.example/", "/x\r\nSet-Cookie: a=b"] {
+    for next in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/x\r\nSet-Cookie: a=b",
+    ] {
         let client_app = crate::helpers::new_client();
         let response = client_app
             .post(app.url("/fn/login"))
             .header("accept", "text/html")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD), ("next", next)]))
+            .body(form(&[
+                ("email", OWNER_EMAIL),
+                ("password", OWNER_PASSWORD),
+                ("next", next),
+            ]))
             .send()
             .await
             .unwrap();

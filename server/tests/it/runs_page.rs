@@ -44,7 +44,12 @@ async fn the_runs_list_shows_the_accounts_runs_newest_first() {
         &[
             run("alpha-agent", RunStatus::Completed, "oldest run", base),
             run("beta-agent", RunStatus::Failed, "middle run", base + 60_000),
-            run("gamma-agent", RunStatus::Running, "newest run", base + 120_000),
+            run(
+                "gamma-agent",
+                RunStatus::Running,
+                "newest run",
+                base + 120_000,
+            ),
         ],
     )
     .await;
@@ -78,7 +83,12 @@ async fn the_status_filter_is_applied_by_the_server() {
     assert!(!html.contains("a completed run"));
     assert!(!html.contains("a cancelled run"));
 
-    let html = app.get("/?status=failed,cancelled").await.text().await.unwrap();
+    let html = app
+        .get("/?status=failed,cancelled")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("a failed run") && html.contains("a cancelled run"));
     assert!(!html.contains("a completed run"));
 }
@@ -87,13 +97,23 @@ async fn the_status_filter_is_applied_by_the_server() {
 async fn another_accounts_runs_are_never_listed() {
     let app = spawn_app().await;
     let mut tx = app.db.begin_write().await.unwrap();
-    let other = app::db::accounts::create_account(&mut tx, "Other").await.unwrap();
+    let other = app::db::accounts::create_account(&mut tx, "Other")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    insert(&app, other, &[run("agent", RunStatus::Completed, "someone else's run", 1)]).await;
+    insert(
+        &app,
+        other,
+        &[run("agent", RunStatus::Completed, "someone else's run", 1)],
+    )
+    .await;
     app.login_owner().await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(!html.contains("someone else's run"));
-    assert!(html.contains("No runs yet"), "the empty state explains what to do");
+    assert!(
+        html.contains("No runs yet"),
+        "the empty state explains what to do"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +121,14 @@ async fn pages_of_twenty_link_to_older_runs() {
     let app = spawn_app().await;
     let account = app.owner_account().await;
     let runs: Vec<NewRun> = (0..25)
-        .map(|index| run("agent", RunStatus::Completed, &format!("run number {index:02}"), 1_000 + index))
+        .map(|index| {
+            run(
+                "agent",
+                RunStatus::Completed,
+                &format!("run number {index:02}"),
+                1_000 + index,
+            )
+        })
         .collect();
     insert(&app, account, &runs).await;
     app.login_owner().await;
@@ -131,5 +158,8 @@ async fn an_unknown_status_is_a_400_naming_the_field() {
     assert!(body.contains("status") && body.contains("`done`"), "{body}");
 
     let page = app.get("/?status=done").await.text().await.unwrap();
-    assert!(page.contains("unknown status"), "the page explains the bad filter");
+    assert!(
+        page.contains("unknown status"),
+        "the page explains the bad filter"
+    );
 }

@@ -1,0 +1,63 @@
+// Playwright drives Debian's Chromium (/usr/bin/chromium) against the real
+// `runboard` binary, which gets its own temporary SQLite database.
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+// Set once in the main process; workers inherit the environment.
+process.env.RUNBOARD_E2E_DIR ||= mkdtempSync(join(tmpdir(), "runboard-e2e-"));
+const dataDir = process.env.RUNBOARD_E2E_DIR;
+
+export const PORT = Number(process.env.RUNBOARD_E2E_PORT || 3100);
+export const OWNER_EMAIL = "owner@e2e.test";
+export const OWNER_PASSWORD = "e2e-password-123";
+
+const bin = process.env.RUNBOARD_BIN || resolve(__dirname, "../target/debug/runboard");
+export const serverEnv = {
+  DATABASE_URL: `sqlite://${dataDir}/runboard.db`,
+  LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
+  LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT || resolve(__dirname, "../target/site"),
+  RUNBOARD_ADMIN_EMAIL: OWNER_EMAIL,
+  RUNBOARD_ADMIN_PASSWORD: OWNER_PASSWORD,
+  RUST_LOG: "warn",
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./results/artifacts",
+  globalSetup: "./global-setup.ts",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: bin,
+    url: `http://127.0.0.1:${PORT}/healthz`,
+    env: { ...serverEnv, RUNBOARD_BIN: bin },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

@@ -1,0 +1,28 @@
+import { expect, Page } from "@playwright/test";
+import { OWNER_EMAIL, OWNER_PASSWORD } from "../playwright.config";
+
+export { OWNER_EMAIL, OWNER_PASSWORD };
+
+/** Loads a page and waits until the wasm bundle has hydrated it. */
+export async function gotoHydrated(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+}
+
+/** Logs in through the form and waits for the runs page. */
+export async function logIn(page: Page, email = OWNER_EMAIL, password = OWNER_PASSWORD) {
+  await gotoHydrated(page, "/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Runs" })).toBeVisible();
+}
+
+/** Marks the current document; the mark survives only if the page is not reloaded. */
+export async function markDocument(page: Page) {
+  await page.evaluate(() => ((window as any).__runboardMark = "still here"));
+}
+
+export async function documentWasKept(page: Page) {
+  return page.evaluate(() => (window as any).__runboardMark === "still here");
+}

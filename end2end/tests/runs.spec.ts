@@ -1,0 +1,58 @@
+import { expect, test } from "@playwright/test";
+import { documentWasKept, logIn, markDocument } from "./helpers";
+
+test.beforeEach(async ({ page }) => {
+  await logIn(page);
+});
+
+test("the runs inserted beforehand are listed newest first", async ({ page }) => {
+  const rows = page.locator("tbody tr");
+  await expect(rows).toHaveCount(20);
+  await expect(page.locator(".pager")).toContainText("1–20 of 30");
+  const times = await page.locator("tbody time").evaluateAll((nodes) =>
+    nodes.map((node) => Date.parse(node.getAttribute("datetime") || "")),
+  );
+  const sorted = [...times].sort((a, b) => b - a);
+  expect(times).toEqual(sorted);
+  await expect(rows.first().locator(".agent")).not.toBeEmpty();
+});
+
+test("the status filter changes the list and the URL without reloading", async ({ page }) => {
+  await markDocument(page);
+  await page.getByRole("link", { name: "failed", exact: true }).click();
+  await expect(page).toHaveURL(/\/\?status=failed$/);
+  await expect(page.getByRole("link", { name: "failed", exact: true })).toHaveAttribute("aria-current", "true");
+  const badges = page.locator("tbody .badge");
+  await expect(badges.first()).toHaveText("failed");
+  for (const text of await badges.allTextContents()) {
+    expect(text.trim()).toBe("failed");
+  }
+  expect(await documentWasKept(page)).toBe(true);
+
+  // Back returns to every status, still without a reload.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator("tbody tr")).toHaveCount(20);
+  expect(await documentWasKept(page)).toBe(true);
+});
+
+test("a filtered address survives a reload", async ({ page }) => {
+  await page.getByRole("link", { name: "running", exact: true }).click();
+  await expect(page).toHaveURL(/status=running/);
+  await page.reload();
+  await expect(page.getByRole("link", { name: "running", exact: true })).toHaveAttribute("aria-current", "true");
+  for (const text of await page.locator("tbody .badge").allTextContents()) {
+    expect(text.trim()).toBe("running");
+  }
+});
+
+test("paging to older runs and back", async ({ page }) => {
+  await markDocument(page);
+  await page.getByRole("link", { name: "Older →" }).click();
+  await expect(page).toHaveURL(/offset=20/);
+  await expect(page.locator("tbody tr")).toHaveCount(10);
+  await expect(page.locator(".pager")).toContainText("21–30 of 30");
+  await page.getByRole("link", { name: "← Newer" }).click();
+  await expect(page.locator("tbody tr")).toHaveCount(20);
+  expect(await documentWasKept(page)).toBe(true);
+});
