@@ -18,6 +18,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the configuration first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/runboard.db", dir.path().display());
     let mut config = Config::for_database(&database_url);
@@ -25,6 +30,7 @@ pub async fn spawn_app() -> TestApp {
     config.admin_email = Some(OWNER_EMAIL.to_string());
     config.admin_password = Some(OWNER_PASSWORD.to_string());
     config.site_root = dir.path().join("site").display().to_string();
+    configure(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://{}", app.addr());
     tokio::spawn(app.run_until(std::future::pending()));

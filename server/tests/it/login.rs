@@ -171,3 +171,14 @@ async fn unknown_pages_answer_404() {
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_served_over_tls() {
+    let app = spawn_app_with(|config| {
+        config.public_url = Some("https://runs.example.com".to_string());
+    })
+    .await;
+    let response = app.login_form(OWNER_EMAIL, OWNER_PASSWORD, "/").await;
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}

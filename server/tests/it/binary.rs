@@ -1,0 +1,77 @@
+//! The `runboard` binary itself: first start, configuration by environment, and a
+//! graceful stop on SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database path in a directory that does not exist yet.
+    let database_url = format!("sqlite://{}/nested/data/runboard.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runboard"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", &database_url)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("LEPTOS_SITE_ROOT", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+
+    let mut printed = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push(line.clone());
+            if let Some(at) = line.find("listening on http://") {
+                return line[at + "listening on ".len()..].trim().to_string();
+            }
+        }
+        panic!("the server exited before listening: {printed:?}");
+    })
+    .await
+    .expect("the server starts within 30 s");
+
+    let output = printed.join("\n");
+    assert!(output.contains("created the first owner"), "{output}");
+    assert!(output.contains(&format!("{base}/login")), "{output}");
+    let password = printed
+        .iter()
+        .find_map(|line| line.trim().strip_prefix("password: "))
+        .expect("the generated password is printed")
+        .trim()
+        .to_string();
+    assert!(password.len() >= 16);
+    assert!(dir.path().join("nested/data/runboard.db").exists());
+
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server stops within 15 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+
+    // The printed password works on the next start (and no new owner is made).
+    let db = app::db::Db::connect(&database_url).await.unwrap();
+    assert!(
+        app::auth::check_credentials(&db, app::auth::DEFAULT_ADMIN_EMAIL, &password)
+            .await
+            .is_ok()
+    );
+    assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 1);
+}
