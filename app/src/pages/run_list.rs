@@ -67,14 +67,16 @@ pub fn RunListPage() -> impl IntoView {
 fn StatusFilter(current: Memo<String>) -> impl IntoView {
     let chip = move |label: &'static str, value: &'static str| {
         let active = move || current.get() == value;
+        // A plain link: the router still navigates client-side, and unlike `<A>` it
+        // does not mark every chip current (they all share the path `/`).
         view! {
-            <A
+            <a
                 href=list_href(value, 0)
-                attr:class=move || if active() { "chip active" } else { "chip" }
-                attr:aria-current=move || active().then_some("true")
+                class=move || if active() { "chip active" } else { "chip" }
+                aria-current=move || active().then_some("true")
             >
                 {label}
-            </A>
+            </a>
         }
     };
     view! {
@@ -113,8 +115,8 @@ fn RunTable(page: RunPage, status: String) -> impl IntoView {
         </div>
         <nav class="pager" aria-label="Pages">
             <span class="muted">{format!("{first}–{last} of {}", page.total)}</span>
-            {newer.map(|href| view! { <A href=href attr:class="button subtle">"← Newer"</A> })}
-            {older.map(|href| view! { <A href=href attr:class="button subtle">"Older →"</A> })}
+            {newer.map(|href| view! { <a href=href class="button subtle">"← Newer"</a> })}
+            {older.map(|href| view! { <a href=href class="button subtle">"Older →"</a> })}
         </nav>
     }
     .into_any()
