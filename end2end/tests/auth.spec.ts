@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { gotoHydrated, logIn, OWNER_EMAIL } from "./helpers";
+import { expect, gotoHydrated, logIn, OWNER_EMAIL, test } from "./helpers";
 
 test("an unauthenticated page redirects to the login form", async ({ page }) => {
   await page.goto("/?status=failed");

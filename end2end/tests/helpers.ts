@@ -1,7 +1,23 @@
-import { expect, Page } from "@playwright/test";
+import { expect, Page, test as base } from "@playwright/test";
 import { OWNER_EMAIL, OWNER_PASSWORD } from "../playwright.config";
 
-export { OWNER_EMAIL, OWNER_PASSWORD };
+export { expect, OWNER_EMAIL, OWNER_PASSWORD };
+
+/** Every spec fails on a browser error (a panic in the wasm, a missing file…). */
+export const test = base.extend({
+  page: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("console", (message) => {
+      // A refused login answers 401 on purpose; Chromium logs every such response.
+      if (message.type() === "error" && !/status of 401/.test(message.text())) {
+        errors.push(message.text());
+      }
+    });
+    await use(page);
+    expect(errors, "errors in the browser console").toEqual([]);
+  },
+});
 
 /** Loads a page and waits until the wasm bundle has hydrated it. */
 export async function gotoHydrated(page: Page, path: string) {

@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { documentWasKept, logIn, markDocument } from "./helpers";
+import { documentWasKept, expect, logIn, markDocument, test } from "./helpers";
 
 test.beforeEach(async ({ page }) => {
   await logIn(page);
