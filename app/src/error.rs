@@ -19,6 +19,14 @@ pub enum AppError {
     /// Input that failed validation; the message names the field.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// The request conflicts with the state of the thing it names: an illegal
+    /// status transition (`illegal_transition`), a finished run (`run_finished`).
+    #[error("{message}")]
+    Conflict { code: String, message: String },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
     #[error("something went wrong on the server; it has been logged")]
     Internal,
     /// The server function could not be called at all (network, encoding).
@@ -34,6 +42,13 @@ impl AppError {
         }
     }
 
+    pub fn conflict(code: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
     /// The HTTP status that answers this error.
     pub fn status_code(&self) -> http::StatusCode {
         use http::StatusCode;
@@ -41,8 +56,34 @@ impl AppError {
             AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The machine-readable code of the JSON API's error envelope.
+    pub fn code(&self) -> &str {
+        match self {
+            AppError::Unauthorized => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::NotFound => "not_found",
+            AppError::Invalid { .. } => "invalid",
+            AppError::Conflict { code, .. } => code,
+            AppError::TooLarge(_) => "payload_too_large",
+            AppError::Unavailable => "unavailable",
+            AppError::Internal => "internal",
+            AppError::Transport(_) => "transport",
+        }
+    }
+
+    /// The field a validation error is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => Some(field),
+            _ => None,
         }
     }
 }
@@ -59,6 +100,11 @@ impl FromServerFnError for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error");
-        AppError::Internal
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                AppError::Unavailable
+            }
+            _ => AppError::Internal,
+        }
     }
 }

@@ -70,27 +70,28 @@ fn sample_run(rng: &mut StdRng, now: i64, index: u32, count: u32) -> NewRun {
         status if status.is_terminal() => 1.0,
         _ => 0.0,
     };
-    NewRun {
-        agent: agent.to_string(),
-        status,
-        progress,
-        initiator: Some(INITIATORS[(index % 3) as usize].to_string()),
-        summary: Some(match agent {
-            "jobseek-add-company" => format!("Add {company} to jobseek"),
-            "design-builder" => format!("Landing page for {company}"),
-            "code-reviewer" => format!("Review pull request #{}", 100 + index),
-            "research-assistant" => format!("Market brief: {company}"),
-            _ => format!("Sync {company} CRM records"),
-        }),
-        input: json!({
+    let mut run = NewRun::requested(
+        agent,
+        json!({
             "company_name": company,
             "url": format!("https://{}.com", company.to_lowercase()),
             "options": {"depth": (index % 3) + 1, "dryRun": index.is_multiple_of(4)}
         }),
-        created_at,
-        started_at,
-        completed_at,
-        error_message: (status == RunStatus::Failed)
-            .then(|| format!("{company}: upstream returned 502 after 3 attempts")),
-    }
+    );
+    run.status = status;
+    run.progress = progress;
+    run.created_at = created_at;
+    run.started_at = started_at;
+    run.completed_at = completed_at;
+    run.initiator = Some(INITIATORS[(index % 3) as usize].to_string());
+    run.summary = Some(match agent {
+        "jobseek-add-company" => format!("Add {company} to jobseek"),
+        "design-builder" => format!("Landing page for {company}"),
+        "code-reviewer" => format!("Review pull request #{}", 100 + index),
+        "research-assistant" => format!("Market brief: {company}"),
+        _ => format!("Sync {company} CRM records"),
+    });
+    run.error_message = (status == RunStatus::Failed)
+        .then(|| format!("{company}: upstream returned 502 after 3 attempts"));
+    run
 }

@@ -7,7 +7,15 @@
 //! Reads use a separate pool and never wait for writes.
 
 pub mod accounts;
+pub mod agents;
+pub mod artifacts;
+pub mod campaigns;
+pub mod events;
+pub mod outbox;
 pub mod runs;
+pub mod settings;
+pub mod steps;
+pub mod tokens;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

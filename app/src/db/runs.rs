@@ -1,8 +1,11 @@
 //! Runs: creation (with the flattened input fields that make any input field
-//! filterable) and the filtered, newest-first list.
+//! filterable), the filtered newest-first list, and the one place where a run's
+//! status changes ([`apply_status`]), which also settles its campaign and queues
+//! its webhook in the same transaction.
 
-use super::{from_ms, now_ms};
-use crate::model::{RunFilter, RunPage, RunRow, RunStatus};
+use super::{campaigns, from_ms, now_ms, outbox, Db};
+use crate::error::AppError;
+use crate::model::{Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -16,10 +19,38 @@ pub struct NewRun {
     pub initiator: Option<String>,
     pub summary: Option<String>,
     pub input: Value,
+    pub context: Value,
+    pub campaign_pk: Option<i64>,
+    pub webhook_url: Option<String>,
+    pub retry_of_pk: Option<i64>,
+    pub attempt: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub error_message: Option<String>,
+}
+
+impl NewRun {
+    /// A fresh, requested run of `agent` created now.
+    pub fn requested(agent: impl Into<String>, input: Value) -> NewRun {
+        NewRun {
+            agent: agent.into(),
+            status: RunStatus::Requested,
+            progress: 0.0,
+            initiator: None,
+            summary: None,
+            input,
+            context: Value::Object(Default::default()),
+            campaign_pk: None,
+            webhook_url: None,
+            retry_of_pk: None,
+            attempt: 1,
+            created_at: now_ms(),
+            started_at: None,
+            completed_at: None,
+            error_message: None,
+        }
+    }
 }
 
 /// The agent's key, creating the agent on first use.
@@ -42,37 +73,49 @@ pub async fn ensure_agent(
     .await
 }
 
-/// Inserts a run into an account and returns its public id.
+/// Inserts a run into an account; returns its key and public id.
 pub async fn insert_run(
     conn: &mut SqliteConnection,
     account_pk: i64,
     run: &NewRun,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<(i64, Uuid), sqlx::Error> {
     let agent_pk = ensure_agent(conn, account_pk, &run.agent).await?;
     let id = Uuid::now_v7();
     let duration_ms = match (run.started_at, run.completed_at) {
         (Some(started), Some(completed)) => Some((completed - started).max(0)),
         _ => None,
     };
+    let webhook_status = if run.webhook_url.is_some() {
+        WebhookStatus::Pending
+    } else {
+        WebhookStatus::None
+    };
     let run_pk: i64 = sqlx::query_scalar(
-        "INSERT INTO runs (id, account_pk, agent_pk, status, progress, initiator, summary, input,
-                           created_at, started_at, completed_at, updated_at, duration_ms, error_message)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+        "INSERT INTO runs (id, account_pk, agent_pk, campaign_pk, status, progress, initiator, summary,
+                           input, context, created_at, started_at, completed_at, updated_at, duration_ms,
+                           error_message, webhook_url, webhook_status, retry_of_pk, attempt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
     )
     .bind(id.to_string())
     .bind(account_pk)
     .bind(agent_pk)
+    .bind(run.campaign_pk)
     .bind(run.status.as_str())
     .bind(run.progress.clamp(0.0, 1.0))
     .bind(&run.initiator)
     .bind(&run.summary)
     .bind(run.input.to_string())
+    .bind(run.context.to_string())
     .bind(run.created_at)
     .bind(run.started_at)
     .bind(run.completed_at)
     .bind(run.completed_at.unwrap_or(run.created_at))
     .bind(duration_ms)
     .bind(&run.error_message)
+    .bind(&run.webhook_url)
+    .bind(webhook_status.as_str())
+    .bind(run.retry_of_pk)
+    .bind(run.attempt)
     .fetch_one(&mut *conn)
     .await?;
 
@@ -89,7 +132,7 @@ pub async fn insert_run(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(id)
+    Ok((run_pk, id))
 }
 
 /// Every scalar leaf of a JSON input as `(dotted.path, text)`. Array elements get
@@ -127,8 +170,505 @@ pub fn flatten_input(input: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The columns of a [`Run`], selected from `runs r` and its joins.
+const RUN_SELECT: &str =
+    "SELECT r.pk, r.account_pk, r.id, a.slug AS agent, c.id AS campaign_id, r.status,
+        r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
+        r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
+        r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt
+    FROM runs r
+    JOIN agents a ON a.pk = r.agent_pk
+    LEFT JOIN campaigns c ON c.pk = r.campaign_pk
+    LEFT JOIN runs rr ON rr.pk = r.retry_of_pk";
+
+#[derive(sqlx::FromRow)]
+struct RunRecord {
+    pk: i64,
+    account_pk: i64,
+    id: String,
+    agent: String,
+    campaign_id: Option<String>,
+    status: String,
+    progress: f64,
+    initiator: Option<String>,
+    summary: Option<String>,
+    input: String,
+    context: String,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    error_details: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    completed_at: Option<i64>,
+    updated_at: i64,
+    duration_ms: Option<i64>,
+    webhook_url: Option<String>,
+    webhook_status: String,
+    retry_of: Option<String>,
+    attempt: i64,
+}
+
+/// A stored run with the keys the server needs beside the public record.
+#[derive(Clone, Debug)]
+pub struct StoredRun {
+    pub pk: i64,
+    pub account_pk: i64,
+    pub run: Run,
+}
+
+impl RunRecord {
+    fn into_stored(self) -> Result<StoredRun, AppError> {
+        let corrupt = |what: &str| {
+            tracing::error!(run = %self.id, "stored run has an invalid {what}");
+            AppError::Internal
+        };
+        let error = self.error_message.clone().map(|message| RunError {
+            code: self.error_code.clone(),
+            message,
+            details: self
+                .error_details
+                .as_deref()
+                .and_then(|details| serde_json::from_str(details).ok()),
+        });
+        let run = Run {
+            id: self.id.parse().map_err(|_| corrupt("id"))?,
+            agent: self.agent.clone(),
+            campaign_id: self.campaign_id.as_deref().and_then(|id| id.parse().ok()),
+            status: self.status.parse().map_err(|_| corrupt("status"))?,
+            progress: self.progress,
+            initiator: self.initiator.clone(),
+            summary: self.summary.clone(),
+            input: serde_json::from_str(&self.input).map_err(|_| corrupt("input"))?,
+            context: serde_json::from_str(&self.context).map_err(|_| corrupt("context"))?,
+            error,
+            created_at: from_ms(self.created_at),
+            started_at: self.started_at.map(from_ms),
+            completed_at: self.completed_at.map(from_ms),
+            updated_at: from_ms(self.updated_at),
+            duration_ms: self.duration_ms,
+            webhook_url: self.webhook_url.clone(),
+            webhook_status: WebhookStatus::parse(&self.webhook_status),
+            retry_of: self.retry_of.as_deref().and_then(|id| id.parse().ok()),
+            attempt: self.attempt,
+        };
+        Ok(StoredRun {
+            pk: self.pk,
+            account_pk: self.account_pk,
+            run,
+        })
+    }
+}
+
+/// A run of an account by its public id; another account's run is `NotFound`.
+pub async fn get_run(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    id: Uuid,
+) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> =
+        sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ? AND r.account_pk = ?"))
+            .bind(id.to_string())
+            .bind(account_pk)
+            .fetch_optional(conn)
+            .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+/// A run by id whatever its account: for runner callbacks, whose token names the run.
+pub async fn get_run_any_account(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.pk = ?"))
+        .bind(pk)
+        .fetch_optional(conn)
+        .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+/// What an owner asks for when creating a run.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRun {
+    pub agent: String,
+    pub input: Option<Value>,
+    pub campaign_id: Option<Uuid>,
+    pub webhook_url: Option<String>,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub context: Option<Value>,
+}
+
+pub const MAX_SLUG_LEN: usize = 100;
+
+/// Agent slugs: letters, digits, `-`, `_`, `.`; they appear in URLs and logs.
+pub fn validate_slug(field: &str, slug: &str) -> Result<(), AppError> {
+    let valid = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must be 1–{MAX_SLUG_LEN} letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
+/// An http(s) URL without spaces: where Runboard may post.
+pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must be an http:// or https:// URL"),
+        ))
+    }
+}
+
+/// Creates a run (status `requested`) and, when its agent has a dispatch URL, queues
+/// the job request for push dispatch. Returns the stored run.
+pub async fn create_run(
+    db: &Db,
+    account_pk: i64,
+    request: CreateRun,
+) -> Result<StoredRun, AppError> {
+    validate_slug("agent", &request.agent)?;
+    if let Some(url) = &request.webhook_url {
+        validate_http_url("webhookUrl", url)?;
+    }
+    let context = request
+        .context
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let mut tx = db.begin_write().await?;
+    let campaign_pk = match request.campaign_id {
+        Some(id) => Some(
+            campaigns::find_campaign_pk(&mut tx, account_pk, id)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid("campaignId", format!("no campaign with id {id}"))
+                })?,
+        ),
+        None => None,
+    };
+    let mut new_run = NewRun::requested(
+        request.agent,
+        request
+            .input
+            .unwrap_or_else(|| Value::Object(Default::default())),
+    );
+    new_run.initiator = request.initiator;
+    new_run.summary = request.summary;
+    new_run.context = context;
+    new_run.campaign_pk = campaign_pk;
+    new_run.webhook_url = request.webhook_url;
+    let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
+    after_insert(&mut tx, account_pk, run_pk).await?;
+    let stored = get_run_by_pk(&mut tx, run_pk).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// What follows a new run in the same transaction: its campaign is running, and
+/// its agent's dispatch URL (if any) gets the job.
+async fn after_insert(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    run_pk: i64,
+) -> Result<(), AppError> {
+    let (campaign_pk, dispatch_url): (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
+    )
+    .bind(run_pk)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(campaign_pk) = campaign_pk {
+        campaigns::on_run_started(conn, campaign_pk, run_pk).await?;
+    }
+    if let Some(url) = dispatch_url {
+        outbox::enqueue(conn, outbox::Kind::Dispatch, account_pk, run_pk, &url, "").await?;
+    }
+    Ok(())
+}
+
+/// A status report: any of status, progress and error.
+#[derive(Clone, Debug, Default)]
+pub struct StatusUpdate {
+    pub status: Option<RunStatus>,
+    pub progress: Option<f64>,
+    pub error: Option<RunError>,
+}
+
+/// The one place a run's status changes. Enforces the lifecycle (409
+/// `illegal_transition`; 409 `run_finished` once terminal), clamps progress,
+/// stamps startedAt/completedAt/durationMs, and for a terminal status settles the
+/// campaign and queues the webhook — all in the caller's transaction.
+pub async fn apply_status(
+    conn: &mut SqliteConnection,
+    run: &StoredRun,
+    update: &StatusUpdate,
+) -> Result<StoredRun, AppError> {
+    let current = run.run.status;
+    if current.is_terminal() {
+        return Err(AppError::conflict(
+            "run_finished",
+            format!("run {} is already {current}", run.run.id),
+        ));
+    }
+    let next = update.status.unwrap_or(current);
+    if !current.can_transition_to(next) {
+        return Err(AppError::conflict(
+            "illegal_transition",
+            format!("run {} cannot go from {current} to {next}", run.run.id),
+        ));
+    }
+    let progress = match update.progress {
+        Some(progress) if progress.is_nan() => {
+            return Err(AppError::invalid(
+                "progress",
+                "progress must be a number between 0 and 1",
+            ))
+        }
+        Some(progress) => Some(progress.clamp(0.0, 1.0)),
+        None if next.is_terminal() => Some(1.0),
+        None => None,
+    };
+    let now = now_ms();
+    let started_at = run
+        .run
+        .started_at
+        .map(|at| at.timestamp_millis())
+        .or((next == RunStatus::Running).then_some(now));
+    let completed_at = next.is_terminal().then_some(now);
+    let duration_ms = completed_at.map(|completed| {
+        completed - started_at.unwrap_or_else(|| run.run.created_at.timestamp_millis())
+    });
+    let error = update.error.as_ref();
+    sqlx::query(
+        "UPDATE runs SET status = ?, progress = COALESCE(?, progress), started_at = ?,
+                completed_at = COALESCE(?, completed_at), duration_ms = COALESCE(?, duration_ms),
+                error_code = COALESCE(?, error_code), error_message = COALESCE(?, error_message),
+                error_details = COALESCE(?, error_details), updated_at = ?
+         WHERE pk = ?",
+    )
+    .bind(next.as_str())
+    .bind(progress)
+    .bind(started_at)
+    .bind(completed_at)
+    .bind(duration_ms)
+    .bind(error.and_then(|error| error.code.clone()))
+    .bind(error.map(|error| error.message.clone()))
+    .bind(error.and_then(|error| error.details.as_ref().map(Value::to_string)))
+    .bind(now)
+    .bind(run.pk)
+    .execute(&mut *conn)
+    .await?;
+
+    let updated = get_run_by_pk(conn, run.pk).await?;
+    if next.is_terminal() {
+        if let Some(campaign_id) = updated.run.campaign_id {
+            campaigns::on_run_finished(conn, run.account_pk, campaign_id, &updated).await?;
+        }
+        if let Some(url) = &updated.run.webhook_url {
+            let payload = serde_json::to_string(&updated.run).map_err(|_| AppError::Internal)?;
+            outbox::enqueue(
+                conn,
+                outbox::Kind::Webhook,
+                run.account_pk,
+                run.pk,
+                url,
+                &payload,
+            )
+            .await?;
+        }
+    }
+    Ok(updated)
+}
+
+/// What an owner may change on a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunPatch {
+    pub summary: Option<String>,
+    pub context: Option<Value>,
+    pub status: Option<RunStatus>,
+}
+
+pub async fn patch_run(
+    db: &Db,
+    account_pk: i64,
+    id: Uuid,
+    patch: RunPatch,
+) -> Result<StoredRun, AppError> {
+    let mut tx = db.begin_write().await?;
+    let mut run = get_run(&mut tx, account_pk, id).await?;
+    if patch.summary.is_some() || patch.context.is_some() {
+        sqlx::query(
+            "UPDATE runs SET summary = COALESCE(?, summary), context = COALESCE(?, context), updated_at = ?
+             WHERE pk = ?",
+        )
+        .bind(&patch.summary)
+        .bind(patch.context.as_ref().map(Value::to_string))
+        .bind(now_ms())
+        .bind(run.pk)
+        .execute(&mut *tx)
+        .await?;
+        run = get_run_by_pk(&mut tx, run.pk).await?;
+    }
+    if let Some(status) = patch.status {
+        let update = StatusUpdate {
+            status: Some(status),
+            ..StatusUpdate::default()
+        };
+        run = apply_status(&mut tx, &run, &update).await?;
+    }
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Changes a run's status on behalf of its owner (cancel) or its runner.
+pub async fn update_status(
+    db: &Db,
+    run: &StoredRun,
+    update: &StatusUpdate,
+) -> Result<StoredRun, AppError> {
+    let mut tx = db.begin_write().await?;
+    // Re-read inside the write lock: the status may have moved since `run` was read.
+    let current = get_run_by_pk(&mut tx, run.pk).await?;
+    let updated = apply_status(&mut tx, &current, update).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// A new run repeating a failed or cancelled one, linked to it with `attempt + 1`.
+pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, AppError> {
+    let mut tx = db.begin_write().await?;
+    let original = get_run(&mut tx, account_pk, id).await?;
+    if !matches!(
+        original.run.status,
+        RunStatus::Failed | RunStatus::Cancelled
+    ) {
+        return Err(AppError::conflict(
+            "not_retryable",
+            format!(
+                "only failed or cancelled runs can be retried; run {id} is {}",
+                original.run.status
+            ),
+        ));
+    }
+    let campaign_pk: Option<i64> = sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
+        .bind(original.pk)
+        .fetch_one(&mut *tx)
+        .await?;
+    let source = &original.run;
+    let mut new_run = NewRun::requested(source.agent.clone(), source.input.clone());
+    new_run.initiator = source.initiator.clone();
+    new_run.summary = source.summary.clone();
+    new_run.context = source.context.clone();
+    new_run.campaign_pk = campaign_pk;
+    new_run.webhook_url = source.webhook_url.clone();
+    new_run.retry_of_pk = Some(original.pk);
+    new_run.attempt = source.attempt + 1;
+    let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
+    after_insert(&mut tx, account_pk, run_pk).await?;
+    let stored = get_run_by_pk(&mut tx, run_pk).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Deletes a run with its steps, events and artifacts; returns the storage keys of
+/// the files Runboard held for it, for the caller to remove from the store.
+pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String>, AppError> {
+    let mut tx = db.begin_write().await?;
+    let run = get_run(&mut tx, account_pk, id).await?;
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT storage_key FROM artifacts WHERE run_pk = ? AND stored = 1 AND storage_key IS NOT NULL",
+    )
+    .bind(run.pk)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM runs WHERE pk = ?")
+        .bind(run.pk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
+/// Claims the oldest requested run of an agent (pull model): it becomes queued.
+/// The write lock makes the claim atomic: two claimants never get the same run.
+pub async fn claim_next(
+    db: &Db,
+    account_pk: Option<i64>,
+    agent: &str,
+) -> Result<Option<StoredRun>, AppError> {
+    validate_slug("agent", agent)?;
+    let mut tx = db.begin_write().await?;
+    let candidate: Option<i64> = sqlx::query_scalar(
+        "SELECT r.pk FROM runs r JOIN agents a ON a.pk = r.agent_pk
+         WHERE r.status = 'requested' AND a.slug = ? AND (? IS NULL OR a.account_pk = ?)
+         ORDER BY r.created_at, r.pk LIMIT 1",
+    )
+    .bind(agent)
+    .bind(account_pk)
+    .bind(account_pk)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(run_pk) = candidate else {
+        return Ok(None);
+    };
+    let run = get_run_by_pk(&mut tx, run_pk).await?;
+    let update = StatusUpdate {
+        status: Some(RunStatus::Queued),
+        ..StatusUpdate::default()
+    };
+    let claimed = apply_status(&mut tx, &run, &update).await?;
+    tx.commit().await?;
+    Ok(Some(claimed))
+}
+
+/// FTS5 query text for a user's words: each word quoted, so punctuation is never
+/// read as query syntax; all words must match.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// A keyset position: the `(created_at, pk)` of the last run of a page.
+fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
+    cursor
+        .split_once('.')
+        .and_then(|(created, pk)| Some((created.parse().ok()?, pk.parse().ok()?)))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "cursor",
+                "cursor must come from a previous page's nextCursor",
+            )
+        })
+}
+
 /// Appends the WHERE clause shared by the list and its count.
-fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, account_pk: i64, filter: &RunFilter) {
+fn push_filter(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<(), AppError> {
     query.push(" WHERE r.account_pk = ").push_bind(account_pk);
     if !filter.statuses.is_empty() {
         query.push(" AND r.status IN (");
@@ -146,29 +686,95 @@ fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, account_pk: i64, filter: &R
             .push_bind(agent.clone())
             .push(")");
     }
+    if let Some(campaign) = filter.campaign {
+        query
+            .push(" AND r.campaign_pk = (SELECT pk FROM campaigns WHERE account_pk = ")
+            .push_bind(account_pk)
+            .push(" AND id = ")
+            .push_bind(campaign.to_string())
+            .push(")");
+    }
+    if let Some(initiator) = &filter.initiator {
+        query
+            .push(" AND r.initiator = ")
+            .push_bind(initiator.clone());
+    }
+    if let Some(after) = filter.created_after {
+        query
+            .push(" AND r.created_at >= ")
+            .push_bind(after.timestamp_millis());
+    }
+    if let Some(before) = filter.created_before {
+        query
+            .push(" AND r.created_at < ")
+            .push_bind(before.timestamp_millis());
+    }
+    if let Some(min) = filter.min_duration_ms {
+        query.push(" AND r.duration_ms >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_duration_ms {
+        query.push(" AND r.duration_ms <= ").push_bind(max);
+    }
+    for (path, value) in &filter.input {
+        query
+            .push(" AND r.pk IN (SELECT run_pk FROM run_input_fields WHERE account_pk = ")
+            .push_bind(account_pk)
+            .push(" AND path = ")
+            .push_bind(path.clone());
+        if filter.input_ci {
+            query
+                .push(" AND lower(value) = lower(")
+                .push_bind(value.clone())
+                .push("))");
+        } else {
+            query
+                .push(" AND value = ")
+                .push_bind(value.clone())
+                .push(")");
+        }
+    }
+    if let Some(text) = filter.q.as_deref().and_then(fts_query) {
+        query
+            .push(" AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
+            .push_bind(text.clone())
+            .push(") OR r.pk IN (SELECT e.run_pk FROM events_fts f JOIN events e ON e.pk = f.rowid WHERE events_fts MATCH ")
+            .push_bind(text)
+            .push("))");
+    }
+    Ok(())
 }
 
 /// One page of an account's runs, newest first, with the total that match.
-/// The filter must already be validated ([`RunFilter::page`]).
 pub async fn list_runs(
     pool: &SqlitePool,
     account_pk: i64,
     filter: &RunFilter,
-    limit: i64,
-    offset: i64,
-) -> Result<RunPage, sqlx::Error> {
+) -> Result<RunPage, AppError> {
+    let (limit, offset) = filter.page()?;
     let mut query = QueryBuilder::new(
-        "SELECT r.id, a.slug, r.status, r.progress, r.initiator, r.summary,
+        "SELECT r.pk, r.id, a.slug, r.status, r.progress, r.initiator, r.summary,
                 r.created_at, r.started_at, r.completed_at, r.duration_ms
          FROM runs r JOIN agents a ON a.pk = r.agent_pk",
     );
-    push_filter(&mut query, account_pk, filter);
+    push_filter(&mut query, account_pk, filter)?;
+    if let Some(cursor) = &filter.cursor {
+        let (created, pk) = parse_cursor(cursor)?;
+        query
+            .push(" AND (r.created_at < ")
+            .push_bind(created)
+            .push(" OR (r.created_at = ")
+            .push_bind(created)
+            .push(" AND r.pk < ")
+            .push_bind(pk)
+            .push("))");
+    }
     query
         .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
-        .push_bind(offset);
+        .push_bind(if filter.cursor.is_some() { 0 } else { offset });
     type Row = (
+        i64,
         String,
         String,
         String,
@@ -181,10 +787,14 @@ pub async fn list_runs(
         Option<i64>,
     );
     let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|row| format!("{}.{}", row.7, row.0)))
+        .flatten();
     let runs = rows
         .into_iter()
         .filter_map(
             |(
+                _,
                 id,
                 agent,
                 status,
@@ -213,13 +823,14 @@ pub async fn list_runs(
         .collect();
 
     let mut count = QueryBuilder::new("SELECT count(*) FROM runs r");
-    push_filter(&mut count, account_pk, filter);
+    push_filter(&mut count, account_pk, filter)?;
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     Ok(RunPage {
         runs,
         total,
         limit,
         offset,
+        next_cursor,
     })
 }
 
@@ -230,12 +841,13 @@ mod tests {
 
     #[test]
     fn input_is_flattened_to_every_scalar_leaf() {
-        let fields = flatten_input(&json!({
+        let mut fields = flatten_input(&json!({
             "company_name": "Stripe",
             "size": 5000,
             "address": {"city": "Dublin", "remote": true},
             "tags": ["fintech", null]
         }));
+        fields.sort();
         let expected: Vec<(String, String)> = [
             ("address.city", "Dublin"),
             ("address.remote", "true"),
@@ -247,13 +859,29 @@ mod tests {
         .iter()
         .map(|(path, value)| (path.to_string(), value.to_string()))
         .collect();
-        let mut fields = fields;
-        fields.sort();
         assert_eq!(fields, expected);
     }
 
     #[test]
     fn a_scalar_input_has_no_fields() {
         assert!(flatten_input(&json!("just text")).is_empty());
+    }
+
+    #[test]
+    fn search_words_are_quoted_for_fts() {
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(
+            fts_query(r#"stripe AND "x" NEAR"#),
+            Some(r#""stripe" "AND" """x""" "NEAR""#.to_string())
+        );
+    }
+
+    #[test]
+    fn slugs_and_urls_are_validated() {
+        assert!(validate_slug("agent", "jobseek-add-company").is_ok());
+        assert!(validate_slug("agent", "").is_err());
+        assert!(validate_slug("agent", "../etc").is_err());
+        assert!(validate_http_url("webhookUrl", "https://example.com/hook").is_ok());
+        assert!(validate_http_url("webhookUrl", "file:///etc/passwd").is_err());
     }
 }

@@ -17,11 +17,7 @@ pub async fn list_runs(status: String, offset: i64) -> Result<RunPage, AppError>
             offset: Some(offset),
             ..RunFilter::default()
         };
-        let (limit, offset) = filter.page()?;
-        Ok(
-            crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter, limit, offset)
-                .await?,
-        )
+        crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter).await
     })
     .await
 }

@@ -1,9 +1,24 @@
 //! Types shared by the server, the browser and the JSON API: one name per concept.
 
+mod agent;
+mod artifact;
+mod campaign;
+mod event;
 mod run;
+mod step;
 mod time;
+mod token;
 mod user;
 
-pub use run::{RunFilter, RunPage, RunRow, RunStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use agent::Agent;
+pub use artifact::Artifact;
+pub use campaign::{Campaign, CampaignStatus};
+pub use event::{Event, EventPage};
+pub use run::{
+    Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus, DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+};
+pub use step::{Step, StepStatus};
 pub use time::{format_duration_ms, format_timestamp};
+pub use token::ApiToken;
 pub use user::{CurrentUser, Role};

@@ -90,6 +90,70 @@ impl FromStr for RunStatus {
     }
 }
 
+/// Whether a run's final state has been delivered to its webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    None,
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl WebhookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::None => "none",
+            WebhookStatus::Pending => "pending",
+            WebhookStatus::Delivered => "delivered",
+            WebhookStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> WebhookStatus {
+        match value {
+            "pending" => WebhookStatus::Pending,
+            "delivered" => WebhookStatus::Delivered,
+            "failed" => WebhookStatus::Failed,
+            _ => WebhookStatus::None,
+        }
+    }
+}
+
+/// Why a run failed: a machine code, a message for people, and any details.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunError {
+    pub code: Option<String>,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+/// A run with everything stored about it (its steps, events and artifacts aside).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub id: Uuid,
+    pub agent: String,
+    pub campaign_id: Option<Uuid>,
+    pub status: RunStatus,
+    pub progress: f64,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub input: serde_json::Value,
+    pub context: serde_json::Value,
+    pub error: Option<RunError>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub duration_ms: Option<i64>,
+    pub webhook_url: Option<String>,
+    pub webhook_status: WebhookStatus,
+    pub retry_of: Option<Uuid>,
+    pub attempt: i64,
+}
+
 /// A run as the runs list shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +174,8 @@ pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 
 /// Which runs to list. Every field is optional and the fields are AND-combined.
+/// The JSON API and the dashboard read it from the same query parameters
+/// ([`RunFilter::from_query`]), so a dashboard URL and an API URL filter alike.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunFilter {
@@ -117,11 +183,79 @@ pub struct RunFilter {
     #[serde(default)]
     pub statuses: Vec<RunStatus>,
     pub agent: Option<String>,
+    pub campaign: Option<Uuid>,
+    pub initiator: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub min_duration_ms: Option<i64>,
+    pub max_duration_ms: Option<i64>,
+    /// Full text over summary, input, error and event messages.
+    pub q: Option<String>,
+    /// Equality on input fields: `(dotted.path, value)`.
+    #[serde(default)]
+    pub input: Vec<(String, String)>,
+    /// Compare input values case-insensitively.
+    #[serde(default)]
+    pub input_ci: bool,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Keyset position from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
 }
 
 impl RunFilter {
+    /// Reads a filter from query parameters. Unknown parameters are refused, so a
+    /// typo never silently widens the result.
+    pub fn from_query<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<RunFilter, AppError> {
+        let mut filter = RunFilter::default();
+        for (key, value) in pairs {
+            let value = value.trim();
+            if let Some(path) = key
+                .strip_prefix("input.")
+                .or_else(|| key.strip_prefix("initial_input."))
+            {
+                validate_input_path(key, path)?;
+                filter.input.push((path.to_string(), value.to_string()));
+                continue;
+            }
+            if value.is_empty() {
+                continue;
+            }
+            match key {
+                "status" => filter.statuses.extend(
+                    RunFilter::parse_statuses(value)
+                        .map_err(|message| AppError::invalid("status", message))?,
+                ),
+                "agent" | "pipeline_id" => filter.agent = Some(value.to_string()),
+                "campaign" | "campaignId" => {
+                    filter.campaign = Some(value.parse().map_err(|_| {
+                        AppError::invalid(key, format!("{key} must be a campaign id (a UUID)"))
+                    })?)
+                }
+                "initiator" => filter.initiator = Some(value.to_string()),
+                "createdAfter" => filter.created_after = Some(parse_time(key, value)?),
+                "createdBefore" => filter.created_before = Some(parse_time(key, value)?),
+                "minDurationMs" => filter.min_duration_ms = Some(parse_int(key, value)?),
+                "maxDurationMs" => filter.max_duration_ms = Some(parse_int(key, value)?),
+                "q" => filter.q = Some(value.to_string()),
+                "ci" => filter.input_ci = parse_bool(key, value)?,
+                "limit" => filter.limit = Some(parse_int(key, value)?),
+                "offset" => filter.offset = Some(parse_int(key, value)?),
+                "cursor" => filter.cursor = Some(value.to_string()),
+                other => {
+                    return Err(AppError::invalid(
+                        other,
+                        format!("unknown filter `{other}`; see docs/api.md for the run filters"),
+                    ))
+                }
+            }
+        }
+        filter.page()?;
+        Ok(filter)
+    }
+
     /// Parses a comma list of statuses as used in URLs (`?status=failed,cancelled`).
     pub fn parse_statuses(value: &str) -> Result<Vec<RunStatus>, String> {
         value
@@ -158,6 +292,53 @@ impl RunFilter {
     }
 }
 
+fn validate_input_path(key: &str, path: &str) -> Result<(), AppError> {
+    let valid =
+        !path.is_empty() && path.len() <= 200 && path.split('.').all(|segment| !segment.is_empty());
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            key,
+            format!("`{key}` needs a field path such as input.company_name or input.address.city"),
+        ))
+    }
+}
+
+fn parse_time(key: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map_err(|_| {
+            AppError::invalid(
+                key,
+                format!(
+                    "{key} must be an RFC 3339 time (2026-11-25T08:00:00Z) or a date (2026-11-25)"
+                ),
+            )
+        })
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64, AppError> {
+    value
+        .parse()
+        .map_err(|_| AppError::invalid(key, format!("{key} must be a whole number, got `{value}`")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, AppError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(AppError::invalid(
+            key,
+            format!("{key} must be true or false"),
+        )),
+    }
+}
+
 /// One page of the runs list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +347,8 @@ pub struct RunPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// Pass as `cursor` to get the next page by keyset (fast at any depth).
+    pub next_cursor: Option<String>,
 }
 
 #[cfg(test)]
@@ -205,6 +388,57 @@ mod tests {
         );
         let error = RunFilter::parse_statuses("failed,done").unwrap_err();
         assert!(error.contains("`done`"), "{error}");
+    }
+
+    #[test]
+    fn filters_are_read_from_query_parameters() {
+        let filter = RunFilter::from_query([
+            ("status", "running,failed"),
+            ("pipeline_id", "jobseek"),
+            ("initial_input.company_name", "Stripe"),
+            ("input.address.city", "Dublin"),
+            ("ci", "true"),
+            ("createdAfter", "2026-11-01"),
+            ("minDurationMs", "1000"),
+            ("limit", "5"),
+            ("offset", "10"),
+        ])
+        .unwrap();
+        assert_eq!(filter.statuses, vec![RunStatus::Running, RunStatus::Failed]);
+        assert_eq!(filter.agent.as_deref(), Some("jobseek"));
+        assert_eq!(
+            filter.input,
+            vec![
+                ("company_name".to_string(), "Stripe".to_string()),
+                ("address.city".to_string(), "Dublin".to_string())
+            ]
+        );
+        assert!(filter.input_ci);
+        assert_eq!(
+            filter.created_after.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!((filter.limit, filter.offset), (Some(5), Some(10)));
+    }
+
+    #[test]
+    fn bad_filters_name_the_parameter() {
+        for (key, value) in [
+            ("limit", "1000"),
+            ("limit", "ten"),
+            ("status", "done"),
+            ("createdAfter", "yesterday"),
+            ("campaign", "not-a-uuid"),
+            ("input.", "x"),
+            ("stauts", "failed"),
+        ] {
+            let error = RunFilter::from_query([(key, value)]).unwrap_err();
+            let field = error.field().unwrap_or_default().to_string();
+            assert!(
+                key.starts_with(&field) && !field.is_empty(),
+                "{key}: {error:?}"
+            );
+        }
     }
 
     #[test]

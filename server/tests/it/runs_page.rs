@@ -6,18 +6,14 @@ use app::model::RunStatus;
 use serde_json::json;
 
 fn run(agent: &str, status: RunStatus, summary: &str, created_at: i64) -> NewRun {
-    NewRun {
-        agent: agent.to_string(),
-        status,
-        progress: 0.0,
-        initiator: Some("test".to_string()),
-        summary: Some(summary.to_string()),
-        input: json!({"company_name": "Stripe"}),
-        created_at,
-        started_at: Some(created_at + 1_000),
-        completed_at: status.is_terminal().then_some(created_at + 61_000),
-        error_message: None,
-    }
+    let mut run = NewRun::requested(agent, json!({"company_name": "Stripe"}));
+    run.status = status;
+    run.initiator = Some("test".to_string());
+    run.summary = Some(summary.to_string());
+    run.created_at = created_at;
+    run.started_at = Some(created_at + 1_000);
+    run.completed_at = status.is_terminal().then_some(created_at + 61_000);
+    run
 }
 
 async fn insert(app: &TestApp, account_pk: i64, runs: &[NewRun]) {

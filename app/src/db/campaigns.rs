@@ -1,0 +1,182 @@
+//! Campaigns, and how a run's start and end move its campaign (seed 002: a
+//! completed run makes the campaign live with its bundle URL, a failed one failed).
+
+use super::{from_ms, now_ms, runs::StoredRun, Db};
+use crate::error::AppError;
+use crate::model::{Campaign, CampaignStatus, RunStatus};
+use sqlx::{SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+pub async fn find_campaign_pk(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
+        .bind(account_pk)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+const CAMPAIGN_SELECT: &str = "SELECT c.id, c.name, c.status, c.bundle_url, r.id AS latest_run_id,
+        c.created_at, c.updated_at
+    FROM campaigns c LEFT JOIN runs r ON r.pk = c.latest_run_pk";
+
+type CampaignRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+fn to_campaign(row: CampaignRow) -> Option<Campaign> {
+    let (id, name, status, bundle_url, latest_run_id, created_at, updated_at) = row;
+    Some(Campaign {
+        id: id.parse().ok()?,
+        name,
+        status: CampaignStatus::parse(&status),
+        bundle_url,
+        latest_run_id: latest_run_id.and_then(|id| id.parse().ok()),
+        created_at: from_ms(created_at),
+        updated_at: from_ms(updated_at),
+    })
+}
+
+pub async fn create_campaign(db: &Db, account_pk: i64, name: &str) -> Result<Campaign, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid("name", "name must be 1–200 characters"));
+    }
+    let id = Uuid::now_v7();
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO campaigns (id, account_pk, name, status, created_at, updated_at)
+         VALUES (?, ?, ?, 'draft', ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(account_pk)
+    .bind(name)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    get_campaign(&db.read, account_pk, id).await
+}
+
+pub async fn get_campaign(
+    pool: &SqlitePool,
+    account_pk: i64,
+    id: Uuid,
+) -> Result<Campaign, AppError> {
+    let row: Option<CampaignRow> = sqlx::query_as(&format!(
+        "{CAMPAIGN_SELECT} WHERE c.account_pk = ? AND c.id = ?"
+    ))
+    .bind(account_pk)
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.and_then(to_campaign).ok_or(AppError::NotFound)
+}
+
+pub async fn list_campaigns(
+    pool: &SqlitePool,
+    account_pk: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Campaign>, i64), AppError> {
+    let rows: Vec<CampaignRow> = sqlx::query_as(&format!(
+        "{CAMPAIGN_SELECT} WHERE c.account_pk = ? ORDER BY c.created_at DESC, c.pk DESC LIMIT ? OFFSET ?"
+    ))
+    .bind(account_pk)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE account_pk = ?")
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows.into_iter().filter_map(to_campaign).collect(), total))
+}
+
+/// A new run of the campaign makes it running and its latest run.
+pub async fn on_run_started(
+    conn: &mut SqliteConnection,
+    campaign_pk: i64,
+    run_pk: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE campaigns SET status = 'running', latest_run_pk = ?, updated_at = ? WHERE pk = ?",
+    )
+    .bind(run_pk)
+    .bind(now_ms())
+    .bind(campaign_pk)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A run of the campaign ended: completed → live (with the bundle URL from the
+/// run's `bundle` artifact or `context.bundleUrl`), failed → failed. A cancelled
+/// run leaves the campaign's status as it is.
+pub async fn on_run_finished(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    campaign_id: Uuid,
+    run: &StoredRun,
+) -> Result<(), AppError> {
+    let status = match run.run.status {
+        RunStatus::Completed => CampaignStatus::Live,
+        RunStatus::Failed => CampaignStatus::Failed,
+        _ => return Ok(()),
+    };
+    let bundle_url = if status == CampaignStatus::Live {
+        bundle_url(conn, run).await?
+    } else {
+        None
+    };
+    sqlx::query(
+        "UPDATE campaigns SET status = ?, bundle_url = COALESCE(?, bundle_url), latest_run_pk = ?, updated_at = ?
+         WHERE account_pk = ? AND id = ?",
+    )
+    .bind(status.as_str())
+    .bind(bundle_url)
+    .bind(run.pk)
+    .bind(now_ms())
+    .bind(account_pk)
+    .bind(campaign_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn bundle_url(
+    conn: &mut SqliteConnection,
+    run: &StoredRun,
+) -> Result<Option<String>, AppError> {
+    let artifact: Option<(String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT id, url, stored FROM artifacts WHERE run_pk = ? AND (artifact_type = 'bundle' OR name = 'bundle')
+         ORDER BY created_at DESC, pk DESC LIMIT 1",
+    )
+    .bind(run.pk)
+    .fetch_optional(conn)
+    .await?;
+    let from_artifact = artifact.and_then(|(id, url, stored)| {
+        url.or_else(|| {
+            (stored == 1).then(|| format!("/api/runs/{}/artifacts/{id}/content", run.run.id))
+        })
+    });
+    Ok(from_artifact.or_else(|| {
+        run.run
+            .context
+            .get("bundleUrl")
+            .and_then(|url| url.as_str())
+            .map(str::to_string)
+    }))
+}

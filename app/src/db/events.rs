@@ -1,0 +1,176 @@
+//! Events: appended in batches with a per-run sequence number, idempotent by the
+//! runner's own event id; read back by sequence, page by page.
+
+use super::{from_ms, now_ms, runs::fts_query};
+use crate::error::AppError;
+use crate::model::{Event, EventPage};
+use serde_json::Value;
+use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// The runner's own id for the event; a repeat with the same id is not stored twice.
+    pub client_id: Option<String>,
+    pub event_type: String,
+    pub message: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// Where an appended event ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub id: Uuid,
+    pub seq: i64,
+}
+
+/// Appends events in order; an event whose `client_id` the run already has is
+/// answered with the stored event instead of being inserted again.
+pub async fn append_events(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    events: &[NewEvent],
+) -> Result<Vec<Appended>, AppError> {
+    let mut seq: i64 = sqlx::query_scalar("SELECT event_seq FROM runs WHERE pk = ?")
+        .bind(run_pk)
+        .fetch_one(&mut *conn)
+        .await?;
+    let now = now_ms();
+    let mut appended = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(client_id) = &event.client_id {
+            let existing: Option<(Vec<u8>, i64)> =
+                sqlx::query_as("SELECT id, seq FROM events WHERE run_pk = ? AND client_id = ?")
+                    .bind(run_pk)
+                    .bind(client_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some((id, existing_seq)) = existing {
+                appended.push(Appended {
+                    id: Uuid::from_slice(&id).map_err(|_| AppError::Internal)?,
+                    seq: existing_seq,
+                });
+                continue;
+            }
+        }
+        seq += 1;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run_pk)
+        .bind(seq)
+        .bind(id.as_bytes().as_slice())
+        .bind(&event.client_id)
+        .bind(&event.event_type)
+        .bind(&event.message)
+        .bind(event.metadata.as_ref().map(Value::to_string))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        appended.push(Appended { id, seq });
+    }
+    sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
+        .bind(seq)
+        .bind(now)
+        .bind(run_pk)
+        .execute(&mut *conn)
+        .await?;
+    Ok(appended)
+}
+
+/// The stored answer to an earlier request with this idempotency key.
+pub async fn idempotent_response(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE run_pk = ? AND key = ?")
+        .bind(run_pk)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn remember_response(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    key: &str,
+    response: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (run_pk, key, response, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(run_pk)
+    .bind(key)
+    .bind(response)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which events to read.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    /// Only events with a sequence number above this.
+    pub after: Option<i64>,
+    pub limit: i64,
+    pub event_type: Option<String>,
+    pub q: Option<String>,
+}
+
+pub const MAX_EVENT_PAGE: i64 = 1000;
+
+pub async fn list_events(
+    pool: &SqlitePool,
+    run_pk: i64,
+    query: &EventQuery,
+) -> Result<EventPage, AppError> {
+    if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_EVENT_PAGE}"),
+        ));
+    }
+    let mut sql = QueryBuilder::new(
+        "SELECT e.id, e.seq, e.event_type, e.message, e.metadata, e.created_at FROM events e WHERE e.run_pk = ",
+    );
+    sql.push_bind(run_pk);
+    if let Some(after) = query.after {
+        sql.push(" AND e.seq > ").push_bind(after);
+    }
+    if let Some(event_type) = &query.event_type {
+        sql.push(" AND e.event_type = ")
+            .push_bind(event_type.clone());
+    }
+    if let Some(text) = query.q.as_deref().and_then(fts_query) {
+        sql.push(" AND e.pk IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+            .push_bind(text)
+            .push(")");
+    }
+    sql.push(" ORDER BY e.seq LIMIT ").push_bind(query.limit);
+    type EventRow = (Vec<u8>, i64, String, Option<String>, Option<String>, i64);
+    let rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
+    let full = rows.len() as i64 == query.limit;
+    let events: Vec<Event> = rows
+        .into_iter()
+        .filter_map(|(id, seq, event_type, message, metadata, created_at)| {
+            Some(Event {
+                id: Uuid::from_slice(&id).ok()?,
+                seq,
+                event_type,
+                message,
+                metadata: metadata.and_then(|text| serde_json::from_str(&text).ok()),
+                created_at: from_ms(created_at),
+            })
+        })
+        .collect();
+    let next_after = if full {
+        events.last().map(|event| event.seq)
+    } else {
+        None
+    };
+    Ok(EventPage { events, next_after })
+}

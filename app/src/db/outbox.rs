@@ -1,0 +1,56 @@
+//! The durable outbox of outgoing HTTP calls (webhook deliveries, push dispatch):
+//! rows are written in the same transaction as the change that causes them, so a
+//! crash or restart never loses one; a background worker delivers them.
+
+use super::now_ms;
+use sqlx::SqliteConnection;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Webhook,
+    Dispatch,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Dispatch => "dispatch",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Kind> {
+        match value {
+            "webhook" => Some(Kind::Webhook),
+            "dispatch" => Some(Kind::Dispatch),
+            _ => None,
+        }
+    }
+}
+
+/// Queues a call, due now. A dispatch payload is built at delivery time (it holds
+/// a fresh runner token), so it is stored empty.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    kind: Kind,
+    account_pk: i64,
+    run_pk: i64,
+    url: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO outbox (kind, account_pk, run_pk, url, payload, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(kind.as_str())
+    .bind(account_pk)
+    .bind(run_pk)
+    .bind(url)
+    .bind(payload)
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Server-wide settings kept in the database, such as generated signing secrets.
+
+use super::Db;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+/// The secret stored under `key`, generated (64 random characters) on first use.
+pub async fn secret(db: &Db, key: &str) -> Result<String, sqlx::Error> {
+    if let Some(value) = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(key)
+        .fetch_optional(&db.read)
+        .await?
+    {
+        return Ok(value);
+    }
+    let generated: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect();
+    let mut tx = db.begin_write().await?;
+    sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+        .bind(key)
+        .bind(&generated)
+        .execute(&mut *tx)
+        .await?;
+    let value = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(value)
+}
