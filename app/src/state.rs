@@ -1,11 +1,37 @@
 //! What every request handler and server function shares.
 
 use crate::db::Db;
+use crate::keys::Keys;
+use crate::storage::Store;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
+    pub keys: Arc<Keys>,
+    pub store: Store,
+    pub limits: Limits,
+    /// Base URL runners and webhooks use to reach this server (no trailing slash).
+    pub public_url: Arc<str>,
+}
+
+/// Size limits on what callers may send.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_event_bytes: usize,
+    pub max_batch_bytes: usize,
+    pub max_upload_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_event_bytes: 256 * 1024,
+            max_batch_bytes: 3 * 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+        }
+    }
 }

@@ -82,6 +82,19 @@ pub struct Config {
     )]
     pub runner_auth_secret: Option<String>,
 
+    /// Directory for uploaded artifact files.
+    #[arg(
+        long,
+        env = "RUNBOARD_ARTIFACT_DIR",
+        default_value = "data/artifacts",
+        global = true
+    )]
+    pub artifact_dir: String,
+
+    /// Largest artifact upload, in bytes (default 100 MiB).
+    #[arg(long, env = "RUNBOARD_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024, global = true)]
+    pub max_upload: u64,
+
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]

@@ -1,5 +1,7 @@
 //! Runboard's server: configuration, start-up, and the command line tools.
 
+pub mod api;
 pub mod config;
+pub mod runner;
 pub mod seed;
 pub mod startup;

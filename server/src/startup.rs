@@ -3,8 +3,11 @@
 
 use crate::config::Config;
 use app::auth::{self, Bootstrap};
-use app::db::Db;
+use app::db::{settings, Db};
+use app::keys::Keys;
 use app::state::AppState;
+use app::state::Limits;
+use app::storage::Store;
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -16,6 +19,7 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration as CookieDuration;
@@ -46,9 +50,25 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let keys = Keys::new(
+            &match &config.runner_auth_secret {
+                Some(secret) => secret.clone(),
+                None => settings::secret(&db, "runner_token_secret").await?,
+            },
+            &settings::secret(&db, "api_jwt_secret").await?,
+            config.runner_auth_secret.clone(),
+        );
+        let limits = Limits {
+            max_upload_bytes: config.max_upload,
+            ..Limits::default()
+        };
         let state = AppState {
             db: db.clone(),
             leptos_options,
+            keys: Arc::new(keys),
+            store: Store::local(&config.artifact_dir),
+            limits,
+            public_url: public_url(&config, addr).into(),
         };
 
         let session_store = SqliteStore::new(db.writer().clone());
@@ -116,6 +136,8 @@ fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login))
         .route("/healthz", get(healthz))
+        .merge(crate::api::router())
+        .merge(crate::runner::router(state.limits.max_upload_bytes))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }
@@ -180,12 +202,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-fn login_url(config: &Config, addr: SocketAddr) -> String {
+/// The base URL people and runners use to reach this server.
+fn public_url(config: &Config, addr: SocketAddr) -> String {
     match &config.public_url {
-        Some(url) => format!("{}/login", url.trim_end_matches('/')),
-        None if addr.ip().is_unspecified() => format!("http://localhost:{}/login", addr.port()),
-        None => format!("http://{addr}/login"),
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+        None => format!("http://{addr}"),
     }
+}
+
+fn login_url(config: &Config, addr: SocketAddr) -> String {
+    format!("{}/login", public_url(config, addr))
 }
 
 /// Says how to log in after the first start created the owner.

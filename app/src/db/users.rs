@@ -81,3 +81,25 @@ pub async fn find_current_user(
         },
     ))
 }
+
+/// The user with this public id (as named in an API JWT).
+pub async fn find_by_public_id(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let user_pk: Option<i64> = sqlx::query_scalar("SELECT pk FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match user_pk {
+        Some(user_pk) => find_current_user(pool, user_pk).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn public_id(pool: &SqlitePool, user_pk: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE pk = ?")
+        .bind(user_pk)
+        .fetch_one(pool)
+        .await
+}

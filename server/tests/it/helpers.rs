@@ -110,3 +110,77 @@ fn urlencode(value: &str) -> String {
         })
         .collect()
 }
+
+/// A JSON API client for the owner of the test server's first account.
+impl TestApp {
+    /// An API JWT for email/password, from `POST /api/auth/token`.
+    pub async fn api_token_for(&self, email: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/auth/token"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["data"]["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn owner_token(&self) -> String {
+        self.api_token_for(OWNER_EMAIL, OWNER_PASSWORD).await
+    }
+
+    /// Sends a request with a bearer token and returns (status, JSON body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = new_client()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    pub async fn create_run(&self, token: &str, body: serde_json::Value) -> (String, String) {
+        let (status, body) = self
+            .call(reqwest::Method::POST, "/api/runs", token, Some(body))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["data"]["run"]["id"].as_str().unwrap().to_string(),
+            body["data"]["runnerToken"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A second account with its own owner; returns that owner's API JWT.
+    pub async fn other_account_token(&self) -> String {
+        let mut tx = self.db.begin_write().await.unwrap();
+        let account = app::db::accounts::create_account(&mut tx, "Other")
+            .await
+            .unwrap();
+        let hash = app::auth::hash_password("other-password").unwrap();
+        app::db::users::create_user(
+            &mut tx,
+            account,
+            "other@example.com",
+            &hash,
+            app::model::Role::Owner,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        self.api_token_for("other@example.com", "other-password")
+            .await
+    }
+}

@@ -1,6 +1,7 @@
 //! Black-box tests against a spawned server, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_runs;
 mod binary;
 mod database;
 mod helpers;

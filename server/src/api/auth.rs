@@ -1,0 +1,101 @@
+//! Who is calling the owner API: a bearer API token (`rb_…`), a bearer JWT from
+//! `POST /api/auth/token`, or the dashboard's session cookie.
+
+use super::envelope::{ok, ApiError, ApiJson, ApiResult};
+use app::error::AppError;
+use app::state::AppState;
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts};
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+/// An authenticated owner-API caller; `account_pk` scopes everything they touch.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    pub account_pk: i64,
+    pub user_pk: i64,
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+/// The owner behind a bearer credential: an API token or an API JWT.
+pub async fn owner_from_bearer(state: &AppState, token: &str) -> Result<Owner, AppError> {
+    if token.starts_with(app::db::tokens::TOKEN_PREFIX) {
+        let (account_pk, user_pk) = app::db::tokens::authenticate(&state.db.read, token)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        return Ok(Owner {
+            account_pk,
+            user_pk,
+        });
+    }
+    let user_id = state.keys.verify_api_token(token)?;
+    let user = app::db::users::find_by_public_id(&state.db.read, &user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    Ok(Owner {
+        account_pk: user.account_pk,
+        user_pk: user.user_pk,
+    })
+}
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(parts) {
+            return Ok(owner_from_bearer(state, token).await?);
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(AppError::Unauthorized))?;
+        let user = app::auth::session_user(&state.db, &session)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        Ok(Owner {
+            account_pk: user.account_pk,
+            user_pk: user.user_pk,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    email: String,
+    password: String,
+}
+
+/// `POST /api/auth/token`: email and password for an API JWT valid for an hour.
+async fn issue_token(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> ApiResult {
+    let user_pk =
+        app::auth::check_credentials(&state.db, &request.email, &request.password).await?;
+    let user_id = app::db::users::public_id(&state.db.read, user_pk).await?;
+    let token = state.keys.api_token(&user_id)?;
+    ok(serde_json::json!({
+        "token": token,
+        "tokenType": "Bearer",
+        "expiresIn": app::keys::API_TOKEN_TTL_SECS,
+    }))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/auth/token", post(issue_token))
+}

@@ -1,0 +1,506 @@
+//! The owner JSON API for runs: creation, the list filters (seed 001's
+//! verification list), reading, changing, tenancy.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn without_credentials_the_api_answers_401_in_the_envelope() {
+    let app = spawn_app().await;
+    for token in ["", "nonsense", "rb_not-a-real-token"] {
+        let (status, body) = app.call(Method::GET, "/api/runs", token, None).await;
+        assert_eq!(status, 401, "{token:?}");
+        assert_eq!(body["ok"], false);
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_no_api_token() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/token"))
+        .json(&json!({"email": OWNER_EMAIL, "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn creating_a_run_returns_it_with_a_runner_token() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/runs",
+            &token,
+            Some(json!({"agent": "jobseek-add-company", "input": {"company_name": "Stripe"}, "summary": "Add Stripe"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let run = &body["data"]["run"];
+    assert_eq!(run["status"], "requested");
+    assert_eq!(run["agent"], "jobseek-add-company");
+    assert_eq!(run["input"]["company_name"], "Stripe");
+    assert_eq!(run["webhookStatus"], "none");
+    let id: uuid::Uuid = run["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(id.get_version_num(), 7, "run ids are UUID v7");
+    assert!(
+        run["createdAt"].as_str().unwrap().ends_with('Z'),
+        "RFC 3339 UTC"
+    );
+    assert!(body["data"]["runnerToken"].as_str().unwrap().len() > 20);
+}
+
+#[tokio::test]
+async fn the_seed_aliases_create_runs_too() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/agents/run",
+            &token,
+            Some(json!({"agentSlug": "comet", "params": {"q": 1}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["run"]["agent"], "comet");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/pipelines/jobseek-add-company/runs",
+            &token,
+            Some(json!({"initial_input": {"company_name": "Linear"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["run"]["input"]["company_name"], "Linear");
+}
+
+#[tokio::test]
+async fn bad_run_bodies_are_400s_naming_the_field() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    for (body, field) in [
+        (json!({}), "agent"),
+        (json!({"agent": "has spaces"}), "agent"),
+        (json!({"agent": "a", "webhookUrl": "ftp://x"}), "webhookUrl"),
+        (
+            json!({"agent": "a", "campaignId": "01900000-0000-7000-8000-000000000000"}),
+            "campaignId",
+        ),
+        (json!({"agent": "a", "surprise": 1}), "surprise"),
+    ] {
+        let (status, response) = app
+            .call(Method::POST, "/api/runs", &token, Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body} -> {response}");
+        assert_eq!(response["error"]["code"], "invalid");
+        assert!(
+            response["error"]["field"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(field)
+                || response["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(field),
+            "{body} -> {response}"
+        );
+    }
+    let (status, _) = app.call(Method::GET, "/api/runs", &token, None).await;
+    assert_eq!(status, 200);
+}
+
+async fn run_with_status(
+    app: &TestApp,
+    token: &str,
+    agent: &str,
+    company: &str,
+    status: Option<&str>,
+) -> String {
+    let (id, runner) = app
+        .create_run(
+            token,
+            json!({"agent": agent, "input": {"company_name": company, "meta": {"tier": "gold"}}}),
+        )
+        .await;
+    if let Some(status) = status {
+        let (code, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/runner/runs/{id}/status"),
+                &runner,
+                Some(json!({"status": status})),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    id
+}
+
+fn ids(body: &serde_json::Value) -> Vec<String> {
+    body["data"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn seed_001_verification_list() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let a = run_with_status(
+        &app,
+        &token,
+        "jobseek-add-company",
+        "Stripe",
+        Some("running"),
+    )
+    .await;
+    let b = run_with_status(
+        &app,
+        &token,
+        "jobseek-add-company",
+        "Linear",
+        Some("completed"),
+    )
+    .await;
+    let c = run_with_status(&app, &token, "other-agent", "Stripe", Some("running")).await;
+    let d = run_with_status(
+        &app,
+        &token,
+        "jobseek-add-company",
+        "stripe",
+        Some("running"),
+    )
+    .await;
+
+    // ?status=running: only running runs, newest first.
+    let (_, body) = app
+        .call(Method::GET, "/runs?status=running", &token, None)
+        .await;
+    assert_eq!(ids(&body), vec![d.clone(), c.clone(), a.clone()]);
+    // AND-combined with pipeline_id.
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/runs?status=running&pipeline_id=jobseek-add-company",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), vec![d.clone(), a.clone()]);
+    // A field of the initial input, exact and case-insensitive.
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/runs?initial_input.company_name=Stripe",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), vec![c.clone(), a.clone()]);
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?input.company_name=STRIPE&ci=true",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), vec![d.clone(), c.clone(), a.clone()]);
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?input.meta.tier=gold&status=completed",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), vec![b.clone()]);
+    // limit + offset paginate, with the total.
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?limit=2&offset=1", &token, None)
+        .await;
+    assert_eq!(ids(&body), vec![c.clone(), b.clone()]);
+    assert_eq!(body["data"]["total"], 4);
+    // No match: an empty list, not 404.
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/runs?initial_input.company_name=Nobody",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["runs"], json!([]));
+    // Validation errors are 400, unauthenticated is 401.
+    let (status, body) = app.call(Method::GET, "/runs?limit=101", &token, None).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("limit"))
+    );
+    let (status, _) = app
+        .call(Method::GET, "/runs?status=running", "", None)
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn full_text_date_range_duration_and_cursor_filters() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (first, runner) = app
+        .create_run(
+            &token,
+            json!({"agent": "a", "summary": "quarterly invoice reconciliation"}),
+        )
+        .await;
+    let (second, second_runner) = app
+        .create_run(&token, json!({"agent": "a", "summary": "other"}))
+        .await;
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{second}/events"),
+        &second_runner,
+        Some(json!({"eventType": "agent.progress", "message": "found a mismatched ledger"})),
+    )
+    .await;
+    let (third, _) = app.create_run(&token, json!({"agent": "a"})).await;
+
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?q=invoice", &token, None)
+        .await;
+    assert_eq!(ids(&body), vec![first.clone()]);
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?q=ledger", &token, None)
+        .await;
+    assert_eq!(
+        ids(&body),
+        vec![second.clone()],
+        "event messages are searched"
+    );
+
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?createdAfter=2000-01-01&createdBefore=2999-01-01",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body).len(), 3);
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?createdBefore=2000-01-01",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body).len(), 0);
+
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{first}/status"),
+        &runner,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?minDurationMs=0", &token, None)
+        .await;
+    assert_eq!(
+        ids(&body),
+        vec![first.clone()],
+        "only finished runs have a duration"
+    );
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?maxDurationMs=-1", &token, None)
+        .await;
+    assert_eq!(ids(&body).len(), 0);
+
+    // Keyset pages: the cursor continues exactly where the page ended.
+    let (_, page1) = app
+        .call(Method::GET, "/api/runs?limit=2", &token, None)
+        .await;
+    assert_eq!(ids(&page1), vec![third.clone(), second.clone()]);
+    let cursor = page1["data"]["nextCursor"].as_str().unwrap();
+    let (_, page2) = app
+        .call(
+            Method::GET,
+            &format!("/api/runs?limit=2&cursor={cursor}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&page2), vec![first.clone()]);
+    assert!(page2["data"]["nextCursor"].is_null());
+}
+
+#[tokio::test]
+async fn reading_a_run_its_status_steps_events_and_artifacts() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (id, _) = app
+        .create_run(&token, json!({"agent": "a", "context": {"campaign": "x"}}))
+        .await;
+    let (status, body) = app
+        .call(Method::GET, &format!("/api/runs/{id}"), &token, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["context"]["campaign"], "x");
+    let (status, body) = app
+        .call(Method::GET, &format!("/api/runs/{id}/status"), &token, None)
+        .await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("requested"))
+    );
+    for part in ["steps", "events", "artifacts"] {
+        let (status, _) = app
+            .call(Method::GET, &format!("/api/runs/{id}/{part}"), &token, None)
+            .await;
+        assert_eq!(status, 200, "{part}");
+    }
+    let (status, _) = app
+        .call(Method::GET, "/api/runs/not-a-uuid", &token, None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/runs/{}", uuid::Uuid::now_v7()),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn another_account_gets_404_for_a_run_in_every_route() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (id, _) = app.create_run(&token, json!({"agent": "a"})).await;
+    let other = app.other_account_token().await;
+    for (method, path) in [
+        (Method::GET, format!("/api/runs/{id}")),
+        (Method::GET, format!("/api/runs/{id}/status")),
+        (Method::GET, format!("/api/runs/{id}/steps")),
+        (Method::GET, format!("/api/runs/{id}/events")),
+        (Method::GET, format!("/api/runs/{id}/artifacts")),
+        (
+            Method::GET,
+            format!("/api/runs/{id}/artifacts/{}/content", uuid::Uuid::now_v7()),
+        ),
+        (Method::PATCH, format!("/api/runs/{id}")),
+        (Method::POST, format!("/api/runs/{id}/cancel")),
+        (Method::POST, format!("/api/runs/{id}/retry")),
+        (Method::DELETE, format!("/api/runs/{id}")),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"summary": "x"}));
+        let (status, response) = app.call(method.clone(), &path, &other, body).await;
+        assert_eq!(status, 404, "{method} {path}: {response}");
+    }
+    let (_, body) = app.call(Method::GET, "/api/runs", &other, None).await;
+    assert_eq!(body["data"]["total"], 0);
+    // Still there for its owner.
+    let (status, _) = app
+        .call(Method::GET, &format!("/api/runs/{id}"), &token, None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn patch_cancel_retry_and_delete() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (id, _) = app
+        .create_run(&token, json!({"agent": "a", "input": {"n": 1}}))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/runs/{id}"),
+            &token,
+            Some(json!({"summary": "renamed"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["summary"].as_str()),
+        (200, Some("renamed"))
+    );
+
+    // Retry is only for failed or cancelled runs.
+    let (status, body) = app
+        .call(Method::POST, &format!("/api/runs/{id}/retry"), &token, None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_retryable"))
+    );
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{id}/cancel"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    assert!(body["data"]["completedAt"].is_string());
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{id}/cancel"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("run_finished"))
+    );
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/runs/{id}"),
+            &token,
+            Some(json!({"status": "running"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    let (status, body) = app
+        .call(Method::POST, &format!("/api/runs/{id}/retry"), &token, None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let retry = &body["data"]["run"];
+    assert_eq!(retry["retryOf"], id.as_str());
+    assert_eq!(retry["attempt"], 2);
+    assert_eq!(retry["input"]["n"], 1);
+    assert_eq!(retry["status"], "requested");
+
+    let (status, _) = app
+        .call(Method::DELETE, &format!("/api/runs/{id}"), &token, None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call(Method::GET, &format!("/api/runs/{id}"), &token, None)
+        .await;
+    assert_eq!(status, 404);
+}
