@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_runs;
+mod artifacts;
 mod binary;
 mod database;
 mod helpers;
 mod login;
+mod runner;
 mod runs_page;
