@@ -95,6 +95,16 @@ pub struct Config {
     #[arg(long, env = "RUNBOARD_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024, global = true)]
     pub max_upload: u64,
 
+    /// Delay before the first retry of a failed webhook or dispatch, in
+    /// milliseconds; each further retry waits twice as long.
+    #[arg(
+        long,
+        env = "RUNBOARD_RETRY_BASE_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub retry_base_ms: u64,
+
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]

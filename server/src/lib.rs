@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod outbox;
 pub mod runner;
 pub mod seed;
 pub mod startup;

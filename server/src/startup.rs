@@ -2,6 +2,7 @@
 //! until a shutdown signal, finishing in-flight requests first.
 
 use crate::config::Config;
+use crate::outbox::RetryPolicy;
 use app::auth::{self, Bootstrap};
 use app::db::{settings, Db};
 use app::keys::Keys;
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
@@ -36,6 +38,8 @@ pub struct Application {
     router: Router,
     db: Db,
     addr: SocketAddr,
+    stop_outbox: watch::Sender<bool>,
+    outbox: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -84,6 +88,13 @@ impl Application {
             .with_secure(config.serves_tls())
             .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
 
+        let policy = RetryPolicy {
+            base_delay: std::time::Duration::from_millis(config.retry_base_ms),
+            ..RetryPolicy::default()
+        };
+        let (stop_outbox, stopped) = watch::channel(false);
+        let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped));
+
         let router = router(state)
             .layer(sessions)
             .layer(TraceLayer::new_for_http());
@@ -92,6 +103,8 @@ impl Application {
             router,
             db,
             addr,
+            stop_outbox,
+            outbox,
         })
     }
 
@@ -108,6 +121,8 @@ impl Application {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        let _ = self.stop_outbox.send(true);
+        let _ = self.outbox.await;
         self.db.close().await;
         tracing::info!("Runboard stopped");
         Ok(())

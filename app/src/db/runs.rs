@@ -286,7 +286,7 @@ pub async fn get_run_any_account(
     record.ok_or(AppError::NotFound)?.into_stored()
 }
 
-async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<StoredRun, AppError> {
+pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<StoredRun, AppError> {
     let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.pk = ?"))
         .bind(pk)
         .fetch_optional(conn)

@@ -1,5 +1,6 @@
 //! The owner JSON API: one module per resource, each with its `router()`.
 
+pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod campaigns;
@@ -13,6 +14,7 @@ use axum::Router;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(account::router())
         .merge(runs::router())
         .merge(campaigns::router())
         .merge(agents::router())

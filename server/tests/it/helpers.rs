@@ -4,7 +4,9 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::redirect::Policy;
 use runboard::config::Config;
 use runboard::startup::Application;
+use std::sync::Arc;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
 
 pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const OWNER_PASSWORD: &str = "correct-horse-battery";
@@ -14,7 +16,9 @@ pub struct TestApp {
     /// A client that keeps cookies and does not follow redirects, so tests see them.
     pub client: reqwest::Client,
     pub db: app::db::Db,
-    _dir: TempDir,
+    dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -23,24 +27,51 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with a chance to change the configuration first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    spawn_in(Arc::new(tempfile::tempdir().unwrap()), configure).await
+}
+
+async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let database_url = format!("sqlite://{}/runboard.db", dir.path().display());
     let mut config = Config::for_database(&database_url);
     config.site_addr = "127.0.0.1:0".parse().unwrap();
     config.admin_email = Some(OWNER_EMAIL.to_string());
     config.admin_password = Some(OWNER_PASSWORD.to_string());
     config.site_root = dir.path().join("site").display().to_string();
+    config.artifact_dir = dir.path().join("artifacts").display().to_string();
+    config.retry_base_ms = 20;
     configure(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://{}", app.addr());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
     let db = app::db::Db::connect(&database_url).await.unwrap();
     TestApp {
         base,
-
         client: new_client(),
         db,
-        _dir: dir,
+        dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops this server gracefully and starts a new one on the same database.
+    pub async fn restart(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+        self.db.close().await;
+        spawn_in(self.dir.clone(), configure).await
     }
 }
 

@@ -7,5 +7,6 @@ mod binary;
 mod database;
 mod helpers;
 mod login;
+mod outbox;
 mod runner;
 mod runs_page;

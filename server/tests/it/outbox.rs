@@ -1,0 +1,266 @@
+//! Push dispatch and webhooks through the durable outbox, against a local receiver.
+
+use crate::helpers::*;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An HTTP endpoint that records what it receives and answers from a script.
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    /// Status codes to answer, in order; 200 once they run out (or always `fallback`).
+    script: Arc<Mutex<Vec<u16>>>,
+    fallback: u16,
+}
+
+impl Receiver {
+    fn new(script: Vec<u16>, fallback: u16) -> Receiver {
+        Receiver {
+            received: Arc::default(),
+            script: Arc::new(Mutex::new(script)),
+            fallback,
+        }
+    }
+
+    async fn serve_on(&self, listener: tokio::net::TcpListener) {
+        let router = axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
+
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        self.serve_on(listener).await;
+        url
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    fn last(&self) -> (HeaderMap, Value) {
+        let received = self.received.lock().unwrap();
+        let (headers, body) = received.last().unwrap().clone();
+        (headers, serde_json::from_str(&body).unwrap())
+    }
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+    receiver.received.lock().unwrap().push((headers, body));
+    let mut script = receiver.script.lock().unwrap();
+    let code = if script.is_empty() {
+        receiver.fallback
+    } else {
+        script.remove(0)
+    };
+    StatusCode::from_u16(code).unwrap()
+}
+
+/// Polls until `check` holds (the outbox works in the background).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn run_field(app: &TestApp, token: &str, id: &str, field: &str) -> Value {
+    let (_, body) = app
+        .call(Method::GET, &format!("/api/runs/{id}"), token, None)
+        .await;
+    body["data"][field].clone()
+}
+
+#[tokio::test]
+async fn a_run_of_an_agent_with_a_dispatch_url_is_pushed_and_queued() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![], 200);
+    let url = receiver.start().await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/agents/designer",
+            &token,
+            Some(json!({"dispatchUrl": url})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (id, _) = app
+        .create_run(&token, json!({"agent": "designer", "input": {"prompt": "a landing page"}, "context": {"theme": "dark"}}))
+        .await;
+    eventually("the job request", async || receiver.count() == 1).await;
+    let (_, job) = receiver.last();
+    assert_eq!(job["runId"], id.as_str());
+    assert_eq!(job["agent"], "designer");
+    assert_eq!(job["input"]["prompt"], "a landing page");
+    assert_eq!(job["config"]["theme"], "dark");
+    assert!(job["accountId"].is_string());
+    assert_eq!(
+        job["callbackUrl"],
+        format!("{}/api/runner/runs/{id}", app.base).as_str()
+    );
+    eventually("queued", async || {
+        run_field(&app, &token, &id, "status").await == "queued"
+    })
+    .await;
+
+    // The job's runner token drives the run.
+    let runner = job["runnerToken"].as_str().unwrap();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{id}/status"),
+            runner,
+            Some(json!({"status": "running"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn dispatch_is_retried_with_backoff_until_it_succeeds() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![500, 503], 200);
+    let url = receiver.start().await;
+    app.call(
+        Method::PUT,
+        "/api/agents/flaky",
+        &token,
+        Some(json!({"dispatchUrl": url})),
+    )
+    .await;
+    let (id, _) = app.create_run(&token, json!({"agent": "flaky"})).await;
+    eventually("queued after retries", async || {
+        run_field(&app, &token, &id, "status").await == "queued"
+    })
+    .await;
+    assert_eq!(receiver.count(), 3);
+}
+
+#[tokio::test]
+async fn dispatch_that_never_succeeds_fails_the_run() {
+    let app = spawn_app_with(|config| config.retry_base_ms = 5).await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![], 500);
+    let url = receiver.start().await;
+    app.call(
+        Method::PUT,
+        "/api/agents/broken",
+        &token,
+        Some(json!({"dispatchUrl": url})),
+    )
+    .await;
+    let (id, _) = app.create_run(&token, json!({"agent": "broken"})).await;
+    eventually("failed", async || {
+        run_field(&app, &token, &id, "status").await == "failed"
+    })
+    .await;
+    let error = run_field(&app, &token, &id, "error").await;
+    assert_eq!(error["code"], "dispatch_failed");
+    assert_eq!(receiver.count(), 6, "six attempts, then it gives up");
+}
+
+fn verify_signature(secret: &str, header: &str, body: &str) -> bool {
+    let (t, v1) = header.split_once(',').unwrap();
+    let timestamp: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
+    let expected = runboard::outbox::signature(secret, timestamp, body);
+    expected == header
+        && v1.starts_with("v1=")
+        && (chrono::Utc::now().timestamp() - timestamp).abs() < 300
+}
+
+#[tokio::test]
+async fn the_final_state_is_posted_to_the_webhook_signed() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![], 200);
+    let url = receiver.start().await;
+    let (id, runner) = app
+        .create_run(&token, json!({"agent": "a", "webhookUrl": url}))
+        .await;
+    assert_eq!(
+        run_field(&app, &token, &id, "webhookStatus").await,
+        "pending"
+    );
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{id}/status"),
+        &runner,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    eventually("the webhook", async || receiver.count() == 1).await;
+    let raw_body = receiver.received.lock().unwrap()[0].1.clone();
+    let headers = receiver.received.lock().unwrap()[0].0.clone();
+    let (_, account) = app.call(Method::GET, "/api/account", &token, None).await;
+    let secret = account["data"]["webhookSecret"].as_str().unwrap();
+    let header = headers["runboard-signature"].to_str().unwrap();
+    assert!(verify_signature(secret, header, &raw_body), "{header}");
+    assert!(!verify_signature("wrong-secret", header, &raw_body));
+    let body: Value = serde_json::from_str(&raw_body).unwrap();
+    assert_eq!(body["run"]["id"], id.as_str());
+    assert_eq!(body["run"]["status"], "completed");
+    eventually("delivered", async || {
+        run_field(&app, &token, &id, "webhookStatus").await == "delivered"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_webhook_pending_at_shutdown_is_delivered_after_a_restart() {
+    let app = spawn_app_with(|config| config.retry_base_ms = 100).await;
+    let token = app.owner_token().await;
+    // A port with nothing listening yet.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let url = format!("http://{addr}/hook");
+    let (id, runner) = app
+        .create_run(&token, json!({"agent": "a", "webhookUrl": url}))
+        .await;
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{id}/status"),
+        &runner,
+        Some(json!({"status": "failed"})),
+    )
+    .await;
+    eventually("a failed attempt", async || {
+        sqlx::query_scalar::<_, i64>("SELECT attempts FROM outbox WHERE kind = 'webhook'")
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap()
+            >= 1
+    })
+    .await;
+    assert_eq!(
+        run_field(&app, &token, &id, "webhookStatus").await,
+        "pending"
+    );
+
+    let app = app.restart(|config| config.retry_base_ms = 100).await;
+    let receiver = Receiver::new(vec![], 200);
+    receiver
+        .serve_on(tokio::net::TcpListener::bind(addr).await.unwrap())
+        .await;
+    let token = app.owner_token().await;
+    eventually("delivery after the restart", async || receiver.count() == 1).await;
+    let (_, body) = receiver.last();
+    assert_eq!(body["run"]["status"], "failed");
+    eventually("delivered", async || {
+        run_field(&app, &token, &id, "webhookStatus").await == "delivered"
+    })
+    .await;
+}
