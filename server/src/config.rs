@@ -17,7 +17,45 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, in the named account (created if new) or the first account.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Account to add the user to; a new one is created when no account has this name.
+        #[arg(long)]
+        account: Option<String>,
+        /// owner, member or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a named API token for a user and print it (shown only this once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
     /// Serve the dashboard and the APIs (the default).
     Serve,
     /// Fill an account with realistic sample runs, to look around the dashboard.

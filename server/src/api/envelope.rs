@@ -130,3 +130,45 @@ mod tests {
         assert_eq!(field, "events[2].eventType");
     }
 }
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    async fn body_of(error: AppError) -> (StatusCode, Value) {
+        let response = ApiError(error).into_response();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 10_000).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn server_faults_never_show_their_internals() {
+        let error = AppError::from(sqlx::Error::Protocol(
+            "near \"SELEC\": syntax error in runs".into(),
+        ));
+        let (status, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("SELEC"), "{body}");
+
+        let (status, body) = body_of(AppError::from(sqlx::Error::PoolTimedOut)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "unavailable");
+    }
+
+    #[tokio::test]
+    async fn validation_errors_carry_the_field() {
+        let (status, body) = body_of(AppError::invalid(
+            "limit",
+            "limit must be between 1 and 100",
+        ))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({"ok": false, "error": {"code": "invalid", "message": "limit must be between 1 and 100", "field": "limit"}})
+        );
+    }
+}

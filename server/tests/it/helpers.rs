@@ -62,6 +62,10 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
 }
 
 impl TestApp {
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}/runboard.db", self.dir.path().display())
+    }
+
     /// Stops this server gracefully and starts a new one on the same database.
     pub async fn restart(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
         if let Some(stop) = self.stop.take() {

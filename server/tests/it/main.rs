@@ -1,9 +1,11 @@
 //! Black-box tests against a spawned server, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod api_runs;
 mod artifacts;
 mod binary;
+mod campaigns;
 mod database;
 mod helpers;
 mod login;
