@@ -151,8 +151,7 @@ fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login))
         .route("/healthz", get(healthz))
-        .merge(crate::api::router())
-        .merge(crate::runner::router(state.limits.max_upload_bytes))
+        .merge(crate::api::router(state.limits.max_upload_bytes))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }

@@ -1,20 +1,30 @@
 //! The owner API for agents.
 
 use super::auth::Owner;
-use super::envelope::{ok, ApiJson, ApiResult};
+use super::envelope::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::db::agents::{self, AgentUpdate};
+use app::model::Agent;
 use app::state::AppState;
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
-use axum::Router;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
-    ok(json!({"agents": agents::list_agents(&state.db.read, owner.account_pk).await?}))
+#[derive(Serialize, ToSchema)]
+pub struct AgentList {
+    pub agents: Vec<Agent>,
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(get, path = "/api/agents", tag = "agents",
+    responses((status = 200, body = Envelope<AgentList>), (status = 401, body = ErrorEnvelope)))]
+async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
+    ok(AgentList {
+        agents: agents::list_agents(&state.db.read, owner.account_pk).await?,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AgentBody {
     name: Option<String>,
@@ -23,6 +33,9 @@ struct AgentBody {
     dispatch_url: Option<String>,
 }
 
+#[utoipa::path(put, path = "/api/agents/{slug}", tag = "agents", params(("slug" = String, Path)), request_body = AgentBody,
+    description = "Registers an agent or changes it; absent fields keep their value.",
+    responses((status = 200, body = Envelope<Agent>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn put_agent(
     State(state): State<AppState>,
     owner: Owner,
@@ -37,8 +50,8 @@ async fn put_agent(
     ok(agents::put_agent(&state.db, owner.account_pk, &slug, update).await?)
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents", get(list))
-        .route("/api/agents/{slug}", put(put_agent))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(put_agent))
 }

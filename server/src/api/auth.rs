@@ -1,15 +1,16 @@
 //! Who is calling the owner API: a bearer API token (`rb_…`), a bearer JWT from
 //! `POST /api/auth/token`, or the dashboard's session cookie.
 
-use super::envelope::{ok, ApiError, ApiJson, ApiResult};
+use super::envelope::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts};
-use axum::routing::post;
-use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// An authenticated owner-API caller; `account_pk` scopes everything they touch.
 #[derive(Clone, Copy, Debug)]
@@ -74,13 +75,25 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenRequest {
     email: String,
     password: String,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedToken {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
 /// `POST /api/auth/token`: email and password for an API JWT valid for an hour.
+#[utoipa::path(post, path = "/api/auth/token", tag = "auth", request_body = TokenRequest, security(()),
+    responses((status = 200, body = Envelope<IssuedToken>), (status = 401, body = ErrorEnvelope)))]
 async fn issue_token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
@@ -89,13 +102,13 @@ async fn issue_token(
         app::auth::check_credentials(&state.db, &request.email, &request.password).await?;
     let user_id = app::db::users::public_id(&state.db.read, user_pk).await?;
     let token = state.keys.api_token(&user_id)?;
-    ok(serde_json::json!({
-        "token": token,
-        "tokenType": "Bearer",
-        "expiresIn": app::keys::API_TOKEN_TTL_SECS,
-    }))
+    ok(IssuedToken {
+        token,
+        token_type: "Bearer".to_string(),
+        expires_in: app::keys::API_TOKEN_TTL_SECS,
+    })
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/auth/token", post(issue_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(issue_token))
 }

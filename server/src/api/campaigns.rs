@@ -1,24 +1,34 @@
 //! The owner API for campaigns and their runs.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiJson, ApiResult};
-use super::runs::{filter_from, parse_id};
+use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
+use super::runs::{filter_from, parse_id, RunListParams};
 use app::db::campaigns;
 use app::error::AppError;
-use app::model::RunFilter;
+use app::model::{Campaign, RunFilter, RunPage};
 use app::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::{get, post};
-use axum::Router;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCampaignBody {
     name: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct CampaignPage {
+    pub campaigns: Vec<Campaign>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[utoipa::path(post, path = "/api/campaigns", tag = "campaigns", request_body = CreateCampaignBody,
+    responses((status = 201, body = Envelope<Campaign>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     owner: Owner,
@@ -27,46 +37,72 @@ async fn create(
     created(campaigns::create_campaign(&state.db, owner.account_pk, &body.name).await?)
 }
 
+#[utoipa::path(get, path = "/api/campaigns", tag = "campaigns",
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = Envelope<CampaignPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
     // Only paging applies to campaigns; it is read (and checked) like the run list's.
     let filter = filter_from(query.as_deref())?;
-    if filter
-        != (RunFilter {
-            limit: filter.limit,
-            offset: filter.offset,
-            ..RunFilter::default()
-        })
-    {
+    let paging_only = RunFilter {
+        limit: filter.limit,
+        offset: filter.offset,
+        ..RunFilter::default()
+    };
+    if filter != paging_only {
         return Err(AppError::invalid("query", "campaigns take only limit and offset").into());
     }
     let (limit, offset) = filter.page()?;
-    let (items, total) =
+    let (campaigns, total) =
         campaigns::list_campaigns(&state.db.read, owner.account_pk, limit, offset).await?;
-    ok(json!({"campaigns": items, "total": total, "limit": limit, "offset": offset}))
+    ok(CampaignPage {
+        campaigns,
+        total,
+        limit,
+        offset,
+    })
 }
 
+#[utoipa::path(get, path = "/api/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Envelope<Campaign>), (status = 404, body = ErrorEnvelope)))]
 async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     ok(campaigns::get_campaign(&state.db.read, owner.account_pk, parse_id(&id)?).await?)
 }
 
-/// Seed 002's campaign runs, with every run filter.
+async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&str>) -> ApiResult {
+    let campaign = campaigns::get_campaign(&state.db.read, owner.account_pk, parse_id(id)?).await?;
+    let mut filter = filter_from(query)?;
+    filter.campaign = Some(campaign.id);
+    ok(app::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
+}
+
+#[utoipa::path(get, path = "/api/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
+    description = "The campaign's runs (seed 002), with every run filter and the total.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn runs(
     State(state): State<AppState>,
     owner: Owner,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let campaign =
-        campaigns::get_campaign(&state.db.read, owner.account_pk, parse_id(&id)?).await?;
-    let mut filter = filter_from(query.as_deref())?;
-    filter.campaign = Some(campaign.id);
-    ok(app::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
+    campaign_runs(&state, owner, &id, query.as_deref()).await
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/campaigns", post(create).get(list))
-        .route("/campaigns/{id}/runs", get(runs))
-        .route("/api/campaigns/{id}", get(get_one))
-        .route("/api/campaigns/{id}/runs", get(runs))
+#[utoipa::path(get, path = "/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
+    description = "Seed 002's path; the same as `GET /api/campaigns/{id}/runs`.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+async fn runs_alias(
+    State(state): State<AppState>,
+    owner: Owner,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    campaign_runs(&state, owner, &id, query.as_deref()).await
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one))
+        .routes(routes!(runs))
+        .routes(routes!(runs_alias))
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 /// Any error of the API, answered in the envelope with its status code.
 #[derive(Debug)]
@@ -22,18 +22,46 @@ impl<E: Into<AppError>> From<E> for ApiError {
     }
 }
 
+/// A successful answer: `{"ok": true, "data": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always true.
+    pub ok: bool,
+    pub data: T,
+}
+
+/// A failed answer: `{"ok": false, "error": {…}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always false.
+    pub ok: bool,
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `unauthorized`, `invalid`, `not_found`, `illegal_transition`,
+    /// `run_finished`, `not_retryable`, `payload_too_large`, `unavailable`, `internal`.
+    pub code: String,
+    /// For people; never carries server internals.
+    pub message: String,
+    /// The request field a validation error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let error = self.0;
-        let mut body = json!({"code": error.code(), "message": error.to_string()});
-        if let Some(field) = error.field() {
-            body["field"] = Value::from(field);
-        }
-        let mut response = (
-            error.status_code(),
-            Json(json!({"ok": false, "error": body})),
-        )
-            .into_response();
+        let body = ErrorEnvelope {
+            ok: false,
+            error: ErrorDetail {
+                code: error.code().to_string(),
+                message: error.to_string(),
+                field: error.field().map(str::to_string),
+            },
+        };
+        let mut response = (error.status_code(), Json(body)).into_response();
         if error.status_code() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -48,12 +76,12 @@ pub type ApiResult = Result<Response, ApiError>;
 
 /// `{"ok": true, "data": data}` with 200.
 pub fn ok(data: impl Serialize) -> ApiResult {
-    Ok(Json(json!({"ok": true, "data": data})).into_response())
+    Ok(Json(Envelope { ok: true, data }).into_response())
 }
 
 /// `{"ok": true, "data": data}` with 201.
 pub fn created(data: impl Serialize) -> ApiResult {
-    Ok((StatusCode::CREATED, Json(json!({"ok": true, "data": data}))).into_response())
+    Ok((StatusCode::CREATED, Json(Envelope { ok: true, data })).into_response())
 }
 
 /// A JSON body; a bad one is a 400 whose message (and `field`) says what is wrong.
@@ -135,6 +163,7 @@ mod tests {
 mod envelope_tests {
     use super::*;
     use axum::body::to_bytes;
+    use serde_json::{json, Value};
 
     async fn body_of(error: AppError) -> (StatusCode, Value) {
         let response = ApiError(error).into_response();

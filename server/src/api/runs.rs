@@ -2,20 +2,22 @@
 //! read, change, cancel, retry, delete, and the run's steps, events and artifacts.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiError, ApiJson, ApiResult};
+use super::envelope::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::db::events::EventQuery;
 use app::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
 use app::error::AppError;
-use app::model::{RunFilter, RunStatus};
+use app::model::{Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus, Step};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
-use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// A path id that is not a UUID names no run: 404, like an unknown one.
@@ -23,7 +25,7 @@ pub fn parse_id(id: &str) -> Result<Uuid, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateRunBody {
     agent: String,
@@ -36,7 +38,7 @@ struct CreateRunBody {
 }
 
 /// Seed 000's body: `{agentSlug, params}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AgentRunBody {
     agent_slug: String,
@@ -46,7 +48,7 @@ struct AgentRunBody {
 }
 
 /// Seed 001's body for `POST /pipelines/:pipelineId/runs`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 struct PipelineRunBody {
     input: Option<Value>,
@@ -60,11 +62,56 @@ struct PipelineRunBody {
 }
 
 /// The answer to a run creation: the run and the runner token for its callbacks.
-fn run_created(state: &AppState, stored: &StoredRun) -> ApiResult {
-    let runner_token = state.keys.runner_token(stored.run.id)?;
-    created(json!({"run": stored.run, "runnerToken": runner_token}))
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCreated {
+    pub run: Run,
+    /// Bearer token for this run's runner callbacks; valid about 24 hours.
+    pub runner_token: String,
 }
 
+fn run_created(state: &AppState, stored: &StoredRun) -> ApiResult {
+    let runner_token = state.keys.runner_token(stored.run.id)?;
+    created(RunCreated {
+        run: stored.run.clone(),
+        runner_token,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStatusView {
+    pub id: Uuid,
+    pub status: RunStatus,
+    pub progress: f64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<RunError>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepList {
+    pub steps: Vec<Step>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArtifactList {
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: Uuid,
+    pub deleted: bool,
+}
+
+#[utoipa::path(post, path = "/api/runs", tag = "runs", request_body = CreateRunBody,
+    responses((status = 201, description = "The run, and the token its runner uses for callbacks", body = Envelope<RunCreated>),
+        (status = 400, description = "A field is invalid", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     owner: Owner,
@@ -83,6 +130,9 @@ async fn create(
     run_created(&state, &stored)
 }
 
+#[utoipa::path(post, path = "/agents/run", tag = "runs", request_body = AgentRunBody,
+    description = "Seed 000's way to create a run: `{agentSlug, params}`.",
+    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create_agent_run(
     State(state): State<AppState>,
     owner: Owner,
@@ -101,6 +151,10 @@ async fn create_agent_run(
     run_created(&state, &stored)
 }
 
+#[utoipa::path(post, path = "/pipelines/{pipeline}/runs", tag = "runs", request_body = PipelineRunBody,
+    description = "Seed 001's way to create a run: the pipeline is the agent.",
+    params(("pipeline" = String, Path, description = "The agent (pipeline) slug")),
+    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create_pipeline_run(
     State(state): State<AppState>,
     owner: Owner,
@@ -142,42 +196,119 @@ pub fn filter_from(query: Option<&str>) -> Result<RunFilter, AppError> {
     )
 }
 
+#[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunListParams),
+    description = "Runs of the caller's account, newest first. Every filter is optional; filters are AND-combined. \
+        Besides the listed parameters, `input.<path>=<value>` (alias `initial_input.<path>`) matches a field of the \
+        run's input, nested paths with dots (`input.address.city=Dublin`), case-insensitively with `ci=true`.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
     let filter = filter_from(query.as_deref())?;
     ok(runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
 }
+
+#[utoipa::path(get, path = "/runs", tag = "runs", params(RunListParams),
+    description = "Seed 001's path for the run list; the same as `GET /api/runs`.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+async fn list_alias(state: State<AppState>, owner: Owner, query: RawQuery) -> ApiResult {
+    list(state, owner, query).await
+}
+
+/// The run list's query parameters, for the API document. `RunFilter::from_query`
+/// reads them; a test checks that it accepts every one listed here.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RunListParams {
+    /// One status or a comma list: requested, queued, running, completed, failed, cancelled.
+    status: Option<String>,
+    /// Agent slug.
+    agent: Option<String>,
+    /// Alias of `agent` (seed 001).
+    pipeline_id: Option<String>,
+    /// Campaign id.
+    campaign: Option<Uuid>,
+    initiator: Option<String>,
+    /// Created at or after (RFC 3339 time or a date).
+    #[param(rename = "createdAfter")]
+    created_after: Option<String>,
+    /// Created before (RFC 3339 time or a date).
+    #[param(rename = "createdBefore")]
+    created_before: Option<String>,
+    #[param(rename = "minDurationMs")]
+    min_duration_ms: Option<i64>,
+    #[param(rename = "maxDurationMs")]
+    max_duration_ms: Option<i64>,
+    /// Full text over summary, input, error and event messages.
+    q: Option<String>,
+    /// Compare `input.<path>` values case-insensitively.
+    ci: Option<bool>,
+    /// Page size, 1–100 (default 20).
+    limit: Option<i64>,
+    offset: Option<i64>,
+    /// `nextCursor` of the previous page: keyset paging, fast at any depth.
+    cursor: Option<String>,
+}
+
+/// The names of [`RunListParams`], as the API document lists them.
+pub const RUN_LIST_PARAMS: [&str; 14] = [
+    "status",
+    "agent",
+    "pipeline_id",
+    "campaign",
+    "initiator",
+    "createdAfter",
+    "createdBefore",
+    "minDurationMs",
+    "maxDurationMs",
+    "q",
+    "ci",
+    "limit",
+    "offset",
+    "cursor",
+];
 
 async fn load(state: &AppState, owner: Owner, id: &str) -> Result<StoredRun, AppError> {
     let mut conn = state.db.read.acquire().await?;
     runs::get_run(&mut conn, owner.account_pk, parse_id(id)?).await
 }
 
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Envelope<Run>), (status = 404, description = "Unknown, or another account's", body = ErrorEnvelope)))]
 async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     ok(load(&state, owner, &id).await?.run)
 }
 
 /// Lightweight status for polling.
+#[utoipa::path(get, path = "/api/runs/{id}/status", tag = "runs", params(("id" = Uuid, Path)),
+    description = "Lightweight status for polling.",
+    responses((status = 200, body = Envelope<RunStatusView>), (status = 404, body = ErrorEnvelope)))]
 async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?.run;
-    ok(json!({
-        "id": run.id,
-        "status": run.status,
-        "progress": run.progress,
-        "createdAt": run.created_at,
-        "startedAt": run.started_at,
-        "updatedAt": run.updated_at,
-        "completedAt": run.completed_at,
-        "durationMs": run.duration_ms,
-        "error": run.error,
-    }))
+    ok(RunStatusView {
+        id: run.id,
+        status: run.status,
+        progress: run.progress,
+        created_at: run.created_at,
+        started_at: run.started_at,
+        updated_at: run.updated_at,
+        completed_at: run.completed_at,
+        duration_ms: run.duration_ms,
+        error: run.error,
+    })
 }
 
+#[utoipa::path(get, path = "/api/runs/{id}/steps", tag = "runs", params(("id" = Uuid, Path)),
+    description = "Every attempt of every step, in step order.",
+    responses((status = 200, body = Envelope<StepList>), (status = 404, body = ErrorEnvelope)))]
 async fn steps(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?;
-    ok(json!({"steps": app::db::steps::list_steps(&state.db.read, run.pk).await?}))
+    ok(StepList {
+        steps: app::db::steps::list_steps(&state.db.read, run.pk).await?,
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventParams {
     after: Option<i64>,
@@ -187,6 +318,9 @@ struct EventParams {
     q: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path), EventParams),
+    description = "Events by sequence number; pass `nextAfter` as `after` for the next page.",
+    responses((status = 200, body = Envelope<EventPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn events(
     State(state): State<AppState>,
     owner: Owner,
@@ -205,17 +339,26 @@ async fn events(
     ok(app::db::events::list_events(&state.db.read, run.pk, &query).await?)
 }
 
+#[utoipa::path(get, path = "/api/runs/{id}/artifacts", tag = "runs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Envelope<ArtifactList>), (status = 404, body = ErrorEnvelope)))]
 async fn artifacts(
     State(state): State<AppState>,
     owner: Owner,
     Path(id): Path<String>,
 ) -> ApiResult {
     let run = load(&state, owner, &id).await?;
-    ok(json!({"artifacts": app::db::artifacts::list_artifacts(&state.db.read, run.pk).await?}))
+    ok(ArtifactList {
+        artifacts: app::db::artifacts::list_artifacts(&state.db.read, run.pk).await?,
+    })
 }
 
 /// The bytes of an artifact. Stored files are served with a sandboxing CSP and
 /// `nosniff`, so an uploaded HTML file can never run as this site.
+#[utoipa::path(get, path = "/api/runs/{id}/artifacts/{artifact_id}/content", tag = "runs",
+    params(("id" = Uuid, Path), ("artifact_id" = Uuid, Path)),
+    description = "The artifact's bytes (uploaded files), its inline text, or a redirect to its URL. \
+        Served with a sandboxing Content-Security-Policy and `nosniff`.",
+    responses((status = 200, description = "The content"), (status = 302, description = "Stored elsewhere"), (status = 404, body = ErrorEnvelope)))]
 async fn artifact_content(
     State(state): State<AppState>,
     owner: Owner,
@@ -270,7 +413,7 @@ async fn artifact_content(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PatchBody {
     summary: Option<String>,
@@ -278,6 +421,9 @@ struct PatchBody {
     status: Option<RunStatus>,
 }
 
+#[utoipa::path(patch, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), request_body = PatchBody,
+    responses((status = 200, body = Envelope<Run>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "An illegal status transition", body = ErrorEnvelope)))]
 async fn patch(
     State(state): State<AppState>,
     owner: Owner,
@@ -296,6 +442,9 @@ async fn patch(
     )
 }
 
+#[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Envelope<Run>), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "The run has finished already (`run_finished`)", body = ErrorEnvelope)))]
 async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     let update = StatusUpdate {
@@ -305,11 +454,18 @@ async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
     ok(runs::update_status(&state.db, &run, &update).await?.run)
 }
 
+#[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs", params(("id" = Uuid, Path)),
+    description = "A new run with the same agent, input and campaign, `retryOf` the old one and `attempt + 1`.",
+    responses((status = 201, body = Envelope<RunCreated>), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Only failed or cancelled runs can be retried (`not_retryable`)", body = ErrorEnvelope)))]
 async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let stored = runs::retry_run(&state.db, owner.account_pk, parse_id(&id)?).await?;
     run_created(&state, &stored)
 }
 
+#[utoipa::path(delete, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
+    description = "Deletes the run with its steps, events, artifacts and stored files.",
+    responses((status = 200, body = Envelope<Deleted>), (status = 404, body = ErrorEnvelope)))]
 async fn delete(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id)?;
     let keys = runs::delete_run(&state.db, owner.account_pk, id).await?;
@@ -318,24 +474,43 @@ async fn delete(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
             tracing::warn!(?error, %key, "could not delete a stored artifact file");
         }
     }
-    ok(json!({"id": id, "deleted": true}))
+    ok(Deleted { id, deleted: true })
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/runs", post(create).get(list))
-        .route("/runs", get(list))
-        .route("/agents/run", post(create_agent_run))
-        .route("/pipelines/{pipeline}/runs", post(create_pipeline_run))
-        .route("/api/runs/{id}", get(get_one).patch(patch).delete(delete))
-        .route("/api/runs/{id}/status", get(status))
-        .route("/api/runs/{id}/steps", get(steps))
-        .route("/api/runs/{id}/events", get(events))
-        .route("/api/runs/{id}/artifacts", get(artifacts))
-        .route(
-            "/api/runs/{id}/artifacts/{artifact_id}/content",
-            get(artifact_content),
-        )
-        .route("/api/runs/{id}/cancel", post(cancel))
-        .route("/api/runs/{id}/retry", post(retry))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(list_alias))
+        .routes(routes!(create_agent_run))
+        .routes(routes!(create_pipeline_run))
+        .routes(routes!(get_one, patch, delete))
+        .routes(routes!(status))
+        .routes(routes!(steps))
+        .routes(routes!(events))
+        .routes(routes!(artifacts))
+        .routes(routes!(artifact_content))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_list_parameter_is_accepted() {
+        for name in RUN_LIST_PARAMS {
+            let value = match name {
+                "status" => "running",
+                "campaign" => "01900000-0000-7000-8000-000000000000",
+                "createdAfter" | "createdBefore" => "2026-01-01",
+                "minDurationMs" | "maxDurationMs" | "offset" => "1",
+                "limit" => "10",
+                "ci" => "true",
+                "cursor" => "1.1",
+                _ => "x",
+            };
+            assert!(RunFilter::from_query([(name, value)]).is_ok(), "{name}");
+        }
+    }
 }

@@ -1,22 +1,42 @@
 //! The owner API for named API tokens: created (shown once), listed, revoked.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiJson, ApiResult};
+use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use super::runs::parse_id;
 use app::db::tokens;
+use app::model::ApiToken;
 use app::state::AppState;
 use axum::extract::{Path, State};
-use axum::routing::{delete, post};
-use axum::Router;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenBody {
     name: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct TokenCreated {
+    pub token: ApiToken,
+    /// The token itself: shown only in this answer, stored only as a hash.
+    pub secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    pub revoked: bool,
+}
+
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateTokenBody,
+    responses((status = 201, body = Envelope<TokenCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     owner: Owner,
@@ -24,20 +44,26 @@ async fn create(
 ) -> ApiResult {
     let (token, secret) =
         tokens::create_token(&state.db, owner.account_pk, owner.user_pk, &body.name).await?;
-    created(json!({"token": token, "secret": secret}))
+    created(TokenCreated { token, secret })
 }
 
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens",
+    responses((status = 200, body = Envelope<TokenList>), (status = 401, body = ErrorEnvelope)))]
 async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
-    ok(json!({"tokens": tokens::list_tokens(&state.db.read, owner.account_pk).await?}))
+    ok(TokenList {
+        tokens: tokens::list_tokens(&state.db.read, owner.account_pk).await?,
+    })
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Envelope<Revoked>), (status = 404, body = ErrorEnvelope)))]
 async fn revoke(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     tokens::revoke_token(&state.db, owner.account_pk, parse_id(&id)?).await?;
-    ok(json!({"revoked": true}))
+    ok(Revoked { revoked: true })
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tokens", post(create).get(list))
-        .route("/api/tokens/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(revoke))
 }

@@ -3,25 +3,28 @@
 //! and pull claims. Every callback is authorised for exactly one run.
 
 use crate::api::auth::{bearer, owner_from_bearer};
-use crate::api::envelope::{body_error, ApiError, ApiResult};
+use crate::api::envelope::{body_error, ok, ApiError, ApiResult, Envelope, ErrorEnvelope};
+use crate::api::runs::RunCreated;
 use app::db::artifacts::{validate_storage_key, NewArtifact};
 use app::db::events::NewEvent;
 use app::db::runs::{self, StatusUpdate, StoredRun};
 use app::db::steps::StepReport;
 use app::error::AppError;
-use app::model::{RunError, RunStatus, StepStatus};
+use app::model::{Artifact, Run, RunError, RunStatus, Step, StepStatus};
 use app::state::AppState;
 use app::storage::Store;
 use axum::body::{to_bytes, Body};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Most events in one request.
@@ -85,18 +88,41 @@ async fn read_json<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T, A
     })
 }
 
-/// `{"ok": true, …extra, "data": data}`: seed 003's bodies with the run beside them.
-fn runner_ok(extra: Value, data: Value) -> ApiResult {
-    let mut body = json!({"ok": true});
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-        body.insert("data".into(), data);
-    }
-    Ok(Json(body).into_response())
+/// Seed 003's `{"ok": true, "eventId": …}`, with every event's id and sequence.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsAck {
+    pub ok: bool,
+    /// The first (for a single event, the only) event's id.
+    pub event_id: Option<Uuid>,
+    pub event_ids: Vec<Uuid>,
+    pub data: AppendedEvents,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppendedEvents {
+    pub events: Vec<AppendedEvent>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppendedEvent {
+    pub event_id: Uuid,
+    /// The event's number in its run: 1, 2, 3… in arrival order.
+    pub seq: i64,
+}
+
+/// Seed 003's `{"ok": true, "artifactId": …}`, with the stored artifact.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactAck {
+    pub ok: bool,
+    pub artifact_id: Uuid,
+    pub data: Artifact,
 }
 
 /// `error` as seed 003 sends it (a string) or as seed 002 has it (an object).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum ErrorBody {
     Message(String),
@@ -107,7 +133,7 @@ enum ErrorBody {
     },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StatusBody {
     status: Option<RunStatus>,
@@ -115,6 +141,14 @@ struct StatusBody {
     error: Option<ErrorBody>,
 }
 
+#[utoipa::path(post, path = "/api/runner/runs/{run_id}/status", tag = "runner", params(("run_id" = Uuid, Path)),
+    request_body = StatusBody, security(("runner_token" = [])),
+    description = "Status and/or progress (seed 003). Progress is clamped to [0, 1]; `running` stamps startedAt once; \
+        a final status stamps completedAt and durationMs, and sets progress 1 unless given.",
+    responses((status = 200, description = "`{ok: true, data: run}`", body = Envelope<Run>),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`illegal_transition`, or `run_finished`: stop working on this run", body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope)))]
 async fn post_status(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -146,11 +180,10 @@ async fn post_status(
             },
         }),
     };
-    let updated = runs::update_status(&state.db, &run, &update).await?;
-    runner_ok(json!({}), json!(updated.run))
+    ok(runs::update_status(&state.db, &run, &update).await?.run)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EventBody {
     /// The runner's own id for the event, for idempotent retries.
@@ -201,6 +234,13 @@ fn parse_event(value: Value, max_bytes: usize, path: &str) -> Result<NewEvent, A
     })
 }
 
+#[utoipa::path(post, path = "/api/runner/runs/{run_id}/events", tag = "runner", params(("run_id" = Uuid, Path)),
+    request_body(content = EventBody, description = "One event, or `{\"events\": [event, …]}` with up to 1,000. \
+        An event's own `id`, or an `Idempotency-Key` header for the batch, makes retries store nothing twice."),
+    security(("runner_token" = [])),
+    responses((status = 200, body = EventsAck), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 413, description = "An event over 256 KiB, a batch over 3 MiB or 1,000 events", body = ErrorEnvelope)))]
 async fn post_events(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -275,16 +315,21 @@ async fn post_events(
         .into());
     }
     let appended = app::db::events::append_events(&mut tx, run.pk, &events).await?;
-    let listed: Vec<Value> = appended
-        .iter()
-        .map(|event| json!({"eventId": event.id, "seq": event.seq}))
-        .collect();
-    let body = json!({
-        "ok": true,
-        "eventId": appended.first().map(|event| event.id),
-        "eventIds": appended.iter().map(|event| event.id).collect::<Vec<_>>(),
-        "data": {"events": listed},
-    });
+    let ack = EventsAck {
+        ok: true,
+        event_id: appended.first().map(|event| event.id),
+        event_ids: appended.iter().map(|event| event.id).collect(),
+        data: AppendedEvents {
+            events: appended
+                .iter()
+                .map(|event| AppendedEvent {
+                    event_id: event.id,
+                    seq: event.seq,
+                })
+                .collect(),
+        },
+    };
+    let body = serde_json::to_value(&ack).map_err(|_| AppError::Internal)?;
     if let Some(key) = &key {
         app::db::events::remember_response(&mut tx, run.pk, key, &body.to_string())
             .await
@@ -294,7 +339,7 @@ async fn post_events(
     Ok(Json(body).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ArtifactBody {
     artifact_type: String,
@@ -311,6 +356,14 @@ struct ArtifactBody {
 
 const MAX_INLINE_TEXT: usize = 64 * 1024;
 
+#[utoipa::path(post, path = "/api/runner/runs/{run_id}/artifacts", tag = "runner", params(("run_id" = Uuid, Path)),
+    request_body(content = ArtifactBody, description = "JSON registration of an artifact stored elsewhere, or \
+        `multipart/form-data` with `file` (stored by Runboard under a generated key), `artifactType`, and optional \
+        `metadata` (JSON), `contentType`, `name`, `stepId`."),
+    security(("runner_token" = [])),
+    responses((status = 200, body = ArtifactAck), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 413, description = "Larger than RUNBOARD_MAX_UPLOAD", body = ErrorEnvelope)))]
 async fn post_artifact(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -337,7 +390,12 @@ async fn post_artifact(
     match stored {
         Ok(saved) => {
             tx.commit().await.map_err(AppError::from)?;
-            runner_ok(json!({"artifactId": saved.id}), json!(saved))
+            Ok(Json(ArtifactAck {
+                ok: true,
+                artifact_id: saved.id,
+                data: saved,
+            })
+            .into_response())
         }
         Err(error) => {
             drop(tx);
@@ -494,7 +552,7 @@ async fn upload(
     Ok(artifact)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StepBody {
     step_id: String,
@@ -511,6 +569,11 @@ struct StepBody {
     output_artifact_ids: Option<Vec<String>>,
 }
 
+#[utoipa::path(post, path = "/api/runner/runs/{run_id}/steps", tag = "runner", params(("run_id" = Uuid, Path)),
+    request_body = StepBody, security(("runner_token" = [])),
+    description = "Creates or updates one attempt of a step, by `stepId` and `attempt` (default 1).",
+    responses((status = 200, body = Envelope<Step>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn post_step(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -544,20 +607,24 @@ async fn post_step(
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
     let step = app::db::steps::upsert_step(&mut tx, run.pk, &report).await?;
     tx.commit().await.map_err(AppError::from)?;
-    runner_ok(json!({}), json!(step))
+    ok(step)
 }
 
 /// The run as stored, so a runner can see that it was cancelled.
+#[utoipa::path(get, path = "/api/runner/runs/{run_id}", tag = "runner", params(("run_id" = Uuid, Path)),
+    security(("runner_token" = [])),
+    description = "The run as stored, so a runner learns of a cancellation.",
+    responses((status = 200, body = Envelope<Run>), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn get_run(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
     let run = authorize(&state, &headers, &run_id).await?;
-    runner_ok(json!({}), json!(run.run))
+    ok(run.run)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClaimBody {
     agent: String,
@@ -565,6 +632,11 @@ struct ClaimBody {
 
 /// Pull model: the oldest requested run of an agent becomes queued and is handed
 /// to this claimant with its runner token; 204 when there is none.
+#[utoipa::path(post, path = "/api/runner/claim", tag = "runner", request_body = ClaimBody,
+    description = "Pull model: the oldest requested run of the agent becomes queued and is returned with its runner \
+        token. Authenticated with an owner API token (its account's runs) or the legacy RUNNER_AUTH_SECRET.",
+    responses((status = 200, body = Envelope<RunCreated>), (status = 204, description = "No requested run"),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn claim(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let account_pk = claimant_account(&state, &parts).await?;
@@ -572,10 +644,10 @@ async fn claim(State(state): State<AppState>, request: Request) -> Result<Respon
     match runs::claim_next(&state.db, account_pk, &body.agent).await? {
         Some(run) => {
             let runner_token = state.keys.runner_token(run.run.id)?;
-            Ok(
-                Json(json!({"ok": true, "data": {"run": run.run, "runnerToken": runner_token}}))
-                    .into_response(),
-            )
+            ok(RunCreated {
+                run: run.run,
+                runner_token,
+            })
         }
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -591,19 +663,16 @@ async fn claimant_account(state: &AppState, parts: &Parts) -> Result<Option<i64>
     Ok(Some(owner_from_bearer(state, token).await?.account_pk))
 }
 
-pub fn router(max_upload_bytes: u64) -> Router<AppState> {
+pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
     // Multipart bodies are limited while streaming; leave room for the form around the file.
     let upload_limit = usize::try_from(max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(1024 * 1024);
-    Router::new()
-        .route("/api/runner/runs/{run_id}", get(get_run))
-        .route("/api/runner/runs/{run_id}/status", post(post_status))
-        .route("/api/runner/runs/{run_id}/events", post(post_events))
-        .route(
-            "/api/runner/runs/{run_id}/artifacts",
-            post(post_artifact).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/api/runner/runs/{run_id}/steps", post(post_step))
-        .route("/api/runner/claim", post(claim))
+    OpenApiRouter::new()
+        .routes(routes!(get_run))
+        .routes(routes!(post_status))
+        .routes(routes!(post_events))
+        .routes(routes!(post_artifact).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(post_step))
+        .routes(routes!(claim))
 }

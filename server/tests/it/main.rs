@@ -9,6 +9,7 @@ mod campaigns;
 mod database;
 mod helpers;
 mod login;
+mod openapi;
 mod outbox;
 mod runner;
 mod runs_page;
