@@ -156,10 +156,15 @@ fn EmptyState(filtered: bool) -> impl IntoView {
         view! {
             <div class="empty">
                 <h2>"No runs yet"</h2>
+                <p>"A run appears here as soon as a program or an agent starts one through the API:"</p>
+                <pre><code>{r#"curl -X POST "$RUNBOARD_URL/api/runs" \
+  -H "Authorization: Bearer $RUNBOARD_TOKEN" -H "Content-Type: application/json" \
+  -d '{"agent": "my-agent", "input": {"company_name": "Stripe"}}'"#}</code></pre>
                 <p>
-                    "A run appears here as soon as an agent is started. To look around with sample data, fill your account with realistic runs:"
+                    "Get a token with "<code>"runboard token create --email you@example.com"</code>
+                    " (the API is described in docs/api.md and at "<a href="/api/openapi.json">"/api/openapi.json"</a>
+                    "). To look around with sample data instead: "<code>"runboard seed --email you@example.com"</code>
                 </p>
-                <pre><code>"runboard seed --email you@example.com"</code></pre>
             </div>
         }
         .into_any()
