@@ -129,6 +129,16 @@ pub struct Config {
     )]
     pub artifact_dir: String,
 
+    /// Store uploaded artifacts in this S3-compatible bucket instead of the
+    /// directory. Credentials and region come from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_REGION.
+    #[arg(long, env = "RUNBOARD_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+
+    /// Endpoint of a non-AWS S3-compatible service (MinIO, Cloudflare R2…).
+    #[arg(long, env = "RUNBOARD_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
     /// Largest artifact upload, in bytes (default 100 MiB).
     #[arg(long, env = "RUNBOARD_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024, global = true)]
     pub max_upload: u64,

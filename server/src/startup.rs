@@ -70,7 +70,10 @@ impl Application {
             db: db.clone(),
             leptos_options,
             keys: Arc::new(keys),
-            store: Store::local(&config.artifact_dir),
+            store: match &config.s3_bucket {
+                Some(bucket) => Store::s3(bucket, config.s3_endpoint.as_deref())?,
+                None => Store::local(&config.artifact_dir)?,
+            },
             limits,
             public_url: public_url(&config, addr).into(),
         };

@@ -378,10 +378,7 @@ async fn artifact_content(
         &artifact.inline_text,
         &artifact.url,
     ) {
-        (Some(key), true, _, _) => {
-            let file = state.store.open(key).await?;
-            Body::from_stream(tokio_util::io::ReaderStream::new(file))
-        }
+        (Some(key), true, _, _) => Body::from_stream(state.store.open(key).await?),
         (_, _, Some(text), _) => Body::from(text.clone()),
         (_, _, _, Some(url)) => return Ok(Redirect::to(url).into_response()),
         _ => return Err(ApiError(AppError::NotFound)),
