@@ -193,6 +193,23 @@ async fn the_legacy_runner_secret_is_accepted_when_configured() {
         status, 200,
         "runner tokens are signed with the configured secret"
     );
+    // Seed 003's 404: an unknown run, for every runner endpoint.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for part in ["status", "events", "steps", "artifacts"] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &path(&unknown, part),
+                "legacy-shared-secret-0123456789",
+                Some(json!({"progress": 0.5})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{part}"
+        );
+    }
 }
 
 #[tokio::test]
