@@ -60,17 +60,31 @@ async fn authorize(
 
 /// A finished run takes no more callbacks: 409 `run_finished` tells the runner to stop.
 fn ensure_open(run: &StoredRun) -> Result<(), AppError> {
-    if run.run.status.is_terminal() {
+    open_or_finished(run.run.id, run.run.status)
+}
+
+fn open_or_finished(id: Uuid, status: RunStatus) -> Result<(), AppError> {
+    if status.is_terminal() {
         Err(AppError::conflict(
             "run_finished",
-            format!(
-                "run {} is {}; stop working on it",
-                run.run.id, run.run.status
-            ),
+            format!("run {id} is {status}; stop working on it"),
         ))
     } else {
         Ok(())
     }
+}
+
+/// [`ensure_open`] again inside the write transaction that adds to the run: it
+/// may have finished since it was read, and nothing may be added after that.
+async fn ensure_still_open(
+    conn: &mut sqlx::SqliteConnection,
+    run: &StoredRun,
+) -> Result<(), AppError> {
+    let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE pk = ?")
+        .bind(run.pk)
+        .fetch_one(conn)
+        .await?;
+    open_or_finished(run.run.id, status.parse().map_err(|_| AppError::Internal)?)
 }
 
 /// Reads a JSON body of at most `limit` bytes (413 beyond).
@@ -297,23 +311,7 @@ async fn post_events(
             return Ok(Json(body).into_response());
         }
     }
-    // Re-check inside the write lock: the run may have finished meanwhile.
-    let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE pk = ?")
-        .bind(run.pk)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(AppError::from)?;
-    if status
-        .parse::<RunStatus>()
-        .map(RunStatus::is_terminal)
-        .unwrap_or(true)
-    {
-        return Err(AppError::conflict(
-            "run_finished",
-            format!("run {} is {status}; stop working on it", run.run.id),
-        )
-        .into());
-    }
+    ensure_still_open(&mut tx, &run).await?;
     let appended = app::db::events::append_events(&mut tx, run.pk, &events).await?;
     let ack = EventsAck {
         ok: true,
@@ -386,7 +384,10 @@ async fn post_artifact(
         register(body)?
     };
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
-    let stored = app::db::artifacts::insert_artifact(&mut tx, run.pk, &artifact).await;
+    let stored = match ensure_still_open(&mut tx, &run).await {
+        Ok(()) => app::db::artifacts::insert_artifact(&mut tx, run.pk, &artifact).await,
+        Err(error) => Err(error),
+    };
     match stored {
         Ok(saved) => {
             tx.commit().await.map_err(AppError::from)?;
@@ -605,6 +606,7 @@ async fn post_step(
         output_artifact_ids: body.output_artifact_ids,
     };
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
+    ensure_still_open(&mut tx, &run).await?;
     let step = app::db::steps::upsert_step(&mut tx, run.pk, &report).await?;
     tx.commit().await.map_err(AppError::from)?;
     ok(step)
