@@ -1,11 +1,13 @@
 //! The HTML shell and the router of pages.
 
 use crate::components::layout::Layout;
-use crate::pages::{login::LoginPage, not_found::NotFound, run_list::RunListPage};
+use crate::pages::{
+    login::LoginPage, not_found::NotFound, run_detail::RunPage, run_list::RunListPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The document around the app, rendered once per full page load.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -39,6 +41,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=RunListPage />
+                    // Async: the page waits for the run, so a missing one answers 404.
+                    <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

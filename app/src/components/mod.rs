@@ -1,4 +1,9 @@
 //! Reusable pieces of the pages.
 
+pub mod artifact_list;
+pub mod event_log;
+pub mod json_view;
 pub mod layout;
+pub mod progress_bar;
 pub mod status_badge;
+pub mod step_timeline;

@@ -2,6 +2,7 @@
 //! HTTP endpoint, so each authenticates before touching the database layer.
 
 pub mod auth;
+pub mod run_page;
 pub mod runs;
 
 /// Helpers the server functions share on the server side.

@@ -3,6 +3,7 @@
 mod agent;
 mod artifact;
 mod campaign;
+mod detail;
 mod event;
 mod run;
 mod step;
@@ -13,6 +14,7 @@ mod user;
 pub use agent::Agent;
 pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
+pub use detail::{ArtifactView, Preview, RunDetail};
 pub use event::{Event, EventPage};
 pub use run::{
     Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus, DEFAULT_PAGE_SIZE,

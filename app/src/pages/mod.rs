@@ -2,4 +2,5 @@
 
 pub mod login;
 pub mod not_found;
+pub mod run_detail;
 pub mod run_list;

@@ -132,8 +132,10 @@ fn RunRowView(run: RunRow) -> impl IntoView {
     view! {
         <tr data-run-id=run.id.to_string()>
             <td><StatusBadge status=run.status /></td>
-            <td class="agent">{run.agent}</td>
-            <td class="summary">{run.summary.unwrap_or_default()}</td>
+            <td class="agent">{run.agent.clone()}</td>
+            <td class="summary">
+                <a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a>
+            </td>
             <td>
                 <time datetime=run.created_at.to_rfc3339()>{format_timestamp(run.created_at)}</time>
             </td>

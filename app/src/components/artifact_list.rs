@@ -1,0 +1,91 @@
+//! A run's artifacts: type, size and time, inline previews (images, text, JSON,
+//! markdown), downloads, and HTML only inside a sandboxed frame.
+
+use crate::model::{format_timestamp, ArtifactView, Preview};
+use leptos::prelude::*;
+
+/// `1.2 MB`, `340 B`.
+pub fn format_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for next in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[component]
+pub fn ArtifactList(artifacts: Vec<ArtifactView>) -> impl IntoView {
+    if artifacts.is_empty() {
+        return view! { <p class="muted">"No artifacts."</p> }.into_any();
+    }
+    view! {
+        <ul class="artifacts">
+            {artifacts.into_iter().map(|view| view! { <ArtifactItem view /> }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+#[component]
+fn ArtifactItem(view: ArtifactView) -> impl IntoView {
+    let artifact = view.artifact;
+    let name = artifact
+        .name
+        .clone()
+        .unwrap_or_else(|| artifact.artifact_type.clone());
+    let url = view.content_url.clone();
+    let preview = match view.preview {
+        Preview::Image => url.clone().map(|src| {
+            view! { <img class="preview-image" src=src alt=name.clone() loading="lazy" /> }
+                .into_any()
+        }),
+        Preview::Text { text } => Some(view! { <pre class="preview-text">{text}</pre> }.into_any()),
+        Preview::Json { text } => {
+            Some(view! { <pre class="preview-text json">{text}</pre> }.into_any())
+        }
+        Preview::Markdown { html } => {
+            Some(view! { <div class="preview-markdown" inner_html=html></div> }.into_any())
+        }
+        Preview::Html => url.clone().map(|src| {
+            // No allow-scripts, no allow-same-origin: the page cannot run or reach us.
+            view! { <iframe class="preview-html" sandbox="" src=src title=name.clone()></iframe> }
+                .into_any()
+        }),
+        Preview::None => None,
+    };
+    view! {
+        <li class="artifact" data-artifact-id=artifact.id.to_string()>
+            <div class="artifact-head">
+                <strong>{name.clone()}</strong>
+                <span class="tag">{artifact.artifact_type.clone()}</span>
+                {artifact.size_bytes.map(|size| view! { <span class="muted">{format_size(size)}</span> })}
+                <time datetime=artifact.created_at.to_rfc3339()>{format_timestamp(artifact.created_at)}</time>
+                {url.map(|href| view! {
+                    <a class="button subtle small" href=href download=name.clone() rel="noopener" target="_blank">"Download"</a>
+                })}
+            </div>
+            {preview.map(|preview| view! { <div class="artifact-preview">{preview}</div> })}
+        </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_size;
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(format_size(340), "340 B");
+        assert_eq!(format_size(1_200_000), "1.2 MB");
+        assert_eq!(format_size(15_000), "15.0 KB");
+    }
+}

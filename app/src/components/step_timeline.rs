@@ -1,0 +1,219 @@
+//! The step timeline: one bar per attempt of each step on one time axis, cache
+//! hits and skipped steps marked; a click shows the attempt's details.
+
+use crate::model::{format_duration_ms, format_timestamp, Step, StepStatus};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// Where an attempt's bar sits on the axis, in percent of its width.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bar {
+    pub left: f64,
+    pub width: f64,
+}
+
+/// Narrowest bar, so that instant steps stay visible and clickable.
+const MIN_WIDTH: f64 = 0.8;
+
+/// Bars for each step (`None` for one that has not started). The axis runs from the
+/// first start to the last known moment: the latest end, or `end` for unfinished steps.
+pub fn bars(steps: &[Step], end: DateTime<Utc>) -> Vec<Option<Bar>> {
+    let Some(start) = steps.iter().filter_map(|step| step.started_at).min() else {
+        return vec![None; steps.len()];
+    };
+    let last = steps
+        .iter()
+        .filter_map(|step| step.ended_at.or(step.started_at))
+        .max()
+        .unwrap_or(start)
+        .max(end);
+    let span = (last - start).num_milliseconds().max(1) as f64;
+    steps
+        .iter()
+        .map(|step| {
+            let began = step.started_at?;
+            let finished = step.ended_at.unwrap_or(last);
+            let left = (began - start).num_milliseconds() as f64 / span * 100.0;
+            let width =
+                ((finished - began).num_milliseconds() as f64 / span * 100.0).max(MIN_WIDTH);
+            Some(Bar {
+                left: left.clamp(0.0, 100.0 - MIN_WIDTH),
+                width: width.min(100.0 - left.clamp(0.0, 100.0 - MIN_WIDTH)),
+            })
+        })
+        .collect()
+}
+
+fn step_label(step: &Step) -> String {
+    let name = step.name.clone().unwrap_or_else(|| step.step_id.clone());
+    if step.attempt > 1 {
+        format!("{name} · attempt {}", step.attempt)
+    } else {
+        name
+    }
+}
+
+#[component]
+pub fn StepTimeline(steps: Vec<Step>, end: DateTime<Utc>) -> impl IntoView {
+    if steps.is_empty() {
+        return view! { <p class="muted">"No steps reported yet."</p> }.into_any();
+    }
+    let layout = bars(&steps, end);
+    let selected = RwSignal::new(None::<usize>);
+    let details_steps = steps.clone();
+    let rows = steps
+        .into_iter()
+        .zip(layout)
+        .enumerate()
+        .map(|(index, (step, bar))| {
+            let status = step.status.as_str();
+            let mut class = format!("bar status-{status}");
+            if step.cache_hit {
+                class.push_str(" cache-hit");
+            }
+            if step.status == StepStatus::Skipped {
+                class.push_str(" skipped");
+            }
+            let label = step_label(&step);
+            let duration = step.duration_ms.map(format_duration_ms).unwrap_or_default();
+            let title = format!("{label}: {status} {duration}");
+            view! {
+                <li class="timeline-row" data-step-id=step.step_id.clone() data-attempt=step.attempt.to_string()>
+                    <span class="timeline-label" title=label.clone()>
+                        {label.clone()}
+                        {step.cache_hit.then(|| view! { <span class="tag">"cache hit"</span> })}
+                        {(step.status == StepStatus::Skipped).then(|| view! { <span class="tag">"skipped"</span> })}
+                    </span>
+                    <span class="timeline-track">
+                        {match bar {
+                            Some(bar) => view! {
+                                <button
+                                    type="button"
+                                    class=class
+                                    style=format!("left: {:.3}%; width: {:.3}%", bar.left, bar.width)
+                                    title=title
+                                    aria-label=format!("{label}, {status}")
+                                    aria-pressed=move || (selected.get() == Some(index)).to_string()
+                                    on:click=move |_| selected.update(|current| {
+                                        *current = if *current == Some(index) { None } else { Some(index) }
+                                    })
+                                ></button>
+                            }
+                            .into_any(),
+                            None => view! { <span class="muted pending">{status}</span> }.into_any(),
+                        }}
+                    </span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ol class="timeline" aria-label="Steps on a time axis">{rows}</ol>
+        {move || selected.get().and_then(|index| details_steps.get(index).cloned()).map(|step| view! { <StepDetails step /> })}
+    }
+    .into_any()
+}
+
+#[component]
+fn StepDetails(step: Step) -> impl IntoView {
+    let error = step
+        .error
+        .as_ref()
+        .map(|error| serde_json::to_string_pretty(error).unwrap_or_default());
+    view! {
+        <section class="step-details card" aria-label="Step details">
+            <h3>{step_label(&step)}</h3>
+            <dl class="facts">
+                <dt>"Status"</dt>
+                <dd>{step.status.as_str()}</dd>
+                <dt>"Step id"</dt>
+                <dd><code>{step.step_id.clone()}</code></dd>
+                {step.skill_id.clone().map(|skill| view! { <dt>"Skill"</dt><dd><code>{skill}</code></dd> })}
+                <dt>"Cache hit"</dt>
+                <dd>{if step.cache_hit { "yes" } else { "no" }}</dd>
+                <dt>"Started"</dt>
+                <dd>{step.started_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Ended"</dt>
+                <dd>{step.ended_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Duration"</dt>
+                <dd>{step.duration_ms.map(format_duration_ms).unwrap_or_else(|| "—".into())}</dd>
+                {step.output_artifact_ids.clone().filter(|ids| !ids.is_empty()).map(|ids| view! {
+                    <dt>"Artifacts"</dt>
+                    <dd>{ids.join(", ")}</dd>
+                })}
+            </dl>
+            {step.output_preview.clone().map(|preview| view! {
+                <h4>"Output"</h4>
+                <pre class="output">{preview}</pre>
+            })}
+            {error.map(|error| view! {
+                <h4>"Error"</h4>
+                <pre class="output error-text">{error}</pre>
+            })}
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn step(id: &str, attempt: i64, start: Option<i64>, end: Option<i64>) -> Step {
+        let at = |seconds: i64| Utc.timestamp_opt(1_780_000_000 + seconds, 0).unwrap();
+        Step {
+            step_id: id.into(),
+            attempt,
+            idx: 0,
+            name: None,
+            skill_id: None,
+            status: StepStatus::Completed,
+            cache_hit: false,
+            started_at: start.map(at),
+            ended_at: end.map(at),
+            duration_ms: None,
+            output_preview: None,
+            error: None,
+            output_artifact_ids: None,
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    #[test]
+    fn bars_share_one_axis_from_the_first_start_to_the_last_end() {
+        let steps = [
+            step("a", 1, Some(0), Some(50)),
+            step("a", 2, Some(50), Some(100)),
+            step("b", 1, None, None),
+        ];
+        let end = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
+        let bars = bars(&steps, end);
+        assert_eq!(
+            bars[0],
+            Some(Bar {
+                left: 0.0,
+                width: 50.0
+            })
+        );
+        assert_eq!(
+            bars[1],
+            Some(Bar {
+                left: 50.0,
+                width: 50.0
+            })
+        );
+        assert_eq!(bars[2], None, "a step that has not started has no bar");
+    }
+
+    #[test]
+    fn an_unfinished_step_runs_to_the_end_of_the_axis_and_instants_stay_visible() {
+        let steps = [step("a", 1, Some(0), Some(0)), step("b", 1, Some(10), None)];
+        let end = Utc.timestamp_opt(1_780_000_100, 0).unwrap();
+        let bars = bars(&steps, end);
+        assert_eq!(bars[0].unwrap().width, MIN_WIDTH);
+        let running = bars[1].unwrap();
+        assert!((running.left - 10.0).abs() < 1e-9);
+        assert!((running.width - 90.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,259 @@
+//! The run page's calls: the run with its steps and artifact previews, its events
+//! page by page, and the owner's actions (cancel, retry, delete). They use the same
+//! database functions as the JSON API, so the same rules hold.
+
+use crate::error::AppError;
+use crate::model::{EventPage, Run, RunDetail};
+use leptos::prelude::*;
+
+#[server(prefix = "/fn", endpoint = "run_detail")]
+pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let id = ssr::parse_id(&id)?;
+        let mut conn = state.db.read.acquire().await?;
+        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
+        drop(conn);
+        let campaign_name = match stored.run.campaign_id {
+            Some(campaign) => {
+                crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, campaign)
+                    .await
+                    .ok()
+                    .map(|campaign| campaign.name)
+            }
+            None => None,
+        };
+        let steps = crate::db::steps::list_steps(&state.db.read, stored.pk).await?;
+        let mut artifacts = Vec::new();
+        for artifact in crate::db::artifacts::list_artifacts(&state.db.read, stored.pk).await? {
+            artifacts.push(ssr::artifact_view(&state, id, artifact).await);
+        }
+        Ok(RunDetail {
+            run: stored.run,
+            campaign_name,
+            steps,
+            artifacts,
+        })
+    })
+    .await
+}
+
+/// A page of a run's events after sequence number `after`, of one type and
+/// matching the search text when those are given.
+#[server(prefix = "/fn", endpoint = "run_events")]
+pub async fn run_events(
+    id: String,
+    after: i64,
+    event_type: String,
+    q: String,
+) -> Result<EventPage, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let id = ssr::parse_id(&id)?;
+        let mut conn = state.db.read.acquire().await?;
+        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
+        drop(conn);
+        let query = crate::db::events::EventQuery {
+            after: Some(after),
+            limit: EVENTS_PAGE,
+            event_type: Some(event_type).filter(|value| !value.trim().is_empty()),
+            q: Some(q).filter(|value| !value.trim().is_empty()),
+        };
+        crate::db::events::list_events(&state.db.read, stored.pk, &query).await
+    })
+    .await
+}
+
+/// Events shown per page of the log.
+pub const EVENTS_PAGE: i64 = 100;
+
+#[server(prefix = "/fn", endpoint = "cancel_run")]
+pub async fn cancel_run(id: String) -> Result<Run, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let mut conn = state.db.read.acquire().await?;
+        let stored =
+            crate::db::runs::get_run(&mut conn, user.account_pk, ssr::parse_id(&id)?).await?;
+        drop(conn);
+        let update = crate::db::runs::StatusUpdate {
+            status: Some(crate::model::RunStatus::Cancelled),
+            ..Default::default()
+        };
+        Ok(crate::db::runs::update_status(&state.db, &stored, &update)
+            .await?
+            .run)
+    })
+    .await
+}
+
+/// Retries a failed or cancelled run; returns the new run's id.
+#[server(prefix = "/fn", endpoint = "retry_run")]
+pub async fn retry_run(id: String) -> Result<String, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let retried =
+            crate::db::runs::retry_run(&state.db, user.account_pk, ssr::parse_id(&id)?).await?;
+        Ok(retried.run.id.to_string())
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "delete_run")]
+pub async fn delete_run(id: String) -> Result<(), AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let keys =
+            crate::db::runs::delete_run(&state.db, user.account_pk, ssr::parse_id(&id)?).await?;
+        for key in keys {
+            if let Err(error) = state.store.delete(&key).await {
+                tracing::warn!(?error, %key, "could not delete a stored artifact file");
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::error::AppError;
+    use crate::model::{Artifact, ArtifactView, Preview};
+    use crate::state::AppState;
+    use futures::StreamExt;
+    use uuid::Uuid;
+
+    /// Largest text shown inline; bigger files are offered for download only.
+    const MAX_PREVIEW_BYTES: i64 = 64 * 1024;
+
+    pub fn parse_id(id: &str) -> Result<Uuid, AppError> {
+        id.parse().map_err(|_| AppError::NotFound)
+    }
+
+    #[derive(PartialEq)]
+    enum Kind {
+        Image,
+        Html,
+        Markdown,
+        Json,
+        Text,
+        Other,
+    }
+
+    fn kind_of(artifact: &Artifact) -> Kind {
+        let content_type = artifact
+            .content_type
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let name = artifact.name.as_deref().unwrap_or("").to_ascii_lowercase();
+        let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+        if content_type.starts_with("image/")
+            || matches!(extension, "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg")
+        {
+            Kind::Image
+        } else if content_type.starts_with("text/html") || matches!(extension, "html" | "htm") {
+            Kind::Html
+        } else if content_type.starts_with("text/markdown")
+            || matches!(extension, "md" | "markdown")
+        {
+            Kind::Markdown
+        } else if content_type.contains("json") || extension == "json" {
+            Kind::Json
+        } else if content_type.starts_with("text/")
+            || matches!(extension, "txt" | "log" | "csv")
+            || (artifact.inline_text.is_some() && content_type.is_empty())
+        {
+            Kind::Text
+        } else {
+            Kind::Other
+        }
+    }
+
+    /// The artifact's text, when it is small enough to show: inline, or read from the store.
+    async fn small_text(state: &AppState, artifact: &Artifact) -> Option<String> {
+        if let Some(text) = &artifact.inline_text {
+            return Some(text.clone());
+        }
+        let key = artifact
+            .storage_key
+            .as_deref()
+            .filter(|_| artifact.stored)?;
+        if artifact.size_bytes.unwrap_or(i64::MAX) > MAX_PREVIEW_BYTES {
+            return None;
+        }
+        let mut stream = state.store.open(key).await.ok()?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.ok()?);
+            if bytes.len() as i64 > MAX_PREVIEW_BYTES {
+                return None;
+            }
+        }
+        String::from_utf8(bytes).ok()
+    }
+
+    /// Markdown to HTML with any raw HTML in it shown as text, never interpreted.
+    pub fn markdown_html(text: &str) -> String {
+        use pulldown_cmark::{Event, Options, Parser};
+        let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH)
+            .map(|event| match event {
+                Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+                other => other,
+            });
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(&mut html, parser);
+        html
+    }
+
+    pub async fn artifact_view(state: &AppState, run_id: Uuid, artifact: Artifact) -> ArtifactView {
+        let own_content = artifact.stored || artifact.inline_text.is_some();
+        let content_url = if own_content {
+            Some(format!(
+                "/api/runs/{run_id}/artifacts/{}/content",
+                artifact.id
+            ))
+        } else {
+            artifact.url.clone()
+        };
+        let kind = kind_of(&artifact);
+        let preview = match kind {
+            Kind::Image if content_url.is_some() => Preview::Image,
+            Kind::Html if own_content => Preview::Html,
+            Kind::Markdown | Kind::Json | Kind::Text => match small_text(state, &artifact).await {
+                Some(text) => match kind {
+                    Kind::Markdown => Preview::Markdown {
+                        html: markdown_html(&text),
+                    },
+                    Kind::Json => Preview::Json {
+                        text: serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|value| serde_json::to_string_pretty(&value).ok())
+                            .unwrap_or(text),
+                    },
+                    _ => Preview::Text { text },
+                },
+                None => Preview::None,
+            },
+            _ => Preview::None,
+        };
+        ArtifactView {
+            artifact,
+            content_url,
+            preview,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::markdown_html;
+
+        #[test]
+        fn markdown_is_rendered_and_raw_html_is_escaped() {
+            let html = markdown_html("# Report\n\n*ok* <script>alert(1)</script>");
+            assert!(html.contains("<h1>Report</h1>"));
+            assert!(html.contains("<em>ok</em>"));
+            assert!(!html.contains("<script>"), "{html}");
+            assert!(html.contains("&lt;script&gt;"));
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! What the run page shows: the run, its steps, and its artifacts with previews.
+
+use super::{Artifact, Run, Step};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    pub run: Run,
+    pub campaign_name: Option<String>,
+    pub steps: Vec<Step>,
+    pub artifacts: Vec<ArtifactView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactView {
+    pub artifact: Artifact,
+    /// Where the bytes can be fetched (or opened), if anywhere.
+    pub content_url: Option<String>,
+    pub preview: Preview,
+}
+
+/// How an artifact is shown inline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Preview {
+    None,
+    Image,
+    Text {
+        text: String,
+    },
+    Json {
+        text: String,
+    },
+    /// Markdown rendered on the server with raw HTML escaped.
+    Markdown {
+        html: String,
+    },
+    /// Only ever shown inside a sandboxed frame.
+    Html,
+}
