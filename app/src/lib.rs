@@ -1,7 +1,7 @@
 //! Runboard's Leptos application: the pages and components the browser hydrates, the
 //! types shared by every interface, the server functions, and (with `ssr`) the
 //! database layer that the dashboard and the JSON API both call, so every rule lives once.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod app;
 pub mod components;

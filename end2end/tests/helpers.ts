@@ -3,14 +3,19 @@ import { OWNER_EMAIL, OWNER_PASSWORD } from "../playwright.config";
 
 export { expect, OWNER_EMAIL, OWNER_PASSWORD };
 
-/** Every spec fails on a browser error (a panic in the wasm, a missing file…). */
-export const test = base.extend({
-  page: async ({ page }, use) => {
+/**
+ * Every spec fails on a browser error (a panic in the wasm, a missing file…).
+ * Chromium logs every 4xx response as an error; a spec lists the statuses it
+ * expects with `test.use({ expectedStatuses: [...] })` (a refused login's 401 by default).
+ */
+export const test = base.extend<{ expectedStatuses: number[] }>({
+  expectedStatuses: [[401], { option: true }],
+  page: async ({ page, expectedStatuses }, use) => {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
     page.on("console", (message) => {
-      // A refused login answers 401 on purpose; Chromium logs every such response.
-      if (message.type() === "error" && !/status of 401/.test(message.text())) {
+      const status = /status of (\d+)/.exec(message.text());
+      if (message.type() === "error" && !(status && expectedStatuses.includes(Number(status[1])))) {
         errors.push(message.text());
       }
     });

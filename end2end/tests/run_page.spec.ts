@@ -108,12 +108,16 @@ test("deleting a run asks first and returns to the list without it", async ({ pa
   expect(gone.status()).toBe(404);
 });
 
-test("another account's run is the 404 page", async ({ page, request }) => {
-  const other = await apiToken(request, OTHER_EMAIL, OTHER_PASSWORD);
-  const { id } = await createRun(request, other, { agent: "secret-agent", summary: "Not yours" });
-  await logIn(page);
-  const response = await page.goto(`/runs/${id}`);
-  expect(response?.status()).toBe(404);
-  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
-  await expect(page.getByText("Not yours")).toHaveCount(0);
+test.describe("a run of another account", () => {
+  test.use({ expectedStatuses: [401, 404] });
+
+  test("is the 404 page", async ({ page, request }) => {
+    const other = await apiToken(request, OTHER_EMAIL, OTHER_PASSWORD);
+    const { id } = await createRun(request, other, { agent: "secret-agent", summary: "Not yours" });
+    await logIn(page);
+    const response = await page.goto(`/runs/${id}`);
+    expect(response?.status()).toBe(404);
+    await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+    await expect(page.getByText("Not yours")).toHaveCount(0);
+  });
 });

@@ -1,4 +1,5 @@
 //! Runboard's server: configuration, start-up, and the command line tools.
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod cli;

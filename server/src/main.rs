@@ -1,4 +1,5 @@
 //! The `runboard` binary: parses the configuration and runs the chosen command.
+#![recursion_limit = "512"]
 
 use clap::Parser;
 use runboard::config::{Cli, Command, TokenCommand, UserCommand};

@@ -130,7 +130,7 @@ fn EventRows(
                 .collect_view()}
         </ol>
         <div class="pager">
-            <span class="muted">{format!("{shown} events shown")}</span>
+            <span class="muted">{if shown == 1 { "1 event shown".to_string() } else { format!("{shown} events shown") }}</span>
             {next.map(|after| view! {
                 <button
                     type="button"

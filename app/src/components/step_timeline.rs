@@ -16,17 +16,21 @@ pub struct Bar {
 const MIN_WIDTH: f64 = 0.8;
 
 /// Bars for each step (`None` for one that has not started). The axis runs from the
-/// first start to the last known moment: the latest end, or `end` for unfinished steps.
+/// first start to the latest end, or on to `end` while a step is unfinished.
 pub fn bars(steps: &[Step], end: DateTime<Utc>) -> Vec<Option<Bar>> {
     let Some(start) = steps.iter().filter_map(|step| step.started_at).min() else {
         return vec![None; steps.len()];
     };
-    let last = steps
+    let latest = steps
         .iter()
         .filter_map(|step| step.ended_at.or(step.started_at))
         .max()
-        .unwrap_or(start)
-        .max(end);
+        .unwrap_or(start);
+    // An unfinished step runs on to `end`; otherwise the axis ends with the last step.
+    let running = steps
+        .iter()
+        .any(|step| step.started_at.is_some() && step.ended_at.is_none());
+    let last = if running { latest.max(end) } else { latest };
     let span = (last - start).num_milliseconds().max(1) as f64;
     steps
         .iter()
@@ -204,6 +208,15 @@ mod tests {
             })
         );
         assert_eq!(bars[2], None, "a step that has not started has no bar");
+        let much_later = Utc.timestamp_opt(1_780_009_999, 0).unwrap();
+        assert_eq!(
+            super::bars(&steps, much_later)[1],
+            Some(Bar {
+                left: 50.0,
+                width: 50.0
+            }),
+            "finished steps fill the axis"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Black-box tests against a spawned server, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![recursion_limit = "512"]
 
 mod accounts;
 mod api_runs;
