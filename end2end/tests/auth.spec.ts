@@ -4,6 +4,7 @@ test("an unauthenticated page redirects to the login form", async ({ page }) => 
   await page.goto("/?status=failed");
   await expect(page).toHaveURL(/\/login\?next=/);
   await expect(page.getByRole("heading", { name: "Log in" })).toBeVisible();
+  await page.screenshot({ path: "results/screenshots/login.png" });
 });
 
 test("a wrong password shows an error and keeps the person on the form", async ({ page }) => {

@@ -1,6 +1,6 @@
 import { apiToken } from "./api";
 import { documentWasKept, expect, logIn, markDocument, test } from "./helpers";
-import type { APIRequestContext } from "@playwright/test";
+import type { APIRequestContext, Page } from "@playwright/test";
 
 /** How many runs the owner has (other specs add some), from the API. */
 async function totalRuns(request: APIRequestContext) {
@@ -25,13 +25,14 @@ test("the runs inserted beforehand are listed newest first", async ({ page, requ
   const sorted = [...times].sort((a, b) => b - a);
   expect(times).toEqual(sorted);
   await expect(rows.first().locator(".agent")).not.toBeEmpty();
+  await page.screenshot({ path: "results/screenshots/runs-list.png", fullPage: true });
 });
 
 test("the status filter changes the list and the URL without reloading", async ({ page }) => {
   await markDocument(page);
-  await page.getByRole("link", { name: "failed", exact: true }).click();
+  await page.locator('.chip[data-status="failed"]').click();
   await expect(page).toHaveURL(/\/\?status=failed$/);
-  await expect(page.getByRole("link", { name: "failed", exact: true })).toHaveAttribute("aria-current", "true");
+  await expect(page.locator('.chip[data-status="failed"]')).toHaveAttribute("aria-current", "true");
   const badges = page.locator("tbody .badge");
   await expect(badges.first()).toHaveText("failed");
   for (const text of await badges.allTextContents()) {
@@ -47,10 +48,10 @@ test("the status filter changes the list and the URL without reloading", async (
 });
 
 test("a filtered address survives a reload", async ({ page }) => {
-  await page.getByRole("link", { name: "running", exact: true }).click();
+  await page.locator('.chip[data-status="running"]').click();
   await expect(page).toHaveURL(/status=running/);
   await page.reload();
-  await expect(page.getByRole("link", { name: "running", exact: true })).toHaveAttribute("aria-current", "true");
+  await expect(page.locator('.chip[data-status="running"]')).toHaveAttribute("aria-current", "true");
   for (const text of await page.locator("tbody .badge").allTextContents()) {
     expect(text.trim()).toBe("running");
   }
@@ -67,4 +68,75 @@ test("paging to older runs and back", async ({ page, request }) => {
   await page.getByRole("link", { name: "← Newer" }).click();
   await expect(page.locator("tbody tr")).toHaveCount(20);
   expect(await documentWasKept(page)).toBe(true);
+});
+
+test("the status chips count the runs of each status", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const response = await request.get("/api/runs?status=failed&limit=1", { headers: { authorization: `Bearer ${token}` } });
+  const failed = (await response.json()).data.total;
+  await expect(page.locator('.chip[data-status="failed"] .count')).toHaveText(String(failed));
+  await expect(page.locator('.chip[data-status="all"] .count')).toHaveText(String(await totalRuns(request)));
+});
+
+/** The run ids the API lists for the page's own query string: the two must agree. */
+async function apiIdsForPage(page: Page, request: APIRequestContext) {
+  const token = await apiToken(request);
+  const search = new URL(page.url()).search;
+  const response = await request.get(`/api/runs${search}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status()).toBe(200);
+  return ((await response.json()).data.runs as { id: string }[]).map((run) => run.id);
+}
+
+async function shownIds(page: Page) {
+  return page.locator("tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-run-id")));
+}
+
+test("every filter of the bar goes into the URL, survives a reload, and back undoes it", async ({ page, request }) => {
+  await markDocument(page);
+  // Search with an input field term: the seed's runs carry input.company_name.
+  await page.getByLabel("Search").fill("input.company_name=Stripe");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/q=input\.company_name%3DStripe/);
+  const rows = page.locator("tbody tr");
+  await expect(rows.first()).toBeVisible();
+  const stripe = await apiIdsForPage(page, request);
+  expect(stripe.length).toBeGreaterThan(0);
+  expect(await shownIds(page)).toEqual(stripe);
+  expect(await documentWasKept(page)).toBe(true);
+
+  // Agent, initiator, dates and durations together.
+  await page.getByLabel("Agent").fill("jobseek-add-company");
+  await page.getByLabel("Initiator").fill("api");
+  await page.getByLabel("Created from").fill("2000-01-01");
+  await page.getByLabel("Created before").fill("2999-01-01");
+  await page.getByLabel("Min duration (ms)").fill("0");
+  await page.getByLabel("Max duration (ms)").fill("99999999");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/agent=jobseek-add-company/);
+  await expect(page).toHaveURL(/initiator=api/);
+  await expect(page).toHaveURL(/createdAfter=2000-01-01/);
+  await expect(page).toHaveURL(/maxDurationMs=99999999/);
+  for (const agent of await page.locator("tbody td.agent").allTextContents()) {
+    expect(agent).toBe("jobseek-add-company");
+  }
+  expect(await shownIds(page)).toEqual(await apiIdsForPage(page, request));
+  expect(await documentWasKept(page)).toBe(true);
+
+  // A reload renders the same filtered list from the server.
+  const url = page.url();
+  const before = await page.locator("tbody tr").count();
+  await page.reload();
+  await expect(page).toHaveURL(url);
+  await expect(page.getByLabel("Agent")).toHaveValue("jobseek-add-company");
+  await expect(page.locator("tbody tr")).toHaveCount(before);
+
+  // Back returns to the search alone.
+  await page.goBack();
+  await expect(page).toHaveURL(/q=input\.company_name%3DStripe$/);
+});
+
+test("a filter that matches nothing says so", async ({ page }) => {
+  await page.getByLabel("Agent").fill("no-such-agent");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByRole("heading", { name: "No runs match these filters" })).toBeVisible();
 });

@@ -744,6 +744,33 @@ fn push_filter(
     Ok(())
 }
 
+/// How many runs have each status, under every filter but the status one.
+pub async fn status_counts(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<Vec<(RunStatus, i64)>, AppError> {
+    let all_statuses = RunFilter {
+        statuses: Vec::new(),
+        ..filter.clone()
+    };
+    let mut query = QueryBuilder::new("SELECT r.status, count(*) FROM runs r");
+    push_filter(&mut query, account_pk, &all_statuses)?;
+    query.push(" GROUP BY r.status");
+    let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(pool).await?;
+    Ok(RunStatus::ALL
+        .into_iter()
+        .map(|status| {
+            let count = rows
+                .iter()
+                .find(|(name, _)| name == status.as_str())
+                .map(|(_, count)| *count)
+                .unwrap_or(0);
+            (status, count)
+        })
+        .collect())
+}
+
 /// One page of an account's runs, newest first, with the total that match.
 pub async fn list_runs(
     pool: &SqlitePool,
@@ -752,9 +779,9 @@ pub async fn list_runs(
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
     let mut query = QueryBuilder::new(
-        "SELECT r.pk, r.id, a.slug, r.status, r.progress, r.initiator, r.summary,
+        "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator, r.summary,
                 r.created_at, r.started_at, r.completed_at, r.duration_ms
-         FROM runs r JOIN agents a ON a.pk = r.agent_pk",
+         FROM runs r JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk",
     );
     push_filter(&mut query, account_pk, filter)?;
     if let Some(cursor) = &filter.cursor {
@@ -777,6 +804,7 @@ pub async fn list_runs(
         i64,
         String,
         String,
+        Option<String>,
         String,
         f64,
         Option<String>,
@@ -788,7 +816,7 @@ pub async fn list_runs(
     );
     let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
     let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|row| format!("{}.{}", row.7, row.0)))
+        .then(|| rows.last().map(|row| format!("{}.{}", row.8, row.0)))
         .flatten();
     let runs = rows
         .into_iter()
@@ -797,6 +825,7 @@ pub async fn list_runs(
                 _,
                 id,
                 agent,
+                campaign,
                 status,
                 progress,
                 initiator,
@@ -809,6 +838,7 @@ pub async fn list_runs(
                 Some(RunRow {
                     id: id.parse().ok()?,
                     agent,
+                    campaign,
                     status: status.parse().ok()?,
                     progress,
                     initiator,

@@ -1,23 +1,45 @@
-//! Runs as the dashboard reads them.
+//! Runs as the dashboard lists them.
 
 use crate::error::AppError;
-use crate::model::RunPage;
+use crate::model::RunListView;
 use leptos::prelude::*;
 
-/// One page of the caller's runs. `status` is a comma list (empty for all).
+/// The runs list for a URL query string: the same parameters, parsed by the same
+/// function, as `GET /api/runs`, so a dashboard URL and an API URL filter alike.
 #[server(prefix = "/fn", endpoint = "list_runs")]
-pub async fn list_runs(status: String, offset: i64) -> Result<RunPage, AppError> {
+pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
     use crate::model::RunFilter;
 
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let filter = RunFilter {
-            statuses: RunFilter::parse_statuses(&status)
-                .map_err(|message| AppError::invalid("status", message))?,
-            offset: Some(offset),
-            ..RunFilter::default()
-        };
-        crate::db::runs::list_runs(&state.db.read, user.account_pk, &filter).await
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+                .into_owned()
+                .collect();
+        let filter = RunFilter::from_query(
+            pairs
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )?;
+        let pool = &state.db.read;
+        let page = crate::db::runs::list_runs(pool, user.account_pk, &filter).await?;
+        let status_counts = crate::db::runs::status_counts(pool, user.account_pk, &filter).await?;
+        let agents = crate::db::agents::list_agents(pool, user.account_pk)
+            .await?
+            .into_iter()
+            .map(|agent| agent.slug)
+            .collect();
+        let (campaigns, _) =
+            crate::db::campaigns::list_campaigns(pool, user.account_pk, 200, 0).await?;
+        Ok(RunListView {
+            page,
+            status_counts,
+            agents,
+            campaigns: campaigns
+                .into_iter()
+                .map(|campaign| (campaign.id, campaign.name))
+                .collect(),
+        })
     })
     .await
 }

@@ -165,6 +165,7 @@ pub struct Run {
 pub struct RunRow {
     pub id: Uuid,
     pub agent: String,
+    pub campaign: Option<String>,
     pub status: RunStatus,
     pub progress: f64,
     pub initiator: Option<String>,
@@ -245,7 +246,27 @@ impl RunFilter {
                 "createdBefore" => filter.created_before = Some(parse_time(key, value)?),
                 "minDurationMs" => filter.min_duration_ms = Some(parse_int(key, value)?),
                 "maxDurationMs" => filter.max_duration_ms = Some(parse_int(key, value)?),
-                "q" => filter.q = Some(value.to_string()),
+                "q" => {
+                    // The search box takes `input.<path>=<value>` terms beside free text.
+                    let mut words = Vec::new();
+                    for term in value.split_whitespace() {
+                        match term.split_once('=') {
+                            Some((field, wanted))
+                                if field.starts_with("input.")
+                                    || field.starts_with("initial_input.") =>
+                            {
+                                let path = field
+                                    .split_once('.')
+                                    .map(|(_, path)| path)
+                                    .unwrap_or_default();
+                                validate_input_path(field, path)?;
+                                filter.input.push((path.to_string(), wanted.to_string()));
+                            }
+                            _ => words.push(term),
+                        }
+                    }
+                    filter.q = (!words.is_empty()).then(|| words.join(" "));
+                }
                 "ci" => filter.input_ci = parse_bool(key, value)?,
                 "limit" => filter.limit = Some(parse_int(key, value)?),
                 "offset" => filter.offset = Some(parse_int(key, value)?),
@@ -345,6 +366,17 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, AppError> {
     }
 }
 
+/// The runs list page's data: a page of runs, how many runs each status has under
+/// the other filters (for the status chips), and the choices of the filter bar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunListView {
+    pub page: RunPage,
+    pub status_counts: Vec<(RunStatus, i64)>,
+    pub agents: Vec<String>,
+    pub campaigns: Vec<(Uuid, String)>,
+}
+
 /// One page of the runs list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -426,6 +458,23 @@ mod tests {
             "2026-11-01T00:00:00+00:00"
         );
         assert_eq!((filter.limit, filter.offset), (Some(5), Some(10)));
+    }
+
+    #[test]
+    fn the_search_text_takes_input_field_terms() {
+        let filter =
+            RunFilter::from_query([("q", "urgent input.company_name=Stripe initial_input.a.b=1")])
+                .unwrap();
+        assert_eq!(filter.q.as_deref(), Some("urgent"));
+        assert_eq!(
+            filter.input,
+            vec![
+                ("company_name".to_string(), "Stripe".to_string()),
+                ("a.b".to_string(), "1".to_string())
+            ]
+        );
+        let only_terms = RunFilter::from_query([("q", "input.x=1")]).unwrap();
+        assert_eq!(only_terms.q, None);
     }
 
     #[test]

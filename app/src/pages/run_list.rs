@@ -1,47 +1,75 @@
-//! The runs list (`/`): newest first, filtered by status. The filter lives in the
-//! URL, so a filtered view can be shared and reloaded, and changing it after
-//! hydration swaps the list without a page reload.
+//! The runs list (`/`): newest first, with a filter bar for every filter of the
+//! API. The filters live in the URL, with the API's own parameter names, so a
+//! filtered view can be shared and reloaded, back and forward work, and the server
+//! renders the filtered page directly; after hydration, changing a filter swaps the
+//! list without a page reload.
 
+use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::error::AppError;
 use crate::functions::runs::list_runs;
-use crate::model::{format_duration_ms, format_timestamp, RunPage, RunRow, RunStatus};
+use crate::model::{format_duration_ms, format_timestamp, RunListView, RunRow, RunStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_location, use_navigate};
 
-/// The list URL for a status filter (empty for all) and an offset.
-fn list_href(status: &str, offset: i64) -> String {
-    let mut params = Vec::new();
-    if !status.is_empty() {
-        params.push(format!("status={status}"));
+/// The pairs of a query string (without its `?`).
+fn pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The list URL for these pairs, leaving out empty values.
+fn href(pairs: &[(String, String)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+        serializer.append_pair(key, value);
     }
-    if offset > 0 {
-        params.push(format!("offset={offset}"));
-    }
-    if params.is_empty() {
+    let query = serializer.finish();
+    if query.is_empty() {
         "/".to_string()
     } else {
-        format!("/?{}", params.join("&"))
+        format!("/?{query}")
     }
+}
+
+/// The current query with `key` set to `value` (removed when empty), back on page one.
+pub fn with_param(query: &str, key: &str, value: &str) -> String {
+    let mut kept: Vec<(String, String)> = pairs(query)
+        .into_iter()
+        .filter(|(name, _)| name != key && name != "offset" && name != "cursor")
+        .collect();
+    kept.push((key.to_string(), value.to_string()));
+    href(&kept)
+}
+
+/// The current query at another offset.
+fn at_offset(query: &str, offset: i64) -> String {
+    let mut kept: Vec<(String, String)> = pairs(query)
+        .into_iter()
+        .filter(|(name, _)| name != "offset" && name != "cursor")
+        .collect();
+    if offset > 0 {
+        kept.push(("offset".to_string(), offset.to_string()));
+    }
+    href(&kept)
+}
+
+fn param(query: &str, key: &str) -> String {
+    pairs(query)
+        .into_iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value)
+        .unwrap_or_default()
 }
 
 #[component]
 pub fn RunListPage() -> impl IntoView {
-    let query = use_query_map();
-    let status = Memo::new(move |_| query.read().get("status").unwrap_or_default());
-    let offset = Memo::new(move |_| {
-        query
-            .read()
-            .get("offset")
-            .and_then(|offset| offset.parse::<i64>().ok())
-            .unwrap_or(0)
-    });
-    let runs = Resource::new(
-        move || (status.get(), offset.get()),
-        |(status, offset)| list_runs(status, offset),
-    );
+    let location = use_location();
+    let query = Memo::new(move |_| location.search.get());
+    let runs = Resource::new(move || query.get(), list_runs);
 
     view! {
         <Title text="Runs" />
@@ -49,11 +77,12 @@ pub fn RunListPage() -> impl IntoView {
             <header class="page-header">
                 <h1>"Runs"</h1>
             </header>
-            <StatusFilter current=status />
+            <FilterBar query runs />
             <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
+                    let current = query.get_untracked();
                     match runs.await {
-                        Ok(page) => view! { <RunTable page status=status.get_untracked() /> }.into_any(),
+                        Ok(view) => view! { <RunListBody view query=current /> }.into_any(),
                         Err(error) => view! { <ListError error /> }.into_any(),
                     }
                 })}
@@ -62,40 +91,160 @@ pub fn RunListPage() -> impl IntoView {
     }
 }
 
-/// Status chips; each is a link, so the URL always says what is shown.
+/// The filter form. Its field names are the API's query parameters; submitting
+/// navigates to the list URL with the filled-in fields (keeping the status chips').
+type Runs = Resource<Result<RunListView, AppError>>;
+
 #[component]
-fn StatusFilter(current: Memo<String>) -> impl IntoView {
-    let chip = move |label: &'static str, value: &'static str| {
-        let active = move || current.get() == value;
-        // A plain link: the router still navigates client-side, and unlike `<A>` it
-        // does not mark every chip current (they all share the path `/`).
-        view! {
-            <a
-                href=list_href(value, 0)
-                class=move || if active() { "chip active" } else { "chip" }
-                aria-current=move || active().then_some("true")
-            >
-                {label}
-            </a>
+fn FilterBar(query: Memo<String>, runs: Runs) -> impl IntoView {
+    let navigate = use_navigate();
+    let fields: [(&'static str, NodeRef<leptos::html::Input>); 7] = [
+        ("q", NodeRef::new()),
+        ("initiator", NodeRef::new()),
+        ("createdAfter", NodeRef::new()),
+        ("createdBefore", NodeRef::new()),
+        ("minDurationMs", NodeRef::new()),
+        ("maxDurationMs", NodeRef::new()),
+        ("agent", NodeRef::new()),
+    ];
+    let campaign = NodeRef::<leptos::html::Select>::new();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let mut chosen: Vec<(String, String)> =
+            vec![("status".into(), param(&query.get_untracked(), "status"))];
+        for (name, node) in fields {
+            if let Some(input) = node.get() {
+                chosen.push((name.to_string(), input.value().trim().to_string()));
+            }
         }
+        if let Some(select) = campaign.get() {
+            chosen.push(("campaign".to_string(), select.value()));
+        }
+        navigate(&href(&chosen), Default::default());
     };
+    let value = move |name: &'static str| move || param(&query.get(), name);
     view! {
-        <nav class="filters" aria-label="Filter by status">
-            {chip("All", "")}
-            {RunStatus::ALL.into_iter().map(|status| chip(status.as_str(), status.as_str())).collect_view()}
-        </nav>
+        <form class="filter-bar" method="get" action="/" on:submit=submit role="search" aria-label="Filter runs">
+            <input type="hidden" name="status" value=value("status") />
+            <label class="grow">
+                <span>"Search"</span>
+                <input node_ref=fields[0].1 type="search" name="q" value=value("q")
+                    placeholder="Text, or input.company_name=Stripe" />
+            </label>
+            <label>
+                <span>"Agent"</span>
+                <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
+            </label>
+            <label>
+                <span>"Campaign"</span>
+                <select node_ref=campaign name="campaign">
+                    <CampaignOptions query runs />
+                </select>
+            </label>
+            <label>
+                <span>"Initiator"</span>
+                <input node_ref=fields[1].1 type="text" name="initiator" value=value("initiator") placeholder="any" />
+            </label>
+            <label>
+                <span>"Created from"</span>
+                <input node_ref=fields[2].1 type="date" name="createdAfter" value=value("createdAfter") />
+            </label>
+            <label>
+                <span>"Created before"</span>
+                <input node_ref=fields[3].1 type="date" name="createdBefore" value=value("createdBefore") />
+            </label>
+            <label>
+                <span>"Min duration (ms)"</span>
+                <input node_ref=fields[4].1 type="number" min="0" name="minDurationMs" value=value("minDurationMs") />
+            </label>
+            <label>
+                <span>"Max duration (ms)"</span>
+                <input node_ref=fields[5].1 type="number" min="0" name="maxDurationMs" value=value("maxDurationMs") />
+            </label>
+            <div class="filter-actions">
+                <button type="submit" class="button primary">"Apply"</button>
+                <a class="button subtle" href="/">"Clear"</a>
+            </div>
+        </form>
+    }
+}
+
+/// The campaign choices, which come with the list.
+#[component]
+fn CampaignOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
+    view! {
+        <option value="">"any"</option>
+        <Transition>
+            {move || Suspend::new(async move {
+                let selected = param(&query.get_untracked(), "campaign");
+                runs
+                    .await
+                    .map(|view| {
+                        view.campaigns
+                            .into_iter()
+                            .map(|(id, name)| {
+                                let id = id.to_string();
+                                let is_selected = id == selected;
+                                view! { <option value=id selected=is_selected>{name}</option> }
+                            })
+                            .collect_view()
+                    })
+                    .ok()
+            })}
+        </Transition>
     }
 }
 
 #[component]
-fn RunTable(page: RunPage, status: String) -> impl IntoView {
+fn RunListBody(view: RunListView, query: String) -> impl IntoView {
+    let current = param(&query, "status");
+    let total_all: i64 = view.status_counts.iter().map(|(_, count)| count).sum();
+    let chip = |label: String, value: String, count: i64| {
+        let active = current == value;
+        view! {
+            // A plain link: the router still navigates client-side, and unlike
+            // `<A>` it does not mark every chip current (they share the path `/`).
+            <a
+                href=with_param(&query, "status", &value)
+                class=if active { "chip active" } else { "chip" }
+                aria-current=active.then_some("true")
+                data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
+            >
+                {label}
+                <span class="count">{count}</span>
+            </a>
+        }
+    };
+    let chips = std::iter::once(chip("All".into(), String::new(), total_all))
+        .chain(view.status_counts.iter().map(|(status, count)| {
+            chip(
+                status.as_str().to_string(),
+                status.as_str().to_string(),
+                *count,
+            )
+        }))
+        .collect_view();
+    let agents = view.agents.clone();
+    view! {
+        <nav class="filters" aria-label="Filter by status">{chips}</nav>
+        <datalist id="agent-choices">
+            {agents.into_iter().map(|agent| view! { <option value=agent></option> }).collect_view()}
+        </datalist>
+        <RunTable view query />
+    }
+}
+
+#[component]
+fn RunTable(view: RunListView, query: String) -> impl IntoView {
+    let page = view.page;
     if page.runs.is_empty() {
-        return view! { <EmptyState filtered=!status.is_empty() /> }.into_any();
+        let filtered = !pairs(&query).is_empty();
+        return view! { <EmptyState filtered /> }.into_any();
     }
     let first = page.offset + 1;
     let last = page.offset + page.runs.len() as i64;
-    let newer = (page.offset > 0).then(|| list_href(&status, (page.offset - page.limit).max(0)));
-    let older = (last < page.total).then(|| list_href(&status, page.offset + page.limit));
+    let newer = (page.offset > 0).then(|| at_offset(&query, (page.offset - page.limit).max(0)));
+    let older = (last < page.total).then(|| at_offset(&query, page.offset + page.limit));
     view! {
         <div class="table-wrap">
             <table class="runs">
@@ -104,8 +253,10 @@ fn RunTable(page: RunPage, status: String) -> impl IntoView {
                         <th scope="col">"Status"</th>
                         <th scope="col">"Agent"</th>
                         <th scope="col">"Summary"</th>
+                        <th scope="col">"Campaign"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col" class="num">"Duration"</th>
+                        <th scope="col">"Progress"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -136,10 +287,12 @@ fn RunRowView(run: RunRow) -> impl IntoView {
             <td class="summary">
                 <a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a>
             </td>
+            <td>{run.campaign.unwrap_or_default()}</td>
             <td>
                 <time datetime=run.created_at.to_rfc3339()>{format_timestamp(run.created_at)}</time>
             </td>
             <td class="num">{duration}</td>
+            <td class="progress-cell"><ProgressBar progress=run.progress /></td>
         </tr>
     }
 }
@@ -149,7 +302,7 @@ fn EmptyState(filtered: bool) -> impl IntoView {
     if filtered {
         view! {
             <div class="empty">
-                <h2>"No runs match this filter"</h2>
+                <h2>"No runs match these filters"</h2>
                 <p><A href="/">"Show all runs"</A></p>
             </div>
         }
@@ -191,13 +344,17 @@ fn ListError(error: AppError) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::list_href;
+    use super::*;
 
     #[test]
-    fn list_links_carry_only_the_parameters_in_use() {
-        assert_eq!(list_href("", 0), "/");
-        assert_eq!(list_href("failed", 0), "/?status=failed");
-        assert_eq!(list_href("", 40), "/?offset=40");
-        assert_eq!(list_href("failed", 20), "/?status=failed&offset=20");
+    fn filter_links_keep_the_other_filters_and_go_back_to_page_one() {
+        assert_eq!(with_param("", "status", "failed"), "/?status=failed");
+        assert_eq!(
+            with_param("agent=a&status=running&offset=40", "status", "failed"),
+            "/?agent=a&status=failed"
+        );
+        assert_eq!(with_param("status=failed", "status", ""), "/");
+        assert_eq!(at_offset("q=input.x%3D1", 20), "/?q=input.x%3D1&offset=20");
+        assert_eq!(at_offset("offset=20", 0), "/");
     }
 }

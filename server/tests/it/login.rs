@@ -156,7 +156,7 @@ async fn server_functions_refuse_callers_without_a_session() {
         .client
         .post(app.url("/fn/list_runs"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("status=&offset=0")
+        .body("query=")
         .send()
         .await
         .unwrap();

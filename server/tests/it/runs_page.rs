@@ -145,7 +145,7 @@ async fn an_unknown_status_is_a_400_naming_the_field() {
         .client
         .post(app.url("/fn/list_runs"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("status=done&offset=0")
+        .body("query=status%3Ddone")
         .send()
         .await
         .unwrap();
