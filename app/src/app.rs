@@ -1,8 +1,9 @@
 //! The HTML shell and the router of pages.
 
-use crate::components::layout::Layout;
+use crate::components::layout::{JustStarted, Layout};
 use crate::pages::{
-    login::LoginPage, not_found::NotFound, run_detail::RunPage, run_list::RunListPage,
+    login::LoginPage, new_run::NewRunPage, not_found::NotFound, run_detail::RunPage,
+    run_list::RunListPage, settings::SettingsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -33,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(JustStarted(RwSignal::new(None)));
     view! {
         <Stylesheet id="leptos" href="/pkg/runboard.css" />
         <Title formatter=|title: String| format!("{title} · Runboard") />
@@ -41,6 +43,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=RunListPage />
+                    <Route path=path!("/runs/new") view=NewRunPage />
+                    <Route path=path!("/settings") view=SettingsPage />
                     // Async: the page waits for the run, so a missing one answers 404.
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async />
                 </ParentRoute>

@@ -6,6 +6,11 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::use_navigate;
 
+/// The run just started from the new-run form, and its runner token: the run page
+/// shows the token this once (it is never put in a URL).
+#[derive(Clone, Copy)]
+pub struct JustStarted(pub RwSignal<Option<(String, String)>>);
+
 #[component]
 pub fn Layout() -> impl IntoView {
     let user = Resource::new(|| (), |_| signed_in_user());
@@ -27,6 +32,8 @@ pub fn Layout() -> impl IntoView {
                 </A>
                 <nav class="nav" aria-label="Main">
                     <A href="/" exact=true>"Runs"</A>
+                    <A href="/runs/new">"New run"</A>
+                    <A href="/settings">"Settings"</A>
                 </nav>
                 <div class="account">
                     <Transition>

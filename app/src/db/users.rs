@@ -103,3 +103,18 @@ pub async fn public_id(pool: &SqlitePool, user_pk: i64) -> Result<String, sqlx::
         .fetch_one(pool)
         .await
 }
+
+pub async fn set_password(
+    db: &super::Db,
+    user_pk: i64,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE pk = ?")
+        .bind(password_hash)
+        .bind(now_ms())
+        .bind(user_pk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}

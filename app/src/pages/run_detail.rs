@@ -5,6 +5,7 @@
 use crate::components::artifact_list::ArtifactList;
 use crate::components::event_log::EventLog;
 use crate::components::json_view::{CopyButton, JsonView};
+use crate::components::layout::JustStarted;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
@@ -74,6 +75,7 @@ fn RunView(detail: RunDetail, #[prop(into)] on_change: Callback<()>) -> impl Int
                 </div>
                 <RunActions run=run.clone() on_change />
             </header>
+            <RunnerTokenBanner run_id=id.clone() />
             <ProgressBar progress=run.progress />
             <dl class="facts run-facts">
                 <dt>"Run"</dt>
@@ -134,6 +136,46 @@ fn RunView(detail: RunDetail, #[prop(into)] on_change: Callback<()>) -> impl Int
                 <ArtifactList artifacts=detail.artifacts />
             </section>
         </main>
+    }
+}
+
+/// After the new-run form: the runner token of this run, shown this once, with a
+/// first callback to copy.
+#[component]
+fn RunnerTokenBanner(run_id: String) -> impl IntoView {
+    let just_started = use_context::<JustStarted>();
+    move || {
+        let (id, token) = just_started?.0.get()?;
+        (id == run_id).then(|| {
+            #[cfg(feature = "hydrate")]
+            let origin = window().location().origin().unwrap_or_default();
+            #[cfg(not(feature = "hydrate"))]
+            let origin = String::new();
+            let example = format!(
+                "curl -X POST \"{origin}/api/runner/runs/{id}/status\" \\\n  -H \"Authorization: Bearer {token}\" \\\n  -H \"Content-Type: application/json\" \\\n  -d '{{\"status\": \"running\", \"progress\": 0.1}}'"
+            );
+            view! {
+                <section class="secret runner-token" role="status" aria-label="Runner token">
+                    <p>
+                        <strong>"Run started."</strong>
+                        " Its runner reports with this token (shown only now; it expires in about a day):"
+                    </p>
+                    <code class="token-secret">{token.clone()}</code>
+                    " "
+                    <CopyButton text=token.clone() label="Copy token" />
+                    <pre><code>{example.clone()}</code></pre>
+                    <CopyButton text=example label="Copy example" />
+                    " "
+                    <button
+                        type="button"
+                        class="button subtle small"
+                        on:click=move |_| { if let Some(started) = just_started { started.0.set(None) } }
+                    >
+                        "Hide"
+                    </button>
+                </section>
+            }
+        })
     }
 }
 

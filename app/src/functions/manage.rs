@@ -1,0 +1,148 @@
+//! Server functions of the new-run form and the settings page: start a run, API
+//! tokens, password. They call the same database functions as the JSON API.
+
+use crate::error::AppError;
+use crate::model::ApiToken;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the new-run form offers to pick from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunChoices {
+    pub agents: Vec<String>,
+    pub campaigns: Vec<(Uuid, String)>,
+}
+
+#[server(prefix = "/fn", endpoint = "new_run_choices")]
+pub async fn new_run_choices() -> Result<RunChoices, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let agents = crate::db::agents::list_agents(&state.db.read, user.account_pk)
+            .await?
+            .into_iter()
+            .map(|agent| agent.slug)
+            .collect();
+        let (campaigns, _) =
+            crate::db::campaigns::list_campaigns(&state.db.read, user.account_pk, 200, 0).await?;
+        Ok(RunChoices {
+            agents,
+            campaigns: campaigns
+                .into_iter()
+                .map(|campaign| (campaign.id, campaign.name))
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// A run just started from the dashboard, with the token its runner will use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartedRun {
+    pub id: String,
+    pub runner_token: String,
+}
+
+/// Starts a run. `input` is JSON text (empty for `{}`); empty optional fields are absent.
+#[server(prefix = "/fn", endpoint = "start_run")]
+pub async fn start_run(
+    agent: String,
+    input: String,
+    campaign: String,
+    webhook_url: String,
+    summary: String,
+) -> Result<StartedRun, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let input = if input.trim().is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_str::<serde_json::Value>(&input).map_err(|error| {
+                    AppError::invalid("input", format!("input is not valid JSON: {error}"))
+                })?,
+            )
+        };
+        let campaign_id =
+            match campaign.trim() {
+                "" => None,
+                id => Some(id.parse().map_err(|_| {
+                    AppError::invalid("campaignId", "choose a campaign from the list")
+                })?),
+            };
+        let nonempty =
+            |value: String| Some(value.trim().to_string()).filter(|value| !value.is_empty());
+        let request = crate::db::runs::CreateRun {
+            agent: agent.trim().to_string(),
+            input,
+            campaign_id,
+            webhook_url: nonempty(webhook_url),
+            initiator: Some(user.email.clone()),
+            summary: nonempty(summary),
+            context: None,
+        };
+        let stored = crate::db::runs::create_run(&state.db, user.account_pk, request).await?;
+        Ok(StartedRun {
+            id: stored.run.id.to_string(),
+            runner_token: state.keys.runner_token(stored.run.id)?,
+        })
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        crate::db::tokens::list_tokens(&state.db.read, user.account_pk).await
+    })
+    .await
+}
+
+/// Creates an API token; the secret is returned this once.
+#[server(prefix = "/fn", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<String, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let (_, secret) =
+            crate::db::tokens::create_token(&state.db, user.account_pk, user.user_pk, &name)
+                .await?;
+        Ok(secret)
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let id = id.parse().map_err(|_| AppError::NotFound)?;
+        crate::db::tokens::revoke_token(&state.db, user.account_pk, id).await
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "change_password")]
+pub async fn change_password(
+    current: String,
+    new_password: String,
+    repeat: String,
+) -> Result<(), AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        if new_password != repeat {
+            return Err(AppError::invalid(
+                "repeat",
+                "the new passwords do not match",
+            ));
+        }
+        crate::auth::validate_password(&new_password)?;
+        crate::auth::check_credentials(&state.db, &user.email, &current)
+            .await
+            .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
+        let hash = crate::auth::hash_password(&new_password)?;
+        crate::db::users::set_password(&state.db, user.user_pk, &hash).await?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,108 @@
+//! Settings (`/settings`): API tokens (create — shown once —, list, revoke) and
+//! changing one's password.
+
+use crate::components::json_view::CopyButton;
+use crate::functions::manage::{list_tokens, ChangePassword, CreateToken, RevokeToken};
+use crate::model::format_timestamp;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let change = ServerAction::<ChangePassword>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let created = move || create.value().get().and_then(Result::ok);
+    let create_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| error.to_string())
+    };
+    let change_result = move || {
+        change.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="form-ok" role="status">"Password changed."</p> }.into_any(),
+            Err(error) => {
+                view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+        })
+    };
+
+    view! {
+        <Title text="Settings" />
+        <main class="page narrow-page">
+            <header class="page-header"><h1>"Settings"</h1></header>
+            <section aria-labelledby="tokens-heading" class="card stack">
+                <h2 id="tokens-heading">"API tokens"</h2>
+                <p class="muted">"Programs and agents use a token as "<code>"Authorization: Bearer …"</code>" on the API."</p>
+                <ActionForm action=create attr:class="inline-form">
+                    <label>
+                        <span>"Name"</span>
+                        <input type="text" name="name" required placeholder="e.g. ci" />
+                    </label>
+                    <button type="submit" class="button primary">"Create token"</button>
+                </ActionForm>
+                {move || create_error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+                {move || created().map(|secret| view! {
+                    <div class="secret" role="status">
+                        <p>"Copy the token now: it is shown only this once."</p>
+                        <code class="token-secret">{secret.clone()}</code>
+                        " "
+                        <CopyButton text=secret />
+                    </div>
+                })}
+                <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+                    {move || Suspend::new(async move {
+                        match tokens.await {
+                            Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                            Ok(list) => view! {
+                                <table class="tokens">
+                                    <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Status"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|token| {
+                                            let id = token.id.to_string();
+                                            let live = token.revoked_at.is_none();
+                                            view! {
+                                                <tr data-token-name=token.name.clone()>
+                                                    <td>{token.name.clone()}</td>
+                                                    <td><code>{format!("{}…", token.prefix)}</code></td>
+                                                    <td>{format_timestamp(token.created_at)}</td>
+                                                    <td>{if live { "active" } else { "revoked" }}</td>
+                                                    <td>
+                                                        {live.then(|| view! {
+                                                            <ActionForm action=revoke>
+                                                                <input type="hidden" name="id" value=id.clone() />
+                                                                <button type="submit" class="button danger small">"Revoke"</button>
+                                                            </ActionForm>
+                                                        })}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                            .into_any(),
+                            Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="password-heading" class="card stack">
+                <h2 id="password-heading">"Password"</h2>
+                <ActionForm action=change attr:class="stack">
+                    <label><span>"Current password"</span><input type="password" name="current" autocomplete="current-password" required /></label>
+                    <label><span>"New password"</span><input type="password" name="new_password" autocomplete="new-password" minlength="8" required /></label>
+                    <label><span>"New password again"</span><input type="password" name="repeat" autocomplete="new-password" minlength="8" required /></label>
+                    <button type="submit" class="button primary">"Change password"</button>
+                </ActionForm>
+                {change_result}
+            </section>
+        </main>
+    }
+}
