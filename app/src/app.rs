@@ -2,8 +2,14 @@
 
 use crate::components::layout::{JustStarted, Layout};
 use crate::pages::{
-    login::LoginPage, new_run::NewRunPage, not_found::NotFound, run_detail::RunPage,
-    run_list::RunListPage, settings::SettingsPage,
+    agents::AgentsPage,
+    campaigns::{CampaignPage, CampaignsPage},
+    login::LoginPage,
+    new_run::NewRunPage,
+    not_found::NotFound,
+    run_detail::RunPage,
+    run_list::RunListPage,
+    settings::SettingsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -45,6 +51,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=RunListPage />
                     <Route path=path!("/runs/new") view=NewRunPage />
                     <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/agents") view=AgentsPage />
+                    <Route path=path!("/campaigns") view=CampaignsPage />
+                    <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />
                     // Async: the page waits for the run, so a missing one answers 404.
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async />
                 </ParentRoute>

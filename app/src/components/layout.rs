@@ -33,6 +33,8 @@ pub fn Layout() -> impl IntoView {
                 <nav class="nav" aria-label="Main">
                     <A href="/" exact=true>"Runs"</A>
                     <A href="/runs/new">"New run"</A>
+                    <A href="/campaigns">"Campaigns"</A>
+                    <A href="/agents">"Agents"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <div class="account">

@@ -84,3 +84,46 @@ pub async fn put_agent(
     tx.commit().await?;
     Ok(to_agent(row))
 }
+
+/// Per agent of an account: runs by status and when the last one was created.
+pub async fn agent_activity(
+    pool: &SqlitePool,
+    account_pk: i64,
+) -> Result<Vec<(Agent, Vec<(crate::model::RunStatus, i64)>, Option<i64>)>, AppError> {
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT a.slug, r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk
+         WHERE r.account_pk = ? GROUP BY r.agent_pk, r.status",
+    )
+    .bind(account_pk)
+    .fetch_all(pool)
+    .await?;
+    let latest: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT a.slug, (SELECT max(r.created_at) FROM runs r WHERE r.account_pk = a.account_pk AND r.agent_pk = a.pk)
+         FROM agents a WHERE a.account_pk = ? AND EXISTS (SELECT 1 FROM runs r WHERE r.account_pk = a.account_pk AND r.agent_pk = a.pk)",
+    )
+    .bind(account_pk)
+    .fetch_all(pool)
+    .await?;
+    let agents = list_agents(pool, account_pk).await?;
+    Ok(agents
+        .into_iter()
+        .map(|agent| {
+            let by_status = crate::model::RunStatus::ALL
+                .into_iter()
+                .map(|status| {
+                    let count = counts
+                        .iter()
+                        .find(|(slug, name, _)| *slug == agent.slug && name == status.as_str())
+                        .map(|(_, _, count)| *count)
+                        .unwrap_or(0);
+                    (status, count)
+                })
+                .collect();
+            let last = latest
+                .iter()
+                .find(|(slug, _)| *slug == agent.slug)
+                .map(|(_, at)| *at);
+            (agent, by_status, last)
+        })
+        .collect())
+}

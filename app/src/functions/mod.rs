@@ -2,6 +2,7 @@
 //! HTTP endpoint, so each authenticates before touching the database layer.
 
 pub mod auth;
+pub mod directory;
 pub mod manage;
 pub mod run_page;
 pub mod runs;

@@ -1,5 +1,7 @@
 //! One module per route.
 
+pub mod agents;
+pub mod campaigns;
 pub mod login;
 pub mod new_run;
 pub mod not_found;

@@ -1,0 +1,79 @@
+//! Server functions of the agents and campaigns pages.
+
+use crate::error::AppError;
+use crate::model::{Agent, Campaign, RunStatus};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// An agent with its runs by status and its latest run's time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentOverview {
+    pub agent: Agent,
+    pub counts: Vec<(RunStatus, i64)>,
+    pub last_run_at: Option<DateTime<Utc>>,
+}
+
+#[server(prefix = "/fn", endpoint = "list_agent_overviews")]
+pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let activity = crate::db::agents::agent_activity(&state.db.read, user.account_pk).await?;
+        Ok(activity
+            .into_iter()
+            .map(|(agent, counts, last)| AgentOverview {
+                agent,
+                counts,
+                last_run_at: last.map(crate::db::from_ms),
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Sets (or, empty, removes) an agent's dispatch URL.
+#[server(prefix = "/fn", endpoint = "set_dispatch_url")]
+pub async fn set_dispatch_url(slug: String, dispatch_url: String) -> Result<(), AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let update = crate::db::agents::AgentUpdate {
+            dispatch_url: Some(dispatch_url.trim().to_string()),
+            ..Default::default()
+        };
+        crate::db::agents::put_agent(&state.db, user.account_pk, &slug, update).await?;
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "campaign_list")]
+pub async fn campaign_list() -> Result<Vec<Campaign>, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        Ok(
+            crate::db::campaigns::list_campaigns(&state.db.read, user.account_pk, 100, 0)
+                .await?
+                .0,
+        )
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "new_campaign")]
+pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        crate::db::campaigns::create_campaign(&state.db, user.account_pk, &name).await
+    })
+    .await
+}
+
+#[server(prefix = "/fn", endpoint = "campaign_detail")]
+pub async fn campaign_detail(id: String) -> Result<Campaign, AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let id = id.parse().map_err(|_| AppError::NotFound)?;
+        crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, id).await
+    })
+    .await
+}

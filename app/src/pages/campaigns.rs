@@ -1,0 +1,139 @@
+//! Campaigns (`/campaigns`, `/campaigns/:id`): status, bundle URL, latest run, and
+//! the campaign's runs.
+
+use crate::components::status_badge::StatusBadge;
+use crate::error::AppError;
+use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
+use crate::functions::runs::list_runs;
+use crate::model::{format_timestamp, Campaign};
+use crate::pages::not_found::NotFound;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+fn CampaignStatusTag(campaign: Campaign) -> impl IntoView {
+    let status = campaign.status.as_str();
+    view! { <span class=format!("badge campaign-{status}")><span class="dot"></span>{status}</span> }
+}
+
+#[component]
+pub fn CampaignsPage() -> impl IntoView {
+    let create = ServerAction::<NewCampaign>::new();
+    let campaigns = Resource::new(move || create.version().get(), |_| campaign_list());
+    let error = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| error.to_string())
+    };
+    view! {
+        <Title text="Campaigns" />
+        <main class="page">
+            <header class="page-header">
+                <h1>"Campaigns"</h1>
+                <ActionForm action=create attr:class="inline-form">
+                    <input type="text" name="name" required placeholder="New campaign name" aria-label="New campaign name" />
+                    <button type="submit" class="button primary">"Create"</button>
+                </ActionForm>
+            </header>
+            {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <Transition fallback=|| view! { <p class="muted">"Loading campaigns…"</p> }>
+                {move || Suspend::new(async move {
+                    match campaigns.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <div class="empty"><h2>"No campaigns yet"</h2><p>"Create one above, then start runs with its id."</p></div>
+                        }
+                        .into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table>
+                                    <thead><tr><th>"Campaign"</th><th>"Status"</th><th>"Bundle"</th><th>"Latest run"</th><th>"Created"</th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|campaign| view! {
+                                            <tr data-campaign=campaign.id.to_string()>
+                                                <td><a href=format!("/campaigns/{}", campaign.id)>{campaign.name.clone()}</a></td>
+                                                <td><CampaignStatusTag campaign=campaign.clone() /></td>
+                                                <td>{campaign.bundle_url.clone().map(|url| { let text = url.clone(); view! { <a href=url rel="noopener" target="_blank">{text}</a> } })}</td>
+                                                <td>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string().chars().take(8).collect::<String>()}</a> })}</td>
+                                                <td>{format_timestamp(campaign.created_at)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any(),
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+pub fn CampaignPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let campaign = Resource::new(move || id.get(), campaign_detail);
+    let runs = Resource::new(
+        move || id.get(),
+        |id| list_runs(format!("campaign={id}&limit=50")),
+    );
+    view! {
+        <Suspense fallback=|| view! { <main class="page"><p class="muted">"Loading the campaign…"</p></main> }>
+            {move || Suspend::new(async move {
+                match campaign.await {
+                    Ok(campaign) => {
+                        let listed = runs.await;
+                        view! {
+                            <Title text=campaign.name.clone() />
+                            <main class="page">
+                                <nav class="crumbs"><a href="/campaigns">"Campaigns"</a></nav>
+                                <header class="page-header">
+                                    <h1>{campaign.name.clone()}</h1>
+                                    <CampaignStatusTag campaign=campaign.clone() />
+                                </header>
+                                <dl class="facts">
+                                    <dt>"Id"</dt><dd><code>{campaign.id.to_string()}</code></dd>
+                                    <dt>"Bundle"</dt>
+                                    <dd>{campaign.bundle_url.clone().map(|url| { let text = url.clone(); view! { <a href=url rel="noopener" target="_blank">{text}</a> } }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
+                                    <dt>"Latest run"</dt>
+                                    <dd>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string()}</a> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
+                                    <dt>"Updated"</dt><dd>{format_timestamp(campaign.updated_at)}</dd>
+                                </dl>
+                                <h2>"Runs"</h2>
+                                <p><a href=format!("/?campaign={}", campaign.id)>"Filter these runs in the runs list →"</a></p>
+                                {match listed {
+                                    Ok(view) if !view.page.runs.is_empty() => view! {
+                                        <div class="table-wrap"><table class="runs">
+                                            <thead><tr><th>"Status"</th><th>"Agent"</th><th>"Summary"</th><th>"Created"</th></tr></thead>
+                                            <tbody>
+                                                {view.page.runs.into_iter().map(|run| view! {
+                                                    <tr data-run-id=run.id.to_string()>
+                                                        <td><StatusBadge status=run.status /></td>
+                                                        <td class="agent">{run.agent.clone()}</td>
+                                                        <td class="summary"><a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a></td>
+                                                        <td>{format_timestamp(run.created_at)}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table></div>
+                                    }
+                                    .into_any(),
+                                    Ok(_) => view! { <p class="muted">"No runs in this campaign yet."</p> }.into_any(),
+                                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                                }}
+                            </main>
+                        }
+                        .into_any()
+                    }
+                    Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
+                    Err(error) => view! { <main class="page"><p class="form-error">{error.to_string()}</p></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
