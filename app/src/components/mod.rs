@@ -5,5 +5,6 @@ pub mod event_log;
 pub mod json_view;
 pub mod layout;
 pub mod progress_bar;
+pub mod runs_chart;
 pub mod status_badge;
 pub mod step_timeline;

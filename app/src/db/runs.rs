@@ -744,6 +744,42 @@ fn push_filter(
     Ok(())
 }
 
+/// Runs per UTC day and status over the last `days` days (ending today), under the filter.
+pub async fn daily_counts(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+    days: i64,
+) -> Result<Vec<crate::model::DayCounts>, AppError> {
+    const DAY_MS: i64 = 86_400_000;
+    let today = now_ms().div_euclid(DAY_MS);
+    let first = today - days + 1;
+    let mut query =
+        QueryBuilder::new("SELECT r.created_at / 86400000 AS day, r.status, count(*) FROM runs r");
+    push_filter(&mut query, account_pk, filter)?;
+    query
+        .push(" AND r.created_at >= ")
+        .push_bind(first * DAY_MS)
+        .push(" GROUP BY day, r.status");
+    let rows: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(pool).await?;
+    Ok((first..=today)
+        .map(|day| crate::model::DayCounts {
+            day: from_ms(day * DAY_MS).date_naive(),
+            counts: RunStatus::ALL
+                .into_iter()
+                .map(|status| {
+                    let count = rows
+                        .iter()
+                        .find(|(row_day, name, _)| *row_day == day && name == status.as_str())
+                        .map(|(_, _, count)| *count)
+                        .unwrap_or(0);
+                    (status, count)
+                })
+                .collect(),
+        })
+        .collect())
+}
+
 /// How many runs have each status, under every filter but the status one.
 pub async fn status_counts(
     pool: &SqlitePool,

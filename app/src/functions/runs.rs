@@ -24,6 +24,9 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
         let pool = &state.db.read;
         let page = crate::db::runs::list_runs(pool, user.account_pk, &filter).await?;
         let status_counts = crate::db::runs::status_counts(pool, user.account_pk, &filter).await?;
+        let chart =
+            crate::db::runs::daily_counts(pool, user.account_pk, &filter, crate::model::CHART_DAYS)
+                .await?;
         let agents = crate::db::agents::list_agents(pool, user.account_pk)
             .await?
             .into_iter()
@@ -33,6 +36,7 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
             crate::db::campaigns::list_campaigns(pool, user.account_pk, 200, 0).await?;
         Ok(RunListView {
             page,
+            chart,
             status_counts,
             agents,
             campaigns: campaigns

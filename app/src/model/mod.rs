@@ -17,8 +17,8 @@ pub use campaign::{Campaign, CampaignStatus};
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use event::{Event, EventPage};
 pub use run::{
-    Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
-    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
+    CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};
 pub use time::{format_duration_ms, format_timestamp};

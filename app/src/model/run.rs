@@ -372,9 +372,22 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, AppError> {
 #[serde(rename_all = "camelCase")]
 pub struct RunListView {
     pub page: RunPage,
+    /// Runs created per day over the last [`CHART_DAYS`] days, by status.
+    pub chart: Vec<DayCounts>,
     pub status_counts: Vec<(RunStatus, i64)>,
     pub agents: Vec<String>,
     pub campaigns: Vec<(Uuid, String)>,
+}
+
+/// How many days the runs chart covers.
+pub const CHART_DAYS: i64 = 14;
+
+/// Runs created on one UTC day, by status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounts {
+    pub day: chrono::NaiveDate,
+    pub counts: Vec<(RunStatus, i64)>,
 }
 
 /// One page of the runs list.

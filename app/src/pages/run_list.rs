@@ -5,6 +5,7 @@
 //! list without a page reload.
 
 use crate::components::progress_bar::ProgressBar;
+use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
 use crate::error::AppError;
 use crate::functions::runs::list_runs;
@@ -225,7 +226,9 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
         }))
         .collect_view();
     let agents = view.agents.clone();
+    let chart = view.chart.clone();
     view! {
+        <RunsChart days=chart />
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
         <datalist id="agent-choices">
             {agents.into_iter().map(|agent| view! { <option value=agent></option> }).collect_view()}

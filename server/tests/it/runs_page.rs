@@ -159,3 +159,38 @@ async fn an_unknown_status_is_a_400_naming_the_field() {
         "the page explains the bad filter"
     );
 }
+
+#[tokio::test]
+async fn the_runs_chart_counts_each_day_by_status() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let now = app::db::now_ms();
+    insert(
+        &app,
+        account,
+        &[
+            run("agent", RunStatus::Failed, "today's failure", now - 1_000),
+            run(
+                "agent",
+                RunStatus::Completed,
+                "today's success",
+                now - 2_000,
+            ),
+            run(
+                "agent",
+                RunStatus::Completed,
+                "ancient",
+                now - 90 * 86_400_000,
+            ),
+        ],
+    )
+    .await;
+    app.login_owner().await;
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(
+        html.contains("Runs created per day over the last 14 days: 2 in all"),
+        "the 90-day-old run is outside the chart"
+    );
+    assert!(html.contains("chart-bar status-failed"));
+    assert!(html.contains("chart-bar status-completed"));
+}

@@ -1,0 +1,122 @@
+//! Runs over time by status: a small stacked bar chart, drawn as SVG on the server.
+
+use crate::model::DayCounts;
+use leptos::prelude::*;
+
+const WIDTH: f64 = 700.0;
+const HEIGHT: f64 = 120.0;
+const LABEL_SPACE: f64 = 18.0;
+
+/// One coloured piece of a day's bar.
+#[derive(Debug, PartialEq)]
+pub struct Segment {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub status: &'static str,
+    pub count: i64,
+}
+
+/// The segments of the chart, bottom-up per day, scaled to the busiest day.
+pub fn segments(days: &[DayCounts]) -> Vec<Segment> {
+    let busiest = days
+        .iter()
+        .map(|day| day.counts.iter().map(|(_, count)| count).sum::<i64>())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let slot = WIDTH / days.len().max(1) as f64;
+    let plot = HEIGHT - LABEL_SPACE;
+    let mut out = Vec::new();
+    for (index, day) in days.iter().enumerate() {
+        let mut top = plot;
+        for (status, count) in day.counts.iter().filter(|(_, count)| *count > 0) {
+            let height = *count as f64 / busiest * plot;
+            top -= height;
+            out.push(Segment {
+                x: index as f64 * slot + slot * 0.15,
+                y: top,
+                width: slot * 0.7,
+                height,
+                status: status.as_str(),
+                count: *count,
+            });
+        }
+    }
+    out
+}
+
+#[component]
+pub fn RunsChart(days: Vec<DayCounts>) -> impl IntoView {
+    let total: i64 = days
+        .iter()
+        .flat_map(|day| day.counts.iter().map(|(_, count)| count))
+        .sum();
+    let slot = WIDTH / days.len().max(1) as f64;
+    let labels = days
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| index % 2 == 0)
+        .map(|(index, day)| {
+            let x = index as f64 * slot + slot / 2.0;
+            view! { <text x=format!("{x:.1}") y=format!("{:.1}", HEIGHT - 4.0) class="chart-label">{day.day.format("%b %d").to_string()}</text> }
+        })
+        .collect_view();
+    let bars = segments(&days)
+        .into_iter()
+        .map(|segment| {
+            view! {
+                <rect
+                    class=format!("chart-bar status-{}", segment.status)
+                    x=format!("{:.1}", segment.x)
+                    y=format!("{:.1}", segment.y)
+                    width=format!("{:.1}", segment.width)
+                    height=format!("{:.1}", segment.height)
+                >
+                    <title>{format!("{} {}", segment.count, segment.status)}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="runs-chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label=format!("Runs created per day over the last {} days: {total} in all", days.len())
+                preserveAspectRatio="none"
+            >
+                {bars}
+                {labels}
+            </svg>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RunStatus;
+
+    #[test]
+    fn the_busiest_day_fills_the_height_and_bars_stack() {
+        let day = |completed: i64, failed: i64| DayCounts {
+            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            counts: vec![
+                (RunStatus::Completed, completed),
+                (RunStatus::Failed, failed),
+            ],
+        };
+        let segments = segments(&[day(3, 1), day(1, 0)]);
+        assert_eq!(segments.len(), 3);
+        let plot = HEIGHT - LABEL_SPACE;
+        assert!((segments[0].height + segments[1].height - plot).abs() < 1e-9);
+        assert!(
+            (segments[1].y - 0.0).abs() < 1e-9,
+            "the stack reaches the top"
+        );
+        assert!((segments[2].height - plot / 4.0).abs() < 1e-9);
+        assert!(segments[2].x > segments[0].x);
+    }
+}
