@@ -18,20 +18,8 @@ pub struct RunChoices {
 pub async fn new_run_choices() -> Result<RunChoices, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let agents = crate::db::agents::list_agents(&state.db.read, user.account_pk)
-            .await?
-            .into_iter()
-            .map(|agent| agent.slug)
-            .collect();
-        let (campaigns, _) =
-            crate::db::campaigns::list_campaigns(&state.db.read, user.account_pk, 200, 0).await?;
-        Ok(RunChoices {
-            agents,
-            campaigns: campaigns
-                .into_iter()
-                .map(|campaign| (campaign.id, campaign.name))
-                .collect(),
-        })
+        let (agents, campaigns) = super::ssr::choices(&state, user.account_pk).await?;
+        Ok(RunChoices { agents, campaigns })
     })
     .await
 }

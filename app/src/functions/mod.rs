@@ -44,6 +44,27 @@ pub(crate) mod ssr {
         result
     }
 
+    /// What the dashboard's forms offer to pick from: agent slugs and campaigns.
+    pub async fn choices(
+        state: &AppState,
+        account_pk: i64,
+    ) -> Result<(Vec<String>, Vec<(uuid::Uuid, String)>), AppError> {
+        let agents = crate::db::agents::list_agents(&state.db.read, account_pk)
+            .await?
+            .into_iter()
+            .map(|agent| agent.slug)
+            .collect();
+        let (campaigns, _) =
+            crate::db::campaigns::list_campaigns(&state.db.read, account_pk, 200, 0).await?;
+        Ok((
+            agents,
+            campaigns
+                .into_iter()
+                .map(|campaign| (campaign.id, campaign.name))
+                .collect(),
+        ))
+    }
+
     /// The signed-in user, or `Unauthorized`.
     pub async fn require_user() -> Result<(AppState, CurrentUser), AppError> {
         let state = state()?;

@@ -9,11 +9,8 @@ use leptos::prelude::*;
 #[server(prefix = "/fn", endpoint = "run_detail")]
 pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        let id = ssr::parse_id(&id)?;
-        let mut conn = state.db.read.acquire().await?;
-        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
-        drop(conn);
+        let (state, user, stored) = ssr::callers_run(&id).await?;
+        let id = stored.run.id;
         let campaign_name = match stored.run.campaign_id {
             Some(campaign) => {
                 crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, campaign)
@@ -48,11 +45,7 @@ pub async fn run_events(
     q: String,
 ) -> Result<EventPage, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        let id = ssr::parse_id(&id)?;
-        let mut conn = state.db.read.acquire().await?;
-        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
-        drop(conn);
+        let (state, _, stored) = ssr::callers_run(&id).await?;
         let query = crate::db::events::EventQuery {
             after: Some(after),
             limit: EVENTS_PAGE,
@@ -70,11 +63,7 @@ pub const EVENTS_PAGE: i64 = 100;
 #[server(prefix = "/fn", endpoint = "cancel_run")]
 pub async fn cancel_run(id: String) -> Result<Run, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        let mut conn = state.db.read.acquire().await?;
-        let stored =
-            crate::db::runs::get_run(&mut conn, user.account_pk, ssr::parse_id(&id)?).await?;
-        drop(conn);
+        let (state, _, stored) = ssr::callers_run(&id).await?;
         let update = crate::db::runs::StatusUpdate {
             status: Some(crate::model::RunStatus::Cancelled),
             ..Default::default()
@@ -116,8 +105,9 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
+    use crate::db::runs::StoredRun;
     use crate::error::AppError;
-    use crate::model::{Artifact, ArtifactView, Preview};
+    use crate::model::{Artifact, ArtifactView, CurrentUser, Preview};
     use crate::state::AppState;
     use futures::StreamExt;
     use uuid::Uuid;
@@ -127,6 +117,16 @@ pub(crate) mod ssr {
 
     pub fn parse_id(id: &str) -> Result<Uuid, AppError> {
         id.parse().map_err(|_| AppError::NotFound)
+    }
+
+    /// The signed-in caller and their run with this id (`NotFound` for anyone else's).
+    pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
+        let (state, user) = crate::functions::ssr::require_user().await?;
+        let id = parse_id(id)?;
+        let mut conn = state.db.read.acquire().await?;
+        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
+        drop(conn);
+        Ok((state, user, stored))
     }
 
     #[derive(PartialEq)]

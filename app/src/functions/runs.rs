@@ -27,22 +27,13 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
         let chart =
             crate::db::runs::daily_counts(pool, user.account_pk, &filter, crate::model::CHART_DAYS)
                 .await?;
-        let agents = crate::db::agents::list_agents(pool, user.account_pk)
-            .await?
-            .into_iter()
-            .map(|agent| agent.slug)
-            .collect();
-        let (campaigns, _) =
-            crate::db::campaigns::list_campaigns(pool, user.account_pk, 200, 0).await?;
+        let (agents, campaigns) = super::ssr::choices(&state, user.account_pk).await?;
         Ok(RunListView {
             page,
             chart,
             status_counts,
             agents,
-            campaigns: campaigns
-                .into_iter()
-                .map(|campaign| (campaign.id, campaign.name))
-                .collect(),
+            campaigns,
         })
     })
     .await
