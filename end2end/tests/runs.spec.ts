@@ -60,16 +60,19 @@ test("a filtered address survives a reload", async ({ page }) => {
   }
 });
 
-test("paging to older runs and back", async ({ page, request }) => {
+test("paging to older runs by keyset and back to the newest", async ({ page, request }) => {
   const total = await totalRuns(request);
   const second = Math.min(20, total - 20);
   await markDocument(page);
+  const newestFirst = await page.locator("tbody tr").first().getAttribute("data-run-id");
   await page.getByRole("link", { name: "Older →" }).click();
-  await expect(page).toHaveURL(/offset=20/);
+  await expect(page).toHaveURL(/cursor=/);
   await expect(page.locator("tbody tr")).toHaveCount(second);
-  await expect(page.locator(".pager")).toContainText(`21–${20 + second} of ${total}`);
-  await page.getByRole("link", { name: "← Newer" }).click();
+  await expect(page.locator(".pager")).toContainText(`${second} older runs of ${total}`);
+  expect(await page.locator("tbody tr").first().getAttribute("data-run-id")).not.toBe(newestFirst);
+  await page.getByRole("link", { name: "← Newest" }).click();
   await expect(page.locator("tbody tr")).toHaveCount(20);
+  await expect(page.locator("tbody tr").first()).toHaveAttribute("data-run-id", newestFirst!);
   expect(await documentWasKept(page)).toBe(true);
 });
 

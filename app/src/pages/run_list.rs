@@ -46,14 +46,15 @@ pub fn with_param(query: &str, key: &str, value: &str) -> String {
     href(&kept)
 }
 
-/// The current query at another offset.
-fn at_offset(query: &str, offset: i64) -> String {
+/// The current query at another page: `("offset", n)`, or `("cursor", c)` for
+/// keyset paging (fast at any depth); `("offset", "0")` is the first page.
+fn at_page(query: &str, key: &str, value: &str) -> String {
     let mut kept: Vec<(String, String)> = pairs(query)
         .into_iter()
         .filter(|(name, _)| name != "offset" && name != "cursor")
         .collect();
-    if offset > 0 {
-        kept.push(("offset".to_string(), offset.to_string()));
+    if value != "0" {
+        kept.push((key.to_string(), value.to_string()));
     }
     href(&kept)
 }
@@ -240,14 +241,52 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
 #[component]
 fn RunTable(view: RunListView, query: String) -> impl IntoView {
     let page = view.page;
+    let keyset = !param(&query, "cursor").is_empty();
+    if page.runs.is_empty() && keyset {
+        return view! {
+            <div class="empty">
+                <h2>"No older runs"</h2>
+                <p><a href=at_page(&query, "offset", "0")>"← Newest runs"</a></p>
+            </div>
+        }
+        .into_any();
+    }
     if page.runs.is_empty() {
         let filtered = !pairs(&query).is_empty();
         return view! { <EmptyState filtered /> }.into_any();
     }
-    let first = page.offset + 1;
-    let last = page.offset + page.runs.len() as i64;
-    let newer = (page.offset > 0).then(|| at_offset(&query, (page.offset - page.limit).max(0)));
-    let older = (last < page.total).then(|| at_offset(&query, page.offset + page.limit));
+    let shown = page.runs.len() as i64;
+    // Keyset pages know what they hold, not where they are: they count, and lead back to the newest.
+    let position = if keyset {
+        format!("{shown} older runs of {}", page.total)
+    } else {
+        format!(
+            "{}–{} of {}",
+            page.offset + 1,
+            page.offset + shown,
+            page.total
+        )
+    };
+    let newer = if keyset {
+        Some(("← Newest", at_page(&query, "offset", "0")))
+    } else {
+        (page.offset > 0).then(|| {
+            (
+                "← Newer",
+                at_page(
+                    &query,
+                    "offset",
+                    &(page.offset - page.limit).max(0).to_string(),
+                ),
+            )
+        })
+    };
+    let more = keyset || page.offset + shown < page.total;
+    let older = page
+        .next_cursor
+        .clone()
+        .filter(|_| more)
+        .map(|cursor| at_page(&query, "cursor", &cursor));
     view! {
         <div class="table-wrap">
             <table class="runs">
@@ -268,8 +307,8 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            <span class="muted">{format!("{first}–{last} of {}", page.total)}</span>
-            {newer.map(|href| view! { <a href=href class="button subtle">"← Newer"</a> })}
+            <span class="muted">{position}</span>
+            {newer.map(|(label, href)| view! { <a href=href class="button subtle">{label}</a> })}
             {older.map(|href| view! { <a href=href class="button subtle">"Older →"</a> })}
         </nav>
     }
@@ -357,7 +396,14 @@ mod tests {
             "/?agent=a&status=failed"
         );
         assert_eq!(with_param("status=failed", "status", ""), "/");
-        assert_eq!(at_offset("q=input.x%3D1", 20), "/?q=input.x%3D1&offset=20");
-        assert_eq!(at_offset("offset=20", 0), "/");
+        assert_eq!(
+            at_page("q=input.x%3D1", "offset", "20"),
+            "/?q=input.x%3D1&offset=20"
+        );
+        assert_eq!(at_page("offset=20", "offset", "0"), "/");
+        assert_eq!(
+            at_page("status=failed&offset=20", "cursor", "17.4"),
+            "/?status=failed&cursor=17.4"
+        );
     }
 }
