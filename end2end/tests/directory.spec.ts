@@ -48,6 +48,15 @@ test("a campaign goes live with its bundle when its run completes", async ({ pag
   await expect(page.getByRole("link", { name: "https://cdn.example.com/launch/index.html" })).toBeVisible();
   await expect(page.getByRole("link", { name: "Launch site" })).toBeVisible();
   await page.screenshot({ path: "results/screenshots/campaign.png", fullPage: true });
+
+  // The campaign's runs take the list's filters, on the campaign's own address.
+  await expect(page.locator('.chip[data-status="all"] .count')).toHaveText("1");
+  await page.locator('.chip[data-status="failed"]').click();
+  await expect(page).toHaveURL(new RegExp(`/campaigns/${campaignId}\\?status=failed$`));
+  await expect(page.getByRole("heading", { name: "No runs match these filters" })).toBeVisible();
+  await page.locator('.chip[data-status="completed"]').click();
+  await expect(page.getByRole("link", { name: "Launch site" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "E2E Launch" })).toBeVisible();
 });
 
 test.describe("another account's campaign", () => {

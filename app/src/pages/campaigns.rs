@@ -1,12 +1,11 @@
 //! Campaigns (`/campaigns`, `/campaigns/:id`): status, bundle URL, latest run, and
 //! the campaign's runs.
 
-use crate::components::status_badge::StatusBadge;
 use crate::error::AppError;
 use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
-use crate::functions::runs::list_runs;
 use crate::model::{format_timestamp, Campaign};
 use crate::pages::not_found::NotFound;
+use crate::pages::run_list::RunsExplorer;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -78,16 +77,11 @@ pub fn CampaignPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let campaign = Resource::new(move || id.get(), campaign_detail);
-    let runs = Resource::new(
-        move || id.get(),
-        |id| list_runs(format!("campaign={id}&limit=50")),
-    );
     view! {
         <Suspense fallback=|| view! { <main class="page"><p class="muted">"Loading the campaign…"</p></main> }>
             {move || Suspend::new(async move {
                 match campaign.await {
                     Ok(campaign) => {
-                        let listed = runs.await;
                         view! {
                             <Title text=campaign.name.clone() />
                             <main class="page">
@@ -105,27 +99,10 @@ pub fn CampaignPage() -> impl IntoView {
                                     <dt>"Updated"</dt><dd>{format_timestamp(campaign.updated_at)}</dd>
                                 </dl>
                                 <h2>"Runs"</h2>
-                                <p><a href=format!("/?campaign={}", campaign.id)>"Filter these runs in the runs list →"</a></p>
-                                {match listed {
-                                    Ok(view) if !view.page.runs.is_empty() => view! {
-                                        <div class="table-wrap"><table class="runs">
-                                            <thead><tr><th>"Status"</th><th>"Agent"</th><th>"Summary"</th><th>"Created"</th></tr></thead>
-                                            <tbody>
-                                                {view.page.runs.into_iter().map(|run| view! {
-                                                    <tr data-run-id=run.id.to_string()>
-                                                        <td><StatusBadge status=run.status /></td>
-                                                        <td class="agent">{run.agent.clone()}</td>
-                                                        <td class="summary"><a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a></td>
-                                                        <td>{format_timestamp(run.created_at)}</td>
-                                                    </tr>
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table></div>
-                                    }
-                                    .into_any(),
-                                    Ok(_) => view! { <p class="muted">"No runs in this campaign yet."</p> }.into_any(),
-                                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                                }}
+                                <RunsExplorer
+                                    base=format!("/campaigns/{}", campaign.id)
+                                    fixed=vec![("campaign".to_string(), campaign.id.to_string())]
+                                />
                             </main>
                         }
                         .into_any()

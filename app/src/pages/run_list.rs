@@ -22,33 +22,33 @@ fn pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The list URL for these pairs, leaving out empty values.
-fn href(pairs: &[(String, String)]) -> String {
+/// The list URL (`base` is `/` or a campaign's page) for these pairs, leaving out empty values.
+fn href(base: &str, pairs: &[(String, String)]) -> String {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
         serializer.append_pair(key, value);
     }
     let query = serializer.finish();
     if query.is_empty() {
-        "/".to_string()
+        base.to_string()
     } else {
-        format!("/?{query}")
+        format!("{base}?{query}")
     }
 }
 
 /// The current query with `key` set to `value` (removed when empty), back on page one.
-pub fn with_param(query: &str, key: &str, value: &str) -> String {
+pub fn with_param(base: &str, query: &str, key: &str, value: &str) -> String {
     let mut kept: Vec<(String, String)> = pairs(query)
         .into_iter()
         .filter(|(name, _)| name != key && name != "offset" && name != "cursor")
         .collect();
     kept.push((key.to_string(), value.to_string()));
-    href(&kept)
+    href(base, &kept)
 }
 
 /// The current query at another page: `("offset", n)`, or `("cursor", c)` for
 /// keyset paging (fast at any depth); `("offset", "0")` is the first page.
-fn at_page(query: &str, key: &str, value: &str) -> String {
+fn at_page(base: &str, query: &str, key: &str, value: &str) -> String {
     let mut kept: Vec<(String, String)> = pairs(query)
         .into_iter()
         .filter(|(name, _)| name != "offset" && name != "cursor")
@@ -56,7 +56,7 @@ fn at_page(query: &str, key: &str, value: &str) -> String {
     if value != "0" {
         kept.push((key.to_string(), value.to_string()));
     }
-    href(&kept)
+    href(base, &kept)
 }
 
 fn param(query: &str, key: &str) -> String {
@@ -67,38 +67,67 @@ fn param(query: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Where the runs list lives: `/`, or a campaign's page (whose campaign is then
+/// fixed and not part of its URL).
+#[derive(Clone, Debug)]
+pub struct ListBase(pub String);
+
+fn list_base() -> String {
+    use_context::<ListBase>()
+        .map(|base| base.0)
+        .unwrap_or_else(|| "/".to_string())
+}
+
 #[component]
 pub fn RunListPage() -> impl IntoView {
-    let location = use_location();
-    let query = Memo::new(move |_| location.search.get());
-    let runs = Resource::new(move || query.get(), list_runs);
-
     view! {
         <Title text="Runs" />
         <main class="page">
             <header class="page-header">
                 <h1>"Runs"</h1>
             </header>
-            <FilterBar query runs />
-            <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
-                {move || Suspend::new(async move {
-                    let current = query.get_untracked();
-                    match runs.await {
-                        Ok(view) => view! { <RunListBody view query=current /> }.into_any(),
-                        Err(error) => view! { <ListError error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <RunsExplorer base="/".to_string() fixed=Vec::new() />
         </main>
     }
 }
 
-/// The filter form. Its field names are the API's query parameters; submitting
-/// navigates to the list URL with the filled-in fields (keeping the status chips').
+/// The filter bar, status chips, chart and table over the URL's filters plus the
+/// `fixed` ones (a campaign's page fixes its campaign).
+#[component]
+pub fn RunsExplorer(base: String, fixed: Vec<(String, String)>) -> impl IntoView {
+    provide_context(ListBase(base));
+    let location = use_location();
+    let query = Memo::new(move |_| location.search.get());
+    let fixed_campaign = fixed.iter().any(|(key, _)| key == "campaign");
+    let runs = Resource::new(
+        move || query.get(),
+        move |query| {
+            let mut all = pairs(&query);
+            all.extend(fixed.iter().cloned());
+            list_runs(href("", &all).trim_start_matches('?').to_string())
+        },
+    );
+
+    view! {
+        <FilterBar query runs fixed_campaign />
+        <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
+            {move || Suspend::new(async move {
+                let current = query.get_untracked();
+                match runs.await {
+                    Ok(view) => view! { <RunListBody view query=current /> }.into_any(),
+                    Err(error) => view! { <ListError error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
 type Runs = Resource<Result<RunListView, AppError>>;
 
 #[component]
-fn FilterBar(query: Memo<String>, runs: Runs) -> impl IntoView {
+fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl IntoView {
+    let base = list_base();
+    let (action, clear) = (base.clone(), base.clone());
     let navigate = use_navigate();
     let fields: [(&'static str, NodeRef<leptos::html::Input>); 7] = [
         ("q", NodeRef::new()),
@@ -122,11 +151,11 @@ fn FilterBar(query: Memo<String>, runs: Runs) -> impl IntoView {
         if let Some(select) = campaign.get() {
             chosen.push(("campaign".to_string(), select.value()));
         }
-        navigate(&href(&chosen), Default::default());
+        navigate(&href(&base, &chosen), Default::default());
     };
     let value = move |name: &'static str| move || param(&query.get(), name);
     view! {
-        <form class="filter-bar" method="get" action="/" on:submit=submit role="search" aria-label="Filter runs">
+        <form class="filter-bar" method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
             <label class="grow">
                 <span>"Search"</span>
@@ -137,12 +166,14 @@ fn FilterBar(query: Memo<String>, runs: Runs) -> impl IntoView {
                 <span>"Agent"</span>
                 <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
             </label>
-            <label>
-                <span>"Campaign"</span>
-                <select node_ref=campaign name="campaign">
-                    <CampaignOptions query runs />
-                </select>
-            </label>
+            {(!fixed_campaign).then(|| view! {
+                <label>
+                    <span>"Campaign"</span>
+                    <select node_ref=campaign name="campaign">
+                        <CampaignOptions query runs />
+                    </select>
+                </label>
+            })}
             <label>
                 <span>"Initiator"</span>
                 <input node_ref=fields[1].1 type="text" name="initiator" value=value("initiator") placeholder="any" />
@@ -165,7 +196,7 @@ fn FilterBar(query: Memo<String>, runs: Runs) -> impl IntoView {
             </label>
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
-                <a class="button subtle" href="/">"Clear"</a>
+                <a class="button subtle" href=clear>"Clear"</a>
             </div>
         </form>
     }
@@ -199,6 +230,7 @@ fn CampaignOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
 
 #[component]
 fn RunListBody(view: RunListView, query: String) -> impl IntoView {
+    let base = list_base();
     let current = param(&query, "status");
     let total_all: i64 = view.status_counts.iter().map(|(_, count)| count).sum();
     let chip = |label: String, value: String, count: i64| {
@@ -207,7 +239,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             // A plain link: the router still navigates client-side, and unlike
             // `<A>` it does not mark every chip current (they share the path `/`).
             <a
-                href=with_param(&query, "status", &value)
+                href=with_param(&base, &query, "status", &value)
                 class=if active { "chip active" } else { "chip" }
                 aria-current=active.then_some("true")
                 data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
@@ -240,13 +272,14 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
 
 #[component]
 fn RunTable(view: RunListView, query: String) -> impl IntoView {
+    let base = list_base();
     let page = view.page;
     let keyset = !param(&query, "cursor").is_empty();
     if page.runs.is_empty() && keyset {
         return view! {
             <div class="empty">
                 <h2>"No older runs"</h2>
-                <p><a href=at_page(&query, "offset", "0")>"← Newest runs"</a></p>
+                <p><a href=at_page(&base, &query, "offset", "0")>"← Newest runs"</a></p>
             </div>
         }
         .into_any();
@@ -268,12 +301,13 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         )
     };
     let newer = if keyset {
-        Some(("← Newest", at_page(&query, "offset", "0")))
+        Some(("← Newest", at_page(&base, &query, "offset", "0")))
     } else {
         (page.offset > 0).then(|| {
             (
                 "← Newer",
                 at_page(
+                    &base,
                     &query,
                     "offset",
                     &(page.offset - page.limit).max(0).to_string(),
@@ -286,7 +320,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         .next_cursor
         .clone()
         .filter(|_| more)
-        .map(|cursor| at_page(&query, "cursor", &cursor));
+        .map(|cursor| at_page(&base, &query, "cursor", &cursor));
     view! {
         <div class="table-wrap">
             <table class="runs">
@@ -390,19 +424,19 @@ mod tests {
 
     #[test]
     fn filter_links_keep_the_other_filters_and_go_back_to_page_one() {
-        assert_eq!(with_param("", "status", "failed"), "/?status=failed");
+        assert_eq!(with_param("/", "", "status", "failed"), "/?status=failed");
         assert_eq!(
-            with_param("agent=a&status=running&offset=40", "status", "failed"),
+            with_param("/", "agent=a&status=running&offset=40", "status", "failed"),
             "/?agent=a&status=failed"
         );
-        assert_eq!(with_param("status=failed", "status", ""), "/");
+        assert_eq!(with_param("/", "status=failed", "status", ""), "/");
         assert_eq!(
-            at_page("q=input.x%3D1", "offset", "20"),
+            at_page("/", "q=input.x%3D1", "offset", "20"),
             "/?q=input.x%3D1&offset=20"
         );
-        assert_eq!(at_page("offset=20", "offset", "0"), "/");
+        assert_eq!(at_page("/", "offset=20", "offset", "0"), "/");
         assert_eq!(
-            at_page("status=failed&offset=20", "cursor", "17.4"),
+            at_page("/", "status=failed&offset=20", "cursor", "17.4"),
             "/?status=failed&cursor=17.4"
         );
     }
