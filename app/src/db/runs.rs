@@ -119,6 +119,7 @@ pub async fn insert_run(
     .fetch_one(&mut *conn)
     .await?;
 
+    count_run(conn, run_pk, run.status.as_str(), 1).await?;
     for (path, value) in flatten_input(&run.input) {
         sqlx::query(
             "INSERT OR IGNORE INTO run_input_fields (run_pk, account_pk, path, value, created_at)
@@ -133,6 +134,26 @@ pub async fn insert_run(
         .await?;
     }
     Ok((run_pk, id))
+}
+
+/// Moves one run's weight in `run_counts` (the chips' and chart's counters).
+async fn count_run(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    status: &str,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO run_counts (account_pk, day, agent_pk, status, count)
+         SELECT account_pk, created_at / 86400000, agent_pk, ?, ? FROM runs WHERE pk = ?
+         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
+    )
+    .bind(status)
+    .bind(delta)
+    .bind(run_pk)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Every scalar leaf of a JSON input as `(dotted.path, text)`. Array elements get
@@ -458,6 +479,10 @@ pub async fn apply_status(
         completed - started_at.unwrap_or_else(|| run.run.created_at.timestamp_millis())
     });
     let error = update.error.as_ref();
+    if next != current {
+        count_run(conn, run.pk, current.as_str(), -1).await?;
+        count_run(conn, run.pk, next.as_str(), 1).await?;
+    }
     sqlx::query(
         "UPDATE runs SET status = ?, progress = COALESCE(?, progress), started_at = ?,
                 completed_at = COALESCE(?, completed_at), duration_ms = COALESCE(?, duration_ms),
@@ -600,6 +625,7 @@ pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String
     .bind(run.pk)
     .fetch_all(&mut *tx)
     .await?;
+    count_run(&mut tx, run.pk, run.run.status.as_str(), -1).await?;
     sqlx::query("DELETE FROM runs WHERE pk = ?")
         .bind(run.pk)
         .execute(&mut *tx)
@@ -744,6 +770,45 @@ fn push_filter(
     Ok(())
 }
 
+/// Whether `run_counts` can answer for this filter: it knows accounts, days, agents
+/// and statuses, nothing else.
+fn from_counters(filter: &RunFilter) -> bool {
+    let counted = RunFilter {
+        statuses: filter.statuses.clone(),
+        agent: filter.agent.clone(),
+        limit: filter.limit,
+        offset: filter.offset,
+        cursor: filter.cursor.clone(),
+        ..RunFilter::default()
+    };
+    *filter == counted
+}
+
+/// The agent (and, when asked, status) conditions on `run_counts`.
+fn push_counter_filter(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account_pk: i64,
+    filter: &RunFilter,
+    with_statuses: bool,
+) {
+    if let Some(agent) = &filter.agent {
+        query
+            .push(" AND agent_pk = (SELECT pk FROM agents WHERE account_pk = ")
+            .push_bind(account_pk)
+            .push(" AND slug = ")
+            .push_bind(agent.clone())
+            .push(")");
+    }
+    if with_statuses && !filter.statuses.is_empty() {
+        query.push(" AND status IN (");
+        let mut separated = query.separated(", ");
+        for status in &filter.statuses {
+            separated.push_bind(status.as_str());
+        }
+        query.push(")");
+    }
+}
+
 /// Runs per UTC day and status over the last `days` days (ending today), under the filter.
 pub async fn daily_counts(
     pool: &SqlitePool,
@@ -754,13 +819,27 @@ pub async fn daily_counts(
     const DAY_MS: i64 = 86_400_000;
     let today = now_ms().div_euclid(DAY_MS);
     let first = today - days + 1;
-    let mut query =
-        QueryBuilder::new("SELECT r.created_at / 86400000 AS day, r.status, count(*) FROM runs r");
-    push_filter(&mut query, account_pk, filter)?;
-    query
-        .push(" AND r.created_at >= ")
-        .push_bind(first * DAY_MS)
-        .push(" GROUP BY day, r.status");
+    let mut query = if from_counters(filter) {
+        let mut query =
+            QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, filter, true);
+        query
+            .push(" AND day >= ")
+            .push_bind(first)
+            .push(" GROUP BY day, status");
+        query
+    } else {
+        let mut query = QueryBuilder::new(
+            "SELECT r.created_at / 86400000 AS day, r.status, count(*) FROM runs r",
+        );
+        push_filter(&mut query, account_pk, filter)?;
+        query
+            .push(" AND r.created_at >= ")
+            .push_bind(first * DAY_MS)
+            .push(" GROUP BY day, r.status");
+        query
+    };
     let rows: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok((first..=today)
         .map(|day| crate::model::DayCounts {
@@ -790,9 +869,19 @@ pub async fn status_counts(
         statuses: Vec::new(),
         ..filter.clone()
     };
-    let mut query = QueryBuilder::new("SELECT r.status, count(*) FROM runs r");
-    push_filter(&mut query, account_pk, &all_statuses)?;
-    query.push(" GROUP BY r.status");
+    let mut query = if from_counters(&all_statuses) {
+        let mut query =
+            QueryBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, &all_statuses, false);
+        query.push(" GROUP BY status");
+        query
+    } else {
+        let mut query = QueryBuilder::new("SELECT r.status, count(*) FROM runs r");
+        push_filter(&mut query, account_pk, &all_statuses)?;
+        query.push(" GROUP BY r.status");
+        query
+    };
     let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(RunStatus::ALL
         .into_iter()

@@ -126,3 +126,81 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
         .unwrap();
     assert_eq!(agents, 64);
 }
+
+#[tokio::test]
+async fn run_counters_follow_creation_status_changes_retries_and_deletion() {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (a, runner_a) = app.create_run(&token, json!({"agent": "one"})).await;
+    let (b, runner_b) = app.create_run(&token, json!({"agent": "two"})).await;
+    let (c, _) = app.create_run(&token, json!({"agent": "two"})).await;
+    let (d, _) = app.create_run(&token, json!({"agent": "one"})).await;
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{a}/status"),
+        &runner_a,
+        Some(json!({"status": "running"})),
+    )
+    .await;
+    app.call(
+        Method::POST,
+        &format!("/api/runner/runs/{b}/status"),
+        &runner_b,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    app.call(Method::POST, &format!("/api/runs/{c}/cancel"), &token, None)
+        .await;
+    app.call(Method::POST, &format!("/api/runs/{c}/retry"), &token, None)
+        .await;
+    app.call(Method::DELETE, &format!("/api/runs/{d}"), &token, None)
+        .await;
+
+    let account = app.owner_account().await;
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, sum(count) FROM run_counts WHERE account_pk = ? GROUP BY status HAVING sum(count) <> 0 ORDER BY status",
+    )
+    .bind(account)
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
+    let actual: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM runs WHERE account_pk = ? GROUP BY status ORDER BY status",
+    )
+    .bind(account)
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
+    assert_eq!(counted, actual);
+    assert_eq!(
+        actual,
+        vec![
+            ("cancelled".to_string(), 1),
+            ("completed".to_string(), 1),
+            ("requested".to_string(), 1),
+            ("running".to_string(), 1)
+        ]
+    );
+    // The chips read the counters; by agent too.
+    app.login_owner().await;
+    let html = app.get("/?agent=two").await.text().await.unwrap();
+    let chip = |status: &str| {
+        let start = html
+            .find(&format!(r#"data-status="{status}""#))
+            .expect("chip");
+        let end = start + html[start..].find("</a>").expect("chip end");
+        html[start..end].to_string()
+    };
+    assert!(chip("all").contains(">3<"), "{}", chip("all"));
+    assert!(chip("completed").contains(">1<"), "{}", chip("completed"));
+    assert!(
+        chip("running").contains(">0<"),
+        "agent one's running run is not counted for two"
+    );
+    let (_, listed) = app
+        .call(Method::GET, "/api/runs?agent=two", &token, None)
+        .await;
+    assert_eq!(listed["data"]["total"], 3);
+}
