@@ -112,10 +112,7 @@ pub async fn bootstrap_owner(
     password: Option<&str>,
 ) -> Result<Bootstrap, AppError> {
     let mut tx = db.begin_write().await?;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut *tx)
-        .await?;
-    if users > 0 {
+    if db::users::count_users(&mut *tx).await? > 0 {
         return Ok(Bootstrap::Existing);
     }
     let email = email.unwrap_or(DEFAULT_ADMIN_EMAIL).to_string();

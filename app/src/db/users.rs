@@ -18,9 +18,11 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub async fn count_users(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count_users<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await
 }
 

@@ -72,7 +72,7 @@ pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
 pub async fn campaign_detail(id: String) -> Result<Campaign, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = id.parse().map_err(|_| AppError::NotFound)?;
+        let id = crate::model::parse_public_id(&id)?;
         crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, id).await
     })
     .await

@@ -104,7 +104,7 @@ pub async fn create_token(name: String) -> Result<String, AppError> {
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = id.parse().map_err(|_| AppError::NotFound)?;
+        let id = crate::model::parse_public_id(&id)?;
         crate::db::tokens::revoke_token(&state.db, user.account_pk, id).await
     })
     .await

@@ -80,8 +80,12 @@ pub async fn cancel_run(id: String) -> Result<Run, AppError> {
 pub async fn retry_run(id: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let retried =
-            crate::db::runs::retry_run(&state.db, user.account_pk, ssr::parse_id(&id)?).await?;
+        let retried = crate::db::runs::retry_run(
+            &state.db,
+            user.account_pk,
+            crate::model::parse_public_id(&id)?,
+        )
+        .await?;
         Ok(retried.run.id.to_string())
     })
     .await
@@ -91,8 +95,12 @@ pub async fn retry_run(id: String) -> Result<String, AppError> {
 pub async fn delete_run(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let keys =
-            crate::db::runs::delete_run(&state.db, user.account_pk, ssr::parse_id(&id)?).await?;
+        let keys = crate::db::runs::delete_run(
+            &state.db,
+            user.account_pk,
+            crate::model::parse_public_id(&id)?,
+        )
+        .await?;
         for key in keys {
             if let Err(error) = state.store.delete(&key).await {
                 tracing::warn!(?error, %key, "could not delete a stored artifact file");
@@ -115,14 +123,10 @@ pub(crate) mod ssr {
     /// Largest text shown inline; bigger files are offered for download only.
     const MAX_PREVIEW_BYTES: i64 = 64 * 1024;
 
-    pub fn parse_id(id: &str) -> Result<Uuid, AppError> {
-        id.parse().map_err(|_| AppError::NotFound)
-    }
-
     /// The signed-in caller and their run with this id (`NotFound` for anyone else's).
     pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
         let (state, user) = crate::functions::ssr::require_user().await?;
-        let id = parse_id(id)?;
+        let id = crate::model::parse_public_id(id)?;
         let mut conn = state.db.read.acquire().await?;
         let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
         drop(conn);

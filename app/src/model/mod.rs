@@ -24,3 +24,9 @@ pub use step::{Step, StepStatus};
 pub use time::{format_duration_ms, format_timestamp};
 pub use token::ApiToken;
 pub use user::{CurrentUser, Role};
+
+/// A public id taken from a URL. Anything that is not a UUID names nothing, so it
+/// is `NotFound`, exactly like an unknown id.
+pub fn parse_public_id(id: &str) -> Result<uuid::Uuid, crate::error::AppError> {
+    id.parse().map_err(|_| crate::error::AppError::NotFound)
+}

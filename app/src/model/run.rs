@@ -308,15 +308,6 @@ impl RunFilter {
         }
         Ok((limit, offset))
     }
-
-    /// Serialises the statuses back into the comma list form.
-    pub fn statuses_param(statuses: &[RunStatus]) -> String {
-        statuses
-            .iter()
-            .map(|status| status.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
 }
 
 fn validate_input_path(key: &str, path: &str) -> Result<(), AppError> {

@@ -5,7 +5,7 @@ use super::envelope::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope}
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderMap};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::ToSchema;
@@ -20,9 +20,8 @@ pub struct Owner {
 }
 
 /// The bearer token of a request, if it has one.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
@@ -59,7 +58,7 @@ impl FromRequestParts<AppState> for Owner {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(token) = bearer(parts) {
+        if let Some(token) = bearer(&parts.headers) {
             return Ok(owner_from_bearer(state, token).await?);
         }
         let session = Session::from_request_parts(parts, state)

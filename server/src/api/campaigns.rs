@@ -2,10 +2,10 @@
 
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use super::runs::{filter_from, parse_id, RunListParams};
+use super::runs::{filter_from, RunListParams};
 use app::db::campaigns;
 use app::error::AppError;
-use app::model::{Campaign, RunFilter, RunPage};
+use app::model::{parse_public_id, Campaign, RunFilter, RunPage};
 use app::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use serde::{Deserialize, Serialize};
@@ -65,11 +65,12 @@ async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQ
 #[utoipa::path(get, path = "/api/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
     responses((status = 200, body = Envelope<Campaign>), (status = 404, body = ErrorEnvelope)))]
 async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    ok(campaigns::get_campaign(&state.db.read, owner.account_pk, parse_id(&id)?).await?)
+    ok(campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(&id)?).await?)
 }
 
 async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&str>) -> ApiResult {
-    let campaign = campaigns::get_campaign(&state.db.read, owner.account_pk, parse_id(id)?).await?;
+    let campaign =
+        campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(id)?).await?;
     let mut filter = filter_from(query)?;
     filter.campaign = Some(campaign.id);
     ok(app::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)

@@ -6,7 +6,9 @@ use super::envelope::{created, ok, ApiError, ApiJson, ApiResult, Envelope, Error
 use app::db::events::EventQuery;
 use app::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
 use app::error::AppError;
-use app::model::{Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus, Step};
+use app::model::{
+    parse_public_id, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus, Step,
+};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -19,11 +21,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// A path id that is not a UUID names no run: 404, like an unknown one.
-pub fn parse_id(id: &str) -> Result<Uuid, AppError> {
-    id.parse().map_err(|_| AppError::NotFound)
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -269,7 +266,7 @@ pub const RUN_LIST_PARAMS: [&str; 14] = [
 
 async fn load(state: &AppState, owner: Owner, id: &str) -> Result<StoredRun, AppError> {
     let mut conn = state.db.read.acquire().await?;
-    runs::get_run(&mut conn, owner.account_pk, parse_id(id)?).await
+    runs::get_run(&mut conn, owner.account_pk, parse_public_id(id)?).await
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
@@ -366,7 +363,8 @@ async fn artifact_content(
 ) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     let artifact =
-        app::db::artifacts::get_artifact(&state.db.read, run.pk, parse_id(&artifact_id)?).await?;
+        app::db::artifacts::get_artifact(&state.db.read, run.pk, parse_public_id(&artifact_id)?)
+            .await?;
     let content_type = artifact
         .content_type
         .clone()
@@ -433,7 +431,7 @@ async fn patch(
         status: body.status,
     };
     ok(
-        runs::patch_run(&state.db, owner.account_pk, parse_id(&id)?, patch)
+        runs::patch_run(&state.db, owner.account_pk, parse_public_id(&id)?, patch)
             .await?
             .run,
     )
@@ -456,7 +454,7 @@ async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
     responses((status = 201, body = Envelope<RunCreated>), (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Only failed or cancelled runs can be retried (`not_retryable`)", body = ErrorEnvelope)))]
 async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let stored = runs::retry_run(&state.db, owner.account_pk, parse_id(&id)?).await?;
+    let stored = runs::retry_run(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
     run_created(&state, &stored)
 }
 
@@ -464,7 +462,7 @@ async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<Strin
     description = "Deletes the run with its steps, events, artifacts and stored files.",
     responses((status = 200, body = Envelope<Deleted>), (status = 404, body = ErrorEnvelope)))]
 async fn delete(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let id = parse_id(&id)?;
+    let id = parse_public_id(&id)?;
     let keys = runs::delete_run(&state.db, owner.account_pk, id).await?;
     for key in keys {
         if let Err(error) = state.store.delete(&key).await {

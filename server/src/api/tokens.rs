@@ -2,9 +2,8 @@
 
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use super::runs::parse_id;
 use app::db::tokens;
-use app::model::ApiToken;
+use app::model::{parse_public_id, ApiToken};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -58,7 +57,7 @@ async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 200, body = Envelope<Revoked>), (status = 404, body = ErrorEnvelope)))]
 async fn revoke(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    tokens::revoke_token(&state.db, owner.account_pk, parse_id(&id)?).await?;
+    tokens::revoke_token(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
     ok(Revoked { revoked: true })
 }
 

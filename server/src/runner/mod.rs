@@ -10,7 +10,7 @@ use app::db::events::NewEvent;
 use app::db::runs::{self, StatusUpdate, StoredRun};
 use app::db::steps::StepReport;
 use app::error::AppError;
-use app::model::{Artifact, Run, RunError, RunStatus, Step, StepStatus};
+use app::model::{parse_public_id, Artifact, Run, RunError, RunStatus, Step, StepStatus};
 use app::state::AppState;
 use app::storage::Store;
 use axum::body::{to_bytes, Body};
@@ -39,14 +39,9 @@ async fn authorize(
     headers: &HeaderMap,
     run_id: &str,
 ) -> Result<StoredRun, AppError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(AppError::Unauthorized)?;
+    let token = bearer(headers).ok_or(AppError::Unauthorized)?;
     let run_id: Uuid = if state.keys.is_legacy_runner_secret(token) {
-        run_id.parse().map_err(|_| AppError::NotFound)?
+        parse_public_id(run_id)?
     } else {
         let token_run = state.keys.verify_runner_token(token)?;
         if run_id.parse::<Uuid>().ok() != Some(token_run) {
@@ -658,7 +653,7 @@ async fn claim(State(state): State<AppState>, request: Request) -> Result<Respon
 /// Claims come from an owner credential (scoped to its account) or the legacy
 /// runner secret (any account, as seed 003's shared secret was).
 async fn claimant_account(state: &AppState, parts: &Parts) -> Result<Option<i64>, AppError> {
-    let token = bearer(parts).ok_or(AppError::Unauthorized)?;
+    let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
     if state.keys.is_legacy_runner_secret(token) {
         return Ok(None);
     }
