@@ -108,17 +108,12 @@ pub async fn agent_activity(
     Ok(agents
         .into_iter()
         .map(|agent| {
-            let by_status = crate::model::RunStatus::ALL
-                .into_iter()
-                .map(|status| {
-                    let count = counts
-                        .iter()
-                        .find(|(slug, name, _)| *slug == agent.slug && name == status.as_str())
-                        .map(|(_, _, count)| *count)
-                        .unwrap_or(0);
-                    (status, count)
-                })
-                .collect();
+            let by_status = runs::per_status(
+                counts
+                    .iter()
+                    .filter(|(slug, _, _)| *slug == agent.slug)
+                    .map(|(_, name, count)| (name.as_str(), *count)),
+            );
             let last = latest
                 .iter()
                 .find(|(slug, _)| *slug == agent.slug)

@@ -770,6 +770,21 @@ fn push_filter(
     Ok(())
 }
 
+/// Every status with its count among `(status, count)` rows; absent statuses count 0.
+pub fn per_status<'a>(rows: impl Iterator<Item = (&'a str, i64)> + Clone) -> Vec<(RunStatus, i64)> {
+    RunStatus::ALL
+        .into_iter()
+        .map(|status| {
+            let count = rows
+                .clone()
+                .filter(|(name, _)| *name == status.as_str())
+                .map(|(_, count)| count)
+                .sum();
+            (status, count)
+        })
+        .collect()
+}
+
 /// Whether `run_counts` can answer for this filter: it knows accounts, days, agents
 /// and statuses, nothing else.
 fn from_counters(filter: &RunFilter) -> bool {
@@ -844,17 +859,11 @@ pub async fn daily_counts(
     Ok((first..=today)
         .map(|day| crate::model::DayCounts {
             day: from_ms(day * DAY_MS).date_naive(),
-            counts: RunStatus::ALL
-                .into_iter()
-                .map(|status| {
-                    let count = rows
-                        .iter()
-                        .find(|(row_day, name, _)| *row_day == day && name == status.as_str())
-                        .map(|(_, _, count)| *count)
-                        .unwrap_or(0);
-                    (status, count)
-                })
-                .collect(),
+            counts: per_status(
+                rows.iter()
+                    .filter(|(row_day, _, _)| *row_day == day)
+                    .map(|(_, name, count)| (name.as_str(), *count)),
+            ),
         })
         .collect())
 }
@@ -883,17 +892,9 @@ pub async fn status_counts(
         query
     };
     let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(pool).await?;
-    Ok(RunStatus::ALL
-        .into_iter()
-        .map(|status| {
-            let count = rows
-                .iter()
-                .find(|(name, _)| name == status.as_str())
-                .map(|(_, count)| *count)
-                .unwrap_or(0);
-            (status, count)
-        })
-        .collect())
+    Ok(per_status(
+        rows.iter().map(|(name, count)| (name.as_str(), *count)),
+    ))
 }
 
 /// One page of an account's runs, newest first, with the total that match.
