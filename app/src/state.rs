@@ -1,6 +1,7 @@
 //! What every request handler and server function shares.
 
 use crate::db::Db;
+use crate::fanout::Fanout;
 use crate::keys::Keys;
 use crate::storage::Store;
 use axum::extract::FromRef;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Base URL runners and webhooks use to reach this server (no trailing slash).
     pub public_url: Arc<str>,
+    /// Committed changes, for the live stream's subscribers.
+    pub live: Arc<Fanout>,
 }
 
 /// Size limits on what callers may send.

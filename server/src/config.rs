@@ -153,6 +153,16 @@ pub struct Config {
     )]
     pub retry_base_ms: u64,
 
+    /// Seconds between heartbeats on an idle live stream (`/api/events/stream`),
+    /// which keep proxies from closing it.
+    #[arg(
+        long,
+        env = "RUNBOARD_HEARTBEAT_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub heartbeat_secs: u64,
+
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]

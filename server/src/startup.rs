@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::outbox::RetryPolicy;
 use app::auth::{self, Bootstrap};
 use app::db::{settings, Db};
+use app::fanout::{Fanout, LiveOptions};
 use app::keys::Keys;
 use app::state::AppState;
 use app::state::Limits;
@@ -40,6 +41,9 @@ pub struct Application {
     addr: SocketAddr,
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
+    /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
+    stop_streams: watch::Sender<bool>,
+    fanout: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -62,6 +66,14 @@ impl Application {
             &settings::secret(&db, "api_jwt_secret").await?,
             config.runner_auth_secret.clone(),
         );
+        let (stop_streams, streams_stopped) = watch::channel(false);
+        let live_options = LiveOptions {
+            heartbeat: std::time::Duration::from_secs(config.heartbeat_secs.max(1)),
+            ..LiveOptions::default()
+        };
+        let (live, fanout) = Fanout::start(db.clone(), live_options, streams_stopped)
+            .await
+            .map_err(|error| anyhow::anyhow!("could not start the live stream: {error}"))?;
         let limits = Limits {
             max_upload_bytes: config.max_upload,
             ..Limits::default()
@@ -76,6 +88,7 @@ impl Application {
             },
             limits,
             public_url: public_url(&config, addr).into(),
+            live,
         };
 
         let session_store = SqliteStore::new(db.writer().clone());
@@ -108,6 +121,8 @@ impl Application {
             addr,
             stop_outbox,
             outbox,
+            stop_streams,
+            fanout,
         })
     }
 
@@ -121,11 +136,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!("Runboard listening on http://{}", self.addr);
+        let stop_streams = self.stop_streams;
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_streams.send(true);
+            })
             .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
+        let _ = self.fanout.await;
         self.db.close().await;
         tracing::info!("Runboard stopped");
         Ok(())

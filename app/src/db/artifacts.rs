@@ -1,8 +1,8 @@
 //! Artifacts: registered by reference or uploaded into Runboard's store.
 
-use super::{from_ms, now_ms};
+use super::{changes, from_ms, now_ms};
 use crate::error::AppError;
-use crate::model::Artifact;
+use crate::model::{Artifact, ChangeKind};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -82,11 +82,13 @@ pub async fn insert_artifact(
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
-    select(&mut *conn, run_pk, Some(id))
+    let saved = select(&mut *conn, run_pk, Some(id))
         .await?
         .into_iter()
         .next()
-        .ok_or(AppError::Internal)
+        .ok_or(AppError::Internal)?;
+    changes::record_for_run(conn, run_pk, ChangeKind::ArtifactAdded, &saved).await?;
+    Ok(saved)
 }
 
 type ArtifactRow = (

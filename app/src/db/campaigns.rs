@@ -1,9 +1,9 @@
 //! Campaigns, and how a run's start and end move its campaign (seed 002: a
 //! completed run makes the campaign live with its bundle URL, a failed one failed).
 
-use super::{from_ms, now_ms, runs::StoredRun, Db};
+use super::{changes, from_ms, now_ms, runs::StoredRun, Db};
 use crate::error::AppError;
-use crate::model::{Campaign, CampaignStatus, RunStatus};
+use crate::model::{Campaign, CampaignStatus, ChangeKind, RunStatus};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -65,8 +65,34 @@ pub async fn create_campaign(db: &Db, account_pk: i64, name: &str) -> Result<Cam
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let campaign = record_change(&mut tx, account_pk, id).await?;
     tx.commit().await?;
-    get_campaign(&db.read, account_pk, id).await
+    Ok(campaign)
+}
+
+/// Announces a campaign's new state on the live stream; returns it.
+async fn record_change(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    id: Uuid,
+) -> Result<Campaign, AppError> {
+    let row: Option<CampaignRow> = sqlx::query_as(&format!(
+        "{CAMPAIGN_SELECT} WHERE c.account_pk = ? AND c.id = ?"
+    ))
+    .bind(account_pk)
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let campaign = row.and_then(to_campaign).ok_or(AppError::NotFound)?;
+    changes::record(
+        conn,
+        account_pk,
+        None,
+        ChangeKind::CampaignChanged,
+        &campaign,
+    )
+    .await?;
+    Ok(campaign)
 }
 
 pub async fn get_campaign(
@@ -117,8 +143,15 @@ pub async fn on_run_started(
     .bind(run_pk)
     .bind(now_ms())
     .bind(campaign_pk)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    let (account_pk, id): (i64, String) =
+        sqlx::query_as("SELECT account_pk, id FROM campaigns WHERE pk = ?")
+            .bind(campaign_pk)
+            .fetch_one(&mut *conn)
+            .await?;
+    let id = id.parse().map_err(|_| AppError::Internal)?;
+    record_change(conn, account_pk, id).await?;
     Ok(())
 }
 
@@ -151,8 +184,9 @@ pub async fn on_run_finished(
     .bind(now_ms())
     .bind(account_pk)
     .bind(campaign_id.to_string())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    record_change(conn, account_pk, campaign_id).await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Events: appended in batches with a per-run sequence number, idempotent by the
 //! runner's own event id; read back by sequence, page by page.
 
-use super::{from_ms, now_ms, runs::fts_query};
+use super::{changes, from_ms, now_ms, runs::fts_query};
 use crate::error::AppError;
 use crate::model::{Event, EventPage};
 use serde_json::Value;
@@ -37,6 +37,8 @@ pub async fn append_events(
         .await?;
     let now = now_ms();
     let mut appended = Vec::with_capacity(events.len());
+    // The events this call stored (not the repeats), for the change log.
+    let mut added = Vec::with_capacity(events.len());
     for event in events {
         if let Some(client_id) = &event.client_id {
             let existing: Option<(Vec<u8>, i64)> =
@@ -70,6 +72,14 @@ pub async fn append_events(
         .execute(&mut *conn)
         .await?;
         appended.push(Appended { id, seq });
+        added.push(Event {
+            id,
+            seq,
+            event_type: event.event_type.clone(),
+            message: event.message.clone(),
+            metadata: event.metadata.clone(),
+            created_at: from_ms(now),
+        });
     }
     sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
         .bind(seq)
@@ -77,6 +87,7 @@ pub async fn append_events(
         .bind(run_pk)
         .execute(&mut *conn)
         .await?;
+    changes::record_events(conn, run_pk, &added).await?;
     Ok(appended)
 }
 

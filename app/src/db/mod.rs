@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod agents;
 pub mod artifacts;
 pub mod campaigns;
+pub mod changes;
 pub mod events;
 pub mod outbox;
 pub mod runs;
@@ -20,9 +21,12 @@ pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -35,6 +39,38 @@ pub struct Db {
     pub read: SqlitePool,
     /// Exactly one connection: writes are serialised here rather than in SQLite's lock.
     write: SqlitePool,
+    /// Signalled after every committed write transaction (the live stream waits on it).
+    committed: Arc<Notify>,
+}
+
+/// A write transaction of [`Db::begin_write`]. It is used like the connection it
+/// holds; committing it also wakes whoever waits for commits (the live stream),
+/// so a change is announced as soon as, and only once, it is durable.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    committed: Arc<Notify>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        self.committed.notify_one();
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -60,12 +96,25 @@ impl Db {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db { read, write })
+        Ok(Db {
+            read,
+            write,
+            committed: Arc::new(Notify::new()),
+        })
     }
 
     /// Starts a write transaction holding SQLite's write lock from the first statement.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.write.begin_with("BEGIN IMMEDIATE").await
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.write.begin_with("BEGIN IMMEDIATE").await?,
+            committed: self.committed.clone(),
+        })
+    }
+
+    /// Completes after the next commit of a write transaction (or at once when
+    /// one was committed since the last wait): the live stream's wake-up call.
+    pub async fn next_commit(&self) {
+        self.committed.notified().await
     }
 
     /// The writer pool, for single-statement writes that need no transaction.

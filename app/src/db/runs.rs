@@ -3,9 +3,11 @@
 //! status changes ([`apply_status`]), which also settles its campaign and queues
 //! its webhook in the same transaction.
 
-use super::{campaigns, from_ms, now_ms, outbox, Db};
+use super::{campaigns, changes, from_ms, now_ms, outbox, Db};
 use crate::error::AppError;
-use crate::model::{Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus};
+use crate::model::{
+    ChangeKind, Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus,
+};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -398,19 +400,19 @@ pub async fn create_run(
     new_run.campaign_pk = campaign_pk;
     new_run.webhook_url = request.webhook_url;
     let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
-    after_insert(&mut tx, account_pk, run_pk).await?;
-    let stored = get_run_by_pk(&mut tx, run_pk).await?;
+    let stored = after_insert(&mut tx, account_pk, run_pk).await?;
     tx.commit().await?;
     Ok(stored)
 }
 
-/// What follows a new run in the same transaction: its campaign is running, and
-/// its agent's dispatch URL (if any) gets the job.
+/// What follows a new run in the same transaction: its campaign is running, its
+/// agent's dispatch URL (if any) gets the job, and the live stream announces it.
+/// Returns the stored run.
 async fn after_insert(
     conn: &mut SqliteConnection,
     account_pk: i64,
     run_pk: i64,
-) -> Result<(), AppError> {
+) -> Result<StoredRun, AppError> {
     let (campaign_pk, dispatch_url): (Option<i64>, Option<String>) = sqlx::query_as(
         "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
     )
@@ -423,7 +425,16 @@ async fn after_insert(
     if let Some(url) = dispatch_url {
         outbox::enqueue(conn, outbox::Kind::Dispatch, account_pk, run_pk, &url, "").await?;
     }
-    Ok(())
+    let stored = get_run_by_pk(conn, run_pk).await?;
+    changes::record(
+        conn,
+        account_pk,
+        Some(stored.run.id),
+        ChangeKind::RunCreated,
+        &stored.run,
+    )
+    .await?;
+    Ok(stored)
 }
 
 /// A status report: any of status, progress and error.
@@ -521,6 +532,14 @@ pub async fn apply_status(
             .await?;
         }
     }
+    changes::record(
+        conn,
+        run.account_pk,
+        Some(updated.run.id),
+        ChangeKind::RunUpdated,
+        &updated.run,
+    )
+    .await?;
     Ok(updated)
 }
 
@@ -552,6 +571,16 @@ pub async fn patch_run(
         .execute(&mut *tx)
         .await?;
         run = get_run_by_pk(&mut tx, run.pk).await?;
+        if patch.status.is_none() {
+            changes::record(
+                &mut tx,
+                account_pk,
+                Some(run.run.id),
+                ChangeKind::RunUpdated,
+                &run.run,
+            )
+            .await?;
+        }
     }
     if let Some(status) = patch.status {
         let update = StatusUpdate {
@@ -608,8 +637,7 @@ pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, 
     new_run.retry_of_pk = Some(original.pk);
     new_run.attempt = source.attempt + 1;
     let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
-    after_insert(&mut tx, account_pk, run_pk).await?;
-    let stored = get_run_by_pk(&mut tx, run_pk).await?;
+    let stored = after_insert(&mut tx, account_pk, run_pk).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -626,6 +654,14 @@ pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String
     .fetch_all(&mut *tx)
     .await?;
     count_run(&mut tx, run.pk, run.run.status.as_str(), -1).await?;
+    changes::record(
+        &mut tx,
+        account_pk,
+        Some(id),
+        ChangeKind::RunDeleted,
+        &serde_json::json!({ "id": id }),
+    )
+    .await?;
     sqlx::query("DELETE FROM runs WHERE pk = ?")
         .bind(run.pk)
         .execute(&mut *tx)

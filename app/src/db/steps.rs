@@ -1,8 +1,8 @@
 //! Steps: created or updated by (stepId, attempt); every attempt is kept.
 
-use super::{from_ms, now_ms};
+use super::{changes, from_ms, now_ms};
 use crate::error::AppError;
-use crate::model::{Step, StepStatus};
+use crate::model::{ChangeKind, Step, StepStatus};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -87,7 +87,9 @@ pub async fn upsert_step(
     .execute(&mut *conn)
     .await?;
     let steps = select_steps(&mut *conn, run_pk, Some((&report.step_id, report.attempt))).await?;
-    steps.into_iter().next().ok_or(AppError::Internal)
+    let step = steps.into_iter().next().ok_or(AppError::Internal)?;
+    changes::record_for_run(conn, run_pk, ChangeKind::StepChanged, &step).await?;
+    Ok(step)
 }
 
 type StepRow = (

@@ -3,6 +3,7 @@
 mod agent;
 mod artifact;
 mod campaign;
+mod change;
 mod detail;
 mod event;
 mod run;
@@ -14,6 +15,7 @@ mod user;
 pub use agent::Agent;
 pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
+pub use change::{Change, ChangeKind, EventsAppended};
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use event::{Event, EventPage};
 pub use run::{

@@ -31,6 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "runner", description = "Callbacks of the runner executing a run (seed 003 compatible)"),
         (name = "campaigns"), (name = "agents"), (name = "tokens"), (name = "account"),
         (name = "auth", description = "Owner API JWTs"),
+        (name = "live", description = "Server-sent events of committed changes"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +76,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(agents::router())
         .merge(tokens::router())
         .merge(crate::runner::router(max_upload_bytes))
+        .merge(crate::live::router())
         .split_for_parts();
     let document = std::sync::Arc::new(document);
     router.route(

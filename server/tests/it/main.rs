@@ -9,6 +9,7 @@ mod binary;
 mod campaigns;
 mod database;
 mod helpers;
+mod live;
 mod login;
 mod openapi;
 mod outbox;

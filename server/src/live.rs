@@ -1,0 +1,193 @@
+//! `GET /api/events/stream`: the caller's committed changes as server-sent events.
+//! Every message's `id` is its change sequence number; a client that reconnects
+//! with `Last-Event-ID` (or `?lastEventId=`) is replayed what it missed, and one
+//! too far behind gets a `resync` message instead of a silent gap. The fan-out
+//! itself lives in `app::fanout`.
+
+use crate::api::auth::Owner;
+use crate::api::envelope::{ApiError, ErrorEnvelope};
+use app::error::AppError;
+use app::fanout::{Message, Subscription};
+use app::model::{Change, ChangeKind};
+use app::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// How long a browser waits before reconnecting a dropped stream.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// Where a stream starts and what it follows, from the query and headers.
+#[derive(Debug, Default, PartialEq)]
+struct StreamRequest {
+    run_id: Option<uuid::Uuid>,
+    last_event_id: Option<i64>,
+}
+
+fn parse_request(query: Option<&str>, headers: &HeaderMap) -> Result<StreamRequest, AppError> {
+    let mut request = StreamRequest::default();
+    let event_id = |field: &str, value: &str| {
+        value
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    field,
+                    format!("{field} must be the id of a message of this stream"),
+                )
+            })
+    };
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "runId" => {
+                request.run_id =
+                    Some(value.parse().map_err(|_| {
+                        AppError::invalid("runId", "runId must be a run id (a UUID)")
+                    })?)
+            }
+            "lastEventId" => request.last_event_id = Some(event_id("lastEventId", &value)?),
+            other => {
+                return Err(AppError::invalid(
+                    other,
+                    format!("unknown parameter {other}; the stream takes runId and lastEventId"),
+                ))
+            }
+        }
+    }
+    // The header is what a browser sends when it reconnects by itself: it is newer
+    // than a lastEventId the page put in the URL when it first connected.
+    if let Some(value) = headers.get("last-event-id") {
+        let value = value
+            .to_str()
+            .map_err(|_| AppError::invalid("Last-Event-ID", "Last-Event-ID must be a number"))?;
+        if !value.trim().is_empty() {
+            request.last_event_id = Some(event_id("Last-Event-ID", value)?);
+        }
+    }
+    Ok(request)
+}
+
+fn to_event(message: Message) -> Event {
+    match message {
+        Message::Change(change) => Event::default()
+            .id(change.seq.to_string())
+            .event(change.kind.as_str())
+            .data(change.json.as_str()),
+        Message::Resync { seq, reason } => {
+            let change = Change {
+                seq,
+                kind: ChangeKind::Resync,
+                run_id: None,
+                data: serde_json::json!({ "reason": reason }),
+            };
+            Event::default()
+                .id(seq.to_string())
+                .event(ChangeKind::Resync.as_str())
+                .data(serde_json::to_string(&change).unwrap_or_default())
+        }
+    }
+}
+
+/// The SSE messages of a subscription: first `ready` (no id, so it does not move
+/// the client's position), then every change.
+fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
+    let ready = Event::default()
+        .event("ready")
+        .retry(RECONNECT_AFTER)
+        .data(serde_json::json!({ "position": subscription.position() }).to_string());
+    let changes = futures::stream::unfold(subscription, |mut subscription| async move {
+        let message = subscription.next().await?;
+        Some((Ok(to_event(message)), subscription))
+    });
+    futures::StreamExt::chain(futures::stream::once(async { Ok(ready) }), changes)
+}
+
+#[utoipa::path(get, path = "/api/events/stream", tag = "live",
+    params(
+        ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
+        ("lastEventId" = Option<i64>, Query, description = "Replay what came after this message id \
+            (the `Last-Event-ID` header, which browsers send when they reconnect, takes precedence)"),
+    ),
+    description = "Server-sent events of the caller's account, each after it was committed: \
+        `run.created`, `run.updated`, `run.deleted`, `step.changed`, `events.appended`, `artifact.added`, \
+        `campaign.changed` (the `id` is the change's sequence number, `data` a `Change`), `resync` when the client \
+        missed more than the server replays (reload, then follow on), a first `ready` message, and heartbeat \
+        comments while idle. Works with the session cookie and with a bearer token.",
+    responses(
+        (status = 200, content_type = "text/event-stream", body = Change),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+async fn stream(
+    State(state): State<AppState>,
+    owner: Owner,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let request = parse_request(query.as_deref(), &headers)?;
+    let run_id = match request.run_id {
+        Some(id) => {
+            let mut conn = state.db.read.acquire().await.map_err(AppError::from)?;
+            let run = app::db::runs::get_run(&mut conn, owner.account_pk, id).await?;
+            Some(run.run.id.to_string())
+        }
+        None => None,
+    };
+    let subscription = state
+        .live
+        .subscribe(owner.account_pk, run_id, request.last_event_id)
+        .await?;
+    let keep_alive = KeepAlive::new()
+        .interval(state.live.options.heartbeat)
+        .text("heartbeat");
+    let mut response = Sse::new(messages(subscription))
+        .keep_alive(keep_alive)
+        .into_response();
+    // Proxies such as nginx would otherwise buffer the stream.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_wins_over_the_query_and_bad_ids_are_refused() {
+        let mut headers = HeaderMap::new();
+        let run = "0193a000-0000-7000-8000-000000000000";
+        let query = format!("runId={run}&lastEventId=5");
+        assert_eq!(
+            parse_request(Some(&query), &headers).ok(),
+            Some(StreamRequest {
+                run_id: run.parse().ok(),
+                last_event_id: Some(5)
+            })
+        );
+        headers.insert("last-event-id", http::HeaderValue::from_static("9"));
+        assert_eq!(
+            parse_request(Some(&query), &headers)
+                .ok()
+                .and_then(|r| r.last_event_id),
+            Some(9)
+        );
+        assert!(parse_request(Some("lastEventId=-1"), &HeaderMap::new()).is_err());
+        assert!(parse_request(Some("runId=nope"), &HeaderMap::new()).is_err());
+        assert!(parse_request(Some("since=3"), &HeaderMap::new()).is_err());
+        let mut bad = HeaderMap::new();
+        bad.insert("last-event-id", http::HeaderValue::from_static("abc"));
+        assert!(parse_request(None, &bad).is_err());
+    }
+}
