@@ -7,6 +7,7 @@ pub mod app;
 pub mod components;
 pub mod error;
 pub mod functions;
+pub mod live;
 pub mod model;
 pub mod pages;
 

@@ -1,9 +1,17 @@
-//! A run's events log: loads page by page on demand (never the whole log), filters
-//! by type and searches text, colours levels, expands metadata.
+//! A run's events log: a window of at most [`MAX_ROWS`] events, read page by page
+//! in either direction on demand (never the whole log), filtered by type and
+//! searched, levels coloured, metadata expandable. While the reader is at the
+//! bottom, new events arrive live and the log follows the tail; a reader who
+//! scrolled up is told how many arrived instead of being moved.
 
 use crate::functions::run_page::run_events;
-use crate::model::{format_timestamp, Event, EventPage};
+use crate::live::on_change;
+use crate::model::{format_timestamp, ChangeKind, Event, EventPage, EventsAppended};
 use leptos::prelude::*;
+use uuid::Uuid;
+
+/// The most events the log shows at once, whatever the run's size.
+pub const MAX_ROWS: usize = 300;
 
 /// `error`, `warning` or `info`, from the event type.
 pub fn level(event_type: &str) -> &'static str {
@@ -17,138 +25,368 @@ pub fn level(event_type: &str) -> &'static str {
     }
 }
 
+/// The events the log shows, and whether there are more on either side.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Window {
+    events: Vec<Event>,
+    /// Events before the first shown exist (some were dropped or never loaded).
+    earlier: bool,
+    /// Where the next page starts, when events after the last shown may exist.
+    next_after: Option<i64>,
+}
+
+impl Window {
+    fn first(page: EventPage) -> Window {
+        Window {
+            events: page.events,
+            earlier: false,
+            next_after: page.next_after,
+        }
+    }
+
+    fn last_seq(&self) -> i64 {
+        self.events.last().map(|event| event.seq).unwrap_or(0)
+    }
+
+    /// Adds a page after the last event, dropping the oldest beyond [`MAX_ROWS`].
+    fn append(&mut self, events: Vec<Event>, next_after: Option<i64>) {
+        let last = self.last_seq();
+        self.events
+            .extend(events.into_iter().filter(|event| event.seq > last));
+        self.next_after = next_after;
+        if self.events.len() > MAX_ROWS {
+            self.events.drain(..self.events.len() - MAX_ROWS);
+            self.earlier = true;
+        }
+    }
+
+    /// Adds the page before the first event, dropping the newest beyond [`MAX_ROWS`].
+    fn prepend(&mut self, page: EventPage, full: bool) {
+        let first = self
+            .events
+            .first()
+            .map(|event| event.seq)
+            .unwrap_or(i64::MAX);
+        let mut events: Vec<Event> = page
+            .events
+            .into_iter()
+            .filter(|event| event.seq < first)
+            .collect();
+        events.append(&mut self.events);
+        self.events = events;
+        self.earlier = full;
+        if self.events.len() > MAX_ROWS {
+            self.events.truncate(MAX_ROWS);
+            self.next_after = Some(self.last_seq());
+        }
+    }
+}
+
 #[component]
-pub fn EventLog(run_id: String) -> impl IntoView {
-    let event_type = RwSignal::new(String::new());
-    let search = RwSignal::new(String::new());
-    let first_page = Resource::new(
-        {
-            let run_id = run_id.clone();
-            move || (run_id.clone(), event_type.get(), search.get())
-        },
-        |(run_id, event_type, q)| run_events(run_id, 0, event_type, q),
-    );
-    // Pages loaded with "Load more", after the first.
-    let more = RwSignal::new(Vec::<EventPage>::new());
-    let load_more = Action::new({
-        let run_id = run_id.clone();
-        move |after: &i64| {
-            run_events(
-                run_id.clone(),
-                *after,
-                event_type.get_untracked(),
-                search.get_untracked(),
-            )
+pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
+    let id = run_id.to_string();
+    let window = RwSignal::new(Window::first(initial));
+    let filter = RwSignal::new((String::new(), String::new()));
+    let loading = RwSignal::new(false);
+    let failure = RwSignal::new(None::<String>);
+    // The reader is at the bottom of the log: new events are shown and followed.
+    let following = RwSignal::new(true);
+    let arrived = RwSignal::new(0_i64);
+    let scroller = NodeRef::<leptos::html::Div>::new();
+
+    let fetch = {
+        let id = id.clone();
+        move |after: i64, before: Option<i64>, apply: Box<dyn FnOnce(EventPage) + Send + Sync>| {
+            let id = id.clone();
+            let (event_type, q) = filter.get_untracked();
+            loading.set(true);
+            leptos::task::spawn_local(async move {
+                let result = run_events(id, after, before, event_type.clone(), q.clone()).await;
+                loading.set(false);
+                // A page of a filter that is no longer the current one is dropped.
+                if filter.get_untracked() != (event_type, q) {
+                    return;
+                }
+                match result {
+                    Ok(page) => {
+                        failure.set(None);
+                        apply(page);
+                    }
+                    Err(error) => failure.set(Some(error.to_string())),
+                }
+            });
         }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(page)) = load_more.value().get() {
-            more.update(|pages| pages.push(page));
+    };
+    let scroll_to_end = move || {
+        request_animation_frame(move || {
+            if let Some(scroller) = scroller.get_untracked() {
+                scroller.set_scroll_top(scroller.scroll_height());
+            }
+        });
+    };
+
+    let load_later = {
+        let fetch = fetch.clone();
+        move || {
+            let Some(after) = window.with_untracked(|window| window.next_after) else {
+                return;
+            };
+            arrived.set(0);
+            fetch(
+                after,
+                None,
+                Box::new(move |page| {
+                    window.update(|window| window.append(page.events, page.next_after))
+                }),
+            );
         }
-    });
-    // A new filter starts from the first page again.
-    Effect::new(move |_| {
-        event_type.track();
-        search.track();
-        more.set(Vec::new());
+    };
+    let load_earlier = {
+        let fetch = fetch.clone();
+        move || {
+            let Some(first) =
+                window.with_untracked(|window| window.events.first().map(|event| event.seq))
+            else {
+                return;
+            };
+            fetch(
+                0,
+                Some(first),
+                Box::new(move |page| {
+                    let full = page.events.len() as i64 >= crate::functions::run_page::EVENTS_PAGE;
+                    window.update(|window| window.prepend(page, full));
+                }),
+            );
+        }
+    };
+    let apply_filter = {
+        let fetch = fetch.clone();
+        move |event_type: String, q: String| {
+            filter.set((event_type, q));
+            arrived.set(0);
+            fetch(
+                0,
+                None,
+                Box::new(move |page| window.set(Window::first(page))),
+            );
+        }
+    };
+
+    // Live: new events of this run join the log while the reader is at the tail of
+    // an unfiltered log; otherwise they are counted and "Load more" picks them up.
+    on_change({
+        let fetch = fetch.clone();
+        move |change| {
+            if change.kind != ChangeKind::EventsAppended || change.run_id != Some(run_id) {
+                return;
+            }
+            let Ok(appended) = serde_json::from_value::<EventsAppended>(change.data.clone()) else {
+                return;
+            };
+            let at_tail = window.with_untracked(|window| window.next_after.is_none());
+            let unfiltered =
+                filter.with_untracked(|(event_type, q)| event_type.is_empty() && q.is_empty());
+            if !(at_tail && unfiltered && following.get_untracked()) {
+                arrived.update(|count| *count += appended.count);
+                window.update(|window| {
+                    if window.next_after.is_none() {
+                        window.next_after = Some(window.last_seq());
+                    }
+                });
+                return;
+            }
+            let last = window.with_untracked(Window::last_seq);
+            if appended.complete && appended.first_seq <= last + 1 {
+                window.update(|window| window.append(appended.events, None));
+                scroll_to_end();
+            } else {
+                fetch(
+                    last,
+                    None,
+                    Box::new(move |page| {
+                        window.update(|window| window.append(page.events, page.next_after));
+                        scroll_to_end();
+                    }),
+                );
+            }
+        }
     });
 
     let type_input = NodeRef::<leptos::html::Input>::new();
     let search_input = NodeRef::<leptos::html::Input>::new();
-    let apply = move |submit: leptos::ev::SubmitEvent| {
-        submit.prevent_default();
-        if let Some(input) = type_input.get() {
-            event_type.set(input.value().trim().to_string());
-        }
-        if let Some(input) = search_input.get() {
-            search.set(input.value().trim().to_string());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let value = |input: NodeRef<leptos::html::Input>| {
+            input
+                .get()
+                .map(|input| input.value().trim().to_string())
+                .unwrap_or_default()
+        };
+        apply_filter(value(type_input), value(search_input));
+    };
+    let on_scroll = move |_| {
+        if let Some(scroller) = scroller.get_untracked() {
+            let bottom =
+                scroller.scroll_top() + scroller.client_height() >= scroller.scroll_height() - 24;
+            following.set(bottom);
         }
     };
 
     view! {
-        <form class="log-filters" on:submit=apply role="search">
+        <form class="log-filters" on:submit=submit role="search">
             <input node_ref=type_input type="text" name="type" placeholder="Event type, e.g. error" aria-label="Event type" />
             <input node_ref=search_input type="search" name="q" placeholder="Search messages" aria-label="Search messages" />
             <button type="submit" class="button">"Filter"</button>
         </form>
-        <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
-            {move || Suspend::new(async move {
-                match first_page.await {
-                    Ok(first) => {
-                        let extra = more.get();
-                        let next = extra.last().map(|page| page.next_after).unwrap_or(first.next_after);
-                        let events: Vec<Event> = first
-                            .events
-                            .into_iter()
-                            .chain(extra.into_iter().flat_map(|page| page.events))
-                            .collect();
-                        view! { <EventRows events next load_more /> }.into_any()
-                    }
-                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+        {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+        {move || window.with(|window| window.earlier).then(|| {
+            let load_earlier = load_earlier.clone();
+            view! {
+                <div class="pager">
+                    <button type="button" class="button subtle" disabled=move || loading.get() on:click=move |_| load_earlier()>
+                        "Load earlier"
+                    </button>
+                </div>
+            }
+        })}
+        <div class="log-scroll" node_ref=scroller on:scroll=on_scroll>
+            <Show
+                when=move || window.with(|window| !window.events.is_empty())
+                fallback=|| view! { <p class="muted">"No events."</p> }
+            >
+                <ol class="log" aria-label="Events">
+                    <For
+                        each=move || window.get().events
+                        key=|event| event.seq
+                        children=|event| view! { <EventRow event /> }
+                    />
+                </ol>
+            </Show>
+        </div>
+        <div class="pager">
+            <span class="muted" data-testid="log-count">{move || window.with(|window| shown_text(&window.events))}</span>
+            {move || (arrived.get() > 0).then(|| view! {
+                <span class="tag new-events">{format!("{} new", arrived.get())}</span>
+            })}
+            {move || window.with(|window| window.next_after.is_some()).then(|| {
+                let load_later = load_later.clone();
+                view! {
+                    <button type="button" class="button" disabled=move || loading.get() on:click=move |_| load_later()>
+                        "Load more"
+                    </button>
                 }
             })}
-        </Transition>
+        </div>
+    }
+}
+
+/// "3 events shown", or the range when the window starts later.
+fn shown_text(events: &[Event]) -> String {
+    match (events.first(), events.last()) {
+        (Some(first), Some(last)) if events.len() > 1 => {
+            format!(
+                "{} events shown (#{}–#{})",
+                events.len(),
+                first.seq,
+                last.seq
+            )
+        }
+        (Some(_), _) => "1 event shown".to_string(),
+        _ => "0 events shown".to_string(),
     }
 }
 
 #[component]
-fn EventRows(
-    events: Vec<Event>,
-    next: Option<i64>,
-    load_more: Action<i64, Result<EventPage, crate::error::AppError>>,
-) -> impl IntoView {
-    if events.is_empty() {
-        return view! { <p class="muted">"No events."</p> }.into_any();
-    }
-    let shown = events.len();
+fn EventRow(event: Event) -> impl IntoView {
+    let level = level(&event.event_type);
+    let metadata = event
+        .metadata
+        .as_ref()
+        .filter(|value| !value.is_null())
+        .map(|value| serde_json::to_string_pretty(value).unwrap_or_default());
     view! {
-        <ol class="log" aria-label="Events">
-            {events
-                .into_iter()
-                .map(|event| {
-                    let level = level(&event.event_type);
-                    let metadata = event
-                        .metadata
-                        .as_ref()
-                        .filter(|value| !value.is_null())
-                        .map(|value| serde_json::to_string_pretty(value).unwrap_or_default());
-                    view! {
-                        <li class=format!("log-line level-{level}") data-seq=event.seq.to_string()>
-                            <span class="seq">{event.seq}</span>
-                            <time datetime=event.created_at.to_rfc3339()>{format_timestamp(event.created_at)}</time>
-                            <span class="event-type">{event.event_type.clone()}</span>
-                            <span class="message">{event.message.clone().unwrap_or_default()}</span>
-                            {metadata.map(|metadata| view! {
-                                <details class="metadata">
-                                    <summary>"metadata"</summary>
-                                    <pre>{metadata}</pre>
-                                </details>
-                            })}
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ol>
-        <div class="pager">
-            <span class="muted">{if shown == 1 { "1 event shown".to_string() } else { format!("{shown} events shown") }}</span>
-            {next.map(|after| view! {
-                <button
-                    type="button"
-                    class="button"
-                    disabled=move || load_more.pending().get()
-                    on:click=move |_| { load_more.dispatch(after); }
-                >
-                    "Load more"
-                </button>
+        <li class=format!("log-line level-{level}") data-seq=event.seq.to_string()>
+            <span class="seq">{event.seq}</span>
+            <time datetime=event.created_at.to_rfc3339()>{format_timestamp(event.created_at)}</time>
+            <span class="event-type">{event.event_type.clone()}</span>
+            <span class="message">{event.message.clone().unwrap_or_default()}</span>
+            {metadata.map(|metadata| view! {
+                <details class="metadata">
+                    <summary>"metadata"</summary>
+                    <pre>{metadata}</pre>
+                </details>
             })}
-        </div>
+        </li>
     }
-    .into_any()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::level;
+    use super::*;
+
+    fn events(seqs: std::ops::RangeInclusive<i64>) -> Vec<Event> {
+        seqs.map(|seq| Event {
+            id: Uuid::nil(),
+            seq,
+            event_type: "agent.progress".to_string(),
+            message: None,
+            metadata: None,
+            created_at: chrono::DateTime::default(),
+        })
+        .collect()
+    }
+
+    fn seqs(window: &Window) -> (i64, i64, usize) {
+        (
+            window.events.first().map(|e| e.seq).unwrap_or(0),
+            window.last_seq(),
+            window.events.len(),
+        )
+    }
+
+    #[test]
+    fn the_window_never_holds_more_than_max_rows_and_remembers_what_it_dropped() {
+        let mut window = Window::first(EventPage {
+            events: events(1..=100),
+            next_after: Some(100),
+        });
+        for page in 1..=5 {
+            let start = page * 100 + 1;
+            window.append(events(start..=start + 99), Some(start + 99));
+        }
+        assert_eq!(seqs(&window), (301, 600, MAX_ROWS));
+        assert!(window.earlier);
+        assert_eq!(window.next_after, Some(600));
+
+        // Reading backwards drops the newest instead, and the way forward returns.
+        let earlier = EventPage {
+            events: events(201..=300),
+            next_after: Some(300),
+        };
+        window.prepend(earlier, true);
+        assert_eq!(seqs(&window), (201, 500, MAX_ROWS));
+        assert_eq!(window.next_after, Some(500));
+        assert!(window.earlier);
+    }
+
+    #[test]
+    fn a_repeated_or_overlapping_page_adds_no_duplicates() {
+        let mut window = Window::first(EventPage {
+            events: events(1..=10),
+            next_after: None,
+        });
+        window.append(events(8..=12), None);
+        assert_eq!(seqs(&window), (1, 12, 12));
+        window.prepend(
+            EventPage {
+                events: events(1..=3),
+                next_after: None,
+            },
+            false,
+        );
+        assert_eq!(seqs(&window), (1, 12, 12));
+        assert!(!window.earlier);
+    }
 
     #[test]
     fn levels_come_from_the_event_type() {

@@ -2,6 +2,7 @@
 
 use crate::error::AppError;
 use crate::functions::auth::{signed_in_user, Logout};
+use crate::live::{provide_live, LiveIndicator};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::use_navigate;
@@ -15,6 +16,7 @@ pub struct JustStarted(pub RwSignal<Option<(String, String)>>);
 pub fn Layout() -> impl IntoView {
     let user = Resource::new(|| (), |_| signed_in_user());
     let logout = ServerAction::<Logout>::new();
+    provide_live();
 
     // A session that ended while the app was open: go to the login form.
     Effect::new(move |_| {
@@ -38,6 +40,7 @@ pub fn Layout() -> impl IntoView {
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <div class="account">
+                    <LiveIndicator />
                     <Transition>
                         {move || Suspend::new(async move {
                             user.await

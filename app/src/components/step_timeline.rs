@@ -57,65 +57,87 @@ fn step_label(step: &Step) -> String {
     }
 }
 
+/// The timeline of `steps`, redrawn as they change (live); the selected attempt
+/// stays selected across redraws.
 #[component]
-pub fn StepTimeline(steps: Vec<Step>, end: DateTime<Utc>) -> impl IntoView {
-    if steps.is_empty() {
-        return view! { <p class="muted">"No steps reported yet."</p> }.into_any();
-    }
-    let layout = bars(&steps, end);
-    let selected = RwSignal::new(None::<usize>);
-    let details_steps = steps.clone();
-    let rows = steps
-        .into_iter()
-        .zip(layout)
-        .enumerate()
-        .map(|(index, (step, bar))| {
-            let status = step.status.as_str();
-            let mut class = format!("bar status-{status}");
-            if step.cache_hit {
-                class.push_str(" cache-hit");
-            }
-            if step.status == StepStatus::Skipped {
-                class.push_str(" skipped");
-            }
-            let label = step_label(&step);
-            let duration = step.duration_ms.map(format_duration_ms).unwrap_or_default();
-            let title = format!("{label}: {status} {duration}");
-            view! {
-                <li class="timeline-row" data-step-id=step.step_id.clone() data-attempt=step.attempt.to_string()>
-                    <span class="timeline-label" title=label.clone()>
-                        {label.clone()}
-                        {step.cache_hit.then(|| view! { <span class="tag">"cache hit"</span> })}
-                        {(step.status == StepStatus::Skipped).then(|| view! { <span class="tag">"skipped"</span> })}
-                    </span>
-                    <span class="timeline-track">
-                        {match bar {
-                            Some(bar) => view! {
-                                <button
-                                    type="button"
-                                    class=class
-                                    style=format!("left: {:.3}%; width: {:.3}%", bar.left, bar.width)
-                                    title=title
-                                    aria-label=format!("{label}, {status}")
-                                    aria-pressed=move || (selected.get() == Some(index)).to_string()
-                                    on:click=move |_| selected.update(|current| {
-                                        *current = if *current == Some(index) { None } else { Some(index) }
-                                    })
-                                ></button>
-                            }
-                            .into_any(),
-                            None => view! { <span class="muted pending">{status}</span> }.into_any(),
-                        }}
-                    </span>
-                </li>
-            }
-        })
-        .collect_view();
+pub fn StepTimeline(
+    #[prop(into)] steps: Signal<Vec<Step>>,
+    #[prop(into)] end: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let selected = RwSignal::new(None::<(String, i64)>);
+    let rows = move || {
+        let steps = steps.get();
+        if steps.is_empty() {
+            return view! { <p class="muted">"No steps reported yet."</p> }.into_any();
+        }
+        let layout = bars(&steps, end.get());
+        let rows = steps
+            .into_iter()
+            .zip(layout)
+            .map(|(step, bar)| {
+                let key = (step.step_id.clone(), step.attempt);
+                let status = step.status.as_str();
+                let mut class = format!("bar status-{status}");
+                if step.cache_hit {
+                    class.push_str(" cache-hit");
+                }
+                if step.status == StepStatus::Skipped {
+                    class.push_str(" skipped");
+                }
+                let label = step_label(&step);
+                let duration = step.duration_ms.map(format_duration_ms).unwrap_or_default();
+                let title = format!("{label}: {status} {duration}");
+                let is_selected = {
+                    let key = key.clone();
+                    move || selected.with(|current| current.as_ref() == Some(&key))
+                };
+                view! {
+                    <li class="timeline-row" data-step-id=step.step_id.clone() data-attempt=step.attempt.to_string()>
+                        <span class="timeline-label" title=label.clone()>
+                            {label.clone()}
+                            {step.cache_hit.then(|| view! { <span class="tag">"cache hit"</span> })}
+                            {(step.status == StepStatus::Skipped).then(|| view! { <span class="tag">"skipped"</span> })}
+                        </span>
+                        <span class="timeline-track">
+                            {match bar {
+                                Some(bar) => view! {
+                                    <button
+                                        type="button"
+                                        class=class
+                                        style=format!("left: {:.3}%; width: {:.3}%", bar.left, bar.width)
+                                        title=title
+                                        aria-label=format!("{label}, {status}")
+                                        aria-pressed=move || is_selected().to_string()
+                                        on:click=move |_| selected.update(|current| {
+                                            *current = if current.as_ref() == Some(&key) { None } else { Some(key.clone()) }
+                                        })
+                                    ></button>
+                                }
+                                .into_any(),
+                                None => view! { <span class="muted pending">{status}</span> }.into_any(),
+                            }}
+                        </span>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ol class="timeline" aria-label="Steps on a time axis">{rows}</ol> }.into_any()
+    };
+    let details = move || {
+        let (step_id, attempt) = selected.get()?;
+        steps
+            .with(|steps| {
+                steps
+                    .iter()
+                    .find(|step| step.step_id == step_id && step.attempt == attempt)
+                    .cloned()
+            })
+            .map(|step| view! { <StepDetails step /> })
+    };
     view! {
-        <ol class="timeline" aria-label="Steps on a time axis">{rows}</ol>
-        {move || selected.get().and_then(|index| details_steps.get(index).cloned()).map(|step| view! { <StepDetails step /> })}
+        {rows}
+        {details}
     }
-    .into_any()
 }
 
 #[component]

@@ -127,6 +127,9 @@ pub async fn remember_response(
 pub struct EventQuery {
     /// Only events with a sequence number above this.
     pub after: Option<i64>,
+    /// Only events with a sequence number below this: the page just before it
+    /// (still returned in sequence order), for reading a log backwards.
+    pub before: Option<i64>,
     pub limit: i64,
     pub event_type: Option<String>,
     pub q: Option<String>,
@@ -156,14 +159,26 @@ pub async fn list_events(
         sql.push(" AND e.event_type = ")
             .push_bind(event_type.clone());
     }
+    if let Some(before) = query.before {
+        sql.push(" AND e.seq < ").push_bind(before);
+    }
     if let Some(text) = query.q.as_deref().and_then(fts_query) {
         sql.push(" AND e.pk IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
             .push_bind(text)
             .push(")");
     }
-    sql.push(" ORDER BY e.seq LIMIT ").push_bind(query.limit);
+    let backwards = query.before.is_some();
+    sql.push(if backwards {
+        " ORDER BY e.seq DESC LIMIT "
+    } else {
+        " ORDER BY e.seq LIMIT "
+    })
+    .push_bind(query.limit);
     type EventRow = (Vec<u8>, i64, String, Option<String>, Option<String>, i64);
-    let rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
+    let mut rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
+    if backwards {
+        rows.reverse();
+    }
     let full = rows.len() as i64 == query.limit;
     let events: Vec<Event> = rows
         .into_iter()

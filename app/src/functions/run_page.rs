@@ -25,22 +25,35 @@ pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
         for artifact in crate::db::artifacts::list_artifacts(&state.db.read, stored.pk).await? {
             artifacts.push(ssr::artifact_view(&state, id, artifact).await);
         }
+        let events = crate::db::events::list_events(
+            &state.db.read,
+            stored.pk,
+            &crate::db::events::EventQuery {
+                after: Some(0),
+                limit: EVENTS_PAGE,
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(RunDetail {
             run: stored.run,
             campaign_name,
             steps,
             artifacts,
+            events,
         })
     })
     .await
 }
 
-/// A page of a run's events after sequence number `after`, of one type and
-/// matching the search text when those are given.
+/// A page of a run's events after sequence number `after` (or, with `before`, the
+/// page just before that one), of one type and matching the search text when
+/// those are given.
 #[server(prefix = "/fn", endpoint = "run_events")]
 pub async fn run_events(
     id: String,
     after: i64,
+    before: Option<i64>,
     event_type: String,
     q: String,
 ) -> Result<EventPage, AppError> {
@@ -48,6 +61,7 @@ pub async fn run_events(
         let (state, _, stored) = ssr::callers_run(&id).await?;
         let query = crate::db::events::EventQuery {
             after: Some(after),
+            before,
             limit: EVENTS_PAGE,
             event_type: Some(event_type).filter(|value| !value.trim().is_empty()),
             q: Some(q).filter(|value| !value.trim().is_empty()),

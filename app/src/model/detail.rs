@@ -1,6 +1,6 @@
 //! What the run page shows: the run, its steps, and its artifacts with previews.
 
-use super::{Artifact, Run, Step};
+use super::{Artifact, EventPage, Run, Step};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -10,6 +10,8 @@ pub struct RunDetail {
     pub campaign_name: Option<String>,
     pub steps: Vec<Step>,
     pub artifacts: Vec<ArtifactView>,
+    /// The log's first page, so that the server-rendered page already shows it.
+    pub events: EventPage,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

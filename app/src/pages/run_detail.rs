@@ -11,7 +11,10 @@ use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
 use crate::error::AppError;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
-use crate::model::{format_duration_ms, format_timestamp, Run, RunDetail, RunStatus};
+use crate::live::on_change;
+use crate::model::{
+    format_duration_ms, format_timestamp, ChangeKind, Run, RunDetail, RunStatus, Step,
+};
 use crate::pages::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,7 +30,7 @@ pub fn RunPage() -> impl IntoView {
         <Suspense fallback=|| view! { <main class="page"><p class="muted">"Loading the run…"</p></main> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail_data) => view! { <RunView detail=detail_data on_change=move || detail.refetch() /> }.into_any(),
+                    Ok(detail_data) => view! { <RunView detail=detail_data /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(error) => view! {
                         <main class="page">
@@ -48,71 +51,117 @@ fn or_dash(value: Option<String>) -> String {
     value.unwrap_or_else(|| "—".to_string())
 }
 
+/// Puts a step attempt into the list where the server would order it: by index,
+/// then start, then attempt.
+fn upsert_step(steps: &mut Vec<Step>, step: Step) {
+    match steps
+        .iter_mut()
+        .find(|each| each.step_id == step.step_id && each.attempt == step.attempt)
+    {
+        Some(existing) => *existing = step,
+        None => steps.push(step),
+    }
+    steps.sort_by_key(|step| {
+        (
+            step.idx,
+            step.started_at.unwrap_or(step.created_at),
+            step.attempt,
+        )
+    });
+}
+
+/// The run page's state: the server-rendered detail, then kept current by the
+/// live stream (the run and its steps from the changes themselves; artifacts,
+/// whose previews the server makes, by reloading).
 #[component]
-fn RunView(detail: RunDetail, #[prop(into)] on_change: Callback<()>) -> impl IntoView {
-    let run = detail.run;
-    let id = run.id.to_string();
+fn RunView(detail: RunDetail) -> impl IntoView {
+    let RunDetail {
+        run,
+        campaign_name,
+        steps,
+        artifacts,
+        events,
+    } = detail;
+    let run_id = run.id;
+    let id = run_id.to_string();
     let short_id: String = id.chars().take(8).collect();
-    let timeline_end = run.completed_at.unwrap_or(run.updated_at);
-    let duration = match (run.duration_ms, run.status) {
-        (Some(ms), _) => format_duration_ms(ms),
-        (None, RunStatus::Running) => "running…".to_string(),
-        (None, _) => "—".to_string(),
+    let input = run.input.clone();
+    let run = RwSignal::new(run);
+    let steps = RwSignal::new(steps);
+    let artifacts = RwSignal::new(artifacts);
+    let deleted = RwSignal::new(false);
+    let context = Memo::new(move |_| run.with(|run| run.context.clone()));
+    let status = Signal::derive(move || run.with(|run| run.status));
+    let timeline_end =
+        Signal::derive(move || run.with(|run| run.completed_at.unwrap_or(run.updated_at)));
+
+    let reload = {
+        let id = id.clone();
+        move || {
+            let id = id.clone();
+            leptos::task::spawn_local(async move {
+                match load_run(id).await {
+                    Ok(fresh) => {
+                        run.set(fresh.run);
+                        steps.set(fresh.steps);
+                        artifacts.set(fresh.artifacts);
+                    }
+                    Err(AppError::NotFound) => deleted.set(true),
+                    Err(_) => {}
+                }
+            });
+        }
     };
-    let error = run.error.clone();
+    on_change({
+        let reload = reload.clone();
+        move |change| {
+            if change.kind == ChangeKind::Resync {
+                return reload();
+            }
+            if change.run_id != Some(run_id) {
+                return;
+            }
+            match change.kind {
+                ChangeKind::RunUpdated => {
+                    if let Ok(updated) = serde_json::from_value::<Run>(change.data.clone()) {
+                        run.set(updated);
+                    }
+                }
+                ChangeKind::StepChanged => {
+                    if let Ok(step) = serde_json::from_value::<Step>(change.data.clone()) {
+                        steps.update(|steps| upsert_step(steps, step));
+                    }
+                }
+                ChangeKind::ArtifactAdded => reload(),
+                ChangeKind::RunDeleted => deleted.set(true),
+                _ => {}
+            }
+        }
+    });
+    let on_action = Callback::new(move |()| reload());
+
     view! {
         <Title text=format!("Run {short_id}") />
         <main class="page run-page">
             <nav class="crumbs" aria-label="Breadcrumb">
                 <A href="/">"Runs"</A>
                 " / "
-                <span>{run.agent.clone()}</span>
+                <span>{move || run.with(|run| run.agent.clone())}</span>
             </nav>
+            {move || deleted.get().then(|| view! {
+                <div class="notice" role="alert">"This run was deleted. "<A href="/">"Back to the runs"</A></div>
+            })}
             <header class="run-header">
                 <div class="run-title">
-                    <h1>{run.summary.clone().unwrap_or_else(|| format!("{} run", run.agent))}</h1>
-                    <StatusBadge status=run.status />
+                    <h1>{move || run.with(|run| run.summary.clone().unwrap_or_else(|| format!("{} run", run.agent)))}</h1>
+                    {move || view! { <StatusBadge status=status.get() /> }}
                 </div>
-                <RunActions run=run.clone() on_change />
+                <RunActions id=id.clone() status on_change=on_action />
             </header>
             <RunnerTokenBanner run_id=id.clone() />
-            <ProgressBar progress=run.progress />
-            <dl class="facts run-facts">
-                <dt>"Run"</dt>
-                <dd><code>{id.clone()}</code>" "<CopyButton text=id.clone() label="Copy id" /></dd>
-                <dt>"Agent"</dt>
-                <dd><code>{run.agent.clone()}</code></dd>
-                <dt>"Campaign"</dt>
-                <dd>
-                    {match (run.campaign_id, detail.campaign_name.clone()) {
-                        (Some(campaign), name) => view! {
-                            <a href=format!("/?campaign={campaign}")>{name.unwrap_or_else(|| campaign.to_string())}</a>
-                        }
-                        .into_any(),
-                        (None, _) => view! { <span>"—"</span> }.into_any(),
-                    }}
-                </dd>
-                <dt>"Initiator"</dt>
-                <dd>{or_dash(run.initiator.clone())}</dd>
-                <dt>"Created"</dt>
-                <dd>{format_timestamp(run.created_at)}</dd>
-                <dt>"Started"</dt>
-                <dd>{or_dash(run.started_at.map(format_timestamp))}</dd>
-                <dt>"Completed"</dt>
-                <dd>{or_dash(run.completed_at.map(format_timestamp))}</dd>
-                <dt>"Duration"</dt>
-                <dd>{duration}</dd>
-                <dt>"Attempt"</dt>
-                <dd>
-                    {run.attempt}
-                    {run.retry_of.map(|original| view! {
-                        " (retry of "<a href=format!("/runs/{original}")>{original.to_string().chars().take(8).collect::<String>()}</a>")"
-                    })}
-                </dd>
-                <dt>"Webhook"</dt>
-                <dd>{run.webhook_status.as_str()}</dd>
-            </dl>
-            {error.map(|error| view! {
+            {move || view! { <ProgressBar progress=run.with(|run| run.progress) /> }}
+            {move || view! { <RunFacts run=run.get() campaign_name=campaign_name.clone() /> }}
+            {move || run.with(|run| run.error.clone()).map(|error| view! {
                 <section class="run-error" role="alert">
                     <h2>"Error"{error.code.clone().map(|code| view! { " "<code>{code}</code> })}</h2>
                     <p>{error.message.clone()}</p>
@@ -120,22 +169,69 @@ fn RunView(detail: RunDetail, #[prop(into)] on_change: Callback<()>) -> impl Int
                 </section>
             })}
             <section class="panels">
-                <JsonView label="Input" value=run.input.clone() open=true />
-                <JsonView label="Context" value=run.context.clone() />
+                <JsonView label="Input" value=input open=true />
+                {move || view! { <JsonView label="Context" value=context.get() /> }}
             </section>
             <section aria-labelledby="steps-heading">
                 <h2 id="steps-heading">"Steps"</h2>
-                <StepTimeline steps=detail.steps end=timeline_end />
+                <StepTimeline steps end=timeline_end />
             </section>
             <section aria-labelledby="events-heading">
                 <h2 id="events-heading">"Events"</h2>
-                <EventLog run_id=id.clone() />
+                <EventLog run_id initial=events />
             </section>
             <section aria-labelledby="artifacts-heading">
                 <h2 id="artifacts-heading">"Artifacts"</h2>
-                <ArtifactList artifacts=detail.artifacts />
+                {move || view! { <ArtifactList artifacts=artifacts.get() /> }}
             </section>
         </main>
+    }
+}
+
+#[component]
+fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
+    let id = run.id.to_string();
+    let duration = match (run.duration_ms, run.status) {
+        (Some(ms), _) => format_duration_ms(ms),
+        (None, RunStatus::Running) => "running…".to_string(),
+        (None, _) => "—".to_string(),
+    };
+    view! {
+        <dl class="facts run-facts">
+            <dt>"Run"</dt>
+            <dd><code>{id.clone()}</code>" "<CopyButton text=id label="Copy id" /></dd>
+            <dt>"Agent"</dt>
+            <dd><code>{run.agent.clone()}</code></dd>
+            <dt>"Campaign"</dt>
+            <dd>
+                {match run.campaign_id {
+                    Some(campaign) => view! {
+                        <a href=format!("/?campaign={campaign}")>{campaign_name.unwrap_or_else(|| campaign.to_string())}</a>
+                    }
+                    .into_any(),
+                    None => view! { <span>"—"</span> }.into_any(),
+                }}
+            </dd>
+            <dt>"Initiator"</dt>
+            <dd>{or_dash(run.initiator.clone())}</dd>
+            <dt>"Created"</dt>
+            <dd>{format_timestamp(run.created_at)}</dd>
+            <dt>"Started"</dt>
+            <dd>{or_dash(run.started_at.map(format_timestamp))}</dd>
+            <dt>"Completed"</dt>
+            <dd>{or_dash(run.completed_at.map(format_timestamp))}</dd>
+            <dt>"Duration"</dt>
+            <dd>{duration}</dd>
+            <dt>"Attempt"</dt>
+            <dd>
+                {run.attempt}
+                {run.retry_of.map(|original| view! {
+                    " (retry of "<a href=format!("/runs/{original}")>{original.to_string().chars().take(8).collect::<String>()}</a>")"
+                })}
+            </dd>
+            <dt>"Webhook"</dt>
+            <dd>{run.webhook_status.as_str()}</dd>
+        </dl>
     }
 }
 
@@ -187,8 +283,7 @@ enum Pending {
 }
 
 #[component]
-fn RunActions(run: Run, on_change: Callback<()>) -> impl IntoView {
-    let id = run.id.to_string();
+fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) -> impl IntoView {
     let confirming = RwSignal::new(None::<Pending>);
     let cancel = ServerAction::<CancelRun>::new();
     let retry = ServerAction::<RetryRun>::new();
@@ -226,17 +321,17 @@ fn RunActions(run: Run, on_change: Callback<()>) -> impl IntoView {
         .map(|error| error.to_string())
     };
 
-    let can_cancel = !run.status.is_terminal();
-    let can_retry = matches!(run.status, RunStatus::Failed | RunStatus::Cancelled);
+    let can_cancel = move || !status.get().is_terminal();
+    let can_retry = move || matches!(status.get(), RunStatus::Failed | RunStatus::Cancelled);
     let (cancel_id, retry_id, delete_id) = (id.clone(), id.clone(), id);
     view! {
         <div class="actions">
             {move || match confirming.get() {
                 None => view! {
-                    {can_cancel.then(|| view! {
+                    {can_cancel().then(|| view! {
                         <button type="button" class="button" on:click=move |_| confirming.set(Some(Pending::Cancel))>"Cancel run"</button>
                     })}
-                    {can_retry.then(|| {
+                    {can_retry().then(|| {
                         let retry_id = retry_id.clone();
                         view! {
                             <button

@@ -9,6 +9,7 @@ use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
 use crate::error::AppError;
 use crate::functions::runs::list_runs;
+use crate::live::{debounced, on_change};
 use crate::model::{format_duration_ms, format_timestamp, RunListView, RunRow, RunStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -67,6 +68,9 @@ fn param(query: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// How long the list waits after a change before reloading, gathering a burst.
+const LIVE_RELOAD_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Where the runs list lives: `/`, or a campaign's page (whose campaign is then
 /// fixed and not part of its URL).
 #[derive(Clone, Debug)]
@@ -107,6 +111,14 @@ pub fn RunsExplorer(base: String, fixed: Vec<(String, String)>) -> impl IntoView
             list_runs(href("", &all).trim_start_matches('?').to_string())
         },
     );
+    // Live: a change that can touch a row (or a count) reloads the page's view,
+    // under the same filters; a burst of changes is one reload.
+    let reload = debounced(LIVE_RELOAD_DELAY, move || runs.refetch());
+    on_change(move |change| {
+        if change.kind.touches_run_list() {
+            reload();
+        }
+    });
 
     view! {
         <FilterBar query runs fixed_campaign />

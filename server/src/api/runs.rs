@@ -309,6 +309,8 @@ async fn steps(State(state): State<AppState>, owner: Owner, Path(id): Path<Strin
 #[serde(deny_unknown_fields)]
 struct EventParams {
     after: Option<i64>,
+    /// The page just before this sequence number (in sequence order), to read backwards.
+    before: Option<i64>,
     limit: Option<i64>,
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -329,6 +331,7 @@ async fn events(
     let run = load(&state, owner, &id).await?;
     let query = EventQuery {
         after: params.after,
+        before: params.before,
         limit: params.limit.unwrap_or(100),
         event_type: params.event_type.filter(|value| !value.is_empty()),
         q: params.q.filter(|value| !value.trim().is_empty()),
