@@ -882,13 +882,16 @@ pub async fn daily_counts(
         query
     } else {
         let mut query = QueryBuilder::new(
-            "SELECT r.created_at / 86400000 AS day, r.status, count(*) FROM runs r",
+            "SELECT created_at / 86400000 AS day, status, count(*)
+             FROM (SELECT r.created_at, r.status FROM runs r",
         );
         push_filter(&mut query, account_pk, filter)?;
         query
             .push(" AND r.created_at >= ")
             .push_bind(first * DAY_MS)
-            .push(" GROUP BY day, r.status");
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP)
+            .push(") GROUP BY day, status");
         query
     };
     let rows: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(pool).await?;
@@ -922,15 +925,46 @@ pub async fn status_counts(
         query.push(" GROUP BY status");
         query
     } else {
-        let mut query = QueryBuilder::new("SELECT r.status, count(*) FROM runs r");
+        let mut query =
+            QueryBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
         push_filter(&mut query, account_pk, &all_statuses)?;
-        query.push(" GROUP BY r.status");
+        query
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP)
+            .push(") GROUP BY status");
         query
     };
     let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(pool).await?;
     Ok(per_status(
         rows.iter().map(|(name, count)| (name.as_str(), *count)),
     ))
+}
+
+/// Beyond this many matching runs, a filter that `run_counts` cannot answer is
+/// counted and charted over this many of its matches only: reading every match
+/// of a broad full-text or input-field filter at 1M runs took most of a second
+/// (docs/performance.md), and "10,000+" tells a person as much.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many runs match, and whether that is exact (see [`COUNT_CAP`]).
+async fn count_runs(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<(i64, bool), AppError> {
+    if from_counters(filter) {
+        let mut query = QueryBuilder::new(
+            "SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ",
+        );
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, filter, true);
+        return Ok((query.build_query_scalar().fetch_one(pool).await?, true));
+    }
+    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM runs r");
+    push_filter(&mut query, account_pk, filter)?;
+    query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(")");
+    let counted: i64 = query.build_query_scalar().fetch_one(pool).await?;
+    Ok((counted.min(COUNT_CAP), counted <= COUNT_CAP))
 }
 
 /// One page of an account's runs, newest first, with the total that match.
@@ -1014,12 +1048,11 @@ pub async fn list_runs(
         )
         .collect();
 
-    let mut count = QueryBuilder::new("SELECT count(*) FROM runs r");
-    push_filter(&mut count, account_pk, filter)?;
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let (total, total_exact) = count_runs(pool, account_pk, filter).await?;
     Ok(RunPage {
         runs,
         total,
+        total_exact,
         limit,
         offset,
         next_cursor,

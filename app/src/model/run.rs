@@ -387,7 +387,10 @@ pub struct DayCounts {
 #[serde(rename_all = "camelCase")]
 pub struct RunPage {
     pub runs: Vec<RunRow>,
+    /// How many runs match; with `totalExact` false, at least this many (filters
+    /// that need every matching run read are counted up to a cap).
     pub total: i64,
+    pub total_exact: bool,
     pub limit: i64,
     pub offset: i64,
     /// Pass as `cursor` to get the next page by keyset (fast at any depth).

@@ -245,6 +245,8 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     let base = list_base();
     let current = param(&query, "status");
     let total_all: i64 = view.status_counts.iter().map(|(_, count)| count).sum();
+    // Past the count cap the chips count a sample of the matches: say so.
+    let sampled = !view.page.total_exact;
     let chip = |label: String, value: String, count: i64| {
         let active = current == value;
         view! {
@@ -257,7 +259,9 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
                 data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
             >
                 {label}
-                <span class="count">{count}</span>
+                <span class="count" title=sampled.then_some("counted over the first 10,000 matching runs")>
+                    {if sampled { format!("{count}+") } else { count.to_string() }}
+                </span>
             </a>
         }
     };
@@ -301,16 +305,16 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         return view! { <EmptyState filtered /> }.into_any();
     }
     let shown = page.runs.len() as i64;
+    let total = if page.total_exact {
+        page.total.to_string()
+    } else {
+        format!("{}+", page.total)
+    };
     // Keyset pages know what they hold, not where they are: they count, and lead back to the newest.
     let position = if keyset {
-        format!("{shown} older runs of {}", page.total)
+        format!("{shown} older runs of {total}")
     } else {
-        format!(
-            "{}–{} of {}",
-            page.offset + 1,
-            page.offset + shown,
-            page.total
-        )
+        format!("{}–{} of {total}", page.offset + 1, page.offset + shown)
     };
     let newer = if keyset {
         Some(("← Newest", at_page(&base, &query, "offset", "0")))
@@ -327,7 +331,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
             )
         })
     };
-    let more = keyset || page.offset + shown < page.total;
+    let more = keyset || !page.total_exact || page.offset + shown < page.total;
     let older = page
         .next_cursor
         .clone()

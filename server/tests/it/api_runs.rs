@@ -504,3 +504,52 @@ async fn patch_cancel_retry_and_delete() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    app.create_run(&token, json!({"agent": "bulk", "input": {"k": "rare"}}))
+        .await;
+    // More matching runs than the cap, inserted straight into the tables.
+    let over = app::db::runs::COUNT_CAP + 5;
+    let mut tx = app.db.begin_write().await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO runs (id, account_pk, agent_pk, status, input, created_at, updated_at)
+         SELECT printf('00000000-0000-7000-8000-%012d', i), r.account_pk, r.agent_pk, 'completed',
+                '{\"k\":\"broad\"}', i, i
+         FROM n, (SELECT account_pk, agent_pk FROM runs LIMIT 1) r",
+    )
+    .bind(over)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO run_input_fields (run_pk, account_pk, path, value, created_at)
+         SELECT pk, account_pk, 'k', 'broad', created_at FROM runs WHERE input = '{\"k\":\"broad\"}'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, body) = app
+        .call(Method::GET, "/api/runs?input.k=broad&limit=5", &token, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["total"], json!(app::db::runs::COUNT_CAP));
+    assert_eq!(body["data"]["totalExact"], json!(false));
+    assert_eq!(body["data"]["runs"].as_array().unwrap().len(), 5);
+
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?input.k=rare", &token, None)
+        .await;
+    assert_eq!(body["data"]["total"], json!(1));
+    assert_eq!(body["data"]["totalExact"], json!(true));
+
+    // The dashboard says "at least" too.
+    app.login_owner().await;
+    let page = app.get("/?q=input.k%3Dbroad").await.text().await.unwrap();
+    assert!(page.contains(&format!("of {}+", app::db::runs::COUNT_CAP)), "no capped total shown");
+}
