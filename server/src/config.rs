@@ -167,6 +167,22 @@ pub struct Config {
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+
+    /// Demo mode: a simulated fleet of runners drives realistic runs through the
+    /// real APIs, in the first owner's account, while the server runs.
+    /// `--demo`, `--demo=false`; the variable takes 1/0, true/false.
+    #[arg(
+        long,
+        env = "RUNBOARD_DEMO",
+        global = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub demo: bool,
 }
 
 impl Config {

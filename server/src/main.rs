@@ -3,7 +3,10 @@
 
 use clap::Parser;
 use runboard::config::{Cli, Command, TokenCommand, UserCommand};
+use runboard::demo::{self, DemoOptions};
 use runboard::startup::{open_database, shutdown_signal, Application};
+use std::time::Duration;
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -16,8 +19,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let demo = cli.config.demo;
+            let database_url = cli.config.database_url.clone();
             let app = Application::build(cli.config).await?;
-            app.run_until(shutdown_signal()).await?;
+            if demo {
+                serve_with_demo(app, &database_url).await?;
+            } else {
+                app.run_until(shutdown_signal()).await?;
+            }
         }
         Command::User {
             action:
@@ -50,4 +59,31 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Serves with the demo fleet beside the server. On the shutdown signal the fleet
+/// stops first (it ends its runs through the still-open APIs), then the server.
+async fn serve_with_demo(app: Application, database_url: &str) -> anyhow::Result<()> {
+    let db = app::db::Db::connect(database_url).await?;
+    let (stop, stopped) = watch::channel(false);
+    let fleet = tokio::spawn(demo::run(
+        demo::local_base_url(app.addr()),
+        db.clone(),
+        DemoOptions::default(),
+        stopped,
+    ));
+    let result = app
+        .run_until(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(10), fleet)
+                .await
+                .is_err()
+            {
+                tracing::warn!("demo mode: the simulated fleet did not stop within 10 s");
+            }
+        })
+        .await;
+    db.close().await;
+    result
 }

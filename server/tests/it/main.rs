@@ -8,6 +8,7 @@ mod artifacts;
 mod binary;
 mod campaigns;
 mod database;
+mod demo;
 mod helpers;
 mod live;
 mod login;
