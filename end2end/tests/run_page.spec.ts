@@ -119,5 +119,6 @@ test.describe("a run of another account", () => {
     expect(response?.status()).toBe(404);
     await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
     await expect(page.getByText("Not yours")).toHaveCount(0);
+    await page.screenshot({ path: "results/screenshots/not-found.png", fullPage: true });
   });
 });

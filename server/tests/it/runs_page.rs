@@ -204,3 +204,37 @@ async fn the_runs_chart_counts_each_day_by_status() {
     assert!(html.contains("chart-bar status-failed"));
     assert!(html.contains("chart-bar status-completed"));
 }
+
+#[tokio::test]
+async fn the_server_rendered_run_page_carries_the_first_page_of_its_log() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (id, runner) = app.create_run(&token, json!({"agent": "logger"})).await;
+    let events: Vec<serde_json::Value> = (1..=120)
+        .map(|i| json!({"eventType": "agent.progress", "message": format!("ssr line {i}.")}))
+        .collect();
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/runner/runs/{id}/events"),
+            &runner,
+            Some(json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.login_owner().await;
+    // Every time, not only when the nested load happens to finish first.
+    for _ in 0..5 {
+        let html = app.get(&format!("/runs/{id}")).await.text().await.unwrap();
+        assert!(
+            html.contains("ssr line 1."),
+            "the log's first page is missing"
+        );
+        assert!(html.contains("ssr line 100."));
+        assert!(
+            !html.contains("ssr line 101."),
+            "more than one page was rendered"
+        );
+        assert!(html.contains("Load more"));
+    }
+}
