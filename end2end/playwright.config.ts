@@ -21,6 +21,8 @@ export const serverEnv = {
   RUNBOARD_ADMIN_EMAIL: OWNER_EMAIL,
   RUNBOARD_ADMIN_PASSWORD: OWNER_PASSWORD,
   RUST_LOG: "warn",
+  // The specs drive every run themselves; a demo fleet would change what they count.
+  RUNBOARD_DEMO: "0",
 };
 
 export default defineConfig({

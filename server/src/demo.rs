@@ -264,7 +264,7 @@ struct OwnerKey {
 impl OwnerKey {
     async fn load(db: &Db) -> anyhow::Result<OwnerKey> {
         // The setting start-up signs owner JWTs with (server/src/startup.rs).
-        let api_secret = settings::secret(db, "api_jwt_secret").await?;
+        let api_secret = settings::secret(db, settings::API_JWT_SECRET).await?;
         let user_id: Option<String> =
             sqlx::query_scalar("SELECT id FROM users WHERE role = 'owner' ORDER BY pk LIMIT 1")
                 .fetch_optional(&db.read)

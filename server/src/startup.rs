@@ -61,9 +61,9 @@ impl Application {
         let keys = Keys::new(
             &match &config.runner_auth_secret {
                 Some(secret) => secret.clone(),
-                None => settings::secret(&db, "runner_token_secret").await?,
+                None => settings::secret(&db, settings::RUNNER_TOKEN_SECRET).await?,
             },
-            &settings::secret(&db, "api_jwt_secret").await?,
+            &settings::secret(&db, settings::API_JWT_SECRET).await?,
             config.runner_auth_secret.clone(),
         );
         let (stop_streams, streams_stopped) = watch::channel(false);

@@ -953,9 +953,8 @@ async fn count_runs(
     filter: &RunFilter,
 ) -> Result<(i64, bool), AppError> {
     if from_counters(filter) {
-        let mut query = QueryBuilder::new(
-            "SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ",
-        );
+        let mut query =
+            QueryBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         return Ok((query.build_query_scalar().fetch_one(pool).await?, true));

@@ -4,6 +4,11 @@ use super::Db;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
+/// Key of the generated secret that signs owner API JWTs.
+pub const API_JWT_SECRET: &str = "api_jwt_secret";
+/// Key of the generated secret that signs runner tokens (when RUNNER_AUTH_SECRET is unset).
+pub const RUNNER_TOKEN_SECRET: &str = "runner_token_secret";
+
 /// The secret stored under `key`, generated (64 random characters) on first use.
 pub async fn secret(db: &Db, key: &str) -> Result<String, sqlx::Error> {
     if let Some(value) = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")

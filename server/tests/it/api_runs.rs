@@ -551,5 +551,8 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     // The dashboard says "at least" too.
     app.login_owner().await;
     let page = app.get("/?q=input.k%3Dbroad").await.text().await.unwrap();
-    assert!(page.contains(&format!("of {}+", app::db::runs::COUNT_CAP)), "no capped total shown");
+    assert!(
+        page.contains(&format!("of {}+", app::db::runs::COUNT_CAP)),
+        "no capped total shown"
+    );
 }
