@@ -1,0 +1,866 @@
+//! `runboard-bench`: load figures for Runboard, measured against the real
+//! `runboard` binary (started as a child process on a temporary database) so that
+//! they include HTTP, the runtime and the allocator exactly as deployed.
+//!
+//! `runboard-bench live` answers issue 5 for the live stream: with N subscribers
+//! on `GET /api/events/stream`, how long after a runner's callback was committed
+//! (its 200 arrived) does each subscriber have the change, does every subscriber
+//! get every change exactly once and in order, and how much server memory does a
+//! subscriber hold. The subscribers are raw HTTP/1.1 connections with a minimal
+//! SSE reader, so that the client leaves the machine's cores to the server. The
+//! command prints one table; its exit status is 2 when a target is missed.
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command as Process};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const ADMIN_EMAIL: &str = "bench@example.com";
+const ADMIN_PASSWORD: &str = "bench-password-not-secret";
+/// Target of issue 5: commit-to-client latency, 99th percentile.
+const TARGET_P99_MS: f64 = 250.0;
+/// Target of issue 5: server memory per open subscriber.
+const TARGET_KB_PER_SUBSCRIBER: f64 = 50.0;
+/// Subscribers connecting at the same time (the rest wait their turn).
+const CONNECTING_AT_ONCE: usize = 64;
+/// How long delivery may stall after the last callback before the rest counts as missing.
+const DELIVERY_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runboard-bench",
+    about = "Load figures for Runboard, against the real binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Live stream fan-out: N subscribers, commit-to-client latency, memory per subscriber.
+    Live(LiveArgs),
+}
+
+#[derive(Debug, Args)]
+struct LiveArgs {
+    /// Concurrent subscribers of /api/events/stream.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    subscribers: u32,
+    /// Runner callbacks to post (each one change every subscriber must receive).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    changes: u32,
+    /// Callbacks per second.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// The runboard binary to start (default: the one next to this program).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Live(args) => live(args).await,
+    }
+}
+
+async fn live(args: LiveArgs) -> Result<ExitCode> {
+    ensure!(
+        args.rate.is_finite() && args.rate > 0.0,
+        "--rate must be a positive number"
+    );
+    let subscribers = args.subscribers as usize;
+    let changes = args.changes as usize;
+    // The server holds one socket per subscriber and inherits this limit.
+    raise_open_file_limit(subscribers as u64 + 1024)?;
+    let bin = runboard_binary(args.bin)?;
+    let mut server = Server::start(&bin).await?;
+    let result = measure(&server, subscribers, changes, args.rate).await;
+    server.stop().await?;
+    let report = result?;
+    report.print();
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// The whole measurement against a started server.
+async fn measure(server: &Server, subscribers: usize, changes: usize, rate: f64) -> Result<Report> {
+    let http = reqwest::Client::new();
+    let token = owner_token(&http, &server.base).await?;
+    let (run_id, runner_token) = create_run(&http, &server.base, &token).await?;
+
+    let rss_before = rss_kb(server.pid)?;
+    let opening = Instant::now();
+    let connections = open_subscribers(server.addr, &token, subscribers).await?;
+    let open_time = opening.elapsed();
+    // Let the server finish what the connections started (pool returns, buffers).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_open = rss_kb(server.pid)?;
+
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let (stop, stopped) = watch::channel(false);
+    let followers: Vec<JoinHandle<Result<Record>>> = connections
+        .into_iter()
+        .map(|connection| {
+            tokio::spawn(follow(
+                connection,
+                changes,
+                delivered.clone(),
+                stopped.clone(),
+            ))
+        })
+        .collect();
+
+    let cpu_before = (cpu_seconds(server.pid)?, own_cpu_seconds()?);
+    let posting = Instant::now();
+    let callbacks =
+        post_changes(&http, &server.base, &run_id, &runner_token, changes, rate).await?;
+    let post_time = posting.elapsed();
+    wait_for_delivery(&delivered, subscribers * changes).await;
+    let cpu_after = (cpu_seconds(server.pid)?, own_cpu_seconds()?);
+    let busy = posting.elapsed().as_secs_f64();
+    let rss_end = rss_kb(server.pid)?;
+    let _ = stop.send(true);
+
+    let mut records = Vec::with_capacity(subscribers);
+    for follower in followers {
+        records.push(follower.await.context("a subscriber task failed")??);
+    }
+    Ok(Report::new(Inputs {
+        subscribers,
+        changes,
+        rate,
+        achieved_rate: changes as f64 / post_time.as_secs_f64(),
+        open_time,
+        rss: [rss_before, rss_open, rss_end],
+        server_cpu: (cpu_after.0 - cpu_before.0) / busy,
+        client_cpu: (cpu_after.1 - cpu_before.1) / busy,
+        callbacks,
+        records,
+    }))
+}
+
+// ---------------------------------------------------------------- the server
+
+/// `runboard` as a child process on a temporary database; killed when dropped.
+struct Server {
+    child: Child,
+    pid: u32,
+    addr: SocketAddr,
+    base: String,
+    _dir: TempDir,
+}
+
+impl Server {
+    async fn start(bin: &Path) -> Result<Server> {
+        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let site = dir.path().join("site");
+        std::fs::create_dir_all(&site)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let child = Process::new(bin)
+            .arg("serve")
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/bench.db", dir.path().display()),
+            )
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ROOT", &site)
+            .env("RUNBOARD_ARTIFACT_DIR", dir.path().join("artifacts"))
+            .env("RUNBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("RUNBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        let mut server = Server {
+            child,
+            pid,
+            addr,
+            base: format!("http://{addr}"),
+            _dir: dir,
+        };
+        server.wait_until_healthy().await?;
+        Ok(server)
+    }
+
+    async fn wait_until_healthy(&mut self) -> Result<()> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("runboard exited before it served: {status}");
+            }
+            let health = http.get(format!("{}/healthz", self.base)).send().await;
+            if health.is_ok_and(|response| response.status().is_success()) {
+                return Ok(());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "runboard did not answer /healthz within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+}
+
+fn runboard_binary(given: Option<PathBuf>) -> Result<PathBuf> {
+    let bin = match given {
+        Some(bin) => bin,
+        None => std::env::current_exe()?
+            .parent()
+            .context("this program has no directory")?
+            .join("runboard"),
+    };
+    ensure!(
+        bin.is_file(),
+        "no runboard binary at {} (build it, or pass --bin)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// A port nobody listens on right now (the server binds it a moment later).
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn raise_open_file_limit(needed: u64) -> Result<()> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_none_or(|current| current >= needed) {
+        return Ok(());
+    }
+    if let Some(maximum) = limit.maximum.filter(|maximum| *maximum < needed) {
+        bail!("{needed} open files are needed and the hard limit is {maximum} (raise ulimit -Hn)");
+    }
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(needed),
+            maximum: limit.maximum,
+        },
+    )
+    .context("cannot raise the open file limit")
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
+}
+
+/// CPU time (user + system) a process has used, in seconds.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)
+}
+
+fn own_cpu_seconds() -> Result<f64> {
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat")?)
+}
+
+fn stat_cpu_seconds(stat: &str) -> Result<f64> {
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| -> Result<u64> {
+        fields
+            .get(index)
+            .and_then(|field| field.parse().ok())
+            .context("unexpected /proc/<pid>/stat")
+    };
+    // utime and stime are fields 14 and 15.
+    let total = ticks(11)? + ticks(12)?;
+    Ok(total as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+// ------------------------------------------------------------------- the API
+
+async fn api(request: reqwest::RequestBuilder, expected: u16) -> Result<Value> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    ensure!(status == expected, "answered {status}: {body}");
+    Ok(serde_json::from_str(&body)?)
+}
+
+fn text_at(body: &Value, pointer: &str) -> Result<String> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .with_context(|| format!("no {pointer} in {body}"))
+}
+
+async fn owner_token(http: &reqwest::Client, base: &str) -> Result<String> {
+    let request = http
+        .post(format!("{base}/api/auth/token"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}));
+    let body = api(request, 200).await.context("POST /api/auth/token")?;
+    text_at(&body, "/data/token")
+}
+
+/// A run to report on: its id and runner token.
+async fn create_run(http: &reqwest::Client, base: &str, token: &str) -> Result<(String, String)> {
+    let request = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(token)
+        .json(&json!({"agent": "bench", "summary": "runboard-bench live"}));
+    let body = api(request, 201).await.context("POST /api/runs")?;
+    Ok((
+        text_at(&body, "/data/run/id")?,
+        text_at(&body, "/data/runnerToken")?,
+    ))
+}
+
+/// What the runner side saw of one callback.
+struct Callback {
+    /// When its 200 arrived: the change is committed by then.
+    acknowledged: Instant,
+    round_trip: Duration,
+}
+
+/// Posts `changes` progress callbacks, `(i + 1) / changes` for the i-th, at `rate` a second.
+async fn post_changes(
+    http: &reqwest::Client,
+    base: &str,
+    run_id: &str,
+    runner_token: &str,
+    changes: usize,
+    rate: f64,
+) -> Result<Vec<Callback>> {
+    let url = format!("{base}/api/runner/runs/{run_id}/status");
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut callbacks = Vec::with_capacity(changes);
+    for index in 0..changes {
+        ticks.tick().await;
+        let progress = (index + 1) as f64 / changes as f64;
+        let sent = Instant::now();
+        let response = http
+            .post(&url)
+            .bearer_auth(runner_token)
+            .json(&json!({ "progress": progress }))
+            .send()
+            .await?;
+        let acknowledged = Instant::now();
+        let status = response.status();
+        let body = response.text().await?;
+        ensure!(status == 200, "callback {index} answered {status}: {body}");
+        callbacks.push(Callback {
+            acknowledged,
+            round_trip: acknowledged - sent,
+        });
+    }
+    Ok(callbacks)
+}
+
+// ------------------------------------------------------------ the subscribers
+
+/// One subscriber's connection: an HTTP/1.1 response body in chunked encoding,
+/// carrying server-sent events.
+struct SseConnection {
+    reader: BufReader<TcpStream>,
+    /// Received text not yet parsed into messages.
+    pending: String,
+    chunk: Vec<u8>,
+}
+
+struct SseMessage {
+    event: String,
+    data: String,
+}
+
+impl SseConnection {
+    /// Connects, sends the request, and reads up to the `ready` message.
+    async fn open(addr: SocketAddr, token: &str) -> Result<SseConnection> {
+        let mut stream = TcpStream::connect(addr).await?;
+        let request = format!(
+            "GET /api/events/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: text/event-stream\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut connection = SseConnection {
+            reader: BufReader::with_capacity(4096, stream),
+            pending: String::new(),
+            chunk: Vec::new(),
+        };
+        connection.read_head().await?;
+        loop {
+            ensure!(
+                connection.read_chunk().await?,
+                "the stream ended before ready"
+            );
+            if let Some(message) = connection.next_message() {
+                ensure!(
+                    message.event == "ready",
+                    "first message: {} {}",
+                    message.event,
+                    message.data
+                );
+                return Ok(connection);
+            }
+        }
+    }
+
+    async fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line).await?;
+        ensure!(read > 0, "the connection closed");
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+
+    async fn read_head(&mut self) -> Result<()> {
+        let status = self.read_line().await?;
+        ensure!(
+            status.starts_with("HTTP/1.1 200"),
+            "the stream answered {status}"
+        );
+        let mut chunked = false;
+        loop {
+            let line = self.read_line().await?;
+            if line.is_empty() {
+                break;
+            }
+            chunked |= line
+                .to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked");
+        }
+        ensure!(chunked, "the stream is not in chunked encoding");
+        Ok(())
+    }
+
+    /// Reads one chunk into `pending`; false at the end of the body.
+    async fn read_chunk(&mut self) -> Result<bool> {
+        let header = self.read_line().await?;
+        let size = header.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size, 16).with_context(|| format!("chunk size {size}"))?;
+        if size == 0 {
+            return Ok(false);
+        }
+        self.chunk.resize(size + 2, 0);
+        self.reader.read_exact(&mut self.chunk).await?;
+        ensure!(self.chunk.ends_with(b"\r\n"), "a chunk without its CRLF");
+        self.pending
+            .push_str(&String::from_utf8_lossy(&self.chunk[..size]));
+        Ok(true)
+    }
+
+    /// The next complete message in `pending` (comments, such as heartbeats, are skipped).
+    fn next_message(&mut self) -> Option<SseMessage> {
+        while let Some(end) = self.pending.find("\n\n") {
+            let block: String = self.pending.drain(..end + 2).collect();
+            let mut message = SseMessage {
+                event: "message".to_string(),
+                data: String::new(),
+            };
+            let mut fields = 0;
+            for (field, value) in block.lines().filter_map(|line| line.split_once(':')) {
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "event" => message.event = value.to_string(),
+                    "data" => message.data.push_str(value),
+                    "" => continue,
+                    _ => {}
+                }
+                fields += 1;
+            }
+            if fields > 0 {
+                return Some(message);
+            }
+        }
+        None
+    }
+}
+
+async fn open_subscribers(
+    addr: SocketAddr,
+    token: &str,
+    count: usize,
+) -> Result<Vec<SseConnection>> {
+    futures::stream::iter(0..count)
+        .map(|index| async move {
+            tokio::time::timeout(Duration::from_secs(60), SseConnection::open(addr, token))
+                .await
+                .context("timed out")
+                .and_then(|opened| opened)
+                .with_context(|| format!("subscriber {index} could not open the stream"))
+        })
+        .buffer_unordered(CONNECTING_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// What one subscriber received: when each change arrived, and what was wrong.
+struct Record {
+    /// Arrival of change i (progress `(i + 1) / changes`).
+    received: Vec<Option<Instant>>,
+    last: Option<usize>,
+    duplicates: usize,
+    out_of_order: usize,
+    /// Messages that were not one of the expected changes.
+    unexpected: usize,
+}
+
+#[derive(Deserialize)]
+struct ChangeMessage {
+    data: RunData,
+}
+
+#[derive(Deserialize)]
+struct RunData {
+    progress: Option<f64>,
+}
+
+impl Record {
+    fn new(changes: usize) -> Record {
+        Record {
+            received: vec![None; changes],
+            last: None,
+            duplicates: 0,
+            out_of_order: 0,
+            unexpected: 0,
+        }
+    }
+
+    fn note(&mut self, message: &SseMessage, at: Instant) {
+        let Some(index) = self.change_index(message) else {
+            self.unexpected += 1;
+            return;
+        };
+        let slot = &mut self.received[index];
+        if slot.is_some() {
+            self.duplicates += 1;
+            return;
+        }
+        *slot = Some(at);
+        if self.last.is_some_and(|last| index < last) {
+            self.out_of_order += 1;
+        }
+        self.last = Some(index);
+    }
+
+    /// Which change a `run.updated` message carries, by its progress value.
+    fn change_index(&self, message: &SseMessage) -> Option<usize> {
+        if message.event != "run.updated" {
+            return None;
+        }
+        let change: ChangeMessage = serde_json::from_str(&message.data).ok()?;
+        let changes = self.received.len() as f64;
+        let step = (change.data.progress? * changes).round();
+        (1.0..=changes).contains(&step).then(|| step as usize - 1)
+    }
+}
+
+/// Reads a subscriber's stream until told to stop, recording what arrives.
+async fn follow(
+    mut connection: SseConnection,
+    changes: usize,
+    delivered: Arc<AtomicUsize>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Record> {
+    let mut record = Record::new(changes);
+    loop {
+        tokio::select! {
+            more = connection.read_chunk() => if !more? { break },
+            _ = stop.changed() => break,
+        }
+        let at = Instant::now();
+        while let Some(message) = connection.next_message() {
+            record.note(&message, at);
+            delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(record)
+}
+
+/// Waits until `expected` messages arrived, or nothing arrived for a while.
+async fn wait_for_delivery(delivered: &AtomicUsize, expected: usize) {
+    let mut seen = delivered.load(Ordering::Relaxed);
+    let mut moved_at = Instant::now();
+    while seen < expected && moved_at.elapsed() < DELIVERY_GRACE {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = delivered.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            moved_at = Instant::now();
+        }
+    }
+}
+
+// ----------------------------------------------------------------- the report
+
+struct Inputs {
+    subscribers: usize,
+    changes: usize,
+    rate: f64,
+    achieved_rate: f64,
+    open_time: Duration,
+    /// Server RSS (KiB) before the subscribers, with them open, after the changes.
+    rss: [u64; 3],
+    /// Cores used during the change phase.
+    server_cpu: f64,
+    client_cpu: f64,
+    callbacks: Vec<Callback>,
+    records: Vec<Record>,
+}
+
+/// Nearest-rank percentiles of a sample, in milliseconds.
+struct Percentiles {
+    sorted: Vec<f64>,
+}
+
+impl Percentiles {
+    fn new(mut sample: Vec<f64>) -> Percentiles {
+        sample.sort_by(f64::total_cmp);
+        Percentiles { sorted: sample }
+    }
+
+    fn at(&self, fraction: f64) -> f64 {
+        if self.sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (fraction * self.sorted.len() as f64).ceil() as usize;
+        self.sorted[rank.clamp(1, self.sorted.len()) - 1]
+    }
+}
+
+struct Report {
+    inputs: Inputs,
+    delivered: usize,
+    missing: usize,
+    duplicates: usize,
+    out_of_order: usize,
+    unexpected: usize,
+    latency: Percentiles,
+    round_trip: Percentiles,
+    kb_per_subscriber: f64,
+}
+
+/// Signed milliseconds from `from` to `to` (negative when `to` came first).
+fn millis_between(from: Instant, to: Instant) -> f64 {
+    match to.checked_duration_since(from) {
+        Some(after) => after.as_secs_f64() * 1000.0,
+        None => -(from - to).as_secs_f64() * 1000.0,
+    }
+}
+
+impl Report {
+    fn new(inputs: Inputs) -> Report {
+        let mut latencies = Vec::with_capacity(inputs.subscribers * inputs.changes);
+        let (mut missing, mut duplicates, mut out_of_order, mut unexpected) = (0, 0, 0, 0);
+        for record in &inputs.records {
+            for (callback, received) in inputs.callbacks.iter().zip(&record.received) {
+                match received {
+                    Some(at) => latencies.push(millis_between(callback.acknowledged, *at)),
+                    None => missing += 1,
+                }
+            }
+            duplicates += record.duplicates;
+            out_of_order += record.out_of_order;
+            unexpected += record.unexpected;
+        }
+        let [before, open, _] = inputs.rss;
+        let kb_per_subscriber =
+            open.saturating_sub(before) as f64 * 1.024 / inputs.subscribers as f64;
+        let round_trip = inputs
+            .callbacks
+            .iter()
+            .map(|callback| callback.round_trip.as_secs_f64() * 1000.0)
+            .collect();
+        Report {
+            delivered: latencies.len(),
+            latency: Percentiles::new(latencies),
+            round_trip: Percentiles::new(round_trip),
+            missing,
+            duplicates,
+            out_of_order,
+            unexpected,
+            kb_per_subscriber,
+            inputs,
+        }
+    }
+
+    fn latency_ok(&self) -> bool {
+        self.latency.at(0.99) <= TARGET_P99_MS
+    }
+
+    fn memory_ok(&self) -> bool {
+        self.kb_per_subscriber <= TARGET_KB_PER_SUBSCRIBER
+    }
+
+    fn delivery_ok(&self) -> bool {
+        self.missing == 0 && self.duplicates == 0 && self.out_of_order == 0
+    }
+
+    fn passed(&self) -> bool {
+        self.latency_ok() && self.memory_ok() && self.delivery_ok()
+    }
+
+    fn print(&self) {
+        let verdict = |ok: bool| if ok { "pass" } else { "FAIL" };
+        let inputs = &self.inputs;
+        let [before, open, end] = inputs.rss;
+        let ms = |value: f64| format!("{value:.1}");
+        let rows = [
+            ("subscribers", inputs.subscribers.to_string(), String::new()),
+            (
+                "opened in (s)",
+                format!("{:.2}", inputs.open_time.as_secs_f64()),
+                String::new(),
+            ),
+            (
+                "changes (callbacks)",
+                inputs.changes.to_string(),
+                String::new(),
+            ),
+            (
+                "rate asked / achieved (/s)",
+                format!("{:.0} / {:.1}", inputs.rate, inputs.achieved_rate),
+                String::new(),
+            ),
+            (
+                "callback round trip p50 / p99 (ms)",
+                format!(
+                    "{} / {}",
+                    ms(self.round_trip.at(0.5)),
+                    ms(self.round_trip.at(0.99))
+                ),
+                String::new(),
+            ),
+            (
+                "delivered messages",
+                format!(
+                    "{} of {}",
+                    self.delivered,
+                    inputs.subscribers * inputs.changes
+                ),
+                String::new(),
+            ),
+            (
+                "missing / duplicates / out of order",
+                format!(
+                    "{} / {} / {}",
+                    self.missing, self.duplicates, self.out_of_order
+                ),
+                format!("0 / 0 / 0: {}", verdict(self.delivery_ok())),
+            ),
+            ("other messages", self.unexpected.to_string(), String::new()),
+            ("latency p50 (ms)", ms(self.latency.at(0.5)), String::new()),
+            ("latency p90 (ms)", ms(self.latency.at(0.9)), String::new()),
+            (
+                "latency p99 (ms)",
+                ms(self.latency.at(0.99)),
+                format!("≤ {TARGET_P99_MS:.0}: {}", verdict(self.latency_ok())),
+            ),
+            ("latency max (ms)", ms(self.latency.at(1.0)), String::new()),
+            (
+                "server RSS before / open / after changes (MiB)",
+                format!(
+                    "{:.1} / {:.1} / {:.1}",
+                    before as f64 / 1024.0,
+                    open as f64 / 1024.0,
+                    end as f64 / 1024.0
+                ),
+                String::new(),
+            ),
+            (
+                "server memory per subscriber (KB)",
+                format!("{:.1}", self.kb_per_subscriber),
+                format!(
+                    "≤ {TARGET_KB_PER_SUBSCRIBER:.0}: {}",
+                    verdict(self.memory_ok())
+                ),
+            ),
+            (
+                "CPU while changing: server / bench (cores)",
+                format!("{:.2} / {:.2}", inputs.server_cpu, inputs.client_cpu),
+                String::new(),
+            ),
+        ];
+        println!("| figure | value | target |");
+        println!("| --- | --- | --- |");
+        for (figure, value, target) in rows {
+            println!("| {figure} | {value} | {target} |");
+        }
+        println!(
+            "\nLatency: a subscriber's receipt of a change minus the arrival of the 200 of the \
+             callback that made it, both in this process (negative: the change came first). \
+             KB = 1000 bytes; RSS from /proc/<pid>/status VmRSS."
+        );
+        println!("Result: {}", verdict(self.passed()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sample = Percentiles::new((1..=100).rev().map(f64::from).collect());
+        assert_eq!(sample.at(0.5), 50.0);
+        assert_eq!(sample.at(0.99), 99.0);
+        assert_eq!(sample.at(1.0), 100.0);
+    }
+
+    #[test]
+    fn a_change_is_found_by_its_progress_once_and_in_order() {
+        let mut record = Record::new(4);
+        let message = |event: &str, progress: f64| SseMessage {
+            event: event.to_string(),
+            data: json!({"seq": 1, "data": {"progress": progress}}).to_string(),
+        };
+        let now = Instant::now();
+        record.note(&message("run.updated", 0.5), now);
+        record.note(&message("run.updated", 0.25), now);
+        record.note(&message("run.updated", 0.25), now);
+        record.note(&message("run.created", 1.0), now);
+        assert_eq!(record.received.iter().flatten().count(), 2);
+        assert_eq!(
+            (record.duplicates, record.out_of_order, record.unexpected),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 100 50 0 0";
+        let seconds = stat_cpu_seconds(stat).unwrap();
+        let expected = 150.0 / rustix::param::clock_ticks_per_second() as f64;
+        assert!((seconds - expected).abs() < 1e-9);
+    }
+}
