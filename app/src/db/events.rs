@@ -5,7 +5,7 @@ use super::{changes, from_ms, now_ms, runs::fts_query};
 use crate::error::AppError;
 use crate::model::{Event, EventPage};
 use serde_json::Value;
-use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -142,38 +142,8 @@ pub async fn list_events(
     run_pk: i64,
     query: &EventQuery,
 ) -> Result<EventPage, AppError> {
-    if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("limit must be between 1 and {MAX_EVENT_PAGE}"),
-        ));
-    }
-    let mut sql = QueryBuilder::new(
-        "SELECT e.id, e.seq, e.event_type, e.message, e.metadata, e.created_at FROM events e WHERE e.run_pk = ",
-    );
-    sql.push_bind(run_pk);
-    if let Some(after) = query.after {
-        sql.push(" AND e.seq > ").push_bind(after);
-    }
-    if let Some(event_type) = &query.event_type {
-        sql.push(" AND e.event_type = ")
-            .push_bind(event_type.clone());
-    }
-    if let Some(before) = query.before {
-        sql.push(" AND e.seq < ").push_bind(before);
-    }
-    if let Some(text) = query.q.as_deref().and_then(fts_query) {
-        sql.push(" AND e.pk IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
-            .push_bind(text)
-            .push(")");
-    }
+    let mut sql = list_query(run_pk, query)?;
     let backwards = query.before.is_some();
-    sql.push(if backwards {
-        " ORDER BY e.seq DESC LIMIT "
-    } else {
-        " ORDER BY e.seq LIMIT "
-    })
-    .push_bind(query.limit);
     type EventRow = (Vec<u8>, i64, String, Option<String>, Option<String>, i64);
     let mut rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
     if backwards {
@@ -199,4 +169,45 @@ pub async fn list_events(
         None
     };
     Ok(EventPage { events, next_after })
+}
+
+/// The SQL of [`list_events`]: one page of a run's events in sequence order
+/// (descending when reading backwards from `before`). Public so that a test can
+/// explain its plan.
+pub fn list_query(
+    run_pk: i64,
+    query: &EventQuery,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_EVENT_PAGE}"),
+        ));
+    }
+    let mut sql = QueryBuilder::new(
+        "SELECT e.id, e.seq, e.event_type, e.message, e.metadata, e.created_at FROM events e WHERE e.run_pk = ",
+    );
+    sql.push_bind(run_pk);
+    if let Some(after) = query.after {
+        sql.push(" AND e.seq > ").push_bind(after);
+    }
+    if let Some(event_type) = &query.event_type {
+        sql.push(" AND e.event_type = ")
+            .push_bind(event_type.clone());
+    }
+    if let Some(before) = query.before {
+        sql.push(" AND e.seq < ").push_bind(before);
+    }
+    if let Some(text) = query.q.as_deref().and_then(fts_query) {
+        sql.push(" AND e.pk IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+            .push_bind(text)
+            .push(")");
+    }
+    sql.push(if query.before.is_some() {
+        " ORDER BY e.seq DESC LIMIT "
+    } else {
+        " ORDER BY e.seq LIMIT "
+    })
+    .push_bind(query.limit);
+    Ok(sql)
 }

@@ -74,7 +74,8 @@ impl DerefMut for WriteTx {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `url` and applies the migrations.
+    /// Opens (creating if needed) the database at `url`, applies the migrations and
+    /// keeps the planner's statistics current ([`optimize`]).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -92,6 +93,15 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&write).await?;
+        // Planner statistics, as SQLite recommends for long-lived connections:
+        // `PRAGMA optimize` now and then every hour. Without statistics the planner
+        // takes any indexed equality, `account_pk = ?` included, to select about ten
+        // rows, so under a full-text or input-field filter the runs list's counts
+        // and chart read every run of the account rather than the matching ones
+        // (docs/performance.md, "Query plans"). Read connections load the new
+        // statistics when the pool replaces them, within 30 minutes.
+        optimize(&write).await;
+        tokio::spawn(optimize_periodically(write.clone()));
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -125,6 +135,34 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// How often the writer refreshes planner statistics.
+const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
+
+/// `PRAGMA optimize`: `ANALYZE` (0x2) on every table (0x10000) whose statistics are
+/// missing or whose size changed tenfold since, with SQLite's analysis limit (0x10),
+/// sized by SQLite to stay under 100 ms on a 100 MB database on a Raspberry Pi 4.
+/// Usually a no-op; a failure only costs plan quality, so it is logged, not returned.
+async fn optimize(write: &SqlitePool) {
+    if let Err(error) = sqlx::query("PRAGMA optimize = 0x10012")
+        .execute(write)
+        .await
+    {
+        tracing::warn!(%error, "PRAGMA optimize failed");
+    }
+}
+
+async fn optimize_periodically(write: SqlitePool) {
+    let mut every = tokio::time::interval(OPTIMIZE_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if write.is_closed() {
+            return;
+        }
+        optimize(&write).await;
     }
 }
 

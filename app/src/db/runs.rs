@@ -796,12 +796,16 @@ fn push_filter(
         }
     }
     if let Some(text) = filter.q.as_deref().and_then(fts_query) {
+        // One `pk IN (… UNION …)` rather than `pk IN (…) OR pk IN (…)`: the matching
+        // runs are one rowid list the planner can start from (with the OR, the
+        // chart read every run of its 14 days and probed both lists for each;
+        // docs/performance.md, "Query plans").
         query
-            .push(" AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
+            .push(" AND r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
             .push_bind(text.clone())
-            .push(") OR r.pk IN (SELECT e.run_pk FROM events_fts f JOIN events e ON e.pk = f.rowid WHERE events_fts MATCH ")
+            .push(" UNION SELECT e.run_pk FROM events_fts f JOIN events e ON e.pk = f.rowid WHERE events_fts MATCH ")
             .push_bind(text)
-            .push("))");
+            .push(")");
     }
     Ok(())
 }
@@ -867,34 +871,12 @@ pub async fn daily_counts(
     filter: &RunFilter,
     days: i64,
 ) -> Result<Vec<crate::model::DayCounts>, AppError> {
-    const DAY_MS: i64 = 86_400_000;
     let today = now_ms().div_euclid(DAY_MS);
     let first = today - days + 1;
-    let mut query = if from_counters(filter) {
-        let mut query =
-            QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
-        query.push_bind(account_pk);
-        push_counter_filter(&mut query, account_pk, filter, true);
-        query
-            .push(" AND day >= ")
-            .push_bind(first)
-            .push(" GROUP BY day, status");
-        query
-    } else {
-        let mut query = QueryBuilder::new(
-            "SELECT created_at / 86400000 AS day, status, count(*)
-             FROM (SELECT r.created_at, r.status FROM runs r",
-        );
-        push_filter(&mut query, account_pk, filter)?;
-        query
-            .push(" AND r.created_at >= ")
-            .push_bind(first * DAY_MS)
-            .push(" LIMIT ")
-            .push_bind(COUNT_CAP)
-            .push(") GROUP BY day, status");
-        query
-    };
-    let rows: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<(i64, String, i64)> = daily_counts_query(account_pk, filter, first)?
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
     Ok((first..=today)
         .map(|day| crate::model::DayCounts {
             day: from_ms(day * DAY_MS).date_naive(),
@@ -907,23 +889,73 @@ pub async fn daily_counts(
         .collect())
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// The SQL of [`daily_counts`] from UTC day number `first` (days since the epoch)
+/// on: `(day, status, count)` rows. Public so that a test can explain its plan.
+pub fn daily_counts_query(
+    account_pk: i64,
+    filter: &RunFilter,
+    first: i64,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    if from_counters(filter) {
+        let mut query =
+            QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, filter, true);
+        query
+            .push(" AND day >= ")
+            .push_bind(first)
+            .push(" GROUP BY day, status");
+        Ok(query)
+    } else {
+        let mut query = QueryBuilder::new(
+            "SELECT created_at / 86400000 AS day, status, count(*)
+             FROM (SELECT r.created_at, r.status FROM runs r",
+        );
+        push_filter(&mut query, account_pk, filter)?;
+        query
+            .push(" AND r.created_at >= ")
+            .push_bind(first * DAY_MS)
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP)
+            .push(") GROUP BY day, status");
+        Ok(query)
+    }
+}
+
 /// How many runs have each status, under every filter but the status one.
 pub async fn status_counts(
     pool: &SqlitePool,
     account_pk: i64,
     filter: &RunFilter,
 ) -> Result<Vec<(RunStatus, i64)>, AppError> {
+    let rows: Vec<(String, i64)> = status_counts_query(account_pk, filter)?
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
+    Ok(per_status(
+        rows.iter().map(|(name, count)| (name.as_str(), *count)),
+    ))
+}
+
+/// The SQL of [`status_counts`]: `(status, count)` rows. Public so that a test can
+/// explain its plan.
+pub fn status_counts_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let all_statuses = RunFilter {
         statuses: Vec::new(),
         ..filter.clone()
     };
-    let mut query = if from_counters(&all_statuses) {
+    if from_counters(&all_statuses) {
         let mut query =
             QueryBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, &all_statuses, false);
         query.push(" GROUP BY status");
-        query
+        Ok(query)
     } else {
         let mut query =
             QueryBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
@@ -932,12 +964,8 @@ pub async fn status_counts(
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
             .push(") GROUP BY status");
-        query
-    };
-    let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(pool).await?;
-    Ok(per_status(
-        rows.iter().map(|(name, count)| (name.as_str(), *count)),
-    ))
+        Ok(query)
+    }
 }
 
 /// Beyond this many matching runs, a filter that `run_counts` cannot answer is
@@ -952,18 +980,33 @@ async fn count_runs(
     account_pk: i64,
     filter: &RunFilter,
 ) -> Result<(i64, bool), AppError> {
+    let counted: i64 = count_query(account_pk, filter)?
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await?;
+    if from_counters(filter) {
+        return Ok((counted, true));
+    }
+    Ok((counted.min(COUNT_CAP), counted <= COUNT_CAP))
+}
+
+/// The SQL of the runs list's total: one count, exact when `run_counts` answers,
+/// else of at most `COUNT_CAP + 1` matches. Public so that a test can explain its plan.
+pub fn count_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     if from_counters(filter) {
         let mut query =
             QueryBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
-        return Ok((query.build_query_scalar().fetch_one(pool).await?, true));
+        return Ok(query);
     }
     let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM runs r");
     push_filter(&mut query, account_pk, filter)?;
     query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(")");
-    let counted: i64 = query.build_query_scalar().fetch_one(pool).await?;
-    Ok((counted.min(COUNT_CAP), counted <= COUNT_CAP))
+    Ok(query)
 }
 
 /// One page of an account's runs, newest first, with the total that match.
@@ -973,28 +1016,7 @@ pub async fn list_runs(
     filter: &RunFilter,
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
-    let mut query = QueryBuilder::new(
-        "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator, r.summary,
-                r.created_at, r.started_at, r.completed_at, r.duration_ms
-         FROM runs r JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk",
-    );
-    push_filter(&mut query, account_pk, filter)?;
-    if let Some(cursor) = &filter.cursor {
-        let (created, pk) = parse_cursor(cursor)?;
-        query
-            .push(" AND (r.created_at < ")
-            .push_bind(created)
-            .push(" OR (r.created_at = ")
-            .push_bind(created)
-            .push(" AND r.pk < ")
-            .push_bind(pk)
-            .push("))");
-    }
-    query
-        .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(if filter.cursor.is_some() { 0 } else { offset });
+    let mut query = list_query(account_pk, filter)?;
     type Row = (
         i64,
         String,
@@ -1056,6 +1078,43 @@ pub async fn list_runs(
         offset,
         next_cursor,
     })
+}
+
+/// The SQL of one page of [`list_runs`], newest first. Public so that a test can
+/// explain its plan.
+pub fn list_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let (limit, offset) = filter.page()?;
+    let mut query = QueryBuilder::new(
+        "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator, r.summary,
+                r.created_at, r.started_at, r.completed_at, r.duration_ms
+         FROM runs r JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk",
+    );
+    push_filter(&mut query, account_pk, filter)?;
+    if let Some(cursor) = &filter.cursor {
+        let (created, pk) = parse_cursor(cursor)?;
+        // The first condition is implied by the second; it is there so that the
+        // page is one index range read from the cursor on, newest first, rather
+        // than two ranges (`MULTI-INDEX OR`) sorted whole.
+        query
+            .push(" AND r.created_at <= ")
+            .push_bind(created)
+            .push(" AND (r.created_at < ")
+            .push_bind(created)
+            .push(" OR (r.created_at = ")
+            .push_bind(created)
+            .push(" AND r.pk < ")
+            .push_bind(pk)
+            .push("))");
+    }
+    query
+        .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(if filter.cursor.is_some() { 0 } else { offset });
+    Ok(query)
 }
 
 #[cfg(test)]

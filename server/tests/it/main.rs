@@ -14,5 +14,6 @@ mod live;
 mod login;
 mod openapi;
 mod outbox;
+mod query_plans;
 mod runner;
 mod runs_page;

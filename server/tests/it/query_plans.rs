@@ -1,0 +1,653 @@
+//! Issue 6: every query behind the runs list (the page, its total, the status
+//! chips, the per-day chart) under every supported filter, alone and in the
+//! combinations the dashboard makes, and every query of a run's event log, is
+//! explained with `EXPLAIN QUERY PLAN` on a database filled with realistic data,
+//! first without planner statistics, then with the statistics the server gathers
+//! itself when it starts. A plan that reads far more than the query returns — a
+//! full scan of `runs` or `events` above all (see [`problems`]) — fails the test
+//! with the filter, the SQL and the whole plan.
+//!
+//! The SQL explained is the SQL the server runs: the database layer builds each
+//! query with the same `*_query` function the test calls, binds included (SQLite is
+//! built with STAT4, so bound values can change a plan).
+
+use crate::helpers::*;
+use app::db::events::{self, EventQuery, NewEvent};
+use app::db::now_ms;
+use app::db::runs::{self, NewRun};
+use app::model::{RunFilter, RunStatus, CHART_DAYS};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
+use uuid::Uuid;
+
+const AGENTS: [&str; 5] = [
+    "jobseek-add-company",
+    "design-builder",
+    "code-reviewer",
+    "research-assistant",
+    "data-sync",
+];
+const COMPANIES: [&str; 8] = [
+    "Stripe", "Linear", "Vercel", "Figma", "Notion", "Datadog", "Ramp", "Plaid",
+];
+const CITIES: [&str; 5] = ["Dublin", "Berlin", "Austin", "Lisbon", "Toronto"];
+const INITIATORS: [&str; 4] = ["owner", "api", "schedule", "ci"];
+const DAY_MS: i64 = 86_400_000;
+
+/// Runs in the owner's account, and a few in a second account: a self-hosted
+/// installation is mostly one account, so `account_pk = ?` selects nearly every run.
+const OWNER_RUNS: u32 = 5_000;
+const OTHER_RUNS: u32 = 100;
+/// Events of the one long run (a run page with a long log).
+const LONG_LOG: usize = 3_000;
+
+/// What the cases refer to: the owner's account and values that exist in it.
+struct Fixture {
+    account_pk: i64,
+    campaign: Uuid,
+    /// The run with [`LONG_LOG`] events and one with a short log.
+    long_run_pk: i64,
+    short_run_pk: i64,
+}
+
+/// The mix of statuses of a fleet: mostly completed, some failed or cancelled,
+/// a handful in flight.
+fn pick_status(rng: &mut StdRng) -> RunStatus {
+    match rng.gen_range(0..1000) {
+        0..=779 => RunStatus::Completed,
+        780..=919 => RunStatus::Failed,
+        920..=984 => RunStatus::Cancelled,
+        985..=989 => RunStatus::Running,
+        990..=994 => RunStatus::Queued,
+        _ => RunStatus::Requested,
+    }
+}
+
+fn sample_run(rng: &mut StdRng, now: i64, campaigns: &[i64]) -> NewRun {
+    let agent = *AGENTS.choose(rng).unwrap();
+    let company = *COMPANIES.choose(rng).unwrap();
+    let city = *CITIES.choose(rng).unwrap();
+    let status = pick_status(rng);
+    // Thirty days of history, so the 14-day chart covers about half of it.
+    let created_at = now - rng.gen_range(0..30 * DAY_MS);
+    let started_at = (!matches!(status, RunStatus::Requested | RunStatus::Queued))
+        .then(|| created_at + rng.gen_range(200..5_000));
+    let completed_at = status
+        .is_terminal()
+        .then(|| started_at.unwrap_or(created_at) + rng.gen_range(2_000..900_000));
+    let mut run = NewRun::requested(
+        agent,
+        json!({
+            "company_name": company,
+            "url": format!("https://{}.com", company.to_lowercase()),
+            "address": {"city": city, "remote": rng.gen_bool(0.3)},
+            "options": {"depth": rng.gen_range(1..4), "dryRun": rng.gen_bool(0.25)},
+            "tags": ["fintech", "b2b"],
+        }),
+    );
+    run.status = status;
+    run.progress = if status.is_terminal() { 1.0 } else { 0.4 };
+    run.created_at = created_at;
+    run.started_at = started_at;
+    run.completed_at = completed_at;
+    run.initiator = Some(INITIATORS.choose(rng).unwrap().to_string());
+    run.campaign_pk = campaigns
+        .choose(rng)
+        .copied()
+        .filter(|_| rng.gen_bool(0.25));
+    run.summary = Some(match agent {
+        "jobseek-add-company" => format!("Add {company} to jobseek"),
+        "design-builder" => format!("Landing page for {company}"),
+        "code-reviewer" => format!("Review pull request #{}", rng.gen_range(100..999)),
+        "research-assistant" => format!("Market brief: {company}"),
+        _ => format!("Sync {company} CRM records"),
+    });
+    run.error_message = (status == RunStatus::Failed)
+        .then(|| format!("{company}: upstream returned 502 after 3 attempts"));
+    run
+}
+
+fn sample_events(rng: &mut StdRng, count: usize) -> Vec<NewEvent> {
+    (0..count)
+        .map(|index| {
+            let (event_type, message) = match rng.gen_range(0..20) {
+                0 => (
+                    "warning",
+                    format!(
+                        "slow response from upstream ({} ms)",
+                        rng.gen_range(900..5_000)
+                    ),
+                ),
+                1 => ("error", "tool call failed: timeout".to_string()),
+                2..=6 => (
+                    "agent.tool_use",
+                    format!("fetch page {}", rng.gen_range(1..50)),
+                ),
+                _ => (
+                    "agent.progress",
+                    format!("processed {} records", rng.gen_range(1..500)),
+                ),
+            };
+            NewEvent {
+                client_id: Some(format!("e{index}")),
+                event_type: event_type.to_string(),
+                message: Some(message),
+                metadata: Some(json!({"index": index})),
+            }
+        })
+        .collect()
+}
+
+/// Fills the database the way a busy installation looks: runs of five agents
+/// over thirty days, in three campaigns and two accounts, with nested inputs,
+/// durations, summaries and errors; event logs on a few hundred of them.
+async fn fill(app: &TestApp) -> Fixture {
+    let account_pk = app.owner_account().await;
+    let mut campaign_ids = Vec::new();
+    for name in ["Spring launch", "Competitor watch", "Fintech hiring push"] {
+        let campaign = app::db::campaigns::create_campaign(&app.db, account_pk, name)
+            .await
+            .unwrap();
+        campaign_ids.push(campaign.id);
+    }
+    let mut rng = StdRng::seed_from_u64(6);
+    let now = now_ms();
+    let mut tx = app.db.begin_write().await.unwrap();
+    let mut campaign_pks = Vec::new();
+    for id in &campaign_ids {
+        campaign_pks.push(
+            app::db::campaigns::find_campaign_pk(&mut tx, account_pk, *id)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let other_pk = app::db::accounts::create_account(&mut tx, "Other")
+        .await
+        .unwrap();
+    let mut owner_runs = Vec::new();
+    for index in 0..OWNER_RUNS + OTHER_RUNS {
+        let (account, campaigns) = if index < OWNER_RUNS {
+            (account_pk, campaign_pks.as_slice())
+        } else {
+            (other_pk, &[][..])
+        };
+        let run = sample_run(&mut rng, now, campaigns);
+        let (run_pk, _) = runs::insert_run(&mut tx, account, &run).await.unwrap();
+        if account == account_pk {
+            owner_runs.push(run_pk);
+        }
+    }
+    // Short logs on every tenth run, one long log.
+    for run_pk in owner_runs.iter().step_by(10) {
+        let count = rng.gen_range(5..40);
+        events::append_events(&mut tx, *run_pk, &sample_events(&mut rng, count))
+            .await
+            .unwrap();
+    }
+    let long_run_pk = owner_runs[OWNER_RUNS as usize / 2 + 1];
+    for batch in sample_events(&mut rng, LONG_LOG).chunks(500) {
+        events::append_events(&mut tx, long_run_pk, batch)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    Fixture {
+        account_pk,
+        campaign: campaign_ids[1],
+        long_run_pk,
+        short_run_pk: owner_runs[10],
+    }
+}
+
+/// The plan of a query, with its binds: `(id, parent, detail)` rows.
+async fn explain(
+    pool: &SqlitePool,
+    mut builder: QueryBuilder<'static, Sqlite>,
+) -> (String, Vec<(i64, i64, String)>) {
+    let mut query = builder.build();
+    let sql = query.sql().to_string();
+    let arguments = query.take_arguments().unwrap().unwrap_or_default();
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(&explain, arguments)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|error| panic!("EXPLAIN of {sql} failed: {error}"));
+    let plan = rows
+        .into_iter()
+        .map(|(id, parent, _, detail)| (id, parent, detail))
+        .collect();
+    (sql, plan)
+}
+
+/// Whether a plan row reads every row of `runs` or `events` (aliases `r`, `rr`,
+/// `e`): a `SCAN` of one of them that is not an index or rowid lookup. FTS5
+/// searches (`SCAN runs_fts VIRTUAL TABLE INDEX 0:M1`) are index lookups.
+fn full_scan(detail: &str) -> bool {
+    let Some(rest) = detail.strip_prefix("SCAN ") else {
+        return false;
+    };
+    let table = rest.split_whitespace().next().unwrap_or_default();
+    matches!(table, "r" | "rr" | "runs" | "e" | "events")
+        && ![
+            "USING INDEX",
+            "USING COVERING INDEX",
+            "USING INTEGER PRIMARY KEY",
+        ]
+        .iter()
+        .any(|lookup| rest.contains(lookup))
+}
+
+/// Whether a plan row reads every run of the account: an index range of `runs`
+/// bounded by `account_pk` alone, or by `account_pk` and the chart's window
+/// (`window`). On a one-account installation that is the whole table, or every
+/// run of the last 14 days, read through an index.
+fn whole_account(detail: &str, window: bool) -> bool {
+    let range = detail.starts_with("SEARCH r USING INDEX ")
+        || detail.starts_with("SEARCH r USING COVERING INDEX ");
+    range
+        && (detail.ends_with(" (account_pk=?)")
+            || window && detail.ends_with(" (account_pk=? AND created_at>?)"))
+}
+
+/// What a query does with the rows it reads, which decides what a plan may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A page of runs: `LIMIT` stops a walk in `created_at` order early, so
+    /// walking the account's range is how an unfiltered page is read.
+    Page { cursor: bool },
+    /// The total or the status counts: every row of the range is read.
+    Count,
+    /// The chart: every row of the last 14 days in the range is read. `dated`:
+    /// the filter bounds the creation time itself.
+    Chart { dated: bool },
+    /// A page of a run's events.
+    Events,
+}
+
+/// What is wrong with a plan, if anything:
+/// * a full scan of `runs` or `events`;
+/// * with planner statistics, a count, status count or chart that reads every
+///   run of the account (of the chart's 14 days, unless the filter bounds the
+///   dates itself) although the filter names something narrower;
+/// * a keyset page that sorts every run older than its cursor instead of
+///   walking an index from the cursor.
+///
+/// Without statistics (a database whose tables grew since the server last ran
+/// `PRAGMA optimize`) SQLite takes every index equality to select ten rows, so
+/// it reads aggregates by the account's range whatever the filter; there only
+/// full scans and sorted keyset pages fail.
+fn problems(plan: &[(i64, i64, String)], shape: Shape, with_stats: bool) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let any = |test: &dyn Fn(&str) -> bool| plan.iter().any(|(_, _, detail)| test(detail));
+    if any(&full_scan) {
+        found.push("full scan of runs or events");
+    }
+    let aggregate = match shape {
+        Shape::Count => Some(false),
+        Shape::Chart { dated } => Some(!dated),
+        _ => None,
+    };
+    if let Some(window) = aggregate.filter(|_| with_stats) {
+        if any(&|detail| whole_account(detail, window)) {
+            found.push(if window {
+                "the chart reads every run of its 14 days"
+            } else {
+                "an aggregate reads every run of the account"
+            });
+        }
+    }
+    let sorted = any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY");
+    let by_rowid = any(&|detail| detail.starts_with("SEARCH r USING INTEGER PRIMARY KEY"));
+    if shape == (Shape::Page { cursor: true }) && sorted && !by_rowid {
+        found.push("a keyset page sorts every run older than the cursor");
+    }
+    found
+}
+
+/// A plan as SQLite's shell prints it: a tree by parent id.
+fn render(plan: &[(i64, i64, String)]) -> String {
+    fn walk(plan: &[(i64, i64, String)], parent: i64, depth: usize, out: &mut String) {
+        for (id, _, detail) in plan
+            .iter()
+            .filter(|(_, row_parent, _)| *row_parent == parent)
+        {
+            out.push_str(&format!("{}{detail}\n", "  ".repeat(depth + 1)));
+            walk(plan, *id, depth + 1, out);
+        }
+    }
+    let mut out = String::new();
+    walk(plan, 0, 0, &mut out);
+    out
+}
+
+/// Explains queries on one database and collects what is wrong with their plans.
+struct Checker<'a> {
+    pool: &'a SqlitePool,
+    with_stats: bool,
+    failures: Vec<String>,
+}
+
+impl Checker<'_> {
+    async fn check(&mut self, label: &str, shape: Shape, builder: QueryBuilder<'static, Sqlite>) {
+        let (sql, plan) = explain(self.pool, builder).await;
+        let shown = render(&plan);
+        let phase = if self.with_stats {
+            "with statistics"
+        } else {
+            "without statistics"
+        };
+        println!("{phase}: {label}\n{shown}");
+        let found = problems(&plan, shape, self.with_stats);
+        if !found.is_empty() {
+            self.failures.push(format!(
+                "{phase}: {label}: {}\n  SQL: {sql}\n  plan:\n{shown}",
+                found.join("; ")
+            ));
+        }
+    }
+}
+
+/// A filter as the dashboard and the API read it from a URL's query.
+fn filter(query: &str) -> RunFilter {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    RunFilter::from_query(
+        pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+    )
+    .unwrap_or_else(|error| panic!("{query}: {error:?}"))
+}
+
+fn date(ms: i64) -> String {
+    app::db::from_ms(ms)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Every supported filter of the runs list alone, then in the combinations the
+/// dashboard produces (chips + agent, search + chips, pages…).
+async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
+    let pool = checker.pool;
+    let now = now_ms();
+    let campaign = fx.campaign;
+    let week_ago = date(now - 7 * DAY_MS);
+    let month_ago = date(now - 28 * DAY_MS);
+    let yesterday = date(now - DAY_MS);
+    let mut cases: Vec<String> = [
+        "",
+        "status=failed",
+        "status=running",
+        "status=failed,cancelled",
+        "status=requested,queued,running",
+        "agent=data-sync",
+        "pipeline_id=data-sync",
+        "agent=data-sync&status=completed",
+        "agent=code-reviewer&status=failed,cancelled",
+        "initiator=schedule",
+        "initiator=ci&status=failed",
+        "minDurationMs=600000",
+        "maxDurationMs=5000",
+        "minDurationMs=10000&maxDurationMs=60000",
+        "minDurationMs=600000&status=completed",
+        "input.company_name=Stripe",
+        "initial_input.company_name=Stripe",
+        "input.company_name=stripe&ci=true",
+        "input.address.city=Dublin",
+        "input.options.depth=2",
+        "input.tags.0=fintech",
+        "input.company_name=Stripe&input.address.city=Dublin",
+        "input.company_name=Stripe&status=failed",
+        "input.company_name=Stripe&agent=jobseek-add-company",
+        "input.company_name=NoSuchCompany",
+        "q=Stripe",
+        "q=upstream 502",
+        "q=processed",
+        "q=timeout",
+        "q=nothing-matches-this",
+        "q=Stripe&status=failed",
+        "q=Stripe&agent=data-sync",
+        "q=input.company_name%3DStripe",
+        "q=input.company_name%3DStripe Dublin",
+        "q=Stripe&minDurationMs=1000",
+        "q=Stripe&initiator=ci",
+        "input.company_name=Stripe&initiator=ci",
+        "input.company_name=Stripe&minDurationMs=1000",
+        "minDurationMs=1",
+        "limit=100",
+        "offset=40",
+        "status=failed&offset=200",
+    ]
+    .iter()
+    .map(|case| case.to_string())
+    .collect();
+    cases.extend([
+        format!("campaign={campaign}"),
+        format!("campaignId={campaign}"),
+        format!("campaign={campaign}&status=failed"),
+        format!("campaign={campaign}&agent=design-builder"),
+        format!("createdAfter={week_ago}"),
+        format!("createdAfter={yesterday}"),
+        format!("createdBefore={week_ago}"),
+        format!("createdAfter={month_ago}&createdBefore={week_ago}"),
+        format!("createdAfter={week_ago}&status=failed"),
+        format!("createdAfter={week_ago}&agent=data-sync"),
+        format!("createdAfter={week_ago}&q=Stripe"),
+        format!("createdAfter={week_ago}&input.company_name=Stripe"),
+        format!("status=failed&agent=data-sync&initiator=api&campaign={campaign}&createdAfter={month_ago}&minDurationMs=1000&input.address.city=Berlin&q=upstream"),
+    ]);
+    // Cursor pages: the "Older →" link of a first page, and a position deep in
+    // the history, for the plain list and for filtered lists.
+    let (deep_created, deep_pk): (i64, i64) = sqlx::query_as(
+        "SELECT created_at, pk FROM runs WHERE account_pk = ? ORDER BY created_at DESC, pk DESC LIMIT 1 OFFSET 3000",
+    )
+    .bind(fx.account_pk)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for base in [
+        "",
+        "status=failed",
+        "agent=data-sync",
+        "q=Stripe",
+        "input.company_name=Stripe",
+    ] {
+        let page = runs::list_runs(pool, fx.account_pk, &filter(base))
+            .await
+            .unwrap();
+        let cursor = page
+            .next_cursor
+            .expect("a full first page has a next cursor");
+        let joiner = if base.is_empty() { "" } else { "&" };
+        cases.push(format!("{base}{joiner}cursor={cursor}"));
+    }
+    cases.push(format!("cursor={deep_created}.{deep_pk}"));
+    cases.push(format!("status=completed&cursor={deep_created}.{deep_pk}"));
+
+    let first_day = now.div_euclid(DAY_MS) - CHART_DAYS + 1;
+    for case in &cases {
+        let filter = filter(case);
+        let account = fx.account_pk;
+        let label = |query: &str| format!("runs ?{case} [{query}]");
+        let page = Shape::Page {
+            cursor: filter.cursor.is_some(),
+        };
+        let dated = filter.created_after.is_some() || filter.created_before.is_some();
+        let queries = [
+            ("list", page, runs::list_query(account, &filter)),
+            ("count", Shape::Count, runs::count_query(account, &filter)),
+            (
+                "status counts",
+                Shape::Count,
+                runs::status_counts_query(account, &filter),
+            ),
+            (
+                "chart",
+                Shape::Chart { dated },
+                runs::daily_counts_query(account, &filter, first_day),
+            ),
+        ];
+        for (name, shape, query) in queries {
+            checker.check(&label(name), shape, query.unwrap()).await;
+        }
+    }
+}
+
+/// Every way of reading a run's event log: by sequence, backwards, by type,
+/// by text, and those combined; on a long log and a short one.
+async fn event_cases(checker: &mut Checker<'_>, fx: &Fixture) {
+    let page = |after: Option<i64>,
+                before: Option<i64>,
+                event_type: Option<&str>,
+                q: Option<&str>| EventQuery {
+        after,
+        before,
+        limit: 100,
+        event_type: event_type.map(str::to_string),
+        q: q.map(str::to_string),
+    };
+    let cases = [
+        ("first page", page(Some(0), None, None, None)),
+        ("no after", page(None, None, None, None)),
+        ("after", page(Some(1_500), None, None, None)),
+        ("before", page(None, Some(2_000), None, None)),
+        ("after and before", page(Some(100), Some(2_000), None, None)),
+        ("type", page(Some(0), None, Some("warning"), None)),
+        ("rare type", page(Some(0), None, Some("error"), None)),
+        (
+            "type after",
+            page(Some(1_000), None, Some("agent.progress"), None),
+        ),
+        (
+            "type before",
+            page(None, Some(2_000), Some("warning"), None),
+        ),
+        ("q", page(Some(0), None, None, Some("processed"))),
+        ("q rare", page(Some(0), None, None, Some("timeout"))),
+        ("q before", page(None, Some(2_000), None, Some("upstream"))),
+        (
+            "q and type",
+            page(Some(0), None, Some("agent.tool_use"), Some("fetch page")),
+        ),
+    ];
+    for (run, run_pk) in [("long log", fx.long_run_pk), ("short log", fx.short_run_pk)] {
+        for (name, query) in &cases {
+            let label = format!("events of the {run}: {name} {query:?}");
+            let query = events::list_query(run_pk, query).unwrap();
+            checker.check(&label, Shape::Events, query).await;
+        }
+    }
+}
+
+/// The rewritten conditions select what they did: keyset pages continue one
+/// another exactly as one long page runs on, and full text matches the runs
+/// whose own text or whose events match (the `OR` of two `IN`s it was).
+async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
+    for base in [
+        "",
+        "status=failed",
+        "q=upstream",
+        "input.company_name=Stripe",
+    ] {
+        let joiner = if base.is_empty() { "" } else { "&" };
+        let long = runs::list_runs(
+            pool,
+            fx.account_pk,
+            &filter(&format!("{base}{joiner}limit=100")),
+        )
+        .await
+        .unwrap();
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..5 {
+            let query = format!("{base}{joiner}limit=20{cursor}");
+            let page = runs::list_runs(pool, fx.account_pk, &filter(&query))
+                .await
+                .unwrap();
+            paged.extend(page.runs.iter().map(|run| run.id));
+            cursor = format!("&cursor={}", page.next_cursor.unwrap());
+        }
+        let long: Vec<Uuid> = long.runs.iter().map(|run| run.id).collect();
+        assert_eq!(
+            paged, long,
+            "?{base}: five keyset pages of 20 are the first 100"
+        );
+    }
+    let text = runs::fts_query("upstream").unwrap();
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM runs r WHERE r.account_pk = ?
+         AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)
+              OR r.pk IN (SELECT e.run_pk FROM events_fts f JOIN events e ON e.pk = f.rowid
+                          WHERE events_fts MATCH ?))",
+    )
+    .bind(fx.account_pk)
+    .bind(&text)
+    .bind(&text)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let page = runs::list_runs(pool, fx.account_pk, &filter("q=upstream"))
+        .await
+        .unwrap();
+    assert!(page.total_exact);
+    assert_eq!(
+        page.total, expected,
+        "runs matching `upstream` in their own text or their events"
+    );
+}
+
+/// Every case on `pool`; what is wrong, as failure reports.
+async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<String> {
+    let mut checker = Checker {
+        pool,
+        with_stats,
+        failures: Vec::new(),
+    };
+    run_filter_cases(&mut checker, fx).await;
+    event_cases(&mut checker, fx).await;
+    checker.failures
+}
+
+#[tokio::test]
+async fn every_runs_list_and_event_log_query_reads_through_an_index() {
+    let app = spawn_app().await;
+    let fx = fill(&app).await;
+
+    // Without statistics: the tables grew after the server started (and last
+    // gathered statistics), as on an installation between two `PRAGMA optimize`.
+    let stats_of = |pool: SqlitePool| async move {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT tbl FROM sqlite_stat1 WHERE tbl IN ('runs', 'events', 'run_input_fields')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        tables
+    };
+    assert_eq!(stats_of(app.db.read.clone()).await, Vec::<String>::new());
+    let mut failures = all_cases(&app.db.read, false, &fx).await;
+
+    // The server gathers statistics itself when it starts (PRAGMA optimize).
+    let app = app.restart(|_| {}).await;
+    let mut analyzed = stats_of(app.db.read.clone()).await;
+    analyzed.sort();
+    assert_eq!(
+        analyzed,
+        ["events", "run_input_fields", "runs"],
+        "the server analyzes the database when it starts"
+    );
+    failures.extend(all_cases(&app.db.read, true, &fx).await);
+    results_are_unchanged(&app.db.read, &fx).await;
+
+    assert!(
+        failures.is_empty(),
+        "{} query plans read far more than they return:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
