@@ -137,7 +137,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!("Runboard listening on http://{}", self.addr);
         let stop_streams = self.stop_streams;
-        axum::serve(self.listener, self.router)
+        // Routes prepared once: serving the bare `Router` deep-copies the whole
+        // routing table for every accepted connection (≈ 110 KB each, measured with
+        // heaptrack; docs/performance.md "Live stream fan-out").
+        axum::serve(self.listener, self.router.with_state(()).into_make_service())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop_streams.send(true);
