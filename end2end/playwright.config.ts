@@ -16,6 +16,7 @@ export const OWNER_PASSWORD = "e2e-password-123";
 const bin = process.env.RUNBOARD_BIN || resolve(__dirname, "../target/debug/runboard");
 export const serverEnv = {
   DATABASE_URL: `sqlite://${dataDir}/runboard.db`,
+  RUNBOARD_ARTIFACT_DIR: `${dataDir}/artifacts`,
   LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
   LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT || resolve(__dirname, "../target/site"),
   RUNBOARD_ADMIN_EMAIL: OWNER_EMAIL,
