@@ -140,12 +140,15 @@ impl Application {
         // Routes prepared once: serving the bare `Router` deep-copies the whole
         // routing table for every accepted connection (≈ 110 KB each, measured with
         // heaptrack; docs/performance.md "Live stream fan-out").
-        axum::serve(self.listener, self.router.with_state(()).into_make_service())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_streams.send(true);
-            })
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router.with_state(()).into_make_service(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        })
+        .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
         let _ = self.fanout.await;

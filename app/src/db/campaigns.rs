@@ -76,14 +76,7 @@ async fn record_change(
     account_pk: i64,
     id: Uuid,
 ) -> Result<Campaign, AppError> {
-    let row: Option<CampaignRow> = sqlx::query_as(&format!(
-        "{CAMPAIGN_SELECT} WHERE c.account_pk = ? AND c.id = ?"
-    ))
-    .bind(account_pk)
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let campaign = row.and_then(to_campaign).ok_or(AppError::NotFound)?;
+    let campaign = get_campaign(&mut *conn, account_pk, id).await?;
     changes::record(
         conn,
         account_pk,
@@ -95,17 +88,21 @@ async fn record_change(
     Ok(campaign)
 }
 
-pub async fn get_campaign(
-    pool: &SqlitePool,
+/// A campaign of an account; another account's is `NotFound`.
+pub async fn get_campaign<'c, E>(
+    executor: E,
     account_pk: i64,
     id: Uuid,
-) -> Result<Campaign, AppError> {
+) -> Result<Campaign, AppError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
     let row: Option<CampaignRow> = sqlx::query_as(&format!(
         "{CAMPAIGN_SELECT} WHERE c.account_pk = ? AND c.id = ?"
     ))
     .bind(account_pk)
     .bind(id.to_string())
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.and_then(to_campaign).ok_or(AppError::NotFound)
 }
