@@ -122,3 +122,31 @@ test.describe("a run of another account", () => {
     await page.screenshot({ path: "results/screenshots/not-found.png", fullPage: true });
   });
 });
+
+test("the run page's controls work from the keyboard", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const { id, runner } = await createRun(request, token, { agent: "e2e-keys", summary: "Keyboard run" });
+  await report(request, runner, id, "status", { status: "running" });
+  await report(request, runner, id, "steps", { stepId: "only", idx: 0, name: "Only step", status: "completed", startedAt: at(0), endedAt: at(3), outputPreview: "all done" });
+  await logIn(page);
+  await page.goto(`/runs/${id}`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+
+  // A step bar is a button: focus it, Enter shows its details.
+  await page.locator(".timeline .bar").first().focus();
+  await page.keyboard.press("Enter");
+  await expect(page.locator(".step-details")).toContainText("all done");
+
+  // Cancel, then confirm, by keyboard.
+  await page.getByRole("button", { name: "Cancel run" }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Yes, cancel it" }).focus();
+  await page.keyboard.press("Space");
+  await expect(page.locator(".run-title .badge")).toHaveText("cancelled");
+
+  // The log's filter is a form: type, Enter.
+  await page.getByLabel("Event type").focus();
+  await page.keyboard.type("nothing-like-this");
+  await page.keyboard.press("Enter");
+  await expect(page.getByText("No events.")).toBeVisible();
+});
