@@ -48,6 +48,14 @@ impl Window {
         self.events.last().map(|event| event.seq).unwrap_or(0)
     }
 
+    /// Events after the last shown exist (they arrived while not followed, or may
+    /// have been missed): "Load more" fetches them.
+    fn expect_more(&mut self) {
+        if self.next_after.is_none() {
+            self.next_after = Some(self.last_seq());
+        }
+    }
+
     /// Adds a page after the last event, dropping the oldest beyond [`MAX_ROWS`].
     fn append(&mut self, events: Vec<Event>, next_after: Option<i64>) {
         let last = self.last_seq();
@@ -177,6 +185,11 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
     on_change({
         let fetch = fetch.clone();
         move |change| {
+            if change.kind == ChangeKind::Resync {
+                // Events may have been missed: offer to load whatever follows.
+                window.update(Window::expect_more);
+                return;
+            }
             if change.kind != ChangeKind::EventsAppended || change.run_id != Some(run_id) {
                 return;
             }
@@ -188,11 +201,7 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
                 filter.with_untracked(|(event_type, q)| event_type.is_empty() && q.is_empty());
             if !(at_tail && unfiltered && following.get_untracked()) {
                 arrived.update(|count| *count += appended.count);
-                window.update(|window| {
-                    if window.next_after.is_none() {
-                        window.next_after = Some(window.last_seq());
-                    }
-                });
+                window.update(Window::expect_more);
                 return;
             }
             let last = window.with_untracked(Window::last_seq);
