@@ -53,17 +53,7 @@ async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
 
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("the server stops within 15 s of SIGTERM")
-        .unwrap();
+    let status = crate::helpers::terminate(&mut child, Duration::from_secs(15)).await;
     assert!(status.success(), "graceful exit, got {status}");
 
     // The printed password works on the next start (and no new owner is made).

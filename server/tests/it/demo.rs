@@ -503,17 +503,7 @@ async fn runboard_demo_1_starts_the_fleet_in_the_binary_and_sigterm_stops_both()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("the server stops within 20 s of SIGTERM")
-        .unwrap();
+    let status = crate::helpers::terminate(&mut child, Duration::from_secs(20)).await;
     let rest = reader.await.unwrap();
     assert!(status.success(), "graceful exit, got {status}: {rest:?}");
     assert!(

@@ -219,3 +219,21 @@ impl TestApp {
             .await
     }
 }
+
+/// Sends SIGTERM to a started `runboard` and waits (at most `within`) for it to exit.
+pub async fn terminate(
+    child: &mut tokio::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::timeout(within, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the server did not stop within {within:?} of SIGTERM"))
+        .unwrap()
+}
