@@ -20,6 +20,8 @@ const COMPANIES: [&str; 8] = [
     "Stripe", "Linear", "Vercel", "Figma", "Notion", "Datadog", "Ramp", "Plaid",
 ];
 const INITIATORS: [&str; 3] = ["owner", "api", "schedule"];
+/// Runs inserted per transaction.
+const SEED_CHUNK: u32 = 10_000;
 
 /// Adds `count` runs to the account of `email`, spread over the past three days.
 pub async fn seed_runs(db: &Db, email: &str, count: u32) -> anyhow::Result<u32> {
@@ -36,10 +38,17 @@ pub async fn seed_runs(db: &Db, email: &str, count: u32) -> anyhow::Result<u32> 
     // A fixed seed: the same command gives the same kind of data every time.
     let mut rng = StdRng::seed_from_u64(7);
     let now = now_ms();
+    // Committed in chunks: one transaction of a million runs keeps every page in
+    // the WAL uncommitted, and SQLite slows to a crawl (over 30 minutes instead of
+    // about two; docs/performance.md).
     let mut tx = db.begin_write().await?;
     for index in 0..count {
         let run = sample_run(&mut rng, now, index, count);
         insert_run(&mut tx, user.account_pk, &run).await?;
+        if (index + 1) % SEED_CHUNK == 0 {
+            tx.commit().await?;
+            tx = db.begin_write().await?;
+        }
     }
     tx.commit().await?;
     Ok(count)
