@@ -1100,35 +1100,70 @@ pub async fn list_runs(
 
 /// The SQL of one page of [`list_runs`], newest first. Public so that a test can
 /// explain its plan.
+///
+/// With an input-field filter the page is read from `run_input_fields`, whose key
+/// (account, path, value, created_at, run) already lists the matching runs newest
+/// first: twenty rows are read, however many match. Filtering `runs` by
+/// `pk IN (…)` instead made SQLite sort every match (0.8 s for a value 125,000 of
+/// 1M runs share; the join takes 0.2 ms, docs/performance.md).
 pub fn list_query(
     account_pk: i64,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let (limit, offset) = filter.page()?;
+    let mut others = filter.clone();
+    let driving = (!others.input.is_empty()).then(|| others.input.remove(0));
     let mut query = QueryBuilder::new(
         "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator, r.summary,
-                r.created_at, r.started_at, r.completed_at, r.duration_ms
-         FROM runs r JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk",
+                r.created_at, r.started_at, r.completed_at, r.duration_ms FROM ",
     );
-    push_filter(&mut query, account_pk, filter, Reading::NewestPage)?;
+    if driving.is_some() {
+        query.push("run_input_fields f JOIN runs r ON r.pk = f.run_pk ");
+    } else {
+        query.push("runs r ");
+    }
+    query.push("JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk");
+    push_filter(&mut query, account_pk, &others, Reading::NewestPage)?;
+    // The page's order, from the table that drives it (the same values either way).
+    let (created_col, pk_col) = match driving {
+        Some((path, value)) => {
+            query
+                .push(" AND f.account_pk = ")
+                .push_bind(account_pk)
+                .push(" AND f.path = ")
+                .push_bind(path);
+            if filter.input_ci {
+                query
+                    .push(" AND lower(f.value) = lower(")
+                    .push_bind(value)
+                    .push(")");
+            } else {
+                query.push(" AND f.value = ").push_bind(value);
+            }
+            ("f.created_at", "f.run_pk")
+        }
+        None => ("r.created_at", "r.pk"),
+    };
     if let Some(cursor) = &filter.cursor {
         let (created, pk) = parse_cursor(cursor)?;
         // The first condition is implied by the second; it is there so that the
         // page is one index range read from the cursor on, newest first, rather
         // than two ranges (`MULTI-INDEX OR`) sorted whole.
         query
-            .push(" AND r.created_at <= ")
+            .push(format!(" AND {created_col} <= "))
             .push_bind(created)
-            .push(" AND (r.created_at < ")
+            .push(format!(" AND ({created_col} < "))
             .push_bind(created)
-            .push(" OR (r.created_at = ")
+            .push(format!(" OR ({created_col} = "))
             .push_bind(created)
-            .push(" AND r.pk < ")
+            .push(format!(" AND {pk_col} < "))
             .push_bind(pk)
             .push("))");
     }
     query
-        .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
+        .push(format!(
+            " ORDER BY {created_col} DESC, {pk_col} DESC LIMIT "
+        ))
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(if filter.cursor.is_some() { 0 } else { offset });

@@ -556,3 +556,45 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
         "no capped total shown"
     );
 }
+
+#[tokio::test]
+async fn an_input_filter_pages_by_cursor_newest_first_without_repeats() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let mut expected = Vec::new();
+    for index in 0..7 {
+        let (id, _) = app
+            .create_run(
+                &token,
+                json!({"agent": "pager", "input": {"team": "Core", "n": index}}),
+            )
+            .await;
+        expected.push(id);
+        app.create_run(
+            &token,
+            json!({"agent": "pager", "input": {"team": "Other"}}),
+        )
+        .await;
+    }
+    expected.reverse();
+    for query in ["input.team=Core", "input.team=core&ci=true"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/runs?{query}&limit=3&cursor={cursor}"),
+                None => format!("/api/runs?{query}&limit=3"),
+            };
+            let (status, body) = app.call(Method::GET, &path, &token, None).await;
+            assert_eq!(status, 200, "{body}");
+            for run in body["data"]["runs"].as_array().unwrap() {
+                seen.push(run["id"].as_str().unwrap().to_string());
+            }
+            match body["data"]["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{query}");
+    }
+}
