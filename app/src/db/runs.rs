@@ -1118,7 +1118,10 @@ pub fn list_query(
                 r.created_at, r.started_at, r.completed_at, r.duration_ms FROM ",
     );
     if driving.is_some() {
-        query.push("run_input_fields f JOIN runs r ON r.pk = f.run_pk ");
+        // CROSS JOIN is SQLite's way to fix the join order: with statistics the
+        // planner otherwise started from `runs` and probed the fields of each run
+        // (1.9 s at 1M runs).
+        query.push("run_input_fields f CROSS JOIN runs r ON r.pk = f.run_pk ");
     } else {
         query.push("runs r ");
     }
