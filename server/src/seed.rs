@@ -9,14 +9,16 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-const AGENTS: [&str; 5] = [
+/// The sample agents.
+pub const AGENTS: [&str; 5] = [
     "jobseek-add-company",
     "design-builder",
     "code-reviewer",
     "research-assistant",
     "data-sync",
 ];
-const COMPANIES: [&str; 8] = [
+/// Companies the sample inputs name.
+pub const COMPANIES: [&str; 8] = [
     "Stripe", "Linear", "Vercel", "Figma", "Notion", "Datadog", "Ramp", "Plaid",
 ];
 const INITIATORS: [&str; 3] = ["owner", "api", "schedule"];

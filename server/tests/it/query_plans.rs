@@ -23,16 +23,7 @@ use serde_json::json;
 use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-const AGENTS: [&str; 5] = [
-    "jobseek-add-company",
-    "design-builder",
-    "code-reviewer",
-    "research-assistant",
-    "data-sync",
-];
-const COMPANIES: [&str; 8] = [
-    "Stripe", "Linear", "Vercel", "Figma", "Notion", "Datadog", "Ramp", "Plaid",
-];
+use runboard::seed::{AGENTS, COMPANIES};
 const CITIES: [&str; 5] = ["Dublin", "Berlin", "Austin", "Lisbon", "Toronto"];
 const INITIATORS: [&str; 4] = ["owner", "api", "schedule", "ci"];
 const DAY_MS: i64 = 86_400_000;
