@@ -1,35 +1,32 @@
-//! `runboard-bench`: load figures for Runboard, measured against the real
-//! `runboard` binary (started as a child process on a temporary database) so that
-//! they include HTTP, the runtime and the allocator exactly as deployed.
-//!
-//! `runboard-bench live` answers issue 5 for the live stream: with N subscribers
-//! on `GET /api/events/stream`, how long after a runner's callback was committed
-//! (its 200 arrived) does each subscriber have the change, does every subscriber
-//! get every change exactly once and in order, and how much server memory does a
-//! subscriber hold. The subscribers are raw HTTP/1.1 connections with a minimal
-//! SSE reader, so that the client leaves the machine's cores to the server. The
-//! command prints one table; its exit status is 2 when a target is missed.
+//! `runboard-bench live`: issue 5's figures for the live stream. With N
+//! subscribers on `GET /api/events/stream`, how long after a runner's callback was
+//! committed (its 200 arrived) does each subscriber have the change, does every
+//! subscriber get every change exactly once and in order, and how much server
+//! memory does a subscriber hold. The subscribers are raw HTTP/1.1 connections
+//! with a minimal SSE reader, so that the client leaves the machine's cores to the
+//! server. The command prints one table; its exit status is 2 when a target is
+//! missed.
 
-use anyhow::{bail, ensure, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use crate::common::{
+    cpu_seconds, create_run, own_cpu_seconds, owner_token, raise_open_file_limit, rss_kb,
+    runboard_binary, Percentiles, Server, ServerSpec,
+};
+use anyhow::{ensure, Context, Result};
+use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command as Process};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-const ADMIN_EMAIL: &str = "bench@example.com";
-const ADMIN_PASSWORD: &str = "bench-password-not-secret";
 /// Target of issue 5: commit-to-client latency, 99th percentile.
 const TARGET_P99_MS: f64 = 250.0;
 /// Target of issue 5: server memory per open subscriber.
@@ -39,24 +36,8 @@ const CONNECTING_AT_ONCE: usize = 64;
 /// How long delivery may stall after the last callback before the rest counts as missing.
 const DELIVERY_GRACE: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "runboard-bench",
-    about = "Load figures for Runboard, against the real binary"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Live stream fan-out: N subscribers, commit-to-client latency, memory per subscriber.
-    Live(LiveArgs),
-}
-
 #[derive(Debug, Args)]
-struct LiveArgs {
+pub struct LiveArgs {
     /// Concurrent subscribers of /api/events/stream.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     subscribers: u32,
@@ -71,14 +52,7 @@ struct LiveArgs {
     bin: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> Result<ExitCode> {
-    match Cli::parse().command {
-        Command::Live(args) => live(args).await,
-    }
-}
-
-async fn live(args: LiveArgs) -> Result<ExitCode> {
+pub async fn live(args: LiveArgs) -> Result<ExitCode> {
     ensure!(
         args.rate.is_finite() && args.rate > 0.0,
         "--rate must be a positive number"
@@ -88,7 +62,11 @@ async fn live(args: LiveArgs) -> Result<ExitCode> {
     // The server holds one socket per subscriber and inherits this limit.
     raise_open_file_limit(subscribers as u64 + 1024)?;
     let bin = runboard_binary(args.bin)?;
-    let mut server = Server::start(&bin).await?;
+    let spec = ServerSpec {
+        database: None,
+        capture_log: false,
+    };
+    let mut server = Server::start(&bin, spec).await?;
     let result = measure(&server, subscribers, changes, args.rate).await;
     server.stop().await?;
     let report = result?;
@@ -104,7 +82,8 @@ async fn live(args: LiveArgs) -> Result<ExitCode> {
 async fn measure(server: &Server, subscribers: usize, changes: usize, rate: f64) -> Result<Report> {
     let http = reqwest::Client::new();
     let token = owner_token(&http, &server.base).await?;
-    let (run_id, runner_token) = create_run(&http, &server.base, &token).await?;
+    let (run_id, runner_token) =
+        create_run(&http, &server.base, &token, "bench", "runboard-bench live").await?;
 
     let rss_before = rss_kb(server.pid)?;
     let opening = Instant::now();
@@ -155,194 +134,6 @@ async fn measure(server: &Server, subscribers: usize, changes: usize, rate: f64)
         callbacks,
         records,
     }))
-}
-
-// ---------------------------------------------------------------- the server
-
-/// `runboard` as a child process on a temporary database; killed when dropped.
-struct Server {
-    child: Child,
-    pid: u32,
-    addr: SocketAddr,
-    base: String,
-    _dir: TempDir,
-}
-
-impl Server {
-    async fn start(bin: &Path) -> Result<Server> {
-        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let site = dir.path().join("site");
-        std::fs::create_dir_all(&site)?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let child = Process::new(bin)
-            .arg("serve")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/bench.db", dir.path().display()),
-            )
-            .env("LEPTOS_SITE_ADDR", addr.to_string())
-            .env("LEPTOS_SITE_ROOT", &site)
-            .env("RUNBOARD_ARTIFACT_DIR", dir.path().join("artifacts"))
-            .env("RUNBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("RUNBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        let pid = child.id().context("the server exited at once")?;
-        let mut server = Server {
-            child,
-            pid,
-            addr,
-            base: format!("http://{addr}"),
-            _dir: dir,
-        };
-        server.wait_until_healthy().await?;
-        Ok(server)
-    }
-
-    async fn wait_until_healthy(&mut self) -> Result<()> {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("runboard exited before it served: {status}");
-            }
-            let health = http.get(format!("{}/healthz", self.base)).send().await;
-            if health.is_ok_and(|response| response.status().is_success()) {
-                return Ok(());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "runboard did not answer /healthz within a minute"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn stop(&mut self) -> Result<()> {
-        self.child.start_kill()?;
-        self.child.wait().await?;
-        Ok(())
-    }
-}
-
-fn runboard_binary(given: Option<PathBuf>) -> Result<PathBuf> {
-    let bin = match given {
-        Some(bin) => bin,
-        None => std::env::current_exe()?
-            .parent()
-            .context("this program has no directory")?
-            .join("runboard"),
-    };
-    ensure!(
-        bin.is_file(),
-        "no runboard binary at {} (build it, or pass --bin)",
-        bin.display()
-    );
-    Ok(bin)
-}
-
-/// A port nobody listens on right now (the server binds it a moment later).
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn raise_open_file_limit(needed: u64) -> Result<()> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current.is_none_or(|current| current >= needed) {
-        return Ok(());
-    }
-    if let Some(maximum) = limit.maximum.filter(|maximum| *maximum < needed) {
-        bail!("{needed} open files are needed and the hard limit is {maximum} (raise ulimit -Hn)");
-    }
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(needed),
-            maximum: limit.maximum,
-        },
-    )
-    .context("cannot raise the open file limit")
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kb(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")
-}
-
-/// CPU time (user + system) a process has used, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)
-}
-
-fn own_cpu_seconds() -> Result<f64> {
-    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat")?)
-}
-
-fn stat_cpu_seconds(stat: &str) -> Result<f64> {
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc/<pid>/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |index: usize| -> Result<u64> {
-        fields
-            .get(index)
-            .and_then(|field| field.parse().ok())
-            .context("unexpected /proc/<pid>/stat")
-    };
-    // utime and stime are fields 14 and 15.
-    let total = ticks(11)? + ticks(12)?;
-    Ok(total as f64 / rustix::param::clock_ticks_per_second() as f64)
-}
-
-// ------------------------------------------------------------------- the API
-
-async fn api(request: reqwest::RequestBuilder, expected: u16) -> Result<Value> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let body = response.text().await?;
-    ensure!(status == expected, "answered {status}: {body}");
-    Ok(serde_json::from_str(&body)?)
-}
-
-fn text_at(body: &Value, pointer: &str) -> Result<String> {
-    body.pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .with_context(|| format!("no {pointer} in {body}"))
-}
-
-async fn owner_token(http: &reqwest::Client, base: &str) -> Result<String> {
-    let request = http
-        .post(format!("{base}/api/auth/token"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}));
-    let body = api(request, 200).await.context("POST /api/auth/token")?;
-    text_at(&body, "/data/token")
-}
-
-/// A run to report on: its id and runner token.
-async fn create_run(http: &reqwest::Client, base: &str, token: &str) -> Result<(String, String)> {
-    let request = http
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(token)
-        .json(&json!({"agent": "bench", "summary": "runboard-bench live"}));
-    let body = api(request, 201).await.context("POST /api/runs")?;
-    Ok((
-        text_at(&body, "/data/run/id")?,
-        text_at(&body, "/data/runnerToken")?,
-    ))
 }
 
 /// What the runner side saw of one callback.
@@ -637,26 +428,6 @@ struct Inputs {
     records: Vec<Record>,
 }
 
-/// Nearest-rank percentiles of a sample, in milliseconds.
-struct Percentiles {
-    sorted: Vec<f64>,
-}
-
-impl Percentiles {
-    fn new(mut sample: Vec<f64>) -> Percentiles {
-        sample.sort_by(f64::total_cmp);
-        Percentiles { sorted: sample }
-    }
-
-    fn at(&self, fraction: f64) -> f64 {
-        if self.sorted.is_empty() {
-            return f64::NAN;
-        }
-        let rank = (fraction * self.sorted.len() as f64).ceil() as usize;
-        self.sorted[rank.clamp(1, self.sorted.len()) - 1]
-    }
-}
-
 struct Report {
     inputs: Inputs,
     delivered: usize,
@@ -830,14 +601,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_are_nearest_rank() {
-        let sample = Percentiles::new((1..=100).rev().map(f64::from).collect());
-        assert_eq!(sample.at(0.5), 50.0);
-        assert_eq!(sample.at(0.99), 99.0);
-        assert_eq!(sample.at(1.0), 100.0);
-    }
-
-    #[test]
     fn a_change_is_found_by_its_progress_once_and_in_order() {
         let mut record = Record::new(4);
         let message = |event: &str, progress: f64| SseMessage {
@@ -854,13 +617,5 @@ mod tests {
             (record.duplicates, record.out_of_order, record.unexpected),
             (1, 1, 1)
         );
-    }
-
-    #[test]
-    fn cpu_time_is_read_after_the_command_name() {
-        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 100 50 0 0";
-        let seconds = stat_cpu_seconds(stat).unwrap();
-        let expected = 150.0 / rustix::param::clock_ticks_per_second() as f64;
-        assert!((seconds - expected).abs() < 1e-9);
     }
 }

@@ -1,0 +1,45 @@
+//! `runboard-bench`: load figures for Runboard, measured against the real
+//! `runboard` binary (started as a child process) so that they include HTTP, the
+//! runtime and the allocator exactly as deployed. Each subcommand prints one table
+//! of figures against its issue's targets; the exit status is 2 when a target is
+//! missed.
+//!
+//! - `live` (issue 5): the live stream's fan-out to N subscribers.
+//! - `scale` (issue 6): the API, the dashboard and ingest on a database of 1M runs
+//!   and tens of millions of events, each beside the raw SQLite figure for the
+//!   same work.
+
+mod common;
+mod live;
+mod scale;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runboard-bench",
+    about = "Load figures for Runboard, against the real binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Live stream fan-out: N subscribers, commit-to-client latency, memory per subscriber.
+    Live(live::LiveArgs),
+    /// Scale: a generated database of N runs and M events; API, dashboard and ingest
+    /// figures against the raw SQLite figures for the same work.
+    Scale(scale::ScaleArgs),
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Live(args) => live::live(args).await,
+        Command::Scale(args) => scale::scale(args).await,
+    }
+}

@@ -1,0 +1,268 @@
+//! The read requests `scale` measures, each with the SQL the server runs for it
+//! (built by the server's own query builders, from the filter the server parses
+//! out of the same query string), and the values in the database they refer to.
+
+use super::plan::{AGENTS, COMPANIES};
+use crate::common::ADMIN_EMAIL;
+use anyhow::{Context, Result};
+use app::db::events::EventQuery;
+use app::error::AppError;
+use app::model::{RunFilter, CHART_DAYS};
+use chrono::{DateTime, Days, Utc};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use uuid::Uuid;
+
+/// The issue's latency target for list filters and the events page (p99).
+pub const TARGET_P99_MS: f64 = 20.0;
+/// The issue's target for the server-rendered runs list.
+pub const TARGET_PAGES_PER_SECOND: f64 = 2000.0;
+
+type Builder = Box<dyn Fn() -> Result<QueryBuilder<'static, Sqlite>, AppError> + Send + Sync>;
+
+/// One SQL statement of a request.
+pub struct Piece {
+    pub name: &'static str,
+    pub build: Builder,
+}
+
+/// How a request is authenticated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Auth {
+    /// An owner bearer token (the JSON API).
+    Bearer,
+    /// The dashboard's session cookie.
+    Session,
+}
+
+pub struct Case {
+    pub name: String,
+    /// Path and query of the request.
+    pub path: String,
+    pub auth: Auth,
+    /// The SQL the server runs for it, in order.
+    pub pieces: Vec<Piece>,
+    /// Target for the 99th percentile of the request's latency.
+    pub p99_target: Option<f64>,
+    /// Target for requests per second at the bench's concurrency.
+    pub rate_target: Option<f64>,
+}
+
+/// What the database holds, as the cases need it.
+pub struct Fixture {
+    pub account_pk: i64,
+    pub runs: i64,
+    pub events: i64,
+    pub long_run_id: String,
+    pub long_run_pk: i64,
+    pub long_run_events: i64,
+    pub campaign_id: Uuid,
+    pub campaign_runs: i64,
+    /// A day in the middle of the period.
+    pub day: DateTime<Utc>,
+    pub depth: i64,
+    /// The keyset cursor of the page at `depth`.
+    pub cursor: String,
+}
+
+impl Fixture {
+    pub async fn discover(pool: &SqlitePool) -> Result<Fixture> {
+        let account_pk: i64 = sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
+            .bind(ADMIN_EMAIL)
+            .fetch_one(pool)
+            .await
+            .context("the database has no bench owner: was it made by `runboard-bench scale`?")?;
+        let runs: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(count), 0) FROM run_counts WHERE account_pk = ?",
+        )
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await?;
+        let events: i64 = sqlx::query_scalar("SELECT coalesce(max(pk), 0) FROM events")
+            .fetch_one(pool)
+            .await?;
+        let (long_run_id, long_run_pk, long_run_events): (String, i64, i64) = sqlx::query_as(
+            "SELECT id, pk, event_seq FROM runs WHERE account_pk = ? ORDER BY event_seq DESC LIMIT 1",
+        )
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await
+        .context("the database has no runs")?;
+        let (campaign_id, campaign_runs): (String, i64) = sqlx::query_as(
+            "SELECT c.id, count(*) FROM runs r JOIN campaigns c ON c.pk = r.campaign_pk
+             WHERE r.account_pk = ? GROUP BY c.pk ORDER BY 2 DESC LIMIT 1",
+        )
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await
+        .context("no run belongs to a campaign")?;
+        let (first, last): (i64, i64) = sqlx::query_as(
+            "SELECT min(created_at), max(created_at) FROM runs WHERE account_pk = ?",
+        )
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await?;
+        let day = app::db::from_ms((first + last) / 2)
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .context("midnight")?
+            .and_utc();
+        let depth = runs / 2;
+        let (created, pk): (i64, i64) = sqlx::query_as(
+            "SELECT created_at, pk FROM runs WHERE account_pk = ?
+             ORDER BY created_at DESC, pk DESC LIMIT 1 OFFSET ?",
+        )
+        .bind(account_pk)
+        .bind(depth - 1)
+        .fetch_one(pool)
+        .await?;
+        Ok(Fixture {
+            account_pk,
+            runs,
+            events,
+            long_run_id,
+            long_run_pk,
+            long_run_events,
+            campaign_id: campaign_id.parse()?,
+            campaign_runs,
+            day,
+            depth,
+            cursor: format!("{created}.{pk}"),
+        })
+    }
+}
+
+/// The runs list's SQL for a filter: the page and the total (`GET /api/runs`).
+fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
+    let page = filter.clone();
+    let total = filter.clone();
+    vec![
+        Piece {
+            name: "page",
+            build: Box::new(move || app::db::runs::list_query(account_pk, &page)),
+        },
+        Piece {
+            name: "total",
+            build: Box::new(move || app::db::runs::count_query(account_pk, &total)),
+        },
+    ]
+}
+
+/// What the dashboard's runs list adds to the API's: status chips and the chart.
+fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
+    let chips = filter.clone();
+    let chart = filter.clone();
+    let first_day = app::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
+    let mut pieces = list_pieces(account_pk, filter);
+    pieces.push(Piece {
+        name: "chips",
+        build: Box::new(move || app::db::runs::status_counts_query(account_pk, &chips)),
+    });
+    pieces.push(Piece {
+        name: "chart",
+        build: Box::new(move || app::db::runs::daily_counts_query(account_pk, &chart, first_day)),
+    });
+    pieces
+}
+
+fn api_list(fixture: &Fixture, name: String, query: &str, target: bool) -> Result<Case> {
+    let filter = runboard::api::runs::filter_from(Some(query))
+        .map_err(|error| anyhow::anyhow!("{query}: {error}"))?;
+    Ok(Case {
+        name,
+        path: format!("/api/runs?{query}"),
+        auth: Auth::Bearer,
+        pieces: list_pieces(fixture.account_pk, &filter),
+        p99_target: target.then_some(TARGET_P99_MS),
+        rate_target: None,
+    })
+}
+
+/// Every request `scale` reads with, in the table's order.
+pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
+    let account_pk = fixture.account_pk;
+    let next_day = fixture.day.checked_add_days(Days::new(1)).context("date")?;
+    let mut cases = vec![
+        api_list(
+            fixture,
+            "runs by status + agent".into(),
+            &format!("status=failed&agent={}", AGENTS[1].slug),
+            true,
+        )?,
+        api_list(
+            fixture,
+            "runs by input field".into(),
+            &format!("input.company_name={}", COMPANIES[0]),
+            true,
+        )?,
+        api_list(
+            fixture,
+            "runs by full text".into(),
+            &format!("q={}", COMPANIES[0]),
+            true,
+        )?,
+        api_list(
+            fixture,
+            "runs by date range (one day)".into(),
+            &format!(
+                "createdAfter={}&createdBefore={}",
+                fixture.day.format("%Y-%m-%d"),
+                next_day.format("%Y-%m-%d")
+            ),
+            true,
+        )?,
+        api_list(
+            fixture,
+            format!("deep page by cursor (after {} runs)", fixture.depth),
+            &format!("cursor={}", fixture.cursor),
+            true,
+        )?,
+        api_list(
+            fixture,
+            format!("deep page by offset ({})", fixture.depth),
+            &format!("offset={}", fixture.depth),
+            false,
+        )?,
+    ];
+    let campaign_filter = RunFilter {
+        campaign: Some(fixture.campaign_id),
+        ..RunFilter::default()
+    };
+    cases.push(Case {
+        name: format!("a campaign's runs ({} runs)", fixture.campaign_runs),
+        path: format!("/api/campaigns/{}/runs", fixture.campaign_id),
+        auth: Auth::Bearer,
+        pieces: list_pieces(account_pk, &campaign_filter),
+        p99_target: Some(TARGET_P99_MS),
+        rate_target: None,
+    });
+    let long_run_pk = fixture.long_run_pk;
+    cases.push(Case {
+        name: format!(
+            "events, first page of the {}-event run",
+            fixture.long_run_events
+        ),
+        path: format!("/api/runs/{}/events", fixture.long_run_id),
+        auth: Auth::Bearer,
+        pieces: vec![Piece {
+            name: "events page",
+            build: Box::new(move || {
+                let query = EventQuery {
+                    limit: 100,
+                    ..EventQuery::default()
+                };
+                app::db::events::list_query(long_run_pk, &query)
+            }),
+        }],
+        p99_target: Some(TARGET_P99_MS),
+        rate_target: None,
+    });
+    cases.push(Case {
+        name: "runs list page GET / (server-rendered)".into(),
+        path: "/".into(),
+        auth: Auth::Session,
+        pieces: page_pieces(account_pk, &RunFilter::default()),
+        p99_target: None,
+        rate_target: Some(TARGET_PAGES_PER_SECOND),
+    });
+    Ok(cases)
+}

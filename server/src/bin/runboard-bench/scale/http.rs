@@ -1,0 +1,345 @@
+//! The server's side of each figure, over HTTP against the running binary:
+//! latency of one request at a time, throughput with several at once, batched
+//! event ingest from concurrent runners, and single status callbacks.
+
+use super::cases::{Auth, Case};
+use super::raw::EventContent;
+use crate::common::{
+    api, cpu_seconds, create_run, millis, own_cpu_seconds, owner_token, Percentiles,
+};
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use anyhow::{ensure, Context, Result};
+use futures::future::join_all;
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Barrier;
+
+/// The clients of one server: the owner API's and the dashboard's.
+#[derive(Clone)]
+pub struct Clients {
+    pub base: String,
+    pub api: reqwest::Client,
+    pub token: String,
+    /// Holds the session cookie of a form login; follows no redirects (a
+    /// redirect to the login form counts as an error).
+    pub browser: reqwest::Client,
+    pub server_pid: u32,
+}
+
+impl Clients {
+    pub async fn connect(base: &str, server_pid: u32) -> Result<Clients> {
+        let api = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()?;
+        let token = owner_token(&api, base).await?;
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        login(&browser, base).await?;
+        Ok(Clients {
+            base: base.to_string(),
+            api,
+            token,
+            browser,
+            server_pid,
+        })
+    }
+
+    /// A fresh owner token (they last an hour; a long run outlives one).
+    pub async fn refresh_token(&mut self) -> Result<()> {
+        self.token = owner_token(&self.api, &self.base).await?;
+        Ok(())
+    }
+
+    fn request(&self, case: &Case) -> reqwest::RequestBuilder {
+        let url = format!("{}{}", self.base, case.path);
+        match case.auth {
+            Auth::Bearer => self.api.get(url).bearer_auth(&self.token),
+            Auth::Session => self.browser.get(url),
+        }
+    }
+}
+
+/// The login form, as a browser without JavaScript posts it (`POST /fn/login`).
+async fn login(browser: &reqwest::Client, base: &str) -> Result<()> {
+    let body = format!(
+        "email={}&password={}&next=%2F",
+        form_value(ADMIN_EMAIL),
+        form_value(ADMIN_PASSWORD)
+    );
+    let response = browser
+        .post(format!("{base}/fn/login"))
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?;
+    ensure!(
+        response.status() == 302,
+        "the login form answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+fn form_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// One request; `Ok(false)` when it answered anything but 200.
+async fn fetch(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) => {
+            let ok = response.status() == 200;
+            response.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// Latency of one request at a time.
+pub struct Latency {
+    pub millis: Percentiles,
+    pub errors: usize,
+}
+
+pub async fn latency(clients: &Clients, case: &Case, budget: Duration, max: usize) -> Latency {
+    for _ in 0..5 {
+        fetch(clients.request(case)).await;
+    }
+    let mut times = Vec::new();
+    let mut errors = 0;
+    let started = Instant::now();
+    while times.len() < max && (times.len() < 5 || started.elapsed() < budget) {
+        let began = Instant::now();
+        if !fetch(clients.request(case)).await {
+            errors += 1;
+        }
+        times.push(millis(began.elapsed()));
+    }
+    Latency {
+        millis: Percentiles::new(times),
+        errors,
+    }
+}
+
+/// Requests per second with `concurrency` at once, and the cores each side used.
+pub struct Throughput {
+    pub per_second: f64,
+    pub errors: usize,
+    pub server_cores: f64,
+    pub bench_cores: f64,
+}
+
+/// Cores a process used over a stretch of wall time.
+struct CpuWatch {
+    pid: u32,
+    server: f64,
+    bench: f64,
+    started: Instant,
+}
+
+impl CpuWatch {
+    fn start(pid: u32) -> CpuWatch {
+        CpuWatch {
+            pid,
+            server: cpu_seconds(pid).unwrap_or(f64::NAN),
+            bench: own_cpu_seconds().unwrap_or(f64::NAN),
+            started: Instant::now(),
+        }
+    }
+
+    /// (server cores, bench cores) since the start.
+    fn cores(&self) -> (f64, f64) {
+        let wall = self.started.elapsed().as_secs_f64();
+        let server = cpu_seconds(self.pid).unwrap_or(f64::NAN) - self.server;
+        let bench = own_cpu_seconds().unwrap_or(f64::NAN) - self.bench;
+        (server / wall, bench / wall)
+    }
+}
+
+pub async fn throughput(
+    clients: &Clients,
+    case: &Case,
+    concurrency: usize,
+    duration: Duration,
+) -> Throughput {
+    let done = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let watch = CpuWatch::start(clients.server_pid);
+    let deadline = Instant::now() + duration;
+    let workers = (0..concurrency).map(|_| {
+        let (done, errors) = (done.clone(), errors.clone());
+        async move {
+            while Instant::now() < deadline {
+                if !fetch(clients.request(case)).await {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    join_all(workers).await;
+    let wall = watch.started.elapsed().as_secs_f64();
+    let (server_cores, bench_cores) = watch.cores();
+    Throughput {
+        per_second: done.load(Ordering::Relaxed) as f64 / wall,
+        errors: errors.load(Ordering::Relaxed),
+        server_cores,
+        bench_cores,
+    }
+}
+
+/// A run the bench created for itself, with its runner token.
+#[derive(Clone)]
+pub struct BenchRun {
+    pub id: String,
+    pub runner_token: String,
+}
+
+/// Creates `count` runs of `agent` and, when asked, reports each running.
+pub async fn bench_runs(
+    clients: &Clients,
+    agent: &str,
+    count: usize,
+    running: bool,
+) -> Result<Vec<BenchRun>> {
+    let mut runs = Vec::with_capacity(count);
+    for index in 0..count {
+        let summary = format!("runboard-bench scale: {agent} {index}");
+        let (id, runner_token) =
+            create_run(&clients.api, &clients.base, &clients.token, agent, &summary).await?;
+        if running {
+            let request = clients
+                .api
+                .post(format!("{}/api/runner/runs/{id}/status", clients.base))
+                .bearer_auth(&runner_token)
+                .json(&json!({"status": "running", "progress": 0.0}));
+            api(request, 200)
+                .await
+                .context("marking a bench run running")?;
+        }
+        runs.push(BenchRun { id, runner_token });
+    }
+    Ok(runs)
+}
+
+/// Deletes the bench's runs (with their events) through the API.
+pub async fn delete_runs(clients: &Clients, runs: &[BenchRun]) -> Result<Duration> {
+    let started = Instant::now();
+    for run in runs {
+        let request = clients
+            .api
+            .delete(format!("{}/api/runs/{}", clients.base, run.id))
+            .bearer_auth(&clients.token);
+        let response = request.send().await?;
+        ensure!(
+            response.status().is_success(),
+            "deleting bench run {} answered {}",
+            run.id,
+            response.status()
+        );
+    }
+    Ok(started.elapsed())
+}
+
+/// A batch as the runner API takes it: `{"events": [...]}`.
+pub fn batch_body(batch: &[EventContent]) -> Vec<u8> {
+    let events: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|event| {
+            let metadata = event
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok());
+            json!({"eventType": event.event_type, "message": event.message, "metadata": metadata})
+        })
+        .collect();
+    json!({ "events": events }).to_string().into_bytes()
+}
+
+/// What a group of concurrent callers achieved.
+pub struct Load {
+    /// Successful requests (for ingest, times the batch size gives events).
+    pub ok: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    pub millis: Percentiles,
+    pub server_cores: f64,
+}
+
+/// Each run's runner posts `rounds` requests, one after the other, all runners
+/// at once; `body(runner, round)` says what.
+async fn concurrent_posts(
+    clients: &Clients,
+    runs: &[BenchRun],
+    rounds: usize,
+    path: &str,
+    body: impl Fn(usize, usize) -> Vec<u8> + Sync,
+) -> Load {
+    let barrier = Barrier::new(runs.len() + 1);
+    let body = &body;
+    let barrier = &barrier;
+    let runners = runs.iter().enumerate().map(|(runner, run)| async move {
+        let url = format!("{}/api/runner/runs/{}/{path}", clients.base, run.id);
+        let mut times = Vec::with_capacity(rounds);
+        let mut errors = 0;
+        barrier.wait().await;
+        for round in 0..rounds {
+            let payload = body(runner, round);
+            let began = Instant::now();
+            let request = clients
+                .api
+                .post(&url)
+                .bearer_auth(&run.runner_token)
+                .header("content-type", "application/json")
+                .body(payload);
+            if !fetch(request).await {
+                errors += 1;
+            }
+            times.push(millis(began.elapsed()));
+        }
+        (times, errors)
+    });
+    let all = futures::future::join(join_all(runners), async {
+        barrier.wait().await;
+        (Instant::now(), CpuWatch::start(clients.server_pid))
+    });
+    let (results, (started, watch)) = all.await;
+    let elapsed = started.elapsed();
+    let (server_cores, _) = watch.cores();
+    let errors: usize = results.iter().map(|(_, errors)| errors).sum();
+    let times: Vec<f64> = results.into_iter().flat_map(|(times, _)| times).collect();
+    Load {
+        ok: times.len() - errors,
+        errors,
+        elapsed,
+        millis: Percentiles::new(times),
+        server_cores,
+    }
+}
+
+/// Batched ingest: every runner posts `rounds` batches (cycling through `bodies`).
+pub async fn ingest(
+    clients: &Clients,
+    runs: &[BenchRun],
+    rounds: usize,
+    bodies: &[Vec<u8>],
+) -> Load {
+    concurrent_posts(clients, runs, rounds, "events", |runner, round| {
+        bodies[(runner + round) % bodies.len()].clone()
+    })
+    .await
+}
+
+/// Progress callbacks: every worker moves its run's progress `rounds` times.
+pub async fn status_callbacks(clients: &Clients, runs: &[BenchRun], rounds: usize) -> Load {
+    concurrent_posts(clients, runs, rounds, "status", |_, round| {
+        let progress = (round + 1) as f64 / (rounds + 1) as f64;
+        json!({ "progress": progress }).to_string().into_bytes()
+    })
+    .await
+}

@@ -1,0 +1,186 @@
+//! The limits the server is held against, measured on the same database in the
+//! same run: the SQL of each request straight against SQLite (the server's own
+//! query builders with the server's binds, one connection opened as the server
+//! opens its read pool, no HTTP, no rendering), and the same event rows as the
+//! ingest benchmark inserted with SQLite's C API in transactions of one batch,
+//! both one `INSERT` per event (the server's statements) and one `INSERT` per
+//! batch.
+
+use super::cases::{Case, Piece};
+use super::sql::{insert_rows, text};
+use crate::common::{millis, sqlite_url, Percentiles};
+use anyhow::{Context, Result};
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A read-only pool of one connection, with the server's read settings.
+pub async fn read_pool(path: &Path) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&sqlite_url(path))?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-32000");
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
+}
+
+/// How long the pieces of one request took straight against SQLite.
+pub struct RawTimes {
+    /// Per piece (in the case's order): milliseconds per execution.
+    pub pieces: Vec<(&'static str, Percentiles)>,
+    /// The pieces of one request one after the other, as the server runs them.
+    pub whole: Percentiles,
+}
+
+/// Runs the case's SQL until `budget` is spent (at least a few times, at most
+/// `max_runs`), after a short warm-up.
+pub async fn time_case(
+    pool: &SqlitePool,
+    case: &Case,
+    budget: Duration,
+    max_runs: usize,
+) -> Result<RawTimes> {
+    for _ in 0..3 {
+        for piece in &case.pieces {
+            run_piece(pool, piece).await?;
+        }
+    }
+    let mut per_piece: Vec<Vec<f64>> = vec![Vec::new(); case.pieces.len()];
+    let mut whole = Vec::new();
+    let started = Instant::now();
+    while whole.len() < max_runs && (whole.len() < 5 || started.elapsed() < budget) {
+        let mut sum = 0.0;
+        for (index, piece) in case.pieces.iter().enumerate() {
+            let began = Instant::now();
+            run_piece(pool, piece).await?;
+            let took = millis(began.elapsed());
+            per_piece[index].push(took);
+            sum += took;
+        }
+        whole.push(sum);
+    }
+    Ok(RawTimes {
+        pieces: case
+            .pieces
+            .iter()
+            .zip(per_piece)
+            .map(|(piece, times)| (piece.name, Percentiles::new(times)))
+            .collect(),
+        whole: Percentiles::new(whole),
+    })
+}
+
+async fn run_piece(pool: &SqlitePool, piece: &Piece) -> Result<usize> {
+    let mut query = (piece.build)().map_err(|error| anyhow::anyhow!("{}: {error}", piece.name))?;
+    let rows = query
+        .build()
+        .fetch_all(pool)
+        .await
+        .with_context(|| format!("raw SQL of {}", piece.name))?;
+    Ok(rows.len())
+}
+
+/// One event as a runner sends it and as it is stored.
+#[derive(Clone)]
+pub struct EventContent {
+    pub event_type: &'static str,
+    pub message: String,
+    pub metadata: Option<String>,
+}
+
+/// The raw insert's outcome.
+pub struct RawInsert {
+    pub events: u64,
+    pub elapsed: Duration,
+    /// Milliseconds per transaction (one batch).
+    pub transaction: Percentiles,
+}
+
+/// How the raw insert writes a batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// One `INSERT` per event, as the server's `append_events` does.
+    RowByRow,
+    /// One multi-row `INSERT` per batch ([`super::sql`]).
+    OneStatement,
+}
+
+const INSERT_EVENTS: &str =
+    "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at)";
+const EVENT_COLUMNS: usize = 8;
+
+/// Inserts `rounds` batches into each of `runs` (round robin, one transaction
+/// per batch, `BEGIN IMMEDIATE` as the server's writer), with the server's
+/// writer settings. The rows are the ingest's: a per-run sequence, a fresh UUID
+/// v7, no client id. Each run's sequence continues from `first_seq`.
+pub fn insert_events(
+    path: &Path,
+    runs: &[i64],
+    first_seq: i64,
+    rounds: usize,
+    batches: &[Vec<EventContent>],
+    shape: Shape,
+) -> Result<RawInsert> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32000;",
+    )?;
+    let mut seqs = vec![first_seq; runs.len()];
+    let mut transactions = Vec::with_capacity(rounds * runs.len());
+    let mut events = 0u64;
+    let started = Instant::now();
+    for round in 0..rounds {
+        for (index, &run_pk) in runs.iter().enumerate() {
+            let batch = &batches[(round + index) % batches.len()];
+            let began = Instant::now();
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let rows = event_values(run_pk, &mut seqs[index], batch);
+            match shape {
+                Shape::RowByRow => {
+                    for row in rows.chunks(EVENT_COLUMNS) {
+                        insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, row)?;
+                    }
+                }
+                Shape::OneStatement => insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, &rows)?,
+            }
+            conn.execute_batch("COMMIT")?;
+            transactions.push(millis(began.elapsed()));
+            events += batch.len() as u64;
+        }
+    }
+    Ok(RawInsert {
+        events,
+        elapsed: started.elapsed(),
+        transaction: Percentiles::new(transactions),
+    })
+}
+
+/// A batch's column values, numbered on from `seq`.
+fn event_values(run_pk: i64, seq: &mut i64, batch: &[EventContent]) -> Vec<Value> {
+    let now = app::db::now_ms();
+    let mut values = Vec::with_capacity(batch.len() * EVENT_COLUMNS);
+    for event in batch {
+        *seq += 1;
+        values.extend([
+            Value::Integer(run_pk),
+            Value::Integer(*seq),
+            Value::Blob(Uuid::now_v7().as_bytes().to_vec()),
+            Value::Null,
+            Value::Text(event.event_type.into()),
+            Value::Text(event.message.clone()),
+            text(event.metadata.clone()),
+            Value::Integer(now),
+        ]);
+    }
+    values
+}
