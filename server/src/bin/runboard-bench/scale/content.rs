@@ -71,6 +71,7 @@ pub struct RunErrorRow {
     pub details: Value,
 }
 
+#[derive(Clone)]
 pub struct StepRow {
     pub step_id: &'static str,
     pub attempt: i64,
@@ -321,14 +322,12 @@ pub fn step_rows(plan: &RunPlan, now: i64, artifacts: &[ArtifactRow]) -> Vec<Ste
     let mut rows = Vec::new();
     for (idx, &(step_id, skill_id)) in spec.steps.iter().enumerate().take(reached) {
         let from = started + slice * idx as i64;
-        let to = from + slice;
-        let is_last = idx + 1 == reached;
         let produced: Vec<String> = artifacts
             .iter()
             .filter(|artifact| artifact.step_id == Some(step_id))
             .map(|artifact| artifact.id.to_string())
             .collect();
-        let mut step = StepRow {
+        let step = StepRow {
             step_id,
             attempt: 1,
             idx: idx as i64,
@@ -337,7 +336,7 @@ pub fn step_rows(plan: &RunPlan, now: i64, artifacts: &[ArtifactRow]) -> Vec<Ste
             status: StepStatus::Completed,
             cache_hit: false,
             started_at: Some(from),
-            ended_at: Some(to),
+            ended_at: Some(from + slice),
             output_preview: Some(format!(
                 "{} done: {} items",
                 step_name(step_id),
@@ -346,79 +345,75 @@ pub fn step_rows(plan: &RunPlan, now: i64, artifacts: &[ArtifactRow]) -> Vec<Ste
             error: None,
             output_artifact_ids: (!produced.is_empty()).then(|| json!(produced)),
         };
-        match (is_last, last_status) {
-            (true, Some(StepStatus::Failed)) => {
-                let error = json!({"code": "step_failed", "message": format!("{skill_id} failed")});
-                let attempts = if rng.gen_bool(0.5) { 2 } else { 1 };
-                for attempt in 1..=attempts {
-                    rows.push(StepRow {
-                        attempt,
-                        status: StepStatus::Failed,
-                        output_preview: None,
-                        error: Some(error.clone()),
-                        output_artifact_ids: None,
-                        started_at: Some(from + (attempt - 1) * slice / 2),
-                        ended_at: Some(from + attempt * slice / 2),
-                        ..step.clone_shallow()
-                    });
-                }
-                continue;
-            }
-            (true, Some(_)) => {
-                step.status = StepStatus::Running;
-                step.ended_at = None;
-                step.output_preview = None;
-                step.output_artifact_ids = None;
-            }
-            _ => {
-                match rng.gen_range(0..100) {
-                    0..=7 => {
-                        // A first attempt that failed, retried successfully.
-                        rows.push(StepRow {
-                        status: StepStatus::Failed,
-                        output_preview: None,
-                        output_artifact_ids: None,
-                        ended_at: Some(from + slice / 3),
-                        error: Some(json!({"code": "transient", "message": "connection reset; retrying"})),
-                        ..step.clone_shallow()
-                    });
-                        step.attempt = 2;
-                        step.started_at = Some(from + slice / 3);
-                    }
-                    8..=17 => {
-                        step.cache_hit = true;
-                        step.ended_at = Some(from + (slice / 50).max(1));
-                    }
-                    18..=21 if idx > 0 && produced.is_empty() => {
-                        step.status = StepStatus::Skipped;
-                        step.output_preview = None;
-                        step.ended_at = step.started_at;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        rows.push(step);
+        rows.extend(match (idx + 1 == reached, last_status) {
+            (true, Some(StepStatus::Failed)) => failed_attempts(&mut rng, step, slice),
+            (true, Some(_)) => vec![still_running(step)],
+            _ => finished_attempts(&mut rng, step, slice),
+        });
     }
     rows
 }
 
-impl StepRow {
-    fn clone_shallow(&self) -> StepRow {
-        StepRow {
-            step_id: self.step_id,
-            attempt: self.attempt,
-            idx: self.idx,
-            name: self.name.clone(),
-            skill_id: self.skill_id,
-            status: self.status,
-            cache_hit: self.cache_hit,
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            output_preview: self.output_preview.clone(),
-            error: self.error.clone(),
-            output_artifact_ids: self.output_artifact_ids.clone(),
+/// The step a failed run failed at: one or two failed attempts.
+fn failed_attempts(rng: &mut impl Rng, step: StepRow, slice: i64) -> Vec<StepRow> {
+    let from = step.started_at.unwrap_or_default();
+    let error = json!({"code": "step_failed", "message": format!("{} failed", step.skill_id)});
+    let attempts = if rng.gen_bool(0.5) { 2 } else { 1 };
+    (1..=attempts)
+        .map(|attempt| StepRow {
+            attempt,
+            status: StepStatus::Failed,
+            output_preview: None,
+            error: Some(error.clone()),
+            output_artifact_ids: None,
+            started_at: Some(from + (attempt - 1) * slice / 2),
+            ended_at: Some(from + attempt * slice / 2),
+            ..step.clone()
+        })
+        .collect()
+}
+
+/// The step a run in flight (or cancelled) is at: started, never ended.
+fn still_running(step: StepRow) -> StepRow {
+    StepRow {
+        status: StepStatus::Running,
+        ended_at: None,
+        output_preview: None,
+        output_artifact_ids: None,
+        ..step
+    }
+}
+
+/// A step that finished: usually at once, sometimes after a failed first
+/// attempt, from the cache, or skipped.
+fn finished_attempts(rng: &mut impl Rng, mut step: StepRow, slice: i64) -> Vec<StepRow> {
+    let from = step.started_at.unwrap_or_default();
+    match rng.gen_range(0..100) {
+        0..=7 => {
+            let first = StepRow {
+                status: StepStatus::Failed,
+                output_preview: None,
+                output_artifact_ids: None,
+                ended_at: Some(from + slice / 3),
+                error: Some(json!({"code": "transient", "message": "connection reset; retrying"})),
+                ..step.clone()
+            };
+            step.attempt = 2;
+            step.started_at = Some(from + slice / 3);
+            vec![first, step]
         }
+        8..=17 => {
+            step.cache_hit = true;
+            step.ended_at = Some(from + (slice / 50).max(1));
+            vec![step]
+        }
+        18..=21 if step.idx > 0 && step.output_artifact_ids.is_none() => {
+            step.status = StepStatus::Skipped;
+            step.output_preview = None;
+            step.ended_at = step.started_at;
+            vec![step]
+        }
+        _ => vec![step],
     }
 }
 
