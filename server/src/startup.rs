@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use http::StatusCode;
 use leptos::prelude::LeptosOptions;
@@ -140,15 +141,20 @@ impl Application {
         // Routes prepared once: serving the bare `Router` deep-copies the whole
         // routing table for every accepted connection (≈ 110 KB each, measured with
         // heaptrack; docs/performance.md "Live stream fan-out").
-        axum::serve(
-            self.listener,
-            self.router.with_state(()).into_make_service(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_streams.send(true);
-        })
-        .await?;
+        // TCP_NODELAY: a streamed page leaves in several writes, and with Nagle's
+        // algorithm on, a keep-alive connection waits 40 ms for the client's delayed
+        // ACK before each later write (docs/performance.md "Scale benchmark").
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!("could not set TCP_NODELAY on a connection: {err}");
+            }
+        });
+        axum::serve(listener, self.router.with_state(()).into_make_service())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_streams.send(true);
+            })
+            .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
         let _ = self.fanout.await;

@@ -6,6 +6,7 @@ use crate::error::AppError;
 use crate::model::{Event, EventPage};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -24,8 +25,19 @@ pub struct Appended {
     pub seq: i64,
 }
 
-/// Appends events in order; an event whose `client_id` the run already has is
-/// answered with the stored event instead of being inserted again.
+/// Rows per multi-row `INSERT`: 8 parameters each, under SQLite's 32,766.
+const INSERT_CHUNK: usize = 4_000;
+/// Client ids per lookup of already stored events.
+const LOOKUP_CHUNK: usize = 900;
+
+/// Appends events in order; an event whose `client_id` the run already has (or
+/// that an earlier event of the same batch has) is answered with that event
+/// instead of being inserted again.
+///
+/// The new events go in with one multi-row `INSERT` per 4,000: inside a
+/// transaction every statement opens a savepoint, and FTS5 flushes a segment to
+/// disk at each one, so one statement per event made every event a segment
+/// (docs/performance.md "Scale benchmark", ingest).
 pub async fn append_events(
     conn: &mut SqliteConnection,
     run_pk: i64,
@@ -35,51 +47,51 @@ pub async fn append_events(
         .bind(run_pk)
         .fetch_one(&mut *conn)
         .await?;
+    let mut known = stored_client_ids(conn, run_pk, events).await?;
     let now = now_ms();
     let mut appended = Vec::with_capacity(events.len());
-    // The events this call stored (not the repeats), for the change log.
+    // The events this call stores (not the repeats): inserted, then logged.
     let mut added = Vec::with_capacity(events.len());
+    let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
     for event in events {
-        if let Some(client_id) = &event.client_id {
-            let existing: Option<(Vec<u8>, i64)> =
-                sqlx::query_as("SELECT id, seq FROM events WHERE run_pk = ? AND client_id = ?")
-                    .bind(run_pk)
-                    .bind(client_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if let Some((id, existing_seq)) = existing {
-                appended.push(Appended {
-                    id: Uuid::from_slice(&id).map_err(|_| AppError::Internal)?,
-                    seq: existing_seq,
-                });
-                continue;
-            }
+        if let Some(stored) = event.client_id.as_ref().and_then(|id| known.get(id)) {
+            appended.push(*stored);
+            continue;
         }
         seq += 1;
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(run_pk)
-        .bind(seq)
-        .bind(id.as_bytes().as_slice())
-        .bind(&event.client_id)
-        .bind(&event.event_type)
-        .bind(&event.message)
-        .bind(event.metadata.as_ref().map(Value::to_string))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        appended.push(Appended { id, seq });
+        let stored = Appended {
+            id: Uuid::now_v7(),
+            seq,
+        };
+        if let Some(client_id) = &event.client_id {
+            known.insert(client_id.clone(), stored);
+        }
+        appended.push(stored);
+        fresh.push(event);
         added.push(Event {
-            id,
+            id: stored.id,
             seq,
             event_type: event.event_type.clone(),
             message: event.message.clone(),
             metadata: event.metadata.clone(),
             created_at: from_ms(now),
         });
+    }
+    for (events, rows) in fresh.chunks(INSERT_CHUNK).zip(added.chunks(INSERT_CHUNK)) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at) ",
+        );
+        insert.push_values(events.iter().zip(rows), |mut row, (event, stored)| {
+            row.push_bind(run_pk)
+                .push_bind(stored.seq)
+                .push_bind(stored.id.as_bytes().to_vec())
+                .push_bind(event.client_id.clone())
+                .push_bind(event.event_type.clone())
+                .push_bind(event.message.clone())
+                .push_bind(event.metadata.as_ref().map(Value::to_string))
+                .push_bind(now);
+        });
+        insert.build().execute(&mut *conn).await?;
     }
     sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
         .bind(seq)
@@ -89,6 +101,36 @@ pub async fn append_events(
         .await?;
     changes::record_events(conn, run_pk, &added).await?;
     Ok(appended)
+}
+
+/// The events of this run already stored under the batch's client ids.
+async fn stored_client_ids(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    events: &[NewEvent],
+) -> Result<HashMap<String, Appended>, AppError> {
+    let client_ids: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event.client_id.as_deref())
+        .collect();
+    let mut known = HashMap::new();
+    for chunk in client_ids.chunks(LOOKUP_CHUNK) {
+        let mut lookup =
+            QueryBuilder::<Sqlite>::new("SELECT client_id, id, seq FROM events WHERE run_pk = ");
+        lookup.push_bind(run_pk).push(" AND client_id IN (");
+        let mut separated = lookup.separated(", ");
+        for client_id in chunk {
+            separated.push_bind(*client_id);
+        }
+        lookup.push(")");
+        let rows: Vec<(String, Vec<u8>, i64)> =
+            lookup.build_query_as().fetch_all(&mut *conn).await?;
+        for (client_id, id, seq) in rows {
+            let id = Uuid::from_slice(&id).map_err(|_| AppError::Internal)?;
+            known.insert(client_id, Appended { id, seq });
+        }
+    }
+    Ok(known)
 }
 
 /// The stored answer to an earlier request with this idempotency key.

@@ -453,6 +453,99 @@ async fn events_get_sequence_numbers_and_retried_batches_store_nothing_twice() {
 }
 
 #[tokio::test]
+async fn a_batch_mixing_stored_repeated_and_new_ids_stores_each_event_once() {
+    let app = spawn_app().await;
+    let (token, id, runner) = new_run(&app).await;
+    let first = json!({"events": [
+        {"id": "a", "eventType": "log", "message": "alpha"},
+        {"id": "b", "eventType": "log", "message": "bravo"},
+    ]});
+    let (status, first) = app
+        .call(Method::POST, &path(&id, "events"), &runner, Some(first))
+        .await;
+    assert_eq!(status, 200, "{first}");
+    // "b" is stored already, "c" comes twice in this batch, one event has no id.
+    let mixed = json!({"events": [
+        {"id": "c", "eventType": "log", "message": "charlie"},
+        {"id": "b", "eventType": "log", "message": "bravo again"},
+        {"eventType": "log", "message": "no id"},
+        {"id": "c", "eventType": "log", "message": "charlie again"},
+    ]});
+    let (status, mixed) = app
+        .call(Method::POST, &path(&id, "events"), &runner, Some(mixed))
+        .await;
+    assert_eq!(status, 200, "{mixed}");
+    let acked = mixed["data"]["events"].as_array().unwrap();
+    let seqs: Vec<i64> = acked.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        vec![3, 2, 4, 3],
+        "repeats answer with the stored event"
+    );
+    assert_eq!(acked[1]["eventId"], first["data"]["events"][1]["eventId"]);
+    assert_eq!(acked[3]["eventId"], acked[0]["eventId"]);
+
+    // A full batch of 1,000 goes in whole, numbered in order and searchable.
+    let big: Vec<_> = (0..1000)
+        .map(|n| json!({"id": format!("big-{n}"), "eventType": "log", "message": format!("line{n} zebra")}))
+        .collect();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path(&id, "events"),
+            &runner,
+            Some(json!({"events": big})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["events"][999]["seq"], 1004);
+
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/runs/{id}/events?limit=10"),
+            &token,
+            None,
+        )
+        .await;
+    let messages: Vec<&str> = body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages[..6],
+        [
+            "alpha",
+            "bravo",
+            "charlie",
+            "no id",
+            "line0 zebra",
+            "line1 zebra"
+        ]
+    );
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/runs/{id}/events?q=line999&limit=5"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["events"][0]["seq"], 1004, "{body}");
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/runs/{id}/events?q=zebra&limit=1000"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["events"].as_array().unwrap().len(), 1000);
+}
+
+#[tokio::test]
 async fn bad_and_oversized_events() {
     let app = spawn_app().await;
     let (_, id, runner) = new_run(&app).await;
