@@ -82,7 +82,15 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     let user_pk: Option<i64> = session.get(SESSION_USER_KEY).await.map_err(session_error)?;
     match user_pk {
-        Some(user_pk) => Ok(db::users::find_current_user(&db.read, user_pk).await?),
+        Some(user_pk) => {
+            // Asked by the layout and by the page alike, on every page.
+            let key = db::view_cache::ViewKey::new("signed-in-user", 0, user_pk.to_string());
+            let user = db
+                .views()
+                .get_or_load(key, || db::users::find_current_user(&db.read, user_pk))
+                .await?;
+            Ok(user)
+        }
         None => Ok(None),
     }
 }

@@ -132,6 +132,10 @@ async fn tail(
             match changes::after(&db.read, last, PAGE).await {
                 Ok(batch) => {
                     let full = batch.len() as i64 == PAGE;
+                    if !batch.is_empty() {
+                        // Possibly another process's write (the CLI's, say).
+                        db.views().invalidate();
+                    }
                     for change in batch {
                         last = change.seq;
                         // No subscriber is not an error: the change stays in the log.

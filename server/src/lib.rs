@@ -9,4 +9,5 @@ pub mod live;
 pub mod outbox;
 pub mod runner;
 pub mod seed;
+pub mod sessions;
 pub mod startup;

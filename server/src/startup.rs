@@ -98,7 +98,7 @@ impl Application {
                 .clone()
                 .continuously_delete_expired(std::time::Duration::from_secs(3600)),
         );
-        let sessions = SessionManagerLayer::new(session_store)
+        let sessions = SessionManagerLayer::new(crate::sessions::store(session_store))
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
@@ -129,6 +129,12 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's own database handle: its writes drop the server's kept views
+    /// at once, as a request's would.
+    pub fn db(&self) -> Db {
+        self.db.clone()
     }
 
     /// Serves until `shutdown` completes, then lets open requests finish.

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod steps;
 pub mod tokens;
 pub mod users;
+pub mod view_cache;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -27,6 +28,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use view_cache::ViewCache;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -41,6 +43,8 @@ pub struct Db {
     write: SqlitePool,
     /// Signalled after every committed write transaction (the live stream waits on it).
     committed: Arc<Notify>,
+    /// Dashboard reads kept until the next commit.
+    views: Arc<ViewCache>,
 }
 
 /// A write transaction of [`Db::begin_write`]. It is used like the connection it
@@ -49,11 +53,13 @@ pub struct Db {
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     committed: Arc<Notify>,
+    views: Arc<ViewCache>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
+        self.views.invalidate();
         self.committed.notify_one();
         Ok(())
     }
@@ -110,6 +116,7 @@ impl Db {
             read,
             write,
             committed: Arc::new(Notify::new()),
+            views: Arc::default(),
         })
     }
 
@@ -118,6 +125,7 @@ impl Db {
         Ok(WriteTx {
             tx: self.write.begin_with("BEGIN IMMEDIATE").await?,
             committed: self.committed.clone(),
+            views: self.views.clone(),
         })
     }
 
@@ -125,6 +133,11 @@ impl Db {
     /// one was committed since the last wait): the live stream's wake-up call.
     pub async fn next_commit(&self) {
         self.committed.notified().await
+    }
+
+    /// Dashboard reads kept until the next commit ([`view_cache`]).
+    pub fn views(&self) -> &ViewCache {
+        &self.views
     }
 
     /// The writer pool, for single-statement writes that need no transaction.

@@ -49,20 +49,28 @@ pub(crate) mod ssr {
         state: &AppState,
         account_pk: i64,
     ) -> Result<(Vec<String>, Vec<(uuid::Uuid, String)>), AppError> {
-        let agents = crate::db::agents::list_agents(&state.db.read, account_pk)
-            .await?
-            .into_iter()
-            .map(|agent| agent.slug)
-            .collect();
-        let (campaigns, _) =
-            crate::db::campaigns::list_campaigns(&state.db.read, account_pk, 200, 0).await?;
-        Ok((
-            agents,
-            campaigns
-                .into_iter()
-                .map(|campaign| (campaign.id, campaign.name))
-                .collect(),
-        ))
+        let key = crate::db::view_cache::ViewKey::new("choices", account_pk, "");
+        state
+            .db
+            .views()
+            .get_or_load(key, || async {
+                let agents = crate::db::agents::list_agents(&state.db.read, account_pk)
+                    .await?
+                    .into_iter()
+                    .map(|agent| agent.slug)
+                    .collect();
+                let (campaigns, _) =
+                    crate::db::campaigns::list_campaigns(&state.db.read, account_pk, 200, 0)
+                        .await?;
+                Ok((
+                    agents,
+                    campaigns
+                        .into_iter()
+                        .map(|campaign| (campaign.id, campaign.name))
+                        .collect(),
+                ))
+            })
+            .await
     }
 
     /// The signed-in user, or `Unauthorized`.

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 /// function, as `GET /api/runs`, so a dashboard URL and an API URL filter alike.
 #[server(prefix = "/fn", endpoint = "list_runs")]
 pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
+    use crate::db::view_cache::ViewKey;
     use crate::model::RunFilter;
 
     super::ssr::with_status(async {
@@ -21,20 +22,34 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
                 .iter()
                 .map(|(key, value)| (key.as_str(), value.as_str())),
         )?;
-        let pool = &state.db.read;
-        let page = crate::db::runs::list_runs(pool, user.account_pk, &filter).await?;
-        let status_counts = crate::db::runs::status_counts(pool, user.account_pk, &filter).await?;
-        let chart =
-            crate::db::runs::daily_counts(pool, user.account_pk, &filter, crate::model::CHART_DAYS)
+        // The same view for every tab of the account until the next write.
+        let key = ViewKey::new("runs-list", user.account_pk, query.trim_start_matches('?'));
+        let account_pk = user.account_pk;
+        state
+            .db
+            .views()
+            .get_or_load(key, || async {
+                let pool = &state.db.read;
+                let page = crate::db::runs::list_runs(pool, account_pk, &filter).await?;
+                let status_counts =
+                    crate::db::runs::status_counts(pool, account_pk, &filter).await?;
+                let chart = crate::db::runs::daily_counts(
+                    pool,
+                    account_pk,
+                    &filter,
+                    crate::model::CHART_DAYS,
+                )
                 .await?;
-        let (agents, campaigns) = super::ssr::choices(&state, user.account_pk).await?;
-        Ok(RunListView {
-            page,
-            chart,
-            status_counts,
-            agents,
-            campaigns,
-        })
+                let (agents, campaigns) = super::ssr::choices(&state, account_pk).await?;
+                Ok(RunListView {
+                    page,
+                    chart,
+                    status_counts,
+                    agents,
+                    campaigns,
+                })
+            })
+            .await
     })
     .await
 }

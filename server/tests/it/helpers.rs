@@ -42,6 +42,7 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
     configure(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://{}", app.addr());
+    let db = app.db();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -50,7 +51,6 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
         .await
         .unwrap();
     });
-    let db = app::db::Db::connect(&database_url).await.unwrap();
     TestApp {
         base,
         client: new_client(),

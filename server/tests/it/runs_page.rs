@@ -238,3 +238,56 @@ async fn the_server_rendered_run_page_carries_the_first_page_of_its_log() {
         assert!(html.contains("Load more"));
     }
 }
+
+#[tokio::test]
+async fn every_committed_write_shows_on_the_next_page_view() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let base = 1_780_000_000_000;
+    insert(
+        &app,
+        account,
+        &[run("alpha-agent", RunStatus::Completed, "first run", base)],
+    )
+    .await;
+    app.login_owner().await;
+    let before = app.get("/").await.text().await.unwrap();
+    assert!(before.contains("1–1 of 1"), "the list is read once");
+    // The page is kept in memory between writes; a commit must drop it at once.
+    insert(
+        &app,
+        account,
+        &[run("beta-agent", RunStatus::Failed, "second run", base + 1)],
+    )
+    .await;
+    let after = app.get("/").await.text().await.unwrap();
+    assert!(after.contains("second run") && after.contains("1–2 of 2"));
+
+    // A write by another process on the same file (its own `Db`, as the CLI
+    // has) reaches the page too: the live stream's tail sees its change.
+    let other = app::db::Db::connect(&app.database_url()).await.unwrap();
+    let request = app::db::runs::CreateRun {
+        agent: "gamma-agent".to_string(),
+        ..Default::default()
+    };
+    app::db::runs::create_run(&other, account, request)
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        if app
+            .get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("gamma-agent")
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    other.close().await;
+    assert!(seen, "another process's run appears within four seconds");
+}

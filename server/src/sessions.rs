@@ -1,0 +1,125 @@
+//! Sessions: stored in SQLite (they survive a restart) and kept in memory, so a
+//! page view does not read its session from the database again. Every session
+//! change goes through this process's store (login, logout, expiry renewal), so
+//! the copy in memory is the stored one. A page view had read its session on the
+//! single writer connection, queued behind ingest (docs/performance.md, "Scale
+//! benchmark").
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tower_sessions::cookie::time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::CachingSessionStore;
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// Sessions kept in memory at most; past it, the expired ones go, then all (they
+/// are read back from SQLite on their next request).
+const MAX_SESSIONS: usize = 10_000;
+
+/// The session store the server uses: SQLite behind an in-memory copy.
+pub type Sessions = CachingSessionStore<MemorySessions, SqliteStore>;
+
+pub fn store(sqlite: SqliteStore) -> Sessions {
+    CachingSessionStore::new(MemorySessions::default(), sqlite)
+}
+
+/// The in-memory half: a bounded map of the sessions recently used.
+#[derive(Clone, Debug, Default)]
+pub struct MemorySessions {
+    records: Arc<Mutex<HashMap<Id, Record>>>,
+}
+
+impl MemorySessions {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
+        self.records
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // The SQLite store created it first (and settled any id collision).
+        self.save(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let mut records = self.records();
+        if records.len() >= MAX_SESSIONS && !records.contains_key(&record.id) {
+            let now = OffsetDateTime::now_utc();
+            records.retain(|_, kept| kept.expiry_date > now);
+            if records.len() >= MAX_SESSIONS {
+                records.clear();
+            }
+        }
+        records.insert(record.id, record.clone());
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let mut records = self.records();
+        match records.get(id) {
+            Some(record) if record.expiry_date > OffsetDateTime::now_utc() => {
+                Ok(Some(record.clone()))
+            }
+            Some(_) => {
+                records.remove(id);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.records().remove(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_sessions::cookie::time::Duration;
+
+    fn record(id: i128, expires_in: Duration) -> Record {
+        Record {
+            id: Id(id),
+            data: Default::default(),
+            expiry_date: OffsetDateTime::now_utc() + expires_in,
+        }
+    }
+
+    #[tokio::test]
+    async fn saved_sessions_load_until_they_expire_or_are_deleted() {
+        let memory = MemorySessions::default();
+        memory.save(&record(1, Duration::hours(1))).await.unwrap();
+        memory
+            .save(&record(2, Duration::seconds(-1)))
+            .await
+            .unwrap();
+        memory.save(&record(3, Duration::hours(1))).await.unwrap();
+        let one = memory.load(&Id(1)).await.unwrap().expect("kept");
+        assert_eq!(one.id, Id(1));
+        assert_eq!(memory.load(&Id(2)).await.unwrap(), None, "expired");
+        memory.delete(&Id(3)).await.unwrap();
+        assert_eq!(memory.load(&Id(3)).await.unwrap(), None, "deleted");
+        assert_eq!(memory.load(&Id(4)).await.unwrap(), None, "never saved");
+    }
+
+    #[tokio::test]
+    async fn the_number_kept_is_bounded() {
+        let memory = MemorySessions::default();
+        for id in 0..(MAX_SESSIONS as i128 + 10) {
+            memory.save(&record(id, Duration::hours(1))).await.unwrap();
+        }
+        assert!(memory.records().len() <= MAX_SESSIONS);
+        let last = MAX_SESSIONS as i128 + 9;
+        assert!(
+            memory.load(&Id(last)).await.unwrap().is_some(),
+            "the newest is kept"
+        );
+    }
+}
