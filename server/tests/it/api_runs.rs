@@ -597,4 +597,41 @@ async fn an_input_filter_pages_by_cursor_newest_first_without_repeats() {
         }
         assert_eq!(seen, expected, "{query}");
     }
+
+    // An input field alone is counted from its own rows: exactly this account's
+    // matching runs, case-insensitively when asked, and none once deleted.
+    let other = app.other_account_token().await;
+    app.create_run(&other, json!({"agent": "pager", "input": {"team": "Core"}}))
+        .await;
+    let total = |query: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::GET,
+                    &format!("/api/runs?{query}&limit=1"),
+                    token,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["data"]["totalExact"], json!(true));
+            body["data"]["total"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(total("input.team=Core").await, 7);
+    assert_eq!(total("input.team=core&ci=true").await, 7);
+    assert_eq!(total("input.team=core").await, 0);
+    assert_eq!(total("input.team=Core&status=requested").await, 7);
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/runs/{}", expected[0]),
+            &token,
+            None,
+        )
+        .await;
+    assert!((200..300).contains(&status), "{status}");
+    assert_eq!(total("input.team=Core").await, 6);
 }
