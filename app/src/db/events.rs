@@ -25,6 +25,20 @@ pub struct Appended {
     pub seq: i64,
 }
 
+/// The most events one run holds: the full-text index keys an event by
+/// `run_pk * 2^24 + seq` (migrations/0004_event_text.sql).
+pub const MAX_RUN_EVENTS: i64 = (1 << 24) - 1;
+
+/// An event's key in the `event_text` full-text index.
+pub fn text_key(run_pk: i64, seq: i64) -> i64 {
+    (run_pk << 24) + seq
+}
+
+/// The run of a key of the `event_text` full-text index.
+pub fn run_of_text_key(key: i64) -> i64 {
+    key >> 24
+}
+
 /// Rows per multi-row `INSERT`: 8 parameters each, under SQLite's 32,766.
 const INSERT_CHUNK: usize = 4_000;
 /// Client ids per lookup of already stored events.
@@ -76,6 +90,11 @@ pub async fn append_events(
             metadata: event.metadata.clone(),
             created_at: from_ms(now),
         });
+    }
+    if seq > MAX_RUN_EVENTS {
+        return Err(AppError::TooLarge(format!(
+            "a run holds at most {MAX_RUN_EVENTS} events"
+        )));
     }
     for (events, rows) in fresh.chunks(INSERT_CHUNK).zip(added.chunks(INSERT_CHUNK)) {
         let mut insert = QueryBuilder::<Sqlite>::new(
@@ -241,8 +260,16 @@ pub fn list_query(
         sql.push(" AND e.seq < ").push_bind(before);
     }
     if let Some(text) = query.q.as_deref().and_then(fts_query) {
-        sql.push(" AND e.pk IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+        // The run's own key range of the index (migrations/0004_event_text.sql).
+        let first = text_key(run_pk, 0);
+        sql.push(" AND e.seq IN (SELECT rowid - ")
+            .push_bind(first)
+            .push(" FROM event_text WHERE event_text MATCH ")
             .push_bind(text)
+            .push(" AND rowid BETWEEN ")
+            .push_bind(first)
+            .push(" AND ")
+            .push_bind(text_key(run_pk, MAX_RUN_EVENTS))
             .push(")");
     }
     sql.push(if query.before.is_some() {

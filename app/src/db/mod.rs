@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod runs;
 pub mod settings;
 pub mod steps;
+pub mod text_search;
 pub mod tokens;
 pub mod users;
 pub mod view_cache;

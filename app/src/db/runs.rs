@@ -3,6 +3,7 @@
 //! status changes ([`apply_status`]), which also settles its campaign and queues
 //! its webhook in the same transaction.
 
+use super::text_search::{self, TextMatch};
 use super::{campaigns, changes, from_ms, now_ms, outbox, Db};
 use crate::error::AppError;
 use crate::model::{
@@ -728,13 +729,13 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
 /// What a query does with the matching runs: reads a page of the newest, or
 /// aggregates them (total, status counts, chart).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Reading {
+pub(crate) enum Reading {
     NewestPage,
     Aggregate,
 }
 
 /// Appends the WHERE clause shared by the list and its count.
-fn push_filter(
+pub(crate) fn push_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
     account_pk: i64,
     filter: &RunFilter,
@@ -813,19 +814,39 @@ fn push_filter(
                 .push(")");
         }
     }
-    if let Some(text) = filter.q.as_deref().and_then(fts_query) {
-        // One `pk IN (… UNION …)` rather than `pk IN (…) OR pk IN (…)`: the matching
-        // runs are one rowid list the planner can start from (with the OR, the
-        // chart read every run of its 14 days and probed both lists for each;
-        // docs/performance.md, "Query plans").
-        query
-            .push(" AND r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
-            .push_bind(text.clone())
-            .push(" UNION SELECT e.run_pk FROM events_fts f JOIN events e ON e.pk = f.rowid WHERE events_fts MATCH ")
-            .push_bind(text)
-            .push(")");
+    if filter.q.as_deref().and_then(fts_query).is_some() {
+        // A text search is walked by `text_search`, which hands this function the
+        // rest of the filter; SQL alone would sort every match.
+        tracing::error!("a full-text filter reached the SQL filter builder");
+        return Err(AppError::Internal);
     }
     Ok(())
+}
+
+/// A filter's full-text query, if it has one, and the rest of the filter.
+fn split_text(filter: &RunFilter) -> Option<(String, RunFilter)> {
+    let text = filter.q.as_deref().and_then(fts_query)?;
+    Some((
+        text,
+        RunFilter {
+            q: None,
+            ..filter.clone()
+        },
+    ))
+}
+
+/// Runs matching a full-text filter, newest first: at most `want`, from the top.
+async fn text_matches(
+    pool: &SqlitePool,
+    account_pk: i64,
+    text: &str,
+    others: &RunFilter,
+    below: Option<i64>,
+    want: i64,
+) -> Result<Vec<TextMatch>, AppError> {
+    let mut conn = pool.acquire().await?;
+    let want = usize::try_from(want).unwrap_or(0);
+    text_search::text_matches(&mut conn, account_pk, text, others, below, want).await
 }
 
 /// Every status with its count among `(status, count)` rows; absent statuses count 0.
@@ -891,10 +912,32 @@ pub async fn daily_counts(
 ) -> Result<Vec<crate::model::DayCounts>, AppError> {
     let today = now_ms().div_euclid(DAY_MS);
     let first = today - days + 1;
-    let rows: Vec<(i64, String, i64)> = daily_counts_query(account_pk, filter, first)?
-        .build_query_as()
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(i64, String, i64)> = match split_text(filter) {
+        Some((text, mut others)) => {
+            let since = from_ms(first * DAY_MS);
+            others.created_after =
+                Some(others.created_after.map_or(since, |after| after.max(since)));
+            let matches = text_matches(pool, account_pk, &text, &others, None, COUNT_CAP).await?;
+            let mut rows: Vec<(i64, String, i64)> = Vec::new();
+            for found in matches {
+                let day = found.created_at.div_euclid(DAY_MS);
+                match rows
+                    .iter_mut()
+                    .find(|(d, s, _)| *d == day && *s == found.status)
+                {
+                    Some(row) => row.2 += 1,
+                    None => rows.push((day, found.status, 1)),
+                }
+            }
+            rows
+        }
+        None => {
+            daily_counts_query(account_pk, filter, first)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
     Ok((first..=today)
         .map(|day| crate::model::DayCounts {
             day: from_ms(day * DAY_MS).date_naive(),
@@ -948,10 +991,23 @@ pub async fn status_counts(
     account_pk: i64,
     filter: &RunFilter,
 ) -> Result<Vec<(RunStatus, i64)>, AppError> {
-    let rows: Vec<(String, i64)> = status_counts_query(account_pk, filter)?
-        .build_query_as()
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(String, i64)> = match split_text(filter) {
+        Some((text, others)) => {
+            let all_statuses = RunFilter {
+                statuses: Vec::new(),
+                ..others
+            };
+            let matches =
+                text_matches(pool, account_pk, &text, &all_statuses, None, COUNT_CAP).await?;
+            matches.into_iter().map(|found| (found.status, 1)).collect()
+        }
+        None => {
+            status_counts_query(account_pk, filter)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
     Ok(per_status(
         rows.iter().map(|(name, count)| (name.as_str(), *count)),
     ))
@@ -998,10 +1054,17 @@ async fn count_runs(
     account_pk: i64,
     filter: &RunFilter,
 ) -> Result<(i64, bool), AppError> {
-    let counted: i64 = count_query(account_pk, filter)?
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await?;
+    let counted: i64 = match split_text(filter) {
+        Some((text, others)) => text_matches(pool, account_pk, &text, &others, None, COUNT_CAP + 1)
+            .await?
+            .len() as i64,
+        None => {
+            count_query(account_pk, filter)?
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await?
+        }
+    };
     if from_counters(filter) {
         return Ok((counted, true));
     }
@@ -1078,6 +1141,28 @@ fn push_input_field(
     }
 }
 
+/// What a runs list row reads, from `runs r` and [`LIST_JOINS`].
+const LIST_COLUMNS: &str = "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator,
+        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms";
+const LIST_JOINS: &str =
+    " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
+
+/// A row of [`LIST_COLUMNS`].
+type ListRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    f64,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// One page of an account's runs, newest first, with the total that match.
 pub async fn list_runs(
     pool: &SqlitePool,
@@ -1085,22 +1170,40 @@ pub async fn list_runs(
     filter: &RunFilter,
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
-    let mut query = list_query(account_pk, filter)?;
-    type Row = (
-        i64,
-        String,
-        String,
-        Option<String>,
-        String,
-        f64,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<ListRow> = match split_text(filter) {
+        Some((text, others)) => {
+            // Newest first by run key; a cursor's key is where the page starts.
+            let below = filter
+                .cursor
+                .as_deref()
+                .map(parse_cursor)
+                .transpose()?
+                .map(|(_, pk)| pk);
+            let skip = if below.is_some() { 0 } else { offset };
+            let page: Vec<i64> =
+                text_matches(pool, account_pk, &text, &others, below, skip + limit)
+                    .await?
+                    .into_iter()
+                    .skip(usize::try_from(skip).unwrap_or(0))
+                    .map(|found| found.pk)
+                    .collect();
+            let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
+            let mut rows: Vec<ListRow> = sqlx::query_as(&format!(
+                "{LIST_COLUMNS} FROM runs r {LIST_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
+            ))
+            .bind(keys)
+            .fetch_all(pool)
+            .await?;
+            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0));
+            rows
+        }
+        None => {
+            list_query(account_pk, filter)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|row| format!("{}.{}", row.8, row.0)))
         .flatten();
@@ -1164,10 +1267,7 @@ pub fn list_query(
     let (limit, offset) = filter.page()?;
     let mut others = filter.clone();
     let driving = (!others.input.is_empty()).then(|| others.input.remove(0));
-    let mut query = QueryBuilder::new(
-        "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator, r.summary,
-                r.created_at, r.started_at, r.completed_at, r.duration_ms FROM ",
-    );
+    let mut query = QueryBuilder::new(format!("{LIST_COLUMNS} FROM "));
     if driving.is_some() {
         // CROSS JOIN is SQLite's way to fix the join order: with statistics the
         // planner otherwise started from `runs` and probed the fields of each run
@@ -1176,7 +1276,7 @@ pub fn list_query(
     } else {
         query.push("runs r ");
     }
-    query.push("JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk");
+    query.push(LIST_JOINS);
     push_filter(&mut query, account_pk, &others, Reading::NewestPage)?;
     // The page's order, from the table that drives it (the same values either way).
     let (created_col, pk_col) = match driving {

@@ -635,3 +635,143 @@ async fn an_input_filter_pages_by_cursor_newest_first_without_repeats() {
     assert!((200..300).contains(&status), "{status}");
     assert_eq!(total("input.team=Core").await, 6);
 }
+
+#[tokio::test]
+async fn a_text_search_lists_runs_matching_in_their_own_text_or_log_newest_first() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let other = app.other_account_token().await;
+    // 200 runs: even ones say "zebra" in their summary, every fourth from the
+    // second logs it (one of them 300 times), the rest never say it. Another
+    // account's matching runs are interleaved and must never show.
+    let mut expected = Vec::new();
+    let mut cancelled = Vec::new();
+    for index in 0..200 {
+        let summary = if index % 2 == 0 {
+            format!("zebra crossing {index}")
+        } else {
+            format!("plain {index}")
+        };
+        let (id, runner) = app
+            .create_run(&token, json!({"agent": "searcher", "summary": summary}))
+            .await;
+        if index % 4 == 1 {
+            let lines = if index == 1 { 300 } else { 2 };
+            let events: Vec<_> = (0..lines)
+                .map(|line| json!({"eventType": "log", "message": format!("saw a zebra, line {line}")}))
+                .collect();
+            let (status, body) = app
+                .call(
+                    Method::POST,
+                    &format!("/api/runner/runs/{id}/events"),
+                    &runner,
+                    Some(json!({"events": events})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        if index % 2 == 0 || index % 4 == 1 {
+            if index % 5 == 0 {
+                let (status, body) = app
+                    .call(
+                        Method::POST,
+                        &format!("/api/runs/{id}/cancel"),
+                        &token,
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                cancelled.push(id.clone());
+            }
+            expected.push(id);
+        }
+        if index % 10 == 0 {
+            app.create_run(
+                &other,
+                json!({"agent": "searcher", "summary": "zebra elsewhere"}),
+            )
+            .await;
+        }
+    }
+    expected.reverse();
+    cancelled.reverse();
+
+    // Keyset pages continue one another exactly.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/runs?q=zebra&limit=7{cursor}"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["total"], json!(expected.len()));
+        assert_eq!(body["data"]["totalExact"], json!(true));
+        seen.extend(ids(&body));
+        match body["data"]["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected, "every match once, newest first");
+
+    // Offsets, and the rest of the filter applied to the matches.
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?q=zebra&limit=7&offset=14",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), expected[14..21].to_vec());
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?q=zebra&status=cancelled&limit=100",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), cancelled);
+    assert_eq!(body["data"]["total"], json!(cancelled.len()));
+    let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?q=zebra crossing&limit=100",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["total"], json!(100), "all words, in one text");
+
+    // The dashboard's chips count the matches by status.
+    app.login_owner().await;
+    let view: serde_json::Value = app
+        .client
+        .post(app.url("/fn/list_runs"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("query=q%3Dzebra")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chips = view["statusCounts"].as_array().unwrap();
+    let count = |status: &str| {
+        chips
+            .iter()
+            .find(|chip| chip[0] == status)
+            .map(|chip| chip[1].as_i64().unwrap())
+    };
+    assert_eq!(count("cancelled"), Some(cancelled.len() as i64), "{view}");
+    assert_eq!(
+        count("requested"),
+        Some((expected.len() - cancelled.len()) as i64)
+    );
+}

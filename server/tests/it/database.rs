@@ -50,7 +50,7 @@ async fn the_schema_has_a_table_for_every_concept() {
         "runs_fts",
         "steps",
         "events",
-        "events_fts",
+        "event_text",
         "idempotency_keys",
         "artifacts",
         "outbox",

@@ -9,6 +9,7 @@ use app::db::events::EventQuery;
 use app::error::AppError;
 use app::model::{RunFilter, CHART_DAYS};
 use chrono::{DateTime, Days, Utc};
+use futures::future::BoxFuture;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
@@ -18,11 +19,25 @@ pub const TARGET_P99_MS: f64 = 20.0;
 pub const TARGET_PAGES_PER_SECOND: f64 = 2000.0;
 
 type Builder = Box<dyn Fn() -> Result<QueryBuilder<'static, Sqlite>, AppError> + Send + Sync>;
+type Call = Box<dyn Fn(SqlitePool) -> BoxFuture<'static, Result<(), AppError>> + Send + Sync>;
 
-/// One SQL statement of a request.
+/// One SQL statement of a request, or one of the server's query functions where
+/// it runs several (a text search walks its indexes: `app::db::text_search`).
 pub struct Piece {
     pub name: &'static str,
-    pub build: Builder,
+    pub work: Work,
+}
+
+pub enum Work {
+    Sql(Builder),
+    Call(Call),
+}
+
+fn sql(name: &'static str, build: Builder) -> Piece {
+    Piece {
+        name,
+        work: Work::Sql(build),
+    }
 }
 
 /// How a request is authenticated.
@@ -133,17 +148,30 @@ impl Fixture {
 
 /// The runs list's SQL for a filter: the page and the total (`GET /api/runs`).
 fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
+    if filter.q.is_some() {
+        let filter = filter.clone();
+        return vec![Piece {
+            name: "page + total (text walk)",
+            work: Work::Call(Box::new(move |pool| {
+                let filter = filter.clone();
+                Box::pin(async move {
+                    app::db::runs::list_runs(&pool, account_pk, &filter).await?;
+                    Ok(())
+                })
+            })),
+        }];
+    }
     let page = filter.clone();
     let total = filter.clone();
     vec![
-        Piece {
-            name: "page",
-            build: Box::new(move || app::db::runs::list_query(account_pk, &page)),
-        },
-        Piece {
-            name: "total",
-            build: Box::new(move || app::db::runs::count_query(account_pk, &total)),
-        },
+        sql(
+            "page",
+            Box::new(move || app::db::runs::list_query(account_pk, &page)),
+        ),
+        sql(
+            "total",
+            Box::new(move || app::db::runs::count_query(account_pk, &total)),
+        ),
     ]
 }
 
@@ -153,14 +181,38 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     let chart = filter.clone();
     let first_day = app::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
     let mut pieces = list_pieces(account_pk, filter);
-    pieces.push(Piece {
-        name: "chips",
-        build: Box::new(move || app::db::runs::status_counts_query(account_pk, &chips)),
-    });
-    pieces.push(Piece {
-        name: "chart",
-        build: Box::new(move || app::db::runs::daily_counts_query(account_pk, &chart, first_day)),
-    });
+    if filter.q.is_some() {
+        let (chips, chart) = (filter.clone(), filter.clone());
+        pieces.push(Piece {
+            name: "chips (text walk)",
+            work: Work::Call(Box::new(move |pool| {
+                let filter = chips.clone();
+                Box::pin(async move {
+                    app::db::runs::status_counts(&pool, account_pk, &filter).await?;
+                    Ok(())
+                })
+            })),
+        });
+        pieces.push(Piece {
+            name: "chart (text walk)",
+            work: Work::Call(Box::new(move |pool| {
+                let filter = chart.clone();
+                Box::pin(async move {
+                    app::db::runs::daily_counts(&pool, account_pk, &filter, CHART_DAYS).await?;
+                    Ok(())
+                })
+            })),
+        });
+        return pieces;
+    }
+    pieces.push(sql(
+        "chips",
+        Box::new(move || app::db::runs::status_counts_query(account_pk, &chips)),
+    ));
+    pieces.push(sql(
+        "chart",
+        Box::new(move || app::db::runs::daily_counts_query(account_pk, &chart, first_day)),
+    ));
     pieces
 }
 
@@ -243,16 +295,16 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
         ),
         path: format!("/api/runs/{}/events", fixture.long_run_id),
         auth: Auth::Bearer,
-        pieces: vec![Piece {
-            name: "events page",
-            build: Box::new(move || {
+        pieces: vec![sql(
+            "events page",
+            Box::new(move || {
                 let query = EventQuery {
                     limit: 100,
                     ..EventQuery::default()
                 };
                 app::db::events::list_query(long_run_pk, &query)
             }),
-        }],
+        )],
         p99_target: Some(TARGET_P99_MS),
         rate_target: None,
     });

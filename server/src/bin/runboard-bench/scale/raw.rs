@@ -6,10 +6,11 @@
 //! both one `INSERT` per event (the server's statements) and one `INSERT` per
 //! batch.
 
-use super::cases::{Case, Piece};
+use super::cases::{Case, Piece, Work};
 use super::sql::{insert_rows, text};
 use crate::common::{millis, sqlite_url, Percentiles};
 use anyhow::{Context, Result};
+use app::error::AppError;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -78,14 +79,20 @@ pub async fn time_case(
     })
 }
 
-async fn run_piece(pool: &SqlitePool, piece: &Piece) -> Result<usize> {
-    let mut query = (piece.build)().map_err(|error| anyhow::anyhow!("{}: {error}", piece.name))?;
-    let rows = query
-        .build()
-        .fetch_all(pool)
-        .await
-        .with_context(|| format!("raw SQL of {}", piece.name))?;
-    Ok(rows.len())
+async fn run_piece(pool: &SqlitePool, piece: &Piece) -> Result<()> {
+    let failed = |error: AppError| anyhow::anyhow!("{}: {error}", piece.name);
+    match &piece.work {
+        Work::Sql(build) => {
+            let mut query = build().map_err(failed)?;
+            query
+                .build()
+                .fetch_all(pool)
+                .await
+                .with_context(|| format!("raw SQL of {}", piece.name))?;
+        }
+        Work::Call(call) => call(pool.clone()).await.map_err(failed)?,
+    }
+    Ok(())
 }
 
 /// One event as a runner sends it and as it is stored.
