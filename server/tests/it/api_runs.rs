@@ -775,3 +775,32 @@ async fn a_text_search_lists_runs_matching_in_their_own_text_or_log_newest_first
         Some((expected.len() - cancelled.len()) as i64)
     );
 }
+
+#[tokio::test]
+async fn a_broad_text_search_counts_up_to_its_cap() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let account = app.owner_account().await;
+    let cap = app::db::runs::TEXT_COUNT_CAP;
+    let mut tx = app.db.begin_write().await.unwrap();
+    for index in 0..(cap + 5) {
+        let mut run = app::db::runs::NewRun::requested("yak-herder", json!({}));
+        run.summary = Some(format!("yak shaving {index}"));
+        app::db::runs::insert_run(&mut tx, account, &run)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (status, body) = app
+        .call(Method::GET, "/api/runs?q=yak&limit=3", &token, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["total"], json!(cap));
+    assert_eq!(body["data"]["totalExact"], json!(false));
+    assert_eq!(ids(&body).len(), 3);
+    let (_, body) = app
+        .call(Method::GET, "/api/runs?q=yak 7&limit=3", &token, None)
+        .await;
+    assert_eq!(body["data"]["total"], json!(1), "{body}");
+    assert_eq!(body["data"]["totalExact"], json!(true));
+}

@@ -24,7 +24,7 @@ mod raw;
 mod report;
 mod sql;
 
-use crate::common::{machine, runboard_binary, Server, ServerSpec};
+use crate::common::{machine, runboard_binary, sqlite_url, Server, ServerSpec};
 use anyhow::{ensure, Context, Result};
 use clap::{Args, ValueEnum};
 use content::middle_event;
@@ -113,6 +113,17 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
     let (path, _temporary) = database_path(args.db.as_deref())?;
     if path.exists() {
         eprintln!("reusing the database {}", path.display());
+        // Made by an earlier version, perhaps: bring its schema up to date first,
+        // as the server would when it starts.
+        let started = std::time::Instant::now();
+        app::db::Db::connect(&sqlite_url(&path))
+            .await?
+            .close()
+            .await;
+        eprintln!(
+            "schema up to date ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
     } else {
         generate_database(&path, &args).await?;
     }
