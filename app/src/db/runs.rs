@@ -1063,8 +1063,16 @@ async fn count_runs(
 ) -> Result<(i64, bool), AppError> {
     let (counted, cap) = match split_text(filter) {
         Some((text, others)) => {
-            let want = TEXT_COUNT_CAP + 1;
-            let found = text_matches(pool, account_pk, &text, &others, None, want).await?;
+            let mut conn = pool.acquire().await?;
+            if text_search::own_text_exceeds(&mut conn, account_pk, &text, &others, TEXT_COUNT_CAP)
+                .await?
+            {
+                return Ok((TEXT_COUNT_CAP, false));
+            }
+            let want = usize::try_from(TEXT_COUNT_CAP + 1).unwrap_or(usize::MAX);
+            let found =
+                text_search::text_matches(&mut conn, account_pk, &text, &others, None, want)
+                    .await?;
             (found.len() as i64, TEXT_COUNT_CAP)
         }
         None => {

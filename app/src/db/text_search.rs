@@ -119,12 +119,17 @@ pub async fn text_matches(
     let mut candidates = BTreeSet::new();
     let mut matches = Vec::new();
     let mut chunk = FIRST_CHUNK;
+    let mut frontier = Some(top);
     while matches.len() < want {
+        // Only the indexes that hold the frontier up are read on: the others
+        // have read beyond it already.
         for index in &mut indexes {
-            index.step(conn, text, chunk, &mut candidates).await?;
+            if index.unread_below.is_some() && index.unread_below >= frontier {
+                index.step(conn, text, chunk, &mut candidates).await?;
+            }
         }
         // Runs at or above every index's position are final.
-        let frontier = indexes.iter().filter_map(|index| index.unread_below).max();
+        frontier = indexes.iter().filter_map(|index| index.unread_below).max();
         let settled: Vec<i64> = match frontier {
             Some(frontier) => candidates.split_off(&frontier).into_iter().rev().collect(),
             None => std::mem::take(&mut candidates).into_iter().rev().collect(),
@@ -137,6 +142,29 @@ pub async fn text_matches(
     }
     matches.truncate(want);
     Ok(matches)
+}
+
+/// Whether more than `at_least` runs of the account match `text` in their own
+/// text and pass `others`: enough to call a total "at least", without walking
+/// the event index (whose matches come many to a run).
+pub async fn own_text_exceeds(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    text: &str,
+    others: &RunFilter,
+    at_least: i64,
+) -> Result<bool, AppError> {
+    let keys: Vec<i64> = sqlx::query_scalar(RUNS_TEXT_SQL)
+        .bind(text)
+        .bind(i64::MAX)
+        .bind(at_least + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+    if (keys.len() as i64) <= at_least {
+        return Ok(false);
+    }
+    let passed = passing(conn, account_pk, others, &keys).await?;
+    Ok(passed.len() as i64 > at_least)
 }
 
 /// Which of `run_pks` (newest first) belong to the account and pass `others`,
