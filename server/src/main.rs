@@ -9,6 +9,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
+// mimalloc: server-rendering a page allocates and frees many small objects on
+// every worker thread, and glibc's allocator took 45 % of the server's CPU time on
+// the runs list page (perf; docs/performance.md, "Scale benchmark").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
