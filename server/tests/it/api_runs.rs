@@ -803,4 +803,17 @@ async fn a_broad_text_search_counts_up_to_its_cap() {
         .await;
     assert_eq!(body["data"]["total"], json!(1), "{body}");
     assert_eq!(body["data"]["totalExact"], json!(true));
+
+    // Words that are all punctuation, quotes or FTS syntax are searched as text.
+    for q in ["%21%21%21", "%22", "yak*", "NEAR(yak)", "-yak", "%20%20"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/runs?q={q}&limit=3"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "q={q}: {body}");
+    }
 }
