@@ -34,11 +34,6 @@ pub fn text_key(run_pk: i64, seq: i64) -> i64 {
     (run_pk << 24) + seq
 }
 
-/// The run of a key of the `event_text` full-text index.
-pub fn run_of_text_key(key: i64) -> i64 {
-    key >> 24
-}
-
 /// Rows per multi-row `INSERT`: 8 parameters each, under SQLite's 32,766.
 const INSERT_CHUNK: usize = 4_000;
 /// Client ids per lookup of already stored events.

@@ -14,7 +14,7 @@
 //! Run keys follow creation for every run the server creates, so a text search
 //! lists runs newest first by key, and its cursor is the key alone.
 
-use super::events::{run_of_text_key, text_key};
+use super::events::text_key;
 use super::runs::{push_filter, Reading};
 use crate::error::AppError;
 use crate::model::RunFilter;
@@ -34,13 +34,17 @@ pub struct TextMatch {
     pub created_at: i64,
 }
 
-/// Matches of `runs_fts` (run keys) below a key, newest first.
-pub const RUNS_TEXT_SQL: &str = "SELECT rowid FROM runs_fts WHERE runs_fts MATCH ? AND rowid < ? \
+/// Matches of `runs_fts` (run keys) below a key, newest first: `(run, matches)`.
+pub const RUNS_TEXT_SQL: &str =
+    "SELECT rowid, 1 FROM runs_fts WHERE runs_fts MATCH ? AND rowid < ? \
      ORDER BY rowid DESC LIMIT ?";
-/// Matches of `event_text` (run key * 2^24 + seq) below a key, newest first.
-pub const EVENTS_TEXT_SQL: &str =
-    "SELECT rowid FROM event_text WHERE event_text MATCH ? AND rowid < ? \
-     ORDER BY rowid DESC LIMIT ?";
+/// Matches of `event_text` (run key * 2^24 + seq) below a key, newest first,
+/// gathered by run: `(run, matches)`, newest run first. A run logs many matches;
+/// sqlx hands each row over from its SQLite thread on its own, so one row per run
+/// rather than per event.
+pub const EVENTS_TEXT_SQL: &str = "SELECT key >> 24 AS run, count(*) FROM \
+     (SELECT rowid AS key FROM event_text WHERE event_text MATCH ? AND rowid < ? \
+      ORDER BY rowid DESC LIMIT ?) GROUP BY run ORDER BY run DESC";
 
 /// One of the two indexes, read newest first.
 struct Index {
@@ -49,7 +53,6 @@ struct Index {
     below: Option<i64>,
     /// Every run this index still holds for the search has a key below this.
     unread_below: Option<i64>,
-    to_run: fn(i64) -> i64,
     /// The key where a run's matches start in this index.
     run_start: fn(i64) -> i64,
 }
@@ -65,17 +68,17 @@ impl Index {
         let Some(below) = self.below else {
             return Ok(());
         };
-        let keys: Vec<i64> = sqlx::query_scalar(self.sql)
+        let runs: Vec<(i64, i64)> = sqlx::query_as(self.sql)
             .bind(text)
             .bind(below)
             .bind(chunk)
             .fetch_all(&mut *conn)
             .await?;
-        found.extend(keys.iter().map(|&key| (self.to_run)(key)));
-        match keys.last() {
-            Some(&last) if keys.len() as i64 == chunk => {
+        found.extend(runs.iter().map(|&(run, _)| run));
+        let read: i64 = runs.iter().map(|&(_, matches)| matches).sum();
+        match runs.last() {
+            Some(&(run, _)) if read == chunk => {
                 // The rest of the last run's matches add nothing: skip them.
-                let run = (self.to_run)(last);
                 self.below = Some((self.run_start)(run));
                 self.unread_below = Some(run);
             }
@@ -105,14 +108,12 @@ pub async fn text_matches(
             sql: RUNS_TEXT_SQL,
             below: Some(top),
             unread_below: Some(top),
-            to_run: |key| key,
             run_start: |run| run,
         },
         Index {
             sql: EVENTS_TEXT_SQL,
             below: Some(text_key(top, 0)),
             unread_below: Some(top),
-            to_run: run_of_text_key,
             run_start: |run| text_key(run, 0),
         },
     ];
@@ -154,17 +155,31 @@ pub async fn own_text_exceeds(
     others: &RunFilter,
     at_least: i64,
 ) -> Result<bool, AppError> {
-    let keys: Vec<i64> = sqlx::query_scalar(RUNS_TEXT_SQL)
-        .bind(text)
-        .bind(i64::MAX)
-        .bind(at_least + 1)
-        .fetch_all(&mut *conn)
+    let passing: i64 = own_text_count_query(account_pk, text, others, at_least + 1)?
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
         .await?;
-    if (keys.len() as i64) <= at_least {
-        return Ok(false);
-    }
-    let passed = passing(conn, account_pk, others, &keys).await?;
-    Ok(passed.len() as i64 > at_least)
+    Ok(passing > at_least)
+}
+
+/// How many of the newest `read` runs whose own text matches pass the account and
+/// `others`: one statement, one row. Public so that a test can explain its plan.
+pub fn own_text_count_query(
+    account_pk: i64,
+    text: &str,
+    others: &RunFilter,
+    read: i64,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let mut query = QueryBuilder::new(
+        "SELECT count(*) FROM (SELECT rowid AS pk FROM runs_fts WHERE runs_fts MATCH ",
+    );
+    query
+        .push_bind(text.to_string())
+        .push(" ORDER BY rowid DESC LIMIT ")
+        .push_bind(read)
+        .push(") m CROSS JOIN runs r ON r.pk = m.pk");
+    push_filter(&mut query, account_pk, others, Reading::Aggregate)?;
+    Ok(query)
 }
 
 /// Which of `run_pks` (newest first) belong to the account and pass `others`,

@@ -497,6 +497,10 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
                     "text: rest of the filter",
                     text_search::passing_query(account, &others, "[1, 2, 3]".into()).unwrap(),
                 ),
+                (
+                    "text: own text counted",
+                    text_search::own_text_count_query(account, "\"x\"", &others, 1001).unwrap(),
+                ),
             ];
             for (name, query) in queries {
                 checker.check(&label(name), Shape::Count, query).await;
