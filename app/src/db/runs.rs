@@ -797,22 +797,9 @@ pub(crate) fn push_filter(
         query.push(duration).push("<= ").push_bind(max);
     }
     for (path, value) in &filter.input {
-        query
-            .push(" AND r.pk IN (SELECT run_pk FROM run_input_fields WHERE account_pk = ")
-            .push_bind(account_pk)
-            .push(" AND path = ")
-            .push_bind(path.clone());
-        if filter.input_ci {
-            query
-                .push(" AND lower(value) = lower(")
-                .push_bind(value.clone())
-                .push("))");
-        } else {
-            query
-                .push(" AND value = ")
-                .push_bind(value.clone())
-                .push(")");
-        }
+        query.push(" AND r.pk IN (SELECT i.run_pk FROM run_input_fields i WHERE");
+        push_input_field(query, "i", account_pk, path, value, filter.input_ci);
+        query.push(")");
     }
     if filter.q.as_deref().and_then(fts_query).is_some() {
         // A text search is walked by `text_search`, which hands this function the
@@ -1063,17 +1050,23 @@ async fn count_runs(
 ) -> Result<(i64, bool), AppError> {
     let (counted, cap) = match split_text(filter) {
         Some((text, others)) => {
-            let mut conn = pool.acquire().await?;
-            if text_search::own_text_exceeds(&mut conn, account_pk, &text, &others, TEXT_COUNT_CAP)
-                .await?
-            {
-                return Ok((TEXT_COUNT_CAP, false));
-            }
-            let want = usize::try_from(TEXT_COUNT_CAP + 1).unwrap_or(usize::MAX);
-            let found =
-                text_search::text_matches(&mut conn, account_pk, &text, &others, None, want)
-                    .await?;
-            (found.len() as i64, TEXT_COUNT_CAP)
+            let want = TEXT_COUNT_CAP + 1;
+            let own_text_enough = text_search::own_text_exceeds(
+                &mut *pool.acquire().await?,
+                account_pk,
+                &text,
+                &others,
+                TEXT_COUNT_CAP,
+            )
+            .await?;
+            let counted = if own_text_enough {
+                want
+            } else {
+                text_matches(pool, account_pk, &text, &others, None, want)
+                    .await?
+                    .len() as i64
+            };
+            (counted, TEXT_COUNT_CAP)
         }
         None => {
             let counted: i64 = count_query(account_pk, filter)?
@@ -1109,7 +1102,7 @@ pub fn count_query(
         // they name read 10,001 runs by key (11–20 ms; docs/performance.md).
         Some((path, value)) => {
             query.push("run_input_fields f WHERE");
-            push_input_field(&mut query, account_pk, path, value, filter.input_ci);
+            push_input_field(&mut query, "f", account_pk, path, value, filter.input_ci);
         }
         None => {
             query.push("runs r");
@@ -1136,26 +1129,30 @@ fn input_field_alone(filter: &RunFilter) -> Option<(&str, &str)> {
     (*filter == only_input).then_some((path.as_str(), value.as_str()))
 }
 
-/// ` f.account_pk = … AND f.path = … AND f.value = …` on `run_input_fields f`.
+/// ` t.account_pk = … AND t.path = … AND t.value = …` on `run_input_fields`
+/// under the alias `t` (`lower()` on both sides when case-insensitive).
 fn push_input_field(
     query: &mut QueryBuilder<'_, Sqlite>,
+    alias: &str,
     account_pk: i64,
     path: &str,
     value: &str,
     case_insensitive: bool,
 ) {
     query
-        .push(" f.account_pk = ")
+        .push(format!(" {alias}.account_pk = "))
         .push_bind(account_pk)
-        .push(" AND f.path = ")
+        .push(format!(" AND {alias}.path = "))
         .push_bind(path.to_string());
     if case_insensitive {
         query
-            .push(" AND lower(f.value) = lower(")
+            .push(format!(" AND lower({alias}.value) = lower("))
             .push_bind(value.to_string())
             .push(")");
     } else {
-        query.push(" AND f.value = ").push_bind(value.to_string());
+        query
+            .push(format!(" AND {alias}.value = "))
+            .push_bind(value.to_string());
     }
 }
 
@@ -1300,7 +1297,7 @@ pub fn list_query(
     let (created_col, pk_col) = match driving {
         Some((path, value)) => {
             query.push(" AND");
-            push_input_field(&mut query, account_pk, &path, &value, filter.input_ci);
+            push_input_field(&mut query, "f", account_pk, &path, &value, filter.input_ci);
             ("f.created_at", "f.run_pk")
         }
         None => ("r.created_at", "r.pk"),

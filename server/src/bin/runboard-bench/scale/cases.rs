@@ -40,6 +40,17 @@ fn sql(name: &'static str, build: Builder) -> Piece {
     }
 }
 
+/// The server's query function `run` for one account and filter.
+type QueryFn = fn(SqlitePool, i64, RunFilter) -> BoxFuture<'static, Result<(), AppError>>;
+
+fn call(name: &'static str, account_pk: i64, filter: &RunFilter, run: QueryFn) -> Piece {
+    let filter = filter.clone();
+    Piece {
+        name,
+        work: Work::Call(Box::new(move |pool| run(pool, account_pk, filter.clone()))),
+    }
+}
+
 /// How a request is authenticated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Auth {
@@ -149,17 +160,18 @@ impl Fixture {
 /// The runs list's SQL for a filter: the page and the total (`GET /api/runs`).
 fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     if filter.q.is_some() {
-        let filter = filter.clone();
-        return vec![Piece {
-            name: "page + total (text walk)",
-            work: Work::Call(Box::new(move |pool| {
-                let filter = filter.clone();
+        return vec![call(
+            "page + total (text walk)",
+            account_pk,
+            filter,
+            |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::list_runs(&pool, account_pk, &filter).await?;
-                    Ok(())
+                    app::db::runs::list_runs(&pool, account, &filter)
+                        .await
+                        .map(drop)
                 })
-            })),
-        }];
+            },
+        )];
     }
     let page = filter.clone();
     let total = filter.clone();
@@ -182,27 +194,30 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     let first_day = app::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
     let mut pieces = list_pieces(account_pk, filter);
     if filter.q.is_some() {
-        let (chips, chart) = (filter.clone(), filter.clone());
-        pieces.push(Piece {
-            name: "chips (text walk)",
-            work: Work::Call(Box::new(move |pool| {
-                let filter = chips.clone();
+        pieces.push(call(
+            "chips (text walk)",
+            account_pk,
+            filter,
+            |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::status_counts(&pool, account_pk, &filter).await?;
-                    Ok(())
+                    app::db::runs::status_counts(&pool, account, &filter)
+                        .await
+                        .map(drop)
                 })
-            })),
-        });
-        pieces.push(Piece {
-            name: "chart (text walk)",
-            work: Work::Call(Box::new(move |pool| {
-                let filter = chart.clone();
+            },
+        ));
+        pieces.push(call(
+            "chart (text walk)",
+            account_pk,
+            filter,
+            |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::daily_counts(&pool, account_pk, &filter, CHART_DAYS).await?;
-                    Ok(())
+                    app::db::runs::daily_counts(&pool, account, &filter, CHART_DAYS)
+                        .await
+                        .map(drop)
                 })
-            })),
-        });
+            },
+        ));
         return pieces;
     }
     pieces.push(sql(
