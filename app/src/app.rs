@@ -12,12 +12,15 @@ use crate::pages::{
     settings::SettingsPage,
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The document around the app, rendered once per full page load.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The stylesheet shares the bundle's (content-hashed) name; `id="leptos"` lets
+    // `cargo leptos watch` swap it in place when the CSS changes.
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -26,6 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -42,7 +46,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(JustStarted(RwSignal::new(None)));
     view! {
-        <Stylesheet id="leptos" href="/pkg/runboard.css" />
         <Title formatter=|title: String| format!("{title} · Runboard") />
         <Router>
             <Routes fallback=NotFound>

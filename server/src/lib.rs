@@ -10,4 +10,5 @@ pub mod outbox;
 pub mod runner;
 pub mod seed;
 pub mod sessions;
+pub mod site;
 pub mod startup;

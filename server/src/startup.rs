@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
@@ -54,7 +55,9 @@ impl Application {
         let db = open_database(&config, addr).await?;
 
         let leptos_options = LeptosOptions::builder()
-            .output_name("runboard")
+            .output_name(crate::site::bundle_name(std::path::Path::new(
+                &config.site_root,
+            )))
             .site_root(config.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(addr)
@@ -188,12 +191,21 @@ pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let bundle = crate::site::bundle_router(
+        std::path::Path::new(&*options.site_root),
+        &options.output_name,
+    );
     Router::new()
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login))
         .route("/healthz", get(healthz))
         .merge(crate::api::router(state.limits.max_upload_bytes))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Pages and JSON compressed on the fly (the default predicate leaves the live
+        // stream's `text/event-stream` and images alone); the bundle, merged below,
+        // is sent as the compressed copies the build wrote.
+        .layer(CompressionLayer::new())
+        .merge(bundle)
         .with_state(state)
 }
 

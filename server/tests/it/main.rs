@@ -17,3 +17,4 @@ mod outbox;
 mod query_plans;
 mod runner;
 mod runs_page;
+mod site;
