@@ -2,11 +2,10 @@
 //! the first-start owner account.
 
 use crate::db::{self, Db};
-use crate::error::AppError;
-use crate::model::{CurrentUser, Role};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use model::{AppError, CurrentUser, Role};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use tower_sessions::Session;

@@ -7,7 +7,7 @@
 
 use crate::db::changes::{self, LoggedChange};
 use crate::db::{now_ms, Db};
-use crate::error::AppError;
+use model::AppError;
 use sqlx::SqlitePool;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -281,7 +281,7 @@ impl Subscription {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::ChangeKind;
+    use model::ChangeKind;
 
     async fn database() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,8 @@
 //! Signed tokens: runner tokens (one run, about a day) and owner API JWTs. The
 //! algorithm is pinned to HS256, and issuer, audience and expiry are always checked.
 
-use crate::error::AppError;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use model::AppError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

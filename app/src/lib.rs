@@ -1,14 +1,13 @@
 //! Runboard's Leptos application: the pages and components the browser hydrates, the
-//! types shared by every interface, the server functions, and (with `ssr`) the
-//! database layer that the dashboard and the JSON API both call, so every rule lives once.
+//! server functions, and (with `ssr`) the database layer that the dashboard and the
+//! JSON API both call, so every rule lives once. The types every interface shares
+//! are the `model` crate's.
 #![recursion_limit = "512"]
 
 pub mod app;
 pub mod components;
-pub mod error;
 pub mod functions;
 pub mod live;
-pub mod model;
 pub mod pages;
 
 #[cfg(feature = "ssr")]

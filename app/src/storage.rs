@@ -4,9 +4,9 @@
 //! parts and appear only when complete.
 
 use crate::db::artifacts::validate_storage_key;
-use crate::error::AppError;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
+use model::AppError;
 use object_store::path::Path;
 use object_store::{ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};

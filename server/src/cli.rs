@@ -2,8 +2,7 @@
 
 use app::auth::{hash_password, validate_email, validate_password};
 use app::db::{accounts, tokens, users, Db};
-use app::error::AppError;
-use app::model::Role;
+use model::{AppError, Role};
 
 fn fail(error: AppError) -> anyhow::Error {
     anyhow::anyhow!("{error}")

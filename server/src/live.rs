@@ -6,15 +6,14 @@
 
 use crate::api::auth::Owner;
 use crate::api::envelope::{ApiError, ErrorEnvelope};
-use app::error::AppError;
 use app::fanout::{Message, Subscription};
-use app::model::{Change, ChangeKind};
 use app::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
+use model::{AppError, Change, ChangeKind};
 use std::convert::Infallible;
 use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;

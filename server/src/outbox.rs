@@ -5,10 +5,9 @@
 
 use app::db::runs::{self, StatusUpdate};
 use app::db::{now_ms, outbox::Kind};
-use app::error::AppError;
-use app::model::{RunError, RunStatus};
 use app::state::AppState;
 use hmac::{Hmac, Mac};
+use model::{AppError, RunError, RunStatus};
 use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 
 use app::db::runs::{insert_run, NewRun};
 use app::db::{now_ms, Db};
-use app::model::RunStatus;
+use model::RunStatus;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -1,8 +1,7 @@
 //! Agents: listed and registered (name, description, dispatch URL).
 
 use super::{from_ms, now_ms, runs, Db};
-use crate::error::AppError;
-use crate::model::Agent;
+use model::{Agent, AppError};
 use sqlx::SqlitePool;
 
 type AgentRow = (
@@ -89,7 +88,7 @@ pub async fn put_agent(
 pub async fn agent_activity(
     pool: &SqlitePool,
     account_pk: i64,
-) -> Result<Vec<(Agent, Vec<(crate::model::RunStatus, i64)>, Option<i64>)>, AppError> {
+) -> Result<Vec<(Agent, Vec<(model::RunStatus, i64)>, Option<i64>)>, AppError> {
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT a.slug, r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE r.account_pk = ? GROUP BY r.agent_pk, r.status",

@@ -1,8 +1,7 @@
 //! Artifacts: registered by reference or uploaded into Runboard's store.
 
 use super::{changes, from_ms, now_ms};
-use crate::error::AppError;
-use crate::model::{Artifact, ChangeKind};
+use model::{AppError, Artifact, ChangeKind};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;

@@ -2,8 +2,7 @@
 //! completed run makes the campaign live with its bundle URL, a failed one failed).
 
 use super::{changes, from_ms, now_ms, runs::StoredRun, Db};
-use crate::error::AppError;
-use crate::model::{Campaign, CampaignStatus, ChangeKind, RunStatus};
+use model::{AppError, Campaign, CampaignStatus, ChangeKind, RunStatus};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 

@@ -4,8 +4,7 @@
 //! committed rows only, and replays them by sequence to reconnecting clients.
 
 use super::now_ms;
-use crate::error::AppError;
-use crate::model::{Change, ChangeKind, Event, EventsAppended};
+use model::{AppError, Change, ChangeKind, Event, EventsAppended};
 use serde::Serialize;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;

@@ -2,8 +2,7 @@
 //! runner's own event id; read back by sequence, page by page.
 
 use super::{changes, from_ms, now_ms, runs::fts_query};
-use crate::error::AppError;
-use crate::model::{Event, EventPage};
+use model::{AppError, Event, EventPage};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;

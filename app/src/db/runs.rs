@@ -5,9 +5,8 @@
 
 use super::text_search::{self, TextMatch};
 use super::{campaigns, changes, from_ms, now_ms, outbox, Db};
-use crate::error::AppError;
-use crate::model::{
-    ChangeKind, Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus,
+use model::{
+    AppError, ChangeKind, Run, RunError, RunFilter, RunPage, RunRow, RunStatus, WebhookStatus,
 };
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
@@ -896,7 +895,7 @@ pub async fn daily_counts(
     account_pk: i64,
     filter: &RunFilter,
     days: i64,
-) -> Result<Vec<crate::model::DayCounts>, AppError> {
+) -> Result<Vec<model::DayCounts>, AppError> {
     let today = now_ms().div_euclid(DAY_MS);
     let first = today - days + 1;
     let rows: Vec<(i64, String, i64)> = match split_text(filter) {
@@ -927,7 +926,7 @@ pub async fn daily_counts(
         }
     };
     Ok((first..=today)
-        .map(|day| crate::model::DayCounts {
+        .map(|day| model::DayCounts {
             day: from_ms(day * DAY_MS).date_naive(),
             counts: per_status(
                 rows.iter()

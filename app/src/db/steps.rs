@@ -1,8 +1,7 @@
 //! Steps: created or updated by (stepId, attempt); every attempt is kept.
 
 use super::{changes, from_ms, now_ms};
-use crate::error::AppError;
-use crate::model::{ChangeKind, Step, StepStatus};
+use model::{AppError, ChangeKind, Step, StepStatus};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 

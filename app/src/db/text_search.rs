@@ -16,8 +16,7 @@
 
 use super::events::text_key;
 use super::runs::{push_filter, Reading};
-use crate::error::AppError;
-use crate::model::RunFilter;
+use model::{AppError, RunFilter};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 

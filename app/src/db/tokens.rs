@@ -1,8 +1,7 @@
 //! Named owner API tokens: random secrets shown once, stored as SHA-256.
 
 use super::{from_ms, now_ms, Db};
-use crate::error::AppError;
-use crate::model::ApiToken;
+use model::{ApiToken, AppError};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};

@@ -1,7 +1,7 @@
 //! Users and their credentials.
 
 use super::now_ms;
-use crate::model::{CurrentUser, Role};
+use model::{CurrentUser, Role};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 

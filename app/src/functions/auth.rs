@@ -1,8 +1,7 @@
 //! Logging in and out, and who is logged in.
 
-use crate::error::AppError;
-use crate::model::CurrentUser;
 use leptos::prelude::*;
+use model::{AppError, CurrentUser};
 
 /// Where to go after login: only a path on this site, never another origin
 /// (`//evil.example`, `https://…`), so the login form cannot be used to redirect away.

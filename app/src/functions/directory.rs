@@ -1,9 +1,8 @@
 //! Server functions of the agents and campaigns pages.
 
-use crate::error::AppError;
-use crate::model::{Agent, Campaign, RunStatus};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use model::{Agent, AppError, Campaign, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// An agent with its runs by status and its latest run's time.
@@ -72,7 +71,7 @@ pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
 pub async fn campaign_detail(id: String) -> Result<Campaign, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(&id)?;
+        let id = model::parse_public_id(&id)?;
         crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, id).await
     })
     .await

@@ -1,9 +1,8 @@
 //! Server functions of the new-run form and the settings page: start a run, API
 //! tokens, password. They call the same database functions as the JSON API.
 
-use crate::error::AppError;
-use crate::model::ApiToken;
 use leptos::prelude::*;
+use model::{ApiToken, AppError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -104,7 +103,7 @@ pub async fn create_token(name: String) -> Result<String, AppError> {
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(&id)?;
+        let id = model::parse_public_id(&id)?;
         crate::db::tokens::revoke_token(&state.db, user.account_pk, id).await
     })
     .await

@@ -10,10 +10,9 @@ pub mod runs;
 /// Helpers the server functions share on the server side.
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
-    use crate::error::AppError;
-    use crate::model::CurrentUser;
     use crate::state::AppState;
     use leptos::prelude::use_context;
+    use model::{AppError, CurrentUser};
     use tower_sessions::Session;
 
     pub fn state() -> Result<AppState, AppError> {

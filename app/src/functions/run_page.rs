@@ -2,9 +2,9 @@
 //! page by page, and the owner's actions (cancel, retry, delete). They use the same
 //! database functions as the JSON API, so the same rules hold.
 
-use crate::error::AppError;
-use crate::model::{EventPage, Run, RunDetail};
 use leptos::prelude::*;
+use model::AppError;
+use model::{EventPage, Run, RunDetail};
 
 #[server(prefix = "/fn", endpoint = "run_detail")]
 pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
@@ -79,7 +79,7 @@ pub async fn cancel_run(id: String) -> Result<Run, AppError> {
     super::ssr::with_status(async {
         let (state, _, stored) = ssr::callers_run(&id).await?;
         let update = crate::db::runs::StatusUpdate {
-            status: Some(crate::model::RunStatus::Cancelled),
+            status: Some(model::RunStatus::Cancelled),
             ..Default::default()
         };
         Ok(crate::db::runs::update_status(&state.db, &stored, &update)
@@ -94,12 +94,9 @@ pub async fn cancel_run(id: String) -> Result<Run, AppError> {
 pub async fn retry_run(id: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let retried = crate::db::runs::retry_run(
-            &state.db,
-            user.account_pk,
-            crate::model::parse_public_id(&id)?,
-        )
-        .await?;
+        let retried =
+            crate::db::runs::retry_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
+                .await?;
         Ok(retried.run.id.to_string())
     })
     .await
@@ -109,12 +106,9 @@ pub async fn retry_run(id: String) -> Result<String, AppError> {
 pub async fn delete_run(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let keys = crate::db::runs::delete_run(
-            &state.db,
-            user.account_pk,
-            crate::model::parse_public_id(&id)?,
-        )
-        .await?;
+        let keys =
+            crate::db::runs::delete_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
+                .await?;
         for key in keys {
             if let Err(error) = state.store.delete(&key).await {
                 tracing::warn!(?error, %key, "could not delete a stored artifact file");
@@ -128,10 +122,10 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use crate::db::runs::StoredRun;
-    use crate::error::AppError;
-    use crate::model::{Artifact, ArtifactView, CurrentUser, Preview};
     use crate::state::AppState;
     use futures::StreamExt;
+    use model::AppError;
+    use model::{Artifact, ArtifactView, CurrentUser, Preview};
     use uuid::Uuid;
 
     /// Largest text shown inline; bigger files are offered for download only.
@@ -140,7 +134,7 @@ pub(crate) mod ssr {
     /// The signed-in caller and their run with this id (`NotFound` for anyone else's).
     pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
         let (state, user) = crate::functions::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(id)?;
+        let id = model::parse_public_id(id)?;
         let mut conn = state.db.read.acquire().await?;
         let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
         drop(conn);

@@ -3,9 +3,9 @@
 use super::auth::Owner;
 use super::envelope::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::db::agents::{self, AgentUpdate};
-use app::model::Agent;
 use app::state::AppState;
 use axum::extract::{Path, State};
+use model::Agent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -2,10 +2,10 @@
 //! `POST /api/auth/token`, or the dashboard's session cookie.
 
 use super::envelope::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use app::error::AppError;
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap};
+use model::AppError;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::ToSchema;

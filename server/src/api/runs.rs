@@ -5,16 +5,16 @@ use super::auth::Owner;
 use super::envelope::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::db::events::EventQuery;
 use app::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
-use app::error::AppError;
-use app::model::{
-    parse_public_id, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus, Step,
-};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
+use model::{
+    parse_public_id, AppError, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus,
+    Step,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -3,9 +3,9 @@
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::db::tokens;
-use app::model::{parse_public_id, ApiToken};
 use app::state::AppState;
 use axum::extract::{Path, State};
+use model::{parse_public_id, ApiToken};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -210,7 +210,7 @@ impl TestApp {
             account,
             "other@example.com",
             &hash,
-            app::model::Role::Owner,
+            model::Role::Owner,
         )
         .await
         .unwrap();

@@ -399,7 +399,7 @@ async fn a_change_is_announced_only_once_committed() {
         &mut tx,
         account,
         None,
-        app::model::ChangeKind::CampaignChanged,
+        model::ChangeKind::CampaignChanged,
         &json!({"note": "uncommitted"}),
     )
     .await

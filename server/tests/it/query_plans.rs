@@ -16,7 +16,7 @@ use app::db::events::{self, EventQuery, NewEvent};
 use app::db::now_ms;
 use app::db::runs::{self, NewRun};
 use app::db::text_search;
-use app::model::{RunFilter, RunStatus, CHART_DAYS};
+use model::{RunFilter, RunStatus, CHART_DAYS};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use app::db::runs::{insert_run, NewRun};
-use app::model::RunStatus;
+use model::RunStatus;
 use serde_json::json;
 
 fn run(agent: &str, status: RunStatus, summary: &str, created_at: i64) -> NewRun {

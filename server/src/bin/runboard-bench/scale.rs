@@ -430,9 +430,9 @@ mod tests {
 
     #[test]
     fn busy_lines_are_found_in_the_server_log() {
-        let log = "2026-11-26T10:00:00Z ERROR app::error: database error error=error returned from database: (code: 5) database is locked\n\
+        let log = "2026-11-26T10:00:00Z ERROR model::error: database error error=error returned from database: (code: 5) database is locked\n\
                    2026-11-26T10:00:01Z  WARN something else\n\
-                   2026-11-26T10:00:02Z ERROR app::error: database error error=no rows\n";
+                   2026-11-26T10:00:02Z ERROR model::error: database error error=no rows\n";
         assert_eq!(scan_log(log), (1, 2));
     }
 

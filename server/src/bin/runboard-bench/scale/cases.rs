@@ -6,10 +6,9 @@ use super::plan::{AGENTS, COMPANIES};
 use crate::common::ADMIN_EMAIL;
 use anyhow::{Context, Result};
 use app::db::events::EventQuery;
-use app::error::AppError;
-use app::model::{RunFilter, CHART_DAYS};
 use chrono::{DateTime, Days, Utc};
 use futures::future::BoxFuture;
+use model::{AppError, RunFilter, CHART_DAYS};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@
 //! so each run's rows are the same however the generator interleaves them.
 
 use super::plan::{RunPlan, AGENTS, COMPANIES};
-use app::model::{RunStatus, StepStatus};
+use model::{RunStatus, StepStatus};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -31,7 +31,7 @@ use crate::common::{sqlite_url, ADMIN_EMAIL, ADMIN_PASSWORD};
 use anyhow::{anyhow, Context, Result};
 use app::db::runs::flatten_input;
 use app::db::Db;
-use app::model::RunStatus;
+use model::RunStatus;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, Statement};
 use std::cmp::Reverse;

@@ -10,7 +10,7 @@ use super::cases::{Case, Piece, Work};
 use super::sql::{insert_rows, text};
 use crate::common::{millis, sqlite_url, Percentiles};
 use anyhow::{Context, Result};
-use app::error::AppError;
+use model::AppError;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 /// What changed; the SSE `event:` name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
     /// A new run; `data` is the run.
     #[serde(rename = "run.created")]
@@ -94,7 +94,7 @@ impl FromStr for ChangeKind {
 
 /// One message of the live stream (its `data`), as clients receive it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// Also the message's SSE `id`; increases with every committed change.
@@ -109,7 +109,7 @@ pub struct Change {
 /// for a large one `events` holds the first few and `complete` is false, and a
 /// client reads the rest from the events API (`after = firstSeq - 1`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventsAppended {
     pub first_seq: i64,

@@ -1,6 +1,6 @@
 //! Runs: the status lifecycle, the row the runs list shows, and the list filter.
 
-use crate::error::AppError;
+use crate::AppError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 /// Where a run is in its lifecycle: `requested → queued → running → completed | failed | cancelled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Requested,
@@ -93,7 +93,7 @@ impl FromStr for RunStatus {
 
 /// Whether a run's final state has been delivered to its webhook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookStatus {
     None,
@@ -124,7 +124,7 @@ impl WebhookStatus {
 
 /// Why a run failed: a machine code, a message for people, and any details.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunError {
     pub code: Option<String>,
@@ -134,7 +134,7 @@ pub struct RunError {
 
 /// A run with everything stored about it (its steps, events and artifacts aside).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub id: Uuid,
@@ -160,7 +160,7 @@ pub struct Run {
 
 /// A run as the runs list shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunRow {
     pub id: Uuid,
@@ -183,7 +183,7 @@ pub const MAX_PAGE_SIZE: i64 = 100;
 /// The JSON API and the dashboard read it from the same query parameters
 /// ([`RunFilter::from_query`]), so a dashboard URL and an API URL filter alike.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunFilter {
     /// Any of these statuses; empty means every status.
@@ -383,7 +383,7 @@ pub struct DayCounts {
 
 /// One page of the runs list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunPage {
     pub runs: Vec<RunRow>,

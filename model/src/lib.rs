@@ -1,4 +1,9 @@
 //! Types shared by the server, the browser and the JSON API: one name per concept.
+//! Builds for wasm with serde alone; the server's derives and conversions are
+//! features (`utoipa` for the OpenAPI schemas, `sqlx` for database errors,
+//! `server-fn` for the server functions' error encoding).
+
+mod error;
 
 mod agent;
 mod artifact;
@@ -17,6 +22,7 @@ pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeKind, EventsAppended};
 pub use detail::{ArtifactView, Preview, RunDetail};
+pub use error::AppError;
 pub use event::{Event, EventPage};
 pub use run::{
     DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
@@ -29,6 +35,6 @@ pub use user::{CurrentUser, Role};
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it
 /// is `NotFound`, exactly like an unknown id.
-pub fn parse_public_id(id: &str) -> Result<uuid::Uuid, crate::error::AppError> {
-    id.parse().map_err(|_| crate::error::AppError::NotFound)
+pub fn parse_public_id(id: &str) -> Result<uuid::Uuid, AppError> {
+    id.parse().map_err(|_| AppError::NotFound)
 }
