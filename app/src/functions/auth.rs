@@ -23,8 +23,8 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
     ssr::with_status(async {
         let state = ssr::state()?;
         let session = ssr::session().await?;
-        let user_pk = crate::auth::check_credentials(&state.db, &email, &password).await?;
-        crate::auth::start_session(&session, user_pk).await?;
+        let user_pk = store::auth::check_credentials(&state.db, &email, &password).await?;
+        crate::session::start_session(&session, user_pk).await?;
         leptos_axum::redirect(safe_next(&next));
         Ok(())
     })
@@ -35,7 +35,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 pub async fn logout() -> Result<(), AppError> {
     ssr::with_status(async {
         let session = ssr::session().await?;
-        crate::auth::end_session(&session).await?;
+        crate::session::end_session(&session).await?;
         leptos_axum::redirect("/login");
         Ok(())
     })
@@ -48,7 +48,7 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
     ssr::with_status(async {
         let state = ssr::state()?;
         let session = ssr::session().await?;
-        crate::auth::session_user(&state.db, &session).await
+        crate::session::session_user(&state.db, &session).await
     })
     .await
 }

@@ -116,7 +116,7 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
         // Made by an earlier version, perhaps: bring its schema up to date first,
         // as the server would when it starts.
         let started = std::time::Instant::now();
-        app::db::Db::connect(&sqlite_url(&path))
+        store::db::Db::connect(&sqlite_url(&path))
             .await?
             .close()
             .await;
@@ -233,7 +233,7 @@ async fn generate_database(path: &Path, args: &ScaleArgs) -> Result<()> {
         events: args.events,
         long_run_events: args.long_run_events,
         days: args.days,
-        now: app::db::now_ms(),
+        now: store::db::now_ms(),
         seed: args.seed,
     };
     eprintln!(

@@ -9,7 +9,8 @@ use uuid::Uuid;
 pub const ISSUER: &str = "runboard";
 pub const RUNNER_AUDIENCE: &str = "runboard:runner";
 pub const API_AUDIENCE: &str = "runboard:api";
-/// Runner tokens live about a day (seed 003); a long job asks for a fresh one.
+/// Runner tokens live about a day, as the runner callback API has always promised;
+/// a long job asks for a fresh one.
 pub const RUNNER_TOKEN_TTL_SECS: i64 = 24 * 3600;
 pub const API_TOKEN_TTL_SECS: i64 = 3600;
 

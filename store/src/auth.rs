@@ -1,5 +1,6 @@
-//! Who is calling: argon2 password hashes, the session that remembers a login, and
-//! the first-start owner account.
+//! Who is calling: argon2 password hashes, credential checks, the user a login
+//! session names, and the first-start owner account. The session cookie itself
+//! belongs to the web layer.
 
 use crate::db::{self, Db};
 use argon2::password_hash::rand_core::OsRng;
@@ -8,10 +9,6 @@ use argon2::Argon2;
 use model::{AppError, CurrentUser, Role};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use tower_sessions::Session;
-
-/// The session key holding the signed-in user's key.
-const SESSION_USER_KEY: &str = "user_pk";
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -63,40 +60,15 @@ pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<i
     }
 }
 
-/// Remembers a login. A fresh session id is issued so that an id planted before
-/// login (session fixation) is worthless.
-pub async fn start_session(session: &Session, user_pk: i64) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(session_error)?;
-    session
-        .insert(SESSION_USER_KEY, user_pk)
-        .await
-        .map_err(session_error)
-}
-
-pub async fn end_session(session: &Session) -> Result<(), AppError> {
-    session.flush().await.map_err(session_error)
-}
-
-/// The signed-in user of a session, or `None` when nobody is (or the user is gone).
-pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    let user_pk: Option<i64> = session.get(SESSION_USER_KEY).await.map_err(session_error)?;
-    match user_pk {
-        Some(user_pk) => {
-            // Asked by the layout and by the page alike, on every page.
-            let key = db::view_cache::ViewKey::new("signed-in-user", 0, user_pk.to_string());
-            let user = db
-                .views()
-                .get_or_load(key, || db::users::find_current_user(&db.read, user_pk))
-                .await?;
-            Ok(user)
-        }
-        None => Ok(None),
-    }
-}
-
-fn session_error(error: tower_sessions::session::Error) -> AppError {
-    tracing::error!(%error, "session store error");
-    AppError::Internal
+/// The user signed in as `user_pk`, or `None` when the user is gone.
+pub async fn signed_in_user(db: &Db, user_pk: i64) -> Result<Option<CurrentUser>, AppError> {
+    // Asked by the layout and by the page alike, on every page.
+    let key = db::view_cache::ViewKey::new("signed-in-user", 0, user_pk.to_string());
+    let user = db
+        .views()
+        .get_or_load(key, || db::users::find_current_user(&db.read, user_pk))
+        .await?;
+    Ok(user)
 }
 
 /// What the first start did about the owner account.
