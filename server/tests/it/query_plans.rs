@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::{self, EventQuery, NewEvent};
+use store::db::filter;
 use store::db::now_ms;
 use store::db::runs::{self, NewRun};
 use store::db::text_search;
@@ -607,7 +608,7 @@ async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
             "?{base}: five keyset pages of 20 are the first 100"
         );
     }
-    let text = runs::fts_query("upstream").unwrap();
+    let text = filter::fts_query("upstream").unwrap();
     let expected: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM runs r WHERE r.account_pk = ?
          AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)

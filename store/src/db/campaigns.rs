@@ -1,8 +1,9 @@
-//! Campaigns, and how a run's start and end move its campaign (seed 002: a
-//! completed run makes the campaign live with its bundle URL, a failed one failed).
+//! Campaigns, and how a run's start and end move its campaign (a completed run
+//! makes the campaign live with its bundle URL, a failed one failed). The runs
+//! module calls in here; this module does not know about runs' storage.
 
-use super::{changes, from_ms, now_ms, runs::StoredRun, Db};
-use model::{AppError, Campaign, CampaignStatus, ChangeKind, RunStatus};
+use super::{changes, from_ms, now_ms, Db};
+use model::{AppError, Campaign, CampaignStatus, ChangeKind, Run, RunStatus};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -151,22 +152,23 @@ pub async fn on_run_started(
     Ok(())
 }
 
-/// A run of the campaign ended: completed → live (with the bundle URL from the
-/// run's `bundle` artifact or `context.bundleUrl`), failed → failed. A cancelled
-/// run leaves the campaign's status as it is.
+/// A run of the campaign (key `run_pk`) ended: completed → live (with the bundle
+/// URL from the run's `bundle` artifact or `context.bundleUrl`), failed → failed.
+/// A cancelled run leaves the campaign's status as it is.
 pub async fn on_run_finished(
     conn: &mut SqliteConnection,
     account_pk: i64,
     campaign_id: Uuid,
-    run: &StoredRun,
+    run_pk: i64,
+    run: &Run,
 ) -> Result<(), AppError> {
-    let status = match run.run.status {
+    let status = match run.status {
         RunStatus::Completed => CampaignStatus::Live,
         RunStatus::Failed => CampaignStatus::Failed,
         _ => return Ok(()),
     };
     let bundle_url = if status == CampaignStatus::Live {
-        bundle_url(conn, run).await?
+        bundle_url(conn, run_pk, run).await?
     } else {
         None
     };
@@ -176,7 +178,7 @@ pub async fn on_run_finished(
     )
     .bind(status.as_str())
     .bind(bundle_url)
-    .bind(run.pk)
+    .bind(run_pk)
     .bind(now_ms())
     .bind(account_pk)
     .bind(campaign_id.to_string())
@@ -188,23 +190,23 @@ pub async fn on_run_finished(
 
 async fn bundle_url(
     conn: &mut SqliteConnection,
-    run: &StoredRun,
+    run_pk: i64,
+    run: &Run,
 ) -> Result<Option<String>, AppError> {
     let artifact: Option<(String, Option<String>, i64)> = sqlx::query_as(
         "SELECT id, url, stored FROM artifacts WHERE run_pk = ? AND (artifact_type = 'bundle' OR name = 'bundle')
          ORDER BY created_at DESC, pk DESC LIMIT 1",
     )
-    .bind(run.pk)
+    .bind(run_pk)
     .fetch_optional(conn)
     .await?;
     let from_artifact = artifact.and_then(|(id, url, stored)| {
         url.or_else(|| {
-            (stored == 1).then(|| format!("/api/runs/{}/artifacts/{id}/content", run.run.id))
+            (stored == 1).then(|| format!("/api/runs/{}/artifacts/{id}/content", run.id))
         })
     });
     Ok(from_artifact.or_else(|| {
-        run.run
-            .context
+        run.context
             .get("bundleUrl")
             .and_then(|url| url.as_str())
             .map(str::to_string)

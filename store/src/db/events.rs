@@ -1,7 +1,8 @@
 //! Events: appended in batches with a per-run sequence number, idempotent by the
 //! runner's own event id; read back by sequence, page by page.
 
-use super::{changes, from_ms, now_ms, runs::fts_query};
+use super::filter::fts_query;
+use super::{changes, from_ms, now_ms};
 use model::{AppError, Event, EventPage};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};

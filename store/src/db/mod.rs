@@ -5,6 +5,11 @@
 //! [`Db::begin_write`], which takes the write lock up front (`BEGIN IMMEDIATE`), so
 //! concurrent requests queue for the writer instead of failing with `SQLITE_BUSY`.
 //! Reads use a separate pool and never wait for writes.
+//!
+//! The modules depend one way, never in a circle: [`filter`] (the runs filter as
+//! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
+//! `text_search` and writes through [`campaigns`], [`outbox`] and [`changes`],
+//! none of which calls back into it.
 
 pub mod accounts;
 pub mod agents;
@@ -12,6 +17,7 @@ pub mod artifacts;
 pub mod campaigns;
 pub mod changes;
 pub mod events;
+pub mod filter;
 pub mod outbox;
 pub mod runs;
 pub mod settings;

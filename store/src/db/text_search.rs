@@ -15,7 +15,7 @@
 //! lists runs newest first by key, and its cursor is the key alone.
 
 use super::events::text_key;
-use super::runs::{push_filter, Reading};
+use super::filter::{push_filter, Reading};
 use model::{AppError, RunFilter};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
