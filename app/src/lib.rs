@@ -1,27 +1,18 @@
-//! Runboard's Leptos application: the pages and components the browser hydrates, the
-//! types shared by every interface, the server functions, and (with `ssr`) the
-//! database layer that the dashboard and the JSON API both call, so every rule lives once.
+//! Runboard's Leptos application: the pages and components the browser hydrates and
+//! the server functions, which (with `ssr`) call the `store` crate, the storage the
+//! dashboard and the JSON API share, so every rule lives once. The types every
+//! interface shares are the `model` crate's.
 #![recursion_limit = "512"]
 
 pub mod app;
 pub mod components;
-pub mod error;
 pub mod functions;
 pub mod live;
-pub mod model;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
-pub mod auth;
-#[cfg(feature = "ssr")]
-pub mod db;
-#[cfg(feature = "ssr")]
-pub mod fanout;
-#[cfg(feature = "ssr")]
-pub mod keys;
+pub mod session;
 #[cfg(feature = "ssr")]
 pub mod state;
-#[cfg(feature = "ssr")]
-pub mod storage;
 
 pub use app::{shell, App};

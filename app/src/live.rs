@@ -4,8 +4,8 @@
 //! reconnects by itself with `Last-Event-ID`; when it gives up, this module
 //! reconnects with the last id it saw, so no change is lost either way.
 
-use crate::model::Change;
 use leptos::prelude::*;
+use model::Change;
 
 /// The stream's state, as the connection indicator shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +93,8 @@ pub fn debounced(delay: std::time::Duration, action: impl Fn() + Clone + 'static
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::Connection;
-    use crate::model::{Change, ChangeKind};
     use leptos::prelude::*;
+    use model::{Change, ChangeKind};
     use std::cell::{Cell, RefCell};
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;

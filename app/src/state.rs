@@ -1,12 +1,12 @@
 //! What every request handler and server function shares.
 
-use crate::db::Db;
-use crate::fanout::Fanout;
-use crate::keys::Keys;
-use crate::storage::Store;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
+use store::db::Db;
+use store::fanout::Fanout;
+use store::keys::Keys;
+use store::storage::Store;
 
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {

@@ -1,9 +1,8 @@
 //! The command line's account tools: `runboard user add` and `runboard token create`.
 
-use app::auth::{hash_password, validate_email, validate_password};
-use app::db::{accounts, tokens, users, Db};
-use app::error::AppError;
-use app::model::Role;
+use model::{AppError, Role};
+use store::auth::{hash_password, validate_email, validate_password};
+use store::db::{accounts, tokens, users, Db};
 
 fn fail(error: AppError) -> anyhow::Error {
     anyhow::anyhow!("{error}")

@@ -34,7 +34,7 @@
 //!
 //! The fleet acts as the first owner. For the owner API it mints a short-lived
 //! owner JWT in-process for each call — the same kind of token the server's own
-//! `POST /api/auth/token` issues (`app::keys::Keys::api_token`, signed with the
+//! `POST /api/auth/token` issues (`store::keys::Keys::api_token`, signed with the
 //! `api_jwt_secret` setting that start-up loads). The alternatives were worse: a
 //! stored API token (`rb_…`) would add a long-lived credential nobody asked for
 //! to the owner's token list at every start (or need cleaning up, which a killed
@@ -51,8 +51,6 @@
 //! the fleet stops starting runs, marks the runs still in flight `cancelled`
 //! (error code `demo_stopped`), clears the dispatch URL and returns.
 
-use app::db::{settings, Db};
-use app::keys::Keys;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -69,6 +67,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::db::{settings, Db};
+use store::keys::Keys;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;

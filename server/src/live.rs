@@ -2,21 +2,20 @@
 //! Every message's `id` is its change sequence number; a client that reconnects
 //! with `Last-Event-ID` (or `?lastEventId=`) is replayed what it missed, and one
 //! too far behind gets a `resync` message instead of a silent gap. The fan-out
-//! itself lives in `app::fanout`.
+//! itself lives in `store::fanout`.
 
 use crate::api::auth::Owner;
 use crate::api::envelope::{ApiError, ErrorEnvelope};
-use app::error::AppError;
-use app::fanout::{Message, Subscription};
-use app::model::{Change, ChangeKind};
 use app::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
+use model::{AppError, Change, ChangeKind};
 use std::convert::Infallible;
 use std::time::Duration;
+use store::fanout::{Message, Subscription};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -134,7 +133,7 @@ async fn stream(
     let run_id = match request.run_id {
         Some(id) => {
             let mut conn = state.db.read.acquire().await.map_err(AppError::from)?;
-            let run = app::db::runs::get_run(&mut conn, owner.account_pk, id).await?;
+            let run = store::db::runs::get_run(&mut conn, owner.account_pk, id).await?;
             Some(run.run.id.to_string())
         }
         None => None,

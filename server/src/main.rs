@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
 /// Serves with the demo fleet beside the server. On the shutdown signal the fleet
 /// stops first (it ends its runs through the still-open APIs), then the server.
 async fn serve_with_demo(app: Application, database_url: &str) -> anyhow::Result<()> {
-    let db = app::db::Db::connect(database_url).await?;
+    let db = store::db::Db::connect(database_url).await?;
     let (stop, stopped) = watch::channel(false);
     let fleet = tokio::spawn(demo::run(
         demo::local_base_url(app.addr()),

@@ -3,15 +3,14 @@
 //! state. Rows survive restarts; failures are retried with exponential backoff
 //! until the attempts run out.
 
-use app::db::runs::{self, StatusUpdate};
-use app::db::{now_ms, outbox::Kind};
-use app::error::AppError;
-use app::model::{RunError, RunStatus};
 use app::state::AppState;
 use hmac::{Hmac, Mac};
+use model::{AppError, RunError, RunStatus};
 use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;
+use store::db::runs::{self, StatusUpdate};
+use store::db::{now_ms, outbox::Kind};
 use tokio::sync::watch;
 
 /// How often and how long deliveries are retried.
@@ -62,7 +61,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.update(format!("{timestamp}.{body}").as_bytes());
     format!(
         "t={timestamp},v1={}",
-        app::db::tokens::hex(&mac.finalize().into_bytes())
+        store::db::tokens::hex(&mac.finalize().into_bytes())
     )
 }
 

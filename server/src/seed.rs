@@ -1,13 +1,13 @@
 //! `runboard seed`: realistic sample runs for an account, so the dashboard can be
 //! tried (and tested) before any runner is connected.
 
-use app::db::runs::{insert_run, NewRun};
-use app::db::{now_ms, Db};
-use app::model::RunStatus;
+use model::RunStatus;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use store::db::runs::{insert_run, NewRun};
+use store::db::{now_ms, Db};
 
 /// The sample agents.
 pub const AGENTS: [&str; 5] = [
@@ -27,13 +27,13 @@ const SEED_CHUNK: u32 = 10_000;
 
 /// Adds `count` runs to the account of `email`, spread over the past three days.
 pub async fn seed_runs(db: &Db, email: &str, count: u32) -> anyhow::Result<u32> {
-    let user_pk = app::db::users::find_credentials(&db.read, email)
+    let user_pk = store::db::users::find_credentials(&db.read, email)
         .await?
         .ok_or_else(|| {
             anyhow::anyhow!("no user with email {email}; start the server once to create the owner")
         })?
         .pk;
-    let user = app::db::users::find_current_user(&db.read, user_pk)
+    let user = store::db::users::find_current_user(&db.read, user_pk)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {email} disappeared"))?;
 

@@ -3,13 +3,8 @@
 
 use crate::config::Config;
 use crate::outbox::RetryPolicy;
-use app::auth::{self, Bootstrap};
-use app::db::{settings, Db};
-use app::fanout::{Fanout, LiveOptions};
-use app::keys::Keys;
 use app::state::AppState;
 use app::state::Limits;
-use app::storage::Store;
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -23,6 +18,11 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use store::auth::{self, Bootstrap};
+use store::db::{settings, Db};
+use store::fanout::{Fanout, LiveOptions};
+use store::keys::Keys;
+use store::storage::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
@@ -221,7 +221,7 @@ async fn require_login(
     if path.starts_with("/fn/") {
         return next.run(request).await;
     }
-    let signed_in = match auth::session_user(&state.db, &session).await {
+    let signed_in = match app::session::session_user(&state.db, &session).await {
         Ok(user) => user.is_some(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };

@@ -1,8 +1,8 @@
 //! A run's artifacts: type, size and time, inline previews (images, text, JSON,
 //! markdown), downloads, and HTML only inside a sandboxed frame.
 
-use crate::model::{format_timestamp, ArtifactView, Preview};
 use leptos::prelude::*;
+use model::{format_timestamp, ArtifactView, Preview};
 
 /// `1.2 MB`, `340 B`.
 pub fn format_size(bytes: i64) -> String {

@@ -6,8 +6,8 @@
 
 use crate::functions::run_page::run_events;
 use crate::live::on_change;
-use crate::model::{format_timestamp, ChangeKind, Event, EventPage, EventsAppended};
 use leptos::prelude::*;
+use model::{format_timestamp, ChangeKind, Event, EventPage, EventsAppended};
 use uuid::Uuid;
 
 /// The most events the log shows at once, whatever the run's size.

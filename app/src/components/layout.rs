@@ -1,11 +1,11 @@
 //! The navigation shell around every signed-in page.
 
-use crate::error::AppError;
 use crate::functions::auth::{signed_in_user, Logout};
 use crate::live::{provide_live, LiveIndicator};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::use_navigate;
+use model::AppError;
 
 /// The run just started from the new-run form, and its runner token: the run page
 /// shows the token this once (it is never put in a URL).

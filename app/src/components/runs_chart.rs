@@ -1,7 +1,7 @@
 //! Runs over time by status: a small stacked bar chart, drawn as SVG on the server.
 
-use crate::model::DayCounts;
 use leptos::prelude::*;
+use model::DayCounts;
 
 const WIDTH: f64 = 700.0;
 const HEIGHT: f64 = 120.0;
@@ -97,7 +97,7 @@ pub fn RunsChart(days: Vec<DayCounts>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RunStatus;
+    use model::RunStatus;
 
     #[test]
     fn the_busiest_day_fills_the_height_and_bars_stack() {

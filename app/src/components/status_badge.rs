@@ -1,7 +1,7 @@
 //! The one status colour scheme, used wherever a run status is shown.
 
-use crate::model::RunStatus;
 use leptos::prelude::*;
+use model::RunStatus;
 
 #[component]
 pub fn StatusBadge(status: RunStatus) -> impl IntoView {

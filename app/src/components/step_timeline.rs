@@ -1,9 +1,9 @@
 //! The step timeline: one bar per attempt of each step on one time axis, cache
 //! hits and skipped steps marked; a click shows the attempt's details.
 
-use crate::model::{format_duration_ms, format_timestamp, Step, StepStatus};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use model::{format_duration_ms, format_timestamp, Step, StepStatus};
 
 /// Where an attempt's bar sits on the axis, in percent of its width.
 #[derive(Clone, Copy, Debug, PartialEq)]

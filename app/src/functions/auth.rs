@@ -1,8 +1,7 @@
 //! Logging in and out, and who is logged in.
 
-use crate::error::AppError;
-use crate::model::CurrentUser;
 use leptos::prelude::*;
+use model::{AppError, CurrentUser};
 
 /// Where to go after login: only a path on this site, never another origin
 /// (`//evil.example`, `https://…`), so the login form cannot be used to redirect away.
@@ -24,8 +23,8 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
     ssr::with_status(async {
         let state = ssr::state()?;
         let session = ssr::session().await?;
-        let user_pk = crate::auth::check_credentials(&state.db, &email, &password).await?;
-        crate::auth::start_session(&session, user_pk).await?;
+        let user_pk = store::auth::check_credentials(&state.db, &email, &password).await?;
+        crate::session::start_session(&session, user_pk).await?;
         leptos_axum::redirect(safe_next(&next));
         Ok(())
     })
@@ -36,7 +35,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 pub async fn logout() -> Result<(), AppError> {
     ssr::with_status(async {
         let session = ssr::session().await?;
-        crate::auth::end_session(&session).await?;
+        crate::session::end_session(&session).await?;
         leptos_axum::redirect("/login");
         Ok(())
     })
@@ -49,7 +48,7 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
     ssr::with_status(async {
         let state = ssr::state()?;
         let session = ssr::session().await?;
-        crate::auth::session_user(&state.db, &session).await
+        crate::session::session_user(&state.db, &session).await
     })
     .await
 }

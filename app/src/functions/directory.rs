@@ -1,9 +1,8 @@
 //! Server functions of the agents and campaigns pages.
 
-use crate::error::AppError;
-use crate::model::{Agent, Campaign, RunStatus};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use model::{Agent, AppError, Campaign, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// An agent with its runs by status and its latest run's time.
@@ -18,13 +17,13 @@ pub struct AgentOverview {
 pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let activity = crate::db::agents::agent_activity(&state.db.read, user.account_pk).await?;
+        let activity = store::db::agents::agent_activity(&state.db.read, user.account_pk).await?;
         Ok(activity
             .into_iter()
             .map(|(agent, counts, last)| AgentOverview {
                 agent,
                 counts,
-                last_run_at: last.map(crate::db::from_ms),
+                last_run_at: last.map(store::db::from_ms),
             })
             .collect())
     })
@@ -36,11 +35,11 @@ pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
 pub async fn set_dispatch_url(slug: String, dispatch_url: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let update = crate::db::agents::AgentUpdate {
+        let update = store::db::agents::AgentUpdate {
             dispatch_url: Some(dispatch_url.trim().to_string()),
             ..Default::default()
         };
-        crate::db::agents::put_agent(&state.db, user.account_pk, &slug, update).await?;
+        store::db::agents::put_agent(&state.db, user.account_pk, &slug, update).await?;
         Ok(())
     })
     .await
@@ -51,7 +50,7 @@ pub async fn campaign_list() -> Result<Vec<Campaign>, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
         Ok(
-            crate::db::campaigns::list_campaigns(&state.db.read, user.account_pk, 100, 0)
+            store::db::campaigns::list_campaigns(&state.db.read, user.account_pk, 100, 0)
                 .await?
                 .0,
         )
@@ -63,7 +62,7 @@ pub async fn campaign_list() -> Result<Vec<Campaign>, AppError> {
 pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        crate::db::campaigns::create_campaign(&state.db, user.account_pk, &name).await
+        store::db::campaigns::create_campaign(&state.db, user.account_pk, &name).await
     })
     .await
 }
@@ -72,8 +71,8 @@ pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
 pub async fn campaign_detail(id: String) -> Result<Campaign, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(&id)?;
-        crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, id).await
+        let id = model::parse_public_id(&id)?;
+        store::db::campaigns::get_campaign(&state.db.read, user.account_pk, id).await
     })
     .await
 }

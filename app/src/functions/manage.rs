@@ -1,9 +1,8 @@
 //! Server functions of the new-run form and the settings page: start a run, API
 //! tokens, password. They call the same database functions as the JSON API.
 
-use crate::error::AppError;
-use crate::model::ApiToken;
 use leptos::prelude::*;
+use model::{ApiToken, AppError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -60,7 +59,7 @@ pub async fn start_run(
             };
         let nonempty =
             |value: String| Some(value.trim().to_string()).filter(|value| !value.is_empty());
-        let request = crate::db::runs::CreateRun {
+        let request = store::db::runs::CreateRun {
             agent: agent.trim().to_string(),
             input,
             campaign_id,
@@ -69,7 +68,7 @@ pub async fn start_run(
             summary: nonempty(summary),
             context: None,
         };
-        let stored = crate::db::runs::create_run(&state.db, user.account_pk, request).await?;
+        let stored = store::db::runs::create_run(&state.db, user.account_pk, request).await?;
         Ok(StartedRun {
             id: stored.run.id.to_string(),
             runner_token: state.keys.runner_token(stored.run.id)?,
@@ -82,7 +81,7 @@ pub async fn start_run(
 pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        crate::db::tokens::list_tokens(&state.db.read, user.account_pk).await
+        store::db::tokens::list_tokens(&state.db.read, user.account_pk).await
     })
     .await
 }
@@ -93,7 +92,7 @@ pub async fn create_token(name: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
         let (_, secret) =
-            crate::db::tokens::create_token(&state.db, user.account_pk, user.user_pk, &name)
+            store::db::tokens::create_token(&state.db, user.account_pk, user.user_pk, &name)
                 .await?;
         Ok(secret)
     })
@@ -104,8 +103,8 @@ pub async fn create_token(name: String) -> Result<String, AppError> {
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(&id)?;
-        crate::db::tokens::revoke_token(&state.db, user.account_pk, id).await
+        let id = model::parse_public_id(&id)?;
+        store::db::tokens::revoke_token(&state.db, user.account_pk, id).await
     })
     .await
 }
@@ -124,12 +123,12 @@ pub async fn change_password(
                 "the new passwords do not match",
             ));
         }
-        crate::auth::validate_password(&new_password)?;
-        crate::auth::check_credentials(&state.db, &user.email, &current)
+        store::auth::validate_password(&new_password)?;
+        store::auth::check_credentials(&state.db, &user.email, &current)
             .await
             .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
-        let hash = crate::auth::hash_password(&new_password)?;
-        crate::db::users::set_password(&state.db, user.user_pk, &hash).await?;
+        let hash = store::auth::hash_password(&new_password)?;
+        store::db::users::set_password(&state.db, user.user_pk, &hash).await?;
         Ok(())
     })
     .await

@@ -10,10 +10,9 @@ pub mod runs;
 /// Helpers the server functions share on the server side.
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
-    use crate::error::AppError;
-    use crate::model::CurrentUser;
     use crate::state::AppState;
     use leptos::prelude::use_context;
+    use model::{AppError, CurrentUser};
     use tower_sessions::Session;
 
     pub fn state() -> Result<AppState, AppError> {
@@ -49,18 +48,18 @@ pub(crate) mod ssr {
         state: &AppState,
         account_pk: i64,
     ) -> Result<(Vec<String>, Vec<(uuid::Uuid, String)>), AppError> {
-        let key = crate::db::view_cache::ViewKey::new("choices", account_pk, "");
+        let key = store::db::view_cache::ViewKey::new("choices", account_pk, "");
         state
             .db
             .views()
             .get_or_load(key, || async {
-                let agents = crate::db::agents::list_agents(&state.db.read, account_pk)
+                let agents = store::db::agents::list_agents(&state.db.read, account_pk)
                     .await?
                     .into_iter()
                     .map(|agent| agent.slug)
                     .collect();
                 let (campaigns, _) =
-                    crate::db::campaigns::list_campaigns(&state.db.read, account_pk, 200, 0)
+                    store::db::campaigns::list_campaigns(&state.db.read, account_pk, 200, 0)
                         .await?;
                 Ok((
                     agents,
@@ -77,7 +76,7 @@ pub(crate) mod ssr {
     pub async fn require_user() -> Result<(AppState, CurrentUser), AppError> {
         let state = state()?;
         let session = session().await?;
-        let user = crate::auth::session_user(&state.db, &session)
+        let user = crate::session::session_user(&state.db, &session)
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok((state, user))

@@ -2,9 +2,9 @@
 //! page by page, and the owner's actions (cancel, retry, delete). They use the same
 //! database functions as the JSON API, so the same rules hold.
 
-use crate::error::AppError;
-use crate::model::{EventPage, Run, RunDetail};
 use leptos::prelude::*;
+use model::AppError;
+use model::{EventPage, Run, RunDetail};
 
 #[server(prefix = "/fn", endpoint = "run_detail")]
 pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
@@ -13,22 +13,22 @@ pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
         let id = stored.run.id;
         let campaign_name = match stored.run.campaign_id {
             Some(campaign) => {
-                crate::db::campaigns::get_campaign(&state.db.read, user.account_pk, campaign)
+                store::db::campaigns::get_campaign(&state.db.read, user.account_pk, campaign)
                     .await
                     .ok()
                     .map(|campaign| campaign.name)
             }
             None => None,
         };
-        let steps = crate::db::steps::list_steps(&state.db.read, stored.pk).await?;
+        let steps = store::db::steps::list_steps(&state.db.read, stored.pk).await?;
         let mut artifacts = Vec::new();
-        for artifact in crate::db::artifacts::list_artifacts(&state.db.read, stored.pk).await? {
+        for artifact in store::db::artifacts::list_artifacts(&state.db.read, stored.pk).await? {
             artifacts.push(ssr::artifact_view(&state, id, artifact).await);
         }
-        let events = crate::db::events::list_events(
+        let events = store::db::events::list_events(
             &state.db.read,
             stored.pk,
-            &crate::db::events::EventQuery {
+            &store::db::events::EventQuery {
                 after: Some(0),
                 limit: EVENTS_PAGE,
                 ..Default::default()
@@ -59,14 +59,14 @@ pub async fn run_events(
 ) -> Result<EventPage, AppError> {
     super::ssr::with_status(async {
         let (state, _, stored) = ssr::callers_run(&id).await?;
-        let query = crate::db::events::EventQuery {
+        let query = store::db::events::EventQuery {
             after: Some(after),
             before,
             limit: EVENTS_PAGE,
             event_type: Some(event_type).filter(|value| !value.trim().is_empty()),
             q: Some(q).filter(|value| !value.trim().is_empty()),
         };
-        crate::db::events::list_events(&state.db.read, stored.pk, &query).await
+        store::db::events::list_events(&state.db.read, stored.pk, &query).await
     })
     .await
 }
@@ -78,11 +78,11 @@ pub const EVENTS_PAGE: i64 = 100;
 pub async fn cancel_run(id: String) -> Result<Run, AppError> {
     super::ssr::with_status(async {
         let (state, _, stored) = ssr::callers_run(&id).await?;
-        let update = crate::db::runs::StatusUpdate {
-            status: Some(crate::model::RunStatus::Cancelled),
+        let update = store::db::runs::StatusUpdate {
+            status: Some(model::RunStatus::Cancelled),
             ..Default::default()
         };
-        Ok(crate::db::runs::update_status(&state.db, &stored, &update)
+        Ok(store::db::runs::update_status(&state.db, &stored, &update)
             .await?
             .run)
     })
@@ -94,12 +94,9 @@ pub async fn cancel_run(id: String) -> Result<Run, AppError> {
 pub async fn retry_run(id: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let retried = crate::db::runs::retry_run(
-            &state.db,
-            user.account_pk,
-            crate::model::parse_public_id(&id)?,
-        )
-        .await?;
+        let retried =
+            store::db::runs::retry_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
+                .await?;
         Ok(retried.run.id.to_string())
     })
     .await
@@ -109,12 +106,9 @@ pub async fn retry_run(id: String) -> Result<String, AppError> {
 pub async fn delete_run(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let keys = crate::db::runs::delete_run(
-            &state.db,
-            user.account_pk,
-            crate::model::parse_public_id(&id)?,
-        )
-        .await?;
+        let keys =
+            store::db::runs::delete_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
+                .await?;
         for key in keys {
             if let Err(error) = state.store.delete(&key).await {
                 tracing::warn!(?error, %key, "could not delete a stored artifact file");
@@ -127,11 +121,11 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
-    use crate::db::runs::StoredRun;
-    use crate::error::AppError;
-    use crate::model::{Artifact, ArtifactView, CurrentUser, Preview};
     use crate::state::AppState;
     use futures::StreamExt;
+    use model::AppError;
+    use model::{Artifact, ArtifactView, CurrentUser, Preview};
+    use store::db::runs::StoredRun;
     use uuid::Uuid;
 
     /// Largest text shown inline; bigger files are offered for download only.
@@ -140,9 +134,9 @@ pub(crate) mod ssr {
     /// The signed-in caller and their run with this id (`NotFound` for anyone else's).
     pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
         let (state, user) = crate::functions::ssr::require_user().await?;
-        let id = crate::model::parse_public_id(id)?;
+        let id = model::parse_public_id(id)?;
         let mut conn = state.db.read.acquire().await?;
-        let stored = crate::db::runs::get_run(&mut conn, user.account_pk, id).await?;
+        let stored = store::db::runs::get_run(&mut conn, user.account_pk, id).await?;
         drop(conn);
         Ok((state, user, stored))
     }

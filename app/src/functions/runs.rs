@@ -1,15 +1,14 @@
 //! Runs as the dashboard lists them.
 
-use crate::error::AppError;
-use crate::model::RunListView;
 use leptos::prelude::*;
+use model::{AppError, RunListView};
 
 /// The runs list for a URL query string: the same parameters, parsed by the same
 /// function, as `GET /api/runs`, so a dashboard URL and an API URL filter alike.
 #[server(prefix = "/fn", endpoint = "list_runs")]
 pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
-    use crate::db::view_cache::ViewKey;
-    use crate::model::RunFilter;
+    use model::RunFilter;
+    use store::db::view_cache::ViewKey;
 
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
@@ -30,16 +29,12 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
             .views()
             .get_or_load(key, || async {
                 let pool = &state.db.read;
-                let page = crate::db::runs::list_runs(pool, account_pk, &filter).await?;
+                let page = store::db::runs::list_runs(pool, account_pk, &filter).await?;
                 let status_counts =
-                    crate::db::runs::status_counts(pool, account_pk, &filter).await?;
-                let chart = crate::db::runs::daily_counts(
-                    pool,
-                    account_pk,
-                    &filter,
-                    crate::model::CHART_DAYS,
-                )
-                .await?;
+                    store::db::runs::status_counts(pool, account_pk, &filter).await?;
+                let chart =
+                    store::db::runs::daily_counts(pool, account_pk, &filter, model::CHART_DAYS)
+                        .await?;
                 let (agents, campaigns) = super::ssr::choices(&state, account_pk).await?;
                 Ok(RunListView {
                     page,

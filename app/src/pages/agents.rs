@@ -2,9 +2,9 @@
 
 use crate::components::status_badge::StatusBadge;
 use crate::functions::directory::{list_agent_overviews, AgentOverview, SetDispatchUrl};
-use crate::model::format_timestamp;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use model::format_timestamp;
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {

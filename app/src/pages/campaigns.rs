@@ -1,14 +1,13 @@
 //! Campaigns (`/campaigns`, `/campaigns/:id`): status, bundle URL, latest run, and
 //! the campaign's runs.
 
-use crate::error::AppError;
 use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
-use crate::model::{format_timestamp, Campaign};
 use crate::pages::not_found::NotFound;
 use crate::pages::run_list::RunsExplorer;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use model::{format_timestamp, AppError, Campaign};
 
 #[component]
 fn CampaignStatusTag(campaign: Campaign) -> impl IntoView {

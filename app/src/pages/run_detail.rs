@@ -9,17 +9,16 @@ use crate::components::layout::JustStarted;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
-use crate::error::AppError;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
 use crate::live::on_change;
-use crate::model::{
-    format_duration_ms, format_timestamp, ChangeKind, Run, RunDetail, RunStatus, Step,
-};
 use crate::pages::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use model::{
+    format_duration_ms, format_timestamp, AppError, ChangeKind, Run, RunDetail, RunStatus, Step,
+};
 
 #[component]
 pub fn RunPage() -> impl IntoView {

@@ -7,14 +7,13 @@
 use crate::components::progress_bar::ProgressBar;
 use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
-use crate::error::AppError;
 use crate::functions::runs::list_runs;
 use crate::live::{debounced, on_change};
-use crate::model::{format_duration_ms, format_timestamp, RunListView, RunRow, RunStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
+use model::{format_duration_ms, format_timestamp, AppError, RunListView, RunRow, RunStatus};
 
 /// The pairs of a query string (without its `?`).
 fn pairs(query: &str) -> Vec<(String, String)> {

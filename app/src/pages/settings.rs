@@ -3,9 +3,9 @@
 
 use crate::components::json_view::CopyButton;
 use crate::functions::manage::{list_tokens, ChangePassword, CreateToken, RevokeToken};
-use crate::model::format_timestamp;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use model::format_timestamp;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {

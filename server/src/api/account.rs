@@ -2,9 +2,9 @@
 
 use super::auth::Owner;
 use super::envelope::{ok, ApiResult, Envelope, ErrorEnvelope};
-use app::error::AppError;
 use app::state::AppState;
 use axum::extract::State;
+use model::AppError;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -2,11 +2,11 @@
 
 use super::auth::Owner;
 use super::envelope::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use app::db::agents::{self, AgentUpdate};
-use app::model::Agent;
 use app::state::AppState;
 use axum::extract::{Path, State};
+use model::Agent;
 use serde::{Deserialize, Serialize};
+use store::db::agents::{self, AgentUpdate};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -2,10 +2,10 @@
 //! `POST /api/auth/token`, or the dashboard's session cookie.
 
 use super::envelope::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use app::error::AppError;
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap};
+use model::AppError;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::ToSchema;
@@ -32,8 +32,8 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The owner behind a bearer credential: an API token or an API JWT.
 pub async fn owner_from_bearer(state: &AppState, token: &str) -> Result<Owner, AppError> {
-    if token.starts_with(app::db::tokens::TOKEN_PREFIX) {
-        let (account_pk, user_pk) = app::db::tokens::authenticate(&state.db.read, token)
+    if token.starts_with(store::db::tokens::TOKEN_PREFIX) {
+        let (account_pk, user_pk) = store::db::tokens::authenticate(&state.db.read, token)
             .await?
             .ok_or(AppError::Unauthorized)?;
         return Ok(Owner {
@@ -42,7 +42,7 @@ pub async fn owner_from_bearer(state: &AppState, token: &str) -> Result<Owner, A
         });
     }
     let user_id = state.keys.verify_api_token(token)?;
-    let user = app::db::users::find_by_public_id(&state.db.read, &user_id)
+    let user = store::db::users::find_by_public_id(&state.db.read, &user_id)
         .await?
         .ok_or(AppError::Unauthorized)?;
     Ok(Owner {
@@ -64,7 +64,7 @@ impl FromRequestParts<AppState> for Owner {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError(AppError::Unauthorized))?;
-        let user = app::auth::session_user(&state.db, &session)
+        let user = app::session::session_user(&state.db, &session)
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(Owner {
@@ -98,13 +98,13 @@ async fn issue_token(
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> ApiResult {
     let user_pk =
-        app::auth::check_credentials(&state.db, &request.email, &request.password).await?;
-    let user_id = app::db::users::public_id(&state.db.read, user_pk).await?;
+        store::auth::check_credentials(&state.db, &request.email, &request.password).await?;
+    let user_id = store::db::users::public_id(&state.db.read, user_pk).await?;
     let token = state.keys.api_token(&user_id)?;
     ok(IssuedToken {
         token,
         token_type: "Bearer".to_string(),
-        expires_in: app::keys::API_TOKEN_TTL_SECS,
+        expires_in: store::keys::API_TOKEN_TTL_SECS,
     })
 }
 

@@ -3,12 +3,11 @@
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use super::runs::{filter_from, RunListParams};
-use app::db::campaigns;
-use app::error::AppError;
-use app::model::{parse_public_id, Campaign, RunFilter, RunPage};
 use app::state::AppState;
 use axum::extract::{Path, RawQuery, State};
+use model::{parse_public_id, AppError, Campaign, RunFilter, RunPage};
 use serde::{Deserialize, Serialize};
+use store::db::campaigns;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,7 +72,7 @@ async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&
         campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(id)?).await?;
     let mut filter = filter_from(query)?;
     filter.campaign = Some(campaign.id);
-    ok(app::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
+    ok(store::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
 }
 
 #[utoipa::path(get, path = "/api/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),

@@ -2,12 +2,12 @@
 //! `{"ok": false, "error": {"code", "message", "field"?}}`, and the JSON body
 //! extractor that turns malformed bodies into 400s naming the field (413 when too big).
 
-use app::error::AppError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use model::AppError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -139,7 +139,7 @@ pub fn body_error(text: &str) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::body_error;
-    use app::error::AppError;
+    use model::AppError;
 
     #[test]
     fn serde_messages_name_the_field() {

@@ -3,20 +3,20 @@
 
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use app::db::events::EventQuery;
-use app::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
-use app::error::AppError;
-use app::model::{
-    parse_public_id, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus, Step,
-};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
+use model::{
+    parse_public_id, AppError, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus,
+    Step,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::db::events::EventQuery;
+use store::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -300,7 +300,7 @@ async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
 async fn steps(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     ok(StepList {
-        steps: app::db::steps::list_steps(&state.db.read, run.pk).await?,
+        steps: store::db::steps::list_steps(&state.db.read, run.pk).await?,
     })
 }
 
@@ -336,7 +336,7 @@ async fn events(
         event_type: params.event_type.filter(|value| !value.is_empty()),
         q: params.q.filter(|value| !value.trim().is_empty()),
     };
-    ok(app::db::events::list_events(&state.db.read, run.pk, &query).await?)
+    ok(store::db::events::list_events(&state.db.read, run.pk, &query).await?)
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}/artifacts", tag = "runs", params(("id" = Uuid, Path)),
@@ -348,7 +348,7 @@ async fn artifacts(
 ) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     ok(ArtifactList {
-        artifacts: app::db::artifacts::list_artifacts(&state.db.read, run.pk).await?,
+        artifacts: store::db::artifacts::list_artifacts(&state.db.read, run.pk).await?,
     })
 }
 
@@ -366,7 +366,7 @@ async fn artifact_content(
 ) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     let artifact =
-        app::db::artifacts::get_artifact(&state.db.read, run.pk, parse_public_id(&artifact_id)?)
+        store::db::artifacts::get_artifact(&state.db.read, run.pk, parse_public_id(&artifact_id)?)
             .await?;
     let content_type = artifact
         .content_type

@@ -2,11 +2,11 @@
 
 use super::auth::Owner;
 use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
-use app::db::tokens;
-use app::model::{parse_public_id, ApiToken};
 use app::state::AppState;
 use axum::extract::{Path, State};
+use model::{parse_public_id, ApiToken};
 use serde::{Deserialize, Serialize};
+use store::db::tokens;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -5,23 +5,22 @@
 use crate::api::auth::{bearer, owner_from_bearer};
 use crate::api::envelope::{body_error, ok, ApiError, ApiResult, Envelope, ErrorEnvelope};
 use crate::api::runs::RunCreated;
-use app::db::artifacts::{validate_storage_key, NewArtifact};
-use app::db::events::NewEvent;
-use app::db::runs::{self, StatusUpdate, StoredRun};
-use app::db::steps::StepReport;
-use app::error::AppError;
-use app::model::{parse_public_id, Artifact, Run, RunError, RunStatus, Step, StepStatus};
 use app::state::AppState;
-use app::storage::Store;
 use axum::body::{to_bytes, Body};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use model::{parse_public_id, AppError, Artifact, Run, RunError, RunStatus, Step, StepStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use store::db::artifacts::{validate_storage_key, NewArtifact};
+use store::db::events::NewEvent;
+use store::db::runs::{self, StatusUpdate, StoredRun};
+use store::db::steps::StepReport;
+use store::storage::Store;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -298,7 +297,7 @@ async fn post_events(
 
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
     if let Some(key) = &key {
-        if let Some(stored) = app::db::events::idempotent_response(&mut tx, run.pk, key)
+        if let Some(stored) = store::db::events::idempotent_response(&mut tx, run.pk, key)
             .await
             .map_err(AppError::from)?
         {
@@ -307,7 +306,7 @@ async fn post_events(
         }
     }
     ensure_still_open(&mut tx, &run).await?;
-    let appended = app::db::events::append_events(&mut tx, run.pk, &events).await?;
+    let appended = store::db::events::append_events(&mut tx, run.pk, &events).await?;
     let ack = EventsAck {
         ok: true,
         event_id: appended.first().map(|event| event.id),
@@ -324,7 +323,7 @@ async fn post_events(
     };
     let body = serde_json::to_value(&ack).map_err(|_| AppError::Internal)?;
     if let Some(key) = &key {
-        app::db::events::remember_response(&mut tx, run.pk, key, &body.to_string())
+        store::db::events::remember_response(&mut tx, run.pk, key, &body.to_string())
             .await
             .map_err(AppError::from)?;
     }
@@ -380,7 +379,7 @@ async fn post_artifact(
     };
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
     let stored = match ensure_still_open(&mut tx, &run).await {
-        Ok(()) => app::db::artifacts::insert_artifact(&mut tx, run.pk, &artifact).await,
+        Ok(()) => store::db::artifacts::insert_artifact(&mut tx, run.pk, &artifact).await,
         Err(error) => Err(error),
     };
     match stored {
@@ -602,7 +601,7 @@ async fn post_step(
     };
     let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
     ensure_still_open(&mut tx, &run).await?;
-    let step = app::db::steps::upsert_step(&mut tx, run.pk, &report).await?;
+    let step = store::db::steps::upsert_step(&mut tx, run.pk, &report).await?;
     tx.commit().await.map_err(AppError::from)?;
     ok(step)
 }

@@ -512,7 +512,7 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     app.create_run(&token, json!({"agent": "bulk", "input": {"k": "rare"}}))
         .await;
     // More matching runs than the cap, inserted straight into the tables.
-    let over = app::db::runs::COUNT_CAP + 5;
+    let over = store::db::runs::COUNT_CAP + 5;
     let mut tx = app.db.begin_write().await.unwrap();
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
@@ -538,7 +538,7 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
         .call(Method::GET, "/api/runs?input.k=broad&limit=5", &token, None)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["total"], json!(app::db::runs::COUNT_CAP));
+    assert_eq!(body["data"]["total"], json!(store::db::runs::COUNT_CAP));
     assert_eq!(body["data"]["totalExact"], json!(false));
     assert_eq!(body["data"]["runs"].as_array().unwrap().len(), 5);
 
@@ -552,7 +552,7 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     app.login_owner().await;
     let page = app.get("/?q=input.k%3Dbroad").await.text().await.unwrap();
     assert!(
-        page.contains(&format!("of {}+", app::db::runs::COUNT_CAP)),
+        page.contains(&format!("of {}+", store::db::runs::COUNT_CAP)),
         "no capped total shown"
     );
 }
@@ -781,12 +781,12 @@ async fn a_broad_text_search_counts_up_to_its_cap() {
     let app = spawn_app().await;
     let token = app.owner_token().await;
     let account = app.owner_account().await;
-    let cap = app::db::runs::TEXT_COUNT_CAP;
+    let cap = store::db::runs::TEXT_COUNT_CAP;
     let mut tx = app.db.begin_write().await.unwrap();
     for index in 0..(cap + 5) {
-        let mut run = app::db::runs::NewRun::requested("yak-herder", json!({}));
+        let mut run = store::db::runs::NewRun::requested("yak-herder", json!({}));
         run.summary = Some(format!("yak shaving {index}"));
-        app::db::runs::insert_run(&mut tx, account, &run)
+        store::db::runs::insert_run(&mut tx, account, &run)
             .await
             .unwrap();
     }

@@ -57,11 +57,11 @@ async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
     assert!(status.success(), "graceful exit, got {status}");
 
     // The printed password works on the next start (and no new owner is made).
-    let db = app::db::Db::connect(&database_url).await.unwrap();
+    let db = store::db::Db::connect(&database_url).await.unwrap();
     assert!(
-        app::auth::check_credentials(&db, app::auth::DEFAULT_ADMIN_EMAIL, &password)
+        store::auth::check_credentials(&db, store::auth::DEFAULT_ADMIN_EMAIL, &password)
             .await
             .is_ok()
     );
-    assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 1);
+    assert_eq!(store::db::users::count_users(&db.read).await.unwrap(), 1);
 }

@@ -1,8 +1,8 @@
 //! The database set-up: pragmas, schema, first owner, concurrent writers.
 
 use crate::helpers::*;
-use app::auth::{bootstrap_owner, Bootstrap};
-use app::db::Db;
+use store::auth::{bootstrap_owner, Bootstrap};
+use store::db::Db;
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_normal_sync() {
@@ -73,9 +73,9 @@ async fn the_first_start_creates_one_owner_and_later_starts_create_none() {
     let Bootstrap::CreatedWithPassword { email, password } = first else {
         panic!("expected a generated password, got {first:?}");
     };
-    assert_eq!(email, app::auth::DEFAULT_ADMIN_EMAIL);
+    assert_eq!(email, store::auth::DEFAULT_ADMIN_EMAIL);
     assert!(password.len() >= 16);
-    assert!(app::auth::check_credentials(&db, &email, &password)
+    assert!(store::auth::check_credentials(&db, &email, &password)
         .await
         .is_ok());
 
@@ -83,7 +83,7 @@ async fn the_first_start_creates_one_owner_and_later_starts_create_none() {
         .await
         .unwrap();
     assert_eq!(again, Bootstrap::Existing);
-    assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 1);
+    assert_eq!(store::db::users::count_users(&db.read).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn a_configured_admin_password_that_is_too_short_is_refused() {
         .unwrap();
     let result = bootstrap_owner(&db, Some("a@example.com"), Some("short")).await;
     assert!(result.is_err());
-    assert_eq!(app::db::users::count_users(&db.read).await.unwrap(), 0);
+    assert_eq!(store::db::users::count_users(&db.read).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
                 let count: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
                     .fetch_one(&mut *tx)
                     .await?;
-                app::db::runs::ensure_agent(&mut tx, account, &format!("agent-{index}-{count}"))
+                store::db::runs::ensure_agent(&mut tx, account, &format!("agent-{index}-{count}"))
                     .await?;
                 tx.commit().await
             })

@@ -476,7 +476,7 @@ async fn runboard_demo_1_starts_the_fleet_in_the_binary_and_sigterm_stops_both()
     let client = new_client();
     let response = client
         .post(format!("{base}/api/auth/token"))
-        .json(&serde_json::json!({"email": app::auth::DEFAULT_ADMIN_EMAIL, "password": OWNER_PASSWORD}))
+        .json(&serde_json::json!({"email": store::auth::DEFAULT_ADMIN_EMAIL, "password": OWNER_PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -513,7 +513,7 @@ async fn runboard_demo_1_starts_the_fleet_in_the_binary_and_sigterm_stops_both()
     );
 
     // The fleet ended its runs and cleared its dispatch URL before the server stopped.
-    let db = app::db::Db::connect(&format!("sqlite://{}/runboard.db", dir.path().display()))
+    let db = store::db::Db::connect(&format!("sqlite://{}/runboard.db", dir.path().display()))
         .await
         .unwrap();
     let in_flight: i64 =

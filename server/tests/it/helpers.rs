@@ -15,7 +15,7 @@ pub struct TestApp {
     pub base: String,
     /// A client that keeps cookies and does not follow redirects, so tests see them.
     pub client: reqwest::Client,
-    pub db: app::db::Db,
+    pub db: store::db::Db,
     dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -201,16 +201,16 @@ impl TestApp {
     /// A second account with its own owner; returns that owner's API JWT.
     pub async fn other_account_token(&self) -> String {
         let mut tx = self.db.begin_write().await.unwrap();
-        let account = app::db::accounts::create_account(&mut tx, "Other")
+        let account = store::db::accounts::create_account(&mut tx, "Other")
             .await
             .unwrap();
-        let hash = app::auth::hash_password("other-password").unwrap();
-        app::db::users::create_user(
+        let hash = store::auth::hash_password("other-password").unwrap();
+        store::db::users::create_user(
             &mut tx,
             account,
             "other@example.com",
             &hash,
-            app::model::Role::Owner,
+            model::Role::Owner,
         )
         .await
         .unwrap();

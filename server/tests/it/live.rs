@@ -377,7 +377,7 @@ async fn an_unknown_or_forgotten_position_gets_a_resync() {
         .await
         .unwrap();
     app.create_run(&token, json!({"agent": "a"})).await;
-    let removed = app::db::changes::prune(app.db.writer(), app::db::now_ms())
+    let removed = store::db::changes::prune(app.db.writer(), store::db::now_ms())
         .await
         .unwrap();
     assert!(removed >= 1);
@@ -395,11 +395,11 @@ async fn a_change_is_announced_only_once_committed() {
     let account = app.owner_account().await;
     let mut stream = Stream::open(&app, "", &token, None).await;
     let mut tx = app.db.begin_write().await.unwrap();
-    app::db::changes::record(
+    store::db::changes::record(
         &mut tx,
         account,
         None,
-        app::model::ChangeKind::CampaignChanged,
+        model::ChangeKind::CampaignChanged,
         &json!({"note": "uncommitted"}),
     )
     .await

@@ -12,16 +12,17 @@
 //! built with STAT4, so bound values can change a plan).
 
 use crate::helpers::*;
-use app::db::events::{self, EventQuery, NewEvent};
-use app::db::now_ms;
-use app::db::runs::{self, NewRun};
-use app::db::text_search;
-use app::model::{RunFilter, RunStatus, CHART_DAYS};
+use model::{RunFilter, RunStatus, CHART_DAYS};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
+use store::db::events::{self, EventQuery, NewEvent};
+use store::db::filter;
+use store::db::now_ms;
+use store::db::runs::{self, NewRun};
+use store::db::text_search;
 use uuid::Uuid;
 
 use runboard::seed::{AGENTS, COMPANIES};
@@ -140,7 +141,7 @@ async fn fill(app: &TestApp) -> Fixture {
     let account_pk = app.owner_account().await;
     let mut campaign_ids = Vec::new();
     for name in ["Spring launch", "Competitor watch", "Fintech hiring push"] {
-        let campaign = app::db::campaigns::create_campaign(&app.db, account_pk, name)
+        let campaign = store::db::campaigns::create_campaign(&app.db, account_pk, name)
             .await
             .unwrap();
         campaign_ids.push(campaign.id);
@@ -151,13 +152,13 @@ async fn fill(app: &TestApp) -> Fixture {
     let mut campaign_pks = Vec::new();
     for id in &campaign_ids {
         campaign_pks.push(
-            app::db::campaigns::find_campaign_pk(&mut tx, account_pk, *id)
+            store::db::campaigns::find_campaign_pk(&mut tx, account_pk, *id)
                 .await
                 .unwrap()
                 .unwrap(),
         );
     }
-    let other_pk = app::db::accounts::create_account(&mut tx, "Other")
+    let other_pk = store::db::accounts::create_account(&mut tx, "Other")
         .await
         .unwrap();
     let mut owner_runs = Vec::new();
@@ -366,7 +367,7 @@ fn filter(query: &str) -> RunFilter {
 }
 
 fn date(ms: i64) -> String {
-    app::db::from_ms(ms)
+    store::db::from_ms(ms)
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
@@ -607,7 +608,7 @@ async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
             "?{base}: five keyset pages of 20 are the first 100"
         );
     }
-    let text = runs::fts_query("upstream").unwrap();
+    let text = filter::fts_query("upstream").unwrap();
     let expected: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM runs r WHERE r.account_pk = ?
          AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)

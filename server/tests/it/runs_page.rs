@@ -1,9 +1,9 @@
 //! The server-rendered runs list: newest first, filtered, scoped to the account.
 
 use crate::helpers::*;
-use app::db::runs::{insert_run, NewRun};
-use app::model::RunStatus;
+use model::RunStatus;
 use serde_json::json;
+use store::db::runs::{insert_run, NewRun};
 
 fn run(agent: &str, status: RunStatus, summary: &str, created_at: i64) -> NewRun {
     let mut run = NewRun::requested(agent, json!({"company_name": "Stripe"}));
@@ -93,7 +93,7 @@ async fn the_status_filter_is_applied_by_the_server() {
 async fn another_accounts_runs_are_never_listed() {
     let app = spawn_app().await;
     let mut tx = app.db.begin_write().await.unwrap();
-    let other = app::db::accounts::create_account(&mut tx, "Other")
+    let other = store::db::accounts::create_account(&mut tx, "Other")
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -174,7 +174,7 @@ async fn an_unknown_status_is_a_400_naming_the_field() {
 async fn the_runs_chart_counts_each_day_by_status() {
     let app = spawn_app().await;
     let account = app.owner_account().await;
-    let now = app::db::now_ms();
+    let now = store::db::now_ms();
     insert(
         &app,
         account,
@@ -265,12 +265,12 @@ async fn every_committed_write_shows_on_the_next_page_view() {
 
     // A write by another process on the same file (its own `Db`, as the CLI
     // has) reaches the page too: the live stream's tail sees its change.
-    let other = app::db::Db::connect(&app.database_url()).await.unwrap();
-    let request = app::db::runs::CreateRun {
+    let other = store::db::Db::connect(&app.database_url()).await.unwrap();
+    let request = store::db::runs::CreateRun {
         agent: "gamma-agent".to_string(),
         ..Default::default()
     };
-    app::db::runs::create_run(&other, account, request)
+    store::db::runs::create_run(&other, account, request)
         .await
         .unwrap();
     let mut seen = false;

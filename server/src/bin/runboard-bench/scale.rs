@@ -116,7 +116,7 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
         // Made by an earlier version, perhaps: bring its schema up to date first,
         // as the server would when it starts.
         let started = std::time::Instant::now();
-        app::db::Db::connect(&sqlite_url(&path))
+        store::db::Db::connect(&sqlite_url(&path))
             .await?
             .close()
             .await;
@@ -233,7 +233,7 @@ async fn generate_database(path: &Path, args: &ScaleArgs) -> Result<()> {
         events: args.events,
         long_run_events: args.long_run_events,
         days: args.days,
-        now: app::db::now_ms(),
+        now: store::db::now_ms(),
         seed: args.seed,
     };
     eprintln!(
@@ -430,9 +430,9 @@ mod tests {
 
     #[test]
     fn busy_lines_are_found_in_the_server_log() {
-        let log = "2026-11-26T10:00:00Z ERROR app::error: database error error=error returned from database: (code: 5) database is locked\n\
+        let log = "2026-11-26T10:00:00Z ERROR model::error: database error error=error returned from database: (code: 5) database is locked\n\
                    2026-11-26T10:00:01Z  WARN something else\n\
-                   2026-11-26T10:00:02Z ERROR app::error: database error error=no rows\n";
+                   2026-11-26T10:00:02Z ERROR model::error: database error error=no rows\n";
         assert_eq!(scan_log(log), (1, 2));
     }
 

@@ -5,12 +5,11 @@
 use super::plan::{AGENTS, COMPANIES};
 use crate::common::ADMIN_EMAIL;
 use anyhow::{Context, Result};
-use app::db::events::EventQuery;
-use app::error::AppError;
-use app::model::{RunFilter, CHART_DAYS};
 use chrono::{DateTime, Days, Utc};
 use futures::future::BoxFuture;
+use model::{AppError, RunFilter, CHART_DAYS};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use store::db::events::EventQuery;
 use uuid::Uuid;
 
 /// The latency target for list filters and the events page (p99).
@@ -22,7 +21,7 @@ type Builder = Box<dyn Fn() -> Result<QueryBuilder<'static, Sqlite>, AppError> +
 type Call = Box<dyn Fn(SqlitePool) -> BoxFuture<'static, Result<(), AppError>> + Send + Sync>;
 
 /// One SQL statement of a request, or one of the server's query functions where
-/// it runs several (a text search walks its indexes: `app::db::text_search`).
+/// it runs several (a text search walks its indexes: `store::db::text_search`).
 pub struct Piece {
     pub name: &'static str,
     pub work: Work,
@@ -127,7 +126,7 @@ impl Fixture {
         .bind(account_pk)
         .fetch_one(pool)
         .await?;
-        let day = app::db::from_ms((first + last) / 2)
+        let day = store::db::from_ms((first + last) / 2)
             .date_naive()
             .and_hms_opt(0, 0, 0)
             .context("midnight")?
@@ -166,7 +165,7 @@ fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
             filter,
             |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::list_runs(&pool, account, &filter)
+                    store::db::runs::list_runs(&pool, account, &filter)
                         .await
                         .map(drop)
                 })
@@ -178,11 +177,11 @@ fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     vec![
         sql(
             "page",
-            Box::new(move || app::db::runs::list_query(account_pk, &page)),
+            Box::new(move || store::db::runs::list_query(account_pk, &page)),
         ),
         sql(
             "total",
-            Box::new(move || app::db::runs::count_query(account_pk, &total)),
+            Box::new(move || store::db::runs::count_query(account_pk, &total)),
         ),
     ]
 }
@@ -191,7 +190,7 @@ fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
 fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     let chips = filter.clone();
     let chart = filter.clone();
-    let first_day = app::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
+    let first_day = store::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
     let mut pieces = list_pieces(account_pk, filter);
     if filter.q.is_some() {
         pieces.push(call(
@@ -200,7 +199,7 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
             filter,
             |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::status_counts(&pool, account, &filter)
+                    store::db::runs::status_counts(&pool, account, &filter)
                         .await
                         .map(drop)
                 })
@@ -212,7 +211,7 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
             filter,
             |pool, account, filter| {
                 Box::pin(async move {
-                    app::db::runs::daily_counts(&pool, account, &filter, CHART_DAYS)
+                    store::db::runs::daily_counts(&pool, account, &filter, CHART_DAYS)
                         .await
                         .map(drop)
                 })
@@ -222,11 +221,11 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
     }
     pieces.push(sql(
         "chips",
-        Box::new(move || app::db::runs::status_counts_query(account_pk, &chips)),
+        Box::new(move || store::db::runs::status_counts_query(account_pk, &chips)),
     ));
     pieces.push(sql(
         "chart",
-        Box::new(move || app::db::runs::daily_counts_query(account_pk, &chart, first_day)),
+        Box::new(move || store::db::runs::daily_counts_query(account_pk, &chart, first_day)),
     ));
     pieces
 }
@@ -317,7 +316,7 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
                     limit: 100,
                     ..EventQuery::default()
                 };
-                app::db::events::list_query(long_run_pk, &query)
+                store::db::events::list_query(long_run_pk, &query)
             }),
         )],
         p99_target: Some(TARGET_P99_MS),

@@ -6,7 +6,7 @@
 //! so each run's rows are the same however the generator interleaves them.
 
 use super::plan::{RunPlan, AGENTS, COMPANIES};
-use app::model::{RunStatus, StepStatus};
+use model::{RunStatus, StepStatus};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -817,7 +817,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         for agent in 0..AGENTS.len() {
             let (input, summary) = input_and_summary(&mut rng, agent, "Stripe");
-            let fields = app::db::runs::flatten_input(&input);
+            let fields = store::db::runs::flatten_input(&input);
             assert!(fields.len() >= 3, "{input}");
             assert!(fields.iter().any(|(path, _)| path.contains('.')), "{input}");
             assert!(!summary.is_empty());

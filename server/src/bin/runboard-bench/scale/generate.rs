@@ -11,7 +11,7 @@
 //!   (`bootstrap_owner`, `ensure_agent`, `create_campaign`);
 //! - runs carry every column `insert_run` and `apply_status` set (duration from
 //!   start, or creation when never started; `updated_at`; `event_seq`), their
-//!   input fields are `app::db::runs::flatten_input`'s, `run_counts` holds exactly
+//!   input fields are `store::db::runs::flatten_input`'s, `run_counts` holds exactly
 //!   the runs' counts per day, agent and status, and the FTS tables are filled by
 //!   the schema's own triggers;
 //! - events are numbered per run in arrival order, and the logs of runs that ran
@@ -29,9 +29,7 @@ use super::plan::{Plan, RunPlan, AGENTS, CAMPAIGNS, DAY_MS};
 use super::sql::{insert_rows, int, text};
 use crate::common::{sqlite_url, ADMIN_EMAIL, ADMIN_PASSWORD};
 use anyhow::{anyhow, Context, Result};
-use app::db::runs::flatten_input;
-use app::db::Db;
-use app::model::RunStatus;
+use model::RunStatus;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, Statement};
 use std::cmp::Reverse;
@@ -39,6 +37,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use store::db::runs::flatten_input;
+use store::db::Db;
 
 /// Keys of what the server's own code created before the bulk rows.
 struct Keys {
@@ -86,7 +86,7 @@ pub async fn generate(path: &Path, plan: Plan, now: i64) -> Result<()> {
 /// The schema (the server's migrations), the owner, the agents and campaigns.
 async fn create_with_server_code(path: &Path) -> Result<Keys> {
     let db = Db::connect(&sqlite_url(path)).await?;
-    app::auth::bootstrap_owner(&db, Some(ADMIN_EMAIL), Some(ADMIN_PASSWORD))
+    store::auth::bootstrap_owner(&db, Some(ADMIN_EMAIL), Some(ADMIN_PASSWORD))
         .await
         .map_err(|error| anyhow!("cannot create the owner: {error}"))?;
     let account_pk: i64 = sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
@@ -96,12 +96,12 @@ async fn create_with_server_code(path: &Path) -> Result<Keys> {
     let mut tx = db.begin_write().await?;
     let mut agents = Vec::new();
     for agent in &AGENTS {
-        agents.push(app::db::runs::ensure_agent(&mut tx, account_pk, agent.slug).await?);
+        agents.push(store::db::runs::ensure_agent(&mut tx, account_pk, agent.slug).await?);
     }
     tx.commit().await?;
     let mut campaigns = Vec::new();
     for name in CAMPAIGNS {
-        let campaign = app::db::campaigns::create_campaign(&db, account_pk, name)
+        let campaign = store::db::campaigns::create_campaign(&db, account_pk, name)
             .await
             .map_err(|error| anyhow!("cannot create a campaign: {error}"))?;
         let pk: i64 = sqlx::query_scalar("SELECT pk FROM campaigns WHERE id = ?")

@@ -13,7 +13,7 @@
 //! end would lie after "now" are still in flight; events per run grow with the
 //! run time, with a long tail, and one run has a log of 100,000 events.
 
-use app::model::RunStatus;
+use model::RunStatus;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;

@@ -10,7 +10,7 @@ use super::cases::{Case, Piece, Work};
 use super::sql::{insert_rows, text};
 use crate::common::{millis, sqlite_url, Percentiles};
 use anyhow::{Context, Result};
-use app::error::AppError;
+use model::AppError;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -174,7 +174,7 @@ pub fn insert_events(
 
 /// A batch's column values, numbered on from `seq`.
 fn event_values(run_pk: i64, seq: &mut i64, batch: &[EventContent]) -> Vec<Value> {
-    let now = app::db::now_ms();
+    let now = store::db::now_ms();
     let mut values = Vec::with_capacity(batch.len() * EVENT_COLUMNS);
     for event in batch {
         *seq += 1;

@@ -1,0 +1,25 @@
+//! Artifacts: files and links a run produced.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    pub id: Uuid,
+    pub step_id: Option<String>,
+    pub name: Option<String>,
+    pub artifact_type: String,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub storage_key: Option<String>,
+    /// True when Runboard holds the bytes (uploaded), so `/content` serves them.
+    pub stored: bool,
+    pub url: Option<String>,
+    pub inline_text: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,40 @@
+//! Types shared by the server, the browser and the JSON API: one name per concept.
+//! Builds for wasm with serde alone; the server's derives and conversions are
+//! features (`utoipa` for the OpenAPI schemas, `sqlx` for database errors,
+//! `server-fn` for the server functions' error encoding).
+
+mod error;
+
+mod agent;
+mod artifact;
+mod campaign;
+mod change;
+mod detail;
+mod event;
+mod run;
+mod step;
+mod time;
+mod token;
+mod user;
+
+pub use agent::Agent;
+pub use artifact::Artifact;
+pub use campaign::{Campaign, CampaignStatus};
+pub use change::{Change, ChangeKind, EventsAppended};
+pub use detail::{ArtifactView, Preview, RunDetail};
+pub use error::AppError;
+pub use event::{Event, EventPage};
+pub use run::{
+    DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
+    CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
+pub use step::{Step, StepStatus};
+pub use time::{format_duration_ms, format_timestamp};
+pub use token::ApiToken;
+pub use user::{CurrentUser, Role};
+
+/// A public id taken from a URL. Anything that is not a UUID names nothing, so it
+/// is `NotFound`, exactly like an unknown id.
+pub fn parse_public_id(id: &str) -> Result<uuid::Uuid, AppError> {
+    id.parse().map_err(|_| AppError::NotFound)
+}

@@ -1,0 +1,523 @@
+//! Runs: the status lifecycle, the row the runs list shows, and the list filter.
+
+use crate::AppError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Where a run is in its lifecycle: `requested → queued → running → completed | failed | cancelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Requested,
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Requested,
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Requested => "requested",
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// A terminal status never changes again; a retry is a new run.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+
+    fn stage(self) -> u8 {
+        match self {
+            RunStatus::Requested => 0,
+            RunStatus::Queued => 1,
+            RunStatus::Running => 2,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled => 3,
+        }
+    }
+
+    /// The one rule for status changes: never out of a terminal status, never
+    /// backwards; skipping ahead (a runner going straight from requested to running,
+    /// a queued run being cancelled) is allowed. Repeating the current status is a
+    /// no-op and allowed, so a runner may resend `running` with new progress.
+    pub fn can_transition_to(self, next: RunStatus) -> bool {
+        if self == next {
+            return !self.is_terminal();
+        }
+        !self.is_terminal() && next.stage() > self.stage()
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status `{s}`; expected one of requested, queued, running, completed, failed, cancelled"
+                )
+            })
+    }
+}
+
+/// Whether a run's final state has been delivered to its webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    None,
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl WebhookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::None => "none",
+            WebhookStatus::Pending => "pending",
+            WebhookStatus::Delivered => "delivered",
+            WebhookStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> WebhookStatus {
+        match value {
+            "pending" => WebhookStatus::Pending,
+            "delivered" => WebhookStatus::Delivered,
+            "failed" => WebhookStatus::Failed,
+            _ => WebhookStatus::None,
+        }
+    }
+}
+
+/// Why a run failed: a machine code, a message for people, and any details.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunError {
+    pub code: Option<String>,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+/// A run with everything stored about it (its steps, events and artifacts aside).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub id: Uuid,
+    pub agent: String,
+    pub campaign_id: Option<Uuid>,
+    pub status: RunStatus,
+    pub progress: f64,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub input: serde_json::Value,
+    pub context: serde_json::Value,
+    pub error: Option<RunError>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub duration_ms: Option<i64>,
+    pub webhook_url: Option<String>,
+    pub webhook_status: WebhookStatus,
+    pub retry_of: Option<Uuid>,
+    pub attempt: i64,
+}
+
+/// A run as the runs list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunRow {
+    pub id: Uuid,
+    pub agent: String,
+    pub campaign: Option<String>,
+    pub status: RunStatus,
+    pub progress: f64,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// Which runs to list. Every field is optional and the fields are AND-combined.
+/// The JSON API and the dashboard read it from the same query parameters
+/// ([`RunFilter::from_query`]), so a dashboard URL and an API URL filter alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunFilter {
+    /// Any of these statuses; empty means every status.
+    #[serde(default)]
+    pub statuses: Vec<RunStatus>,
+    pub agent: Option<String>,
+    pub campaign: Option<Uuid>,
+    pub initiator: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub min_duration_ms: Option<i64>,
+    pub max_duration_ms: Option<i64>,
+    /// Full text over summary, input, error and event messages.
+    pub q: Option<String>,
+    /// Equality on input fields: `(dotted.path, value)`.
+    #[serde(default)]
+    pub input: Vec<(String, String)>,
+    /// Compare input values case-insensitively.
+    #[serde(default)]
+    pub input_ci: bool,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Keyset position from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+impl RunFilter {
+    /// Reads a filter from query parameters. Unknown parameters are refused, so a
+    /// typo never silently widens the result.
+    pub fn from_query<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<RunFilter, AppError> {
+        let mut filter = RunFilter::default();
+        for (key, value) in pairs {
+            let value = value.trim();
+            if let Some(path) = key
+                .strip_prefix("input.")
+                .or_else(|| key.strip_prefix("initial_input."))
+            {
+                validate_input_path(key, path)?;
+                filter.input.push((path.to_string(), value.to_string()));
+                continue;
+            }
+            if value.is_empty() {
+                continue;
+            }
+            match key {
+                "status" => filter.statuses.extend(
+                    RunFilter::parse_statuses(value)
+                        .map_err(|message| AppError::invalid("status", message))?,
+                ),
+                "agent" | "pipeline_id" => filter.agent = Some(value.to_string()),
+                "campaign" | "campaignId" => {
+                    filter.campaign = Some(value.parse().map_err(|_| {
+                        AppError::invalid(key, format!("{key} must be a campaign id (a UUID)"))
+                    })?)
+                }
+                "initiator" => filter.initiator = Some(value.to_string()),
+                "createdAfter" => filter.created_after = Some(parse_time(key, value)?),
+                "createdBefore" => filter.created_before = Some(parse_time(key, value)?),
+                "minDurationMs" => filter.min_duration_ms = Some(parse_int(key, value)?),
+                "maxDurationMs" => filter.max_duration_ms = Some(parse_int(key, value)?),
+                "q" => {
+                    // The search box takes `input.<path>=<value>` terms beside free text.
+                    let mut words = Vec::new();
+                    for term in value.split_whitespace() {
+                        match term.split_once('=') {
+                            Some((field, wanted))
+                                if field.starts_with("input.")
+                                    || field.starts_with("initial_input.") =>
+                            {
+                                let path = field
+                                    .split_once('.')
+                                    .map(|(_, path)| path)
+                                    .unwrap_or_default();
+                                validate_input_path(field, path)?;
+                                filter.input.push((path.to_string(), wanted.to_string()));
+                            }
+                            _ => words.push(term),
+                        }
+                    }
+                    filter.q = (!words.is_empty()).then(|| words.join(" "));
+                }
+                "ci" => filter.input_ci = parse_bool(key, value)?,
+                "limit" => filter.limit = Some(parse_int(key, value)?),
+                "offset" => filter.offset = Some(parse_int(key, value)?),
+                "cursor" => filter.cursor = Some(value.to_string()),
+                other => {
+                    return Err(AppError::invalid(
+                        other,
+                        format!("unknown filter `{other}`; see docs/api.md for the run filters"),
+                    ))
+                }
+            }
+        }
+        filter.page()?;
+        Ok(filter)
+    }
+
+    /// Parses a comma list of statuses as used in URLs (`?status=failed,cancelled`).
+    pub fn parse_statuses(value: &str) -> Result<Vec<RunStatus>, String> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(RunStatus::from_str)
+            .collect()
+    }
+
+    /// The validated page size and offset: the default size is 20, the largest 100.
+    pub fn page(&self) -> Result<(i64, i64), AppError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(AppError::invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}"),
+            ));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(AppError::invalid("offset", "offset must not be negative"));
+        }
+        Ok((limit, offset))
+    }
+}
+
+fn validate_input_path(key: &str, path: &str) -> Result<(), AppError> {
+    let valid =
+        !path.is_empty() && path.len() <= 200 && path.split('.').all(|segment| !segment.is_empty());
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            key,
+            format!("`{key}` needs a field path such as input.company_name or input.address.city"),
+        ))
+    }
+}
+
+fn parse_time(key: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map_err(|_| {
+            AppError::invalid(
+                key,
+                format!(
+                    "{key} must be an RFC 3339 time (2026-11-25T08:00:00Z) or a date (2026-11-25)"
+                ),
+            )
+        })
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64, AppError> {
+    value
+        .parse()
+        .map_err(|_| AppError::invalid(key, format!("{key} must be a whole number, got `{value}`")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, AppError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(AppError::invalid(
+            key,
+            format!("{key} must be true or false"),
+        )),
+    }
+}
+
+/// The runs list page's data: a page of runs, how many runs each status has under
+/// the other filters (for the status chips), and the choices of the filter bar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunListView {
+    pub page: RunPage,
+    /// Runs created per day over the last [`CHART_DAYS`] days, by status.
+    pub chart: Vec<DayCounts>,
+    pub status_counts: Vec<(RunStatus, i64)>,
+    pub agents: Vec<String>,
+    pub campaigns: Vec<(Uuid, String)>,
+}
+
+/// How many days the runs chart covers.
+pub const CHART_DAYS: i64 = 14;
+
+/// Runs created on one UTC day, by status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounts {
+    pub day: chrono::NaiveDate,
+    pub counts: Vec<(RunStatus, i64)>,
+}
+
+/// One page of the runs list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunPage {
+    pub runs: Vec<RunRow>,
+    /// How many runs match; with `totalExact` false, at least this many (filters
+    /// that need every matching run read are counted up to a cap).
+    pub total: i64,
+    pub total_exact: bool,
+    pub limit: i64,
+    pub offset: i64,
+    /// Pass as `cursor` to get the next page by keyset (fast at any depth).
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legal_transitions_follow_the_lifecycle() {
+        use RunStatus::*;
+        assert!(Requested.can_transition_to(Queued));
+        assert!(Requested.can_transition_to(Running));
+        assert!(Queued.can_transition_to(Running));
+        assert!(Running.can_transition_to(Running));
+        for terminal in [Completed, Failed, Cancelled] {
+            assert!(Requested.can_transition_to(terminal));
+            assert!(Running.can_transition_to(terminal));
+        }
+    }
+
+    #[test]
+    fn terminal_statuses_never_change_and_nothing_goes_backwards() {
+        use RunStatus::*;
+        for terminal in [Completed, Failed, Cancelled] {
+            for next in RunStatus::ALL {
+                assert!(!terminal.can_transition_to(next), "{terminal} -> {next}");
+            }
+        }
+        assert!(!Running.can_transition_to(Queued));
+        assert!(!Queued.can_transition_to(Requested));
+    }
+
+    #[test]
+    fn status_lists_parse_and_reject_unknown_names() {
+        assert_eq!(
+            RunFilter::parse_statuses("failed, cancelled"),
+            Ok(vec![RunStatus::Failed, RunStatus::Cancelled])
+        );
+        let error = RunFilter::parse_statuses("failed,done").unwrap_err();
+        assert!(error.contains("`done`"), "{error}");
+    }
+
+    #[test]
+    fn filters_are_read_from_query_parameters() {
+        let filter = RunFilter::from_query([
+            ("status", "running,failed"),
+            ("pipeline_id", "jobseek"),
+            ("initial_input.company_name", "Stripe"),
+            ("input.address.city", "Dublin"),
+            ("ci", "true"),
+            ("createdAfter", "2026-11-01"),
+            ("minDurationMs", "1000"),
+            ("limit", "5"),
+            ("offset", "10"),
+        ])
+        .unwrap();
+        assert_eq!(filter.statuses, vec![RunStatus::Running, RunStatus::Failed]);
+        assert_eq!(filter.agent.as_deref(), Some("jobseek"));
+        assert_eq!(
+            filter.input,
+            vec![
+                ("company_name".to_string(), "Stripe".to_string()),
+                ("address.city".to_string(), "Dublin".to_string())
+            ]
+        );
+        assert!(filter.input_ci);
+        assert_eq!(
+            filter.created_after.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!((filter.limit, filter.offset), (Some(5), Some(10)));
+    }
+
+    #[test]
+    fn the_search_text_takes_input_field_terms() {
+        let filter =
+            RunFilter::from_query([("q", "urgent input.company_name=Stripe initial_input.a.b=1")])
+                .unwrap();
+        assert_eq!(filter.q.as_deref(), Some("urgent"));
+        assert_eq!(
+            filter.input,
+            vec![
+                ("company_name".to_string(), "Stripe".to_string()),
+                ("a.b".to_string(), "1".to_string())
+            ]
+        );
+        let only_terms = RunFilter::from_query([("q", "input.x=1")]).unwrap();
+        assert_eq!(only_terms.q, None);
+    }
+
+    #[test]
+    fn bad_filters_name_the_parameter() {
+        for (key, value) in [
+            ("limit", "1000"),
+            ("limit", "ten"),
+            ("status", "done"),
+            ("createdAfter", "yesterday"),
+            ("campaign", "not-a-uuid"),
+            ("input.", "x"),
+            ("stauts", "failed"),
+        ] {
+            let error = RunFilter::from_query([(key, value)]).unwrap_err();
+            let field = error.field().unwrap_or_default().to_string();
+            assert!(
+                key.starts_with(&field) && !field.is_empty(),
+                "{key}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn page_size_defaults_to_20_and_rejects_more_than_100() {
+        assert_eq!(RunFilter::default().page(), Ok((20, 0)));
+        let too_big = RunFilter {
+            limit: Some(101),
+            ..RunFilter::default()
+        };
+        assert!(matches!(too_big.page(), Err(AppError::Invalid { field, .. }) if field == "limit"));
+        let negative = RunFilter {
+            offset: Some(-1),
+            ..RunFilter::default()
+        };
+        assert!(
+            matches!(negative.page(), Err(AppError::Invalid { field, .. }) if field == "offset")
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! The signed-in user as every page and server function sees it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        [Role::Owner, Role::Member, Role::Viewer]
+            .into_iter()
+            .find(|role| role.as_str() == value)
+    }
+}
+
+/// Who is calling. `account_pk` scopes every query made on their behalf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentUser {
+    #[serde(skip)]
+    pub user_pk: i64,
+    #[serde(skip)]
+    pub account_pk: i64,
+    pub email: String,
+    pub account_name: String,
+    pub role: Role,
+}

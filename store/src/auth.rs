@@ -1,0 +1,173 @@
+//! Who is calling: argon2 password hashes, credential checks, the user a login
+//! session names, and the first-start owner account. The session cookie itself
+//! belongs to the web layer.
+
+use crate::db::{self, Db};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use model::{AppError, CurrentUser, Role};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| {
+            tracing::error!(%error, "password hashing failed");
+            AppError::Internal
+        })
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A random password for the first owner when none was configured.
+pub fn generate_password() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}
+
+/// Checks an email and password; the same work is done whether or not the email
+/// exists, so response times do not reveal which emails have accounts.
+pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<i64, AppError> {
+    // A valid hash of a random password, verified when the email is unknown.
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let found = db::users::find_credentials(&db.read, email).await?;
+    match found {
+        Some(user) if verify_password(password, &user.password_hash) => Ok(user.pk),
+        Some(_) => Err(AppError::InvalidCredentials),
+        None => {
+            let decoy =
+                DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default());
+            verify_password(password, decoy);
+            Err(AppError::InvalidCredentials)
+        }
+    }
+}
+
+/// The user signed in as `user_pk`, or `None` when the user is gone.
+pub async fn signed_in_user(db: &Db, user_pk: i64) -> Result<Option<CurrentUser>, AppError> {
+    // Asked by the layout and by the page alike, on every page.
+    let key = db::view_cache::ViewKey::new("signed-in-user", 0, user_pk.to_string());
+    let user = db
+        .views()
+        .get_or_load(key, || db::users::find_current_user(&db.read, user_pk))
+        .await?;
+    Ok(user)
+}
+
+/// What the first start did about the owner account.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users exist already; nothing was done.
+    Existing,
+    /// An owner was created with the configured password.
+    Created { email: String },
+    /// An owner was created with this generated password, to be shown once.
+    CreatedWithPassword { email: String, password: String },
+}
+
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
+
+/// With no users at all, creates the first account and its owner.
+pub async fn bootstrap_owner(
+    db: &Db,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> Result<Bootstrap, AppError> {
+    let mut tx = db.begin_write().await?;
+    if db::users::count_users(&mut *tx).await? > 0 {
+        return Ok(Bootstrap::Existing);
+    }
+    let email = email.unwrap_or(DEFAULT_ADMIN_EMAIL).to_string();
+    validate_email(&email)?;
+    let (password, generated) = match password {
+        Some(password) => {
+            validate_password(password)?;
+            (password.to_string(), false)
+        }
+        None => (generate_password(), true),
+    };
+    let account_pk = db::accounts::create_account(&mut tx, "Default").await?;
+    db::users::create_user(
+        &mut tx,
+        account_pk,
+        &email,
+        &hash_password(&password)?,
+        Role::Owner,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(if generated {
+        Bootstrap::CreatedWithPassword { email, password }
+    } else {
+        Bootstrap::Created { email }
+    })
+}
+
+pub fn validate_email(email: &str) -> Result<(), AppError> {
+    let email = email.trim();
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.contains(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "email",
+            "email must look like name@example.com",
+        ))
+    }
+}
+
+pub fn validate_password(password: &str) -> Result<(), AppError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        Err(AppError::invalid(
+            "password",
+            format!("password must be at least {MIN_PASSWORD_LEN} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn emails_and_passwords_are_validated_with_the_field_named() {
+        assert!(validate_email("owner@example.com").is_ok());
+        assert!(
+            matches!(validate_email("owner"), Err(AppError::Invalid { field, .. }) if field == "email")
+        );
+        assert!(
+            matches!(validate_password("short"), Err(AppError::Invalid { field, .. }) if field == "password")
+        );
+    }
+}

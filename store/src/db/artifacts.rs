@@ -1,0 +1,183 @@
+//! Artifacts: registered by reference or uploaded into Runboard's store.
+
+use super::{changes, from_ms, now_ms};
+use model::{AppError, Artifact, ChangeKind};
+use serde_json::Value;
+use sqlx::{SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct NewArtifact {
+    /// Chosen by the caller when the bytes were stored under this id.
+    pub id: Option<Uuid>,
+    pub step_id: Option<String>,
+    pub name: Option<String>,
+    pub artifact_type: String,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub storage_key: Option<String>,
+    pub stored: bool,
+    pub url: Option<String>,
+    pub inline_text: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// Storage keys are paths inside the store: relative, no `..`, no backslashes or
+/// control characters, so no key can point outside it.
+pub fn validate_storage_key(key: &str) -> Result<(), AppError> {
+    let valid = !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && !key.contains('\\')
+        && !key.chars().any(char::is_control)
+        && key
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "storageKey",
+            "storageKey must be a relative path without '..', empty segments or backslashes",
+        ))
+    }
+}
+
+pub async fn insert_artifact(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    artifact: &NewArtifact,
+) -> Result<Artifact, AppError> {
+    let id = artifact.id.unwrap_or_else(Uuid::now_v7);
+    let step_pk: Option<i64> = match &artifact.step_id {
+        Some(step_id) => sqlx::query_scalar(
+            "SELECT pk FROM steps WHERE run_pk = ? AND step_id = ? ORDER BY attempt DESC LIMIT 1",
+        )
+        .bind(run_pk)
+        .bind(step_id)
+        .fetch_optional(&mut *conn)
+        .await?,
+        None => None,
+    };
+    sqlx::query(
+        "INSERT INTO artifacts (id, run_pk, step_pk, name, artifact_type, content_type, size_bytes, sha256,
+                                storage_key, stored, url, inline_text, metadata, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(run_pk)
+    .bind(step_pk)
+    .bind(&artifact.name)
+    .bind(&artifact.artifact_type)
+    .bind(&artifact.content_type)
+    .bind(artifact.size_bytes)
+    .bind(&artifact.sha256)
+    .bind(&artifact.storage_key)
+    .bind(artifact.stored)
+    .bind(&artifact.url)
+    .bind(&artifact.inline_text)
+    .bind(artifact.metadata.as_ref().map(Value::to_string))
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    let saved = select(&mut *conn, run_pk, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::Internal)?;
+    changes::record_for_run(conn, run_pk, ChangeKind::ArtifactAdded, &saved).await?;
+    Ok(saved)
+}
+
+type ArtifactRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+async fn select<'c, E>(
+    executor: E,
+    run_pk: i64,
+    one: Option<Uuid>,
+) -> Result<Vec<Artifact>, AppError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let rows: Vec<ArtifactRow> = sqlx::query_as(
+        "SELECT a.id, s.step_id, a.name, a.artifact_type, a.content_type, a.size_bytes, a.sha256,
+                a.storage_key, a.stored, a.url, a.inline_text, a.metadata, a.created_at
+         FROM artifacts a LEFT JOIN steps s ON s.pk = a.step_pk
+         WHERE a.run_pk = ? AND (? IS NULL OR a.id = ?)
+         ORDER BY a.created_at, a.pk",
+    )
+    .bind(run_pk)
+    .bind(one.map(|id| id.to_string()))
+    .bind(one.map(|id| id.to_string()))
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(Artifact {
+                id: row.0.parse().ok()?,
+                step_id: row.1,
+                name: row.2,
+                artifact_type: row.3,
+                content_type: row.4,
+                size_bytes: row.5,
+                sha256: row.6,
+                storage_key: row.7,
+                stored: row.8 == 1,
+                url: row.9,
+                inline_text: row.10,
+                metadata: row.11.and_then(|text| serde_json::from_str(&text).ok()),
+                created_at: from_ms(row.12),
+            })
+        })
+        .collect())
+}
+
+pub async fn list_artifacts(pool: &SqlitePool, run_pk: i64) -> Result<Vec<Artifact>, AppError> {
+    select(pool, run_pk, None).await
+}
+
+pub async fn get_artifact(pool: &SqlitePool, run_pk: i64, id: Uuid) -> Result<Artifact, AppError> {
+    select(pool, run_pk, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_storage_key;
+
+    #[test]
+    fn storage_keys_cannot_escape_the_store() {
+        assert!(validate_storage_key("acct/run/report.html").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a\\b",
+            "./a",
+            "a/\n",
+        ] {
+            assert!(validate_storage_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The durable change log behind the live stream. Every write that a dashboard or
+//! API client could want to see records a change in the same transaction, so a
+//! change exists exactly when what it describes was committed; the stream reads
+//! committed rows only, and replays them by sequence to reconnecting clients.
+
+use super::now_ms;
+use model::{AppError, Change, ChangeKind, Event, EventsAppended};
+use serde::Serialize;
+use sqlx::{SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+/// How long changes are kept for replay; a client away longer gets a resync.
+pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How many events an `events.appended` change carries inline.
+pub const INLINE_EVENTS: usize = 50;
+
+/// A committed change as the stream's fan-out handles it: the account it belongs
+/// to, and the message already serialised once for every subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedChange {
+    pub seq: i64,
+    pub account_pk: i64,
+    pub run_id: Option<String>,
+    pub kind: ChangeKind,
+    /// The JSON text of the [`Change`].
+    pub json: String,
+}
+
+fn payload<T: Serialize>(data: &T) -> Result<String, AppError> {
+    serde_json::to_string(data).map_err(|error| {
+        tracing::error!(%error, "a change could not be serialised");
+        AppError::Internal
+    })
+}
+
+/// Records a change of an account, in the caller's transaction.
+pub async fn record<T: Serialize>(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    run_id: Option<Uuid>,
+    kind: ChangeKind,
+    data: &T,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO changes (account_pk, run_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(account_pk)
+    .bind(run_id.map(|id| id.to_string()))
+    .bind(kind.as_str())
+    .bind(payload(data)?)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a change of the run with key `run_pk` (its account and id come from the run).
+pub async fn record_for_run<T: Serialize>(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    kind: ChangeKind,
+    data: &T,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO changes (account_pk, run_id, kind, payload, created_at)
+         SELECT account_pk, id, ?, ?, ? FROM runs WHERE pk = ?",
+    )
+    .bind(kind.as_str())
+    .bind(payload(data)?)
+    .bind(now_ms())
+    .bind(run_pk)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that `events` (consecutive, just appended) were added to a run.
+pub async fn record_events(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    events: &[Event],
+) -> Result<(), AppError> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Ok(());
+    };
+    let appended = EventsAppended {
+        first_seq: first.seq,
+        last_seq: last.seq,
+        count: events.len() as i64,
+        complete: events.len() <= INLINE_EVENTS,
+        events: events.iter().take(INLINE_EVENTS).cloned().collect(),
+    };
+    record_for_run(conn, run_pk, ChangeKind::EventsAppended, &appended).await
+}
+
+type ChangeRow = (i64, i64, Option<String>, String, String);
+
+fn to_logged((seq, account_pk, run_id, kind, payload): ChangeRow) -> Option<LoggedChange> {
+    let kind: ChangeKind = kind.parse().ok()?;
+    let run_json = match &run_id {
+        Some(id) => format!("\"{id}\""),
+        None => "null".to_string(),
+    };
+    let json = format!(
+        r#"{{"seq":{seq},"kind":"{kind}","runId":{run_json},"data":{payload}}}"#,
+        kind = kind.as_str()
+    );
+    Some(LoggedChange {
+        seq,
+        account_pk,
+        run_id,
+        kind,
+        json,
+    })
+}
+
+/// Committed changes of every account after `after`, oldest first: what the
+/// fan-out task passes on to subscribers.
+pub async fn after(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LoggedChange>, AppError> {
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, account_pk, run_id, kind, payload FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(to_logged).collect())
+}
+
+/// One account's changes after `after` (only one run's, when given), oldest first:
+/// what a reconnecting client missed.
+pub async fn for_account_after(
+    pool: &SqlitePool,
+    account_pk: i64,
+    run_id: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LoggedChange>, AppError> {
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, account_pk, run_id, kind, payload FROM changes
+         WHERE account_pk = ? AND seq > ? AND (? IS NULL OR run_id = ?) ORDER BY seq LIMIT ?",
+    )
+    .bind(account_pk)
+    .bind(after)
+    .bind(run_id)
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(to_logged).collect())
+}
+
+/// The newest sequence number (0 when nothing has changed yet).
+pub async fn head(pool: &SqlitePool) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM changes")
+            .fetch_one(pool)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// The oldest sequence number still kept, if any change is kept.
+pub async fn oldest(pool: &SqlitePool) -> Result<Option<i64>, AppError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT min(seq) FROM changes")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Forgets changes older than the retention period, keeping the newest row so
+/// that sequence numbers are never reused. Returns how many were removed.
+pub async fn prune(writer: &SqlitePool, now: i64) -> Result<u64, AppError> {
+    let removed = sqlx::query(
+        "DELETE FROM changes WHERE created_at < ? AND seq < (SELECT max(seq) FROM changes)",
+    )
+    .bind(now - RETENTION_MS)
+    .execute(writer)
+    .await?;
+    Ok(removed.rows_affected())
+}
+
+/// Parses a stored change's JSON, for tests and tools that want the typed form.
+pub fn parse(change: &LoggedChange) -> Option<Change> {
+    serde_json::from_str(&change.json).ok()
+}

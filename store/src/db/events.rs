@@ -1,0 +1,277 @@
+//! Events: appended in batches with a per-run sequence number, idempotent by the
+//! runner's own event id; read back by sequence, page by page.
+
+use super::filter::fts_query;
+use super::{changes, from_ms, now_ms};
+use model::{AppError, Event, EventPage};
+use serde_json::Value;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// The runner's own id for the event; a repeat with the same id is not stored twice.
+    pub client_id: Option<String>,
+    pub event_type: String,
+    pub message: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// Where an appended event ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub id: Uuid,
+    pub seq: i64,
+}
+
+/// The most events one run holds: the full-text index keys an event by
+/// `run_pk * 2^24 + seq` (migrations/0004_event_text.sql).
+pub const MAX_RUN_EVENTS: i64 = (1 << 24) - 1;
+
+/// An event's key in the `event_text` full-text index.
+pub fn text_key(run_pk: i64, seq: i64) -> i64 {
+    (run_pk << 24) + seq
+}
+
+/// Rows per multi-row `INSERT`: 8 parameters each, under SQLite's 32,766.
+const INSERT_CHUNK: usize = 4_000;
+/// Client ids per lookup of already stored events.
+const LOOKUP_CHUNK: usize = 900;
+
+/// Appends events in order; an event whose `client_id` the run already has (or
+/// that an earlier event of the same batch has) is answered with that event
+/// instead of being inserted again.
+///
+/// The new events go in with one multi-row `INSERT` per 4,000: inside a
+/// transaction every statement opens a savepoint, and FTS5 flushes a segment to
+/// disk at each one, so one statement per event made every event a segment
+/// (docs/performance.md "Scale benchmark", ingest).
+pub async fn append_events(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    events: &[NewEvent],
+) -> Result<Vec<Appended>, AppError> {
+    let mut seq: i64 = sqlx::query_scalar("SELECT event_seq FROM runs WHERE pk = ?")
+        .bind(run_pk)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut known = stored_client_ids(conn, run_pk, events).await?;
+    let now = now_ms();
+    let mut appended = Vec::with_capacity(events.len());
+    // The events this call stores (not the repeats): inserted, then logged.
+    let mut added = Vec::with_capacity(events.len());
+    let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(stored) = event.client_id.as_ref().and_then(|id| known.get(id)) {
+            appended.push(*stored);
+            continue;
+        }
+        seq += 1;
+        let stored = Appended {
+            id: Uuid::now_v7(),
+            seq,
+        };
+        if let Some(client_id) = &event.client_id {
+            known.insert(client_id.clone(), stored);
+        }
+        appended.push(stored);
+        fresh.push(event);
+        added.push(Event {
+            id: stored.id,
+            seq,
+            event_type: event.event_type.clone(),
+            message: event.message.clone(),
+            metadata: event.metadata.clone(),
+            created_at: from_ms(now),
+        });
+    }
+    if seq > MAX_RUN_EVENTS {
+        return Err(AppError::TooLarge(format!(
+            "a run holds at most {MAX_RUN_EVENTS} events"
+        )));
+    }
+    for (events, rows) in fresh.chunks(INSERT_CHUNK).zip(added.chunks(INSERT_CHUNK)) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at) ",
+        );
+        insert.push_values(events.iter().zip(rows), |mut row, (event, stored)| {
+            row.push_bind(run_pk)
+                .push_bind(stored.seq)
+                .push_bind(stored.id.as_bytes().to_vec())
+                .push_bind(event.client_id.clone())
+                .push_bind(event.event_type.clone())
+                .push_bind(event.message.clone())
+                .push_bind(event.metadata.as_ref().map(Value::to_string))
+                .push_bind(now);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
+        .bind(seq)
+        .bind(now)
+        .bind(run_pk)
+        .execute(&mut *conn)
+        .await?;
+    changes::record_events(conn, run_pk, &added).await?;
+    Ok(appended)
+}
+
+/// The events of this run already stored under the batch's client ids.
+async fn stored_client_ids(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    events: &[NewEvent],
+) -> Result<HashMap<String, Appended>, AppError> {
+    let client_ids: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event.client_id.as_deref())
+        .collect();
+    let mut known = HashMap::new();
+    for chunk in client_ids.chunks(LOOKUP_CHUNK) {
+        let mut lookup =
+            QueryBuilder::<Sqlite>::new("SELECT client_id, id, seq FROM events WHERE run_pk = ");
+        lookup.push_bind(run_pk).push(" AND client_id IN (");
+        let mut separated = lookup.separated(", ");
+        for client_id in chunk {
+            separated.push_bind(*client_id);
+        }
+        lookup.push(")");
+        let rows: Vec<(String, Vec<u8>, i64)> =
+            lookup.build_query_as().fetch_all(&mut *conn).await?;
+        for (client_id, id, seq) in rows {
+            let id = Uuid::from_slice(&id).map_err(|_| AppError::Internal)?;
+            known.insert(client_id, Appended { id, seq });
+        }
+    }
+    Ok(known)
+}
+
+/// The stored answer to an earlier request with this idempotency key.
+pub async fn idempotent_response(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE run_pk = ? AND key = ?")
+        .bind(run_pk)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn remember_response(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    key: &str,
+    response: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (run_pk, key, response, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(run_pk)
+    .bind(key)
+    .bind(response)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which events to read.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    /// Only events with a sequence number above this.
+    pub after: Option<i64>,
+    /// Only events with a sequence number below this: the page just before it
+    /// (still returned in sequence order), for reading a log backwards.
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub event_type: Option<String>,
+    pub q: Option<String>,
+}
+
+pub const MAX_EVENT_PAGE: i64 = 1000;
+
+pub async fn list_events(
+    pool: &SqlitePool,
+    run_pk: i64,
+    query: &EventQuery,
+) -> Result<EventPage, AppError> {
+    let mut sql = list_query(run_pk, query)?;
+    let backwards = query.before.is_some();
+    type EventRow = (Vec<u8>, i64, String, Option<String>, Option<String>, i64);
+    let mut rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
+    if backwards {
+        rows.reverse();
+    }
+    let full = rows.len() as i64 == query.limit;
+    let events: Vec<Event> = rows
+        .into_iter()
+        .filter_map(|(id, seq, event_type, message, metadata, created_at)| {
+            Some(Event {
+                id: Uuid::from_slice(&id).ok()?,
+                seq,
+                event_type,
+                message,
+                metadata: metadata.and_then(|text| serde_json::from_str(&text).ok()),
+                created_at: from_ms(created_at),
+            })
+        })
+        .collect();
+    let next_after = if full {
+        events.last().map(|event| event.seq)
+    } else {
+        None
+    };
+    Ok(EventPage { events, next_after })
+}
+
+/// The SQL of [`list_events`]: one page of a run's events in sequence order
+/// (descending when reading backwards from `before`). Public so that a test can
+/// explain its plan.
+pub fn list_query(
+    run_pk: i64,
+    query: &EventQuery,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_EVENT_PAGE}"),
+        ));
+    }
+    let mut sql = QueryBuilder::new(
+        "SELECT e.id, e.seq, e.event_type, e.message, e.metadata, e.created_at FROM events e WHERE e.run_pk = ",
+    );
+    sql.push_bind(run_pk);
+    if let Some(after) = query.after {
+        sql.push(" AND e.seq > ").push_bind(after);
+    }
+    if let Some(event_type) = &query.event_type {
+        sql.push(" AND e.event_type = ")
+            .push_bind(event_type.clone());
+    }
+    if let Some(before) = query.before {
+        sql.push(" AND e.seq < ").push_bind(before);
+    }
+    if let Some(text) = query.q.as_deref().and_then(fts_query) {
+        // The run's own key range of the index (migrations/0004_event_text.sql).
+        let first = text_key(run_pk, 0);
+        sql.push(" AND e.seq IN (SELECT rowid - ")
+            .push_bind(first)
+            .push(" FROM event_text WHERE event_text MATCH ")
+            .push_bind(text)
+            .push(" AND rowid BETWEEN ")
+            .push_bind(first)
+            .push(" AND ")
+            .push_bind(text_key(run_pk, MAX_RUN_EVENTS))
+            .push(")");
+    }
+    sql.push(if query.before.is_some() {
+        " ORDER BY e.seq DESC LIMIT "
+    } else {
+        " ORDER BY e.seq LIMIT "
+    })
+    .push_bind(query.limit);
+    Ok(sql)
+}

@@ -1,0 +1,242 @@
+//! The database layer: verb-named queries shared by server functions, the JSON API
+//! and the CLI, each scoped to an account where the data belongs to one.
+//!
+//! SQLite runs in WAL mode with one writer connection: every write goes through
+//! [`Db::begin_write`], which takes the write lock up front (`BEGIN IMMEDIATE`), so
+//! concurrent requests queue for the writer instead of failing with `SQLITE_BUSY`.
+//! Reads use a separate pool and never wait for writes.
+//!
+//! The modules depend one way, never in a circle: [`filter`] (the runs filter as
+//! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
+//! `text_search` and writes through [`campaigns`], [`outbox`] and [`changes`],
+//! none of which calls back into it.
+
+pub mod accounts;
+pub mod agents;
+pub mod artifacts;
+pub mod campaigns;
+pub mod changes;
+pub mod events;
+pub mod filter;
+pub mod outbox;
+pub mod runs;
+pub mod settings;
+pub mod steps;
+pub mod text_search;
+pub mod tokens;
+pub mod users;
+pub mod view_cache;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::ops::{Deref, DerefMut};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use view_cache::ViewCache;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How long [`Db::close`] waits for each pool.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a connection waits for a lock held by another process (the CLI, say).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// Pool for reads; WAL lets them run beside the writer.
+    pub read: SqlitePool,
+    /// Exactly one connection: writes are serialised here rather than in SQLite's lock.
+    write: SqlitePool,
+    /// Signalled after every committed write transaction (the live stream waits on it).
+    committed: Arc<Notify>,
+    /// Dashboard reads kept until the next commit.
+    views: Arc<ViewCache>,
+}
+
+/// A write transaction of [`Db::begin_write`]. It is used like the connection it
+/// holds; committing it also wakes whoever waits for commits (the live stream),
+/// so a change is announced as soon as, and only once, it is durable.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    committed: Arc<Notify>,
+    views: Arc<ViewCache>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        self.views.invalidate();
+        self.committed.notify_one();
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `url`, applies the migrations and
+    /// keeps the planner's statistics current ([`optimize`]).
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        if let Some(parent) = sqlite_file_parent(url) {
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        // Planner statistics, as SQLite recommends for long-lived connections:
+        // `PRAGMA optimize` now and then every hour. Without statistics the planner
+        // takes any indexed equality, `account_pk = ?` included, to select about ten
+        // rows, so under a full-text or input-field filter the runs list's counts
+        // and chart read every run of the account rather than the matching ones
+        // (docs/performance.md, "Query plans"). Read connections load the new
+        // statistics when the pool replaces them, within 30 minutes.
+        optimize(&write).await;
+        tokio::spawn(optimize_periodically(write.clone()));
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db {
+            read,
+            write,
+            committed: Arc::new(Notify::new()),
+            views: Arc::default(),
+        })
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from the first statement.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.write.begin_with("BEGIN IMMEDIATE").await?,
+            committed: self.committed.clone(),
+            views: self.views.clone(),
+        })
+    }
+
+    /// Completes after the next commit of a write transaction (or at once when
+    /// one was committed since the last wait): the live stream's wake-up call.
+    pub async fn next_commit(&self) {
+        self.committed.notified().await
+    }
+
+    /// Dashboard reads kept until the next commit ([`view_cache`]).
+    pub fn views(&self) -> &ViewCache {
+        &self.views
+    }
+
+    /// The writer pool, for single-statement writes that need no transaction.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// Closes both pools, waiting for connections in use to come back. Bounded:
+    /// sqlx's `Pool::close` can wait forever when a connection's return races
+    /// with it (seen under CPU starvation in tests); what is left open then closes
+    /// when the last handle to the pool is dropped.
+    pub async fn close(&self) {
+        for pool in [&self.read, &self.write] {
+            if tokio::time::timeout(CLOSE_WAIT, pool.close())
+                .await
+                .is_err()
+            {
+                tracing::warn!("a database pool did not close within {CLOSE_WAIT:?}; going on");
+            }
+        }
+    }
+}
+
+/// How often the writer refreshes planner statistics.
+const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
+
+/// `PRAGMA optimize`: `ANALYZE` (0x2) on every table (0x10000) whose statistics are
+/// missing or whose size changed tenfold since, with SQLite's analysis limit (0x10),
+/// sized by SQLite to stay under 100 ms on a 100 MB database on a Raspberry Pi 4.
+/// Usually a no-op; a failure only costs plan quality, so it is logged, not returned.
+async fn optimize(write: &SqlitePool) {
+    if let Err(error) = sqlx::query("PRAGMA optimize = 0x10012")
+        .execute(write)
+        .await
+    {
+        tracing::warn!(%error, "PRAGMA optimize failed");
+    }
+}
+
+async fn optimize_periodically(write: SqlitePool) {
+    let mut every = tokio::time::interval(OPTIMIZE_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if write.is_closed() {
+            return;
+        }
+        optimize(&write).await;
+    }
+}
+
+/// The directory a `sqlite:` URL's file lives in, so it can be created on first start.
+fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    (!parent.as_os_str().is_empty()).then(|| parent.to_path_buf())
+}
+
+/// Now, in the unit the schema stores: milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A stored millisecond timestamp as a UTC time.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_directory_is_taken_from_the_url() {
+        assert_eq!(
+            sqlite_file_parent("sqlite://data/runboard.db"),
+            Some("data".into())
+        );
+        assert_eq!(
+            sqlite_file_parent("sqlite:/tmp/x/r.db?mode=rwc"),
+            Some("/tmp/x".into())
+        );
+        assert_eq!(sqlite_file_parent("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_parent("sqlite://runboard.db"), None);
+    }
+}

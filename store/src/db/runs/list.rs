@@ -1,0 +1,514 @@
+//! The runs list: one page newest first (keyset or offset), its total, the
+//! status counts and the daily chart, each under the same filter. Counts come
+//! from `run_counts` when it can answer and are capped otherwise; a full-text
+//! filter is walked by [`text_search`].
+
+use crate::db::filter::{fts_query, push_filter, push_input_field, Reading};
+use crate::db::text_search::{self, TextMatch};
+use crate::db::{from_ms, now_ms};
+use model::{AppError, DayCounts, RunFilter, RunPage, RunRow, RunStatus};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+/// A keyset position: the `(created_at, pk)` of the last run of a page.
+fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
+    cursor
+        .split_once('.')
+        .and_then(|(created, pk)| Some((created.parse().ok()?, pk.parse().ok()?)))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "cursor",
+                "cursor must come from a previous page's nextCursor",
+            )
+        })
+}
+
+/// A filter's full-text query, if it has one, and the rest of the filter.
+fn split_text(filter: &RunFilter) -> Option<(String, RunFilter)> {
+    let text = filter.q.as_deref().and_then(fts_query)?;
+    Some((
+        text,
+        RunFilter {
+            q: None,
+            ..filter.clone()
+        },
+    ))
+}
+
+/// Runs matching a full-text filter, newest first: at most `want`, from the top.
+async fn text_matches(
+    pool: &SqlitePool,
+    account_pk: i64,
+    text: &str,
+    others: &RunFilter,
+    below: Option<i64>,
+    want: i64,
+) -> Result<Vec<TextMatch>, AppError> {
+    let mut conn = pool.acquire().await?;
+    let want = usize::try_from(want).unwrap_or(0);
+    text_search::text_matches(&mut conn, account_pk, text, others, below, want).await
+}
+
+/// Every status with its count among `(status, count)` rows; absent statuses count 0.
+pub fn per_status<'a>(rows: impl Iterator<Item = (&'a str, i64)> + Clone) -> Vec<(RunStatus, i64)> {
+    RunStatus::ALL
+        .into_iter()
+        .map(|status| {
+            let count = rows
+                .clone()
+                .filter(|(name, _)| *name == status.as_str())
+                .map(|(_, count)| count)
+                .sum();
+            (status, count)
+        })
+        .collect()
+}
+
+/// Whether `run_counts` can answer for this filter: it knows accounts, days, agents
+/// and statuses, nothing else.
+fn from_counters(filter: &RunFilter) -> bool {
+    let counted = RunFilter {
+        statuses: filter.statuses.clone(),
+        agent: filter.agent.clone(),
+        limit: filter.limit,
+        offset: filter.offset,
+        cursor: filter.cursor.clone(),
+        ..RunFilter::default()
+    };
+    *filter == counted
+}
+
+/// The agent (and, when asked, status) conditions on `run_counts`.
+fn push_counter_filter(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account_pk: i64,
+    filter: &RunFilter,
+    with_statuses: bool,
+) {
+    if let Some(agent) = &filter.agent {
+        query
+            .push(" AND agent_pk = (SELECT pk FROM agents WHERE account_pk = ")
+            .push_bind(account_pk)
+            .push(" AND slug = ")
+            .push_bind(agent.clone())
+            .push(")");
+    }
+    if with_statuses && !filter.statuses.is_empty() {
+        query.push(" AND status IN (");
+        let mut separated = query.separated(", ");
+        for status in &filter.statuses {
+            separated.push_bind(status.as_str());
+        }
+        query.push(")");
+    }
+}
+
+/// Runs per UTC day and status over the last `days` days (ending today), under the filter.
+pub async fn daily_counts(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+    days: i64,
+) -> Result<Vec<DayCounts>, AppError> {
+    let today = now_ms().div_euclid(DAY_MS);
+    let first = today - days + 1;
+    let rows: Vec<(i64, String, i64)> = match split_text(filter) {
+        Some((text, mut others)) => {
+            let since = from_ms(first * DAY_MS);
+            others.created_after =
+                Some(others.created_after.map_or(since, |after| after.max(since)));
+            let matches =
+                text_matches(pool, account_pk, &text, &others, None, TEXT_COUNT_CAP).await?;
+            let mut rows: Vec<(i64, String, i64)> = Vec::new();
+            for found in matches {
+                let day = found.created_at.div_euclid(DAY_MS);
+                match rows
+                    .iter_mut()
+                    .find(|(d, s, _)| *d == day && *s == found.status)
+                {
+                    Some(row) => row.2 += 1,
+                    None => rows.push((day, found.status, 1)),
+                }
+            }
+            rows
+        }
+        None => {
+            daily_counts_query(account_pk, filter, first)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok((first..=today)
+        .map(|day| DayCounts {
+            day: from_ms(day * DAY_MS).date_naive(),
+            counts: per_status(
+                rows.iter()
+                    .filter(|(row_day, _, _)| *row_day == day)
+                    .map(|(_, name, count)| (name.as_str(), *count)),
+            ),
+        })
+        .collect())
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The SQL of [`daily_counts`] from UTC day number `first` (days since the epoch)
+/// on: `(day, status, count)` rows. Public so that a test can explain its plan.
+pub fn daily_counts_query(
+    account_pk: i64,
+    filter: &RunFilter,
+    first: i64,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    if from_counters(filter) {
+        let mut query =
+            QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, filter, true);
+        query
+            .push(" AND day >= ")
+            .push_bind(first)
+            .push(" GROUP BY day, status");
+        Ok(query)
+    } else {
+        let mut query = QueryBuilder::new(
+            "SELECT created_at / 86400000 AS day, status, count(*)
+             FROM (SELECT r.created_at, r.status FROM runs r",
+        );
+        push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
+        query
+            .push(" AND r.created_at >= ")
+            .push_bind(first * DAY_MS)
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP)
+            .push(") GROUP BY day, status");
+        Ok(query)
+    }
+}
+
+/// How many runs have each status, under every filter but the status one.
+pub async fn status_counts(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<Vec<(RunStatus, i64)>, AppError> {
+    let rows: Vec<(String, i64)> = match split_text(filter) {
+        Some((text, others)) => {
+            let all_statuses = RunFilter {
+                statuses: Vec::new(),
+                ..others
+            };
+            let matches =
+                text_matches(pool, account_pk, &text, &all_statuses, None, TEXT_COUNT_CAP).await?;
+            matches.into_iter().map(|found| (found.status, 1)).collect()
+        }
+        None => {
+            status_counts_query(account_pk, filter)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(per_status(
+        rows.iter().map(|(name, count)| (name.as_str(), *count)),
+    ))
+}
+
+/// The SQL of [`status_counts`]: `(status, count)` rows. Public so that a test can
+/// explain its plan.
+pub fn status_counts_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let all_statuses = RunFilter {
+        statuses: Vec::new(),
+        ..filter.clone()
+    };
+    if from_counters(&all_statuses) {
+        let mut query =
+            QueryBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, &all_statuses, false);
+        query.push(" GROUP BY status");
+        Ok(query)
+    } else {
+        let mut query =
+            QueryBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
+        push_filter(&mut query, account_pk, &all_statuses, Reading::Aggregate)?;
+        query
+            .push(" LIMIT ")
+            .push_bind(COUNT_CAP)
+            .push(") GROUP BY status");
+        Ok(query)
+    }
+}
+
+/// Beyond this many matching runs, a filter that `run_counts` cannot answer is
+/// counted and charted over this many of its matches only: reading every match
+/// of a broad full-text or input-field filter at 1M runs took most of a second
+/// (docs/performance.md), and "10,000+" tells a person as much.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A text search counts (and charts) at most this many of its matches: each is
+/// found by walking the text indexes and checked by key, 60–120 ms for 10,000
+/// at 1M runs and 20M events (docs/performance.md), and a search's "1,000+"
+/// tells a person as much.
+pub const TEXT_COUNT_CAP: i64 = 1_000;
+
+/// How many runs match, and whether that is exact (see [`COUNT_CAP`]).
+async fn count_runs(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<(i64, bool), AppError> {
+    let (counted, cap) = match split_text(filter) {
+        Some((text, others)) => {
+            let want = TEXT_COUNT_CAP + 1;
+            let own_text_enough = text_search::own_text_exceeds(
+                &mut *pool.acquire().await?,
+                account_pk,
+                &text,
+                &others,
+                TEXT_COUNT_CAP,
+            )
+            .await?;
+            let counted = if own_text_enough {
+                want
+            } else {
+                text_matches(pool, account_pk, &text, &others, None, want)
+                    .await?
+                    .len() as i64
+            };
+            (counted, TEXT_COUNT_CAP)
+        }
+        None => {
+            let counted: i64 = count_query(account_pk, filter)?
+                .build_query_scalar()
+                .fetch_one(pool)
+                .await?;
+            if from_counters(filter) {
+                return Ok((counted, true));
+            }
+            (counted, COUNT_CAP)
+        }
+    };
+    Ok((counted.min(cap), counted <= cap))
+}
+
+/// The SQL of the runs list's total: one count, exact when `run_counts` answers,
+/// else of at most `COUNT_CAP + 1` matches. Public so that a test can explain its plan.
+pub fn count_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    if from_counters(filter) {
+        let mut query =
+            QueryBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
+        query.push_bind(account_pk);
+        push_counter_filter(&mut query, account_pk, filter, true);
+        return Ok(query);
+    }
+    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
+    match input_field_alone(filter) {
+        // The field's own rows are its runs, one each: counting them reads one
+        // index range (0.3 ms for 10,001 at 1M runs) where counting the runs
+        // they name read 10,001 runs by key (11–20 ms; docs/performance.md).
+        Some((path, value)) => {
+            query.push("run_input_fields f WHERE");
+            push_input_field(&mut query, "f", account_pk, path, value, filter.input_ci);
+        }
+        None => {
+            query.push("runs r");
+            push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
+        }
+    }
+    query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(")");
+    Ok(query)
+}
+
+/// The one input-field condition of a filter that has nothing else.
+fn input_field_alone(filter: &RunFilter) -> Option<(&str, &str)> {
+    let [(path, value)] = filter.input.as_slice() else {
+        return None;
+    };
+    let only_input = RunFilter {
+        input: filter.input.clone(),
+        input_ci: filter.input_ci,
+        limit: filter.limit,
+        offset: filter.offset,
+        cursor: filter.cursor.clone(),
+        ..RunFilter::default()
+    };
+    (*filter == only_input).then_some((path.as_str(), value.as_str()))
+}
+
+/// What a runs list row reads, from `runs r` and [`LIST_JOINS`].
+const LIST_COLUMNS: &str = "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator,
+        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms";
+const LIST_JOINS: &str =
+    " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
+
+/// A row of [`LIST_COLUMNS`].
+type ListRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    f64,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// One page of an account's runs, newest first, with the total that match.
+pub async fn list_runs(
+    pool: &SqlitePool,
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<RunPage, AppError> {
+    let (limit, offset) = filter.page()?;
+    let rows: Vec<ListRow> = match split_text(filter) {
+        Some((text, others)) => {
+            // Newest first by run key; a cursor's key is where the page starts.
+            let below = filter
+                .cursor
+                .as_deref()
+                .map(parse_cursor)
+                .transpose()?
+                .map(|(_, pk)| pk);
+            let skip = if below.is_some() { 0 } else { offset };
+            let page: Vec<i64> =
+                text_matches(pool, account_pk, &text, &others, below, skip + limit)
+                    .await?
+                    .into_iter()
+                    .skip(usize::try_from(skip).unwrap_or(0))
+                    .map(|found| found.pk)
+                    .collect();
+            let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
+            let mut rows: Vec<ListRow> = sqlx::query_as(&format!(
+                "{LIST_COLUMNS} FROM runs r {LIST_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
+            ))
+            .bind(keys)
+            .fetch_all(pool)
+            .await?;
+            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0));
+            rows
+        }
+        None => {
+            list_query(account_pk, filter)?
+                .build_query_as()
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|row| format!("{}.{}", row.8, row.0)))
+        .flatten();
+    let runs = rows
+        .into_iter()
+        .filter_map(
+            |(
+                _,
+                id,
+                agent,
+                campaign,
+                status,
+                progress,
+                initiator,
+                summary,
+                created,
+                started,
+                completed,
+                duration,
+            )| {
+                Some(RunRow {
+                    id: id.parse().ok()?,
+                    agent,
+                    campaign,
+                    status: status.parse().ok()?,
+                    progress,
+                    initiator,
+                    summary,
+                    created_at: from_ms(created),
+                    started_at: started.map(from_ms),
+                    completed_at: completed.map(from_ms),
+                    duration_ms: duration,
+                })
+            },
+        )
+        .collect();
+
+    let (total, total_exact) = count_runs(pool, account_pk, filter).await?;
+    Ok(RunPage {
+        runs,
+        total,
+        total_exact,
+        limit,
+        offset,
+        next_cursor,
+    })
+}
+
+/// The SQL of one page of [`list_runs`], newest first. Public so that a test can
+/// explain its plan.
+///
+/// With an input-field filter the page is read from `run_input_fields`, whose key
+/// (account, path, value, created_at, run) already lists the matching runs newest
+/// first: twenty rows are read, however many match. Filtering `runs` by
+/// `pk IN (…)` instead made SQLite sort every match (0.8 s for a value 125,000 of
+/// 1M runs share; the join takes 0.2 ms, docs/performance.md).
+pub fn list_query(
+    account_pk: i64,
+    filter: &RunFilter,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let (limit, offset) = filter.page()?;
+    let mut others = filter.clone();
+    let driving = (!others.input.is_empty()).then(|| others.input.remove(0));
+    let mut query = QueryBuilder::new(format!("{LIST_COLUMNS} FROM "));
+    if driving.is_some() {
+        // CROSS JOIN is SQLite's way to fix the join order: with statistics the
+        // planner otherwise started from `runs` and probed the fields of each run
+        // (1.9 s at 1M runs).
+        query.push("run_input_fields f CROSS JOIN runs r ON r.pk = f.run_pk ");
+    } else {
+        query.push("runs r ");
+    }
+    query.push(LIST_JOINS);
+    push_filter(&mut query, account_pk, &others, Reading::NewestPage)?;
+    // The page's order, from the table that drives it (the same values either way).
+    let (created_col, pk_col) = match driving {
+        Some((path, value)) => {
+            query.push(" AND");
+            push_input_field(&mut query, "f", account_pk, &path, &value, filter.input_ci);
+            ("f.created_at", "f.run_pk")
+        }
+        None => ("r.created_at", "r.pk"),
+    };
+    if let Some(cursor) = &filter.cursor {
+        let (created, pk) = parse_cursor(cursor)?;
+        // The first condition is implied by the second; it is there so that the
+        // page is one index range read from the cursor on, newest first, rather
+        // than two ranges (`MULTI-INDEX OR`) sorted whole.
+        query
+            .push(format!(" AND {created_col} <= "))
+            .push_bind(created)
+            .push(format!(" AND ({created_col} < "))
+            .push_bind(created)
+            .push(format!(" OR ({created_col} = "))
+            .push_bind(created)
+            .push(format!(" AND {pk_col} < "))
+            .push_bind(pk)
+            .push("))");
+    }
+    query
+        .push(format!(
+            " ORDER BY {created_col} DESC, {pk_col} DESC LIMIT "
+        ))
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(if filter.cursor.is_some() { 0 } else { offset });
+    Ok(query)
+}

@@ -1,0 +1,20 @@
+//! Runs, in three parts that depend one way: [`read`] (one stored run), [`write`]
+//! (creation, retry, deletion) with [`status`] (the one place a run's status
+//! changes), and [`list`] (the filtered, counted and charted runs list, built on
+//! [`super::filter`]). Everything is re-exported here: callers name `runs::…`.
+
+mod list;
+mod read;
+mod status;
+mod write;
+
+pub use list::{
+    count_query, daily_counts, daily_counts_query, list_query, list_runs, per_status,
+    status_counts, status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
+};
+pub use read::{get_run, get_run_any_account, get_run_by_pk, StoredRun};
+pub use status::{apply_status, claim_next, patch_run, update_status, RunPatch, StatusUpdate};
+pub use write::{
+    create_run, delete_run, ensure_agent, flatten_input, insert_run, retry_run, validate_http_url,
+    validate_slug, CreateRun, NewRun, MAX_SLUG_LEN,
+};

@@ -1,0 +1,131 @@
+//! Reading one run: the stored record with the keys the server needs, by public
+//! id (within an account, or any account for runner callbacks) or by key.
+
+use crate::db::from_ms;
+use model::{AppError, Run, RunError, WebhookStatus};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+/// The columns of a [`Run`], selected from `runs r` and its joins.
+const RUN_SELECT: &str =
+    "SELECT r.pk, r.account_pk, r.id, a.slug AS agent, c.id AS campaign_id, r.status,
+        r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
+        r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
+        r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt
+    FROM runs r
+    JOIN agents a ON a.pk = r.agent_pk
+    LEFT JOIN campaigns c ON c.pk = r.campaign_pk
+    LEFT JOIN runs rr ON rr.pk = r.retry_of_pk";
+
+#[derive(sqlx::FromRow)]
+struct RunRecord {
+    pk: i64,
+    account_pk: i64,
+    id: String,
+    agent: String,
+    campaign_id: Option<String>,
+    status: String,
+    progress: f64,
+    initiator: Option<String>,
+    summary: Option<String>,
+    input: String,
+    context: String,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    error_details: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    completed_at: Option<i64>,
+    updated_at: i64,
+    duration_ms: Option<i64>,
+    webhook_url: Option<String>,
+    webhook_status: String,
+    retry_of: Option<String>,
+    attempt: i64,
+}
+
+/// A stored run with the keys the server needs beside the public record.
+#[derive(Clone, Debug)]
+pub struct StoredRun {
+    pub pk: i64,
+    pub account_pk: i64,
+    pub run: Run,
+}
+
+impl RunRecord {
+    fn into_stored(self) -> Result<StoredRun, AppError> {
+        let corrupt = |what: &str| {
+            tracing::error!(run = %self.id, "stored run has an invalid {what}");
+            AppError::Internal
+        };
+        let error = self.error_message.clone().map(|message| RunError {
+            code: self.error_code.clone(),
+            message,
+            details: self
+                .error_details
+                .as_deref()
+                .and_then(|details| serde_json::from_str(details).ok()),
+        });
+        let run = Run {
+            id: self.id.parse().map_err(|_| corrupt("id"))?,
+            agent: self.agent.clone(),
+            campaign_id: self.campaign_id.as_deref().and_then(|id| id.parse().ok()),
+            status: self.status.parse().map_err(|_| corrupt("status"))?,
+            progress: self.progress,
+            initiator: self.initiator.clone(),
+            summary: self.summary.clone(),
+            input: serde_json::from_str(&self.input).map_err(|_| corrupt("input"))?,
+            context: serde_json::from_str(&self.context).map_err(|_| corrupt("context"))?,
+            error,
+            created_at: from_ms(self.created_at),
+            started_at: self.started_at.map(from_ms),
+            completed_at: self.completed_at.map(from_ms),
+            updated_at: from_ms(self.updated_at),
+            duration_ms: self.duration_ms,
+            webhook_url: self.webhook_url.clone(),
+            webhook_status: WebhookStatus::parse(&self.webhook_status),
+            retry_of: self.retry_of.as_deref().and_then(|id| id.parse().ok()),
+            attempt: self.attempt,
+        };
+        Ok(StoredRun {
+            pk: self.pk,
+            account_pk: self.account_pk,
+            run,
+        })
+    }
+}
+
+/// A run of an account by its public id; another account's run is `NotFound`.
+pub async fn get_run(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    id: Uuid,
+) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> =
+        sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ? AND r.account_pk = ?"))
+            .bind(id.to_string())
+            .bind(account_pk)
+            .fetch_optional(conn)
+            .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+/// A run by id whatever its account: for runner callbacks, whose token names the run.
+pub async fn get_run_any_account(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.pk = ?"))
+        .bind(pk)
+        .fetch_optional(conn)
+        .await?;
+    record.ok_or(AppError::NotFound)?.into_stored()
+}

@@ -1,0 +1,417 @@
+//! Writing runs: creation (with the flattened input fields that make any input
+//! field filterable, and the `run_counts` the list's chips and chart read),
+//! retries and deletion. Status changes go through [`super::status`].
+
+use super::read::{get_run, get_run_by_pk, StoredRun};
+use crate::db::{campaigns, changes, now_ms, outbox, Db};
+use model::{AppError, ChangeKind, RunStatus, WebhookStatus};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+/// Everything needed to insert a run. Timestamps are epoch milliseconds.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub agent: String,
+    pub status: RunStatus,
+    pub progress: f64,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub input: Value,
+    pub context: Value,
+    pub campaign_pk: Option<i64>,
+    pub webhook_url: Option<String>,
+    pub retry_of_pk: Option<i64>,
+    pub attempt: i64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub error_message: Option<String>,
+}
+
+impl NewRun {
+    /// A fresh, requested run of `agent` created now.
+    pub fn requested(agent: impl Into<String>, input: Value) -> NewRun {
+        NewRun {
+            agent: agent.into(),
+            status: RunStatus::Requested,
+            progress: 0.0,
+            initiator: None,
+            summary: None,
+            input,
+            context: Value::Object(Default::default()),
+            campaign_pk: None,
+            webhook_url: None,
+            retry_of_pk: None,
+            attempt: 1,
+            created_at: now_ms(),
+            started_at: None,
+            completed_at: None,
+            error_message: None,
+        }
+    }
+}
+
+/// The agent's key, creating the agent on first use.
+pub async fn ensure_agent(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    slug: &str,
+) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query_scalar(
+        "INSERT INTO agents (account_pk, slug, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (account_pk, slug) DO UPDATE SET slug = excluded.slug
+         RETURNING pk",
+    )
+    .bind(account_pk)
+    .bind(slug)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// Inserts a run into an account; returns its key and public id.
+pub async fn insert_run(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    run: &NewRun,
+) -> Result<(i64, Uuid), sqlx::Error> {
+    let agent_pk = ensure_agent(conn, account_pk, &run.agent).await?;
+    let id = Uuid::now_v7();
+    let duration_ms = match (run.started_at, run.completed_at) {
+        (Some(started), Some(completed)) => Some((completed - started).max(0)),
+        _ => None,
+    };
+    let webhook_status = if run.webhook_url.is_some() {
+        WebhookStatus::Pending
+    } else {
+        WebhookStatus::None
+    };
+    let run_pk: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (id, account_pk, agent_pk, campaign_pk, status, progress, initiator, summary,
+                           input, context, created_at, started_at, completed_at, updated_at, duration_ms,
+                           error_message, webhook_url, webhook_status, retry_of_pk, attempt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+    )
+    .bind(id.to_string())
+    .bind(account_pk)
+    .bind(agent_pk)
+    .bind(run.campaign_pk)
+    .bind(run.status.as_str())
+    .bind(run.progress.clamp(0.0, 1.0))
+    .bind(&run.initiator)
+    .bind(&run.summary)
+    .bind(run.input.to_string())
+    .bind(run.context.to_string())
+    .bind(run.created_at)
+    .bind(run.started_at)
+    .bind(run.completed_at)
+    .bind(run.completed_at.unwrap_or(run.created_at))
+    .bind(duration_ms)
+    .bind(&run.error_message)
+    .bind(&run.webhook_url)
+    .bind(webhook_status.as_str())
+    .bind(run.retry_of_pk)
+    .bind(run.attempt)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    count_run(conn, run_pk, run.status.as_str(), 1).await?;
+    for (path, value) in flatten_input(&run.input) {
+        sqlx::query(
+            "INSERT OR IGNORE INTO run_input_fields (run_pk, account_pk, path, value, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(run_pk)
+        .bind(account_pk)
+        .bind(path)
+        .bind(value)
+        .bind(run.created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok((run_pk, id))
+}
+
+/// Moves one run's weight in `run_counts` (the chips' and chart's counters).
+pub(super) async fn count_run(
+    conn: &mut SqliteConnection,
+    run_pk: i64,
+    status: &str,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO run_counts (account_pk, day, agent_pk, status, count)
+         SELECT account_pk, created_at / 86400000, agent_pk, ?, ? FROM runs WHERE pk = ?
+         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
+    )
+    .bind(status)
+    .bind(delta)
+    .bind(run_pk)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every scalar leaf of a JSON input as `(dotted.path, text)`. Array elements get
+/// their index as a path segment (`tags.0`). Strings are stored bare, other
+/// scalars as their JSON text, so `input.count=5` and `input.name=Stripe` both match.
+pub fn flatten_input(input: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+        let join = |key: &str| {
+            if prefix.is_empty() {
+                key.to_string()
+            } else {
+                format!("{prefix}.{key}")
+            }
+        };
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    walk(&join(key), child, out);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    walk(&join(&index.to_string()), child, out);
+                }
+            }
+            Value::String(text) if !prefix.is_empty() => {
+                out.push((prefix.to_string(), text.clone()))
+            }
+            other if !prefix.is_empty() => out.push((prefix.to_string(), other.to_string())),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", input, &mut out);
+    out
+}
+
+/// What an owner asks for when creating a run.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRun {
+    pub agent: String,
+    pub input: Option<Value>,
+    pub campaign_id: Option<Uuid>,
+    pub webhook_url: Option<String>,
+    pub initiator: Option<String>,
+    pub summary: Option<String>,
+    pub context: Option<Value>,
+}
+
+pub const MAX_SLUG_LEN: usize = 100;
+
+/// Agent slugs: letters, digits, `-`, `_`, `.`; they appear in URLs and logs.
+pub fn validate_slug(field: &str, slug: &str) -> Result<(), AppError> {
+    let valid = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must be 1–{MAX_SLUG_LEN} letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
+/// An http(s) URL without spaces: where Runboard may post.
+pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must be an http:// or https:// URL"),
+        ))
+    }
+}
+
+/// Creates a run (status `requested`) and, when its agent has a dispatch URL, queues
+/// the job request for push dispatch. Returns the stored run.
+pub async fn create_run(
+    db: &Db,
+    account_pk: i64,
+    request: CreateRun,
+) -> Result<StoredRun, AppError> {
+    validate_slug("agent", &request.agent)?;
+    if let Some(url) = &request.webhook_url {
+        validate_http_url("webhookUrl", url)?;
+    }
+    let context = request
+        .context
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let mut tx = db.begin_write().await?;
+    let campaign_pk = match request.campaign_id {
+        Some(id) => Some(
+            campaigns::find_campaign_pk(&mut tx, account_pk, id)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid("campaignId", format!("no campaign with id {id}"))
+                })?,
+        ),
+        None => None,
+    };
+    let mut new_run = NewRun::requested(
+        request.agent,
+        request
+            .input
+            .unwrap_or_else(|| Value::Object(Default::default())),
+    );
+    new_run.initiator = request.initiator;
+    new_run.summary = request.summary;
+    new_run.context = context;
+    new_run.campaign_pk = campaign_pk;
+    new_run.webhook_url = request.webhook_url;
+    let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
+    let stored = after_insert(&mut tx, account_pk, run_pk).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// What follows a new run in the same transaction: its campaign is running, its
+/// agent's dispatch URL (if any) gets the job, and the live stream announces it.
+/// Returns the stored run.
+async fn after_insert(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    run_pk: i64,
+) -> Result<StoredRun, AppError> {
+    let (campaign_pk, dispatch_url): (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
+    )
+    .bind(run_pk)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(campaign_pk) = campaign_pk {
+        campaigns::on_run_started(conn, campaign_pk, run_pk).await?;
+    }
+    if let Some(url) = dispatch_url {
+        outbox::enqueue(conn, outbox::Kind::Dispatch, account_pk, run_pk, &url, "").await?;
+    }
+    let stored = get_run_by_pk(conn, run_pk).await?;
+    changes::record(
+        conn,
+        account_pk,
+        Some(stored.run.id),
+        ChangeKind::RunCreated,
+        &stored.run,
+    )
+    .await?;
+    Ok(stored)
+}
+
+/// A new run repeating a failed or cancelled one, linked to it with `attempt + 1`.
+pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, AppError> {
+    let mut tx = db.begin_write().await?;
+    let original = get_run(&mut tx, account_pk, id).await?;
+    if !matches!(
+        original.run.status,
+        RunStatus::Failed | RunStatus::Cancelled
+    ) {
+        return Err(AppError::conflict(
+            "not_retryable",
+            format!(
+                "only failed or cancelled runs can be retried; run {id} is {}",
+                original.run.status
+            ),
+        ));
+    }
+    let campaign_pk: Option<i64> = sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
+        .bind(original.pk)
+        .fetch_one(&mut *tx)
+        .await?;
+    let source = &original.run;
+    let mut new_run = NewRun::requested(source.agent.clone(), source.input.clone());
+    new_run.initiator = source.initiator.clone();
+    new_run.summary = source.summary.clone();
+    new_run.context = source.context.clone();
+    new_run.campaign_pk = campaign_pk;
+    new_run.webhook_url = source.webhook_url.clone();
+    new_run.retry_of_pk = Some(original.pk);
+    new_run.attempt = source.attempt + 1;
+    let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
+    let stored = after_insert(&mut tx, account_pk, run_pk).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Deletes a run with its steps, events and artifacts; returns the storage keys of
+/// the files Runboard held for it, for the caller to remove from the store.
+pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String>, AppError> {
+    let mut tx = db.begin_write().await?;
+    let run = get_run(&mut tx, account_pk, id).await?;
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT storage_key FROM artifacts WHERE run_pk = ? AND stored = 1 AND storage_key IS NOT NULL",
+    )
+    .bind(run.pk)
+    .fetch_all(&mut *tx)
+    .await?;
+    count_run(&mut tx, run.pk, run.run.status.as_str(), -1).await?;
+    changes::record(
+        &mut tx,
+        account_pk,
+        Some(id),
+        ChangeKind::RunDeleted,
+        &serde_json::json!({ "id": id }),
+    )
+    .await?;
+    sqlx::query("DELETE FROM runs WHERE pk = ?")
+        .bind(run.pk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn input_is_flattened_to_every_scalar_leaf() {
+        let mut fields = flatten_input(&json!({
+            "company_name": "Stripe",
+            "size": 5000,
+            "address": {"city": "Dublin", "remote": true},
+            "tags": ["fintech", null]
+        }));
+        fields.sort();
+        let expected: Vec<(String, String)> = [
+            ("address.city", "Dublin"),
+            ("address.remote", "true"),
+            ("company_name", "Stripe"),
+            ("size", "5000"),
+            ("tags.0", "fintech"),
+            ("tags.1", "null"),
+        ]
+        .iter()
+        .map(|(path, value)| (path.to_string(), value.to_string()))
+        .collect();
+        assert_eq!(fields, expected);
+    }
+
+    #[test]
+    fn a_scalar_input_has_no_fields() {
+        assert!(flatten_input(&json!("just text")).is_empty());
+    }
+
+    #[test]
+    fn slugs_and_urls_are_validated() {
+        assert!(validate_slug("agent", "jobseek-add-company").is_ok());
+        assert!(validate_slug("agent", "").is_err());
+        assert!(validate_slug("agent", "../etc").is_err());
+        assert!(validate_http_url("webhookUrl", "https://example.com/hook").is_ok());
+        assert!(validate_http_url("webhookUrl", "file:///etc/passwd").is_err());
+    }
+}

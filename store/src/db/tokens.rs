@@ -1,0 +1,118 @@
+//! Named owner API tokens: random secrets shown once, stored as SHA-256.
+
+use super::{from_ms, now_ms, Db};
+use model::{ApiToken, AppError};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+/// Every API token starts with this, so tokens are recognisable (and scannable).
+pub const TOKEN_PREFIX: &str = "rb_";
+
+pub fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Creates a token and returns it with its secret, which is not stored.
+pub async fn create_token(
+    db: &Db,
+    account_pk: i64,
+    user_pk: i64,
+    name: &str,
+) -> Result<(ApiToken, String), AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid("name", "name must be 1–100 characters"));
+    }
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let secret = format!("{TOKEN_PREFIX}{random}");
+    let id = Uuid::now_v7();
+    let now = now_ms();
+    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, account_pk, user_pk, name, token_hash, prefix, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(account_pk)
+    .bind(user_pk)
+    .bind(name)
+    .bind(hash_token(&secret))
+    .bind(&prefix)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let token = ApiToken {
+        id,
+        name: name.to_string(),
+        prefix,
+        created_at: from_ms(now),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    Ok((token, secret))
+}
+
+/// The (account, user) a live token belongs to.
+pub async fn authenticate(pool: &SqlitePool, secret: &str) -> Result<Option<(i64, i64)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT account_pk, user_pk FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+    )
+    .bind(hash_token(secret))
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn list_tokens(pool: &SqlitePool, account_pk: i64) -> Result<Vec<ApiToken>, AppError> {
+    type TokenRow = (String, String, String, i64, Option<i64>, Option<i64>);
+    let rows: Vec<TokenRow> = sqlx::query_as(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens
+         WHERE account_pk = ? ORDER BY created_at DESC, pk DESC",
+    )
+    .bind(account_pk)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, prefix, created, used, revoked)| {
+            Some(ApiToken {
+                id: id.parse().ok()?,
+                name,
+                prefix,
+                created_at: from_ms(created),
+                last_used_at: used.map(from_ms),
+                revoked_at: revoked.map(from_ms),
+            })
+        })
+        .collect())
+}
+
+pub async fn revoke_token(db: &Db, account_pk: i64, id: Uuid) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE account_pk = ? AND id = ?",
+    )
+    .bind(now_ms())
+    .bind(account_pk)
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        Err(AppError::NotFound)
+    } else {
+        Ok(())
+    }
+}

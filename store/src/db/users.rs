@@ -1,0 +1,122 @@
+//! Users and their credentials.
+
+use super::now_ms;
+use model::{CurrentUser, Role};
+use sqlx::{SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+/// What login needs to check a password. Deliberately not `Serialize`: the hash
+/// never leaves the server.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserCredentials {
+    pub pk: i64,
+    pub password_hash: String,
+}
+
+/// Emails are compared case-insensitively and stored lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub async fn count_users<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(executor)
+        .await
+}
+
+/// Creates a user in an account; `password_hash` is an argon2 PHC string.
+pub async fn create_user(
+    conn: &mut SqliteConnection,
+    account_pk: i64,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query_scalar(
+        "INSERT INTO users (id, account_pk, email, password_hash, role, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(account_pk)
+    .bind(normalize_email(email))
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find_credentials(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<UserCredentials>, sqlx::Error> {
+    sqlx::query_as("SELECT pk, password_hash FROM users WHERE email = ?")
+        .bind(normalize_email(email))
+        .fetch_optional(pool)
+        .await
+}
+
+/// The user behind a session, with the account that scopes everything they see.
+pub async fn find_current_user(
+    pool: &SqlitePool,
+    user_pk: i64,
+) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let row: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT u.pk, u.account_pk, u.email, a.name, u.role
+         FROM users u JOIN accounts a ON a.pk = u.account_pk
+         WHERE u.pk = ?",
+    )
+    .bind(user_pk)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(user_pk, account_pk, email, account_name, role)| CurrentUser {
+            user_pk,
+            account_pk,
+            email,
+            account_name,
+            role: Role::parse(&role).unwrap_or(Role::Viewer),
+        },
+    ))
+}
+
+/// The user with this public id (as named in an API JWT).
+pub async fn find_by_public_id(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let user_pk: Option<i64> = sqlx::query_scalar("SELECT pk FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match user_pk {
+        Some(user_pk) => find_current_user(pool, user_pk).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn public_id(pool: &SqlitePool, user_pk: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE pk = ?")
+        .bind(user_pk)
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn set_password(
+    db: &super::Db,
+    user_pk: i64,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE pk = ?")
+        .bind(password_hash)
+        .bind(now_ms())
+        .bind(user_pk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}

@@ -1,0 +1,11 @@
+//! Runboard's storage, with no Leptos and no HTTP: the SQLite database layer and
+//! its migrations, the change log and its fan-out to the live stream, the
+//! dashboard's view cache, signing keys, passwords and API tokens, and the object
+//! store for artifact files. The dashboard's server functions, the JSON API and
+//! the command line all call it, so every rule lives once.
+
+pub mod auth;
+pub mod db;
+pub mod fanout;
+pub mod keys;
+pub mod storage;
