@@ -4,9 +4,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CampaignStatus {
     Draft,
     Running,
@@ -16,21 +27,12 @@ pub enum CampaignStatus {
 
 impl CampaignStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignStatus::Draft => "draft",
-            CampaignStatus::Running => "running",
-            CampaignStatus::Live => "live",
-            CampaignStatus::Failed => "failed",
-        }
+        self.into()
     }
 
+    /// A stored value; anything unknown reads as `draft`.
     pub fn parse(value: &str) -> CampaignStatus {
-        match value {
-            "running" => CampaignStatus::Running,
-            "live" => CampaignStatus::Live,
-            "failed" => CampaignStatus::Failed,
-            _ => CampaignStatus::Draft,
-        }
+        value.parse().unwrap_or(CampaignStatus::Draft)
     }
 }
 

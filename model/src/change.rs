@@ -2,107 +2,166 @@
 //! committed change has a sequence number, its SSE `id`, so a client that
 //! reconnects with `Last-Event-ID` resumes exactly where it stopped.
 
+use crate::{Artifact, Campaign, Event, Run, Step};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
 
-/// What changed; the SSE `event:` name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What changed; the SSE `event:` name and the `kind` column of the change log.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
-    /// A new run; `data` is the run.
+    /// A new run.
     #[serde(rename = "run.created")]
+    #[strum(serialize = "run.created")]
     RunCreated,
-    /// Status, progress, error, summary or context of a run; `data` is the run.
+    /// Status, progress, error, summary or context of a run.
     #[serde(rename = "run.updated")]
+    #[strum(serialize = "run.updated")]
     RunUpdated,
-    /// `data` is `{id}`.
     #[serde(rename = "run.deleted")]
+    #[strum(serialize = "run.deleted")]
     RunDeleted,
-    /// A step attempt was created or updated; `data` is the step.
+    /// A step attempt was created or updated.
     #[serde(rename = "step.changed")]
+    #[strum(serialize = "step.changed")]
     StepChanged,
-    /// Events were appended; `data` is an [`EventsAppended`].
     #[serde(rename = "events.appended")]
+    #[strum(serialize = "events.appended")]
     EventsAppended,
-    /// `data` is the artifact.
     #[serde(rename = "artifact.added")]
+    #[strum(serialize = "artifact.added")]
     ArtifactAdded,
-    /// `data` is the campaign.
     #[serde(rename = "campaign.changed")]
+    #[strum(serialize = "campaign.changed")]
     CampaignChanged,
-    /// The client missed more than the server replays: reload everything, then
-    /// follow on from this message's id.
+    /// The client missed more than the server replays.
     #[serde(rename = "resync")]
+    #[strum(serialize = "resync")]
     Resync,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 8] = [
-        ChangeKind::RunCreated,
-        ChangeKind::RunUpdated,
-        ChangeKind::RunDeleted,
-        ChangeKind::StepChanged,
-        ChangeKind::EventsAppended,
-        ChangeKind::ArtifactAdded,
-        ChangeKind::CampaignChanged,
-        ChangeKind::Resync,
-    ];
+    pub const ALL: &'static [ChangeKind] = <ChangeKind as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What a change carries, by kind: the message's `kind` and its `data`. Clients
+/// match every kind; the change log stores `kind` and `data` in two columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", content = "data")]
+pub enum ChangeData {
+    #[serde(rename = "run.created")]
+    RunCreated(Run),
+    #[serde(rename = "run.updated")]
+    RunUpdated(Run),
+    #[serde(rename = "run.deleted")]
+    RunDeleted(DeletedRun),
+    #[serde(rename = "step.changed")]
+    StepChanged(Step),
+    /// Events were appended to a run.
+    #[serde(rename = "events.appended")]
+    EventsAppended(EventsAppended),
+    #[serde(rename = "artifact.added")]
+    ArtifactAdded(Artifact),
+    /// A campaign was created, or its runs moved it on.
+    #[serde(rename = "campaign.changed")]
+    CampaignChanged(Campaign),
+    /// Reload everything, then follow on from this message's id.
+    #[serde(rename = "resync")]
+    Resync(Resync),
+}
+
+impl ChangeData {
+    pub fn kind(&self) -> ChangeKind {
         match self {
-            ChangeKind::RunCreated => "run.created",
-            ChangeKind::RunUpdated => "run.updated",
-            ChangeKind::RunDeleted => "run.deleted",
-            ChangeKind::StepChanged => "step.changed",
-            ChangeKind::EventsAppended => "events.appended",
-            ChangeKind::ArtifactAdded => "artifact.added",
-            ChangeKind::CampaignChanged => "campaign.changed",
-            ChangeKind::Resync => "resync",
+            ChangeData::RunCreated(_) => ChangeKind::RunCreated,
+            ChangeData::RunUpdated(_) => ChangeKind::RunUpdated,
+            ChangeData::RunDeleted(_) => ChangeKind::RunDeleted,
+            ChangeData::StepChanged(_) => ChangeKind::StepChanged,
+            ChangeData::EventsAppended(_) => ChangeKind::EventsAppended,
+            ChangeData::ArtifactAdded(_) => ChangeKind::ArtifactAdded,
+            ChangeData::CampaignChanged(_) => ChangeKind::CampaignChanged,
+            ChangeData::Resync(_) => ChangeKind::Resync,
+        }
+    }
+
+    /// The JSON of `data` alone, as the change log stores it beside `kind`.
+    pub fn data_json(&self) -> serde_json::Result<String> {
+        match self {
+            ChangeData::RunCreated(run) | ChangeData::RunUpdated(run) => serde_json::to_string(run),
+            ChangeData::RunDeleted(deleted) => serde_json::to_string(deleted),
+            ChangeData::StepChanged(step) => serde_json::to_string(step),
+            ChangeData::EventsAppended(appended) => serde_json::to_string(appended),
+            ChangeData::ArtifactAdded(artifact) => serde_json::to_string(artifact),
+            ChangeData::CampaignChanged(campaign) => serde_json::to_string(campaign),
+            ChangeData::Resync(resync) => serde_json::to_string(resync),
         }
     }
 
     /// Whether a change of this kind can alter a row of the runs list.
-    pub fn touches_run_list(self) -> bool {
-        matches!(
-            self,
-            ChangeKind::RunCreated
-                | ChangeKind::RunUpdated
-                | ChangeKind::RunDeleted
-                | ChangeKind::Resync
-        )
+    pub fn touches_run_list(&self) -> bool {
+        match self {
+            ChangeData::RunCreated(_)
+            | ChangeData::RunUpdated(_)
+            | ChangeData::RunDeleted(_)
+            | ChangeData::Resync(_) => true,
+            ChangeData::StepChanged(_)
+            | ChangeData::EventsAppended(_)
+            | ChangeData::ArtifactAdded(_)
+            | ChangeData::CampaignChanged(_) => false,
+        }
     }
 }
 
-impl fmt::Display for ChangeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The `data` of `run.deleted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct DeletedRun {
+    pub id: Uuid,
 }
 
-impl FromStr for ChangeKind {
-    type Err = ();
-
-    fn from_str(value: &str) -> Result<ChangeKind, ()> {
-        ChangeKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
-            .ok_or(())
-    }
+/// The `data` of `resync`: why the client must reload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct Resync {
+    pub reason: String,
 }
 
-/// One message of the live stream (its `data`), as clients receive it.
+/// One message of the live stream (its `data`), as clients receive it:
+/// `{seq, kind, runId, data}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// Also the message's SSE `id`; increases with every committed change.
     pub seq: i64,
-    pub kind: ChangeKind,
     /// The run the change belongs to, if any.
     pub run_id: Option<Uuid>,
-    pub data: serde_json::Value,
+    #[serde(flatten)]
+    pub data: ChangeData,
+}
+
+impl Change {
+    pub fn kind(&self) -> ChangeKind {
+        self.data.kind()
+    }
 }
 
 /// The `data` of an `events.appended` change. Small batches carry their events;
@@ -116,22 +175,49 @@ pub struct EventsAppended {
     pub last_seq: i64,
     pub count: i64,
     pub complete: bool,
-    pub events: Vec<super::Event>,
+    pub events: Vec<Event>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantArray;
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        for kind in ChangeKind::ALL {
+        for &kind in ChangeKind::VARIANTS {
             assert_eq!(kind.as_str().parse::<ChangeKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
             assert_eq!(
                 serde_json::to_value(kind).ok(),
                 Some(serde_json::Value::String(kind.as_str().to_string()))
             );
         }
         assert!("run.exploded".parse::<ChangeKind>().is_err());
+    }
+
+    #[test]
+    fn a_change_reads_as_seq_kind_run_id_and_data() {
+        let id = Uuid::nil();
+        let wire = r#"{"seq":7,"kind":"run.deleted","runId":"00000000-0000-0000-0000-000000000000","data":{"id":"00000000-0000-0000-0000-000000000000"}}"#;
+        let change: Change = serde_json::from_str(wire).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(change.seq, 7);
+        assert_eq!(change.kind(), ChangeKind::RunDeleted);
+        assert_eq!(change.data, ChangeData::RunDeleted(DeletedRun { id }));
+        let back: serde_json::Value = serde_json::to_value(&change).unwrap_or_default();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(wire).unwrap_or_default()
+        );
+        assert_eq!(
+            change.data.data_json().ok().as_deref(),
+            Some(r#"{"id":"00000000-0000-0000-0000-000000000000"}"#)
+        );
+    }
+
+    #[test]
+    fn a_change_of_an_unknown_kind_is_refused() {
+        let wire = r#"{"seq":7,"kind":"run.exploded","runId":null,"data":{}}"#;
+        assert!(serde_json::from_str::<Change>(wire).is_err());
     }
 }

@@ -17,10 +17,9 @@ pub enum AppError {
     /// Input that failed validation; the message names the field.
     #[error("{message}")]
     Invalid { field: String, message: String },
-    /// The request conflicts with the state of the thing it names: an illegal
-    /// status transition (`illegal_transition`), a finished run (`run_finished`).
+    /// The request conflicts with the state of the thing it names.
     #[error("{message}")]
-    Conflict { code: String, message: String },
+    Conflict { code: ConflictCode, message: String },
     #[error("{0}")]
     TooLarge(String),
     #[error("the database is unavailable; try again shortly")]
@@ -32,6 +31,21 @@ pub enum AppError {
     Transport(String),
 }
 
+/// Why a request conflicts with what is stored: the `code` of a 409 answer.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ConflictCode {
+    /// The run has ended; its runner should stop working on it.
+    RunFinished,
+    /// The status change would go backwards or out of a final status.
+    IllegalTransition,
+    /// Only a failed or cancelled run can be retried.
+    NotRetryable,
+}
+
 impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Invalid {
@@ -40,9 +54,9 @@ impl AppError {
         }
     }
 
-    pub fn conflict(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ConflictCode, message: impl Into<String>) -> Self {
         AppError::Conflict {
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
@@ -69,7 +83,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::NotFound => "not_found",
             AppError::Invalid { .. } => "invalid",
-            AppError::Conflict { code, .. } => code,
+            AppError::Conflict { code, .. } => code.into(),
             AppError::TooLarge(_) => "payload_too_large",
             AppError::Unavailable => "unavailable",
             AppError::Internal => "internal",

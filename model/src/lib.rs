@@ -20,9 +20,9 @@ mod user;
 pub use agent::Agent;
 pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
-pub use change::{Change, ChangeKind, EventsAppended};
+pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
 pub use detail::{ArtifactView, Preview, RunDetail};
-pub use error::AppError;
+pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
 pub use run::{
     DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,

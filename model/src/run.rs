@@ -3,14 +3,28 @@
 use crate::AppError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
 /// Where a run is in its lifecycle: `requested → queued → running → completed | failed | cancelled`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RunStatus {
     Requested,
     Queued,
@@ -21,24 +35,10 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
-        RunStatus::Requested,
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Completed,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-    ];
+    pub const ALL: &'static [RunStatus] = <RunStatus as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Requested => "requested",
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     /// A terminal status never changes again; a retry is a new run.
@@ -70,18 +70,13 @@ impl RunStatus {
     }
 }
 
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for RunStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RunStatus::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| {
                 format!(
@@ -92,9 +87,20 @@ impl FromStr for RunStatus {
 }
 
 /// Whether a run's final state has been delivered to its webhook.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum WebhookStatus {
     None,
     Pending,
@@ -104,21 +110,12 @@ pub enum WebhookStatus {
 
 impl WebhookStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookStatus::None => "none",
-            WebhookStatus::Pending => "pending",
-            WebhookStatus::Delivered => "delivered",
-            WebhookStatus::Failed => "failed",
-        }
+        self.into()
     }
 
+    /// A stored value; anything unknown reads as `none`.
     pub fn parse(value: &str) -> WebhookStatus {
-        match value {
-            "pending" => WebhookStatus::Pending,
-            "delivered" => WebhookStatus::Delivered,
-            "failed" => WebhookStatus::Failed,
-            _ => WebhookStatus::None,
-        }
+        value.parse().unwrap_or(WebhookStatus::None)
     }
 }
 
@@ -418,7 +415,7 @@ mod tests {
     fn terminal_statuses_never_change_and_nothing_goes_backwards() {
         use RunStatus::*;
         for terminal in [Completed, Failed, Cancelled] {
-            for next in RunStatus::ALL {
+            for &next in RunStatus::ALL {
                 assert!(!terminal.can_transition_to(next), "{terminal} -> {next}");
             }
         }

@@ -4,9 +4,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum StepStatus {
     Pending,
     Running,
@@ -16,22 +27,10 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    pub const ALL: [StepStatus; 5] = [
-        StepStatus::Pending,
-        StepStatus::Running,
-        StepStatus::Completed,
-        StepStatus::Failed,
-        StepStatus::Skipped,
-    ];
+    pub const ALL: &'static [StepStatus] = <StepStatus as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Completed => "completed",
-            StepStatus::Failed => "failed",
-            StepStatus::Skipped => "skipped",
-        }
+        self.into()
     }
 
     pub fn is_finished(self) -> bool {
@@ -47,7 +46,8 @@ impl FromStr for StepStatus {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         StepStatus::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|status| status.as_str() == value)
             .ok_or_else(|| {
                 format!("unknown step status `{value}`; expected pending, running, completed, failed or skipped")

@@ -2,9 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     Owner,
     Member,
@@ -13,17 +24,11 @@ pub enum Role {
 
 impl Role {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Role> {
-        [Role::Owner, Role::Member, Role::Viewer]
-            .into_iter()
-            .find(|role| role.as_str() == value)
+        value.parse().ok()
     }
 }
 

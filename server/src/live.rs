@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use model::{AppError, Change, ChangeKind};
+use model::{AppError, Change, ChangeData, ChangeKind, Resync};
 use std::convert::Infallible;
 use std::time::Duration;
 use store::fanout::{Message, Subscription};
@@ -83,9 +83,10 @@ fn to_event(message: Message) -> Event {
         Message::Resync { seq, reason } => {
             let change = Change {
                 seq,
-                kind: ChangeKind::Resync,
                 run_id: None,
-                data: serde_json::json!({ "reason": reason }),
+                data: ChangeData::Resync(Resync {
+                    reason: reason.to_string(),
+                }),
             };
             Event::default()
                 .id(seq.to_string())

@@ -27,6 +27,11 @@ const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 /// build, `runboard` otherwise.
 pub fn bundle_name(site_root: &Path) -> String {
     let hashing_off = std::env::var("LEPTOS_HASH_FILES").is_ok_and(|value| value == "false");
+    bundle_name_unless(hashing_off, site_root)
+}
+
+/// [`bundle_name`], told whether cargo-leptos switched hashing off.
+fn bundle_name_unless(hashing_off: bool, site_root: &Path) -> String {
     if hashing_off {
         return BUNDLE_NAME.to_string();
     }
@@ -86,6 +91,14 @@ mod tests {
         assert_eq!(bundle_name(dir.path()), "runboard");
         std::fs::write(dir.path().join("hash.txt"), "0123abcd\n").unwrap();
         assert_eq!(bundle_name(dir.path()), "runboard.0123abcd");
+    }
+
+    #[test]
+    fn cargo_leptos_switching_hashing_off_wins_over_a_stale_hash_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hash.txt"), "0123abcd\n").unwrap();
+        assert_eq!(bundle_name_unless(true, dir.path()), "runboard");
+        assert_eq!(bundle_name_unless(false, dir.path()), "runboard.0123abcd");
     }
 
     #[test]

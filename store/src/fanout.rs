@@ -281,7 +281,7 @@ impl Subscription {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use model::ChangeKind;
+    use model::{ChangeData, Resync};
 
     async fn database() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
@@ -297,8 +297,9 @@ mod tests {
                 &mut tx,
                 account_pk,
                 None,
-                ChangeKind::CampaignChanged,
-                &serde_json::json!({ "index": index }),
+                &ChangeData::Resync(Resync {
+                    reason: format!("change {index}"),
+                }),
             )
             .await
             .unwrap();

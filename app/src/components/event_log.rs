@@ -7,7 +7,7 @@
 use crate::functions::run_page::run_events;
 use crate::live::on_change;
 use leptos::prelude::*;
-use model::{format_timestamp, ChangeKind, Event, EventPage, EventsAppended};
+use model::{format_timestamp, ChangeData, Event, EventPage};
 use uuid::Uuid;
 
 /// The most events the log shows at once, whatever the run's size.
@@ -185,16 +185,22 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
     on_change({
         let fetch = fetch.clone();
         move |change| {
-            if change.kind == ChangeKind::Resync {
-                // Events may have been missed: offer to load whatever follows.
-                window.update(Window::expect_more);
-                return;
-            }
-            if change.kind != ChangeKind::EventsAppended || change.run_id != Some(run_id) {
-                return;
-            }
-            let Ok(appended) = serde_json::from_value::<EventsAppended>(change.data.clone()) else {
-                return;
+            let appended = match &change.data {
+                ChangeData::Resync(_) => {
+                    // Events may have been missed: offer to load whatever follows.
+                    window.update(Window::expect_more);
+                    return;
+                }
+                ChangeData::EventsAppended(appended) if change.run_id == Some(run_id) => {
+                    appended.clone()
+                }
+                ChangeData::EventsAppended(_)
+                | ChangeData::RunCreated(_)
+                | ChangeData::RunUpdated(_)
+                | ChangeData::RunDeleted(_)
+                | ChangeData::StepChanged(_)
+                | ChangeData::ArtifactAdded(_)
+                | ChangeData::CampaignChanged(_) => return,
             };
             let at_tail = window.with_untracked(|window| window.next_after.is_none());
             let unfiltered =

@@ -17,7 +17,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use model::{
-    format_duration_ms, format_timestamp, AppError, ChangeKind, Run, RunDetail, RunStatus, Step,
+    format_duration_ms, format_timestamp, AppError, ChangeData, Run, RunDetail, RunStatus, Step,
 };
 
 #[component]
@@ -114,26 +114,25 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     on_change({
         let reload = reload.clone();
         move |change| {
-            if change.kind == ChangeKind::Resync {
+            if let ChangeData::Resync(_) = change.data {
                 return reload();
             }
             if change.run_id != Some(run_id) {
                 return;
             }
-            match change.kind {
-                ChangeKind::RunUpdated => {
-                    if let Ok(updated) = serde_json::from_value::<Run>(change.data.clone()) {
-                        run.set(updated);
-                    }
+            match &change.data {
+                ChangeData::RunUpdated(updated) => run.set(updated.clone()),
+                ChangeData::StepChanged(step) => {
+                    steps.update(|steps| upsert_step(steps, step.clone()));
                 }
-                ChangeKind::StepChanged => {
-                    if let Ok(step) = serde_json::from_value::<Step>(change.data.clone()) {
-                        steps.update(|steps| upsert_step(steps, step));
-                    }
-                }
-                ChangeKind::ArtifactAdded => reload(),
-                ChangeKind::RunDeleted => deleted.set(true),
-                _ => {}
+                ChangeData::ArtifactAdded(_) => reload(),
+                ChangeData::RunDeleted(_) => deleted.set(true),
+                // The events log follows appended events itself; a run's own page
+                // is never about another run's creation or a campaign.
+                ChangeData::EventsAppended(_)
+                | ChangeData::RunCreated(_)
+                | ChangeData::CampaignChanged(_)
+                | ChangeData::Resync(_) => {}
             }
         }
     });

@@ -114,7 +114,7 @@ pub fn RunsExplorer(base: String, fixed: Vec<(String, String)>) -> impl IntoView
     // under the same filters; a burst of changes is one reload.
     let reload = debounced(LIVE_RELOAD_DELAY, move || runs.refetch());
     on_change(move |change| {
-        if change.kind.touches_run_list() {
+        if change.data.touches_run_list() {
             reload();
         }
     });

@@ -60,7 +60,7 @@ fn ensure_open(run: &StoredRun) -> Result<(), AppError> {
 fn open_or_finished(id: Uuid, status: RunStatus) -> Result<(), AppError> {
     if status.is_terminal() {
         Err(AppError::conflict(
-            "run_finished",
+            model::ConflictCode::RunFinished,
             format!("run {id} is {status}; stop working on it"),
         ))
     } else {

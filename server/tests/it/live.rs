@@ -399,8 +399,9 @@ async fn a_change_is_announced_only_once_committed() {
         &mut tx,
         account,
         None,
-        model::ChangeKind::CampaignChanged,
-        &json!({"note": "uncommitted"}),
+        &model::ChangeData::Resync(model::Resync {
+            reason: "uncommitted".to_string(),
+        }),
     )
     .await
     .unwrap();
@@ -411,7 +412,7 @@ async fn a_change_is_announced_only_once_committed() {
         .is_none());
     tx.commit().await.unwrap();
     let message = stream.next_within(Duration::from_secs(3)).await.unwrap();
-    assert_eq!(message.data["data"]["note"], json!("uncommitted"));
+    assert_eq!(message.data["data"]["reason"], json!("uncommitted"));
 }
 
 #[tokio::test]

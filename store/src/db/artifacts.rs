@@ -1,7 +1,7 @@
 //! Artifacts: registered by reference or uploaded into Runboard's store.
 
 use super::{changes, from_ms, now_ms};
-use model::{AppError, Artifact, ChangeKind};
+use model::{AppError, Artifact, ChangeData};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -86,7 +86,7 @@ pub async fn insert_artifact(
         .into_iter()
         .next()
         .ok_or(AppError::Internal)?;
-    changes::record_for_run(conn, run_pk, ChangeKind::ArtifactAdded, &saved).await?;
+    changes::record_for_run(conn, run_pk, &ChangeData::ArtifactAdded(saved.clone())).await?;
     Ok(saved)
 }
 

@@ -3,7 +3,7 @@
 //! module calls in here; this module does not know about runs' storage.
 
 use super::{changes, from_ms, now_ms, Db};
-use model::{AppError, Campaign, CampaignStatus, ChangeKind, Run, RunStatus};
+use model::{AppError, Campaign, CampaignStatus, ChangeData, Run, RunStatus};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -81,8 +81,7 @@ async fn record_change(
         conn,
         account_pk,
         None,
-        ChangeKind::CampaignChanged,
-        &campaign,
+        &ChangeData::CampaignChanged(campaign.clone()),
     )
     .await?;
     Ok(campaign)

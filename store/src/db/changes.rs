@@ -4,8 +4,7 @@
 //! committed rows only, and replays them by sequence to reconnecting clients.
 
 use super::now_ms;
-use model::{AppError, Change, ChangeKind, Event, EventsAppended};
-use serde::Serialize;
+use model::{AppError, Change, ChangeData, ChangeKind, Event, EventsAppended};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -27,28 +26,27 @@ pub struct LoggedChange {
     pub json: String,
 }
 
-fn payload<T: Serialize>(data: &T) -> Result<String, AppError> {
-    serde_json::to_string(data).map_err(|error| {
+fn payload(change: &ChangeData) -> Result<String, AppError> {
+    change.data_json().map_err(|error| {
         tracing::error!(%error, "a change could not be serialised");
         AppError::Internal
     })
 }
 
 /// Records a change of an account, in the caller's transaction.
-pub async fn record<T: Serialize>(
+pub async fn record(
     conn: &mut SqliteConnection,
     account_pk: i64,
     run_id: Option<Uuid>,
-    kind: ChangeKind,
-    data: &T,
+    change: &ChangeData,
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(account_pk)
     .bind(run_id.map(|id| id.to_string()))
-    .bind(kind.as_str())
-    .bind(payload(data)?)
+    .bind(change.kind().as_str())
+    .bind(payload(change)?)
     .bind(now_ms())
     .execute(conn)
     .await?;
@@ -56,18 +54,17 @@ pub async fn record<T: Serialize>(
 }
 
 /// Records a change of the run with key `run_pk` (its account and id come from the run).
-pub async fn record_for_run<T: Serialize>(
+pub async fn record_for_run(
     conn: &mut SqliteConnection,
     run_pk: i64,
-    kind: ChangeKind,
-    data: &T,
+    change: &ChangeData,
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at)
          SELECT account_pk, id, ?, ?, ? FROM runs WHERE pk = ?",
     )
-    .bind(kind.as_str())
-    .bind(payload(data)?)
+    .bind(change.kind().as_str())
+    .bind(payload(change)?)
     .bind(now_ms())
     .bind(run_pk)
     .execute(conn)
@@ -91,7 +88,7 @@ pub async fn record_events(
         complete: events.len() <= INLINE_EVENTS,
         events: events.iter().take(INLINE_EVENTS).cloned().collect(),
     };
-    record_for_run(conn, run_pk, ChangeKind::EventsAppended, &appended).await
+    record_for_run(conn, run_pk, &ChangeData::EventsAppended(appended)).await
 }
 
 type ChangeRow = (i64, i64, Option<String>, String, String);

@@ -5,7 +5,8 @@
 use super::now_ms;
 use sqlx::SqliteConnection;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum Kind {
     Webhook,
     Dispatch,
@@ -13,18 +14,11 @@ pub enum Kind {
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Webhook => "webhook",
-            Kind::Dispatch => "dispatch",
-        }
+        self.into()
     }
 
     pub fn parse(value: &str) -> Option<Kind> {
-        match value {
-            "webhook" => Some(Kind::Webhook),
-            "dispatch" => Some(Kind::Dispatch),
-            _ => None,
-        }
+        value.parse().ok()
     }
 }
 

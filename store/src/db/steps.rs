@@ -1,7 +1,7 @@
 //! Steps: created or updated by (stepId, attempt); every attempt is kept.
 
 use super::{changes, from_ms, now_ms};
-use model::{AppError, ChangeKind, Step, StepStatus};
+use model::{AppError, ChangeData, Step, StepStatus};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -87,7 +87,7 @@ pub async fn upsert_step(
     .await?;
     let steps = select_steps(&mut *conn, run_pk, Some((&report.step_id, report.attempt))).await?;
     let step = steps.into_iter().next().ok_or(AppError::Internal)?;
-    changes::record_for_run(conn, run_pk, ChangeKind::StepChanged, &step).await?;
+    changes::record_for_run(conn, run_pk, &ChangeData::StepChanged(step.clone())).await?;
     Ok(step)
 }
 

@@ -51,8 +51,8 @@ async fn text_matches(
 /// Every status with its count among `(status, count)` rows; absent statuses count 0.
 pub fn per_status<'a>(rows: impl Iterator<Item = (&'a str, i64)> + Clone) -> Vec<(RunStatus, i64)> {
     RunStatus::ALL
-        .into_iter()
-        .map(|status| {
+        .iter()
+        .map(|&status| {
             let count = rows
                 .clone()
                 .filter(|(name, _)| *name == status.as_str())
@@ -348,20 +348,41 @@ const LIST_JOINS: &str =
     " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
 
 /// A row of [`LIST_COLUMNS`].
-type ListRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    f64,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    pk: i64,
+    id: String,
+    slug: String,
+    name: Option<String>,
+    status: String,
+    progress: f64,
+    initiator: Option<String>,
+    summary: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    completed_at: Option<i64>,
+    duration_ms: Option<i64>,
+}
+
+impl ListRow {
+    /// The row as the list shows it; `None` for a row whose stored id or status
+    /// does not parse (never written by this server).
+    fn into_run_row(self) -> Option<RunRow> {
+        Some(RunRow {
+            id: self.id.parse().ok()?,
+            agent: self.slug,
+            campaign: self.name,
+            status: self.status.parse().ok()?,
+            progress: self.progress,
+            initiator: self.initiator,
+            summary: self.summary,
+            created_at: from_ms(self.created_at),
+            started_at: self.started_at.map(from_ms),
+            completed_at: self.completed_at.map(from_ms),
+            duration_ms: self.duration_ms,
+        })
+    }
+}
 
 /// One page of an account's runs, newest first, with the total that match.
 pub async fn list_runs(
@@ -394,7 +415,7 @@ pub async fn list_runs(
             .bind(keys)
             .fetch_all(pool)
             .await?;
-            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0));
+            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.pk));
             rows
         }
         None => {
@@ -405,41 +426,12 @@ pub async fn list_runs(
         }
     };
     let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|row| format!("{}.{}", row.8, row.0)))
+        .then(|| {
+            rows.last()
+                .map(|row| format!("{}.{}", row.created_at, row.pk))
+        })
         .flatten();
-    let runs = rows
-        .into_iter()
-        .filter_map(
-            |(
-                _,
-                id,
-                agent,
-                campaign,
-                status,
-                progress,
-                initiator,
-                summary,
-                created,
-                started,
-                completed,
-                duration,
-            )| {
-                Some(RunRow {
-                    id: id.parse().ok()?,
-                    agent,
-                    campaign,
-                    status: status.parse().ok()?,
-                    progress,
-                    initiator,
-                    summary,
-                    created_at: from_ms(created),
-                    started_at: started.map(from_ms),
-                    completed_at: completed.map(from_ms),
-                    duration_ms: duration,
-                })
-            },
-        )
-        .collect();
+    let runs = rows.into_iter().filter_map(ListRow::into_run_row).collect();
 
     let (total, total_exact) = count_runs(pool, account_pk, filter).await?;
     Ok(RunPage {

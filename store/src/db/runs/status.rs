@@ -5,7 +5,7 @@
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::write::{count_run, validate_slug};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
-use model::{AppError, ChangeKind, RunError, RunStatus};
+use model::{AppError, ChangeData, ConflictCode, RunError, RunStatus};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -30,14 +30,14 @@ pub async fn apply_status(
     let current = run.run.status;
     if current.is_terminal() {
         return Err(AppError::conflict(
-            "run_finished",
+            ConflictCode::RunFinished,
             format!("run {} is already {current}", run.run.id),
         ));
     }
     let next = update.status.unwrap_or(current);
     if !current.can_transition_to(next) {
         return Err(AppError::conflict(
-            "illegal_transition",
+            ConflictCode::IllegalTransition,
             format!("run {} cannot go from {current} to {next}", run.run.id),
         ));
     }
@@ -110,8 +110,7 @@ pub async fn apply_status(
         conn,
         run.account_pk,
         Some(updated.run.id),
-        ChangeKind::RunUpdated,
-        &updated.run,
+        &ChangeData::RunUpdated(updated.run.clone()),
     )
     .await?;
     Ok(updated)
@@ -150,8 +149,7 @@ pub async fn patch_run(
                 &mut tx,
                 account_pk,
                 Some(run.run.id),
-                ChangeKind::RunUpdated,
-                &run.run,
+                &ChangeData::RunUpdated(run.run.clone()),
             )
             .await?;
         }

@@ -4,7 +4,7 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
-use model::{AppError, ChangeKind, RunStatus, WebhookStatus};
+use model::{AppError, ChangeData, ConflictCode, DeletedRun, RunStatus, WebhookStatus};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -303,8 +303,7 @@ async fn after_insert(
         conn,
         account_pk,
         Some(stored.run.id),
-        ChangeKind::RunCreated,
-        &stored.run,
+        &ChangeData::RunCreated(stored.run.clone()),
     )
     .await?;
     Ok(stored)
@@ -319,7 +318,7 @@ pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, 
         RunStatus::Failed | RunStatus::Cancelled
     ) {
         return Err(AppError::conflict(
-            "not_retryable",
+            ConflictCode::NotRetryable,
             format!(
                 "only failed or cancelled runs can be retried; run {id} is {}",
                 original.run.status
@@ -361,8 +360,7 @@ pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String
         &mut tx,
         account_pk,
         Some(id),
-        ChangeKind::RunDeleted,
-        &serde_json::json!({ "id": id }),
+        &ChangeData::RunDeleted(DeletedRun { id }),
     )
     .await?;
     sqlx::query("DELETE FROM runs WHERE pk = ?")
