@@ -4,23 +4,25 @@ use super::{from_ms, now_ms, runs, Db};
 use model::{Agent, AppError};
 use sqlx::SqlitePool;
 
-type AgentRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
+/// A row of `agents` as the queries here read it.
+#[derive(sqlx::FromRow)]
+struct AgentRow {
+    slug: String,
+    name: Option<String>,
+    description: Option<String>,
+    dispatch_url: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
 
 fn to_agent(row: AgentRow) -> Agent {
     Agent {
-        slug: row.0,
-        name: row.1,
-        description: row.2,
-        dispatch_url: row.3,
-        created_at: from_ms(row.4),
-        updated_at: from_ms(row.5),
+        slug: row.slug,
+        name: row.name,
+        description: row.description,
+        dispatch_url: row.dispatch_url,
+        created_at: from_ms(row.created_at),
+        updated_at: from_ms(row.updated_at),
     }
 }
 

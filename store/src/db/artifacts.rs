@@ -90,21 +90,45 @@ pub async fn insert_artifact(
     Ok(saved)
 }
 
-type ArtifactRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-);
+/// A row of `artifacts` (with its step's id) as [`select`] reads it.
+#[derive(sqlx::FromRow)]
+struct ArtifactRow {
+    id: String,
+    step_id: Option<String>,
+    name: Option<String>,
+    artifact_type: String,
+    content_type: Option<String>,
+    size_bytes: Option<i64>,
+    sha256: Option<String>,
+    storage_key: Option<String>,
+    stored: i64,
+    url: Option<String>,
+    inline_text: Option<String>,
+    metadata: Option<String>,
+    created_at: i64,
+}
+
+impl ArtifactRow {
+    fn into_artifact(self) -> Option<Artifact> {
+        Some(Artifact {
+            id: self.id.parse().ok()?,
+            step_id: self.step_id,
+            name: self.name,
+            artifact_type: self.artifact_type,
+            content_type: self.content_type,
+            size_bytes: self.size_bytes,
+            sha256: self.sha256,
+            storage_key: self.storage_key,
+            stored: self.stored == 1,
+            url: self.url,
+            inline_text: self.inline_text,
+            metadata: self
+                .metadata
+                .and_then(|text| serde_json::from_str(&text).ok()),
+            created_at: from_ms(self.created_at),
+        })
+    }
+}
 
 async fn select<'c, E>(
     executor: E,
@@ -128,23 +152,7 @@ where
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| {
-            Some(Artifact {
-                id: row.0.parse().ok()?,
-                step_id: row.1,
-                name: row.2,
-                artifact_type: row.3,
-                content_type: row.4,
-                size_bytes: row.5,
-                sha256: row.6,
-                storage_key: row.7,
-                stored: row.8 == 1,
-                url: row.9,
-                inline_text: row.10,
-                metadata: row.11.and_then(|text| serde_json::from_str(&text).ok()),
-                created_at: from_ms(row.12),
-            })
-        })
+        .filter_map(ArtifactRow::into_artifact)
         .collect())
 }
 

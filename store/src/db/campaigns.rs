@@ -23,26 +23,27 @@ const CAMPAIGN_SELECT: &str = "SELECT c.id, c.name, c.status, c.bundle_url, r.id
         c.created_at, c.updated_at
     FROM campaigns c LEFT JOIN runs r ON r.pk = c.latest_run_pk";
 
-type CampaignRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
+/// A row of [`CAMPAIGN_SELECT`].
+#[derive(sqlx::FromRow)]
+struct CampaignRow {
+    id: String,
+    name: String,
+    status: String,
+    bundle_url: Option<String>,
+    latest_run_id: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
 
 fn to_campaign(row: CampaignRow) -> Option<Campaign> {
-    let (id, name, status, bundle_url, latest_run_id, created_at, updated_at) = row;
     Some(Campaign {
-        id: id.parse().ok()?,
-        name,
-        status: CampaignStatus::parse(&status),
-        bundle_url,
-        latest_run_id: latest_run_id.and_then(|id| id.parse().ok()),
-        created_at: from_ms(created_at),
-        updated_at: from_ms(updated_at),
+        id: row.id.parse().ok()?,
+        name: row.name,
+        status: CampaignStatus::parse(&row.status),
+        bundle_url: row.bundle_url,
+        latest_run_id: row.latest_run_id.and_then(|id| id.parse().ok()),
+        created_at: from_ms(row.created_at),
+        updated_at: from_ms(row.updated_at),
     })
 }
 

@@ -91,9 +91,24 @@ pub async fn record_events(
     record_for_run(conn, run_pk, &ChangeData::EventsAppended(appended)).await
 }
 
-type ChangeRow = (i64, i64, Option<String>, String, String);
+/// A row of `changes`.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    account_pk: i64,
+    run_id: Option<String>,
+    kind: String,
+    payload: String,
+}
 
-fn to_logged((seq, account_pk, run_id, kind, payload): ChangeRow) -> Option<LoggedChange> {
+fn to_logged(row: ChangeRow) -> Option<LoggedChange> {
+    let ChangeRow {
+        seq,
+        account_pk,
+        run_id,
+        kind,
+        payload,
+    } = row;
     let kind: ChangeKind = kind.parse().ok()?;
     let run_json = match &run_id {
         Some(id) => format!("\"{id}\""),

@@ -91,23 +91,49 @@ pub async fn upsert_step(
     Ok(step)
 }
 
-type StepRow = (
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
+/// A row of `steps` as [`select_steps`] reads it.
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    step_id: String,
+    attempt: i64,
+    idx: i64,
+    name: Option<String>,
+    skill_id: Option<String>,
+    status: String,
+    cache_hit: i64,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    duration_ms: Option<i64>,
+    output_preview: Option<String>,
+    error: Option<String>,
+    output_artifact_ids: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl StepRow {
+    fn into_step(self) -> Option<Step> {
+        Some(Step {
+            step_id: self.step_id,
+            attempt: self.attempt,
+            idx: self.idx,
+            name: self.name,
+            skill_id: self.skill_id,
+            status: self.status.parse().ok()?,
+            cache_hit: self.cache_hit == 1,
+            started_at: self.started_at.map(from_ms),
+            ended_at: self.ended_at.map(from_ms),
+            duration_ms: self.duration_ms,
+            output_preview: self.output_preview,
+            error: self.error.and_then(|text| serde_json::from_str(&text).ok()),
+            output_artifact_ids: self
+                .output_artifact_ids
+                .and_then(|text| serde_json::from_str(&text).ok()),
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+        })
+    }
+}
 
 async fn select_steps<'c, E>(
     executor: E,
@@ -129,28 +155,7 @@ where
     .bind(one.map(|(_, attempt)| attempt))
     .fetch_all(executor)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            Some(Step {
-                step_id: row.0,
-                attempt: row.1,
-                idx: row.2,
-                name: row.3,
-                skill_id: row.4,
-                status: row.5.parse().ok()?,
-                cache_hit: row.6 == 1,
-                started_at: row.7.map(from_ms),
-                ended_at: row.8.map(from_ms),
-                duration_ms: row.9,
-                output_preview: row.10,
-                error: row.11.and_then(|text| serde_json::from_str(&text).ok()),
-                output_artifact_ids: row.12.and_then(|text| serde_json::from_str(&text).ok()),
-                created_at: from_ms(row.13),
-                updated_at: from_ms(row.14),
-            })
-        })
-        .collect())
+    Ok(rows.into_iter().filter_map(StepRow::into_step).collect())
 }
 
 /// Every attempt of every step of a run, in step order.

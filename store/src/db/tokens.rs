@@ -75,8 +75,18 @@ pub async fn authenticate(pool: &SqlitePool, secret: &str) -> Result<Option<(i64
     .await?)
 }
 
+/// A row of `api_tokens` as [`list_tokens`] reads it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
 pub async fn list_tokens(pool: &SqlitePool, account_pk: i64) -> Result<Vec<ApiToken>, AppError> {
-    type TokenRow = (String, String, String, i64, Option<i64>, Option<i64>);
     let rows: Vec<TokenRow> = sqlx::query_as(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens
          WHERE account_pk = ? ORDER BY created_at DESC, pk DESC",
@@ -86,14 +96,14 @@ pub async fn list_tokens(pool: &SqlitePool, account_pk: i64) -> Result<Vec<ApiTo
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, name, prefix, created, used, revoked)| {
+        .filter_map(|row| {
             Some(ApiToken {
-                id: id.parse().ok()?,
-                name,
-                prefix,
-                created_at: from_ms(created),
-                last_used_at: used.map(from_ms),
-                revoked_at: revoked.map(from_ms),
+                id: row.id.parse().ok()?,
+                name: row.name,
+                prefix: row.prefix,
+                created_at: from_ms(row.created_at),
+                last_used_at: row.last_used_at.map(from_ms),
+                revoked_at: row.revoked_at.map(from_ms),
             })
         })
         .collect())
