@@ -5,7 +5,7 @@
 //! itself lives in `store::fanout`.
 
 use crate::api::auth::Owner;
-use crate::api::envelope::{ApiError, ErrorEnvelope};
+use crate::http::{ApiError, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -13,9 +13,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use model::{AppError, Change, ChangeKind};
+use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
 use store::fanout::{Message, Subscription};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -95,13 +97,38 @@ fn to_event(message: Message) -> Event {
     }
 }
 
+/// The `data` of the stream's messages: a first `ready`, then changes (among
+/// them `resync`), each as the API document describes it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum StreamData {
+    /// `event: ready`, the first message, without an `id` (so it does not move
+    /// the client's position).
+    Ready(StreamReady),
+    /// `event:` the change's kind, `id:` its sequence number. A `resync` change
+    /// (`data: {reason}`) says the client missed more than the server replays:
+    /// reload, then follow on from its id.
+    Change(Change),
+}
+
+/// The `data` of the `ready` message.
+#[derive(Serialize, ToSchema)]
+struct StreamReady {
+    /// The sequence number of the newest change when the stream began.
+    position: i64,
+}
+
 /// The SSE messages of a subscription: first `ready` (no id, so it does not move
 /// the client's position), then every change.
 fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
+    let ready = StreamReady {
+        position: subscription.position(),
+    };
     let ready = Event::default()
         .event("ready")
         .retry(RECONNECT_AFTER)
-        .data(serde_json::json!({ "position": subscription.position() }).to_string());
+        .data(serde_json::to_string(&ready).unwrap_or_default());
     let changes = futures::stream::unfold(subscription, |mut subscription| async move {
         let message = subscription.next().await?;
         Some((Ok(to_event(message)), subscription))
@@ -112,7 +139,7 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
 #[utoipa::path(get, path = "/api/events/stream", tag = "live",
     params(
         ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
-        ("lastEventId" = Option<i64>, Query, description = "Replay what came after this message id \
+        ("lastEventId" = Option<i64>, Query, minimum = 0, description = "Replay what came after this message id \
             (the `Last-Event-ID` header, which browsers send when they reconnect, takes precedence)"),
     ),
     description = "Server-sent events of the caller's account, each after it was committed: \
@@ -121,7 +148,8 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
         missed more than the server replays (reload, then follow on), a first `ready` message, and heartbeat \
         comments while idle. Works with the session cookie and with a bearer token.",
     responses(
-        (status = 200, content_type = "text/event-stream", body = Change),
+        (status = 200, content_type = "text/event-stream", body = StreamData,
+            description = "Server-sent events; each message's `data` is one of these"),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn stream(
     State(state): State<AppState>,
@@ -132,8 +160,7 @@ async fn stream(
     let request = parse_request(query.as_deref(), &headers)?;
     let run_id = match request.run_id {
         Some(id) => {
-            let mut conn = state.db.read.acquire().await.map_err(AppError::from)?;
-            let run = store::db::runs::get_run(&mut conn, owner.account_pk, id).await?;
+            let run = store::db::runs::find_run(&state.db.read, owner.account_pk, id).await?;
             Some(run.run.id.to_string())
         }
         None => None,

@@ -1,19 +1,22 @@
-//! The owner JSON API: one module per resource, each with its `router()`. The
-//! routers carry their OpenAPI annotations, so the document served at
-//! `/api/openapi.json` is built from the same code that routes requests.
+//! The JSON APIs: the owner API, one module per resource, and the runner API
+//! ([`runner`]), each with its `router()`. The routers carry their OpenAPI
+//! annotations, so the document served at `/api/openapi.json` is built from the
+//! same code that routes requests.
 
 pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod campaigns;
-pub mod envelope;
+pub mod runner;
 pub mod runs;
 pub mod tokens;
 
 use app::state::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOf, AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDocument, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -28,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
     security(("owner_token" = [])),
     tags(
         (name = "runs", description = "Runs of the caller's account"),
-        (name = "runner", description = "Callbacks of the runner executing a run (seed 003 compatible)"),
+        (name = "runner", description = "Callbacks of the runner executing a run (compatible with the original runner protocol)"),
         (name = "campaigns"), (name = "agents"), (name = "tokens"), (name = "account"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
@@ -66,6 +69,46 @@ impl Modify for Security {
     }
 }
 
+/// What the derive macros cannot say, added to the finished document: a body that
+/// needs at least one of its (optional, nullable) fields with a value. The
+/// runner's status report takes status, progress, error or any of them, not none.
+fn add_constraints(openapi: &mut OpenApiDocument) {
+    let present = |name: &str, schema: RefOr<Schema>| {
+        ObjectBuilder::new().required(name).property(name, schema)
+    };
+    let status_body = AnyOfBuilder::new()
+        .item(present("status", Ref::from_schema_name("RunStatus").into()))
+        .item(present(
+            "progress",
+            ObjectBuilder::new().schema_type(Type::Number).into(),
+        ))
+        .item(present("error", Ref::from_schema_name("ErrorBody").into()))
+        .build();
+    require_one_of(openapi, "StatusBody", status_body);
+}
+
+/// Adds `alternatives` to the component schema `name`: a value must match the
+/// schema and one of the alternatives.
+fn require_one_of(openapi: &mut OpenApiDocument, name: &str, alternatives: AnyOf) {
+    let Some(schema) = openapi
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.remove(name))
+    else {
+        tracing::error!("the API document has no schema {name} to constrain");
+        return;
+    };
+    let both = AllOfBuilder::new()
+        .item(schema)
+        .item(RefOr::T(Schema::AnyOf(alternatives)))
+        .build();
+    if let Some(components) = openapi.components.as_mut() {
+        components
+            .schemas
+            .insert(name.to_string(), RefOr::T(Schema::AllOf(both)));
+    }
+}
+
 /// Every API route, and the OpenAPI document describing them.
 pub fn router(max_upload_bytes: u64) -> Router<AppState> {
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -75,9 +118,11 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(campaigns::router())
         .merge(agents::router())
         .merge(tokens::router())
-        .merge(crate::runner::router(max_upload_bytes))
+        .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();
+    let mut document = document;
+    add_constraints(&mut document);
     let document = std::sync::Arc::new(document);
     router.route(
         "/api/openapi.json",
