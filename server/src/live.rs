@@ -97,19 +97,42 @@ fn to_event(message: Message) -> Event {
     }
 }
 
-/// The `data` of the stream's messages: a first `ready`, then changes (among
-/// them `resync`), each as the API document describes it.
+/// One message of the stream, for the API document (as OpenAPI 3.2 describes
+/// server-sent events: `event`, `id`, `retry`, and `data` as text).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
-enum StreamData {
-    /// `event: ready`, the first message, without an `id` (so it does not move
-    /// the client's position).
-    Ready(StreamReady),
-    /// `event:` the change's kind, `id:` its sequence number. A `resync` change
-    /// (`data: {reason}`) says the client missed more than the server replays:
-    /// reload, then follow on from its id.
-    Change(Change),
+enum StreamEvent {
+    Ready(ReadyEvent),
+    Change(ChangeEvent),
+}
+
+/// The first message: where the stream starts. It has no `id`, so it does not
+/// move the client's position.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ReadyEvent {
+    #[schema(pattern = "^ready$")]
+    event: String,
+    /// Milliseconds a browser waits before it reconnects a dropped stream.
+    retry: u64,
+    /// A [`StreamReady`] as JSON text: `{"position": …}`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// A committed change. `event` is its kind; `resync` says the client missed more
+/// than the server replays: reload, then follow on from this message's id.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ChangeEvent {
+    event: ChangeKind,
+    /// The change's sequence number: send it back as `Last-Event-ID` to resume.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    /// A `Change` as JSON text (for `resync`, its `data` is `{"reason": …}`).
+    #[schema(content_media_type = "application/json")]
+    data: String,
 }
 
 /// The `data` of the `ready` message.
@@ -148,8 +171,8 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
         missed more than the server replays (reload, then follow on), a first `ready` message, and heartbeat \
         comments while idle. Works with the session cookie and with a bearer token.",
     responses(
-        (status = 200, content_type = "text/event-stream", body = StreamData,
-            description = "Server-sent events; each message's `data` is one of these"),
+        (status = 200, content_type = "text/event-stream", body = StreamEvent,
+            description = "Server-sent events: a `ready` message, then the changes"),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn stream(
     State(state): State<AppState>,

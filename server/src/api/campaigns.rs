@@ -28,6 +28,18 @@ pub struct CampaignPage {
     pub offset: i64,
 }
 
+/// Paging of the campaign list, read like the run list's.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageParams {
+    /// Page size, 1–100 (default 20).
+    #[param(schema_with = super::page_size)]
+    limit: Option<i64>,
+    #[param(schema_with = super::page_offset)]
+    offset: Option<i64>,
+}
+
 #[utoipa::path(post, path = "/api/campaigns", tag = "campaigns", request_body = CreateCampaignBody,
     responses((status = 201, body = Envelope<Campaign>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create(
@@ -39,8 +51,7 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/api/campaigns", tag = "campaigns",
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size, 1–100 (default 20)"),
-        ("offset" = Option<i64>, Query, minimum = 0)),
+    params(PageParams),
     responses((status = 200, body = Envelope<CampaignPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
     // Only paging applies to campaigns; it is read (and checked) like the run list's.

@@ -14,7 +14,10 @@ pub mod tokens;
 use app::state::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::schema::{AllOfBuilder, AnyOf, AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, AnyOf, AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -69,9 +72,10 @@ impl Modify for Security {
     }
 }
 
-/// What the derive macros cannot say, added to the finished document: a body that
-/// needs at least one of its (optional, nullable) fields with a value. The
-/// runner's status report takes status, progress, error or any of them, not none.
+/// What the derive macros cannot say, added to the finished document: bodies
+/// whose fields depend on each other. The runner's status report takes status,
+/// progress, error or any of them, but not none; the legacy pipeline body's
+/// `webhook` counts (and must be a URL) only without a `webhookUrl`.
 fn add_constraints(openapi: &mut OpenApiDocument) {
     let present = |name: &str, schema: RefOr<Schema>| {
         ObjectBuilder::new().required(name).property(name, schema)
@@ -85,7 +89,85 @@ fn add_constraints(openapi: &mut OpenApiDocument) {
         .item(present("error", Ref::from_schema_name("ErrorBody").into()))
         .build();
     require_one_of(openapi, "StatusBody", status_body);
+    // The legacy pipeline body's `webhook` counts only without a `webhookUrl`.
+    let pipeline_webhook = AnyOfBuilder::new()
+        .item(present(
+            "webhookUrl",
+            ObjectBuilder::new().schema_type(Type::String).into(),
+        ))
+        .item(
+            ObjectBuilder::new().property(
+                "webhook",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .max_length(Some(2048))
+                    .pattern(Some(HTTP_URL)),
+            ),
+        )
+        .build();
+    require_one_of(openapi, "PipelineRunBody", pipeline_webhook);
 }
+
+// The run lists' query parameters, whose empty value (`?status=`), as the filter
+// parser reads them, means no filter.
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn integer() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+}
+
+/// `schema`, or an empty value.
+fn or_empty(schemas: impl IntoIterator<Item = ObjectBuilder>) -> Schema {
+    schemas
+        .into_iter()
+        .fold(AnyOfBuilder::new(), |any, schema| any.item(schema))
+        .item(string().max_length(Some(0)))
+        .build()
+        .into()
+}
+
+/// An RFC 3339 time or a date.
+pub(crate) fn time_filter() -> Schema {
+    or_empty([
+        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+    ])
+}
+
+/// An id (a UUID).
+pub(crate) fn id_filter() -> Schema {
+    or_empty([string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))])
+}
+
+/// A whole number.
+pub(crate) fn number_filter() -> Schema {
+    or_empty([integer()])
+}
+
+/// The page size: 1–100.
+pub(crate) fn page_size() -> Schema {
+    or_empty([integer().minimum(Some(1)).maximum(Some(100))])
+}
+
+/// How many to skip: 0 or more.
+pub(crate) fn page_offset() -> Schema {
+    or_empty([integer().minimum(Some(0))])
+}
+
+/// `true` or `false` (`1` or `0`).
+pub(crate) fn flag_filter() -> Schema {
+    string()
+        .enum_values(Some(["true", "false", "1", "0", ""]))
+        .into()
+}
+
+/// An http(s) URL as the server accepts it: no spaces or control characters.
+const HTTP_URL: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$";
 
 /// Adds `alternatives` to the component schema `name`: a value must match the
 /// schema and one of the alternatives.

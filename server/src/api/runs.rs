@@ -58,8 +58,8 @@ struct PipelineRunBody {
     initial_input: Option<Value>,
     #[schema(max_length = 2048, pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$")]
     webhook_url: Option<String>,
+    /// Used when `webhookUrl` is not given (then it must be an http(s) URL).
     #[serde(alias = "webhook_url")]
-    #[schema(max_length = 2048, pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$")]
     webhook: Option<String>,
     initiator: Option<String>,
     summary: Option<String>,
@@ -218,7 +218,7 @@ async fn list_alias(state: State<AppState>, owner: Owner, query: RawQuery) -> Ap
 pub struct RunListParams {
     /// One status or a comma list: requested, queued, running, completed, failed, cancelled.
     #[param(
-        pattern = r"^(requested|queued|running|completed|failed|cancelled)(,(requested|queued|running|completed|failed|cancelled))*$"
+        pattern = r"^((requested|queued|running|completed|failed|cancelled)(,(requested|queued|running|completed|failed|cancelled))*)?$"
     )]
     status: Option<String>,
     /// Agent slug.
@@ -226,31 +226,33 @@ pub struct RunListParams {
     /// Alias of `agent` (the legacy pipeline name).
     pipeline_id: Option<String>,
     /// Campaign id.
+    #[param(schema_with = super::id_filter)]
     campaign: Option<Uuid>,
     initiator: Option<String>,
     /// Created at or after (RFC 3339 time or a date).
     #[param(rename = "createdAfter")]
-    #[param(format = DateTime)]
+    #[param(schema_with = super::time_filter)]
     created_after: Option<String>,
     /// Created before (RFC 3339 time or a date).
     #[param(rename = "createdBefore")]
-    #[param(format = DateTime)]
+    #[param(schema_with = super::time_filter)]
     created_before: Option<String>,
-    #[param(rename = "minDurationMs")]
+    #[param(rename = "minDurationMs", schema_with = super::number_filter)]
     min_duration_ms: Option<i64>,
-    #[param(rename = "maxDurationMs")]
+    #[param(rename = "maxDurationMs", schema_with = super::number_filter)]
     max_duration_ms: Option<i64>,
     /// Full text over summary, input, error and event messages.
     q: Option<String>,
     /// Compare `input.<path>` values case-insensitively.
+    #[param(schema_with = super::flag_filter)]
     ci: Option<bool>,
     /// Page size, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = super::page_size)]
     limit: Option<i64>,
-    #[param(minimum = 0)]
+    #[param(schema_with = super::page_offset)]
     offset: Option<i64>,
     /// `nextCursor` of the previous page: keyset paging, fast at any depth.
-    #[param(pattern = r"^[0-9]{1,15}\.[0-9]{1,15}$")]
+    #[param(pattern = r"^([0-9]{1,15}\.[0-9]{1,15})?$")]
     cursor: Option<String>,
 }
 
