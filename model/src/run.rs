@@ -177,8 +177,8 @@ pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 
 /// Which runs to list. Every field is optional and the fields are AND-combined.
-/// The JSON API and the dashboard read it from the same query parameters
-/// ([`RunFilter::from_query`]), so a dashboard URL and an API URL filter alike.
+/// The JSON API and the dashboard read it from the same query string
+/// ([`RunFilter::from_query_string`]), so a dashboard URL and an API URL filter alike.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -208,6 +208,19 @@ pub struct RunFilter {
 }
 
 impl RunFilter {
+    /// Reads a filter from a URL's query string (without its `?`), percent-decoded:
+    /// the one parser of the JSON API's run lists and the dashboard's.
+    pub fn from_query_string(query: &str) -> Result<RunFilter, AppError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        RunFilter::from_query(
+            pairs
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )
+    }
+
     /// Reads a filter from query parameters. Unknown parameters are refused, so a
     /// typo never silently widens the result.
     pub fn from_query<'a>(

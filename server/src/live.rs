@@ -5,7 +5,7 @@
 //! itself lives in `store::fanout`.
 
 use crate::api::auth::Owner;
-use crate::api::envelope::{ApiError, ErrorEnvelope};
+use crate::http::{ApiError, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -13,9 +13,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use model::{AppError, Change, ChangeData, ChangeKind, Resync};
+use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
 use store::fanout::{Message, Subscription};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -96,13 +98,61 @@ fn to_event(message: Message) -> Event {
     }
 }
 
+/// One message of the stream, for the API document (as OpenAPI 3.2 describes
+/// server-sent events: `event`, `id`, `retry`, and `data` as text).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum StreamEvent {
+    Ready(ReadyEvent),
+    Change(ChangeEvent),
+}
+
+/// The first message: where the stream starts. It has no `id`, so it does not
+/// move the client's position.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ReadyEvent {
+    #[schema(pattern = "^ready$")]
+    event: String,
+    /// Milliseconds a browser waits before it reconnects a dropped stream.
+    retry: u64,
+    /// A [`StreamReady`] as JSON text: `{"position": …}`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// A committed change. `event` is its kind; `resync` says the client missed more
+/// than the server replays: reload, then follow on from this message's id.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ChangeEvent {
+    event: ChangeKind,
+    /// The change's sequence number: send it back as `Last-Event-ID` to resume.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    /// A `Change` as JSON text (for `resync`, its `data` is `{"reason": …}`).
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// The `data` of the `ready` message.
+#[derive(Serialize, ToSchema)]
+struct StreamReady {
+    /// The sequence number of the newest change when the stream began.
+    position: i64,
+}
+
 /// The SSE messages of a subscription: first `ready` (no id, so it does not move
 /// the client's position), then every change.
 fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
+    let ready = StreamReady {
+        position: subscription.position(),
+    };
     let ready = Event::default()
         .event("ready")
         .retry(RECONNECT_AFTER)
-        .data(serde_json::json!({ "position": subscription.position() }).to_string());
+        .data(serde_json::to_string(&ready).unwrap_or_default());
     let changes = futures::stream::unfold(subscription, |mut subscription| async move {
         let message = subscription.next().await?;
         Some((Ok(to_event(message)), subscription))
@@ -113,7 +163,7 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
 #[utoipa::path(get, path = "/api/events/stream", tag = "live",
     params(
         ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
-        ("lastEventId" = Option<i64>, Query, description = "Replay what came after this message id \
+        ("lastEventId" = Option<i64>, Query, minimum = 0, description = "Replay what came after this message id \
             (the `Last-Event-ID` header, which browsers send when they reconnect, takes precedence)"),
     ),
     description = "Server-sent events of the caller's account, each after it was committed: \
@@ -122,7 +172,8 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
         missed more than the server replays (reload, then follow on), a first `ready` message, and heartbeat \
         comments while idle. Works with the session cookie and with a bearer token.",
     responses(
-        (status = 200, content_type = "text/event-stream", body = Change),
+        (status = 200, content_type = "text/event-stream", body = StreamEvent,
+            description = "Server-sent events: a `ready` message, then the changes"),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn stream(
     State(state): State<AppState>,
@@ -133,8 +184,7 @@ async fn stream(
     let request = parse_request(query.as_deref(), &headers)?;
     let run_id = match request.run_id {
         Some(id) => {
-            let mut conn = state.db.read.acquire().await.map_err(AppError::from)?;
-            let run = store::db::runs::get_run(&mut conn, owner.account_pk, id).await?;
+            let run = store::db::runs::find_run(&state.db.read, owner.account_pk, id).await?;
             Some(run.run.id.to_string())
         }
         None => None,

@@ -1,16 +1,16 @@
 //! Delivers the durable outbox: push dispatch of new runs to their agent's
-//! dispatch URL (seed 003's job request), and signed webhooks with a run's final
+//! dispatch URL (the runner protocol's job request), and signed webhooks with a run's final
 //! state. Rows survive restarts; failures are retried with exponential backoff
 //! until the attempts run out.
 
 use app::state::AppState;
 use hmac::{Hmac, Mac};
-use model::{AppError, RunError, RunStatus};
+use model::AppError;
 use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;
-use store::db::runs::{self, StatusUpdate};
-use store::db::{now_ms, outbox::Kind};
+use store::db::deliveries::{self, Due, Outcome};
+use store::db::{accounts, now_ms, outbox::Kind, runs};
 use tokio::sync::watch;
 
 /// How often and how long deliveries are retried.
@@ -65,17 +65,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     )
 }
 
-#[derive(sqlx::FromRow)]
-struct Due {
-    pk: i64,
-    kind: String,
-    account_pk: i64,
-    run_pk: Option<i64>,
-    url: String,
-    payload: String,
-    attempts: i64,
-}
-
 /// Runs until `stop` changes, delivering whatever is due.
 pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
@@ -112,13 +101,7 @@ async fn deliver_due(
     client: &reqwest::Client,
     policy: &RetryPolicy,
 ) -> Result<usize, AppError> {
-    let due: Vec<Due> = sqlx::query_as(
-        "SELECT pk, kind, account_pk, run_pk, url, payload, attempts FROM outbox
-         WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 16",
-    )
-    .bind(now_ms())
-    .fetch_all(&state.db.read)
-    .await?;
+    let due = deliveries::due(&state.db.read).await?;
     let count = due.len();
     for item in due {
         if let Err(error) = deliver(state, client, policy, item).await {
@@ -145,113 +128,30 @@ async fn deliver(
         Kind::Webhook => webhook(state, client, &item).await,
     };
     let attempts = item.attempts + 1;
-    let mut tx = state.db.begin_write().await?;
-    match result {
-        Ok(()) => {
-            sqlx::query("UPDATE outbox SET state = 'delivered', attempts = ?, finished_at = ?, last_error = NULL WHERE pk = ?")
-                .bind(attempts)
-                .bind(now_ms())
-                .bind(item.pk)
-                .execute(&mut *tx)
-                .await?;
-            settle_run(&mut tx, kind, item.run_pk, true, None).await?;
-        }
+    let outcome = match result {
+        Ok(()) => Outcome::Delivered,
         Err(problem) if attempts >= policy.attempts_for(kind) => {
             tracing::warn!(url = %item.url, kind = kind.as_str(), %problem, attempts, "outbox: giving up");
-            sqlx::query("UPDATE outbox SET state = 'failed', attempts = ?, finished_at = ?, last_error = ? WHERE pk = ?")
-                .bind(attempts)
-                .bind(now_ms())
-                .bind(&problem)
-                .bind(item.pk)
-                .execute(&mut *tx)
-                .await?;
-            settle_run(&mut tx, kind, item.run_pk, false, Some(problem)).await?;
+            Outcome::GaveUp { problem }
         }
-        Err(problem) => {
-            let next = now_ms()
-                + i64::try_from(policy.delay_after(attempts).as_millis()).unwrap_or(i64::MAX);
-            sqlx::query(
-                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE pk = ?",
-            )
-            .bind(attempts)
-            .bind(next)
-            .bind(&problem)
-            .bind(item.pk)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(())
+        Err(problem) => Outcome::Retry {
+            next_attempt_at: now_ms()
+                + i64::try_from(policy.delay_after(attempts).as_millis()).unwrap_or(i64::MAX),
+            problem,
+        },
+    };
+    deliveries::record_attempt(&state.db, &item, kind, attempts, outcome).await
 }
 
-/// What a finished delivery means for its run: a dispatched run is queued (or,
-/// undeliverable, failed with `dispatch_failed`); a webhook's status is recorded.
-async fn settle_run(
-    conn: &mut sqlx::SqliteConnection,
-    kind: Kind,
-    run_pk: Option<i64>,
-    delivered: bool,
-    problem: Option<String>,
-) -> Result<(), AppError> {
-    let Some(run_pk) = run_pk else { return Ok(()) };
-    match kind {
-        Kind::Webhook => {
-            sqlx::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
-                .bind(if delivered { "delivered" } else { "failed" })
-                .bind(run_pk)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Kind::Dispatch => {
-            let run = runs::get_run_by_pk(conn, run_pk).await?;
-            // Only a run still waiting moves: a runner may already have reported.
-            if run.run.status != RunStatus::Requested {
-                return Ok(());
-            }
-            let update = if delivered {
-                StatusUpdate {
-                    status: Some(RunStatus::Queued),
-                    ..StatusUpdate::default()
-                }
-            } else {
-                StatusUpdate {
-                    status: Some(RunStatus::Failed),
-                    progress: None,
-                    error: Some(RunError {
-                        code: Some("dispatch_failed".into()),
-                        message: "the job could not be delivered to the agent's dispatch URL"
-                            .into(),
-                        details: problem.map(|problem| json!({"lastError": problem})),
-                    }),
-                }
-            };
-            runs::apply_status(conn, &run, &update).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Seed 003's job request, with a fresh runner token instead of the shared secret.
+/// The runner protocol's job request, with a fresh runner token instead of the shared secret.
 async fn dispatch(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), String> {
     let run_pk = item.run_pk.ok_or("the run is gone")?;
-    let (run, account_id) = {
-        let mut conn = state
-            .db
-            .read
-            .acquire()
-            .await
-            .map_err(|error| error.to_string())?;
-        let run = runs::get_run_by_pk(&mut conn, run_pk)
-            .await
-            .map_err(|error| error.to_string())?;
-        let account_id: String = sqlx::query_scalar("SELECT id FROM accounts WHERE pk = ?")
-            .bind(item.account_pk)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|error| error.to_string())?;
-        (run, account_id)
-    };
+    let run = runs::find_run_by_pk(&state.db.read, run_pk)
+        .await
+        .map_err(|error| error.to_string())?;
+    let account_id = accounts::public_id(&state.db.read, item.account_pk)
+        .await
+        .map_err(|error| error.to_string())?;
     if run.run.status.is_terminal() {
         return Ok(());
     }
@@ -272,9 +172,7 @@ async fn dispatch(state: &AppState, client: &reqwest::Client, item: &Due) -> Res
 }
 
 async fn webhook(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), String> {
-    let secret: String = sqlx::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
-        .bind(item.account_pk)
-        .fetch_one(&state.db.read)
+    let secret = accounts::webhook_secret(&state.db.read, item.account_pk)
         .await
         .map_err(|error| error.to_string())?;
     let body = json!({"type": "run.finished", "run": serde_json::from_str::<serde_json::Value>(&item.payload).unwrap_or_default()})

@@ -6,9 +6,8 @@ use crate::outbox::RetryPolicy;
 use app::state::AppState;
 use app::state::Limits;
 use app::{shell, App};
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
@@ -25,15 +24,8 @@ use store::keys::Keys;
 use store::storage::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::time::Duration as CookieDuration;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{ExpiredDeletion, Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "runboard_session";
+pub use crate::http::layers::SESSION_COOKIE;
 
 /// A built server, bound to its address but not yet serving.
 pub struct Application {
@@ -95,18 +87,7 @@ impl Application {
             live,
         };
 
-        let session_store = SqliteStore::new(db.writer().clone());
-        tokio::spawn(
-            session_store
-                .clone()
-                .continuously_delete_expired(std::time::Duration::from_secs(3600)),
-        );
-        let sessions = SessionManagerLayer::new(crate::sessions::store(session_store))
-            .with_name(SESSION_COOKIE)
-            .with_http_only(true)
-            .with_same_site(SameSite::Lax)
-            .with_secure(config.serves_tls())
-            .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)));
+        let sessions = crate::http::layers::sessions(&db, config.serves_tls());
 
         let policy = RetryPolicy {
             base_delay: std::time::Duration::from_millis(config.retry_base_ms),
@@ -115,9 +96,7 @@ impl Application {
         let (stop_outbox, stopped) = watch::channel(false);
         let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped));
 
-        let router = router(state)
-            .layer(sessions)
-            .layer(TraceLayer::new_for_http());
+        let router = router(state, sessions);
         Ok(Application {
             listener,
             router,
@@ -188,75 +167,37 @@ pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<
     Ok(db)
 }
 
-fn router(state: AppState) -> Router {
+fn router(
+    state: AppState,
+    sessions: tower_sessions::SessionManagerLayer<crate::sessions::Sessions>,
+) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let bundle = crate::site::bundle_router(
         std::path::Path::new(&*options.site_root),
         &options.output_name,
     );
-    Router::new()
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_login))
+    let pages = Router::new().leptos_routes_with_context(
+        &state,
+        routes,
+        || {},
+        move || shell(options.clone()),
+    );
+    let open = Router::new()
         .route("/healthz", get(healthz))
-        .merge(crate::api::router(state.limits.max_upload_bytes))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Pages and JSON compressed on the fly (the default predicate leaves the live
-        // stream's `text/event-stream` and images alone); the bundle, merged below,
-        // is sent as the compressed copies the build wrote.
-        .layer(CompressionLayer::new())
-        .merge(bundle)
-        .with_state(state)
-}
-
-/// Pages need a signed-in user: anyone else is sent to the login form, which
-/// brings them back afterwards. Server functions (`/fn/…`) check for themselves.
-async fn require_login(
-    State(state): State<AppState>,
-    session: Session,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path.starts_with("/fn/") {
-        return next.run(request).await;
-    }
-    let signed_in = match app::session::session_user(&state.db, &session).await {
-        Ok(user) => user.is_some(),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    match (path == "/login", signed_in) {
-        (true, true) => Redirect::to("/").into_response(),
-        (false, false) => {
-            let wanted = request
-                .uri()
-                .path_and_query()
-                .map(|target| target.as_str())
-                .unwrap_or("/");
-            Redirect::to(&format!("/login?next={}", encode_query_value(wanted))).into_response()
-        }
-        _ => next.run(request).await,
-    }
-}
-
-/// Percent-encodes a value for a query string (RFC 3986 unreserved characters pass).
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+        .merge(crate::api::router(state.limits.max_upload_bytes));
+    crate::http::layers::around(
+        state,
+        pages,
+        open,
+        leptos_axum::file_and_error_handler::<AppState, _>(shell),
+        bundle,
+        sessions,
+    )
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&state.db.read)
-        .await
-    {
+    match state.db.ping().await {
         Ok(_) => Json(serde_json::json!({"ok": true, "data": {"status": "ok"}})).into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database unavailable");
@@ -324,18 +265,4 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing open requests");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode_query_value;
-
-    #[test]
-    fn the_return_path_is_encoded_for_the_login_url() {
-        assert_eq!(encode_query_value("/"), "/");
-        assert_eq!(
-            encode_query_value("/?status=failed&offset=20"),
-            "/%3Fstatus%3Dfailed%26offset%3D20"
-        );
-    }
 }

@@ -120,6 +120,48 @@ pub async fn bootstrap_owner(
     })
 }
 
+/// Adds a user with this password to the named account (created when no account
+/// has that name) or, without a name, to the first account (created as "Default"
+/// when there is none); returns the account's name. Refuses an email in use.
+pub async fn add_user(
+    db: &Db,
+    email: &str,
+    password: &str,
+    account: Option<&str>,
+    role: Role,
+) -> Result<String, AppError> {
+    if db::users::find_credentials(&db.read, email)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "email",
+            format!("a user with email {email} exists already"),
+        ));
+    }
+    let hash = hash_password(password)?;
+    let mut tx = db.begin_write().await?;
+    let (account_pk, name) = match account {
+        Some(name) => match db::accounts::find_account_by_name(&mut tx, name).await? {
+            Some(pk) => (pk, name.to_string()),
+            None => (
+                db::accounts::create_account(&mut tx, name).await?,
+                name.to_string(),
+            ),
+        },
+        None => match db::accounts::first_account(&mut tx).await? {
+            Some(first) => first,
+            None => (
+                db::accounts::create_account(&mut tx, "Default").await?,
+                "Default".to_string(),
+            ),
+        },
+    };
+    db::users::create_user(&mut tx, account_pk, email, &hash, role).await?;
+    tx.commit().await?;
+    Ok(name)
+}
+
 pub fn validate_email(email: &str) -> Result<(), AppError> {
     let email = email.trim();
     let valid = email

@@ -135,9 +135,7 @@ pub(crate) mod ssr {
     pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
         let (state, user) = crate::functions::ssr::require_user().await?;
         let id = model::parse_public_id(id)?;
-        let mut conn = state.db.read.acquire().await?;
-        let stored = store::db::runs::get_run(&mut conn, user.account_pk, id).await?;
-        drop(conn);
+        let stored = store::db::runs::find_run(&state.db.read, user.account_pk, id).await?;
         Ok((state, user, stored))
     }
 

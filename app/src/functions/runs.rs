@@ -12,17 +12,10 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
 
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-                .into_owned()
-                .collect();
-        let filter = RunFilter::from_query(
-            pairs
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        )?;
+        let query = query.trim_start_matches('?');
+        let filter = RunFilter::from_query_string(query)?;
         // The same view for every tab of the account until the next write.
-        let key = ViewKey::new("runs-list", user.account_pk, query.trim_start_matches('?'));
+        let key = ViewKey::new("runs-list", user.account_pk, query);
         let account_pk = user.account_pk;
         state
             .db

@@ -1,10 +1,9 @@
 //! The caller's account, including the secret that signs its webhooks.
 
 use super::auth::Owner;
-use super::envelope::{ok, ApiResult, Envelope, ErrorEnvelope};
+use crate::http::{ok, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::State;
-use model::AppError;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,16 +21,11 @@ pub struct Account {
 #[utoipa::path(get, path = "/api/account", tag = "account",
     responses((status = 200, body = Envelope<Account>), (status = 401, body = ErrorEnvelope)))]
 async fn account(State(state): State<AppState>, owner: Owner) -> ApiResult {
-    let (id, name, webhook_secret): (String, String, String) =
-        sqlx::query_as("SELECT id, name, webhook_secret FROM accounts WHERE pk = ?")
-            .bind(owner.account_pk)
-            .fetch_one(&state.db.read)
-            .await
-            .map_err(AppError::from)?;
+    let account = store::db::accounts::get_account(&state.db.read, owner.account_pk).await?;
     ok(Account {
-        id,
-        name,
-        webhook_secret,
+        id: account.id,
+        name: account.name,
+        webhook_secret: account.webhook_secret,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The owner API for agents.
 
 use super::auth::Owner;
-use super::envelope::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
+use crate::http::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use model::Agent;
@@ -30,10 +30,13 @@ struct AgentBody {
     name: Option<String>,
     description: Option<String>,
     /// Where new runs of this agent are pushed; an empty string removes it.
+    #[schema(max_length = 2048, pattern = r"^(https?://[^\s\x00-\x1f\x7f-\x9f]*)?$")]
     dispatch_url: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/agents/{slug}", tag = "agents", params(("slug" = String, Path)), request_body = AgentBody,
+#[utoipa::path(put, path = "/api/agents/{slug}", tag = "agents",
+    params(("slug" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "Letters, digits, `-`, `_`, `.`")),
+    request_body = AgentBody,
     description = "Registers an agent or changes it; absent fields keep their value.",
     responses((status = 200, body = Envelope<Agent>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn put_agent(

@@ -1,7 +1,7 @@
 //! Who is calling the owner API: a bearer API token (`rb_…`), a bearer JWT from
 //! `POST /api/auth/token`, or the dashboard's session cookie.
 
-use super::envelope::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
+use crate::http::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap};
@@ -92,7 +92,9 @@ pub struct IssuedToken {
 
 /// `POST /api/auth/token`: email and password for an API JWT valid for an hour.
 #[utoipa::path(post, path = "/api/auth/token", tag = "auth", request_body = TokenRequest, security(()),
-    responses((status = 200, body = Envelope<IssuedToken>), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<IssuedToken>),
+        (status = 400, description = "The body is not `{email, password}` as JSON", body = ErrorEnvelope),
+        (status = 401, description = "Wrong email or password", body = ErrorEnvelope)))]
 async fn issue_token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,

@@ -1,8 +1,8 @@
 //! The owner API for campaigns and their runs.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use super::runs::{filter_from, RunListParams};
+use crate::http::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use model::{parse_public_id, AppError, Campaign, RunFilter, RunPage};
@@ -15,6 +15,8 @@ use utoipa_axum::routes;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCampaignBody {
+    /// 1–200 characters, not only spaces (leading and trailing spaces are dropped).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
 }
 
@@ -24,6 +26,18 @@ pub struct CampaignPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Paging of the campaign list, read like the run list's.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageParams {
+    /// Page size, 1–100 (default 20).
+    #[param(schema_with = super::page_size)]
+    limit: Option<i64>,
+    #[param(schema_with = super::page_offset)]
+    offset: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/api/campaigns", tag = "campaigns", request_body = CreateCampaignBody,
@@ -37,7 +51,7 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/api/campaigns", tag = "campaigns",
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    params(PageParams),
     responses((status = 200, body = Envelope<CampaignPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
     // Only paging applies to campaigns; it is read (and checked) like the run list's.
@@ -62,7 +76,7 @@ async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQ
 }
 
 #[utoipa::path(get, path = "/api/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<Campaign>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Campaign>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     ok(campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(&id)?).await?)
 }
@@ -76,8 +90,8 @@ async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&
 }
 
 #[utoipa::path(get, path = "/api/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
-    description = "The campaign's runs (seed 002), with every run filter and the total.",
-    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    description = "The campaign's runs, with every run filter and the total.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn runs(
     State(state): State<AppState>,
     owner: Owner,
@@ -88,8 +102,8 @@ async fn runs(
 }
 
 #[utoipa::path(get, path = "/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
-    description = "Seed 002's path; the same as `GET /api/campaigns/{id}/runs`.",
-    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    description = "The legacy path; the same as `GET /api/campaigns/{id}/runs`.",
+    responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn runs_alias(
     State(state): State<AppState>,
     owner: Owner,

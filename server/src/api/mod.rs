@@ -1,19 +1,25 @@
-//! The owner JSON API: one module per resource, each with its `router()`. The
-//! routers carry their OpenAPI annotations, so the document served at
-//! `/api/openapi.json` is built from the same code that routes requests.
+//! The JSON APIs: the owner API, one module per resource, and the runner API
+//! ([`runner`]), each with its `router()`. The routers carry their OpenAPI
+//! annotations, so the document served at `/api/openapi.json` is built from the
+//! same code that routes requests.
 
 pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod campaigns;
-pub mod envelope;
+pub mod runner;
 pub mod runs;
 pub mod tokens;
 
 use app::state::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::schema::{
+    AllOfBuilder, AnyOf, AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDocument, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -28,7 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
     security(("owner_token" = [])),
     tags(
         (name = "runs", description = "Runs of the caller's account"),
-        (name = "runner", description = "Callbacks of the runner executing a run (seed 003 compatible)"),
+        (name = "runner", description = "Callbacks of the runner executing a run (compatible with the original runner protocol)"),
         (name = "campaigns"), (name = "agents"), (name = "tokens"), (name = "account"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
@@ -66,6 +72,125 @@ impl Modify for Security {
     }
 }
 
+/// What the derive macros cannot say, added to the finished document: bodies
+/// whose fields depend on each other. The runner's status report takes status,
+/// progress, error or any of them, but not none; the legacy pipeline body's
+/// `webhook` counts (and must be a URL) only without a `webhookUrl`.
+fn add_constraints(openapi: &mut OpenApiDocument) {
+    let present = |name: &str, schema: RefOr<Schema>| {
+        ObjectBuilder::new().required(name).property(name, schema)
+    };
+    let status_body = AnyOfBuilder::new()
+        .item(present("status", Ref::from_schema_name("RunStatus").into()))
+        .item(present(
+            "progress",
+            ObjectBuilder::new().schema_type(Type::Number).into(),
+        ))
+        .item(present("error", Ref::from_schema_name("ErrorBody").into()))
+        .build();
+    require_one_of(openapi, "StatusBody", status_body);
+    // The legacy pipeline body's `webhook` counts only without a `webhookUrl`.
+    let pipeline_webhook = AnyOfBuilder::new()
+        .item(present(
+            "webhookUrl",
+            ObjectBuilder::new().schema_type(Type::String).into(),
+        ))
+        .item(
+            ObjectBuilder::new().property(
+                "webhook",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .max_length(Some(2048))
+                    .pattern(Some(HTTP_URL)),
+            ),
+        )
+        .build();
+    require_one_of(openapi, "PipelineRunBody", pipeline_webhook);
+}
+
+// The run lists' query parameters, whose empty value (`?status=`), as the filter
+// parser reads them, means no filter.
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn integer() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+}
+
+/// `schema`, or an empty value.
+fn or_empty(schemas: impl IntoIterator<Item = ObjectBuilder>) -> Schema {
+    schemas
+        .into_iter()
+        .fold(AnyOfBuilder::new(), |any, schema| any.item(schema))
+        .item(string().max_length(Some(0)))
+        .build()
+        .into()
+}
+
+/// An RFC 3339 time or a date.
+pub(crate) fn time_filter() -> Schema {
+    or_empty([
+        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+    ])
+}
+
+/// An id (a UUID).
+pub(crate) fn id_filter() -> Schema {
+    or_empty([string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))])
+}
+
+/// A whole number.
+pub(crate) fn number_filter() -> Schema {
+    or_empty([integer()])
+}
+
+/// The page size: 1–100.
+pub(crate) fn page_size() -> Schema {
+    or_empty([integer().minimum(Some(1)).maximum(Some(100))])
+}
+
+/// How many to skip: 0 or more.
+pub(crate) fn page_offset() -> Schema {
+    or_empty([integer().minimum(Some(0))])
+}
+
+/// `true` or `false` (`1` or `0`).
+pub(crate) fn flag_filter() -> Schema {
+    string()
+        .enum_values(Some(["true", "false", "1", "0", ""]))
+        .into()
+}
+
+/// An http(s) URL as the server accepts it: no spaces or control characters.
+const HTTP_URL: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$";
+
+/// Adds `alternatives` to the component schema `name`: a value must match the
+/// schema and one of the alternatives.
+fn require_one_of(openapi: &mut OpenApiDocument, name: &str, alternatives: AnyOf) {
+    let Some(schema) = openapi
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.remove(name))
+    else {
+        tracing::error!("the API document has no schema {name} to constrain");
+        return;
+    };
+    let both = AllOfBuilder::new()
+        .item(schema)
+        .item(RefOr::T(Schema::AnyOf(alternatives)))
+        .build();
+    if let Some(components) = openapi.components.as_mut() {
+        components
+            .schemas
+            .insert(name.to_string(), RefOr::T(Schema::AllOf(both)));
+    }
+}
+
 /// Every API route, and the OpenAPI document describing them.
 pub fn router(max_upload_bytes: u64) -> Router<AppState> {
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -75,9 +200,11 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(campaigns::router())
         .merge(agents::router())
         .merge(tokens::router())
-        .merge(crate::runner::router(max_upload_bytes))
+        .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();
+    let mut document = document;
+    add_constraints(&mut document);
     let document = std::sync::Arc::new(document);
     router.route(
         "/api/openapi.json",

@@ -1,8 +1,8 @@
-//! The owner API for runs: create (with the seed aliases), list with every filter,
+//! The owner API for runs: create (with the legacy aliases), list with every filter,
 //! read, change, cancel, retry, delete, and the run's steps, events and artifacts.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
+use crate::http::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -25,33 +25,40 @@ use uuid::Uuid;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateRunBody {
+    /// The agent's slug: letters, digits, `-`, `_`, `.`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}$")]
     agent: String,
     input: Option<Value>,
     campaign_id: Option<Uuid>,
+    /// Where the run's final state is posted: an http(s) URL.
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$")]
     webhook_url: Option<String>,
     initiator: Option<String>,
     summary: Option<String>,
     context: Option<Value>,
 }
 
-/// Seed 000's body: `{agentSlug, params}`.
+/// The legacy agent-run body: `{agentSlug, params}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AgentRunBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}$")]
     agent_slug: String,
     params: Option<Value>,
     initiator: Option<String>,
     summary: Option<String>,
 }
 
-/// Seed 001's body for `POST /pipelines/:pipelineId/runs`.
+/// The legacy pipeline-run body, for `POST /pipelines/:pipelineId/runs`.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 struct PipelineRunBody {
     input: Option<Value>,
     #[serde(alias = "initial_input")]
     initial_input: Option<Value>,
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]*$")]
     webhook_url: Option<String>,
+    /// Used when `webhookUrl` is not given (then it must be an http(s) URL).
     #[serde(alias = "webhook_url")]
     webhook: Option<String>,
     initiator: Option<String>,
@@ -128,7 +135,7 @@ async fn create(
 }
 
 #[utoipa::path(post, path = "/agents/run", tag = "runs", request_body = AgentRunBody,
-    description = "Seed 000's way to create a run: `{agentSlug, params}`.",
+    description = "The legacy agent-run way to create a run: `{agentSlug, params}`.",
     responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create_agent_run(
     State(state): State<AppState>,
@@ -149,8 +156,8 @@ async fn create_agent_run(
 }
 
 #[utoipa::path(post, path = "/pipelines/{pipeline}/runs", tag = "runs", request_body = PipelineRunBody,
-    description = "Seed 001's way to create a run: the pipeline is the agent.",
-    params(("pipeline" = String, Path, description = "The agent (pipeline) slug")),
+    description = "The legacy pipeline way to create a run: the pipeline is the agent.",
+    params(("pipeline" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "The agent (pipeline) slug")),
     responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn create_pipeline_run(
     State(state): State<AppState>,
@@ -183,14 +190,7 @@ fn rename_field(error: AppError, from: &str, to: &str) -> AppError {
 
 /// The run filter of a request's query string (`input.<path>` may repeat).
 pub fn filter_from(query: Option<&str>) -> Result<RunFilter, AppError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    RunFilter::from_query(
-        pairs
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str())),
-    )
+    RunFilter::from_query_string(query.unwrap_or(""))
 }
 
 #[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunListParams),
@@ -204,7 +204,7 @@ async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQ
 }
 
 #[utoipa::path(get, path = "/runs", tag = "runs", params(RunListParams),
-    description = "Seed 001's path for the run list; the same as `GET /api/runs`.",
+    description = "The legacy path of the run list; the same as `GET /api/runs`.",
     responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 async fn list_alias(state: State<AppState>, owner: Owner, query: RawQuery) -> ApiResult {
     list(state, owner, query).await
@@ -217,32 +217,42 @@ async fn list_alias(state: State<AppState>, owner: Owner, query: RawQuery) -> Ap
 #[allow(dead_code)]
 pub struct RunListParams {
     /// One status or a comma list: requested, queued, running, completed, failed, cancelled.
+    #[param(
+        pattern = r"^((requested|queued|running|completed|failed|cancelled)(,(requested|queued|running|completed|failed|cancelled))*)?$"
+    )]
     status: Option<String>,
     /// Agent slug.
     agent: Option<String>,
-    /// Alias of `agent` (seed 001).
+    /// Alias of `agent` (the legacy pipeline name).
     pipeline_id: Option<String>,
     /// Campaign id.
+    #[param(schema_with = super::id_filter)]
     campaign: Option<Uuid>,
     initiator: Option<String>,
     /// Created at or after (RFC 3339 time or a date).
     #[param(rename = "createdAfter")]
+    #[param(schema_with = super::time_filter)]
     created_after: Option<String>,
     /// Created before (RFC 3339 time or a date).
     #[param(rename = "createdBefore")]
+    #[param(schema_with = super::time_filter)]
     created_before: Option<String>,
-    #[param(rename = "minDurationMs")]
+    #[param(rename = "minDurationMs", schema_with = super::number_filter)]
     min_duration_ms: Option<i64>,
-    #[param(rename = "maxDurationMs")]
+    #[param(rename = "maxDurationMs", schema_with = super::number_filter)]
     max_duration_ms: Option<i64>,
     /// Full text over summary, input, error and event messages.
     q: Option<String>,
     /// Compare `input.<path>` values case-insensitively.
+    #[param(schema_with = super::flag_filter)]
     ci: Option<bool>,
     /// Page size, 1–100 (default 20).
+    #[param(schema_with = super::page_size)]
     limit: Option<i64>,
+    #[param(schema_with = super::page_offset)]
     offset: Option<i64>,
     /// `nextCursor` of the previous page: keyset paging, fast at any depth.
+    #[param(pattern = r"^([0-9]{1,15}\.[0-9]{1,15})?$")]
     cursor: Option<String>,
 }
 
@@ -265,12 +275,11 @@ pub const RUN_LIST_PARAMS: [&str; 14] = [
 ];
 
 async fn load(state: &AppState, owner: Owner, id: &str) -> Result<StoredRun, AppError> {
-    let mut conn = state.db.read.acquire().await?;
-    runs::get_run(&mut conn, owner.account_pk, parse_public_id(id)?).await
+    runs::find_run(&state.db.read, owner.account_pk, parse_public_id(id)?).await
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<Run>), (status = 404, description = "Unknown, or another account's", body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, description = "Unknown, or another account's", body = ErrorEnvelope)))]
 async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     ok(load(&state, owner, &id).await?.run)
 }
@@ -278,7 +287,7 @@ async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<Str
 /// Lightweight status for polling.
 #[utoipa::path(get, path = "/api/runs/{id}/status", tag = "runs", params(("id" = Uuid, Path)),
     description = "Lightweight status for polling.",
-    responses((status = 200, body = Envelope<RunStatusView>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<RunStatusView>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?.run;
     ok(RunStatusView {
@@ -296,7 +305,7 @@ async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
 
 #[utoipa::path(get, path = "/api/runs/{id}/steps", tag = "runs", params(("id" = Uuid, Path)),
     description = "Every attempt of every step, in step order.",
-    responses((status = 200, body = Envelope<StepList>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<StepList>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn steps(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?;
     ok(StepList {
@@ -311,6 +320,8 @@ struct EventParams {
     after: Option<i64>,
     /// The page just before this sequence number (in sequence order), to read backwards.
     before: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -319,7 +330,7 @@ struct EventParams {
 
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs", params(("id" = Uuid, Path), EventParams),
     description = "Events by sequence number; pass `nextAfter` as `after` for the next page.",
-    responses((status = 200, body = Envelope<EventPage>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<EventPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn events(
     State(state): State<AppState>,
     owner: Owner,
@@ -340,7 +351,7 @@ async fn events(
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}/artifacts", tag = "runs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<ArtifactList>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<ArtifactList>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn artifacts(
     State(state): State<AppState>,
     owner: Owner,
@@ -358,7 +369,7 @@ async fn artifacts(
     params(("id" = Uuid, Path), ("artifact_id" = Uuid, Path)),
     description = "The artifact's bytes (uploaded files), its inline text, or a redirect to its URL. \
         Served with a sandboxing Content-Security-Policy and `nosniff`.",
-    responses((status = 200, description = "The content"), (status = 302, description = "Stored elsewhere"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The content"), (status = 302, description = "Stored elsewhere"), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn artifact_content(
     State(state): State<AppState>,
     owner: Owner,
@@ -420,7 +431,7 @@ struct PatchBody {
 }
 
 #[utoipa::path(patch, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), request_body = PatchBody,
-    responses((status = 200, body = Envelope<Run>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    responses((status = 200, body = Envelope<Run>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, description = "An illegal status transition", body = ErrorEnvelope)))]
 async fn patch(
     State(state): State<AppState>,
@@ -441,7 +452,7 @@ async fn patch(
 }
 
 #[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<Run>), (status = 404, body = ErrorEnvelope),
+    responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, description = "The run has finished already (`run_finished`)", body = ErrorEnvelope)))]
 async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let run = load(&state, owner, &id).await?;
@@ -454,7 +465,7 @@ async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
 
 #[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs", params(("id" = Uuid, Path)),
     description = "A new run with the same agent, input and campaign, `retryOf` the old one and `attempt + 1`.",
-    responses((status = 201, body = Envelope<RunCreated>), (status = 404, body = ErrorEnvelope),
+    responses((status = 201, body = Envelope<RunCreated>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Only failed or cancelled runs can be retried (`not_retryable`)", body = ErrorEnvelope)))]
 async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let stored = runs::retry_run(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
@@ -463,7 +474,7 @@ async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<Strin
 
 #[utoipa::path(delete, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
     description = "Deletes the run with its steps, events, artifacts and stored files.",
-    responses((status = 200, body = Envelope<Deleted>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Deleted>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn delete(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     let id = parse_public_id(&id)?;
     let keys = runs::delete_run(&state.db, owner.account_pk, id).await?;

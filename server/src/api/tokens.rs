@@ -1,7 +1,7 @@
 //! The owner API for named API tokens: created (shown once), listed, revoked.
 
 use super::auth::Owner;
-use super::envelope::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
+use crate::http::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use model::{parse_public_id, ApiToken};
@@ -14,6 +14,8 @@ use utoipa_axum::routes;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTokenBody {
+    /// 1–100 characters, not only spaces (leading and trailing spaces are dropped).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
 }
 
@@ -55,7 +57,7 @@ async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
 }
 
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<Revoked>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Revoked>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn revoke(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
     tokens::revoke_token(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
     ok(Revoked { revoked: true })

@@ -1,9 +1,10 @@
 //! Accounts (tenants).
 
 use super::now_ms;
+use model::AppError;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// Creates an account and returns its key.
@@ -32,5 +33,49 @@ pub async fn find_account_by_name(
     sqlx::query_scalar("SELECT pk FROM accounts WHERE name = ?")
         .bind(name)
         .fetch_optional(conn)
+        .await
+}
+
+/// The first account created, with its name: where a user added without naming
+/// an account goes.
+pub async fn first_account(
+    conn: &mut SqliteConnection,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT pk, name FROM accounts ORDER BY pk LIMIT 1")
+        .fetch_optional(conn)
+        .await
+}
+
+/// An account as its owners see it, webhook secret included.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub id: String,
+    pub name: String,
+    /// Key of the `Runboard-Signature` HMAC on this account's webhooks.
+    pub webhook_secret: String,
+}
+
+pub async fn get_account(pool: &SqlitePool, account_pk: i64) -> Result<AccountRecord, AppError> {
+    Ok(
+        sqlx::query_as("SELECT id, name, webhook_secret FROM accounts WHERE pk = ?")
+            .bind(account_pk)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The account's public id (a dispatched job names it).
+pub async fn public_id(pool: &SqlitePool, account_pk: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE pk = ?")
+        .bind(account_pk)
+        .fetch_one(pool)
+        .await
+}
+
+/// The key that signs the account's webhooks.
+pub async fn webhook_secret(pool: &SqlitePool, account_pk: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
+        .bind(account_pk)
+        .fetch_one(pool)
         .await
 }

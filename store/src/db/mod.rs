@@ -9,16 +9,20 @@
 //! The modules depend one way, never in a circle: [`filter`] (the runs filter as
 //! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
 //! `text_search` and writes through [`campaigns`], [`outbox`] and [`changes`],
-//! none of which calls back into it.
+//! none of which calls back into it. [`runner`] (what a run's runner writes) and
+//! [`deliveries`] (the outbox worker's bookkeeping) sit on top: they use `runs`
+//! and nothing uses them.
 
 pub mod accounts;
 pub mod agents;
 pub mod artifacts;
 pub mod campaigns;
 pub mod changes;
+pub mod deliveries;
 pub mod events;
 pub mod filter;
 pub mod outbox;
+pub mod runner;
 pub mod runs;
 pub mod settings;
 pub mod steps;
@@ -148,6 +152,14 @@ impl Db {
     /// Dashboard reads kept until the next commit ([`view_cache`]).
     pub fn views(&self) -> &ViewCache {
         &self.views
+    }
+
+    /// Whether the database answers a trivial read (`SELECT 1`): the health check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.read)
+            .await
+            .map(|_| ())
     }
 
     /// The writer pool, for single-statement writes that need no transaction.

@@ -12,7 +12,10 @@ pub use list::{
     count_query, daily_counts, daily_counts_query, list_query, list_runs, per_status,
     status_counts, status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
 };
-pub use read::{get_run, get_run_any_account, get_run_by_pk, StoredRun};
+pub use read::{
+    find_run, find_run_any_account, find_run_by_pk, get_run, get_run_any_account, get_run_by_pk,
+    StoredRun,
+};
 pub use status::{apply_status, claim_next, patch_run, update_status, RunPatch, StatusUpdate};
 pub use write::{
     create_run, delete_run, ensure_agent, flatten_input, insert_run, retry_run, validate_http_url,

@@ -3,7 +3,7 @@
 
 use crate::db::from_ms;
 use model::{AppError, Run, RunError, WebhookStatus};
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// The columns of a [`Run`], selected from `runs r` and its joins.
@@ -128,4 +128,22 @@ pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<Store
         .fetch_optional(conn)
         .await?;
     record.ok_or(AppError::NotFound)?.into_stored()
+}
+
+/// [`get_run`] on a connection of `pool`: a request's read of one run.
+pub async fn find_run(pool: &SqlitePool, account_pk: i64, id: Uuid) -> Result<StoredRun, AppError> {
+    let mut conn = pool.acquire().await?;
+    get_run(&mut conn, account_pk, id).await
+}
+
+/// [`get_run_any_account`] on a connection of `pool`.
+pub async fn find_run_any_account(pool: &SqlitePool, id: Uuid) -> Result<StoredRun, AppError> {
+    let mut conn = pool.acquire().await?;
+    get_run_any_account(&mut conn, id).await
+}
+
+/// [`get_run_by_pk`] on a connection of `pool`.
+pub async fn find_run_by_pk(pool: &SqlitePool, pk: i64) -> Result<StoredRun, AppError> {
+    let mut conn = pool.acquire().await?;
+    get_run_by_pk(&mut conn, pk).await
 }

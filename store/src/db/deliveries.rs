@@ -1,0 +1,143 @@
+//! The outbox worker's bookkeeping: which deliveries are due, and what the outcome
+//! of one means for its row and its run, recorded in one write transaction.
+
+use super::outbox::Kind;
+use super::runs::{self, StatusUpdate};
+use super::{now_ms, Db};
+use model::{AppError, RunError, RunStatus};
+use serde_json::json;
+use sqlx::{SqliteConnection, SqlitePool};
+
+/// A pending delivery whose time has come.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Due {
+    pub pk: i64,
+    pub kind: String,
+    pub account_pk: i64,
+    pub run_pk: Option<i64>,
+    pub url: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// The next deliveries due, oldest due first, at most 16.
+pub async fn due(pool: &SqlitePool) -> Result<Vec<Due>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT pk, kind, account_pk, run_pk, url, payload, attempts FROM outbox
+         WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 16",
+    )
+    .bind(now_ms())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// How one delivery attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Delivered,
+    /// Failed with the attempts used up: the delivery is given up.
+    GaveUp {
+        problem: String,
+    },
+    /// Failed; tried again at `next_attempt_at` (ms since the epoch).
+    Retry {
+        next_attempt_at: i64,
+        problem: String,
+    },
+}
+
+/// Records attempt number `attempts` of `item` and, when it settles the delivery,
+/// what that means for the run: a dispatched run is queued (or, undeliverable,
+/// failed with `dispatch_failed`); a webhook's status is recorded.
+pub async fn record_attempt(
+    db: &Db,
+    item: &Due,
+    kind: Kind,
+    attempts: i64,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    match outcome {
+        Outcome::Delivered => {
+            sqlx::query("UPDATE outbox SET state = 'delivered', attempts = ?, finished_at = ?, last_error = NULL WHERE pk = ?")
+                .bind(attempts)
+                .bind(now_ms())
+                .bind(item.pk)
+                .execute(&mut *tx)
+                .await?;
+            settle_run(&mut tx, kind, item.run_pk, true, None).await?;
+        }
+        Outcome::GaveUp { problem } => {
+            sqlx::query("UPDATE outbox SET state = 'failed', attempts = ?, finished_at = ?, last_error = ? WHERE pk = ?")
+                .bind(attempts)
+                .bind(now_ms())
+                .bind(&problem)
+                .bind(item.pk)
+                .execute(&mut *tx)
+                .await?;
+            settle_run(&mut tx, kind, item.run_pk, false, Some(problem)).await?;
+        }
+        Outcome::Retry {
+            next_attempt_at,
+            problem,
+        } => {
+            sqlx::query(
+                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE pk = ?",
+            )
+            .bind(attempts)
+            .bind(next_attempt_at)
+            .bind(&problem)
+            .bind(item.pk)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a finished delivery means for its run.
+async fn settle_run(
+    conn: &mut SqliteConnection,
+    kind: Kind,
+    run_pk: Option<i64>,
+    delivered: bool,
+    problem: Option<String>,
+) -> Result<(), AppError> {
+    let Some(run_pk) = run_pk else { return Ok(()) };
+    match kind {
+        Kind::Webhook => {
+            sqlx::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
+                .bind(if delivered { "delivered" } else { "failed" })
+                .bind(run_pk)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Kind::Dispatch => {
+            let run = runs::get_run_by_pk(conn, run_pk).await?;
+            // Only a run still waiting moves: a runner may already have reported.
+            if run.run.status != RunStatus::Requested {
+                return Ok(());
+            }
+            let update = if delivered {
+                StatusUpdate {
+                    status: Some(RunStatus::Queued),
+                    ..StatusUpdate::default()
+                }
+            } else {
+                StatusUpdate {
+                    status: Some(RunStatus::Failed),
+                    progress: None,
+                    error: Some(RunError {
+                        code: Some("dispatch_failed".into()),
+                        message: "the job could not be delivered to the agent's dispatch URL"
+                            .into(),
+                        details: problem.map(|problem| json!({"lastError": problem})),
+                    }),
+                }
+            };
+            runs::apply_status(conn, &run, &update).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! What a run's runner writes — events, artifacts, steps — each in its own write
+//! transaction that first checks, under the write lock, that the run is still
+//! open: a run finished (or cancelled) in the meantime takes nothing more.
+
+use super::artifacts::{self, NewArtifact};
+use super::events::{self, Appended, NewEvent};
+use super::runs::StoredRun;
+use super::steps::{self, StepReport};
+use super::Db;
+use model::{AppError, Artifact, ConflictCode, RunStatus, Step};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+/// A finished run takes no more callbacks: 409 `run_finished` tells the runner to stop.
+pub fn ensure_open(run: &StoredRun) -> Result<(), AppError> {
+    open_or_finished(run.run.id, run.run.status)
+}
+
+fn open_or_finished(id: Uuid, status: RunStatus) -> Result<(), AppError> {
+    if status.is_terminal() {
+        Err(AppError::conflict(
+            ConflictCode::RunFinished,
+            format!("run {id} is {status}; stop working on it"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`ensure_open`] again inside the write transaction that adds to the run: it
+/// may have finished since it was read, and nothing may be added after that.
+async fn ensure_still_open(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
+    let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE pk = ?")
+        .bind(run.pk)
+        .fetch_one(conn)
+        .await?;
+    open_or_finished(run.run.id, status.parse().map_err(|_| AppError::Internal)?)
+}
+
+/// Appends a runner's events. With an idempotency key, a repeated request is
+/// answered with the stored answer of the first and stores nothing; otherwise
+/// `answer` turns the appended events into the answer, which is remembered under
+/// the key in the same transaction.
+pub async fn ingest_events(
+    db: &Db,
+    run: &StoredRun,
+    events: &[NewEvent],
+    idempotency_key: Option<&str>,
+    answer: impl FnOnce(&[Appended]) -> Result<Value, AppError>,
+) -> Result<Value, AppError> {
+    let mut tx = db.begin_write().await?;
+    if let Some(key) = idempotency_key {
+        if let Some(stored) = events::idempotent_response(&mut tx, run.pk, key).await? {
+            return serde_json::from_str(&stored).map_err(|_| AppError::Internal);
+        }
+    }
+    ensure_still_open(&mut tx, run).await?;
+    let appended = events::append_events(&mut tx, run.pk, events).await?;
+    let body = answer(&appended)?;
+    if let Some(key) = idempotency_key {
+        events::remember_response(&mut tx, run.pk, key, &body.to_string()).await?;
+    }
+    tx.commit().await?;
+    Ok(body)
+}
+
+/// Records an artifact of a run that is still open.
+pub async fn add_artifact(
+    db: &Db,
+    run: &StoredRun,
+    artifact: &NewArtifact,
+) -> Result<Artifact, AppError> {
+    let mut tx = db.begin_write().await?;
+    ensure_still_open(&mut tx, run).await?;
+    let saved = artifacts::insert_artifact(&mut tx, run.pk, artifact).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Creates or updates one attempt of a step of a run that is still open.
+pub async fn report_step(db: &Db, run: &StoredRun, report: &StepReport) -> Result<Step, AppError> {
+    let mut tx = db.begin_write().await?;
+    ensure_still_open(&mut tx, run).await?;
+    let step = steps::upsert_step(&mut tx, run.pk, report).await?;
+    tx.commit().await?;
+    Ok(step)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::db::accounts::create_account;
+    use crate::db::runs::{create_run, update_status, CreateRun, StatusUpdate};
+    use serde_json::json;
+
+    async fn run_of_new_account() -> (tempfile::TempDir, Db, StoredRun) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/runner.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let account_pk = create_account(&mut tx, "Runner tests").await.unwrap();
+        tx.commit().await.unwrap();
+        let request = CreateRun {
+            agent: "worker".into(),
+            ..CreateRun::default()
+        };
+        let run = create_run(&db, account_pk, request).await.unwrap();
+        (dir, db, run)
+    }
+
+    fn event(id: &str) -> NewEvent {
+        NewEvent {
+            client_id: Some(id.into()),
+            event_type: "progress".into(),
+            message: None,
+            metadata: None,
+        }
+    }
+
+    fn answer(appended: &[Appended]) -> Result<Value, AppError> {
+        Ok(json!({ "seqs": appended.iter().map(|event| event.seq).collect::<Vec<_>>() }))
+    }
+
+    #[tokio::test]
+    async fn a_repeated_idempotency_key_gets_the_first_answer_and_stores_nothing() {
+        let (_dir, db, run) = run_of_new_account().await;
+        let first = ingest_events(&db, &run, &[event("a"), event("b")], Some("k"), answer)
+            .await
+            .unwrap();
+        assert_eq!(first, json!({ "seqs": [1, 2] }));
+        let again = ingest_events(&db, &run, &[event("c")], Some("k"), answer)
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        let other_key = ingest_events(&db, &run, &[event("b"), event("c")], Some("l"), answer)
+            .await
+            .unwrap();
+        assert_eq!(
+            other_key,
+            json!({ "seqs": [2, 3] }),
+            "event b is stored once"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_added_to_a_run_that_finished_since_it_was_read() {
+        let (_dir, db, run) = run_of_new_account().await;
+        let finished = StatusUpdate {
+            status: Some(RunStatus::Completed),
+            ..StatusUpdate::default()
+        };
+        update_status(&db, &run, &finished).await.unwrap();
+        ensure_open(&run).unwrap();
+        let error = ingest_events(&db, &run, &[event("late")], None, answer)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "run_finished");
+        let report = StepReport {
+            step_id: "build".into(),
+            attempt: 1,
+            ..StepReport::default()
+        };
+        let error = report_step(&db, &run, &report).await.unwrap_err();
+        assert_eq!(error.code(), "run_finished");
+        db.close().await;
+    }
+}
