@@ -1,4 +1,4 @@
-//! The owner JSON API for runs: creation, the list filters (seed 001's
+//! The owner JSON API for runs: creation, the list filters (the pipelines API's
 //! verification list), reading, changing, tenancy.
 
 use crate::helpers::*;

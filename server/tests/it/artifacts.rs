@@ -53,7 +53,10 @@ async fn a_registered_artifact_is_listed_and_bad_keys_are_refused() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["artifactId"].is_string(), "seed 003's body");
+    assert!(
+        body["artifactId"].is_string(),
+        "the original runner API's body"
+    );
     for key in ["../../etc/passwd", "/etc/passwd", "a/../../b", "a\\b"] {
         let (status, body) = app
             .call(

@@ -1,4 +1,4 @@
-//! Campaigns (seed 002): their runs, and their status following the run that ends.
+//! Campaigns: their runs, and their status following the run that ends.
 
 use crate::helpers::*;
 use reqwest::Method;

@@ -1,4 +1,4 @@
-//! Issue 6: every query behind the runs list (the page, its total, the status
+//! The 1M-run list targets: every query behind the runs list (the page, its total, the status
 //! chips, the per-day chart) under every supported filter, alone and in the
 //! combinations the dashboard makes, and every query of a run's event log, is
 //! explained with `EXPLAIN QUERY PLAN` on a database filled with realistic data,

@@ -1,4 +1,4 @@
-//! The runner API (seed 003 and what it lacks): auth per run, the status rules,
+//! The runner API (the original callback API and what it lacks): auth per run, the status rules,
 //! events with sequence and idempotency, limits, artifacts, steps, claims.
 
 use crate::helpers::*;
@@ -371,7 +371,10 @@ async fn events_get_sequence_numbers_and_retried_batches_store_nothing_twice() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["eventId"].is_string(), "seed 003's body: {body}");
+    assert!(
+        body["eventId"].is_string(),
+        "the original runner API's body: {body}"
+    );
     let batch = json!({"events": [
         {"id": "e-1", "eventType": "agent.tool_use", "message": "search", "metadata": {"tool": "web"}},
         {"id": "e-2", "eventType": "agent.progress", "message": "half way"},
