@@ -1,4 +1,4 @@
-//! `runboard-bench live`: issue 5's figures for the live stream. With N
+//! `runboard-bench live`: the live stream's figures. With N
 //! subscribers on `GET /api/events/stream`, how long after a runner's callback was
 //! committed (its 200 arrived) does each subscriber have the change, does every
 //! subscriber get every change exactly once and in order, and how much server
@@ -27,9 +27,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Target of issue 5: commit-to-client latency, 99th percentile.
+/// Target: commit-to-client latency, 99th percentile.
 const TARGET_P99_MS: f64 = 250.0;
-/// Target of issue 5: server memory per open subscriber.
+/// Target: server memory per open subscriber.
 const TARGET_KB_PER_SUBSCRIBER: f64 = 50.0;
 /// Subscribers connecting at the same time (the rest wait their turn).
 const CONNECTING_AT_ONCE: usize = 64;
