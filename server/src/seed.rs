@@ -1,6 +1,7 @@
 //! `runboard seed`: realistic sample runs for an account, so the dashboard can be
 //! tried (and tested) before any runner is connected.
 
+use fixtures::{AGENTS, CODE_REVIEWER, DESIGN_BUILDER, JOBSEEK, RESEARCH_ASSISTANT};
 use model::RunStatus;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -9,19 +10,10 @@ use serde_json::json;
 use store::db::runs::{insert_run, NewRun};
 use store::db::{now_ms, Db};
 
-/// The sample agents.
-pub const AGENTS: [&str; 5] = [
-    "jobseek-add-company",
-    "design-builder",
-    "code-reviewer",
-    "research-assistant",
-    "data-sync",
-];
-/// Companies the sample inputs name.
-pub const COMPANIES: [&str; 8] = [
-    "Stripe", "Linear", "Vercel", "Figma", "Notion", "Datadog", "Ramp", "Plaid",
-];
-const INITIATORS: [&str; 3] = ["owner", "api", "schedule"];
+/// Seeded runs name only the most frequent sample companies.
+const COMPANIES: &[&str] = fixtures::TOP_COMPANIES;
+/// Seeded runs are started by these, in turn.
+const INITIATORS: &[&str] = fixtures::INITIATORS.split_at(3).0;
 /// Runs inserted per transaction.
 const SEED_CHUNK: u32 = 10_000;
 
@@ -58,8 +50,8 @@ pub async fn seed_runs(db: &Db, email: &str, count: u32) -> anyhow::Result<u32> 
 
 fn sample_run(rng: &mut StdRng, now: i64, index: u32, count: u32) -> NewRun {
     const DAY_MS: i64 = 24 * 3600 * 1000;
-    let agent = *AGENTS.choose(rng).unwrap_or(&AGENTS[0]);
-    let company = *COMPANIES.choose(rng).unwrap_or(&COMPANIES[0]);
+    let agent = *AGENTS.choose(rng).unwrap_or(&JOBSEEK);
+    let company = *COMPANIES.choose(rng).unwrap_or(&"Stripe");
     // The newest runs are the ones still in flight.
     let age =
         DAY_MS * 3 * i64::from(count - index) / i64::from(count.max(1)) + rng.gen_range(0..60_000);
@@ -96,10 +88,10 @@ fn sample_run(rng: &mut StdRng, now: i64, index: u32, count: u32) -> NewRun {
     run.completed_at = completed_at;
     run.initiator = Some(INITIATORS[(index % 3) as usize].to_string());
     run.summary = Some(match agent {
-        "jobseek-add-company" => format!("Add {company} to jobseek"),
-        "design-builder" => format!("Landing page for {company}"),
-        "code-reviewer" => format!("Review pull request #{}", 100 + index),
-        "research-assistant" => format!("Market brief: {company}"),
+        JOBSEEK => format!("Add {company} to jobseek"),
+        DESIGN_BUILDER => format!("Landing page for {company}"),
+        CODE_REVIEWER => format!("Review pull request #{}", 100 + index),
+        RESEARCH_ASSISTANT => format!("Market brief: {company}"),
         _ => format!("Sync {company} CRM records"),
     });
     run.error_message = (status == RunStatus::Failed)

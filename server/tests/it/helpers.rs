@@ -150,16 +150,15 @@ fn urlencode(value: &str) -> String {
 impl TestApp {
     /// An API JWT for email/password, from `POST /api/auth/token`.
     pub async fn api_token_for(&self, email: &str, password: &str) -> String {
-        let response = self
-            .client
-            .post(self.url("/api/auth/token"))
-            .json(&serde_json::json!({"email": email, "password": password}))
-            .send()
+        runboard_client::Client::new(self.client.clone(), &self.base)
+            .api_token(email, password)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: serde_json::Value = response.json().await.unwrap();
-        body["data"]["token"].as_str().unwrap().to_string()
+            .unwrap()
+    }
+
+    /// The typed API client of this server (without the cookies of [`TestApp::client`]).
+    pub fn api(&self) -> runboard_client::Client {
+        runboard_client::Client::new(new_client(), &self.base)
     }
 
     pub async fn owner_token(&self) -> String {
@@ -188,14 +187,13 @@ impl TestApp {
     }
 
     pub async fn create_run(&self, token: &str, body: serde_json::Value) -> (String, String) {
-        let (status, body) = self
-            .call(reqwest::Method::POST, "/api/runs", token, Some(body))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        (
-            body["data"]["run"]["id"].as_str().unwrap().to_string(),
-            body["data"]["runnerToken"].as_str().unwrap().to_string(),
-        )
+        let created = self
+            .api()
+            .owner(token)
+            .create_run(&body)
+            .await
+            .unwrap_or_else(|error| panic!("POST /api/runs: {error}"));
+        (created.run.id.to_string(), created.runner_token)
     }
 
     /// A second account with its own owner; returns that owner's API JWT.
@@ -236,4 +234,80 @@ pub async fn terminate(
         .await
         .unwrap_or_else(|_| panic!("the server did not stop within {within:?} of SIGTERM"))
         .unwrap()
+}
+
+/// One message of the live stream, its data read as JSON.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+/// An open live stream (`GET /api/events/stream`), read by the client crate's reader.
+pub struct Stream {
+    reader: runboard_client::sse::EventStream,
+    /// Comment lines seen so far (heartbeats).
+    pub comments: Vec<String>,
+}
+
+impl Stream {
+    /// Opens the stream with a bearer token (and a position to resume from) and
+    /// reads its first message, which must be `ready` without an id.
+    pub async fn open(
+        app: &TestApp,
+        query: &str,
+        token: &str,
+        last_event_id: Option<i64>,
+    ) -> Stream {
+        let mut request = reqwest::Client::new()
+            .get(app.url(&format!("/api/events/stream{query}")))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        let mut stream = Stream {
+            reader: runboard_client::sse::EventStream::with_comments(response),
+            comments: Vec::new(),
+        };
+        let ready = stream.next().await.expect("a ready message");
+        assert_eq!(ready.event, "ready");
+        assert_eq!(ready.id, None, "ready must not move the client's position");
+        stream
+    }
+
+    /// The next message, or `None` if none comes within two seconds.
+    pub async fn next(&mut self) -> Option<Message> {
+        self.next_within(std::time::Duration::from_secs(2)).await
+    }
+
+    /// The next message, or `None` if none comes within `wait` (or the stream ended).
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<Message> {
+        let next = tokio::time::timeout(wait, self.reader.next()).await;
+        self.comments = self.reader.comments();
+        let message = next.ok()?.ok()??;
+        Some(Message {
+            id: message.seq(),
+            data: message.json(),
+            event: message.event,
+        })
+    }
+
+    /// Messages until `count` have come (panics on a timeout).
+    pub async fn take(&mut self, count: usize) -> Vec<Message> {
+        let mut messages = Vec::new();
+        while messages.len() < count {
+            let message = self.next().await.unwrap_or_else(|| {
+                panic!("expected {count} messages, got {messages:?}");
+            });
+            messages.push(message);
+        }
+        messages
+    }
 }

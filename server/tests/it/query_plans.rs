@@ -25,9 +25,8 @@ use store::db::runs::{self, NewRun};
 use store::db::text_search;
 use uuid::Uuid;
 
-use runboard::seed::{AGENTS, COMPANIES};
+use fixtures::{AGENTS, INITIATORS, TOP_COMPANIES as COMPANIES};
 const CITIES: [&str; 5] = ["Dublin", "Berlin", "Austin", "Lisbon", "Toronto"];
-const INITIATORS: [&str; 4] = ["owner", "api", "schedule", "ci"];
 const DAY_MS: i64 = 86_400_000;
 
 /// Runs in the owner's account, and a few in a second account: a self-hosted

@@ -106,6 +106,14 @@ pub async fn public_id(pool: &SqlitePool, user_pk: i64) -> Result<String, sqlx::
         .await
 }
 
+/// The public id of the installation's first owner (the oldest user with the owner
+/// role), whom the demo fleet acts for; `None` before anyone signed up.
+pub async fn first_owner_id(pool: &SqlitePool) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE role = 'owner' ORDER BY pk LIMIT 1")
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn set_password(
     db: &super::Db,
     user_pk: i64,
@@ -119,4 +127,35 @@ pub async fn set_password(
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::db::{accounts, Db};
+
+    #[tokio::test]
+    async fn the_first_owner_is_the_oldest_user_with_the_owner_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/users.db", dir.path().display()))
+            .await
+            .unwrap();
+        assert_eq!(first_owner_id(&db.read).await.unwrap(), None);
+        let mut tx = db.begin_write().await.unwrap();
+        let account = accounts::create_account(&mut tx, "Acme").await.unwrap();
+        create_user(&mut tx, account, "member@example.com", "-", Role::Member)
+            .await
+            .unwrap();
+        let first = create_user(&mut tx, account, "first@example.com", "-", Role::Owner)
+            .await
+            .unwrap();
+        create_user(&mut tx, account, "second@example.com", "-", Role::Owner)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let expected = public_id(&db.read, first).await.unwrap();
+        assert_eq!(first_owner_id(&db.read).await.unwrap(), Some(expected));
+        db.close().await;
+    }
 }

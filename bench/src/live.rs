@@ -1,11 +1,10 @@
-//! `runboard-bench live`: issue 5's figures for the live stream. With N
+//! `runboard-bench live`: the live stream's figures. With N
 //! subscribers on `GET /api/events/stream`, how long after a runner's callback was
 //! committed (its 200 arrived) does each subscriber have the change, does every
 //! subscriber get every change exactly once and in order, and how much server
-//! memory does a subscriber hold. The subscribers are raw HTTP/1.1 connections
-//! with a minimal SSE reader, so that the client leaves the machine's cores to the
-//! server. The command prints one table; its exit status is 2 when a target is
-//! missed.
+//! memory does a subscriber hold. Each subscriber is one streaming request read
+//! by the client crate's SSE reader. The command prints one table; its exit status
+//! is 2 when a target is missed.
 
 use crate::common::{
     cpu_seconds, create_run, own_cpu_seconds, owner_token, raise_open_file_limit, rss_kb,
@@ -14,22 +13,21 @@ use crate::common::{
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use futures::{StreamExt, TryStreamExt};
+use runboard_client::sse::{EventStream, Message};
+use runboard_client::Client;
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Target of issue 5: commit-to-client latency, 99th percentile.
+/// Target: commit-to-client latency, 99th percentile.
 const TARGET_P99_MS: f64 = 250.0;
-/// Target of issue 5: server memory per open subscriber.
+/// Target: server memory per open subscriber.
 const TARGET_KB_PER_SUBSCRIBER: f64 = 50.0;
 /// Subscribers connecting at the same time (the rest wait their turn).
 const CONNECTING_AT_ONCE: usize = 64;
@@ -80,14 +78,13 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
 
 /// The whole measurement against a started server.
 async fn measure(server: &Server, subscribers: usize, changes: usize, rate: f64) -> Result<Report> {
-    let http = reqwest::Client::new();
-    let token = owner_token(&http, &server.base).await?;
-    let (run_id, runner_token) =
-        create_run(&http, &server.base, &token, "bench", "runboard-bench live").await?;
+    let api = Client::new(reqwest::Client::new(), &server.base);
+    let token = owner_token(&api).await?;
+    let (run_id, runner_token) = create_run(&api, &token, "bench", "runboard-bench live").await?;
 
     let rss_before = rss_kb(server.pid)?;
     let opening = Instant::now();
-    let connections = open_subscribers(server.addr, &token, subscribers).await?;
+    let connections = open_subscribers(&server.base, &token, subscribers).await?;
     let open_time = opening.elapsed();
     // Let the server finish what the connections started (pool returns, buffers).
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -109,8 +106,8 @@ async fn measure(server: &Server, subscribers: usize, changes: usize, rate: f64)
 
     let cpu_before = (cpu_seconds(server.pid)?, own_cpu_seconds()?);
     let posting = Instant::now();
-    let callbacks =
-        post_changes(&http, &server.base, &run_id, &runner_token, changes, rate).await?;
+    let runner = api.runner(&run_id, &runner_token);
+    let callbacks = post_changes(&runner, changes, rate).await?;
     let post_time = posting.elapsed();
     wait_for_delivery(&delivered, subscribers * changes).await;
     let cpu_after = (cpu_seconds(server.pid)?, own_cpu_seconds()?);
@@ -145,14 +142,10 @@ struct Callback {
 
 /// Posts `changes` progress callbacks, `(i + 1) / changes` for the i-th, at `rate` a second.
 async fn post_changes(
-    http: &reqwest::Client,
-    base: &str,
-    run_id: &str,
-    runner_token: &str,
+    runner: &runboard_client::Runner,
     changes: usize,
     rate: f64,
 ) -> Result<Vec<Callback>> {
-    let url = format!("{base}/api/runner/runs/{run_id}/status");
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut callbacks = Vec::with_capacity(changes);
@@ -160,16 +153,11 @@ async fn post_changes(
         ticks.tick().await;
         let progress = (index + 1) as f64 / changes as f64;
         let sent = Instant::now();
-        let response = http
-            .post(&url)
-            .bearer_auth(runner_token)
-            .json(&json!({ "progress": progress }))
-            .send()
-            .await?;
+        runner
+            .status(&json!({ "progress": progress }))
+            .await
+            .with_context(|| format!("callback {index}"))?;
         let acknowledged = Instant::now();
-        let status = response.status();
-        let body = response.text().await?;
-        ensure!(status == 200, "callback {index} answered {status}: {body}");
         callbacks.push(Callback {
             acknowledged,
             round_trip: acknowledged - sent,
@@ -180,130 +168,31 @@ async fn post_changes(
 
 // ------------------------------------------------------------ the subscribers
 
-/// One subscriber's connection: an HTTP/1.1 response body in chunked encoding,
-/// carrying server-sent events.
-struct SseConnection {
-    reader: BufReader<TcpStream>,
-    /// Received text not yet parsed into messages.
-    pending: String,
-    chunk: Vec<u8>,
+/// Opens one subscriber's stream and reads up to its `ready` message.
+async fn subscribe(http: &reqwest::Client, base: &str, token: &str) -> Result<EventStream> {
+    let request = http
+        .get(format!("{base}/api/events/stream"))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream");
+    let mut stream = EventStream::open(request).await?;
+    let ready = stream
+        .next()
+        .await?
+        .context("the stream ended before ready")?;
+    ensure!(
+        ready.event == "ready",
+        "first message: {} {}",
+        ready.event,
+        ready.data
+    );
+    Ok(stream)
 }
 
-struct SseMessage {
-    event: String,
-    data: String,
-}
-
-impl SseConnection {
-    /// Connects, sends the request, and reads up to the `ready` message.
-    async fn open(addr: SocketAddr, token: &str) -> Result<SseConnection> {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!(
-            "GET /api/events/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-             Accept: text/event-stream\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut connection = SseConnection {
-            reader: BufReader::with_capacity(4096, stream),
-            pending: String::new(),
-            chunk: Vec::new(),
-        };
-        connection.read_head().await?;
-        loop {
-            ensure!(
-                connection.read_chunk().await?,
-                "the stream ended before ready"
-            );
-            if let Some(message) = connection.next_message() {
-                ensure!(
-                    message.event == "ready",
-                    "first message: {} {}",
-                    message.event,
-                    message.data
-                );
-                return Ok(connection);
-            }
-        }
-    }
-
-    async fn read_line(&mut self) -> Result<String> {
-        let mut line = String::new();
-        let read = self.reader.read_line(&mut line).await?;
-        ensure!(read > 0, "the connection closed");
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
-    }
-
-    async fn read_head(&mut self) -> Result<()> {
-        let status = self.read_line().await?;
-        ensure!(
-            status.starts_with("HTTP/1.1 200"),
-            "the stream answered {status}"
-        );
-        let mut chunked = false;
-        loop {
-            let line = self.read_line().await?;
-            if line.is_empty() {
-                break;
-            }
-            chunked |= line
-                .to_ascii_lowercase()
-                .starts_with("transfer-encoding: chunked");
-        }
-        ensure!(chunked, "the stream is not in chunked encoding");
-        Ok(())
-    }
-
-    /// Reads one chunk into `pending`; false at the end of the body.
-    async fn read_chunk(&mut self) -> Result<bool> {
-        let header = self.read_line().await?;
-        let size = header.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16).with_context(|| format!("chunk size {size}"))?;
-        if size == 0 {
-            return Ok(false);
-        }
-        self.chunk.resize(size + 2, 0);
-        self.reader.read_exact(&mut self.chunk).await?;
-        ensure!(self.chunk.ends_with(b"\r\n"), "a chunk without its CRLF");
-        self.pending
-            .push_str(&String::from_utf8_lossy(&self.chunk[..size]));
-        Ok(true)
-    }
-
-    /// The next complete message in `pending` (comments, such as heartbeats, are skipped).
-    fn next_message(&mut self) -> Option<SseMessage> {
-        while let Some(end) = self.pending.find("\n\n") {
-            let block: String = self.pending.drain(..end + 2).collect();
-            let mut message = SseMessage {
-                event: "message".to_string(),
-                data: String::new(),
-            };
-            let mut fields = 0;
-            for (field, value) in block.lines().filter_map(|line| line.split_once(':')) {
-                let value = value.strip_prefix(' ').unwrap_or(value);
-                match field {
-                    "event" => message.event = value.to_string(),
-                    "data" => message.data.push_str(value),
-                    "" => continue,
-                    _ => {}
-                }
-                fields += 1;
-            }
-            if fields > 0 {
-                return Some(message);
-            }
-        }
-        None
-    }
-}
-
-async fn open_subscribers(
-    addr: SocketAddr,
-    token: &str,
-    count: usize,
-) -> Result<Vec<SseConnection>> {
+async fn open_subscribers(base: &str, token: &str, count: usize) -> Result<Vec<EventStream>> {
+    let http = &reqwest::Client::new();
     futures::stream::iter(0..count)
         .map(|index| async move {
-            tokio::time::timeout(Duration::from_secs(60), SseConnection::open(addr, token))
+            tokio::time::timeout(Duration::from_secs(60), subscribe(http, base, token))
                 .await
                 .context("timed out")
                 .and_then(|opened| opened)
@@ -346,7 +235,7 @@ impl Record {
         }
     }
 
-    fn note(&mut self, message: &SseMessage, at: Instant) {
+    fn note(&mut self, message: &Message, at: Instant) {
         let Some(index) = self.change_index(message) else {
             self.unexpected += 1;
             return;
@@ -364,7 +253,7 @@ impl Record {
     }
 
     /// Which change a `run.updated` message carries, by its progress value.
-    fn change_index(&self, message: &SseMessage) -> Option<usize> {
+    fn change_index(&self, message: &Message) -> Option<usize> {
         if message.event != "run.updated" {
             return None;
         }
@@ -377,22 +266,22 @@ impl Record {
 
 /// Reads a subscriber's stream until told to stop, recording what arrives.
 async fn follow(
-    mut connection: SseConnection,
+    mut stream: EventStream,
     changes: usize,
     delivered: Arc<AtomicUsize>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Record> {
     let mut record = Record::new(changes);
     loop {
-        tokio::select! {
-            more = connection.read_chunk() => if !more? { break },
+        let message = tokio::select! {
+            message = stream.next() => match message? {
+                Some(message) => message,
+                None => break,
+            },
             _ = stop.changed() => break,
-        }
-        let at = Instant::now();
-        while let Some(message) = connection.next_message() {
-            record.note(&message, at);
-            delivered.fetch_add(1, Ordering::Relaxed);
-        }
+        };
+        record.note(&message, Instant::now());
+        delivered.fetch_add(1, Ordering::Relaxed);
     }
     Ok(record)
 }
@@ -603,7 +492,8 @@ mod tests {
     #[test]
     fn a_change_is_found_by_its_progress_once_and_in_order() {
         let mut record = Record::new(4);
-        let message = |event: &str, progress: f64| SseMessage {
+        let message = |event: &str, progress: f64| Message {
+            id: Some("1".to_string()),
             event: event.to_string(),
             data: json!({"seq": 1, "data": {"progress": progress}}).to_string(),
         };

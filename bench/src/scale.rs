@@ -1,4 +1,4 @@
-//! `runboard-bench scale` answers issue 6: is Runboard fast at 1M runs and tens of
+//! `runboard-bench scale` answers one question: is Runboard fast at 1M runs and tens of
 //! millions of events, measured against what SQLite itself manages on the same
 //! database in the same run?
 //!
@@ -12,7 +12,7 @@
 //!    API (500-event batches from 50 runners at once), and progress callbacks.
 //!    The bench's own runs are deleted afterwards, so the database stays
 //!    comparable between runs.
-//! 4. Prints one table against the issue's targets ([`report`]); exit status 2
+//! 4. Prints one table against the scale targets ([`report`]); exit status 2
 //!    when one is missed.
 
 mod cases;

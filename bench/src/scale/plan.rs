@@ -39,7 +39,7 @@ pub struct AgentSpec {
 /// Most runs first: the order is also the order of the agents' keys.
 pub const AGENTS: [AgentSpec; 8] = [
     AgentSpec {
-        slug: "jobseek-add-company",
+        slug: fixtures::JOBSEEK,
         weight: 30,
         median_secs: 40.0,
         steps: &[
@@ -52,7 +52,7 @@ pub const AGENTS: [AgentSpec; 8] = [
         in_campaigns: true,
     },
     AgentSpec {
-        slug: "research-assistant",
+        slug: fixtures::RESEARCH_ASSISTANT,
         weight: 20,
         median_secs: 180.0,
         steps: &[
@@ -65,7 +65,7 @@ pub const AGENTS: [AgentSpec; 8] = [
         in_campaigns: true,
     },
     AgentSpec {
-        slug: "code-reviewer",
+        slug: fixtures::CODE_REVIEWER,
         weight: 18,
         median_secs: 90.0,
         steps: &[
@@ -78,7 +78,7 @@ pub const AGENTS: [AgentSpec; 8] = [
         in_campaigns: false,
     },
     AgentSpec {
-        slug: "data-sync",
+        slug: fixtures::DATA_SYNC,
         weight: 15,
         median_secs: 300.0,
         steps: &[
@@ -91,7 +91,7 @@ pub const AGENTS: [AgentSpec; 8] = [
         in_campaigns: false,
     },
     AgentSpec {
-        slug: "design-builder",
+        slug: fixtures::DESIGN_BUILDER,
         weight: 8,
         median_secs: 240.0,
         steps: &[
@@ -141,72 +141,8 @@ pub const AGENTS: [AgentSpec; 8] = [
 /// The agent of the run with the long log.
 pub const LONG_RUN_AGENT: usize = 1;
 
-/// Subject companies, most frequent first (Zipf).
-pub const COMPANIES: [&str; 48] = [
-    "Stripe",
-    "Linear",
-    "Vercel",
-    "Figma",
-    "Notion",
-    "Datadog",
-    "Ramp",
-    "Plaid",
-    "Airtable",
-    "Asana",
-    "Brex",
-    "Canva",
-    "Cloudflare",
-    "Coinbase",
-    "Confluent",
-    "Deel",
-    "Discord",
-    "Dropbox",
-    "Duolingo",
-    "Elastic",
-    "GitLab",
-    "Grafana",
-    "Gusto",
-    "HashiCorp",
-    "Intercom",
-    "Klarna",
-    "Mercury",
-    "Miro",
-    "MongoDB",
-    "Monzo",
-    "Netlify",
-    "Okta",
-    "Personio",
-    "PostHog",
-    "Pitch",
-    "Revolut",
-    "Rippling",
-    "Retool",
-    "Segment",
-    "Sentry",
-    "Shopify",
-    "Snowflake",
-    "Supabase",
-    "Twilio",
-    "Vanta",
-    "Webflow",
-    "Wise",
-    "Zapier",
-];
-
-pub const CAMPAIGNS: [&str; 12] = [
-    "Spring launch",
-    "Competitor watch",
-    "Fintech hiring push",
-    "Q2 outreach",
-    "Partner pages",
-    "EU expansion",
-    "Design refresh",
-    "Summer hiring",
-    "Pricing research",
-    "Holiday campaign",
-    "Year-end review",
-    "Developer relations",
-];
+/// Subject companies (most frequent first: drawn by a Zipf law) and campaign names.
+pub use fixtures::{CAMPAIGNS, COMPANIES};
 
 /// How big and how old the generated installation is.
 #[derive(Clone, Debug)]

@@ -4,12 +4,11 @@
 
 use super::cases::{Auth, Case};
 use super::raw::EventContent;
-use crate::common::{
-    api, cpu_seconds, create_run, millis, own_cpu_seconds, owner_token, Percentiles,
-};
+use crate::common::{cpu_seconds, create_run, millis, own_cpu_seconds, owner_token, Percentiles};
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use anyhow::{ensure, Context, Result};
 use futures::future::join_all;
+use runboard_client::Client;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,7 +19,10 @@ use tokio::sync::Barrier;
 #[derive(Clone)]
 pub struct Clients {
     pub base: String,
+    /// The measured requests go out through this client as they are.
     pub api: reqwest::Client,
+    /// The same connections, for the calls that set the measurements up.
+    pub server: Client,
     pub token: String,
     /// Holds the session cookie of a form login; follows no redirects (a
     /// redirect to the login form counts as an error).
@@ -33,7 +35,8 @@ impl Clients {
         let api = reqwest::Client::builder()
             .pool_max_idle_per_host(128)
             .build()?;
-        let token = owner_token(&api, base).await?;
+        let server = Client::new(api.clone(), base);
+        let token = owner_token(&server).await?;
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -42,6 +45,7 @@ impl Clients {
         Ok(Clients {
             base: base.to_string(),
             api,
+            server,
             token,
             browser,
             server_pid,
@@ -50,7 +54,7 @@ impl Clients {
 
     /// A fresh owner token (they last an hour; a long run outlives one).
     pub async fn refresh_token(&mut self) -> Result<()> {
-        self.token = owner_token(&self.api, &self.base).await?;
+        self.token = owner_token(&self.server).await?;
         Ok(())
     }
 
@@ -211,14 +215,12 @@ pub async fn bench_runs(
     for index in 0..count {
         let summary = format!("runboard-bench scale: {agent} {index}");
         let (id, runner_token) =
-            create_run(&clients.api, &clients.base, &clients.token, agent, &summary).await?;
+            create_run(&clients.server, &clients.token, agent, &summary).await?;
         if running {
-            let request = clients
-                .api
-                .post(format!("{}/api/runner/runs/{id}/status", clients.base))
-                .bearer_auth(&runner_token)
-                .json(&json!({"status": "running", "progress": 0.0}));
-            api(request, 200)
+            clients
+                .server
+                .runner(&id, &runner_token)
+                .status(&json!({"status": "running", "progress": 0.0}))
                 .await
                 .context("marking a bench run running")?;
         }
@@ -230,18 +232,12 @@ pub async fn bench_runs(
 /// Deletes the bench's runs (with their events) through the API.
 pub async fn delete_runs(clients: &Clients, runs: &[BenchRun]) -> Result<Duration> {
     let started = Instant::now();
+    let owner = clients.server.owner(clients.token.as_str());
     for run in runs {
-        let request = clients
-            .api
-            .delete(format!("{}/api/runs/{}", clients.base, run.id))
-            .bearer_auth(&clients.token);
-        let response = request.send().await?;
-        ensure!(
-            response.status().is_success(),
-            "deleting bench run {} answered {}",
-            run.id,
-            response.status()
-        );
+        owner
+            .delete_run(&run.id)
+            .await
+            .with_context(|| format!("deleting bench run {}", run.id))?;
     }
     Ok(started.elapsed())
 }

@@ -12,9 +12,9 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::EventQuery;
 use uuid::Uuid;
 
-/// The latency target for list filters and the events page (p99).
+/// The latency target for list filters and the events page (p99).
 pub const TARGET_P99_MS: f64 = 20.0;
-/// The target for the server-rendered runs list.
+/// The target for the server-rendered runs list.
 pub const TARGET_PAGES_PER_SECOND: f64 = 2000.0;
 
 type Builder = Box<dyn Fn() -> Result<QueryBuilder<'static, Sqlite>, AppError> + Send + Sync>;
@@ -231,8 +231,16 @@ fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
 }
 
 fn api_list(fixture: &Fixture, name: String, query: &str, target: bool) -> Result<Case> {
-    let filter = runboard::api::runs::filter_from(Some(query))
-        .map_err(|error| anyhow::anyhow!("{query}: {error}"))?;
+    // As the API reads its query string: decoded pairs through `RunFilter::from_query`.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let filter = RunFilter::from_query(
+        pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+    )
+    .map_err(|error| anyhow::anyhow!("{query}: {error}"))?;
     Ok(Case {
         name,
         path: format!("/api/runs?{query}"),

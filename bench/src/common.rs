@@ -3,7 +3,8 @@
 //! figures from `/proc`, and percentiles.
 
 use anyhow::{bail, ensure, Context, Result};
-use serde_json::{json, Value};
+use runboard_client::Client;
+use serde_json::json;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,6 @@ pub struct ServerSpec {
 pub struct Server {
     child: Child,
     pub pid: u32,
-    pub addr: SocketAddr,
     pub base: String,
     log: Option<PathBuf>,
     _dir: TempDir,
@@ -67,7 +67,6 @@ impl Server {
         let mut server = Server {
             child,
             pid,
-            addr,
             base: format!("http://{addr}"),
             log,
             _dir: dir,
@@ -77,7 +76,7 @@ impl Server {
     }
 
     async fn wait_until_healthy(&mut self) -> Result<()> {
-        let http = reqwest::Client::new();
+        let api = Client::new(reqwest::Client::new(), &self.base);
         // Start-up migrates and runs `PRAGMA optimize`: on a database of many
         // gigabytes that may take a while the first time.
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -85,8 +84,7 @@ impl Server {
             if let Some(status) = self.child.try_wait()? {
                 bail!("runboard exited before it served: {status}");
             }
-            let health = http.get(format!("{}/healthz", self.base)).send().await;
-            if health.is_ok_and(|response| response.status().is_success()) {
+            if api.health().await.is_ok() {
                 return Ok(());
             }
             ensure!(
@@ -236,48 +234,26 @@ pub fn machine() -> String {
 
 // ------------------------------------------------------------------- the API
 
-/// Sends a request and returns its JSON body when it answered `expected`.
-pub async fn api(request: reqwest::RequestBuilder, expected: u16) -> Result<Value> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let body = response.text().await?;
-    ensure!(status == expected, "answered {status}: {body}");
-    Ok(serde_json::from_str(&body)?)
-}
-
-pub fn text_at(body: &Value, pointer: &str) -> Result<String> {
-    body.pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .with_context(|| format!("no {pointer} in {body}"))
-}
-
 /// An owner JWT (valid for an hour) from `POST /api/auth/token`.
-pub async fn owner_token(http: &reqwest::Client, base: &str) -> Result<String> {
-    let request = http
-        .post(format!("{base}/api/auth/token"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}));
-    let body = api(request, 200).await.context("POST /api/auth/token")?;
-    text_at(&body, "/data/token")
+pub async fn owner_token(api: &Client) -> Result<String> {
+    api.api_token(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .context("POST /api/auth/token")
 }
 
 /// A new run of `agent` to report on: its id and runner token.
 pub async fn create_run(
-    http: &reqwest::Client,
-    base: &str,
+    api: &Client,
     token: &str,
     agent: &str,
     summary: &str,
 ) -> Result<(String, String)> {
-    let request = http
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(token)
-        .json(&json!({"agent": agent, "summary": summary}));
-    let body = api(request, 201).await.context("POST /api/runs")?;
-    Ok((
-        text_at(&body, "/data/run/id")?,
-        text_at(&body, "/data/runnerToken")?,
-    ))
+    let created = api
+        .owner(token)
+        .create_run(&json!({"agent": agent, "summary": summary}))
+        .await
+        .context("POST /api/runs")?;
+    Ok((created.run.id.to_string(), created.runner_token))
 }
 
 // ---------------------------------------------------------------- statistics

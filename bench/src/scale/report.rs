@@ -1,5 +1,5 @@
 //! The one table `scale` prints: each figure, its raw SQLite baseline where there
-//! is one, their ratio, and the target with pass or FAIL; then where each
+//! is one, their ratio, and the target with pass or FAIL; then where each
 //! request's SQL time goes, piece by piece.
 
 use super::cases::{Case, TARGET_P99_MS};
@@ -7,7 +7,7 @@ use super::http::{Latency, Load, Throughput};
 use super::raw::{RawInsert, RawTimes};
 use crate::common::Percentiles;
 
-/// The target for ingest: at least this share of the raw insert rate.
+/// The target for ingest: at least this share of the raw insert rate.
 pub const TARGET_INGEST_SHARE: f64 = 0.5;
 
 /// A read request's figures.

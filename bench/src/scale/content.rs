@@ -6,6 +6,9 @@
 //! so each run's rows are the same however the generator interleaves them.
 
 use super::plan::{RunPlan, AGENTS, COMPANIES};
+use fixtures::{
+    CITIES, CODE_REVIEWER, DATA_SYNC, DESIGN_BUILDER, JOBSEEK, REPOS, RESEARCH_ASSISTANT,
+};
 use model::{RunStatus, StepStatus};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -13,14 +16,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const CITIES: [(&str, &str); 6] = [
-    ("Dublin", "IE"),
-    ("Berlin", "DE"),
-    ("Austin", "US"),
-    ("Lisbon", "PT"),
-    ("Toronto", "CA"),
-    ("Singapore", "SG"),
-];
 const TAGS: [&str; 6] = ["fintech", "b2b", "saas", "devtools", "ai", "marketplace"];
 const TOPICS: [&str; 5] = [
     "pricing",
@@ -30,13 +25,6 @@ const TOPICS: [&str; 5] = [
     "competitors",
 ];
 const SOURCES: [&str; 4] = ["web", "news", "filings", "linkedin"];
-const REPOS: [&str; 5] = [
-    "acme/api",
-    "acme/web",
-    "acme/mobile",
-    "acme/infra",
-    "acme/billing",
-];
 const AUTHORS: [&str; 6] = ["ana", "ben", "chen", "dara", "eli", "farah"];
 const TABLES: [&str; 5] = ["contacts", "deals", "invoices", "events", "accounts"];
 const SYNC_SOURCES: [&str; 4] = ["postgres", "salesforce", "hubspot", "stripe"];
@@ -131,7 +119,7 @@ fn domain(company: &str) -> String {
 /// The input and summary of a run of `agent` about `company`.
 pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Value, String) {
     match AGENTS[agent].slug {
-        "jobseek-add-company" => {
+        JOBSEEK => {
             let (city, country) = pick(rng, &CITIES);
             let input = json!({
                 "company_name": company,
@@ -142,7 +130,7 @@ pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Va
             });
             (input, format!("Add {company} to jobseek"))
         }
-        "research-assistant" => {
+        RESEARCH_ASSISTANT => {
             let topic = pick(rng, &TOPICS);
             let how_many = rng.gen_range(1..4);
             let sources: Vec<&str> = SOURCES.choose_multiple(rng, how_many).copied().collect();
@@ -154,7 +142,7 @@ pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Va
             });
             (input, format!("Market brief: {company} ({topic})"))
         }
-        "code-reviewer" => {
+        CODE_REVIEWER => {
             let repo = pick(rng, &REPOS);
             let number = rng.gen_range(100..5000);
             let input = json!({
@@ -164,7 +152,7 @@ pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Va
             });
             (input, format!("Review pull request #{number} in {repo}"))
         }
-        "data-sync" => {
+        DATA_SYNC => {
             let table = pick(rng, &TABLES);
             let input = json!({
                 "company_name": company,
@@ -174,7 +162,7 @@ pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Va
             });
             (input, format!("Sync {company} {table} to BigQuery"))
         }
-        "design-builder" => {
+        DESIGN_BUILDER => {
             let input = json!({
                 "company_name": company,
                 "brief": {"tone": pick(rng, &TONES), "pages": rng.gen_range(1..8)},
@@ -213,7 +201,7 @@ pub fn input_and_summary(rng: &mut impl Rng, agent: usize, company: &str) -> (Va
 }
 
 fn initiator(rng: &mut impl Rng, agent: usize) -> &'static str {
-    if AGENTS[agent].slug == "code-reviewer" && rng.gen_bool(0.8) {
+    if AGENTS[agent].slug == CODE_REVIEWER && rng.gen_bool(0.8) {
         return "ci";
     }
     let total: u32 = INITIATORS.iter().map(|(_, weight)| weight).sum();
@@ -462,7 +450,7 @@ pub fn artifact_rows(plan: &RunPlan, run_id: Uuid) -> Vec<ArtifactRow> {
     };
     let company = COMPANIES[plan.company];
     match AGENTS[plan.agent].slug {
-        "design-builder" => {
+        DESIGN_BUILDER => {
             let bundle_id = uuid_at(&mut rng, at);
             vec![
                 upload(
@@ -491,7 +479,7 @@ pub fn artifact_rows(plan: &RunPlan, run_id: Uuid) -> Vec<ArtifactRow> {
                 },
             ]
         }
-        "research-assistant" => {
+        RESEARCH_ASSISTANT => {
             let mut rows = vec![upload(
                 &mut rng,
                 run_id,
@@ -520,7 +508,7 @@ pub fn artifact_rows(plan: &RunPlan, run_id: Uuid) -> Vec<ArtifactRow> {
             }
             rows
         }
-        "jobseek-add-company" if rng.gen_bool(0.4) => {
+        JOBSEEK if rng.gen_bool(0.4) => {
             vec![upload(
                 &mut rng,
                 run_id,
@@ -531,7 +519,7 @@ pub fn artifact_rows(plan: &RunPlan, run_id: Uuid) -> Vec<ArtifactRow> {
                 "application/json",
             )]
         }
-        "code-reviewer" if rng.gen_bool(0.5) => vec![ArtifactRow {
+        CODE_REVIEWER if rng.gen_bool(0.5) => vec![ArtifactRow {
             id: uuid_at(&mut rng, at),
             step_id: Some("review"),
             name: "review.md".to_string(),

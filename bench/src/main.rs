@@ -1,11 +1,11 @@
 //! `runboard-bench`: load figures for Runboard, measured against the real
 //! `runboard` binary (started as a child process) so that they include HTTP, the
 //! runtime and the allocator exactly as deployed. Each subcommand prints one table
-//! of figures against its issue's targets; the exit status is 2 when a target is
-//! missed.
+//! of figures against its targets (docs/performance.md); the exit status is 2 when
+//! a target is missed.
 //!
-//! - `live` (issue 5): the live stream's fan-out to N subscribers.
-//! - `scale` (issue 6): the API, the dashboard and ingest on a database of 1M runs
+//! - `live`: the live stream's fan-out to N subscribers.
+//! - `scale`: the API, the dashboard and ingest on a database of 1M runs
 //!   and tens of millions of events, each beside the raw SQLite figure for the
 //!   same work.
 
