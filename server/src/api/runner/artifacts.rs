@@ -1,7 +1,7 @@
 //! `POST /api/runner/runs/{run_id}/artifacts`: a JSON registration of an artifact
 //! stored elsewhere, or a multipart upload streamed into Runboard's store.
 
-use super::{authorize, MAX_SMALL_BODY};
+use super::{authorize_open, MAX_SMALL_BODY};
 use crate::http::{ApiJson, ApiResult, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
@@ -12,7 +12,7 @@ use model::{AppError, Artifact};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::db::artifacts::{validate_storage_key, NewArtifact};
-use store::db::runner::{add_artifact, ensure_open};
+use store::db::runner::add_artifact;
 use store::db::runs::{self, StoredRun};
 use store::storage::Store;
 use utoipa::ToSchema;
@@ -60,8 +60,7 @@ async fn post_artifact(
     Path(run_id): Path<String>,
     request: Request,
 ) -> ApiResult {
-    let run = authorize(&state, request.headers(), &run_id).await?;
-    ensure_open(&run)?;
+    let run = authorize_open(&state, request.headers(), &run_id).await?;
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -1,7 +1,7 @@
 //! `POST /api/runner/runs/{run_id}/events`: one event or a batch, idempotent by
 //! each event's own id and by the batch's `Idempotency-Key`.
 
-use super::authorize;
+use super::authorize_open;
 use crate::http::json::invalid;
 use crate::http::{ApiJson, ApiResult, ErrorEnvelope};
 use app::state::AppState;
@@ -14,7 +14,7 @@ use model::AppError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::db::events::NewEvent;
-use store::db::runner::{ensure_open, ingest_events};
+use store::db::runner::ingest_events;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -103,8 +103,7 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let run = authorize(&state, &headers, &run_id).await?;
-    ensure_open(&run)?;
+    let run = authorize_open(&state, &headers, &run_id).await?;
     let limits = state.limits;
     let body: Value = ApiJson::read(body, limits.max_batch_bytes).await?;
     let (values, single) = match serde_json::from_value::<EventsBody>(body) {

@@ -50,6 +50,19 @@ async fn authorize(
     runs::find_run_any_account(&state.db.read, run_id).await
 }
 
+/// The run a callback that adds to it (events, steps, artifacts) names: authorized
+/// by its runner token, and not finished (a finished run answers 409
+/// `run_finished`; the write checks again inside its transaction).
+async fn authorize_open(
+    state: &AppState,
+    headers: &HeaderMap,
+    run_id: &str,
+) -> Result<StoredRun, AppError> {
+    let run = authorize(state, headers, run_id).await?;
+    store::db::runner::ensure_open(&run)?;
+    Ok(run)
+}
+
 /// `error` as the original runner protocol sends it (a string) or as a
 /// structured `{code, message, details}`.
 #[derive(Deserialize, ToSchema)]

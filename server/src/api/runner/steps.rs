@@ -1,6 +1,6 @@
 //! `POST /api/runner/runs/{run_id}/steps`: one attempt of a step, created or updated.
 
-use super::{authorize, MAX_SMALL_BODY};
+use super::{authorize_open, MAX_SMALL_BODY};
 use crate::http::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::body::Body;
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use model::{AppError, Step, StepStatus};
 use serde::Deserialize;
 use serde_json::Value;
-use store::db::runner::{ensure_open, report_step};
+use store::db::runner::report_step;
 use store::db::steps::StepReport;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -44,8 +44,7 @@ async fn post_step(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let run = authorize(&state, &headers, &run_id).await?;
-    ensure_open(&run)?;
+    let run = authorize_open(&state, &headers, &run_id).await?;
     let body: StepBody = ApiJson::read(body, MAX_SMALL_BODY).await?;
     if body.step_id.trim().is_empty() || body.step_id.len() > 200 {
         return Err(AppError::invalid("stepId", "stepId must be 1–200 characters").into());
