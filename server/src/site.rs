@@ -55,22 +55,18 @@ pub fn bundle_router<S: Clone + Send + Sync + 'static>(
     let files = ServeDir::new(site_root.join(PKG_DIR))
         .precompressed_br()
         .precompressed_gzip();
-    let hashed_prefix: std::sync::Arc<str> = if bundle == BUNDLE_NAME {
-        // Unhashed names (a cargo-leptos build) must never be cached for good.
-        "\0".into()
-    } else {
-        format!("/{bundle}.").into()
-    };
+    // Unhashed names (a cargo-leptos build) must never be cached for good.
+    let hashed_prefix: Option<std::sync::Arc<str>> =
+        (bundle != BUNDLE_NAME).then(|| format!("/{PKG_DIR}/{bundle}.").into());
     Router::new()
         .nest_service(&format!("/{PKG_DIR}"), files)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let hashed_prefix = hashed_prefix.clone();
             async move {
-                let is_hashed = request
-                    .uri()
-                    .path()
-                    .strip_prefix(&format!("/{PKG_DIR}"))
-                    .is_some_and(|file| file.starts_with(&*hashed_prefix));
+                let path = request.uri().path();
+                let is_hashed = hashed_prefix
+                    .as_deref()
+                    .is_some_and(|prefix| path.starts_with(prefix));
                 let mut response: Response = next.run(request).await;
                 if response.status().is_success() {
                     let policy = if is_hashed { IMMUTABLE } else { REVALIDATE };
