@@ -12,6 +12,9 @@ pub enum AppError {
     Unauthorized,
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// Signed in, but the role does not allow this; the message says which role does.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     /// Input that failed validation; the message names the field.
@@ -22,6 +25,9 @@ pub enum AppError {
     Conflict { code: ConflictCode, message: String },
     #[error("{0}")]
     TooLarge(String),
+    /// Too many attempts (logins); the client may try again after this many seconds.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("something went wrong on the server; it has been logged")]
@@ -44,6 +50,8 @@ pub enum ConflictCode {
     IllegalTransition,
     /// Only a failed or cancelled run can be retried.
     NotRetryable,
+    /// An account keeps at least one owner: the last one cannot be demoted or removed.
+    LastOwner,
 }
 
 impl AppError {
@@ -66,10 +74,12 @@ impl AppError {
         use http::StatusCode;
         match self {
             AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Transport(_) => StatusCode::BAD_GATEWAY,
@@ -81,10 +91,12 @@ impl AppError {
         match self {
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
             AppError::Invalid { .. } => "invalid",
             AppError::Conflict { code, .. } => code.into(),
             AppError::TooLarge(_) => "payload_too_large",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",

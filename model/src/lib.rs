@@ -11,6 +11,7 @@ mod campaign;
 mod change;
 mod detail;
 mod event;
+mod pk;
 mod run;
 mod step;
 mod time;
@@ -24,6 +25,7 @@ pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Res
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
+pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
 pub use run::{
     DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
     CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,

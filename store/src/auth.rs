@@ -6,7 +6,7 @@ use crate::db::{self, Db};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use model::{AppError, CurrentUser, Role};
+use model::{AccountPk, AppError, CurrentUser, Role, UserPk};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
@@ -44,7 +44,7 @@ pub fn generate_password() -> String {
 
 /// Checks an email and password; the same work is done whether or not the email
 /// exists, so response times do not reveal which emails have accounts.
-pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<i64, AppError> {
+pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<UserPk, AppError> {
     // A valid hash of a random password, verified when the email is unknown.
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let found = db::users::find_credentials(&db.read, email).await?;
@@ -61,9 +61,10 @@ pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<i
 }
 
 /// The user signed in as `user_pk`, or `None` when the user is gone.
-pub async fn signed_in_user(db: &Db, user_pk: i64) -> Result<Option<CurrentUser>, AppError> {
+pub async fn signed_in_user(db: &Db, user_pk: UserPk) -> Result<Option<CurrentUser>, AppError> {
     // Asked by the layout and by the page alike, on every page.
-    let key = db::view_cache::ViewKey::new("signed-in-user", 0, user_pk.to_string());
+    let key =
+        db::view_cache::ViewKey::new("signed-in-user", AccountPk::default(), user_pk.to_string());
     let user = db
         .views()
         .get_or_load(key, || db::users::find_current_user(&db.read, user_pk))

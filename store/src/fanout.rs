@@ -7,7 +7,7 @@
 
 use crate::db::changes::{self, LoggedChange};
 use crate::db::{now_ms, Db};
-use model::AppError;
+use model::{AccountPk, AppError};
 use sqlx::SqlitePool;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -74,7 +74,7 @@ impl Fanout {
     /// `last_seen`, everything after it is replayed first.
     pub async fn subscribe(
         &self,
-        account_pk: i64,
+        account_pk: AccountPk,
         run_id: Option<String>,
         last_seen: Option<i64>,
     ) -> Result<Subscription, AppError> {
@@ -175,7 +175,7 @@ pub enum Message {
 /// One client's position in the change stream.
 #[derive(Debug)]
 pub struct Subscription {
-    account_pk: i64,
+    account_pk: AccountPk,
     run_id: Option<String>,
     /// The last sequence number sent (or known to need no sending).
     last_seq: i64,
@@ -290,7 +290,7 @@ mod tests {
         (dir, db)
     }
 
-    async fn commit_changes(db: &Db, account_pk: i64, count: usize) {
+    async fn commit_changes(db: &Db, account_pk: AccountPk, count: usize) {
         for index in 0..count {
             let mut tx = db.begin_write().await.unwrap();
             changes::record(
@@ -333,9 +333,9 @@ mod tests {
         };
         let (_stop, stopped) = watch::channel(false);
         let (fanout, _task) = Fanout::start(db.clone(), options, stopped).await.unwrap();
-        let mut subscription = fanout.subscribe(1, None, None).await.unwrap();
-        commit_changes(&db, 1, 100).await;
-        commit_changes(&db, 2, 10).await;
+        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
+        commit_changes(&db, AccountPk(1), 100).await;
+        commit_changes(&db, AccountPk(2), 10).await;
         // Let the broadcast overrun the subscriber's four places.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut messages = Vec::new();
@@ -355,8 +355,8 @@ mod tests {
         };
         let (_stop, stopped) = watch::channel(false);
         let (fanout, _task) = Fanout::start(db.clone(), options, stopped).await.unwrap();
-        let mut subscription = fanout.subscribe(1, None, None).await.unwrap();
-        commit_changes(&db, 1, 50).await;
+        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
+        commit_changes(&db, AccountPk(1), 50).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             next(&mut subscription).await,
@@ -365,7 +365,7 @@ mod tests {
                 reason: "too_far_behind"
             }
         );
-        commit_changes(&db, 1, 2).await;
+        commit_changes(&db, AccountPk(1), 2).await;
         let after = vec![next(&mut subscription).await, next(&mut subscription).await];
         assert_eq!(seqs(&after), vec![51, 52]);
     }
@@ -377,9 +377,9 @@ mod tests {
         let (fanout, _task) = Fanout::start(db.clone(), LiveOptions::default(), stopped)
             .await
             .unwrap();
-        commit_changes(&db, 1, 5).await;
-        let mut subscription = fanout.subscribe(1, None, Some(2)).await.unwrap();
-        commit_changes(&db, 1, 1).await;
+        commit_changes(&db, AccountPk(1), 5).await;
+        let mut subscription = fanout.subscribe(AccountPk(1), None, Some(2)).await.unwrap();
+        commit_changes(&db, AccountPk(1), 1).await;
         let mut messages = Vec::new();
         for _ in 0..4 {
             messages.push(next(&mut subscription).await);
@@ -394,7 +394,7 @@ mod tests {
         let (fanout, task) = Fanout::start(db.clone(), LiveOptions::default(), stopped)
             .await
             .unwrap();
-        let mut subscription = fanout.subscribe(1, None, None).await.unwrap();
+        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
         stop.send(true).unwrap();
         assert_eq!(subscription.next().await, None);
         tokio::time::timeout(Duration::from_secs(2), task)

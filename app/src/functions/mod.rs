@@ -46,7 +46,7 @@ pub(crate) mod ssr {
     /// What the dashboard's forms offer to pick from: agent slugs and campaigns.
     pub async fn choices(
         state: &AppState,
-        account_pk: i64,
+        account_pk: model::AccountPk,
     ) -> Result<(Vec<String>, Vec<(uuid::Uuid, String)>), AppError> {
         let key = store::db::view_cache::ViewKey::new("choices", account_pk, "");
         state

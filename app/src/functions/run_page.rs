@@ -3,8 +3,7 @@
 //! database functions as the JSON API, so the same rules hold.
 
 use leptos::prelude::*;
-use model::AppError;
-use model::{EventPage, Run, RunDetail};
+use model::{AppError, EventPage, Run, RunDetail};
 
 #[server(prefix = "/fn", endpoint = "run_detail")]
 pub async fn load_run(id: String) -> Result<RunDetail, AppError> {

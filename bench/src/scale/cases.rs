@@ -7,7 +7,7 @@ use crate::common::ADMIN_EMAIL;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Days, Utc};
 use futures::future::BoxFuture;
-use model::{AppError, RunFilter, CHART_DAYS};
+use model::{AccountPk, AppError, RunFilter, RunPk, CHART_DAYS};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::EventQuery;
 use uuid::Uuid;
@@ -40,9 +40,9 @@ fn sql(name: &'static str, build: Builder) -> Piece {
 }
 
 /// The server's query function `run` for one account and filter.
-type QueryFn = fn(SqlitePool, i64, RunFilter) -> BoxFuture<'static, Result<(), AppError>>;
+type QueryFn = fn(SqlitePool, AccountPk, RunFilter) -> BoxFuture<'static, Result<(), AppError>>;
 
-fn call(name: &'static str, account_pk: i64, filter: &RunFilter, run: QueryFn) -> Piece {
+fn call(name: &'static str, account_pk: AccountPk, filter: &RunFilter, run: QueryFn) -> Piece {
     let filter = filter.clone();
     Piece {
         name,
@@ -74,11 +74,11 @@ pub struct Case {
 
 /// What the database holds, as the cases need it.
 pub struct Fixture {
-    pub account_pk: i64,
+    pub account_pk: AccountPk,
     pub runs: i64,
     pub events: i64,
     pub long_run_id: String,
-    pub long_run_pk: i64,
+    pub long_run_pk: RunPk,
     pub long_run_events: i64,
     pub campaign_id: Uuid,
     pub campaign_runs: i64,
@@ -91,11 +91,14 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn discover(pool: &SqlitePool) -> Result<Fixture> {
-        let account_pk: i64 = sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
-            .bind(ADMIN_EMAIL)
-            .fetch_one(pool)
-            .await
-            .context("the database has no bench owner: was it made by `runboard-bench scale`?")?;
+        let account_pk: AccountPk =
+            sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
+                .bind(ADMIN_EMAIL)
+                .fetch_one(pool)
+                .await
+                .context(
+                    "the database has no bench owner: was it made by `runboard-bench scale`?",
+                )?;
         let runs: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(count), 0) FROM run_counts WHERE account_pk = ?",
         )
@@ -105,7 +108,7 @@ impl Fixture {
         let events: i64 = sqlx::query_scalar("SELECT coalesce(max(pk), 0) FROM events")
             .fetch_one(pool)
             .await?;
-        let (long_run_id, long_run_pk, long_run_events): (String, i64, i64) = sqlx::query_as(
+        let (long_run_id, long_run_pk, long_run_events): (String, RunPk, i64) = sqlx::query_as(
             "SELECT id, pk, event_seq FROM runs WHERE account_pk = ? ORDER BY event_seq DESC LIMIT 1",
         )
         .bind(account_pk)
@@ -157,7 +160,7 @@ impl Fixture {
 }
 
 /// The runs list's SQL for a filter: the page and the total (`GET /api/runs`).
-fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
+fn list_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
     if filter.q.is_some() {
         return vec![call(
             "page + total (text walk)",
@@ -187,7 +190,7 @@ fn list_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
 }
 
 /// What the dashboard's runs list adds to the API's: status chips and the chart.
-fn page_pieces(account_pk: i64, filter: &RunFilter) -> Vec<Piece> {
+fn page_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
     let chips = filter.clone();
     let chart = filter.clone();
     let first_day = store::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;

@@ -5,7 +5,7 @@ use crate::http::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap};
-use model::AppError;
+use model::{AccountPk, AppError, UserPk};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::ToSchema;
@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 /// An authenticated owner-API caller; `account_pk` scopes everything they touch.
 #[derive(Clone, Copy, Debug)]
 pub struct Owner {
-    pub account_pk: i64,
-    pub user_pk: i64,
+    pub account_pk: AccountPk,
+    pub user_pk: UserPk,
 }
 
 /// The bearer token of a request, if it has one.

@@ -117,7 +117,7 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn owner_account(&self) -> i64 {
+    pub async fn owner_account(&self) -> model::AccountPk {
         sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
             .bind(OWNER_EMAIL)
             .fetch_one(&self.db.read)

@@ -12,7 +12,7 @@
 //! built with STAT4, so bound values can change a plan).
 
 use crate::helpers::*;
-use model::{RunFilter, RunStatus, CHART_DAYS};
+use model::{AccountPk, CampaignPk, RunFilter, RunPk, RunStatus, CHART_DAYS};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -38,11 +38,11 @@ const LONG_LOG: usize = 3_000;
 
 /// What the cases refer to: the owner's account and values that exist in it.
 struct Fixture {
-    account_pk: i64,
+    account_pk: AccountPk,
     campaign: Uuid,
     /// The run with [`LONG_LOG`] events and one with a short log.
-    long_run_pk: i64,
-    short_run_pk: i64,
+    long_run_pk: RunPk,
+    short_run_pk: RunPk,
 }
 
 /// The mix of statuses of a fleet: mostly completed, some failed or cancelled,
@@ -58,7 +58,7 @@ fn pick_status(rng: &mut StdRng) -> RunStatus {
     }
 }
 
-fn sample_run(rng: &mut StdRng, now: i64, campaigns: &[i64]) -> NewRun {
+fn sample_run(rng: &mut StdRng, now: i64, campaigns: &[CampaignPk]) -> NewRun {
     let agent = *AGENTS.choose(rng).unwrap();
     let company = *COMPANIES.choose(rng).unwrap();
     let city = *CITIES.choose(rng).unwrap();

@@ -16,7 +16,7 @@ fn run(agent: &str, status: RunStatus, summary: &str, created_at: i64) -> NewRun
     run
 }
 
-async fn insert(app: &TestApp, account_pk: i64, runs: &[NewRun]) {
+async fn insert(app: &TestApp, account_pk: model::AccountPk, runs: &[NewRun]) {
     let mut tx = app.db.begin_write().await.unwrap();
     for new_run in runs {
         insert_run(&mut tx, account_pk, new_run).await.unwrap();

@@ -1,14 +1,17 @@
 //! Accounts (tenants).
 
 use super::now_ms;
-use model::AppError;
+use model::{AccountPk, AppError};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// Creates an account and returns its key.
-pub async fn create_account(conn: &mut SqliteConnection, name: &str) -> Result<i64, sqlx::Error> {
+pub async fn create_account(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> Result<AccountPk, sqlx::Error> {
     let webhook_secret: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(40)
@@ -29,7 +32,7 @@ pub async fn create_account(conn: &mut SqliteConnection, name: &str) -> Result<i
 pub async fn find_account_by_name(
     conn: &mut SqliteConnection,
     name: &str,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<AccountPk>, sqlx::Error> {
     sqlx::query_scalar("SELECT pk FROM accounts WHERE name = ?")
         .bind(name)
         .fetch_optional(conn)
@@ -40,7 +43,7 @@ pub async fn find_account_by_name(
 /// an account goes.
 pub async fn first_account(
     conn: &mut SqliteConnection,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+) -> Result<Option<(AccountPk, String)>, sqlx::Error> {
     sqlx::query_as("SELECT pk, name FROM accounts ORDER BY pk LIMIT 1")
         .fetch_optional(conn)
         .await
@@ -55,7 +58,10 @@ pub struct AccountRecord {
     pub webhook_secret: String,
 }
 
-pub async fn get_account(pool: &SqlitePool, account_pk: i64) -> Result<AccountRecord, AppError> {
+pub async fn get_account(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+) -> Result<AccountRecord, AppError> {
     Ok(
         sqlx::query_as("SELECT id, name, webhook_secret FROM accounts WHERE pk = ?")
             .bind(account_pk)
@@ -65,7 +71,7 @@ pub async fn get_account(pool: &SqlitePool, account_pk: i64) -> Result<AccountRe
 }
 
 /// The account's public id (a dispatched job names it).
-pub async fn public_id(pool: &SqlitePool, account_pk: i64) -> Result<String, sqlx::Error> {
+pub async fn public_id(pool: &SqlitePool, account_pk: AccountPk) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM accounts WHERE pk = ?")
         .bind(account_pk)
         .fetch_one(pool)
@@ -73,7 +79,10 @@ pub async fn public_id(pool: &SqlitePool, account_pk: i64) -> Result<String, sql
 }
 
 /// The key that signs the account's webhooks.
-pub async fn webhook_secret(pool: &SqlitePool, account_pk: i64) -> Result<String, sqlx::Error> {
+pub async fn webhook_secret(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
         .bind(account_pk)
         .fetch_one(pool)

@@ -1,7 +1,7 @@
 //! Agents: listed and registered (name, description, dispatch URL).
 
 use super::{from_ms, now_ms, runs, Db};
-use model::{Agent, AppError};
+use model::{AccountPk, Agent, AppError};
 use sqlx::SqlitePool;
 
 /// A row of `agents` as the queries here read it.
@@ -26,7 +26,7 @@ fn to_agent(row: AgentRow) -> Agent {
     }
 }
 
-pub async fn list_agents(pool: &SqlitePool, account_pk: i64) -> Result<Vec<Agent>, AppError> {
+pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec<Agent>, AppError> {
     let rows: Vec<AgentRow> = sqlx::query_as(
         "SELECT slug, name, description, dispatch_url, created_at, updated_at FROM agents
          WHERE account_pk = ? ORDER BY slug",
@@ -48,7 +48,7 @@ pub struct AgentUpdate {
 
 pub async fn put_agent(
     db: &Db,
-    account_pk: i64,
+    account_pk: AccountPk,
     slug: &str,
     update: AgentUpdate,
 ) -> Result<Agent, AppError> {
@@ -89,7 +89,7 @@ pub async fn put_agent(
 /// Per agent of an account: runs by status and when the last one was created.
 pub async fn agent_activity(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
 ) -> Result<Vec<(Agent, Vec<(model::RunStatus, i64)>, Option<i64>)>, AppError> {
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT a.slug, r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk

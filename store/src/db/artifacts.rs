@@ -1,7 +1,7 @@
 //! Artifacts: registered by reference or uploaded into Runboard's store.
 
 use super::{changes, from_ms, now_ms};
-use model::{AppError, Artifact, ChangeData};
+use model::{AppError, Artifact, ChangeData, RunPk};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -46,7 +46,7 @@ pub fn validate_storage_key(key: &str) -> Result<(), AppError> {
 
 pub async fn insert_artifact(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     artifact: &NewArtifact,
 ) -> Result<Artifact, AppError> {
     let id = artifact.id.unwrap_or_else(Uuid::now_v7);
@@ -132,7 +132,7 @@ impl ArtifactRow {
 
 async fn select<'c, E>(
     executor: E,
-    run_pk: i64,
+    run_pk: RunPk,
     one: Option<Uuid>,
 ) -> Result<Vec<Artifact>, AppError>
 where
@@ -156,11 +156,15 @@ where
         .collect())
 }
 
-pub async fn list_artifacts(pool: &SqlitePool, run_pk: i64) -> Result<Vec<Artifact>, AppError> {
+pub async fn list_artifacts(pool: &SqlitePool, run_pk: RunPk) -> Result<Vec<Artifact>, AppError> {
     select(pool, run_pk, None).await
 }
 
-pub async fn get_artifact(pool: &SqlitePool, run_pk: i64, id: Uuid) -> Result<Artifact, AppError> {
+pub async fn get_artifact(
+    pool: &SqlitePool,
+    run_pk: RunPk,
+    id: Uuid,
+) -> Result<Artifact, AppError> {
     select(pool, run_pk, Some(id))
         .await?
         .into_iter()

@@ -3,15 +3,17 @@
 //! module calls in here; this module does not know about runs' storage.
 
 use super::{changes, from_ms, now_ms, Db};
-use model::{AppError, Campaign, CampaignStatus, ChangeData, Run, RunStatus};
+use model::{
+    AccountPk, AppError, Campaign, CampaignPk, CampaignStatus, ChangeData, Run, RunPk, RunStatus,
+};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 pub async fn find_campaign_pk(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     id: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<CampaignPk>, sqlx::Error> {
     sqlx::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
         .bind(account_pk)
         .bind(id.to_string())
@@ -47,7 +49,11 @@ fn to_campaign(row: CampaignRow) -> Option<Campaign> {
     })
 }
 
-pub async fn create_campaign(db: &Db, account_pk: i64, name: &str) -> Result<Campaign, AppError> {
+pub async fn create_campaign(
+    db: &Db,
+    account_pk: AccountPk,
+    name: &str,
+) -> Result<Campaign, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::invalid("name", "name must be 1–200 characters"));
@@ -74,7 +80,7 @@ pub async fn create_campaign(db: &Db, account_pk: i64, name: &str) -> Result<Cam
 /// Announces a campaign's new state on the live stream; returns it.
 async fn record_change(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     id: Uuid,
 ) -> Result<Campaign, AppError> {
     let campaign = get_campaign(&mut *conn, account_pk, id).await?;
@@ -91,7 +97,7 @@ async fn record_change(
 /// A campaign of an account; another account's is `NotFound`.
 pub async fn get_campaign<'c, E>(
     executor: E,
-    account_pk: i64,
+    account_pk: AccountPk,
     id: Uuid,
 ) -> Result<Campaign, AppError>
 where
@@ -109,7 +115,7 @@ where
 
 pub async fn list_campaigns(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Campaign>, i64), AppError> {
@@ -131,8 +137,8 @@ pub async fn list_campaigns(
 /// A new run of the campaign makes it running and its latest run.
 pub async fn on_run_started(
     conn: &mut SqliteConnection,
-    campaign_pk: i64,
-    run_pk: i64,
+    campaign_pk: CampaignPk,
+    run_pk: RunPk,
 ) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE campaigns SET status = 'running', latest_run_pk = ?, updated_at = ? WHERE pk = ?",
@@ -142,7 +148,7 @@ pub async fn on_run_started(
     .bind(campaign_pk)
     .execute(&mut *conn)
     .await?;
-    let (account_pk, id): (i64, String) =
+    let (account_pk, id): (AccountPk, String) =
         sqlx::query_as("SELECT account_pk, id FROM campaigns WHERE pk = ?")
             .bind(campaign_pk)
             .fetch_one(&mut *conn)
@@ -157,9 +163,9 @@ pub async fn on_run_started(
 /// A cancelled run leaves the campaign's status as it is.
 pub async fn on_run_finished(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     campaign_id: Uuid,
-    run_pk: i64,
+    run_pk: RunPk,
     run: &Run,
 ) -> Result<(), AppError> {
     let status = match run.status {
@@ -190,7 +196,7 @@ pub async fn on_run_finished(
 
 async fn bundle_url(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     run: &Run,
 ) -> Result<Option<String>, AppError> {
     let artifact: Option<(String, Option<String>, i64)> = sqlx::query_as(

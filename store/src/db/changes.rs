@@ -4,7 +4,7 @@
 //! committed rows only, and replays them by sequence to reconnecting clients.
 
 use super::now_ms;
-use model::{AppError, Change, ChangeData, ChangeKind, Event, EventsAppended};
+use model::{AccountPk, AppError, Change, ChangeData, ChangeKind, Event, EventsAppended, RunPk};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ pub const INLINE_EVENTS: usize = 50;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoggedChange {
     pub seq: i64,
-    pub account_pk: i64,
+    pub account_pk: AccountPk,
     pub run_id: Option<String>,
     pub kind: ChangeKind,
     /// The JSON text of the [`Change`].
@@ -36,7 +36,7 @@ fn payload(change: &ChangeData) -> Result<String, AppError> {
 /// Records a change of an account, in the caller's transaction.
 pub async fn record(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     run_id: Option<Uuid>,
     change: &ChangeData,
 ) -> Result<(), AppError> {
@@ -56,7 +56,7 @@ pub async fn record(
 /// Records a change of the run with key `run_pk` (its account and id come from the run).
 pub async fn record_for_run(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     change: &ChangeData,
 ) -> Result<(), AppError> {
     sqlx::query(
@@ -75,7 +75,7 @@ pub async fn record_for_run(
 /// Records that `events` (consecutive, just appended) were added to a run.
 pub async fn record_events(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     events: &[Event],
 ) -> Result<(), AppError> {
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
@@ -95,7 +95,7 @@ pub async fn record_events(
 #[derive(sqlx::FromRow)]
 struct ChangeRow {
     seq: i64,
-    account_pk: i64,
+    account_pk: AccountPk,
     run_id: Option<String>,
     kind: String,
     payload: String,
@@ -148,7 +148,7 @@ pub async fn after(
 /// what a reconnecting client missed.
 pub async fn for_account_after(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     run_id: Option<&str>,
     after: i64,
     limit: i64,

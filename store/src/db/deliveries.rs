@@ -4,7 +4,7 @@
 use super::outbox::Kind;
 use super::runs::{self, StatusUpdate};
 use super::{now_ms, Db};
-use model::{AppError, RunError, RunStatus};
+use model::{AccountPk, AppError, RunError, RunPk, RunStatus};
 use serde_json::json;
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -13,8 +13,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 pub struct Due {
     pub pk: i64,
     pub kind: String,
-    pub account_pk: i64,
-    pub run_pk: Option<i64>,
+    pub account_pk: AccountPk,
+    pub run_pk: Option<RunPk>,
     pub url: String,
     pub payload: String,
     pub attempts: i64,
@@ -100,7 +100,7 @@ pub async fn record_attempt(
 async fn settle_run(
     conn: &mut SqliteConnection,
     kind: Kind,
-    run_pk: Option<i64>,
+    run_pk: Option<RunPk>,
     delivered: bool,
     problem: Option<String>,
 ) -> Result<(), AppError> {

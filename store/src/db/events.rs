@@ -3,7 +3,7 @@
 
 use super::filter::fts_query;
 use super::{changes, from_ms, now_ms};
-use model::{AppError, Event, EventPage};
+use model::{AppError, Event, EventPage, RunPk};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
@@ -30,8 +30,8 @@ pub struct Appended {
 pub const MAX_RUN_EVENTS: i64 = (1 << 24) - 1;
 
 /// An event's key in the `event_text` full-text index.
-pub fn text_key(run_pk: i64, seq: i64) -> i64 {
-    (run_pk << 24) + seq
+pub fn text_key(run_pk: RunPk, seq: i64) -> i64 {
+    (run_pk.0 << 24) + seq
 }
 
 /// Rows per multi-row `INSERT`: 8 parameters each, under SQLite's 32,766.
@@ -49,7 +49,7 @@ const LOOKUP_CHUNK: usize = 900;
 /// (docs/performance.md "Scale benchmark", ingest).
 pub async fn append_events(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     events: &[NewEvent],
 ) -> Result<Vec<Appended>, AppError> {
     let mut seq: i64 = sqlx::query_scalar("SELECT event_seq FROM runs WHERE pk = ?")
@@ -120,7 +120,7 @@ pub async fn append_events(
 /// The events of this run already stored under the batch's client ids.
 async fn stored_client_ids(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     events: &[NewEvent],
 ) -> Result<HashMap<String, Appended>, AppError> {
     let client_ids: Vec<&str> = events
@@ -150,7 +150,7 @@ async fn stored_client_ids(
 /// The stored answer to an earlier request with this idempotency key.
 pub async fn idempotent_response(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE run_pk = ? AND key = ?")
@@ -162,7 +162,7 @@ pub async fn idempotent_response(
 
 pub async fn remember_response(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     key: &str,
     response: &str,
 ) -> Result<(), sqlx::Error> {
@@ -193,14 +193,24 @@ pub struct EventQuery {
 
 pub const MAX_EVENT_PAGE: i64 = 1000;
 
+/// A row of [`list_query`].
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Vec<u8>,
+    seq: i64,
+    event_type: String,
+    message: Option<String>,
+    metadata: Option<String>,
+    created_at: i64,
+}
+
 pub async fn list_events(
     pool: &SqlitePool,
-    run_pk: i64,
+    run_pk: RunPk,
     query: &EventQuery,
 ) -> Result<EventPage, AppError> {
     let mut sql = list_query(run_pk, query)?;
     let backwards = query.before.is_some();
-    type EventRow = (Vec<u8>, i64, String, Option<String>, Option<String>, i64);
     let mut rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
     if backwards {
         rows.reverse();
@@ -208,14 +218,16 @@ pub async fn list_events(
     let full = rows.len() as i64 == query.limit;
     let events: Vec<Event> = rows
         .into_iter()
-        .filter_map(|(id, seq, event_type, message, metadata, created_at)| {
+        .filter_map(|row| {
             Some(Event {
-                id: Uuid::from_slice(&id).ok()?,
-                seq,
-                event_type,
-                message,
-                metadata: metadata.and_then(|text| serde_json::from_str(&text).ok()),
-                created_at: from_ms(created_at),
+                id: Uuid::from_slice(&row.id).ok()?,
+                seq: row.seq,
+                event_type: row.event_type,
+                message: row.message,
+                metadata: row
+                    .metadata
+                    .and_then(|text| serde_json::from_str(&text).ok()),
+                created_at: from_ms(row.created_at),
             })
         })
         .collect();
@@ -231,7 +243,7 @@ pub async fn list_events(
 /// (descending when reading backwards from `before`). Public so that a test can
 /// explain its plan.
 pub fn list_query(
-    run_pk: i64,
+    run_pk: RunPk,
     query: &EventQuery,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {

@@ -3,7 +3,7 @@
 //! the full-text query text the runs and events searches both use. It depends on
 //! no other query module; they use it.
 
-use model::{AppError, RunFilter};
+use model::{AccountPk, AppError, RunFilter};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// FTS5 query text for a user's words: each word quoted, so punctuation is never
@@ -27,7 +27,7 @@ pub(crate) enum Reading {
 /// Appends the WHERE clause shared by the list and its count.
 pub(crate) fn push_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
     reading: Reading,
 ) -> Result<(), AppError> {
@@ -105,7 +105,7 @@ pub(crate) fn push_filter(
 pub(crate) fn push_input_field(
     query: &mut QueryBuilder<'_, Sqlite>,
     alias: &str,
-    account_pk: i64,
+    account_pk: AccountPk,
     path: &str,
     value: &str,
     case_insensitive: bool,

@@ -3,6 +3,7 @@
 //! crash or restart never loses one; a background worker delivers them.
 
 use super::now_ms;
+use model::{AccountPk, RunPk};
 use sqlx::SqliteConnection;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
@@ -27,8 +28,8 @@ impl Kind {
 pub async fn enqueue(
     conn: &mut SqliteConnection,
     kind: Kind,
-    account_pk: i64,
-    run_pk: i64,
+    account_pk: AccountPk,
+    run_pk: RunPk,
     url: &str,
     payload: &str,
 ) -> Result<(), sqlx::Error> {

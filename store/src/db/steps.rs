@@ -1,7 +1,7 @@
 //! Steps: created or updated by (stepId, attempt); every attempt is kept.
 
 use super::{changes, from_ms, now_ms};
-use model::{AppError, ChangeData, Step, StepStatus};
+use model::{AppError, ChangeData, RunPk, Step, StepStatus};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -24,7 +24,7 @@ pub struct StepReport {
 
 pub async fn upsert_step(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     report: &StepReport,
 ) -> Result<Step, AppError> {
     let now = now_ms();
@@ -137,7 +137,7 @@ impl StepRow {
 
 async fn select_steps<'c, E>(
     executor: E,
-    run_pk: i64,
+    run_pk: RunPk,
     one: Option<(&str, i64)>,
 ) -> Result<Vec<Step>, AppError>
 where
@@ -159,6 +159,6 @@ where
 }
 
 /// Every attempt of every step of a run, in step order.
-pub async fn list_steps(pool: &SqlitePool, run_pk: i64) -> Result<Vec<Step>, AppError> {
+pub async fn list_steps(pool: &SqlitePool, run_pk: RunPk) -> Result<Vec<Step>, AppError> {
     select_steps(pool, run_pk, None).await
 }

@@ -16,7 +16,7 @@
 
 use super::events::text_key;
 use super::filter::{push_filter, Reading};
-use model::{AppError, RunFilter};
+use model::{AccountPk, AppError, RunFilter, RunPk};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
@@ -95,7 +95,7 @@ impl Index {
 /// newest first.
 pub async fn text_matches(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     text: &str,
     others: &RunFilter,
     below: Option<i64>,
@@ -111,9 +111,9 @@ pub async fn text_matches(
         },
         Index {
             sql: EVENTS_TEXT_SQL,
-            below: Some(text_key(top, 0)),
+            below: Some(text_key(RunPk(top), 0)),
             unread_below: Some(top),
-            run_start: |run| text_key(run, 0),
+            run_start: |run| text_key(RunPk(run), 0),
         },
     ];
     let mut candidates = BTreeSet::new();
@@ -149,7 +149,7 @@ pub async fn text_matches(
 /// the event index (whose matches come many to a run).
 pub async fn own_text_exceeds(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     text: &str,
     others: &RunFilter,
     at_least: i64,
@@ -164,7 +164,7 @@ pub async fn own_text_exceeds(
 /// How many of the newest `read` runs whose own text matches pass the account and
 /// `others`: one statement, one row. Public so that a test can explain its plan.
 pub fn own_text_count_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     text: &str,
     others: &RunFilter,
     read: i64,
@@ -185,7 +185,7 @@ pub fn own_text_count_query(
 /// in the same order.
 async fn passing(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     others: &RunFilter,
     run_pks: &[i64],
 ) -> Result<Vec<TextMatch>, AppError> {
@@ -213,7 +213,7 @@ async fn passing(
 /// from starting at the account's runs instead). Public so that a test can
 /// explain its plan.
 pub fn passing_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     others: &RunFilter,
     keys: String,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {

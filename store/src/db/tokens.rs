@@ -1,7 +1,7 @@
 //! Named owner API tokens: random secrets shown once, stored as SHA-256.
 
 use super::{from_ms, now_ms, Db};
-use model::{ApiToken, AppError};
+use model::{AccountPk, ApiToken, AppError, UserPk};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -22,8 +22,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Creates a token and returns it with its secret, which is not stored.
 pub async fn create_token(
     db: &Db,
-    account_pk: i64,
-    user_pk: i64,
+    account_pk: AccountPk,
+    user_pk: UserPk,
     name: &str,
 ) -> Result<(ApiToken, String), AppError> {
     let name = name.trim();
@@ -66,7 +66,10 @@ pub async fn create_token(
 }
 
 /// The (account, user) a live token belongs to.
-pub async fn authenticate(pool: &SqlitePool, secret: &str) -> Result<Option<(i64, i64)>, AppError> {
+pub async fn authenticate(
+    pool: &SqlitePool,
+    secret: &str,
+) -> Result<Option<(AccountPk, UserPk)>, AppError> {
     Ok(sqlx::query_as(
         "SELECT account_pk, user_pk FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
     )
@@ -86,7 +89,10 @@ struct TokenRow {
     revoked_at: Option<i64>,
 }
 
-pub async fn list_tokens(pool: &SqlitePool, account_pk: i64) -> Result<Vec<ApiToken>, AppError> {
+pub async fn list_tokens(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+) -> Result<Vec<ApiToken>, AppError> {
     let rows: Vec<TokenRow> = sqlx::query_as(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens
          WHERE account_pk = ? ORDER BY created_at DESC, pk DESC",
@@ -109,7 +115,7 @@ pub async fn list_tokens(pool: &SqlitePool, account_pk: i64) -> Result<Vec<ApiTo
         .collect())
 }
 
-pub async fn revoke_token(db: &Db, account_pk: i64, id: Uuid) -> Result<(), AppError> {
+pub async fn revoke_token(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE account_pk = ? AND id = ?",

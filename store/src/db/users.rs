@@ -1,7 +1,7 @@
 //! Users and their credentials.
 
 use super::now_ms;
-use model::{CurrentUser, Role};
+use model::{AccountPk, CurrentUser, Role, UserPk};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// never leaves the server.
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserCredentials {
-    pub pk: i64,
+    pub pk: UserPk,
     pub password_hash: String,
 }
 
@@ -29,11 +29,11 @@ pub async fn count_users<'c>(
 /// Creates a user in an account; `password_hash` is an argon2 PHC string.
 pub async fn create_user(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     email: &str,
     password_hash: &str,
     role: Role,
-) -> Result<i64, sqlx::Error> {
+) -> Result<UserPk, sqlx::Error> {
     let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO users (id, account_pk, email, password_hash, role, created_at, updated_at)
@@ -63,9 +63,9 @@ pub async fn find_credentials(
 /// The user behind a session, with the account that scopes everything they see.
 pub async fn find_current_user(
     pool: &SqlitePool,
-    user_pk: i64,
+    user_pk: UserPk,
 ) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+    let row: Option<(UserPk, AccountPk, String, String, String)> = sqlx::query_as(
         "SELECT u.pk, u.account_pk, u.email, a.name, u.role
          FROM users u JOIN accounts a ON a.pk = u.account_pk
          WHERE u.pk = ?",
@@ -89,7 +89,7 @@ pub async fn find_by_public_id(
     pool: &SqlitePool,
     id: &str,
 ) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let user_pk: Option<i64> = sqlx::query_scalar("SELECT pk FROM users WHERE id = ?")
+    let user_pk: Option<UserPk> = sqlx::query_scalar("SELECT pk FROM users WHERE id = ?")
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -99,7 +99,7 @@ pub async fn find_by_public_id(
     }
 }
 
-pub async fn public_id(pool: &SqlitePool, user_pk: i64) -> Result<String, sqlx::Error> {
+pub async fn public_id(pool: &SqlitePool, user_pk: UserPk) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM users WHERE pk = ?")
         .bind(user_pk)
         .fetch_one(pool)
@@ -116,7 +116,7 @@ pub async fn first_owner_id(pool: &SqlitePool) -> Result<Option<String>, sqlx::E
 
 pub async fn set_password(
     db: &super::Db,
-    user_pk: i64,
+    user_pk: UserPk,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin_write().await?;

@@ -15,6 +15,7 @@
 //! invalidates too, within a second. Measured in docs/performance.md ("Scale
 //! benchmark": the server-rendered runs list).
 
+use model::AccountPk;
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,12 +33,12 @@ const MAX_ENTRIES: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ViewKey {
     kind: &'static str,
-    account_pk: i64,
+    account_pk: AccountPk,
     detail: String,
 }
 
 impl ViewKey {
-    pub fn new(kind: &'static str, account_pk: i64, detail: impl Into<String>) -> ViewKey {
+    pub fn new(kind: &'static str, account_pk: AccountPk, detail: impl Into<String>) -> ViewKey {
         ViewKey {
             kind,
             account_pk,
@@ -152,7 +153,7 @@ mod tests {
     /// Loads `key` through the cache, counting the reads that reach `source`.
     async fn read(cache: &ViewCache, key: &str, source: &AtomicUsize) -> usize {
         cache
-            .get_or_load(ViewKey::new("test", 1, key), || async {
+            .get_or_load(ViewKey::new("test", AccountPk(1), key), || async {
                 Ok::<_, ()>(source.fetch_add(1, Ordering::SeqCst) + 1)
             })
             .await
@@ -182,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_that_overlaps_a_write_is_not_served_again() {
         let cache = ViewCache::default();
-        let key = ViewKey::new("test", 1, "a");
+        let key = ViewKey::new("test", AccountPk(1), "a");
         let value: Result<&str, ()> = cache
             .get_or_load(key.clone(), || async {
                 // The write commits while this read is under way.
@@ -201,21 +202,23 @@ mod tests {
     async fn accounts_and_kinds_are_kept_apart_and_failures_are_not_kept() {
         let cache = ViewCache::default();
         let one: Result<i64, ()> = cache
-            .get_or_load(ViewKey::new("runs", 1, "q"), || async { Ok(1) })
+            .get_or_load(ViewKey::new("runs", AccountPk(1), "q"), || async { Ok(1) })
             .await;
         let two: Result<i64, ()> = cache
-            .get_or_load(ViewKey::new("runs", 2, "q"), || async { Ok(2) })
+            .get_or_load(ViewKey::new("runs", AccountPk(2), "q"), || async { Ok(2) })
             .await;
         let other_kind: Result<i64, ()> = cache
-            .get_or_load(ViewKey::new("users", 1, "q"), || async { Ok(3) })
+            .get_or_load(ViewKey::new("users", AccountPk(1), "q"), || async { Ok(3) })
             .await;
         assert_eq!((one, two, other_kind), (Ok(1), Ok(2), Ok(3)));
         let failed: Result<i64, &str> = cache
-            .get_or_load(ViewKey::new("runs", 3, "q"), || async { Err("down") })
+            .get_or_load(ViewKey::new("runs", AccountPk(3), "q"), || async {
+                Err("down")
+            })
             .await;
         assert_eq!(failed, Err("down"));
         let retried: Result<i64, &str> = cache
-            .get_or_load(ViewKey::new("runs", 3, "q"), || async { Ok(4) })
+            .get_or_load(ViewKey::new("runs", AccountPk(3), "q"), || async { Ok(4) })
             .await;
         assert_eq!(retried, Ok(4));
     }

@@ -173,7 +173,10 @@ async fn claim(State(state): State<AppState>, request: Request) -> Result<Respon
 
 /// Claims come from an owner credential (scoped to its account) or the legacy
 /// runner secret (any account, as the original protocol's shared secret was).
-async fn claimant_account(state: &AppState, parts: &Parts) -> Result<Option<i64>, AppError> {
+async fn claimant_account(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<Option<model::AccountPk>, AppError> {
     let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
     if state.keys.is_legacy_runner_secret(token) {
         return Ok(None);

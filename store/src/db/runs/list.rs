@@ -6,7 +6,7 @@
 use crate::db::filter::{fts_query, push_filter, push_input_field, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{AppError, DayCounts, RunFilter, RunPage, RunRow, RunStatus};
+use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunStatus};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the `(created_at, pk)` of the last run of a page.
@@ -37,7 +37,7 @@ fn split_text(filter: &RunFilter) -> Option<(String, RunFilter)> {
 /// Runs matching a full-text filter, newest first: at most `want`, from the top.
 async fn text_matches(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     text: &str,
     others: &RunFilter,
     below: Option<i64>,
@@ -80,7 +80,7 @@ fn from_counters(filter: &RunFilter) -> bool {
 /// The agent (and, when asked, status) conditions on `run_counts`.
 fn push_counter_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
     with_statuses: bool,
 ) {
@@ -105,7 +105,7 @@ fn push_counter_filter(
 /// Runs per UTC day and status over the last `days` days (ending today), under the filter.
 pub async fn daily_counts(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
     days: i64,
 ) -> Result<Vec<DayCounts>, AppError> {
@@ -155,7 +155,7 @@ const DAY_MS: i64 = 86_400_000;
 /// The SQL of [`daily_counts`] from UTC day number `first` (days since the epoch)
 /// on: `(day, status, count)` rows. Public so that a test can explain its plan.
 pub fn daily_counts_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
     first: i64,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
@@ -188,7 +188,7 @@ pub fn daily_counts_query(
 /// How many runs have each status, under every filter but the status one.
 pub async fn status_counts(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<Vec<(RunStatus, i64)>, AppError> {
     let rows: Vec<(String, i64)> = match split_text(filter) {
@@ -216,7 +216,7 @@ pub async fn status_counts(
 /// The SQL of [`status_counts`]: `(status, count)` rows. Public so that a test can
 /// explain its plan.
 pub fn status_counts_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let all_statuses = RunFilter {
@@ -257,7 +257,7 @@ pub const TEXT_COUNT_CAP: i64 = 1_000;
 /// How many runs match, and whether that is exact (see [`COUNT_CAP`]).
 async fn count_runs(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<(i64, bool), AppError> {
     let (counted, cap) = match split_text(filter) {
@@ -297,7 +297,7 @@ async fn count_runs(
 /// The SQL of the runs list's total: one count, exact when `run_counts` answers,
 /// else of at most `COUNT_CAP + 1` matches. Public so that a test can explain its plan.
 pub fn count_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     if from_counters(filter) {
@@ -387,7 +387,7 @@ impl ListRow {
 /// One page of an account's runs, newest first, with the total that match.
 pub async fn list_runs(
     pool: &SqlitePool,
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
@@ -453,7 +453,7 @@ pub async fn list_runs(
 /// `pk IN (…)` instead made SQLite sort every match (0.8 s for a value 125,000 of
 /// 1M runs share; the join takes 0.2 ms, docs/performance.md).
 pub fn list_query(
-    account_pk: i64,
+    account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let (limit, offset) = filter.page()?;

@@ -2,7 +2,7 @@
 //! id (within an account, or any account for runner callbacks) or by key.
 
 use crate::db::from_ms;
-use model::{AppError, Run, RunError, WebhookStatus};
+use model::{AccountPk, AppError, Run, RunError, RunPk, WebhookStatus};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -19,8 +19,8 @@ const RUN_SELECT: &str =
 
 #[derive(sqlx::FromRow)]
 struct RunRecord {
-    pk: i64,
-    account_pk: i64,
+    pk: RunPk,
+    account_pk: AccountPk,
     id: String,
     agent: String,
     campaign_id: Option<String>,
@@ -47,8 +47,8 @@ struct RunRecord {
 /// A stored run with the keys the server needs beside the public record.
 #[derive(Clone, Debug)]
 pub struct StoredRun {
-    pub pk: i64,
-    pub account_pk: i64,
+    pub pk: RunPk,
+    pub account_pk: AccountPk,
     pub run: Run,
 }
 
@@ -98,7 +98,7 @@ impl RunRecord {
 /// A run of an account by its public id; another account's run is `NotFound`.
 pub async fn get_run(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     id: Uuid,
 ) -> Result<StoredRun, AppError> {
     let record: Option<RunRecord> =
@@ -122,7 +122,7 @@ pub async fn get_run_any_account(
     record.ok_or(AppError::NotFound)?.into_stored()
 }
 
-pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<StoredRun, AppError> {
+pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: RunPk) -> Result<StoredRun, AppError> {
     let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.pk = ?"))
         .bind(pk)
         .fetch_optional(conn)
@@ -131,7 +131,11 @@ pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: i64) -> Result<Store
 }
 
 /// [`get_run`] on a connection of `pool`: a request's read of one run.
-pub async fn find_run(pool: &SqlitePool, account_pk: i64, id: Uuid) -> Result<StoredRun, AppError> {
+pub async fn find_run(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+    id: Uuid,
+) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run(&mut conn, account_pk, id).await
 }
@@ -143,7 +147,7 @@ pub async fn find_run_any_account(pool: &SqlitePool, id: Uuid) -> Result<StoredR
 }
 
 /// [`get_run_by_pk`] on a connection of `pool`.
-pub async fn find_run_by_pk(pool: &SqlitePool, pk: i64) -> Result<StoredRun, AppError> {
+pub async fn find_run_by_pk(pool: &SqlitePool, pk: RunPk) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run_by_pk(&mut conn, pk).await
 }

@@ -5,7 +5,7 @@
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::write::{count_run, validate_slug};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
-use model::{AppError, ChangeData, ConflictCode, RunError, RunStatus};
+use model::{AccountPk, AppError, ChangeData, ConflictCode, RunError, RunPk, RunStatus};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -126,7 +126,7 @@ pub struct RunPatch {
 
 pub async fn patch_run(
     db: &Db,
-    account_pk: i64,
+    account_pk: AccountPk,
     id: Uuid,
     patch: RunPatch,
 ) -> Result<StoredRun, AppError> {
@@ -183,12 +183,12 @@ pub async fn update_status(
 /// The write lock makes the claim atomic: two claimants never get the same run.
 pub async fn claim_next(
     db: &Db,
-    account_pk: Option<i64>,
+    account_pk: Option<AccountPk>,
     agent: &str,
 ) -> Result<Option<StoredRun>, AppError> {
     validate_slug("agent", agent)?;
     let mut tx = db.begin_write().await?;
-    let candidate: Option<i64> = sqlx::query_scalar(
+    let candidate: Option<RunPk> = sqlx::query_scalar(
         "SELECT r.pk FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE r.status = 'requested' AND a.slug = ? AND (? IS NULL OR a.account_pk = ?)
          ORDER BY r.created_at, r.pk LIMIT 1",

@@ -4,7 +4,10 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
-use model::{AppError, ChangeData, ConflictCode, DeletedRun, RunStatus, WebhookStatus};
+use model::{
+    AccountPk, AppError, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk, RunStatus,
+    WebhookStatus,
+};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -19,9 +22,9 @@ pub struct NewRun {
     pub summary: Option<String>,
     pub input: Value,
     pub context: Value,
-    pub campaign_pk: Option<i64>,
+    pub campaign_pk: Option<CampaignPk>,
     pub webhook_url: Option<String>,
-    pub retry_of_pk: Option<i64>,
+    pub retry_of_pk: Option<RunPk>,
     pub attempt: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
@@ -55,7 +58,7 @@ impl NewRun {
 /// The agent's key, creating the agent on first use.
 pub async fn ensure_agent(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     slug: &str,
 ) -> Result<i64, sqlx::Error> {
     let now = now_ms();
@@ -75,9 +78,9 @@ pub async fn ensure_agent(
 /// Inserts a run into an account; returns its key and public id.
 pub async fn insert_run(
     conn: &mut SqliteConnection,
-    account_pk: i64,
+    account_pk: AccountPk,
     run: &NewRun,
-) -> Result<(i64, Uuid), sqlx::Error> {
+) -> Result<(RunPk, Uuid), sqlx::Error> {
     let agent_pk = ensure_agent(conn, account_pk, &run.agent).await?;
     let id = Uuid::now_v7();
     let duration_ms = match (run.started_at, run.completed_at) {
@@ -89,7 +92,7 @@ pub async fn insert_run(
     } else {
         WebhookStatus::None
     };
-    let run_pk: i64 = sqlx::query_scalar(
+    let run_pk: RunPk = sqlx::query_scalar(
         "INSERT INTO runs (id, account_pk, agent_pk, campaign_pk, status, progress, initiator, summary,
                            input, context, created_at, started_at, completed_at, updated_at, duration_ms,
                            error_message, webhook_url, webhook_status, retry_of_pk, attempt)
@@ -138,7 +141,7 @@ pub async fn insert_run(
 /// Moves one run's weight in `run_counts` (the chips' and chart's counters).
 pub(super) async fn count_run(
     conn: &mut SqliteConnection,
-    run_pk: i64,
+    run_pk: RunPk,
     status: &str,
     delta: i64,
 ) -> Result<(), sqlx::Error> {
@@ -240,7 +243,7 @@ pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
 /// the job request for push dispatch. Returns the stored run.
 pub async fn create_run(
     db: &Db,
-    account_pk: i64,
+    account_pk: AccountPk,
     request: CreateRun,
 ) -> Result<StoredRun, AppError> {
     validate_slug("agent", &request.agent)?;
@@ -283,10 +286,10 @@ pub async fn create_run(
 /// Returns the stored run.
 async fn after_insert(
     conn: &mut SqliteConnection,
-    account_pk: i64,
-    run_pk: i64,
+    account_pk: AccountPk,
+    run_pk: RunPk,
 ) -> Result<StoredRun, AppError> {
-    let (campaign_pk, dispatch_url): (Option<i64>, Option<String>) = sqlx::query_as(
+    let (campaign_pk, dispatch_url): (Option<CampaignPk>, Option<String>) = sqlx::query_as(
         "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
     )
     .bind(run_pk)
@@ -310,7 +313,7 @@ async fn after_insert(
 }
 
 /// A new run repeating a failed or cancelled one, linked to it with `attempt + 1`.
-pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, AppError> {
+pub async fn retry_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<StoredRun, AppError> {
     let mut tx = db.begin_write().await?;
     let original = get_run(&mut tx, account_pk, id).await?;
     if !matches!(
@@ -325,10 +328,11 @@ pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, 
             ),
         ));
     }
-    let campaign_pk: Option<i64> = sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
-        .bind(original.pk)
-        .fetch_one(&mut *tx)
-        .await?;
+    let campaign_pk: Option<CampaignPk> =
+        sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
+            .bind(original.pk)
+            .fetch_one(&mut *tx)
+            .await?;
     let source = &original.run;
     let mut new_run = NewRun::requested(source.agent.clone(), source.input.clone());
     new_run.initiator = source.initiator.clone();
@@ -346,7 +350,7 @@ pub async fn retry_run(db: &Db, account_pk: i64, id: Uuid) -> Result<StoredRun, 
 
 /// Deletes a run with its steps, events and artifacts; returns the storage keys of
 /// the files Runboard held for it, for the caller to remove from the store.
-pub async fn delete_run(db: &Db, account_pk: i64, id: Uuid) -> Result<Vec<String>, AppError> {
+pub async fn delete_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<Vec<String>, AppError> {
     let mut tx = db.begin_write().await?;
     let run = get_run(&mut tx, account_pk, id).await?;
     let keys: Vec<String> = sqlx::query_scalar(
