@@ -3,8 +3,11 @@
 use crate::components::layout::{JustStarted, Layout};
 use crate::pages::{
     agents::AgentsPage,
+    audit::AuditPage,
     campaigns::{CampaignPage, CampaignsPage},
+    invite::InvitePage,
     login::LoginPage,
+    members::MembersPage,
     new_run::NewRunPage,
     not_found::NotFound,
     run_detail::RunPage,
@@ -50,10 +53,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/invite/:secret") view=InvitePage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=RunListPage />
                     <Route path=path!("/runs/new") view=NewRunPage />
                     <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/settings/members") view=MembersPage />
+                    <Route path=path!("/settings/audit") view=AuditPage />
                     <Route path=path!("/agents") view=AgentsPage />
                     <Route path=path!("/campaigns") view=CampaignsPage />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />

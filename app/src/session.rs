@@ -7,13 +7,26 @@ use tower_sessions::Session;
 
 /// The session key holding the signed-in user's key.
 const SESSION_USER_KEY: &str = "user_pk";
+/// The session key holding the user's epoch at login: once the user's password or
+/// role changes, the epoch moves on and the session names nobody.
+const SESSION_EPOCH_KEY: &str = "auth_epoch";
 
 /// Remembers a login. A fresh session id is issued so that an id planted before
 /// login (session fixation) is worthless.
-pub async fn start_session(session: &Session, user_pk: UserPk) -> Result<(), AppError> {
+pub async fn start_session(session: &Session, user: &CurrentUser) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session
-        .insert(SESSION_USER_KEY, user_pk)
+        .insert(SESSION_USER_KEY, user.user_pk)
+        .await
+        .map_err(session_error)?;
+    keep_session(session, user.auth_epoch).await
+}
+
+/// Keeps this session signed in under a new epoch (after the user changed their
+/// own password, which ends their other sessions).
+pub async fn keep_session(session: &Session, epoch: i64) -> Result<(), AppError> {
+    session
+        .insert(SESSION_EPOCH_KEY, epoch)
         .await
         .map_err(session_error)
 }
@@ -25,10 +38,23 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 /// The signed-in user of a session, or `None` when nobody is (or the user is gone).
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     let user_pk: Option<UserPk> = session.get(SESSION_USER_KEY).await.map_err(session_error)?;
-    match user_pk {
-        Some(user_pk) => store::auth::signed_in_user(db, user_pk).await,
-        None => Ok(None),
-    }
+    let Some(user_pk) = user_pk else {
+        return Ok(None);
+    };
+    let epoch: i64 = session
+        .get(SESSION_EPOCH_KEY)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default();
+    let user = store::auth::signed_in_user(db, user_pk).await?;
+    Ok(user.filter(|user| user.auth_epoch == epoch))
+}
+
+/// The client's address as this server saw it (the peer of the connection).
+pub fn client_ip(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
 }
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {

@@ -14,6 +14,7 @@ mod event;
 mod pk;
 mod run;
 mod step;
+mod team;
 mod time;
 mod token;
 mod user;
@@ -31,6 +32,7 @@ pub use run::{
     CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};
+pub use team::{AddedMember, AuditAction, AuditEntry, AuditPage, Member, Via};
 pub use time::{format_duration_ms, format_timestamp};
 pub use token::ApiToken;
 pub use user::{CurrentUser, Role};

@@ -79,6 +79,9 @@ pub struct CurrentUser {
     pub user_pk: crate::UserPk,
     #[serde(skip)]
     pub account_pk: crate::AccountPk,
+    /// The user's epoch: sessions and API JWTs issued under another are void.
+    #[serde(skip)]
+    pub auth_epoch: i64,
     pub email: String,
     pub account_name: String,
     pub role: Role,

@@ -2,6 +2,7 @@
 
 use model::{AppError, Role};
 use store::auth::{validate_email, validate_password};
+use store::db::audit::Actor;
 use store::db::{tokens, users, Db};
 
 fn fail(error: AppError) -> anyhow::Error {
@@ -34,8 +35,14 @@ pub async fn create_token(db: &Db, email: &str, name: &str) -> anyhow::Result<St
     let user = users::find_current_user(&db.read, user_pk)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
-    let (_, secret) = tokens::create_token(db, user.account_pk, user.user_pk, name)
-        .await
-        .map_err(fail)?;
+    // Made on the server's machine, in the user's name.
+    let actor = Actor {
+        account_pk: user.account_pk,
+        user_pk: Some(user.user_pk),
+        name: user.email,
+        via: model::Via::Cli,
+        ip: None,
+    };
+    let (_, secret) = tokens::create_token(db, &actor, name).await.map_err(fail)?;
     Ok(secret)
 }

@@ -4,7 +4,7 @@
 //! too far behind gets a `resync` message instead of a silent gap. The fan-out
 //! itself lives in `store::fanout`.
 
-use crate::api::auth::Owner;
+use crate::api::auth::Caller;
 use crate::http::{ApiError, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -177,33 +177,46 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn stream(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = parse_request(query.as_deref(), &headers)?;
     let run_id = match request.run_id {
         Some(id) => {
-            let run = store::db::runs::find_run(&state.db.read, owner.account_pk, id).await?;
+            let run = store::db::runs::find_run(&state.db.read, caller.account_pk, id).await?;
             Some(run.run.id.to_string())
         }
         None => None,
     };
     let subscription = state
         .live
-        .subscribe(owner.account_pk, run_id, request.last_event_id)
+        .subscribe(caller.account_pk, run_id, request.last_event_id)
         .await?;
     let keep_alive = KeepAlive::new()
         .interval(state.live.options.heartbeat)
         .text("heartbeat");
-    let mut response = Sse::new(messages(subscription))
-        .keep_alive(keep_alive)
-        .into_response();
+    let checks = state.live.options.heartbeat;
+    let revoked = credential_revoked(state.clone(), caller, checks);
+    let stream = futures::StreamExt::take_until(messages(subscription), revoked);
+    let mut response = Sse::new(stream).keep_alive(keep_alive).into_response();
     // Proxies such as nginx would otherwise buffer the stream.
     response
         .headers_mut()
         .insert("x-accel-buffering", http::HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// Completes once the caller's credential stops being accepted (their password or
+/// role changed, they were removed, the token was revoked), checked every `every`:
+/// the stream ends then, and the browser's reconnect meets a 401.
+async fn credential_revoked(state: AppState, caller: Caller, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if !caller.still_valid(&state).await {
+            return;
+        }
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

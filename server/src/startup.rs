@@ -137,12 +137,17 @@ impl Application {
                 tracing::warn!("could not set TCP_NODELAY on a connection: {err}");
             }
         });
-        axum::serve(listener, self.router.with_state(()).into_make_service())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_streams.send(true);
-            })
-            .await?;
+        axum::serve(
+            listener,
+            self.router
+                .with_state(())
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        })
+        .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
         let _ = self.fanout.await;

@@ -2,11 +2,12 @@
 //! session names, and the first-start owner account. The session cookie itself
 //! belongs to the web layer.
 
+use crate::db::audit::{self, Actor, Target};
 use crate::db::{self, Db};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use model::{AccountPk, AppError, CurrentUser, Role, UserPk};
+use model::{AccountPk, AppError, AuditAction, CurrentUser, Role, UserPk, Via};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
@@ -42,21 +43,86 @@ pub fn generate_password() -> String {
         .collect()
 }
 
-/// Checks an email and password; the same work is done whether or not the email
-/// exists, so response times do not reveal which emails have accounts.
-pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<UserPk, AppError> {
+/// At most this many argon2 computations run at once, each on tokio's blocking
+/// pool: a burst of logins (or of guesses) then queues here instead of holding
+/// the async workers that serve every other request.
+const PARALLEL_HASHES: usize = 2;
+
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(PARALLEL_HASHES))
+}
+
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(%error, "password hashing task failed");
+        AppError::Internal
+    })
+}
+
+/// [`hash_password`] off the async workers.
+pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
+    off_thread(move || hash_password(&password)).await?
+}
+
+/// [`verify_password`] off the async workers.
+pub async fn verify_password_off_thread(password: String, hash: String) -> Result<bool, AppError> {
+    off_thread(move || verify_password(&password, &hash)).await
+}
+
+/// Checks an email and password and writes the attempt to the audit log of the
+/// account the email belongs to (an unknown email belongs to none). The same
+/// work is done whether or not the email exists, so response times do not reveal
+/// which emails have accounts.
+pub async fn login(
+    db: &Db,
+    email: &str,
+    password: &str,
+    via: Via,
+    ip: Option<String>,
+) -> Result<CurrentUser, AppError> {
     // A valid hash of a random password, verified when the email is unknown.
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let found = db::users::find_credentials(&db.read, email).await?;
-    match found {
-        Some(user) if verify_password(password, &user.password_hash) => Ok(user.pk),
-        Some(_) => Err(AppError::InvalidCredentials),
-        None => {
-            let decoy =
-                DECOY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default());
-            verify_password(password, decoy);
-            Err(AppError::InvalidCredentials)
-        }
+    let hash = match &found {
+        Some(user) => user.password_hash.clone(),
+        None => DECOY
+            .get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+            .clone(),
+    };
+    let verified = verify_password_off_thread(password.to_string(), hash).await?;
+    let Some(credentials) = found else {
+        tracing::info!("login with an unknown email refused");
+        return Err(AppError::InvalidCredentials);
+    };
+    let user = db::users::find_current_user(&db.read, credentials.pk)
+        .await?
+        .ok_or(AppError::InvalidCredentials)?;
+    let actor = Actor {
+        account_pk: user.account_pk,
+        user_pk: Some(user.user_pk),
+        name: user.email.clone(),
+        via,
+        ip,
+    };
+    let action = if verified {
+        AuditAction::LoginSuccess
+    } else {
+        AuditAction::LoginFailure
+    };
+    let mut tx = db.begin_write().await?;
+    audit::record(&mut tx, &actor, action, Target::default()).await?;
+    tx.commit().await?;
+    if verified {
+        Ok(user)
+    } else {
+        Err(AppError::InvalidCredentials)
     }
 }
 

@@ -21,6 +21,9 @@ struct Claims {
     aud: String,
     iat: i64,
     exp: i64,
+    /// The user's epoch when an API JWT was issued (see `users.auth_epoch`).
+    #[serde(default)]
+    ep: i64,
 }
 
 /// The secrets this server signs with.
@@ -57,12 +60,14 @@ impl Keys {
             &run_id.to_string(),
             RUNNER_AUDIENCE,
             RUNNER_TOKEN_TTL_SECS,
+            0,
         )
     }
 
     /// The run a runner token was issued for.
     pub fn verify_runner_token(&self, token: &str) -> Result<Uuid, AppError> {
         verify(&self.runner, token, RUNNER_AUDIENCE)?
+            .sub
             .parse()
             .map_err(|_| AppError::Unauthorized)
     }
@@ -74,18 +79,25 @@ impl Keys {
             .is_some_and(|secret| constant_time_eq(secret.as_bytes(), token.as_bytes()))
     }
 
-    /// An owner API token for a user (by public id), valid for an hour.
-    pub fn api_token(&self, user_id: &str) -> Result<String, AppError> {
-        sign(&self.api, user_id, API_AUDIENCE, API_TOKEN_TTL_SECS)
+    /// An owner API token for a user (by public id) under the user's current
+    /// epoch, valid for an hour.
+    pub fn api_token(&self, user_id: &str, epoch: i64) -> Result<String, AppError> {
+        sign(&self.api, user_id, API_AUDIENCE, API_TOKEN_TTL_SECS, epoch)
     }
 
-    /// The user id an owner API JWT names.
-    pub fn verify_api_token(&self, token: &str) -> Result<String, AppError> {
-        verify(&self.api, token, API_AUDIENCE)
+    /// The user id an owner API JWT names, and the epoch it was issued under.
+    pub fn verify_api_token(&self, token: &str) -> Result<(String, i64), AppError> {
+        verify(&self.api, token, API_AUDIENCE).map(|claims| (claims.sub, claims.ep))
     }
 }
 
-fn sign(secret: &[u8], subject: &str, audience: &str, ttl_secs: i64) -> Result<String, AppError> {
+fn sign(
+    secret: &[u8],
+    subject: &str,
+    audience: &str,
+    ttl_secs: i64,
+    epoch: i64,
+) -> Result<String, AppError> {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         sub: subject.to_string(),
@@ -93,6 +105,7 @@ fn sign(secret: &[u8], subject: &str, audience: &str, ttl_secs: i64) -> Result<S
         aud: audience.to_string(),
         iat: now,
         exp: now + ttl_secs,
+        ep: epoch,
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -105,14 +118,14 @@ fn sign(secret: &[u8], subject: &str, audience: &str, ttl_secs: i64) -> Result<S
     })
 }
 
-fn verify(secret: &[u8], token: &str, audience: &str) -> Result<String, AppError> {
+fn verify(secret: &[u8], token: &str, audience: &str) -> Result<Claims, AppError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&[audience]);
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 5;
     decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map(|data| data.claims.sub)
+        .map(|data| data.claims)
         .map_err(|_| AppError::Unauthorized)
 }
 
@@ -151,6 +164,7 @@ mod tests {
             &Uuid::now_v7().to_string(),
             RUNNER_AUDIENCE,
             -3600,
+            0,
         )
         .unwrap();
         assert!(keys().verify_runner_token(&expired).is_err());
@@ -160,6 +174,15 @@ mod tests {
         assert!(keys()
             .verify_runner_token(&format!("{header}.{claims}."))
             .is_err());
+    }
+
+    #[test]
+    fn an_api_token_carries_the_epoch_it_was_issued_under() {
+        let token = keys().api_token("user-1", 7).unwrap();
+        assert_eq!(
+            keys().verify_api_token(&token),
+            Ok(("user-1".to_string(), 7))
+        );
     }
 
     #[test]

@@ -23,8 +23,10 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
     ssr::with_status(async {
         let state = ssr::state()?;
         let session = ssr::session().await?;
-        let user_pk = store::auth::check_credentials(&state.db, &email, &password).await?;
-        crate::session::start_session(&session, user_pk).await?;
+        let ip = ssr::client_ip().await;
+        let user =
+            store::auth::login(&state.db, &email, &password, model::Via::Session, ip).await?;
+        crate::session::start_session(&session, &user).await?;
         leptos_axum::redirect(safe_next(&next));
         Ok(())
     })

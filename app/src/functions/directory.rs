@@ -21,7 +21,7 @@ pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
         Ok(activity
             .into_iter()
             .map(|(agent, counts, last)| AgentOverview {
-                agent,
+                agent: agent.as_seen_by(user.role),
                 counts,
                 last_run_at: last.map(store::db::from_ms),
             })
@@ -34,12 +34,12 @@ pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
 #[server(prefix = "/fn", endpoint = "set_dispatch_url")]
 pub async fn set_dispatch_url(slug: String, dispatch_url: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, _, actor) = super::ssr::require_role(model::Role::Owner).await?;
         let update = store::db::agents::AgentUpdate {
             dispatch_url: Some(dispatch_url.trim().to_string()),
             ..Default::default()
         };
-        store::db::agents::put_agent(&state.db, user.account_pk, &slug, update).await?;
+        store::db::agents::put_agent(&state.db, &actor, &slug, update).await?;
         Ok(())
     })
     .await
@@ -61,8 +61,8 @@ pub async fn campaign_list() -> Result<Vec<Campaign>, AppError> {
 #[server(prefix = "/fn", endpoint = "new_campaign")]
 pub async fn new_campaign(name: String) -> Result<Campaign, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        store::db::campaigns::create_campaign(&state.db, user.account_pk, &name).await
+        let (state, _, actor) = super::ssr::require_role(model::Role::Member).await?;
+        store::db::campaigns::create_campaign(&state.db, &actor, &name).await
     })
     .await
 }

@@ -2,8 +2,12 @@
 //! tokens, password. They call the same database functions as the JSON API.
 
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Role;
 use model::{ApiToken, AppError};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use store::db::tokens::TokenScope;
 use uuid::Uuid;
 
 /// What the new-run form offers to pick from.
@@ -16,7 +20,7 @@ pub struct RunChoices {
 #[server(prefix = "/fn", endpoint = "new_run_choices")]
 pub async fn new_run_choices() -> Result<RunChoices, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, user, _) = super::ssr::require_role(Role::Member).await?;
         let (agents, campaigns) = super::ssr::choices(&state, user.account_pk).await?;
         Ok(RunChoices { agents, campaigns })
     })
@@ -40,7 +44,7 @@ pub async fn start_run(
     summary: String,
 ) -> Result<StartedRun, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, user, actor) = super::ssr::require_role(Role::Member).await?;
         let input = if input.trim().is_empty() {
             None
         } else {
@@ -68,7 +72,7 @@ pub async fn start_run(
             summary: nonempty(summary),
             context: None,
         };
-        let stored = store::db::runs::create_run(&state.db, user.account_pk, request).await?;
+        let stored = store::db::runs::create_run(&state.db, &actor, request).await?;
         Ok(StartedRun {
             id: stored.run.id.to_string(),
             runner_token: state.keys.runner_token(stored.run.id)?,
@@ -80,8 +84,8 @@ pub async fn start_run(
 #[server(prefix = "/fn", endpoint = "list_tokens")]
 pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        store::db::tokens::list_tokens(&state.db.read, user.account_pk).await
+        let (state, _, actor) = super::ssr::require_role(Role::Member).await?;
+        store::db::tokens::list_tokens(&state.db.read, &actor, TokenScope::Own).await
     })
     .await
 }
@@ -90,10 +94,8 @@ pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
 #[server(prefix = "/fn", endpoint = "create_token")]
 pub async fn create_token(name: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
-        let (_, secret) =
-            store::db::tokens::create_token(&state.db, user.account_pk, user.user_pk, &name)
-                .await?;
+        let (state, _, actor) = super::ssr::require_role(Role::Member).await?;
+        let (_, secret) = store::db::tokens::create_token(&state.db, &actor, &name).await?;
         Ok(secret)
     })
     .await
@@ -102,9 +104,9 @@ pub async fn create_token(name: String) -> Result<String, AppError> {
 #[server(prefix = "/fn", endpoint = "revoke_token")]
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, _, actor) = super::ssr::require_role(Role::Member).await?;
         let id = model::parse_public_id(&id)?;
-        store::db::tokens::revoke_token(&state.db, user.account_pk, id).await
+        store::db::tokens::revoke_token(&state.db, &actor, id, TokenScope::Own).await
     })
     .await
 }
@@ -123,13 +125,11 @@ pub async fn change_password(
                 "the new passwords do not match",
             ));
         }
-        store::auth::validate_password(&new_password)?;
-        store::auth::check_credentials(&state.db, &user.email, &current)
-            .await
-            .map_err(|_| AppError::invalid("current", "the current password is wrong"))?;
-        let hash = store::auth::hash_password(&new_password)?;
-        store::db::users::set_password(&state.db, user.user_pk, &hash).await?;
-        Ok(())
+        let actor = super::ssr::actor(&user).await;
+        let epoch =
+            store::db::members::change_password(&state.db, &actor, &current, &new_password).await?;
+        // This session stays signed in; every other one of the user's ends.
+        crate::session::keep_session(&super::ssr::session().await?, epoch).await
     })
     .await
 }

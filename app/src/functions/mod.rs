@@ -6,13 +6,15 @@ pub mod directory;
 pub mod manage;
 pub mod run_page;
 pub mod runs;
+pub mod team;
 
 /// Helpers the server functions share on the server side.
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use crate::state::AppState;
     use leptos::prelude::use_context;
-    use model::{AppError, CurrentUser};
+    use model::{AppError, CurrentUser, Role, Via};
+    use store::db::audit::Actor;
     use tower_sessions::Session;
 
     pub fn state() -> Result<AppState, AppError> {
@@ -72,7 +74,7 @@ pub(crate) mod ssr {
             .await
     }
 
-    /// The signed-in user, or `Unauthorized`.
+    /// The signed-in user, or `Unauthorized`: enough to read anything of the account.
     pub async fn require_user() -> Result<(AppState, CurrentUser), AppError> {
         let state = state()?;
         let session = session().await?;
@@ -80,5 +82,30 @@ pub(crate) mod ssr {
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok((state, user))
+    }
+
+    /// The signed-in user if their role is `needed` or above ([`Role::require`]).
+    pub async fn require_role(needed: Role) -> Result<(AppState, CurrentUser, Actor), AppError> {
+        let (state, user) = require_user().await?;
+        user.role.require(needed)?;
+        let actor = actor(&user).await;
+        Ok((state, user, actor))
+    }
+
+    /// The signed-in user as the audit log records them.
+    pub async fn actor(user: &CurrentUser) -> Actor {
+        Actor {
+            account_pk: user.account_pk,
+            user_pk: Some(user.user_pk),
+            name: user.email.clone(),
+            via: Via::Session,
+            ip: client_ip().await,
+        }
+    }
+
+    /// The address of the client calling this server function.
+    pub async fn client_ip() -> Option<String> {
+        let parts = leptos_axum::extract::<http::request::Parts>().await.ok()?;
+        crate::session::client_ip(&parts.extensions)
     }
 }

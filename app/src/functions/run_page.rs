@@ -76,12 +76,9 @@ pub const EVENTS_PAGE: i64 = 100;
 #[server(prefix = "/fn", endpoint = "cancel_run")]
 pub async fn cancel_run(id: String) -> Result<Run, AppError> {
     super::ssr::with_status(async {
-        let (state, _, stored) = ssr::callers_run(&id).await?;
-        let update = store::db::runs::StatusUpdate {
-            status: Some(model::RunStatus::Cancelled),
-            ..Default::default()
-        };
-        Ok(store::db::runs::update_status(&state.db, &stored, &update)
+        let (state, _, actor) = super::ssr::require_role(model::Role::Member).await?;
+        let id = model::parse_public_id(&id)?;
+        Ok(store::db::runs::cancel_run(&state.db, &actor, id)
             .await?
             .run)
     })
@@ -92,10 +89,9 @@ pub async fn cancel_run(id: String) -> Result<Run, AppError> {
 #[server(prefix = "/fn", endpoint = "retry_run")]
 pub async fn retry_run(id: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, _, actor) = super::ssr::require_role(model::Role::Member).await?;
         let retried =
-            store::db::runs::retry_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
-                .await?;
+            store::db::runs::retry_run(&state.db, &actor, model::parse_public_id(&id)?).await?;
         Ok(retried.run.id.to_string())
     })
     .await
@@ -104,10 +100,9 @@ pub async fn retry_run(id: String) -> Result<String, AppError> {
 #[server(prefix = "/fn", endpoint = "delete_run")]
 pub async fn delete_run(id: String) -> Result<(), AppError> {
     super::ssr::with_status(async {
-        let (state, user) = super::ssr::require_user().await?;
+        let (state, _, actor) = super::ssr::require_role(model::Role::Owner).await?;
         let keys =
-            store::db::runs::delete_run(&state.db, user.account_pk, model::parse_public_id(&id)?)
-                .await?;
+            store::db::runs::delete_run(&state.db, &actor, model::parse_public_id(&id)?).await?;
         for key in keys {
             if let Err(error) = state.store.delete(&key).await {
                 tracing::warn!(?error, %key, "could not delete a stored artifact file");

@@ -1,10 +1,11 @@
 //! Agents (`/agents`): slug, dispatch URL (editable), runs by status, last run.
 
+use crate::components::layout::IfRole;
 use crate::components::status_badge::StatusBadge;
 use crate::functions::directory::{list_agent_overviews, AgentOverview, SetDispatchUrl};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::format_timestamp;
+use model::{format_timestamp, Role};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
@@ -48,6 +49,11 @@ pub fn AgentsPage() -> impl IntoView {
 #[component]
 fn AgentRow(overview: AgentOverview, save: ServerAction<SetDispatchUrl>) -> impl IntoView {
     let slug = overview.agent.slug.clone();
+    // What the owners' form shows; a stored value, as the form may render again.
+    let form = StoredValue::new((
+        slug.clone(),
+        overview.agent.dispatch_url.clone().unwrap_or_default(),
+    ));
     view! {
         <tr data-agent=slug.clone()>
             <td>
@@ -69,17 +75,24 @@ fn AgentRow(overview: AgentOverview, save: ServerAction<SetDispatchUrl>) -> impl
             </td>
             <td>{overview.last_run_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</td>
             <td>
-                <ActionForm action=save attr:class="inline-form">
-                    <input type="hidden" name="slug" value=overview.agent.slug.clone() />
-                    <input
-                        type="url"
-                        name="dispatch_url"
-                        value=overview.agent.dispatch_url.clone().unwrap_or_default()
-                        placeholder="none: runners pull or are told"
-                        aria-label=format!("Dispatch URL of {}", overview.agent.slug)
-                    />
-                    <button type="submit" class="button small">"Save"</button>
-                </ActionForm>
+                <IfRole needed=Role::Owner>
+                    {
+                        let (slug, dispatch_url) = form.get_value();
+                        view! {
+                            <ActionForm action=save attr:class="inline-form">
+                                <input type="hidden" name="slug" value=slug.clone() />
+                                <input
+                                    type="url"
+                                    name="dispatch_url"
+                                    value=dispatch_url
+                                    placeholder="none: runners pull or are told"
+                                    aria-label=format!("Dispatch URL of {slug}")
+                                />
+                                <button type="submit" class="button small">"Save"</button>
+                            </ActionForm>
+                        }
+                    }
+                </IfRole>
             </td>
         </tr>
     }

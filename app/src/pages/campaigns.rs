@@ -1,13 +1,14 @@
 //! Campaigns (`/campaigns`, `/campaigns/:id`): status, bundle URL, latest run, and
 //! the campaign's runs.
 
+use crate::components::layout::IfRole;
 use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
 use crate::pages::not_found::NotFound;
 use crate::pages::run_list::RunsExplorer;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use model::{format_timestamp, AppError, Campaign};
+use model::{format_timestamp, AppError, Campaign, Role};
 
 #[component]
 fn CampaignStatusTag(campaign: Campaign) -> impl IntoView {
@@ -31,10 +32,12 @@ pub fn CampaignsPage() -> impl IntoView {
         <main class="page">
             <header class="page-header">
                 <h1>"Campaigns"</h1>
-                <ActionForm action=create attr:class="inline-form">
-                    <input type="text" name="name" required placeholder="New campaign name" aria-label="New campaign name" />
-                    <button type="submit" class="button primary">"Create"</button>
-                </ActionForm>
+                <IfRole needed=Role::Member>
+                    <ActionForm action=create attr:class="inline-form">
+                        <input type="text" name="name" required placeholder="New campaign name" aria-label="New campaign name" />
+                        <button type="submit" class="button primary">"Create"</button>
+                    </ActionForm>
+                </IfRole>
             </header>
             {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
             <Transition fallback=|| view! { <p class="muted">"Loading campaigns…"</p> }>

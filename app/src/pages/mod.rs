@@ -1,8 +1,11 @@
 //! One module per route.
 
 pub mod agents;
+pub mod audit;
 pub mod campaigns;
+pub mod invite;
 pub mod login;
+pub mod members;
 pub mod new_run;
 pub mod not_found;
 pub mod run_detail;

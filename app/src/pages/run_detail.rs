@@ -5,7 +5,7 @@
 use crate::components::artifact_list::ArtifactList;
 use crate::components::event_log::EventLog;
 use crate::components::json_view::{CopyButton, JsonView};
-use crate::components::layout::JustStarted;
+use crate::components::layout::{IfRole, JustStarted};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
@@ -17,7 +17,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use model::{
-    format_duration_ms, format_timestamp, AppError, ChangeData, Run, RunDetail, RunStatus, Step,
+    format_duration_ms, format_timestamp, AppError, ChangeData, Role, Run, RunDetail, RunStatus,
+    Step,
 };
 
 #[component]
@@ -321,28 +322,29 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
 
     let can_cancel = move || !status.get().is_terminal();
     let can_retry = move || matches!(status.get(), RunStatus::Failed | RunStatus::Cancelled);
-    let (cancel_id, retry_id, delete_id) = (id.clone(), id.clone(), id);
+    let id = StoredValue::new(id);
     view! {
         <div class="actions">
             {move || match confirming.get() {
                 None => view! {
-                    {can_cancel().then(|| view! {
-                        <button type="button" class="button" on:click=move |_| confirming.set(Some(Pending::Cancel))>"Cancel run"</button>
-                    })}
-                    {can_retry().then(|| {
-                        let retry_id = retry_id.clone();
-                        view! {
+                    <IfRole needed=Role::Member>
+                        {move || can_cancel().then(|| view! {
+                            <button type="button" class="button" on:click=move |_| confirming.set(Some(Pending::Cancel))>"Cancel run"</button>
+                        })}
+                        {move || can_retry().then(|| view! {
                             <button
                                 type="button"
                                 class="button"
                                 disabled=move || retry.pending().get()
-                                on:click=move |_| { retry.dispatch(RetryRun { id: retry_id.clone() }); }
+                                on:click=move |_| { retry.dispatch(RetryRun { id: id.get_value() }); }
                             >
                                 "Retry"
                             </button>
-                        }
-                    })}
-                    <button type="button" class="button danger" on:click=move |_| confirming.set(Some(Pending::Delete))>"Delete"</button>
+                        })}
+                    </IfRole>
+                    <IfRole needed=Role::Owner>
+                        <button type="button" class="button danger" on:click=move |_| confirming.set(Some(Pending::Delete))>"Delete"</button>
+                    </IfRole>
                 }
                 .into_any(),
                 Some(pending) => {
@@ -350,7 +352,6 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
                         Pending::Cancel => ("Cancel this run? Its runner will be told to stop.", "Yes, cancel it"),
                         Pending::Delete => ("Delete this run with its steps, events and artifacts? This cannot be undone.", "Yes, delete it"),
                     };
-                    let (cancel_id, delete_id) = (cancel_id.clone(), delete_id.clone());
                     view! {
                         <div class="confirm" role="alertdialog" aria-label="Confirm">
                             <span>{question}</span>
@@ -358,8 +359,8 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
                                 type="button"
                                 class="button danger"
                                 on:click=move |_| match pending {
-                                    Pending::Cancel => { cancel.dispatch(CancelRun { id: cancel_id.clone() }); }
-                                    Pending::Delete => { delete.dispatch(DeleteRun { id: delete_id.clone() }); }
+                                    Pending::Cancel => { cancel.dispatch(CancelRun { id: id.get_value() }); }
+                                    Pending::Delete => { delete.dispatch(DeleteRun { id: id.get_value() }); }
                                 }
                             >
                                 {confirm_label}

@@ -1,11 +1,14 @@
-//! Settings (`/settings`): API tokens (create — shown once —, list, revoke) and
-//! changing one's password.
+//! Settings (`/settings`): the owners' way to the members and the audit log, API
+//! tokens (members and owners: create — shown once —, list, revoke) and changing
+//! one's password.
 
 use crate::components::json_view::CopyButton;
+use crate::components::layout::IfRole;
 use crate::functions::manage::{list_tokens, ChangePassword, CreateToken, RevokeToken};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::format_timestamp;
+use leptos_router::components::A;
+use model::{format_timestamp, Role};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -37,6 +40,17 @@ pub fn SettingsPage() -> impl IntoView {
         <Title text="Settings" />
         <main class="page narrow-page">
             <header class="page-header"><h1>"Settings"</h1></header>
+            <IfRole needed=Role::Owner>
+                <section aria-labelledby="team-heading" class="card stack">
+                    <h2 id="team-heading">"Team"</h2>
+                    <p class="muted">"Who can use this account, with which role, and what everyone did."</p>
+                    <div class="inline-form">
+                        <A href="/settings/members" attr:class="button">"Members"</A>
+                        <A href="/settings/audit" attr:class="button">"Audit log"</A>
+                    </div>
+                </section>
+            </IfRole>
+            <IfRole needed=Role::Member>
             <section aria-labelledby="tokens-heading" class="card stack">
                 <h2 id="tokens-heading">"API tokens"</h2>
                 <p class="muted">"Programs and agents use a token as "<code>"Authorization: Bearer …"</code>" on the API."</p>
@@ -93,12 +107,14 @@ pub fn SettingsPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            </IfRole>
             <section aria-labelledby="password-heading" class="card stack">
                 <h2 id="password-heading">"Password"</h2>
                 <ActionForm action=change attr:class="stack">
                     <label><span>"Current password"</span><input type="password" name="current" autocomplete="current-password" required /></label>
-                    <label><span>"New password"</span><input type="password" name="new_password" autocomplete="new-password" minlength="8" required /></label>
-                    <label><span>"New password again"</span><input type="password" name="repeat" autocomplete="new-password" minlength="8" required /></label>
+                    <label><span>"New password"</span><input type="password" name="new_password" autocomplete="new-password" minlength="10" required /></label>
+                    <label><span>"New password again"</span><input type="password" name="repeat" autocomplete="new-password" minlength="10" required /></label>
+                    <p class="muted">"At least 10 characters. Your other sessions and API sign-ins end."</p>
                     <button type="submit" class="button primary">"Change password"</button>
                 </ActionForm>
                 {change_result}

@@ -104,9 +104,13 @@ async fn create_with_server_code(path: &Path) -> Result<Keys> {
     tx.commit().await?;
     let mut campaigns = Vec::new();
     for name in CAMPAIGNS {
-        let campaign = store::db::campaigns::create_campaign(&db, AccountPk(account_pk), name)
-            .await
-            .map_err(|error| anyhow!("cannot create a campaign: {error}"))?;
+        let campaign = store::db::campaigns::create_campaign(
+            &db,
+            &store::db::audit::Actor::system(AccountPk(account_pk), model::Via::System),
+            name,
+        )
+        .await
+        .map_err(|error| anyhow!("cannot create a campaign: {error}"))?;
         let pk: i64 = sqlx::query_scalar("SELECT pk FROM campaigns WHERE id = ?")
             .bind(campaign.id.to_string())
             .fetch_one(&db.read)

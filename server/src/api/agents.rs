@@ -1,10 +1,10 @@
 //! The owner API for agents.
 
-use super::auth::Owner;
+use super::auth::Caller;
 use crate::http::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, State};
-use model::Agent;
+use model::{Agent, Role};
 use serde::{Deserialize, Serialize};
 use store::db::agents::{self, AgentUpdate};
 use utoipa::ToSchema;
@@ -18,9 +18,13 @@ pub struct AgentList {
 
 #[utoipa::path(get, path = "/api/agents", tag = "agents",
     responses((status = 200, body = Envelope<AgentList>), (status = 401, body = ErrorEnvelope)))]
-async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult {
     ok(AgentList {
-        agents: agents::list_agents(&state.db.read, owner.account_pk).await?,
+        agents: agents::list_agents(&state.db.read, caller.account_pk)
+            .await?
+            .into_iter()
+            .map(|agent| agent.as_seen_by(caller.role))
+            .collect(),
     })
 }
 
@@ -38,19 +42,21 @@ struct AgentBody {
     params(("slug" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "Letters, digits, `-`, `_`, `.`")),
     request_body = AgentBody,
     description = "Registers an agent or changes it; absent fields keep their value.",
-    responses((status = 200, body = Envelope<Agent>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Agent>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn put_agent(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<AgentBody>,
 ) -> ApiResult {
+    caller.require(Role::Owner)?;
     let update = AgentUpdate {
         name: body.name,
         description: body.description,
         dispatch_url: body.dispatch_url,
     };
-    ok(agents::put_agent(&state.db, owner.account_pk, &slug, update).await?)
+    ok(agents::put_agent(&state.db, &caller.actor(), &slug, update).await?)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,22 +1,86 @@
 //! Who is calling the owner API: a bearer API token (`rb_…`), a bearer JWT from
 //! `POST /api/auth/token`, or the dashboard's session cookie.
 
+use crate::http::ClientIp;
 use crate::http::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap};
-use model::{AccountPk, AppError, UserPk};
+use model::{AccountPk, AppError, CurrentUser, Role, UserPk, Via};
 use serde::{Deserialize, Serialize};
+use store::db::audit::Actor;
 use tower_sessions::Session;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// An authenticated owner-API caller; `account_pk` scopes everything they touch.
-#[derive(Clone, Copy, Debug)]
-pub struct Owner {
+/// An authenticated caller of the owner API: who they are, what their role lets
+/// them do, and how they came in. `account_pk` scopes everything they touch.
+#[derive(Clone, Debug)]
+pub struct Caller {
     pub account_pk: AccountPk,
     pub user_pk: UserPk,
+    pub role: Role,
+    pub email: String,
+    pub via: Via,
+    pub ip: Option<String>,
+    /// What was presented, to check again later (a live stream does, so that a
+    /// password or role change ends it).
+    credential: Credential,
+}
+
+#[derive(Clone, Debug)]
+enum Credential {
+    Session { user_pk: UserPk, epoch: i64 },
+    Jwt { user_id: String, epoch: i64 },
+    Token { secret: String },
+}
+
+impl Caller {
+    /// The role rule ([`Role::require`]) for this caller.
+    pub fn require(&self, needed: Role) -> Result<(), AppError> {
+        self.role.require(needed)
+    }
+
+    /// The caller as the audit log records them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            account_pk: self.account_pk,
+            user_pk: Some(self.user_pk),
+            name: self.email.clone(),
+            via: self.via,
+            ip: self.ip.clone(),
+        }
+    }
+
+    /// Whether the credential would still be accepted now: the user exists, the
+    /// epoch has not moved on, the token is not revoked.
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        let now = match &self.credential {
+            Credential::Session { user_pk, epoch } => {
+                store::auth::signed_in_user(&state.db, *user_pk)
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|user| user.auth_epoch == *epoch)
+            }
+            Credential::Jwt { user_id, epoch } => user_by_jwt(state, user_id, *epoch).await.ok(),
+            Credential::Token { secret } => user_by_token(state, secret).await.ok(),
+        };
+        now.is_some_and(|user| user.user_pk == self.user_pk)
+    }
+
+    fn new(user: CurrentUser, via: Via, ip: Option<String>, credential: Credential) -> Caller {
+        Caller {
+            account_pk: user.account_pk,
+            user_pk: user.user_pk,
+            role: user.role,
+            email: user.email,
+            via,
+            ip,
+            credential,
+        }
+    }
 }
 
 /// The bearer token of a request, if it has one.
@@ -30,36 +94,55 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// The owner behind a bearer credential: an API token or an API JWT.
-pub async fn owner_from_bearer(state: &AppState, token: &str) -> Result<Owner, AppError> {
-    if token.starts_with(store::db::tokens::TOKEN_PREFIX) {
-        let (account_pk, user_pk) = store::db::tokens::authenticate(&state.db.read, token)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        return Ok(Owner {
-            account_pk,
-            user_pk,
-        });
-    }
-    let user_id = state.keys.verify_api_token(token)?;
-    let user = store::db::users::find_by_public_id(&state.db.read, &user_id)
+async fn user_by_token(state: &AppState, secret: &str) -> Result<CurrentUser, AppError> {
+    let (_, user_pk) = store::db::tokens::authenticate(&state.db.read, secret)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    Ok(Owner {
-        account_pk: user.account_pk,
-        user_pk: user.user_pk,
-    })
+    store::auth::signed_in_user(&state.db, user_pk)
+        .await?
+        .ok_or(AppError::Unauthorized)
 }
 
-impl FromRequestParts<AppState> for Owner {
+async fn user_by_jwt(state: &AppState, user_id: &str, epoch: i64) -> Result<CurrentUser, AppError> {
+    store::db::users::find_by_public_id(&state.db.read, user_id)
+        .await?
+        .filter(|user| user.auth_epoch == epoch)
+        .ok_or(AppError::Unauthorized)
+}
+
+/// The caller behind a bearer credential: an API token or an API JWT.
+pub async fn caller_from_bearer(
+    state: &AppState,
+    token: &str,
+    ip: Option<String>,
+) -> Result<Caller, AppError> {
+    if token.starts_with(store::db::tokens::TOKEN_PREFIX) {
+        let user = user_by_token(state, token).await?;
+        let credential = Credential::Token {
+            secret: token.to_string(),
+        };
+        return Ok(Caller::new(user, Via::Token, ip, credential));
+    }
+    let (user_id, epoch) = state.keys.verify_api_token(token)?;
+    let user = user_by_jwt(state, &user_id, epoch).await?;
+    Ok(Caller::new(
+        user,
+        Via::Jwt,
+        ip,
+        Credential::Jwt { user_id, epoch },
+    ))
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let ip = app::session::client_ip(&parts.extensions);
         if let Some(token) = bearer(&parts.headers) {
-            return Ok(owner_from_bearer(state, token).await?);
+            return Ok(caller_from_bearer(state, token, ip).await?);
         }
         let session = Session::from_request_parts(parts, state)
             .await
@@ -67,10 +150,11 @@ impl FromRequestParts<AppState> for Owner {
         let user = app::session::session_user(&state.db, &session)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        Ok(Owner {
-            account_pk: user.account_pk,
+        let credential = Credential::Session {
             user_pk: user.user_pk,
-        })
+            epoch: user.auth_epoch,
+        };
+        Ok(Caller::new(user, Via::Session, ip, credential))
     }
 }
 
@@ -97,12 +181,13 @@ pub struct IssuedToken {
         (status = 401, description = "Wrong email or password", body = ErrorEnvelope)))]
 async fn issue_token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> ApiResult {
-    let user_pk =
-        store::auth::check_credentials(&state.db, &request.email, &request.password).await?;
-    let user_id = store::db::users::public_id(&state.db.read, user_pk).await?;
-    let token = state.keys.api_token(&user_id)?;
+    let user =
+        store::auth::login(&state.db, &request.email, &request.password, Via::Jwt, ip).await?;
+    let user_id = store::db::users::public_id(&state.db.read, user.user_pk).await?;
+    let token = state.keys.api_token(&user_id, user.auth_epoch)?;
     ok(IssuedToken {
         token,
         token_type: "Bearer".to_string(),

@@ -1,11 +1,11 @@
 //! The owner API for campaigns and their runs.
 
-use super::auth::Owner;
+use super::auth::Caller;
 use super::runs::{filter_from, RunListParams};
 use crate::http::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use model::{parse_public_id, AppError, Campaign, RunFilter, RunPage};
+use model::{parse_public_id, AppError, Campaign, Role, RunFilter, RunPage};
 use serde::{Deserialize, Serialize};
 use store::db::campaigns;
 use utoipa::ToSchema;
@@ -41,19 +41,25 @@ struct PageParams {
 }
 
 #[utoipa::path(post, path = "/api/campaigns", tag = "campaigns", request_body = CreateCampaignBody,
-    responses((status = 201, body = Envelope<Campaign>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 201, body = Envelope<Campaign>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateCampaignBody>,
 ) -> ApiResult {
-    created(campaigns::create_campaign(&state.db, owner.account_pk, &body.name).await?)
+    caller.require(Role::Member)?;
+    created(campaigns::create_campaign(&state.db, &caller.actor(), &body.name).await?)
 }
 
 #[utoipa::path(get, path = "/api/campaigns", tag = "campaigns",
     params(PageParams),
     responses((status = 200, body = Envelope<CampaignPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
     // Only paging applies to campaigns; it is read (and checked) like the run list's.
     let filter = filter_from(query.as_deref())?;
     let paging_only = RunFilter {
@@ -66,7 +72,7 @@ async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQ
     }
     let (limit, offset) = filter.page()?;
     let (campaigns, total) =
-        campaigns::list_campaigns(&state.db.read, owner.account_pk, limit, offset).await?;
+        campaigns::list_campaigns(&state.db.read, caller.account_pk, limit, offset).await?;
     ok(CampaignPage {
         campaigns,
         total,
@@ -77,16 +83,25 @@ async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQ
 
 #[utoipa::path(get, path = "/api/campaigns/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
     responses((status = 200, body = Envelope<Campaign>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    ok(campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(&id)?).await?)
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(campaigns::get_campaign(&state.db.read, caller.account_pk, parse_public_id(&id)?).await?)
 }
 
-async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&str>) -> ApiResult {
+async fn campaign_runs(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    query: Option<&str>,
+) -> ApiResult {
     let campaign =
-        campaigns::get_campaign(&state.db.read, owner.account_pk, parse_public_id(id)?).await?;
+        campaigns::get_campaign(&state.db.read, caller.account_pk, parse_public_id(id)?).await?;
     let mut filter = filter_from(query)?;
     filter.campaign = Some(campaign.id);
-    ok(store::db::runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
+    ok(store::db::runs::list_runs(&state.db.read, caller.account_pk, &filter).await?)
 }
 
 #[utoipa::path(get, path = "/api/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
@@ -94,11 +109,11 @@ async fn campaign_runs(state: &AppState, owner: Owner, id: &str, query: Option<&
     responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn runs(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    campaign_runs(&state, owner, &id, query.as_deref()).await
+    campaign_runs(&state, caller, &id, query.as_deref()).await
 }
 
 #[utoipa::path(get, path = "/campaigns/{id}/runs", tag = "campaigns", params(("id" = Uuid, Path), RunListParams),
@@ -106,11 +121,11 @@ async fn runs(
     responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn runs_alias(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    campaign_runs(&state, owner, &id, query.as_deref()).await
+    campaign_runs(&state, caller, &id, query.as_deref()).await
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -5,11 +5,13 @@
 
 pub mod account;
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod runner;
 pub mod runs;
 pub mod tokens;
+pub mod users;
 
 use app::state::AppState;
 use axum::routing::get;
@@ -36,6 +38,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "runs", description = "Runs of the caller's account"),
         (name = "runner", description = "Callbacks of the runner executing a run (compatible with the original runner protocol)"),
         (name = "campaigns"), (name = "agents"), (name = "tokens"), (name = "account"),
+        (name = "users", description = "The people of the account and their roles (owners)"),
+        (name = "audit", description = "What people and API tokens did (owners)"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
     )
@@ -200,6 +204,8 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(campaigns::router())
         .merge(agents::router())
         .merge(tokens::router())
+        .merge(users::router())
+        .merge(audit::router())
         .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();

@@ -1,7 +1,7 @@
 //! The owner API for runs: create (with the legacy aliases), list with every filter,
 //! read, change, cancel, retry, delete, and the run's steps, events and artifacts.
 
-use super::auth::Owner;
+use super::auth::Caller;
 use crate::http::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::body::Body;
@@ -10,13 +10,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
 use model::{
-    parse_public_id, AppError, Artifact, EventPage, Run, RunError, RunFilter, RunPage, RunStatus,
-    Step,
+    parse_public_id, AppError, Artifact, EventPage, Role, Run, RunError, RunFilter, RunPage,
+    RunStatus, Step,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::db::events::EventQuery;
-use store::db::runs::{self, CreateRun, RunPatch, StatusUpdate, StoredRun};
+use store::db::runs::{self, CreateRun, RunPatch, StoredRun};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -115,12 +115,14 @@ pub struct Deleted {
 #[utoipa::path(post, path = "/api/runs", tag = "runs", request_body = CreateRunBody,
     responses((status = 201, description = "The run, and the token its runner uses for callbacks", body = Envelope<RunCreated>),
         (status = 400, description = "A field is invalid", body = ErrorEnvelope),
-        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateRunBody>,
 ) -> ApiResult {
+    caller.require(Role::Member)?;
     let request = CreateRun {
         agent: body.agent,
         input: body.input,
@@ -130,18 +132,20 @@ async fn create(
         summary: body.summary,
         context: body.context,
     };
-    let stored = runs::create_run(&state.db, owner.account_pk, request).await?;
+    let stored = runs::create_run(&state.db, &caller.actor(), request).await?;
     run_created(&state, &stored)
 }
 
 #[utoipa::path(post, path = "/agents/run", tag = "runs", request_body = AgentRunBody,
     description = "The legacy agent-run way to create a run: `{agentSlug, params}`.",
-    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn create_agent_run(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     ApiJson(body): ApiJson<AgentRunBody>,
 ) -> ApiResult {
+    caller.require(Role::Member)?;
     let request = CreateRun {
         agent: body.agent_slug,
         input: body.params,
@@ -149,7 +153,7 @@ async fn create_agent_run(
         summary: body.summary,
         ..CreateRun::default()
     };
-    let stored = runs::create_run(&state.db, owner.account_pk, request)
+    let stored = runs::create_run(&state.db, &caller.actor(), request)
         .await
         .map_err(|error| rename_field(error, "agent", "agentSlug"))?;
     run_created(&state, &stored)
@@ -158,13 +162,15 @@ async fn create_agent_run(
 #[utoipa::path(post, path = "/pipelines/{pipeline}/runs", tag = "runs", request_body = PipelineRunBody,
     description = "The legacy pipeline way to create a run: the pipeline is the agent.",
     params(("pipeline" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "The agent (pipeline) slug")),
-    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn create_pipeline_run(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(pipeline): Path<String>,
     ApiJson(body): ApiJson<PipelineRunBody>,
 ) -> ApiResult {
+    caller.require(Role::Member)?;
     let request = CreateRun {
         agent: pipeline,
         input: body.input.or(body.initial_input),
@@ -173,7 +179,7 @@ async fn create_pipeline_run(
         summary: body.summary,
         ..CreateRun::default()
     };
-    let stored = runs::create_run(&state.db, owner.account_pk, request)
+    let stored = runs::create_run(&state.db, &caller.actor(), request)
         .await
         .map_err(|error| rename_field(error, "agent", "pipelineId"))?;
     run_created(&state, &stored)
@@ -198,16 +204,20 @@ pub fn filter_from(query: Option<&str>) -> Result<RunFilter, AppError> {
         Besides the listed parameters, `input.<path>=<value>` (alias `initial_input.<path>`) matches a field of the \
         run's input, nested paths with dots (`input.address.city=Dublin`), case-insensitively with `ci=true`.",
     responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-async fn list(State(state): State<AppState>, owner: Owner, RawQuery(query): RawQuery) -> ApiResult {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
     let filter = filter_from(query.as_deref())?;
-    ok(runs::list_runs(&state.db.read, owner.account_pk, &filter).await?)
+    ok(runs::list_runs(&state.db.read, caller.account_pk, &filter).await?)
 }
 
 #[utoipa::path(get, path = "/runs", tag = "runs", params(RunListParams),
     description = "The legacy path of the run list; the same as `GET /api/runs`.",
     responses((status = 200, body = Envelope<RunPage>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-async fn list_alias(state: State<AppState>, owner: Owner, query: RawQuery) -> ApiResult {
-    list(state, owner, query).await
+async fn list_alias(state: State<AppState>, caller: Caller, query: RawQuery) -> ApiResult {
+    list(state, caller, query).await
 }
 
 /// The run list's query parameters, for the API document. `RunFilter::from_query`
@@ -274,22 +284,30 @@ pub const RUN_LIST_PARAMS: [&str; 14] = [
     "cursor",
 ];
 
-async fn load(state: &AppState, owner: Owner, id: &str) -> Result<StoredRun, AppError> {
-    runs::find_run(&state.db.read, owner.account_pk, parse_public_id(id)?).await
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRun, AppError> {
+    runs::find_run(&state.db.read, caller.account_pk, parse_public_id(id)?).await
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
     responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, description = "Unknown, or another account's", body = ErrorEnvelope)))]
-async fn get_one(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    ok(load(&state, owner, &id).await?.run)
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(load(&state, &caller, &id).await?.run)
 }
 
 /// Lightweight status for polling.
 #[utoipa::path(get, path = "/api/runs/{id}/status", tag = "runs", params(("id" = Uuid, Path)),
     description = "Lightweight status for polling.",
     responses((status = 200, body = Envelope<RunStatusView>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let run = load(&state, owner, &id).await?.run;
+async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let run = load(&state, &caller, &id).await?.run;
     ok(RunStatusView {
         id: run.id,
         status: run.status,
@@ -306,8 +324,8 @@ async fn status(State(state): State<AppState>, owner: Owner, Path(id): Path<Stri
 #[utoipa::path(get, path = "/api/runs/{id}/steps", tag = "runs", params(("id" = Uuid, Path)),
     description = "Every attempt of every step, in step order.",
     responses((status = 200, body = Envelope<StepList>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-async fn steps(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let run = load(&state, owner, &id).await?;
+async fn steps(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let run = load(&state, &caller, &id).await?;
     ok(StepList {
         steps: store::db::steps::list_steps(&state.db.read, run.pk).await?,
     })
@@ -333,13 +351,13 @@ struct EventParams {
     responses((status = 200, body = Envelope<EventPage>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn events(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(id): Path<String>,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(params) =
         params.map_err(|rejection| AppError::invalid("query", rejection.body_text()))?;
-    let run = load(&state, owner, &id).await?;
+    let run = load(&state, &caller, &id).await?;
     let query = EventQuery {
         after: params.after,
         before: params.before,
@@ -354,10 +372,10 @@ async fn events(
     responses((status = 200, body = Envelope<ArtifactList>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn artifacts(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let run = load(&state, owner, &id).await?;
+    let run = load(&state, &caller, &id).await?;
     ok(ArtifactList {
         artifacts: store::db::artifacts::list_artifacts(&state.db.read, run.pk).await?,
     })
@@ -372,10 +390,10 @@ async fn artifacts(
     responses((status = 200, description = "The content"), (status = 302, description = "Stored elsewhere"), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn artifact_content(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path((id, artifact_id)): Path<(String, String)>,
 ) -> ApiResult {
-    let run = load(&state, owner, &id).await?;
+    let run = load(&state, &caller, &id).await?;
     let artifact =
         store::db::artifacts::get_artifact(&state.db.read, run.pk, parse_public_id(&artifact_id)?)
             .await?;
@@ -432,20 +450,22 @@ struct PatchBody {
 
 #[utoipa::path(patch, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), request_body = PatchBody,
     responses((status = 200, body = Envelope<Run>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "An illegal status transition", body = ErrorEnvelope)))]
+        (status = 409, description = "An illegal status transition", body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn patch(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> ApiResult {
+    caller.require(Role::Member)?;
     let patch = RunPatch {
         summary: body.summary,
         context: body.context,
         status: body.status,
     };
     ok(
-        runs::patch_run(&state.db, owner.account_pk, parse_public_id(&id)?, patch)
+        runs::patch_run(&state.db, &caller.actor(), parse_public_id(&id)?, patch)
             .await?
             .run,
     )
@@ -453,31 +473,44 @@ async fn patch(
 
 #[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs", params(("id" = Uuid, Path)),
     responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "The run has finished already (`run_finished`)", body = ErrorEnvelope)))]
-async fn cancel(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let run = load(&state, owner, &id).await?;
-    let update = StatusUpdate {
-        status: Some(RunStatus::Cancelled),
-        ..StatusUpdate::default()
-    };
-    ok(runs::update_status(&state.db, &run, &update).await?.run)
+        (status = 409, description = "The run has finished already (`run_finished`)", body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Role::Member)?;
+    ok(
+        runs::cancel_run(&state.db, &caller.actor(), parse_public_id(&id)?)
+            .await?
+            .run,
+    )
 }
 
 #[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs", params(("id" = Uuid, Path)),
     description = "A new run with the same agent, input and campaign, `retryOf` the old one and `attempt + 1`.",
     responses((status = 201, body = Envelope<RunCreated>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "Only failed or cancelled runs can be retried (`not_retryable`)", body = ErrorEnvelope)))]
-async fn retry(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    let stored = runs::retry_run(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
+        (status = 409, description = "Only failed or cancelled runs can be retried (`not_retryable`)", body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn retry(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    caller.require(Role::Member)?;
+    let stored = runs::retry_run(&state.db, &caller.actor(), parse_public_id(&id)?).await?;
     run_created(&state, &stored)
 }
 
 #[utoipa::path(delete, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
     description = "Deletes the run with its steps, events, artifacts and stored files.",
-    responses((status = 200, body = Envelope<Deleted>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-async fn delete(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
+    responses((status = 200, body = Envelope<Deleted>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Role::Owner)?;
     let id = parse_public_id(&id)?;
-    let keys = runs::delete_run(&state.db, owner.account_pk, id).await?;
+    let keys = runs::delete_run(&state.db, &caller.actor(), id).await?;
     for key in keys {
         if let Err(error) = state.store.delete(&key).await {
             tracing::warn!(?error, %key, "could not delete a stored artifact file");

@@ -1,12 +1,15 @@
 //! The owner API for named API tokens: created (shown once), listed, revoked.
+//! Members manage their own tokens; owners may list and revoke every token of
+//! the account.
 
-use super::auth::Owner;
+use super::auth::Caller;
 use crate::http::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
-use axum::extract::{Path, State};
-use model::{parse_public_id, ApiToken};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use model::{parse_public_id, ApiToken, AppError, Role};
 use serde::{Deserialize, Serialize};
-use store::db::tokens;
+use store::db::tokens::{self, TokenScope};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,29 +40,65 @@ pub struct Revoked {
 }
 
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateTokenBody,
-    responses((status = 201, body = Envelope<TokenCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 201, body = Envelope<TokenCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
-    owner: Owner,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult {
-    let (token, secret) =
-        tokens::create_token(&state.db, owner.account_pk, owner.user_pk, &body.name).await?;
+    caller.require(Role::Member)?;
+    let (token, secret) = tokens::create_token(&state.db, &caller.actor(), &body.name).await?;
     created(TokenCreated { token, secret })
 }
 
-#[utoipa::path(get, path = "/api/tokens", tag = "tokens",
-    responses((status = 200, body = Envelope<TokenList>), (status = 401, body = ErrorEnvelope)))]
-async fn list(State(state): State<AppState>, owner: Owner) -> ApiResult {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    /// Every token of the account, not only the caller's own (owners only).
+    all: Option<bool>,
+}
+
+/// Whose tokens a caller reaches: their own, or with `all` (owners) the account's.
+fn scope(caller: &Caller, all: bool) -> Result<TokenScope, AppError> {
+    caller.require(Role::Member)?;
+    if all {
+        caller.require(Role::Owner)?;
+        Ok(TokenScope::Account)
+    } else {
+        Ok(TokenScope::Own)
+    }
+}
+
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(ListParams),
+    description = "The caller's own tokens; with `all=true`, every token of the account (owners only).",
+    responses((status = 200, body = Envelope<TokenList>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(params) =
+        params.map_err(|rejection| AppError::invalid("query", rejection.body_text()))?;
+    let scope = scope(&caller, params.all.unwrap_or(false))?;
     ok(TokenList {
-        tokens: tokens::list_tokens(&state.db.read, owner.account_pk).await?,
+        tokens: tokens::list_tokens(&state.db.read, &caller.actor(), scope).await?,
     })
 }
 
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Envelope<Revoked>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-async fn revoke(State(state): State<AppState>, owner: Owner, Path(id): Path<String>) -> ApiResult {
-    tokens::revoke_token(&state.db, owner.account_pk, parse_public_id(&id)?).await?;
+    description = "Revokes one of the caller's tokens; owners may revoke any token of the account.",
+    responses((status = 200, body = Envelope<Revoked>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let scope = scope(&caller, caller.role == Role::Owner)?;
+    tokens::revoke_token(&state.db, &caller.actor(), parse_public_id(&id)?, scope).await?;
     ok(Revoked { revoked: true })
 }
 

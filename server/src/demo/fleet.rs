@@ -31,6 +31,8 @@ use uuid::Uuid;
 pub(super) struct OwnerKey {
     keys: Keys,
     user_id: String,
+    /// To read the owner's current epoch: a JWT minted under an old one is refused.
+    db: Db,
 }
 
 impl OwnerKey {
@@ -42,13 +44,22 @@ impl OwnerKey {
             .ok_or_else(|| anyhow::anyhow!("there is no owner yet"))?;
         // Only the API half of these keys is used; the runner key is a throwaway.
         let keys = Keys::new(&Uuid::new_v4().to_string(), &api_secret, None);
-        Ok(OwnerKey { keys, user_id })
+        Ok(OwnerKey {
+            keys,
+            user_id,
+            db: db.clone(),
+        })
     }
 
-    fn token(&self) -> Result<String, String> {
+    async fn token(&self) -> Result<String, String> {
+        let fail = |error: &dyn std::fmt::Display| format!("cannot mint an owner token: {error}");
+        let owner = users::find_by_public_id(&self.db.read, &self.user_id)
+            .await
+            .map_err(|error| fail(&error))?
+            .ok_or_else(|| fail(&"the first owner is gone"))?;
         self.keys
-            .api_token(&self.user_id)
-            .map_err(|error| format!("cannot mint an owner token: {error}"))
+            .api_token(&self.user_id, owner.auth_epoch)
+            .map_err(|error| fail(&error))
     }
 }
 
@@ -132,8 +143,8 @@ impl Fleet {
     }
 
     /// The owner API, as the first owner with a freshly minted JWT.
-    pub(super) fn owner(&self) -> Result<Owner<'_>, String> {
-        Ok(self.api.owner(self.owner.token()?))
+    pub(super) async fn owner(&self) -> Result<Owner<'_>, String> {
+        Ok(self.api.owner(self.owner.token().await?))
     }
 
     /// Waits for the server, registers the agents (and the dispatch URL) and finds
@@ -171,7 +182,7 @@ impl Fleet {
             error => format!("the server does not answer yet: {error}"),
         })?;
 
-        let owner = self.owner()?;
+        let owner = self.owner().await?;
         let known = owner
             .agents()
             .await
@@ -308,7 +319,7 @@ impl Fleet {
         if let Some(id) = profile.campaign.and_then(|name| campaigns.get(name)) {
             body["campaignId"] = json!(id);
         }
-        let created = match self.owner() {
+        let created = match self.owner().await {
             Ok(owner) => owner
                 .create_run(&body)
                 .await
@@ -356,7 +367,7 @@ impl Fleet {
         if !pause(&mut stop, self.options.scaled(delay_secs)).await {
             return;
         }
-        let cancelled = match self.owner() {
+        let cancelled = match self.owner().await {
             Ok(owner) => owner.cancel_run(run_id).await.map_err(|error| {
                 // It ended before the owner got to it.
                 if error.status() == Some(409) {
@@ -401,7 +412,7 @@ pub(super) async fn claim_worker(fleet: Arc<Fleet>) {
         if fleet.stopping() {
             return;
         }
-        let claimed = match fleet.owner() {
+        let claimed = match fleet.owner().await {
             Ok(owner) => owner
                 .claim(CLAIM_AGENT)
                 .await

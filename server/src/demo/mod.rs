@@ -221,7 +221,7 @@ async fn finish(
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     if clear_dispatch {
-        let cleared = match fleet.owner() {
+        let cleared = match fleet.owner().await {
             Ok(owner) => owner
                 .put_agent(DISPATCH_AGENT, &json!({"dispatchUrl": ""}))
                 .await

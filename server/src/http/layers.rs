@@ -67,7 +67,8 @@ where
 }
 
 /// Pages need a signed-in user: anyone else is sent to the login form, which
-/// brings them back afterwards. Server functions (`/fn/…`) check for themselves.
+/// brings them back afterwards. Server functions (`/fn/…`) check for themselves;
+/// an invitation page (`/invite/…`) is for someone who cannot sign in yet.
 async fn require_login(
     State(state): State<AppState>,
     session: Session,
@@ -75,7 +76,7 @@ async fn require_login(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/fn/") {
+    if path.starts_with("/fn/") || path.starts_with("/invite/") {
         return next.run(request).await;
     }
     let signed_in = match app::session::session_user(&state.db, &session).await {

@@ -58,10 +58,14 @@ async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
 
     // The printed password works on the next start (and no new owner is made).
     let db = store::db::Db::connect(&database_url).await.unwrap();
-    assert!(
-        store::auth::check_credentials(&db, store::auth::DEFAULT_ADMIN_EMAIL, &password)
-            .await
-            .is_ok()
-    );
+    assert!(store::auth::login(
+        &db,
+        store::auth::DEFAULT_ADMIN_EMAIL,
+        &password,
+        model::Via::Cli,
+        None
+    )
+    .await
+    .is_ok());
     assert_eq!(store::db::users::count_users(&db.read).await.unwrap(), 1);
 }

@@ -299,6 +299,16 @@ impl Stream {
         })
     }
 
+    /// Whether the server ends the stream within `within` (messages before the end
+    /// are read and dropped).
+    pub async fn ends_within(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, async {
+            while let Ok(Some(_)) = self.reader.next().await {}
+        })
+        .await
+        .is_ok()
+    }
+
     /// Messages until `count` have come (panics on a timeout).
     pub async fn take(&mut self, count: usize) -> Vec<Message> {
         let mut messages = Vec::new();

@@ -15,6 +15,8 @@ mod login;
 mod openapi;
 mod outbox;
 mod query_plans;
+mod roles;
 mod runner;
 mod runs_page;
 mod site;
+mod team;

@@ -140,9 +140,13 @@ async fn fill(app: &TestApp) -> Fixture {
     let account_pk = app.owner_account().await;
     let mut campaign_ids = Vec::new();
     for name in ["Spring launch", "Competitor watch", "Fintech hiring push"] {
-        let campaign = store::db::campaigns::create_campaign(&app.db, account_pk, name)
-            .await
-            .unwrap();
+        let campaign = store::db::campaigns::create_campaign(
+            &app.db,
+            &store::db::audit::Actor::system(account_pk, model::Via::System),
+            name,
+        )
+        .await
+        .unwrap();
         campaign_ids.push(campaign.id);
     }
     let mut rng = StdRng::seed_from_u64(6);

@@ -270,9 +270,13 @@ async fn every_committed_write_shows_on_the_next_page_view() {
         agent: "gamma-agent".to_string(),
         ..Default::default()
     };
-    store::db::runs::create_run(&other, account, request)
-        .await
-        .unwrap();
+    store::db::runs::create_run(
+        &other,
+        &store::db::audit::Actor::system(account, model::Via::System),
+        request,
+    )
+    .await
+    .unwrap();
     let mut seen = false;
     for _ in 0..40 {
         if app

@@ -1,7 +1,8 @@
 //! Agents: listed and registered (name, description, dispatch URL).
 
+use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, runs, Db};
-use model::{AccountPk, Agent, AppError};
+use model::{AccountPk, Agent, AppError, AuditAction};
 use sqlx::SqlitePool;
 
 /// A row of `agents` as the queries here read it.
@@ -48,10 +49,11 @@ pub struct AgentUpdate {
 
 pub async fn put_agent(
     db: &Db,
-    account_pk: AccountPk,
+    actor: &Actor,
     slug: &str,
     update: AgentUpdate,
 ) -> Result<Agent, AppError> {
+    let account_pk = actor.account_pk;
     runs::validate_slug("slug", slug)?;
     if let Some(url) = update.dispatch_url.as_deref().filter(|url| !url.is_empty()) {
         runs::validate_http_url("dispatchUrl", url)?;
@@ -81,6 +83,18 @@ pub async fn put_agent(
     )
     .bind(pk)
     .fetch_one(&mut *tx)
+    .await?;
+    let changed = serde_json::json!({
+        "name": update.name,
+        "description": update.description.is_some(),
+        "dispatchUrl": update.dispatch_url,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::AgentUpdate,
+        Target::new("agent", slug).with_detail(changed),
+    )
     .await?;
     tx.commit().await?;
     Ok(to_agent(row))

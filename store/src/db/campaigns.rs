@@ -2,9 +2,11 @@
 //! makes the campaign live with its bundle URL, a failed one failed). The runs
 //! module calls in here; this module does not know about runs' storage.
 
+use super::audit::{self, Actor, Target};
 use super::{changes, from_ms, now_ms, Db};
 use model::{
-    AccountPk, AppError, Campaign, CampaignPk, CampaignStatus, ChangeData, Run, RunPk, RunStatus,
+    AccountPk, AppError, AuditAction, Campaign, CampaignPk, CampaignStatus, ChangeData, Run, RunPk,
+    RunStatus,
 };
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -49,11 +51,8 @@ fn to_campaign(row: CampaignRow) -> Option<Campaign> {
     })
 }
 
-pub async fn create_campaign(
-    db: &Db,
-    account_pk: AccountPk,
-    name: &str,
-) -> Result<Campaign, AppError> {
+pub async fn create_campaign(db: &Db, actor: &Actor, name: &str) -> Result<Campaign, AppError> {
+    let account_pk = actor.account_pk;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::invalid("name", "name must be 1–200 characters"));
@@ -73,6 +72,13 @@ pub async fn create_campaign(
     .execute(&mut *tx)
     .await?;
     let campaign = record_change(&mut tx, account_pk, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::CampaignCreate,
+        Target::new("campaign", id).with_detail(serde_json::json!({ "name": name })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(campaign)
 }

@@ -16,11 +16,13 @@
 pub mod accounts;
 pub mod agents;
 pub mod artifacts;
+pub mod audit;
 pub mod campaigns;
 pub mod changes;
 pub mod deliveries;
 pub mod events;
 pub mod filter;
+pub mod members;
 pub mod outbox;
 pub mod runner;
 pub mod runs;

@@ -92,6 +92,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::db::accounts::create_account;
+    use crate::db::audit::Actor;
     use crate::db::runs::{create_run, update_status, CreateRun, StatusUpdate};
     use serde_json::json;
 
@@ -107,7 +108,9 @@ mod tests {
             agent: "worker".into(),
             ..CreateRun::default()
         };
-        let run = create_run(&db, account_pk, request).await.unwrap();
+        let run = create_run(&db, &Actor::system(account_pk, model::Via::System), request)
+            .await
+            .unwrap();
         (dir, db, run)
     }
 

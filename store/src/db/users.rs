@@ -1,7 +1,7 @@
 //! Users and their credentials.
 
 use super::now_ms;
-use model::{AccountPk, CurrentUser, Role, UserPk};
+use model::{AccountPk, AppError, CurrentUser, Member, Role, UserPk};
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -50,6 +50,14 @@ pub async fn create_user(
     .await
 }
 
+/// Whether a user of any account has this email (emails are unique).
+pub async fn email_in_use(conn: &mut SqliteConnection, email: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")
+        .bind(normalize_email(email))
+        .fetch_one(conn)
+        .await
+}
+
 pub async fn find_credentials(
     pool: &SqlitePool,
     email: &str,
@@ -61,27 +69,35 @@ pub async fn find_credentials(
 }
 
 /// The user behind a session, with the account that scopes everything they see.
-pub async fn find_current_user(
-    pool: &SqlitePool,
+pub async fn find_current_user<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
     user_pk: UserPk,
 ) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row: Option<(UserPk, AccountPk, String, String, String)> = sqlx::query_as(
-        "SELECT u.pk, u.account_pk, u.email, a.name, u.role
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        pk: UserPk,
+        account_pk: AccountPk,
+        email: String,
+        account_name: String,
+        role: String,
+        auth_epoch: i64,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT u.pk, u.account_pk, u.email, a.name AS account_name, u.role, u.auth_epoch
          FROM users u JOIN accounts a ON a.pk = u.account_pk
          WHERE u.pk = ?",
     )
     .bind(user_pk)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
-    Ok(row.map(
-        |(user_pk, account_pk, email, account_name, role)| CurrentUser {
-            user_pk,
-            account_pk,
-            email,
-            account_name,
-            role: Role::parse(&role).unwrap_or(Role::Viewer),
-        },
-    ))
+    Ok(row.map(|row| CurrentUser {
+        user_pk: row.pk,
+        account_pk: row.account_pk,
+        auth_epoch: row.auth_epoch,
+        email: row.email,
+        account_name: row.account_name,
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+    }))
 }
 
 /// The user with this public id (as named in an API JWT).
@@ -114,19 +130,128 @@ pub async fn first_owner_id(pool: &SqlitePool) -> Result<Option<String>, sqlx::E
         .await
 }
 
+/// Sets a user's password hash and moves the user's epoch on, which voids their
+/// sessions and API JWTs; returns the new epoch.
 pub async fn set_password(
-    db: &super::Db,
+    conn: &mut SqliteConnection,
     user_pk: UserPk,
     password_hash: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET password_hash = ?, updated_at = ?, auth_epoch = auth_epoch + 1
+         WHERE pk = ? RETURNING auth_epoch",
+    )
+    .bind(password_hash)
+    .bind(now_ms())
+    .bind(user_pk)
+    .fetch_one(conn)
+    .await
+}
+
+/// A user as owners manage them.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    pk: UserPk,
+    id: String,
+    email: String,
+    role: String,
+    password_hash: String,
+    created_at: i64,
+}
+
+impl MemberRow {
+    fn into_member(self) -> Option<(UserPk, Member)> {
+        Some((
+            self.pk,
+            Member {
+                id: self.id.parse().ok()?,
+                email: self.email,
+                role: Role::parse(&self.role)?,
+                pending: self.password_hash == NO_PASSWORD,
+                created_at: super::from_ms(self.created_at),
+            },
+        ))
+    }
+}
+
+const MEMBER_SELECT: &str = "SELECT pk, id, email, role, password_hash, created_at FROM users";
+
+/// The password hash of a user who has not set one yet (invited): no argon2 hash
+/// has this form, so no password verifies against it.
+pub const NO_PASSWORD: &str = "!";
+
+/// The users of an account, oldest first.
+pub async fn list_members(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+) -> Result<Vec<Member>, AppError> {
+    let rows: Vec<MemberRow> =
+        sqlx::query_as(&format!("{MEMBER_SELECT} WHERE account_pk = ? ORDER BY pk"))
+            .bind(account_pk)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(MemberRow::into_member)
+        .map(|(_, member)| member)
+        .collect())
+}
+
+/// A user of an account by public id, with its key; another account's is `NotFound`.
+pub async fn get_member(
+    conn: &mut SqliteConnection,
+    account_pk: AccountPk,
+    id: Uuid,
+) -> Result<(UserPk, Member), AppError> {
+    let row: Option<MemberRow> =
+        sqlx::query_as(&format!("{MEMBER_SELECT} WHERE account_pk = ? AND id = ?"))
+            .bind(account_pk)
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    row.and_then(MemberRow::into_member)
+        .ok_or(AppError::NotFound)
+}
+
+/// Owners of the account other than `except`.
+pub async fn other_owners(
+    conn: &mut SqliteConnection,
+    account_pk: AccountPk,
+    except: UserPk,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM users WHERE account_pk = ? AND role = 'owner' AND pk != ?",
+    )
+    .bind(account_pk)
+    .bind(except)
+    .fetch_one(conn)
+    .await
+}
+
+/// Gives a user a role and moves their epoch on (their sessions and JWTs end).
+pub async fn set_role(
+    conn: &mut SqliteConnection,
+    user_pk: UserPk,
+    role: Role,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE pk = ?")
-        .bind(password_hash)
-        .bind(now_ms())
+    sqlx::query(
+        "UPDATE users SET role = ?, updated_at = ?, auth_epoch = auth_epoch + 1 WHERE pk = ?",
+    )
+    .bind(role.as_str())
+    .bind(now_ms())
+    .bind(user_pk)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes a user; their API tokens and invitations go with them (cascade).
+pub async fn delete_user(conn: &mut SqliteConnection, user_pk: UserPk) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM users WHERE pk = ?")
         .bind(user_pk)
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-    tx.commit().await
+    Ok(())
 }
 
 #[cfg(test)]

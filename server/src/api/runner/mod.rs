@@ -10,7 +10,7 @@ mod steps;
 pub use artifacts::ArtifactAck;
 pub use events::{AppendedEvent, AppendedEvents, EventsAck, MAX_BATCH_EVENTS};
 
-use crate::api::auth::{bearer, owner_from_bearer};
+use crate::api::auth::{bearer, caller_from_bearer};
 use crate::api::runs::RunCreated;
 use crate::http::{ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
@@ -181,7 +181,11 @@ async fn claimant_account(
     if state.keys.is_legacy_runner_secret(token) {
         return Ok(None);
     }
-    Ok(Some(owner_from_bearer(state, token).await?.account_pk))
+    // Claiming moves a run on (requested → queued): a member's work.
+    let caller =
+        caller_from_bearer(state, token, app::session::client_ip(&parts.extensions)).await?;
+    caller.require(model::Role::Member)?;
+    Ok(Some(caller.account_pk))
 }
 
 pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {

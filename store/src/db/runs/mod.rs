@@ -16,7 +16,9 @@ pub use read::{
     find_run, find_run_any_account, find_run_by_pk, get_run, get_run_any_account, get_run_by_pk,
     StoredRun,
 };
-pub use status::{apply_status, claim_next, patch_run, update_status, RunPatch, StatusUpdate};
+pub use status::{
+    apply_status, cancel_run, claim_next, patch_run, update_status, RunPatch, StatusUpdate,
+};
 pub use write::{
     create_run, delete_run, ensure_agent, flatten_input, insert_run, retry_run, validate_http_url,
     validate_slug, CreateRun, NewRun, MAX_SLUG_LEN,

@@ -4,9 +4,12 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::write::{count_run, validate_slug};
+use crate::db::audit::{self, Actor, Target};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
-use model::{AccountPk, AppError, ChangeData, ConflictCode, RunError, RunPk, RunStatus};
-use serde_json::Value;
+use model::{
+    AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk, RunStatus,
+};
+use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
@@ -126,10 +129,11 @@ pub struct RunPatch {
 
 pub async fn patch_run(
     db: &Db,
-    account_pk: AccountPk,
+    actor: &Actor,
     id: Uuid,
     patch: RunPatch,
 ) -> Result<StoredRun, AppError> {
+    let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let mut run = get_run(&mut tx, account_pk, id).await?;
     if patch.summary.is_some() || patch.context.is_some() {
@@ -161,11 +165,43 @@ pub async fn patch_run(
         };
         run = apply_status(&mut tx, &run, &update).await?;
     }
+    let changed = json!({
+        "summary": patch.summary.is_some(),
+        "context": patch.context.is_some(),
+        "status": patch.status,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunUpdate,
+        Target::new("run", id).with_detail(changed),
+    )
+    .await?;
     tx.commit().await?;
     Ok(run)
 }
 
-/// Changes a run's status on behalf of its owner (cancel) or its runner.
+/// Cancels a run on behalf of a person; a finished run is a `run_finished` conflict.
+pub async fn cancel_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, AppError> {
+    let mut tx = db.begin_write().await?;
+    let run = get_run(&mut tx, actor.account_pk, id).await?;
+    let update = StatusUpdate {
+        status: Some(RunStatus::Cancelled),
+        ..StatusUpdate::default()
+    };
+    let cancelled = apply_status(&mut tx, &run, &update).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunCancel,
+        Target::new("run", id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+/// Changes a run's status on behalf of its runner.
 pub async fn update_status(
     db: &Db,
     run: &StoredRun,

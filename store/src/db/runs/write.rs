@@ -3,12 +3,13 @@
 //! retries and deletion. Status changes go through [`super::status`].
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
+use crate::db::audit::{self, Actor, Target};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
 use model::{
-    AccountPk, AppError, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk, RunStatus,
-    WebhookStatus,
+    AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk,
+    RunStatus, WebhookStatus,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
@@ -241,11 +242,8 @@ pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
 
 /// Creates a run (status `requested`) and, when its agent has a dispatch URL, queues
 /// the job request for push dispatch. Returns the stored run.
-pub async fn create_run(
-    db: &Db,
-    account_pk: AccountPk,
-    request: CreateRun,
-) -> Result<StoredRun, AppError> {
+pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<StoredRun, AppError> {
+    let account_pk = actor.account_pk;
     validate_slug("agent", &request.agent)?;
     if let Some(url) = &request.webhook_url {
         validate_http_url("webhookUrl", url)?;
@@ -277,6 +275,13 @@ pub async fn create_run(
     new_run.webhook_url = request.webhook_url;
     let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
     let stored = after_insert(&mut tx, account_pk, run_pk).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunCreate,
+        Target::new("run", stored.run.id).with_detail(json!({ "agent": stored.run.agent })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -313,7 +318,8 @@ async fn after_insert(
 }
 
 /// A new run repeating a failed or cancelled one, linked to it with `attempt + 1`.
-pub async fn retry_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<StoredRun, AppError> {
+pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, AppError> {
+    let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let original = get_run(&mut tx, account_pk, id).await?;
     if !matches!(
@@ -344,13 +350,21 @@ pub async fn retry_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<Store
     new_run.attempt = source.attempt + 1;
     let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
     let stored = after_insert(&mut tx, account_pk, run_pk).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunRetry,
+        Target::new("run", id).with_detail(json!({ "newRun": stored.run.id })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(stored)
 }
 
 /// Deletes a run with its steps, events and artifacts; returns the storage keys of
 /// the files Runboard held for it, for the caller to remove from the store.
-pub async fn delete_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<Vec<String>, AppError> {
+pub async fn delete_run(db: &Db, actor: &Actor, id: Uuid) -> Result<Vec<String>, AppError> {
+    let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let run = get_run(&mut tx, account_pk, id).await?;
     let keys: Vec<String> = sqlx::query_scalar(
@@ -371,6 +385,13 @@ pub async fn delete_run(db: &Db, account_pk: AccountPk, id: Uuid) -> Result<Vec<
         .bind(run.pk)
         .execute(&mut *tx)
         .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunDelete,
+        Target::new("run", id).with_detail(json!({ "agent": run.run.agent })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(keys)
 }

@@ -1,0 +1,628 @@
+//! The role matrix, walked cell by cell: every owner-API action for a viewer, a
+//! member and an owner, each signed in three ways (the dashboard's session
+//! cookie, an API JWT and an `rb_` token). An allowed call succeeds; a refused
+//! one is 403 `forbidden` and leaves the database exactly as it was. The
+//! dashboard's server functions are walked the same way with the cookie.
+
+use crate::helpers::*;
+use model::Role;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::{json, Value};
+use store::db::audit::Actor;
+
+const PASSWORD: &str = "matrix-password-42";
+
+/// How a person is signed in.
+enum Credential {
+    Cookie(reqwest::Client),
+    Jwt(String),
+    Token(String),
+}
+
+impl Credential {
+    fn kind(&self) -> &'static str {
+        match self {
+            Credential::Cookie(_) => "cookie",
+            Credential::Jwt(_) => "jwt",
+            Credential::Token(_) => "rb_ token",
+        }
+    }
+}
+
+struct Person {
+    email: String,
+    role: Role,
+    user_pk: model::UserPk,
+}
+
+async fn add_person(app: &TestApp, role: Role) -> Person {
+    let email = format!("{}@example.com", role.as_str());
+    store::auth::add_user(&app.db, &email, PASSWORD, None, role)
+        .await
+        .unwrap();
+    let user_pk = sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
+        .bind(&email)
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
+    Person {
+        email,
+        role,
+        user_pk,
+    }
+}
+
+/// The person's `rb_` token, made on the server's machine (as the CLI does):
+/// viewers may not create tokens themselves.
+async fn rb_token(app: &TestApp, person: &Person) -> String {
+    let actor = Actor {
+        account_pk: app.owner_account().await,
+        user_pk: Some(person.user_pk),
+        name: person.email.clone(),
+        via: model::Via::Cli,
+        ip: None,
+    };
+    store::db::tokens::create_token(&app.db, &actor, "matrix")
+        .await
+        .unwrap()
+        .1
+}
+
+async fn credentials(app: &TestApp, person: &Person) -> Vec<Credential> {
+    let cookie = new_client();
+    let response = cookie
+        .post(app.url("/fn/login"))
+        .header(ACCEPT, "text/html")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("email", &person.email),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302, "{} logs in", person.email);
+    vec![
+        Credential::Cookie(cookie),
+        Credential::Jwt(app.api_token_for(&person.email, PASSWORD).await),
+        Credential::Token(rb_token(app, person).await),
+    ]
+}
+
+async fn send(
+    app: &TestApp,
+    credential: &Credential,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = match credential {
+        Credential::Cookie(client) => client.request(method, app.url(path)),
+        Credential::Jwt(token) | Credential::Token(token) => new_client()
+            .request(method, app.url(path))
+            .bearer_auth(token),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
+    {
+        return (status, Value::Null);
+    }
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Everything a refused call could have changed.
+async fn fingerprint(app: &TestApp) -> Value {
+    let row: (i64, i64, i64, i64, i64, String, i64, String, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM runs),
+                (SELECT coalesce(sum(updated_at), 0) FROM runs),
+                (SELECT count(*) FROM campaigns),
+                (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL),
+                (SELECT count(*) FROM users),
+                (SELECT group_concat(email || ':' || role || ':' || auth_epoch, ',') FROM users),
+                (SELECT count(*) FROM audit_log),
+                (SELECT coalesce(group_concat(coalesce(name, '') || coalesce(dispatch_url, ''), ','), '') FROM agents),
+                (SELECT count(*) FROM outbox)",
+    )
+    .fetch_one(&app.db.read)
+    .await
+    .unwrap();
+    json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8])
+}
+
+/// What one cell calls, made fresh for each call (some calls use their target up).
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+fn call(method: Method, path: impl Into<String>, body: Option<Value>) -> Call {
+    Call {
+        method,
+        path: path.into(),
+        body,
+    }
+}
+
+/// The owner's fixtures for the cells: a fresh run, a failed one, a spare user,
+/// the caller's own token and someone else's.
+struct Fixtures {
+    run: String,
+    failed: String,
+    spare_user: String,
+    own_token: String,
+    others_token: String,
+}
+
+async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures {
+    let (run, _) = app
+        .create_run(owner_token, json!({"agent": "matrix"}))
+        .await;
+    let (failed, runner) = app
+        .create_run(owner_token, json!({"agent": "matrix"}))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{failed}/status"),
+            &runner,
+            Some(json!({"status": "failed", "error": {"message": "boom"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let spare = format!("spare-{}@example.com", uuid::Uuid::now_v7().simple());
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/users",
+            owner_token,
+            Some(json!({"email": spare, "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let spare_user = body["data"]["id"].as_str().unwrap().to_string();
+    let own = rb_token(app, caller).await;
+    let own_token = token_id(app, &own).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            owner_token,
+            Some(json!({"name": "the owner's"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let others_token = body["data"]["token"]["id"].as_str().unwrap().to_string();
+    Fixtures {
+        run,
+        failed,
+        spare_user,
+        own_token,
+        others_token,
+    }
+}
+
+async fn token_id(app: &TestApp, secret: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = ?")
+        .bind(store::db::tokens::hash_token(secret))
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap()
+}
+
+/// How many cells [`cells`] has.
+const CELLS: usize = 27;
+
+/// The matrix: each cell's name, the least role that may do it, and the call.
+fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
+    use Method as M;
+    let run = &f.run;
+    vec![
+        ("list runs", Role::Viewer, call(M::GET, "/api/runs", None)),
+        (
+            "read a run",
+            Role::Viewer,
+            call(M::GET, format!("/api/runs/{run}"), None),
+        ),
+        (
+            "read steps",
+            Role::Viewer,
+            call(M::GET, format!("/api/runs/{run}/steps"), None),
+        ),
+        (
+            "read events",
+            Role::Viewer,
+            call(M::GET, format!("/api/runs/{run}/events"), None),
+        ),
+        (
+            "read artifacts",
+            Role::Viewer,
+            call(M::GET, format!("/api/runs/{run}/artifacts"), None),
+        ),
+        (
+            "list campaigns",
+            Role::Viewer,
+            call(M::GET, "/api/campaigns", None),
+        ),
+        (
+            "list agents",
+            Role::Viewer,
+            call(M::GET, "/api/agents", None),
+        ),
+        (
+            "live stream",
+            Role::Viewer,
+            call(M::GET, "/api/events/stream", None),
+        ),
+        (
+            "create a run",
+            Role::Member,
+            call(M::POST, "/api/runs", Some(json!({"agent": "matrix"}))),
+        ),
+        (
+            "create a run (legacy)",
+            Role::Member,
+            call(M::POST, "/agents/run", Some(json!({"agentSlug": "matrix"}))),
+        ),
+        (
+            "patch a run",
+            Role::Member,
+            call(
+                M::PATCH,
+                format!("/api/runs/{run}"),
+                Some(json!({"summary": "patched"})),
+            ),
+        ),
+        (
+            "cancel a run",
+            Role::Member,
+            call(M::POST, format!("/api/runs/{run}/cancel"), None),
+        ),
+        (
+            "retry a run",
+            Role::Member,
+            call(M::POST, format!("/api/runs/{}/retry", f.failed), None),
+        ),
+        (
+            "create a campaign",
+            Role::Member,
+            call(M::POST, "/api/campaigns", Some(json!({"name": "matrix"}))),
+        ),
+        (
+            "create own token",
+            Role::Member,
+            call(M::POST, "/api/tokens", Some(json!({"name": "mine"}))),
+        ),
+        (
+            "list own tokens",
+            Role::Member,
+            call(M::GET, "/api/tokens", None),
+        ),
+        (
+            "revoke own token",
+            Role::Member,
+            call(M::DELETE, format!("/api/tokens/{}", f.own_token), None),
+        ),
+        (
+            "delete a run",
+            Role::Owner,
+            call(M::DELETE, format!("/api/runs/{run}"), None),
+        ),
+        (
+            "agent settings",
+            Role::Owner,
+            call(
+                M::PUT,
+                "/api/agents/matrix",
+                Some(json!({"name": "Matrix agent"})),
+            ),
+        ),
+        (
+            "account and webhook secret",
+            Role::Owner,
+            call(M::GET, "/api/account", None),
+        ),
+        (
+            "all tokens",
+            Role::Owner,
+            call(M::GET, "/api/tokens?all=true", None),
+        ),
+        (
+            "revoke another's token",
+            Role::Owner,
+            call(M::DELETE, format!("/api/tokens/{}", f.others_token), None),
+        ),
+        ("list users", Role::Owner, call(M::GET, "/api/users", None)),
+        (
+            "add a user",
+            Role::Owner,
+            call(
+                M::POST,
+                "/api/users",
+                Some(
+                    json!({"email": format!("new-{}@example.com", uuid::Uuid::now_v7().simple()), "role": "viewer"}),
+                ),
+            ),
+        ),
+        (
+            "change a role",
+            Role::Owner,
+            call(
+                M::PATCH,
+                format!("/api/users/{}", f.spare_user),
+                Some(json!({"role": "member"})),
+            ),
+        ),
+        (
+            "remove a user",
+            Role::Owner,
+            call(M::DELETE, format!("/api/users/{}", f.spare_user), None),
+        ),
+        ("audit log", Role::Owner, call(M::GET, "/api/audit", None)),
+    ]
+}
+
+#[tokio::test]
+async fn every_cell_of_the_role_matrix_for_cookie_jwt_and_token() {
+    let app = spawn_app().await;
+    let owner_token = app.owner_token().await;
+    let owner = Person {
+        email: OWNER_EMAIL.to_string(),
+        role: Role::Owner,
+        user_pk: sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
+            .bind(OWNER_EMAIL)
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap(),
+    };
+    let people = [
+        add_person(&app, Role::Viewer).await,
+        add_person(&app, Role::Member).await,
+    ];
+    assert_eq!(
+        cells(&fixtures(&app, &owner_token, &owner).await).len(),
+        CELLS
+    );
+    let mut checked = 0;
+    for person in people.iter().chain([&owner]) {
+        let logins = if person.role == Role::Owner {
+            owner_credentials(&app).await
+        } else {
+            credentials(&app, person).await
+        };
+        for credential in &logins {
+            // Cell by cell, each on fresh fixtures: allowed calls use them up.
+            for index in 0..CELLS {
+                let fixtures = fixtures(&app, &owner_token, person).await;
+                let (name, needed, call) = cells(&fixtures).swap_remove(index);
+                let before = fingerprint(&app).await;
+                let (status, body) =
+                    send(&app, credential, call.method.clone(), &call.path, call.body).await;
+                let what = format!(
+                    "{} by a {} with a {}: {} {} → {status} {body}",
+                    name,
+                    person.role,
+                    credential.kind(),
+                    call.method,
+                    call.path
+                );
+                if person.role.allows(needed) {
+                    assert!((200..300).contains(&status), "allowed, {what}");
+                } else {
+                    assert_eq!(status, 403, "refused, {what}");
+                    assert_eq!(body["error"]["code"], "forbidden", "{what}");
+                    assert_eq!(fingerprint(&app).await, before, "nothing changed, {what}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        CELLS * 3 * 3,
+        "every cell, three roles, three credentials"
+    );
+}
+
+/// The owner's three credentials (the owner's password is the test app's).
+async fn owner_credentials(app: &TestApp) -> Vec<Credential> {
+    let cookie = new_client();
+    let response = cookie
+        .post(app.url("/fn/login"))
+        .header(ACCEPT, "text/html")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+            ("next", "/"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let owner = Person {
+        email: OWNER_EMAIL.to_string(),
+        role: Role::Owner,
+        user_pk: sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
+            .bind(OWNER_EMAIL)
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap(),
+    };
+    vec![
+        Credential::Cookie(cookie),
+        Credential::Jwt(app.owner_token().await),
+        Credential::Token(rb_token(app, &owner).await),
+    ]
+}
+
+/// A server function's name, the least role that may call it, and its arguments.
+type ServerFnCall<'a> = (&'a str, Role, Vec<(&'a str, &'a str)>);
+
+/// A server function called as the dashboard calls it (form-encoded arguments).
+async fn server_fn(
+    app: &TestApp,
+    client: &reqwest::Client,
+    endpoint: &str,
+    args: &[(&str, &str)],
+) -> (u16, String) {
+    let response = client
+        .post(app.url(&format!("/fn/{endpoint}")))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(args))
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn server_functions_apply_the_same_roles() {
+    let app = spawn_app().await;
+    let owner_token = app.owner_token().await;
+    let viewer = add_person(&app, Role::Viewer).await;
+    let member = add_person(&app, Role::Member).await;
+    for person in [&viewer, &member] {
+        let Credential::Cookie(client) = credentials(&app, person).await.remove(0) else {
+            unreachable!()
+        };
+        let fixtures = fixtures(&app, &owner_token, person).await;
+        let calls: Vec<ServerFnCall> = vec![
+            ("list_runs", Role::Viewer, vec![("query", "")]),
+            (
+                "run_detail",
+                Role::Viewer,
+                vec![("id", fixtures.run.as_str())],
+            ),
+            ("list_agent_overviews", Role::Viewer, vec![]),
+            (
+                "new_campaign",
+                Role::Member,
+                vec![("name", "from the dashboard")],
+            ),
+            (
+                "start_run",
+                Role::Member,
+                vec![
+                    ("agent", "matrix"),
+                    ("input", ""),
+                    ("campaign", ""),
+                    ("webhook_url", ""),
+                    ("summary", ""),
+                ],
+            ),
+            (
+                "retry_run",
+                Role::Member,
+                vec![("id", fixtures.failed.as_str())],
+            ),
+            (
+                "cancel_run",
+                Role::Member,
+                vec![("id", fixtures.run.as_str())],
+            ),
+            ("create_token", Role::Member, vec![("name", "dashboard")]),
+            (
+                "delete_run",
+                Role::Owner,
+                vec![("id", fixtures.run.as_str())],
+            ),
+            (
+                "set_dispatch_url",
+                Role::Owner,
+                vec![("slug", "matrix"), ("dispatch_url", "")],
+            ),
+            ("list_members", Role::Owner, vec![]),
+            (
+                "read_audit_log",
+                Role::Owner,
+                vec![("actor", ""), ("action", "")],
+            ),
+        ];
+        for (endpoint, needed, args) in calls {
+            let before = fingerprint(&app).await;
+            let (status, body) = server_fn(&app, &client, endpoint, &args).await;
+            let what = format!("/fn/{endpoint} by a {}: {status} {body}", person.role);
+            if person.role.allows(needed) {
+                assert!((200..300).contains(&status), "allowed, {what}");
+            } else {
+                assert_eq!(status, 403, "refused, {what}");
+                assert!(body.contains("Forbidden"), "{what}");
+                assert_eq!(fingerprint(&app).await, before, "nothing changed, {what}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_role_change_applies_to_tokens_at_once_and_ends_sessions_and_jwts() {
+    let app = spawn_app().await;
+    let owner_token = app.owner_token().await;
+    let member = add_person(&app, Role::Member).await;
+    let mut logins = credentials(&app, &member).await;
+    let Credential::Token(token) = logins.pop().unwrap() else {
+        unreachable!()
+    };
+    let Credential::Jwt(jwt) = logins.pop().unwrap() else {
+        unreachable!()
+    };
+    let Credential::Cookie(cookie) = logins.pop().unwrap() else {
+        unreachable!()
+    };
+    let create = || Some(json!({"agent": "demoted"}));
+    let (status, _) = app.call(Method::POST, "/api/runs", &token, create()).await;
+    assert_eq!(status, 201, "a member creates runs");
+
+    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(&member.email)
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/users/{id}"),
+            &owner_token,
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["role"].as_str()),
+        (200, Some("viewer")),
+        "{body}"
+    );
+
+    // The rb_ token acts with the new role on its next request…
+    let (status, body) = app.call(Method::POST, "/api/runs", &token, create()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, _) = app.call(Method::GET, "/api/runs", &token, None).await;
+    assert_eq!(status, 200, "a viewer still reads");
+    // …the JWT issued before is refused, and so is the session.
+    let (status, _) = app.call(Method::GET, "/api/runs", &jwt, None).await;
+    assert_eq!(status, 401, "a JWT from before the change");
+    let response = cookie.get(app.url("/api/runs")).send().await.unwrap();
+    assert_eq!(response.status(), 401, "a session from before the change");
+    // Signing in again gives the new role.
+    let fresh = app.api_token_for(&member.email, PASSWORD).await;
+    let (status, _) = app.call(Method::POST, "/api/runs", &fresh, create()).await;
+    assert_eq!(status, 403);
+}
