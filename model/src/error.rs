@@ -52,6 +52,8 @@ pub enum ConflictCode {
     NotRetryable,
     /// An account keeps at least one owner: the last one cannot be demoted or removed.
     LastOwner,
+    /// Another user has this email already (emails are unique across accounts).
+    EmailTaken,
 }
 
 impl AppError {

@@ -3,9 +3,9 @@
 //! storage functions as `/api/users` and `/api/audit`.
 
 use leptos::prelude::*;
-use model::{AddedMember, AppError, AuditPage, Member};
 #[cfg(feature = "ssr")]
 use model::Role;
+use model::{AddedMember, AppError, AuditPage, Member};
 
 #[server(prefix = "/fn", endpoint = "list_members")]
 pub async fn list_members() -> Result<Vec<Member>, AppError> {

@@ -58,7 +58,8 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult {
     description = "Adds a user to the caller's account. Without a password the answer carries a one-time \
         `inviteUrl`, valid 72 h, shown only here.",
     responses((status = 201, body = Envelope<AddedMember>), (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope), (status = 403, description = FORBIDDEN, body = ErrorEnvelope)))]
+        (status = 401, body = ErrorEnvelope), (status = 403, description = FORBIDDEN, body = ErrorEnvelope),
+        (status = 409, description = "Another user has this email (`email_taken`)", body = ErrorEnvelope)))]
 async fn add(
     State(state): State<AppState>,
     caller: Caller,

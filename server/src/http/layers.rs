@@ -1,6 +1,7 @@
 //! Every middleware layer of the server, in the order a request meets them:
-//! tracing, the session cookie, on-the-fly compression (not for the prebuilt
-//! bundle), and the login requirement of pages.
+//! tracing, the session cookie, the refusal of cross-site requests
+//! ([`super::csrf`]), on-the-fly compression (not for the prebuilt bundle), and
+//! the login requirement of pages.
 
 use crate::sessions::Sessions;
 use app::state::AppState;
@@ -61,6 +62,10 @@ where
         // stream's `text/event-stream` and images alone).
         .layer(CompressionLayer::new())
         .merge(bundle)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::csrf::refuse_cross_site,
+        ))
         .with_state(state)
         .layer(sessions)
         .layer(TraceLayer::new_for_http())

@@ -2,6 +2,7 @@
 //! the one way a JSON body is read ([`json`]), and every middleware layer
 //! ([`layers`]). Handlers parse, authorize, call the storage crate and answer.
 
+pub mod csrf;
 pub mod error;
 pub mod json;
 pub mod layers;

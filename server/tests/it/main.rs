@@ -7,6 +7,7 @@ mod api_runs;
 mod artifacts;
 mod binary;
 mod campaigns;
+mod csrf;
 mod database;
 mod demo;
 mod helpers;

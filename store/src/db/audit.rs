@@ -117,6 +117,12 @@ pub async fn list(
     account_pk: AccountPk,
     query: &AuditQuery,
 ) -> Result<AuditPage, AppError> {
+    if query.cursor.is_some_and(|cursor| cursor < 0) {
+        return Err(AppError::invalid(
+            "cursor",
+            "cursor must be the nextCursor of a previous page",
+        ));
+    }
     if !(1..=MAX_AUDIT_PAGE).contains(&query.limit) {
         return Err(AppError::invalid(
             "limit",

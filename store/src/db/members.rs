@@ -42,8 +42,8 @@ pub async fn add_member(
     };
     let mut tx = db.begin_write().await?;
     if users::email_in_use(&mut tx, &new.email).await? {
-        return Err(AppError::invalid(
-            "email",
+        return Err(AppError::conflict(
+            ConflictCode::EmailTaken,
             format!("a user with email {} exists already", new.email.trim()),
         ));
     }
