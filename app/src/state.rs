@@ -6,6 +6,7 @@ use std::sync::Arc;
 use store::db::Db;
 use store::fanout::Fanout;
 use store::keys::Keys;
+use store::login_limit::LoginLimiter;
 use store::storage::Store;
 
 #[derive(Clone, Debug, FromRef)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Committed changes, for the live stream's subscribers.
     pub live: Arc<Fanout>,
+    /// Failed logins of the last minute, per address and per email.
+    pub logins: Arc<LoginLimiter>,
 }
 
 /// Size limits on what callers may send.

@@ -163,6 +163,16 @@ pub struct Config {
     )]
     pub heartbeat_secs: u64,
 
+    /// Failed logins allowed per minute per client address and per email; past it
+    /// logins are refused with 429 until the minute has passed.
+    #[arg(
+        long,
+        env = "RUNBOARD_LOGIN_FAILURES_PER_MINUTE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_failures_per_minute: usize,
+
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]

@@ -85,6 +85,9 @@ impl Application {
             limits,
             public_url: public_url(&config, addr).into(),
             live,
+            logins: Arc::new(store::login_limit::LoginLimiter::new(
+                config.login_failures_per_minute,
+            )),
         };
 
         let sessions = crate::http::layers::sessions(&db, config.serves_tls());

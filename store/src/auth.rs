@@ -4,6 +4,7 @@
 
 use crate::db::audit::{self, Actor, Target};
 use crate::db::{self, Db};
+use crate::login_limit::LoginLimiter;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -82,11 +83,13 @@ pub async fn verify_password_off_thread(password: String, hash: String) -> Resul
 /// which emails have accounts.
 pub async fn login(
     db: &Db,
+    limiter: &LoginLimiter,
     email: &str,
     password: &str,
     via: Via,
     ip: Option<String>,
 ) -> Result<CurrentUser, AppError> {
+    limiter.check(ip.as_deref(), email)?;
     // A valid hash of a random password, verified when the email is unknown.
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let found = db::users::find_credentials(&db.read, email).await?;
@@ -97,6 +100,9 @@ pub async fn login(
             .clone(),
     };
     let verified = verify_password_off_thread(password.to_string(), hash).await?;
+    if !verified {
+        limiter.failed(ip.as_deref(), email);
+    }
     let Some(credentials) = found else {
         tracing::info!("login with an unknown email refused");
         return Err(AppError::InvalidCredentials);

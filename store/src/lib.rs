@@ -8,4 +8,5 @@ pub mod auth;
 pub mod db;
 pub mod fanout;
 pub mod keys;
+pub mod login_limit;
 pub mod storage;

@@ -24,8 +24,15 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
         let state = ssr::state()?;
         let session = ssr::session().await?;
         let ip = ssr::client_ip().await;
-        let user =
-            store::auth::login(&state.db, &email, &password, model::Via::Session, ip).await?;
+        let user = store::auth::login(
+            &state.db,
+            &state.logins,
+            &email,
+            &password,
+            model::Via::Session,
+            ip,
+        )
+        .await?;
         crate::session::start_session(&session, &user).await?;
         leptos_axum::redirect(safe_next(&next));
         Ok(())

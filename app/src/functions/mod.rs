@@ -40,6 +40,12 @@ pub(crate) mod ssr {
         if let Err(error) = &result {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(error.status_code());
+                if let AppError::TooManyRequests { retry_after_secs } = error {
+                    response.insert_header(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from(*retry_after_secs),
+                    );
+                }
             }
         }
         result

@@ -178,14 +178,23 @@ pub struct IssuedToken {
 #[utoipa::path(post, path = "/api/auth/token", tag = "auth", request_body = TokenRequest, security(()),
     responses((status = 200, body = Envelope<IssuedToken>),
         (status = 400, description = "The body is not `{email, password}` as JSON", body = ErrorEnvelope),
-        (status = 401, description = "Wrong email or password", body = ErrorEnvelope)))]
+        (status = 401, description = "Wrong email or password", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed logins from this address or for this email in the last minute; \
+            see `Retry-After`", body = ErrorEnvelope)))]
 async fn issue_token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> ApiResult {
-    let user =
-        store::auth::login(&state.db, &request.email, &request.password, Via::Jwt, ip).await?;
+    let user = store::auth::login(
+        &state.db,
+        &state.logins,
+        &request.email,
+        &request.password,
+        Via::Jwt,
+        ip,
+    )
+    .await?;
     let user_id = store::db::users::public_id(&state.db.read, user.user_pk).await?;
     let token = state.keys.api_token(&user_id, user.auth_epoch)?;
     ok(IssuedToken {

@@ -58,6 +58,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (error.status_code(), Json(body)).into_response();
+        if let AppError::TooManyRequests { retry_after_secs } = error {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+        }
         if error.status_code() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

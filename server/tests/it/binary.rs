@@ -60,6 +60,7 @@ async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
     let db = store::db::Db::connect(&database_url).await.unwrap();
     assert!(store::auth::login(
         &db,
+        &store::login_limit::LoginLimiter::new(10),
         store::auth::DEFAULT_ADMIN_EMAIL,
         &password,
         model::Via::Cli,

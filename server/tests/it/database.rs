@@ -75,11 +75,16 @@ async fn the_first_start_creates_one_owner_and_later_starts_create_none() {
     };
     assert_eq!(email, store::auth::DEFAULT_ADMIN_EMAIL);
     assert!(password.len() >= 16);
-    assert!(
-        store::auth::login(&db, &email, &password, model::Via::Cli, None)
-            .await
-            .is_ok()
-    );
+    assert!(store::auth::login(
+        &db,
+        &store::login_limit::LoginLimiter::new(10),
+        &email,
+        &password,
+        model::Via::Cli,
+        None
+    )
+    .await
+    .is_ok());
 
     let again = bootstrap_owner(&db, Some("second@example.com"), Some("another-password"))
         .await

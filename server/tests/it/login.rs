@@ -182,3 +182,61 @@ async fn the_session_cookie_is_secure_when_served_over_tls() {
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+async fn token_attempt(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    new_client()
+        .post(app.url("/api/auth/token"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ten_failed_logins_a_minute_then_429_even_for_the_right_password() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        assert_eq!(
+            token_attempt(&app, OWNER_EMAIL, "wrong-password")
+                .await
+                .status(),
+            401
+        );
+        let form = app.login_form(OWNER_EMAIL, "wrong-password", "/").await;
+        assert_ne!(form.status(), 429);
+    }
+    // The form and the token endpoint share the count: ten failures used it up.
+    let refused = token_attempt(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    let form = app.login_form(OWNER_EMAIL, OWNER_PASSWORD, "/").await;
+    assert_eq!(form.status(), 429, "the form too");
+    assert!(form.headers().contains_key("retry-after"));
+    // The address is used up for every email.
+    assert_eq!(
+        token_attempt(&app, "someone@example.com", "whatever-it-is")
+            .await
+            .status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count() {
+    let app = spawn_app_with(|config| config.login_failures_per_minute = 3).await;
+    for _ in 0..6 {
+        assert_eq!(
+            token_attempt(&app, OWNER_EMAIL, OWNER_PASSWORD)
+                .await
+                .status(),
+            200
+        );
+    }
+}
