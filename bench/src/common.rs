@@ -19,12 +19,15 @@ pub const ADMIN_EMAIL: &str = "bench@example.com";
 pub const ADMIN_PASSWORD: &str = "bench-password-not-secret";
 
 /// Where the server keeps its data and what it does with its log.
+#[derive(Default)]
 pub struct ServerSpec {
     /// The SQLite file; a fresh one in the temporary directory when `None`.
     pub database: Option<PathBuf>,
     /// Write the server's stderr (its log, `RUST_LOG=warn`) to a file, so that it
     /// can be searched afterwards; otherwise it goes to this program's stderr.
     pub capture_log: bool,
+    /// More environment for the server (its settings).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// `runboard` as a child process; killed when dropped.
@@ -53,6 +56,7 @@ impl Server {
             .env("RUNBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("RUNBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
+            .envs(spec.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true);

@@ -63,6 +63,7 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
     let spec = ServerSpec {
         database: None,
         capture_log: false,
+        ..ServerSpec::default()
     };
     let mut server = Server::start(&bin, spec).await?;
     let result = measure(&server, subscribers, changes, args.rate).await;

@@ -11,6 +11,7 @@
 
 mod common;
 mod live;
+mod logins;
 mod scale;
 
 use anyhow::Result;
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Live stream fan-out: N subscribers, commit-to-client latency, memory per subscriber.
     Live(live::LiveArgs),
+    /// Password guessing: /healthz latency while N clients post wrong logins.
+    Logins(logins::LoginsArgs),
     /// Scale: a generated database of N runs and M events; API, dashboard and ingest
     /// figures against the raw SQLite figures for the same work.
     Scale(scale::ScaleArgs),
@@ -40,6 +43,7 @@ enum Command {
 async fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Live(args) => live::live(args).await,
+        Command::Logins(args) => logins::logins(args).await,
         Command::Scale(args) => scale::scale(args).await,
     }
 }

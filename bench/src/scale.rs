@@ -150,6 +150,7 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
     let spec = ServerSpec {
         database: Some(path.clone()),
         capture_log: true,
+        ..ServerSpec::default()
     };
     let mut server = Server::start(&bin, spec).await?;
     let measured = measure_server(&server, &args, &path, &cases, raw_times).await;
