@@ -10,6 +10,11 @@ const SESSION_USER_KEY: &str = "user_pk";
 /// The session key holding the user's epoch at login: once the user's password or
 /// role changes, the epoch moves on and the session names nobody.
 const SESSION_EPOCH_KEY: &str = "auth_epoch";
+/// The session key holding when the user logged in (epoch milliseconds).
+const SESSION_LOGIN_KEY: &str = "signed_in_at";
+
+/// However active, a session ends this long after its login.
+pub const MAX_SESSION_AGE: chrono::Duration = chrono::Duration::days(7);
 
 /// Remembers a login. A fresh session id is issued so that an id planted before
 /// login (session fixation) is worthless.
@@ -17,6 +22,10 @@ pub async fn start_session(session: &Session, user: &CurrentUser) -> Result<(), 
     session.cycle_id().await.map_err(session_error)?;
     session
         .insert(SESSION_USER_KEY, user.user_pk)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(SESSION_LOGIN_KEY, chrono::Utc::now().timestamp_millis())
         .await
         .map_err(session_error)?;
     keep_session(session, user.auth_epoch).await
@@ -46,8 +55,37 @@ pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUs
         .await
         .map_err(session_error)?
         .unwrap_or_default();
+    let signed_in_at: i64 = session
+        .get(SESSION_LOGIN_KEY)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default();
+    if too_old(signed_in_at, chrono::Utc::now().timestamp_millis()) {
+        return Ok(None);
+    }
     let user = store::auth::signed_in_user(db, user_pk).await?;
     Ok(user.filter(|user| user.auth_epoch == epoch))
+}
+
+/// Whether a session that logged in at `signed_in_at` (epoch ms) has outlived
+/// [`MAX_SESSION_AGE`] at `now`.
+fn too_old(signed_in_at: i64, now: i64) -> bool {
+    now.saturating_sub(signed_in_at) > MAX_SESSION_AGE.num_milliseconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_seven_days_after_its_login_however_active() {
+        let login = 1_700_000_000_000;
+        let day = 86_400_000;
+        assert!(!too_old(login, login + 6 * day));
+        assert!(!too_old(login, login + 7 * day));
+        assert!(too_old(login, login + 7 * day + 1));
+        assert!(too_old(0, login), "a session from before logins were dated");
+    }
 }
 
 /// The client's address as this server saw it (the peer of the connection).

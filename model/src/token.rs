@@ -15,6 +15,9 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// After this the token no longer works; `None`: until revoked.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
     /// The email of the user the token acts as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

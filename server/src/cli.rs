@@ -43,6 +43,8 @@ pub async fn create_token(db: &Db, email: &str, name: &str) -> anyhow::Result<St
         via: model::Via::Cli,
         ip: None,
     };
-    let (_, secret) = tokens::create_token(db, &actor, name).await.map_err(fail)?;
+    let (_, secret) = tokens::create_token(db, &actor, name, None)
+        .await
+        .map_err(fail)?;
     Ok(secret)
 }

@@ -92,10 +92,17 @@ pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
 
 /// Creates an API token; the secret is returned this once.
 #[server(prefix = "/fn", endpoint = "create_token")]
-pub async fn create_token(name: String) -> Result<String, AppError> {
+pub async fn create_token(name: String, expires_in_days: String) -> Result<String, AppError> {
     super::ssr::with_status(async {
         let (state, _, actor) = super::ssr::require_role(Role::Member).await?;
-        let (_, secret) = store::db::tokens::create_token(&state.db, &actor, &name).await?;
+        let expires_in_days = match expires_in_days.trim() {
+            "" => None,
+            days => Some(days.parse().map_err(|_| {
+                AppError::invalid("expiresInDays", "choose how long the token works")
+            })?),
+        };
+        let (_, secret) =
+            store::db::tokens::create_token(&state.db, &actor, &name, expires_in_days).await?;
         Ok(secret)
     })
     .await

@@ -59,6 +59,15 @@ pub fn SettingsPage() -> impl IntoView {
                         <span>"Name"</span>
                         <input type="text" name="name" required placeholder="e.g. ci" />
                     </label>
+                    <label>
+                        <span>"Works for"</span>
+                        <select name="expires_in_days">
+                            <option value="30">"30 days"</option>
+                            <option value="90" selected>"90 days"</option>
+                            <option value="365">"a year"</option>
+                            <option value="">"until revoked"</option>
+                        </select>
+                    </label>
                     <button type="submit" class="button primary">"Create token"</button>
                 </ActionForm>
                 {move || create_error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
@@ -76,17 +85,25 @@ pub fn SettingsPage() -> impl IntoView {
                             Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
                             Ok(list) => view! {
                                 <table class="tokens">
-                                    <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Status"</th><th></th></tr></thead>
+                                    <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|token| {
                                             let id = token.id.to_string();
-                                            let live = token.revoked_at.is_none();
+                                            let expired = token.expires_at.is_some_and(|at| at <= chrono::Utc::now());
+                                            let live = token.revoked_at.is_none() && !expired;
+                                            let status = match (token.revoked_at, token.expires_at) {
+                                                (Some(_), _) => "revoked".to_string(),
+                                                (None, Some(_)) if expired => "expired".to_string(),
+                                                (None, Some(at)) => format!("expires {}", format_timestamp(at)),
+                                                (None, None) => "active".to_string(),
+                                            };
                                             view! {
                                                 <tr data-token-name=token.name.clone()>
                                                     <td>{token.name.clone()}</td>
                                                     <td><code>{format!("{}…", token.prefix)}</code></td>
                                                     <td>{format_timestamp(token.created_at)}</td>
-                                                    <td>{if live { "active" } else { "revoked" }}</td>
+                                                    <td>{token.last_used_at.map(format_timestamp).unwrap_or_else(|| "never".into())}</td>
+                                                    <td>{status}</td>
                                                     <td>
                                                         {live.then(|| view! {
                                                             <ActionForm action=revoke>

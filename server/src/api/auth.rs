@@ -95,7 +95,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn user_by_token(state: &AppState, secret: &str) -> Result<CurrentUser, AppError> {
-    let (_, user_pk) = store::db::tokens::authenticate(&state.db.read, secret)
+    let (_, user_pk) = store::db::tokens::authenticate(&state.db, secret)
         .await?
         .ok_or(AppError::Unauthorized)?;
     store::auth::signed_in_user(&state.db, user_pk)

@@ -20,6 +20,10 @@ struct CreateTokenBody {
     /// 1–100 characters, not only spaces (leading and trailing spaces are dropped).
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    /// Days the token works; without it, until revoked.
+    #[serde(rename = "expiresInDays")]
+    #[schema(minimum = 1, maximum = 3650)]
+    expires_in_days: Option<u32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -48,7 +52,8 @@ async fn create(
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult {
     caller.require(Role::Member)?;
-    let (token, secret) = tokens::create_token(&state.db, &caller.actor(), &body.name).await?;
+    let (token, secret) =
+        tokens::create_token(&state.db, &caller.actor(), &body.name, body.expires_in_days).await?;
     created(TokenCreated { token, secret })
 }
 

@@ -21,9 +21,18 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "runboard_session";
+/// Its name over https: the `__Host-` prefix makes browsers refuse it unless it
+/// is `Secure`, for the whole site and for this host only (no sibling subdomain
+/// can set or shadow it).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-runboard_session";
+
+/// A session ends after this long without a request (and, whatever the use,
+/// [`app::session::MAX_SESSION_AGE`] after its login).
+const SESSION_IDLE: CookieDuration = CookieDuration::hours(12);
 
 /// The session layer: sessions stored in the database (expired ones deleted
-/// hourly) behind an in-memory copy; the cookie is `Secure` when served over TLS.
+/// hourly) behind an in-memory copy; over TLS the cookie is `Secure` and
+/// `__Host-` prefixed.
 pub fn sessions(db: &Db, secure: bool) -> SessionManagerLayer<Sessions> {
     let session_store = SqliteStore::new(db.writer().clone());
     tokio::spawn(
@@ -32,11 +41,16 @@ pub fn sessions(db: &Db, secure: bool) -> SessionManagerLayer<Sessions> {
             .continuously_delete_expired(std::time::Duration::from_secs(3600)),
     );
     SessionManagerLayer::new(crate::sessions::store(session_store))
-        .with_name(SESSION_COOKIE)
+        .with_name(if secure {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        })
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
-        .with_expiry(Expiry::OnInactivity(CookieDuration::days(14)))
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE))
 }
 
 /// The whole server behind its layers: `pages` need a signed-in user, `open`

@@ -48,6 +48,8 @@ async fn login_sets_a_http_only_lax_session_cookie_and_returns_to_next() {
     assert!(cookie.starts_with("runboard_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    // 12 hours without a request end it.
+    assert!(cookie.contains("Max-Age=43200"), "{cookie}");
     assert!(
         !cookie.contains("Secure"),
         "plain http must not set Secure: {cookie}"
@@ -181,6 +183,10 @@ async fn the_session_cookie_is_secure_when_served_over_tls() {
     let response = app.login_form(OWNER_EMAIL, OWNER_PASSWORD, "/").await;
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.contains("Secure"), "{cookie}");
+    // Only this host, the whole site, never over plain http.
+    assert!(cookie.starts_with("__Host-runboard_session="), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
 }
 
 async fn token_attempt(app: &TestApp, email: &str, password: &str) -> reqwest::Response {

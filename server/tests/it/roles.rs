@@ -63,7 +63,7 @@ async fn rb_token(app: &TestApp, person: &Person) -> String {
         via: model::Via::Cli,
         ip: None,
     };
-    store::db::tokens::create_token(&app.db, &actor, "matrix")
+    store::db::tokens::create_token(&app.db, &actor, "matrix", None)
         .await
         .unwrap()
         .1

@@ -523,3 +523,50 @@ async fn a_refused_change_leaves_no_audit_entry() {
     assert_eq!(status, 404);
     assert_eq!(audit(&app, &owner, "").await.len(), before);
 }
+
+#[tokio::test]
+async fn api_tokens_record_their_last_use_and_stop_at_their_expiry() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            &owner,
+            Some(json!({"name": "a month", "expiresInDays": 30})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let expires = body["data"]["token"]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(expires.starts_with("20"), "{expires}");
+    assert!(body["data"]["token"]["lastUsedAt"].is_null());
+    let secret = body["data"]["secret"].as_str().unwrap().to_string();
+    let (status, _) = app.call(Method::GET, "/api/runs", &secret, None).await;
+    assert_eq!(status, 200);
+    let (_, body) = app.call(Method::GET, "/api/tokens", &owner, None).await;
+    let listed = &body["data"]["tokens"][0];
+    assert_eq!(listed["name"], "a month");
+    assert!(listed["lastUsedAt"].is_string(), "{listed}");
+
+    sqlx::query("UPDATE api_tokens SET expires_at = 1")
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let (status, _) = app.call(Method::GET, "/api/runs", &secret, None).await;
+    assert_eq!(status, 401, "an expired token");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/tokens",
+            &owner,
+            Some(json!({"name": "forever", "expiresInDays": 0})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("expiresInDays"))
+    );
+}

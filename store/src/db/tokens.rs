@@ -21,11 +21,26 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Creates a token and returns it with its secret, which is not stored.
+/// The longest a token may be made to last.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// How stale `last_used_at` may get before a use writes it again: a token used
+/// many times a second costs one write a minute, not one per request.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+/// Creates a token that works for `expires_in_days` (`None`: until revoked).
 pub async fn create_token(
     db: &Db,
     actor: &Actor,
     name: &str,
+    expires_in_days: Option<u32>,
 ) -> Result<(ApiToken, String), AppError> {
+    if expires_in_days.is_some_and(|days| !(1..=MAX_TOKEN_DAYS).contains(&days)) {
+        return Err(AppError::invalid(
+            "expiresInDays",
+            format!("expiresInDays must be between 1 and {MAX_TOKEN_DAYS}"),
+        ));
+    }
     let account_pk = actor.account_pk;
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     let name = name.trim();
@@ -41,10 +56,11 @@ pub async fn create_token(
     let id = Uuid::now_v7();
     let now = now_ms();
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let expires_at = expires_in_days.map(|days| now + i64::from(days) * 86_400_000);
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO api_tokens (id, account_pk, user_pk, name, token_hash, prefix, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, account_pk, user_pk, name, token_hash, prefix, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
     .bind(account_pk)
@@ -53,6 +69,7 @@ pub async fn create_token(
     .bind(hash_token(&secret))
     .bind(&prefix)
     .bind(now)
+    .bind(expires_at)
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -70,22 +87,37 @@ pub async fn create_token(
         created_at: from_ms(now),
         last_used_at: None,
         revoked_at: None,
+        expires_at: expires_at.map(from_ms),
         owner: Some(actor.name.clone()),
     };
     Ok((token, secret))
 }
 
-/// The (account, user) a live token belongs to.
-pub async fn authenticate(
-    pool: &SqlitePool,
-    secret: &str,
-) -> Result<Option<(AccountPk, UserPk)>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT account_pk, user_pk FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+/// The (account, user) a live token belongs to: not revoked, not expired. Its
+/// `last_used_at` moves on (at most once a minute).
+pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(AccountPk, UserPk)>, AppError> {
+    let now = now_ms();
+    let found: Option<(i64, AccountPk, UserPk, Option<i64>)> = sqlx::query_as(
+        "SELECT pk, account_pk, user_pk, last_used_at FROM api_tokens
+         WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
     )
     .bind(hash_token(secret))
-    .fetch_optional(pool)
-    .await?)
+    .bind(now)
+    .fetch_optional(&db.read)
+    .await?;
+    let Some((pk, account_pk, user_pk, last_used_at)) = found else {
+        return Ok(None);
+    };
+    if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS) {
+        let mut tx = db.begin_write().await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE pk = ?")
+            .bind(now)
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(Some((account_pk, user_pk)))
 }
 
 /// A row of `api_tokens` as [`list_tokens`] reads it.
@@ -97,6 +129,7 @@ struct TokenRow {
     created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    expires_at: Option<i64>,
     owner: String,
 }
 
@@ -115,7 +148,8 @@ pub async fn list_tokens(
     scope: TokenScope,
 ) -> Result<Vec<ApiToken>, AppError> {
     let mut sql = sqlx::QueryBuilder::new(
-        "SELECT t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at, u.email AS owner
+        "SELECT t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at, t.expires_at,
+                u.email AS owner
          FROM api_tokens t JOIN users u ON u.pk = t.user_pk WHERE t.account_pk = ",
     );
     sql.push_bind(actor.account_pk);
@@ -134,6 +168,7 @@ pub async fn list_tokens(
                 created_at: from_ms(row.created_at),
                 last_used_at: row.last_used_at.map(from_ms),
                 revoked_at: row.revoked_at.map(from_ms),
+                expires_at: row.expires_at.map(from_ms),
                 owner: Some(row.owner),
             })
         })
