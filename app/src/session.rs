@@ -73,6 +73,18 @@ fn too_old(signed_in_at: i64, now: i64) -> bool {
     now.saturating_sub(signed_in_at) > MAX_SESSION_AGE.num_milliseconds()
 }
 
+/// The client's address as this server saw it (the peer of the connection).
+pub fn client_ip(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,16 +98,4 @@ mod tests {
         assert!(too_old(login, login + 7 * day + 1));
         assert!(too_old(0, login), "a session from before logins were dated");
     }
-}
-
-/// The client's address as this server saw it (the peer of the connection).
-pub fn client_ip(extensions: &http::Extensions) -> Option<String> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-}
-
-fn session_error(error: tower_sessions::session::Error) -> AppError {
-    tracing::error!(%error, "session store error");
-    AppError::Internal
 }

@@ -6,54 +6,47 @@ use crate::live::{provide_live, LiveIndicator};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::use_navigate;
-use model::{AppError, CurrentUser, Role};
+use model::{AppError, Role};
 
 /// The run just started from the new-run form, and its runner token: the run page
 /// shows the token this once (it is never put in a URL).
 #[derive(Clone, Copy)]
 pub struct JustStarted(pub RwSignal<Option<(String, String)>>);
 
-/// The signed-in user as the layout loaded it, for the pages inside it.
+/// The signed-in user's role, for [`IfRole`]. Set once the page has hydrated (an
+/// effect), so the server's HTML and the first render in the browser agree: the
+/// role's controls appear right after, and never for a role that may not use them.
 #[derive(Clone, Copy)]
-pub struct SignedIn(pub Resource<Result<Option<CurrentUser>, AppError>>);
+pub struct SignedInRole(pub RwSignal<Option<Role>>);
 
 /// Its children only when the signed-in user's role is `needed` or above
 /// ([`Role::allows`]); the server checks every call again.
 #[component]
 pub fn IfRole(needed: Role, children: ChildrenFn) -> impl IntoView {
-    let user = use_context::<SignedIn>();
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    let allowed = match user {
-                        Some(SignedIn(user)) => user
-                            .await
-                            .ok()
-                            .flatten()
-                            .is_some_and(|user| user.role.allows(needed)),
-                        None => false,
-                    };
-                    allowed.then(|| children())
-                })
-            }}
-        </Transition>
+    let role = use_context::<SignedInRole>();
+    move || {
+        role.and_then(|SignedInRole(role)| role.get())
+            .is_some_and(|role| role.allows(needed))
+            .then(|| children())
     }
 }
 
 #[component]
 pub fn Layout() -> impl IntoView {
     let user = Resource::new(|| (), |_| signed_in_user());
-    provide_context(SignedIn(user));
+    let role = RwSignal::new(None);
+    provide_context(SignedInRole(role));
     let logout = ServerAction::<Logout>::new();
     provide_live();
 
-    // A session that ended while the app was open: go to the login form.
-    Effect::new(move |_| {
-        if let Some(Ok(None) | Err(AppError::Unauthorized)) = user.get() {
+    Effect::new(move |_| match user.get() {
+        Some(Ok(Some(user))) => role.set(Some(user.role)),
+        // A session that ended while the app was open: go to the login form.
+        Some(Ok(None) | Err(AppError::Unauthorized)) => {
+            role.set(None);
             use_navigate()("/login", Default::default());
         }
+        _ => {}
     });
 
     view! {
@@ -77,7 +70,10 @@ pub fn Layout() -> impl IntoView {
                             user.await
                                 .ok()
                                 .flatten()
-                                .map(|user| view! { <span class="who" title=user.account_name>{user.email}</span> })
+                                .map(|user| view! {
+                                    <span class="who" title=user.account_name>{user.email}</span>
+                                    <span class="role" data-role=user.role.as_str()>{user.role.as_str()}</span>
+                                })
                         })}
                     </Transition>
                     <ActionForm action=logout>

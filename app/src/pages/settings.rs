@@ -94,7 +94,7 @@ pub fn SettingsPage() -> impl IntoView {
                                             let status = match (token.revoked_at, token.expires_at) {
                                                 (Some(_), _) => "revoked".to_string(),
                                                 (None, Some(_)) if expired => "expired".to_string(),
-                                                (None, Some(at)) => format!("expires {}", format_timestamp(at)),
+                                                (None, Some(at)) => format!("active, expires {}", format_timestamp(at)),
                                                 (None, None) => "active".to_string(),
                                             };
                                             view! {

@@ -22,8 +22,25 @@ struct CreateTokenBody {
     name: String,
     /// Days the token works; without it, until revoked.
     #[serde(rename = "expiresInDays")]
-    #[schema(minimum = 1, maximum = 3650)]
-    expires_in_days: Option<u32>,
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    expires_in_days: Option<serde_json::Number>,
+}
+
+/// A whole number of days, however JSON spelled it (`30` or `30.0`).
+fn whole_days(number: Option<serde_json::Number>) -> Result<Option<u32>, AppError> {
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    number
+        .as_f64()
+        .filter(|days| days.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(days))
+        .map(|days| Some(days as u32))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "expiresInDays",
+                "expiresInDays must be a whole number of days",
+            )
+        })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,8 +69,13 @@ async fn create(
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> ApiResult {
     caller.require(Role::Member)?;
-    let (token, secret) =
-        tokens::create_token(&state.db, &caller.actor(), &body.name, body.expires_in_days).await?;
+    let (token, secret) = tokens::create_token(
+        &state.db,
+        &caller.actor(),
+        &body.name,
+        whole_days(body.expires_in_days)?,
+    )
+    .await?;
     created(TokenCreated { token, secret })
 }
 

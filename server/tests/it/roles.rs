@@ -537,7 +537,11 @@ async fn server_functions_apply_the_same_roles() {
                 Role::Member,
                 vec![("id", fixtures.run.as_str())],
             ),
-            ("create_token", Role::Member, vec![("name", "dashboard")]),
+            (
+                "create_token",
+                Role::Member,
+                vec![("name", "dashboard"), ("expires_in_days", "")],
+            ),
             (
                 "delete_run",
                 Role::Owner,
