@@ -2,6 +2,11 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
+use store::outbound::Allow;
+
+/// The shortest `RUNNER_AUTH_SECRET` accepted: the size of the HMAC-SHA256 key
+/// that signs runner tokens, and long enough that guessing it is hopeless.
+pub const MIN_RUNNER_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,7 +116,8 @@ pub struct Config {
     )]
     pub admin_password: Option<String>,
 
-    /// Secret that signs runner tokens; also accepted as a legacy runner bearer token.
+    /// Secret that signs runner tokens; also accepted as a legacy runner bearer
+    /// token. At least 32 bytes (`openssl rand -hex 32` makes one).
     #[arg(
         long,
         env = "RUNNER_AUTH_SECRET",
@@ -119,6 +125,19 @@ pub struct Config {
         global = true
     )]
     pub runner_auth_secret: Option<String>,
+
+    /// Where webhooks and dispatched jobs may go although it is not a public
+    /// address: comma-separated host names, IP addresses, networks (CIDR) or
+    /// `address:port` entries, e.g. `runner.lan,10.0.0.0/8`. Loopback, private,
+    /// link-local and similar addresses are refused otherwise; cloud metadata
+    /// addresses always are.
+    #[arg(
+        long,
+        env = "RUNBOARD_OUTBOUND_ALLOW",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub outbound_allow: Vec<Allow>,
 
     /// Directory for uploaded artifact files.
     #[arg(
@@ -205,9 +224,66 @@ impl Config {
         }
     }
 
+    /// What the configuration asks for that the server refuses to start with.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(secret) = &self.runner_auth_secret {
+            if secret.len() < MIN_RUNNER_SECRET_BYTES {
+                return Err(format!(
+                    "RUNNER_AUTH_SECRET is {} bytes long; it must be at least {MIN_RUNNER_SECRET_BYTES} \
+                     (it signs every runner token and is itself a runner credential). \
+                     Generate one with: openssl rand -hex 32",
+                    secret.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn serves_tls(&self) -> bool {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runner_secret_needs_32_bytes() {
+        let mut config = Config::for_database("sqlite::memory:");
+        assert_eq!(
+            config.check(),
+            Ok(()),
+            "none configured: a generated one is used"
+        );
+        config.runner_auth_secret = Some("x".repeat(31));
+        let refused = config.check().unwrap_err();
+        assert!(refused.contains("at least 32"), "{refused}");
+        assert!(!refused.contains(&"x".repeat(31)), "{refused}");
+        config.runner_auth_secret = Some("x".repeat(32));
+        assert_eq!(config.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_outbound_allow_list_is_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "runboard",
+            "--outbound-allow",
+            "runner.lan, 10.0.0.0/8,127.0.0.1:9000",
+        ])
+        .unwrap();
+        let entries: Vec<String> = cli
+            .config
+            .outbound_allow
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(entries, ["runner.lan", "10.0.0.0/8", "127.0.0.1:9000"]);
+        assert!(Cli::try_parse_from(["runboard", "--outbound-allow", "169.254.169.254"]).is_err());
+        assert!(Config::for_database("sqlite::memory:")
+            .outbound_allow
+            .is_empty());
     }
 }

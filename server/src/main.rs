@@ -26,10 +26,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let demo = cli.config.demo;
-            let database_url = cli.config.database_url.clone();
             let app = Application::build(cli.config).await?;
             if demo {
-                serve_with_demo(app, &database_url).await?;
+                serve_with_demo(app).await?;
             } else {
                 app.run_until(shutdown_signal()).await?;
             }
@@ -69,27 +68,25 @@ async fn main() -> anyhow::Result<()> {
 
 /// Serves with the demo fleet beside the server. On the shutdown signal the fleet
 /// stops first (it ends its runs through the still-open APIs), then the server.
-async fn serve_with_demo(app: Application, database_url: &str) -> anyhow::Result<()> {
-    let db = store::db::Db::connect(database_url).await?;
+/// The fleet gets the server's own database handle: its outbound policy is the
+/// one the fleet's job receiver must be allowed in.
+async fn serve_with_demo(app: Application) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let fleet = tokio::spawn(demo::run(
         demo::local_base_url(app.addr()),
-        db.clone(),
+        app.db(),
         DemoOptions::default(),
         stopped,
     ));
-    let result = app
-        .run_until(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-            if tokio::time::timeout(Duration::from_secs(10), fleet)
-                .await
-                .is_err()
-            {
-                tracing::warn!("demo mode: the simulated fleet did not stop within 10 s");
-            }
-        })
-        .await;
-    db.close().await;
-    result
+    app.run_until(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), fleet)
+            .await
+            .is_err()
+        {
+            tracing::warn!("demo mode: the simulated fleet did not stop within 10 s");
+        }
+    })
+    .await
 }

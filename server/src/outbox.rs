@@ -2,15 +2,28 @@
 //! dispatch URL (the runner protocol's job request), and signed webhooks with a run's final
 //! state. Rows survive restarts; failures are retried with exponential backoff
 //! until the attempts run out.
+//!
+//! Every call goes through the outbound policy ([`store::outbound`]) at connection
+//! time, whatever was checked when the URL was stored: a URL naming an address is
+//! checked before the request, a host name is resolved by [`PolicyResolver`],
+//! which drops the addresses the policy refuses (so a name that resolves
+//! elsewhere than it did, DNS rebinding, reaches nothing new). Redirects are not
+//! followed, and no proxy is used, so the checked address is the one connected
+//! to. What a failure stores ([`Failure`]) says what went wrong in general terms,
+//! never the receiver's words or the socket's error.
 
 use app::state::AppState;
 use hmac::{Hmac, Mac};
 use model::AppError;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::json;
 use sha2::Sha256;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use store::db::deliveries::{self, Due, Outcome};
 use store::db::{accounts, now_ms, outbox::Kind, runs};
+use store::outbound::{Outbound, Refused, ResolveError};
 use tokio::sync::watch;
 
 /// How often and how long deliveries are retried.
@@ -65,14 +78,48 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     )
 }
 
-/// Runs until `stop` changes, delivering whatever is due.
-pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(policy.timeout)
+/// The HTTP client's resolver: host names resolve to the addresses the outbound
+/// policy lets through, or fail with [`Refused`] when none is left.
+struct PolicyResolver(Arc<Outbound>);
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let outbound = self.0.clone();
+        let name = name.as_str().to_string();
+        Box::pin(async move {
+            match outbound.resolve(&name).await {
+                Ok(addresses) => {
+                    let addrs: Addrs = Box::new(
+                        addresses
+                            .into_iter()
+                            .map(|ip| SocketAddr::new(ip, 0))
+                            .collect::<Vec<_>>()
+                            .into_iter(),
+                    );
+                    Ok(addrs)
+                }
+                Err(ResolveError::Refused(refused)) => Err(refused.into()),
+                Err(ResolveError::Lookup(error)) => Err(error.into()),
+            }
+        })
+    }
+}
+
+/// The client every delivery is sent with: the policy's resolver, no redirects,
+/// no proxy, the policy's timeout.
+pub fn client(outbound: Arc<Outbound>, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(PolicyResolver(outbound)))
         .user_agent(concat!("Runboard/", env!("CARGO_PKG_VERSION")))
         .build()
-    {
+}
+
+/// Runs until `stop` changes, delivering whatever is due.
+pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver<bool>) {
+    let client = match client(state.db.outbound().clone(), policy.timeout) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "outbox: cannot build the HTTP client; deliveries are off");
@@ -130,35 +177,99 @@ async fn deliver(
     let attempts = item.attempts + 1;
     let outcome = match result {
         Ok(()) => Outcome::Delivered,
-        Err(problem) if attempts >= policy.attempts_for(kind) => {
-            tracing::warn!(url = %item.url, kind = kind.as_str(), %problem, attempts, "outbox: giving up");
-            Outcome::GaveUp { problem }
+        Err(failure) if failure.is_final() || attempts >= policy.attempts_for(kind) => {
+            tracing::warn!(url = %item.url, kind = kind.as_str(), %failure, attempts, "outbox: giving up");
+            Outcome::GaveUp {
+                problem: failure.to_string(),
+            }
         }
-        Err(problem) => Outcome::Retry {
+        Err(failure) => Outcome::Retry {
             next_attempt_at: now_ms()
                 + i64::try_from(policy.delay_after(attempts).as_millis()).unwrap_or(i64::MAX),
-            problem,
+            problem: failure.to_string(),
         },
     };
     deliveries::record_attempt(&state.db, &item, kind, attempts, outcome).await
 }
 
+/// Why a delivery failed, as stored with it and shown on its run: what happened,
+/// in general terms. The details (the receiver's status line, the socket error)
+/// go to the server's log only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The outbound policy refused the address (or every address of the name).
+    Refused,
+    /// The receiver answered with this non-success status.
+    Answered(u16),
+    Timeout,
+    Connect,
+    /// The request failed otherwise (TLS, a broken connection, a bad answer).
+    Request,
+    /// The stored URL cannot be requested.
+    BadUrl,
+    /// The request could not be prepared (the run or account could not be read).
+    Internal,
+}
+
+impl Failure {
+    /// Whether trying again cannot help.
+    fn is_final(self) -> bool {
+        matches!(self, Failure::Refused | Failure::BadUrl)
+    }
+
+    fn of(error: &reqwest::Error) -> Failure {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(cause) = source {
+            if cause.downcast_ref::<Refused>().is_some() {
+                return Failure::Refused;
+            }
+            source = cause.source();
+        }
+        if error.is_timeout() {
+            Failure::Timeout
+        } else if error.is_connect() {
+            Failure::Connect
+        } else if error.is_builder() {
+            Failure::BadUrl
+        } else {
+            Failure::Request
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused => f.write_str("refused by the outbound policy"),
+            Failure::Answered(status) => write!(f, "the receiver answered {status}"),
+            Failure::Timeout => f.write_str("timed out"),
+            Failure::Connect => f.write_str("could not connect"),
+            Failure::Request => f.write_str("the request failed"),
+            Failure::BadUrl => f.write_str("the URL cannot be requested"),
+            Failure::Internal => f.write_str("the request could not be prepared"),
+        }
+    }
+}
+
+/// Logs why a delivery could not be prepared; the delivery stores only that it could not.
+fn internal(error: impl std::fmt::Display) -> Failure {
+    tracing::warn!(%error, "outbox: could not prepare a delivery");
+    Failure::Internal
+}
+
 /// The runner protocol's job request, with a fresh runner token instead of the shared secret.
-async fn dispatch(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), String> {
-    let run_pk = item.run_pk.ok_or("the run is gone")?;
+async fn dispatch(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), Failure> {
+    let run_pk = item.run_pk.ok_or(Failure::Internal)?;
     let run = runs::find_run_by_pk(&state.db.read, run_pk)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(internal)?;
     let account_id = accounts::public_id(&state.db.read, item.account_pk)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(internal)?;
     if run.run.status.is_terminal() {
         return Ok(());
     }
-    let runner_token = state
-        .keys
-        .runner_token(run.run.id)
-        .map_err(|error| error.to_string())?;
+    let runner_token = state.keys.runner_token(run.run.id).map_err(internal)?;
     let job = json!({
         "runId": run.run.id,
         "accountId": account_id,
@@ -168,38 +279,78 @@ async fn dispatch(state: &AppState, client: &reqwest::Client, item: &Due) -> Res
         "callbackUrl": format!("{}/api/runner/runs/{}", state.public_url, run.run.id),
         "runnerToken": runner_token,
     });
-    post(client, &item.url, job.to_string(), None).await
+    post(
+        client,
+        state.db.outbound(),
+        &item.url,
+        job.to_string(),
+        None,
+    )
+    .await
 }
 
-async fn webhook(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), String> {
+async fn webhook(state: &AppState, client: &reqwest::Client, item: &Due) -> Result<(), Failure> {
     let secret = accounts::webhook_secret(&state.db.read, item.account_pk)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(internal)?;
     let body = json!({"type": "run.finished", "run": serde_json::from_str::<serde_json::Value>(&item.payload).unwrap_or_default()})
         .to_string();
     let signed = signature(&secret, chrono::Utc::now().timestamp(), &body);
-    post(client, &item.url, body, Some(signed)).await
+    post(client, state.db.outbound(), &item.url, body, Some(signed)).await
 }
 
-async fn post(
+/// Posts `body` to `url` with `client` (built by [`client`] over the same
+/// `outbound` policy). An address named in the URL is checked here: the client's
+/// resolver only sees host names.
+pub async fn post(
     client: &reqwest::Client,
+    outbound: &Outbound,
     url: &str,
     body: String,
     signature: Option<String>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| Failure::BadUrl)?;
+    let literal: Option<IpAddr> = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err(Failure::BadUrl),
+    };
+    if let Some(ip) = literal {
+        if let Err(reason) = outbound.check_ip(ip, parsed.port_or_known_default()) {
+            tracing::warn!(%url, reason = reason.describe(), "outbox: refused by the outbound policy");
+            return Err(Failure::Refused);
+        }
+    }
     let mut request = client
-        .post(url)
+        .post(parsed)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body);
     if let Some(signature) = signature {
         request = request.header("Runboard-Signature", signature);
     }
-    let response = request.send().await.map_err(|error| error.to_string())?;
+    let response = request.send().await.map_err(|error| {
+        let failure = Failure::of(&error);
+        tracing::warn!(%url, %failure, error = %error_chain(&error), "outbox: delivery failed");
+        failure
+    })?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("{url} answered {}", response.status()))
+        Err(Failure::Answered(response.status().as_u16()))
     }
+}
+
+/// An error with its causes, for the log.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -212,6 +363,101 @@ mod tests {
         assert_eq!(policy.delay_after(1), Duration::from_secs(2));
         assert_eq!(policy.delay_after(3), Duration::from_secs(8));
         assert_eq!(policy.delay_after(40), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn failures_are_stored_in_general_terms() {
+        assert_eq!(
+            Failure::Answered(500).to_string(),
+            "the receiver answered 500"
+        );
+        assert_eq!(Failure::Connect.to_string(), "could not connect");
+        assert_eq!(Failure::Timeout.to_string(), "timed out");
+        assert_eq!(
+            Failure::Refused.to_string(),
+            "refused by the outbound policy"
+        );
+        assert!(Failure::Refused.is_final());
+        assert!(!Failure::Answered(503).is_final());
+    }
+
+    /// A port with nothing listening.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    async fn post_to(outbound: Outbound, url: &str, timeout: Duration) -> Result<(), Failure> {
+        let outbound = Arc::new(outbound);
+        let client = client(outbound.clone(), timeout).unwrap();
+        post(&client, &outbound, url, "{}".into(), None).await
+    }
+
+    fn allow(entries: &str) -> Outbound {
+        Outbound::new(
+            entries
+                .split(',')
+                .map(|entry| entry.parse().unwrap())
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn connections_to_refused_addresses_are_not_made() {
+        let port = closed_port();
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://2130706433:{port}/"),
+            format!("http://[::ffff:127.0.0.1]:{port}/"),
+            format!("http://localhost:{port}/"),
+            format!("http://rebind.localhost:{port}/"),
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "http://metadata.google.internal/".to_string(),
+        ] {
+            assert_eq!(
+                post_to(Outbound::default(), &url, Duration::from_secs(5)).await,
+                Err(Failure::Refused),
+                "{url}"
+            );
+        }
+        // Allowed, the same addresses are connected to (and nothing listens).
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://localhost:{port}/"),
+        ] {
+            assert_eq!(
+                post_to(allow("127.0.0.1"), &url, Duration::from_secs(5)).await,
+                Err(Failure::Connect),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            post_to(
+                allow("0.0.0.0/0"),
+                "http://169.254.169.254/",
+                Duration::from_secs(5)
+            )
+            .await,
+            Err(Failure::Refused),
+            "metadata stays refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_does_not_answer_in_time_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        // Accepts the connection and says nothing.
+        let held = tokio::spawn(async move {
+            let connection = listener.accept().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(connection);
+        });
+        assert_eq!(
+            post_to(allow("127.0.0.1"), &url, Duration::from_millis(200)).await,
+            Err(Failure::Timeout)
+        );
+        held.abort();
     }
 
     #[test]

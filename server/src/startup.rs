@@ -42,6 +42,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        config.check().map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.site_addr).await?;
         let addr = listener.local_addr()?;
         let db = open_database(&config, addr).await?;
@@ -164,6 +165,7 @@ impl Application {
 /// owner and says how to log in. The server and the command line tools share it.
 pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url).await?;
+    db.outbound().allow(config.outbound_allow.iter().cloned());
     let bootstrap = auth::bootstrap_owner(
         &db,
         config.admin_email.as_deref(),

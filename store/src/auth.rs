@@ -12,7 +12,28 @@ use model::{AccountPk, AppError, AuditAction, CurrentUser, Role, UserPk, Via};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-pub const MIN_PASSWORD_LEN: usize = 8;
+/// The shortest password accepted for a new account or a password change
+/// (logging in with an older, shorter one still works).
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// The 10,000 most common passwords (SecLists; see common-passwords.NOTICE.md).
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// Whether `password` is on the common list, ignoring case.
+fn is_common_password(password: &str) -> bool {
+    static COMMON: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    COMMON
+        .get_or_init(|| {
+            COMMON_PASSWORDS
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .contains(&password.to_lowercase())
+}
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -251,11 +272,18 @@ pub fn validate_email(email: &str) -> Result<(), AppError> {
     }
 }
 
+/// A password that may be set: at least [`MIN_PASSWORD_LEN`] characters and not
+/// one of the 10,000 most common passwords.
 pub fn validate_password(password: &str) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         Err(AppError::invalid(
             "password",
             format!("password must be at least {MIN_PASSWORD_LEN} characters"),
+        ))
+    } else if is_common_password(password) {
+        Err(AppError::invalid(
+            "password",
+            "password is one of the most common passwords; choose another",
         ))
     } else {
         Ok(())
@@ -283,6 +311,31 @@ mod tests {
         );
         assert!(
             matches!(validate_password("short"), Err(AppError::Invalid { field, .. }) if field == "password")
+        );
+    }
+
+    #[test]
+    fn passwords_need_ten_characters_and_must_not_be_common() {
+        let refused = |password: &str| matches!(validate_password(password), Err(AppError::Invalid { field, .. }) if field == "password");
+        assert!(refused("nine-char"), "9 characters");
+        assert!(validate_password("ten-chars!").is_ok());
+        for common in [
+            "1234567890",
+            "qwertyuiop",
+            "QWERTYUIOP",
+            "1q2w3e4r5t",
+            "password12",
+        ] {
+            assert!(refused(common), "{common} is on the common list");
+        }
+        assert!(validate_password("correct-horse-battery").is_ok());
+        // The list is all there.
+        assert!(
+            COMMON_PASSWORDS
+                .lines()
+                .filter(|line| !line.is_empty())
+                .count()
+                >= 10_000
         );
     }
 }

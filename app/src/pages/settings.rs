@@ -129,9 +129,10 @@ pub fn SettingsPage() -> impl IntoView {
                 <h2 id="password-heading">"Password"</h2>
                 <ActionForm action=change attr:class="stack">
                     <label><span>"Current password"</span><input type="password" name="current" autocomplete="current-password" required /></label>
+                    // minlength: store::auth::MIN_PASSWORD_LEN (the server checks it, and the common list).
                     <label><span>"New password"</span><input type="password" name="new_password" autocomplete="new-password" minlength="10" required /></label>
                     <label><span>"New password again"</span><input type="password" name="repeat" autocomplete="new-password" minlength="10" required /></label>
-                    <p class="muted">"At least 10 characters. Your other sessions and API sign-ins end."</p>
+                    <p class="muted">"At least 10 characters, not a common password. Your other sessions and API sign-ins end."</p>
                     <button type="submit" class="button primary">"Change password"</button>
                 </ActionForm>
                 {change_result}

@@ -42,7 +42,9 @@ struct AgentBody {
     params(("slug" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "Letters, digits, `-`, `_`, `.`")),
     request_body = AgentBody,
     description = "Registers an agent or changes it; absent fields keep their value.",
-    responses((status = 200, body = Envelope<Agent>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = Envelope<Agent>),
+        (status = 400, description = "A field is invalid (a `dispatchUrl` to a private, loopback or metadata address included)", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
 async fn put_agent(
     State(state): State<AppState>,

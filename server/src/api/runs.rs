@@ -114,9 +114,10 @@ pub struct Deleted {
 
 #[utoipa::path(post, path = "/api/runs", tag = "runs", request_body = CreateRunBody,
     responses((status = 201, description = "The run, and the token its runner uses for callbacks", body = Envelope<RunCreated>),
-        (status = 400, description = "A field is invalid", body = ErrorEnvelope),
+        (status = 400, description = "A field is invalid (a `webhookUrl` to a private, loopback or metadata address included)", body = ErrorEnvelope),
         (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
-        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope),
+        (status = 413, description = "The `input` nests deeper than 32 levels or has more than 10,000 fields", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,7 +140,8 @@ async fn create(
 #[utoipa::path(post, path = "/agents/run", tag = "runs", request_body = AgentRunBody,
     description = "The legacy agent-run way to create a run: `{agentSlug, params}`.",
     responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope),
+        (status = 413, description = "The `params` (the input) nest deeper than 32 levels or have more than 10,000 fields", body = ErrorEnvelope)))]
 async fn create_agent_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -163,7 +165,8 @@ async fn create_agent_run(
     description = "The legacy pipeline way to create a run: the pipeline is the agent.",
     params(("pipeline" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "The agent (pipeline) slug")),
     responses((status = 201, body = Envelope<RunCreated>), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope),
+        (status = 413, description = "The input nests deeper than 32 levels or has more than 10,000 fields", body = ErrorEnvelope)))]
 async fn create_pipeline_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -171,6 +174,12 @@ async fn create_pipeline_run(
     ApiJson(body): ApiJson<PipelineRunBody>,
 ) -> ApiResult {
     caller.require(Role::Member)?;
+    // An error about the URL names the field it came from.
+    let webhook_field = if body.webhook_url.is_none() && body.webhook.is_some() {
+        "webhook"
+    } else {
+        "webhookUrl"
+    };
     let request = CreateRun {
         agent: pipeline,
         input: body.input.or(body.initial_input),
@@ -181,7 +190,8 @@ async fn create_pipeline_run(
     };
     let stored = runs::create_run(&state.db, &caller.actor(), request)
         .await
-        .map_err(|error| rename_field(error, "agent", "pipelineId"))?;
+        .map_err(|error| rename_field(error, "agent", "pipelineId"))
+        .map_err(|error| rename_field(error, "webhookUrl", webhook_field))?;
     run_created(&state, &stored)
 }
 

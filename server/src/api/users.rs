@@ -24,8 +24,9 @@ struct AddUserBody {
     #[schema(min_length = 3, max_length = 320, pattern = r"^[^@\s]+@[^@\s]+$")]
     email: String,
     role: Role,
-    /// Without one, the answer carries an `inviteUrl` (valid 72 h) for the new
-    /// user to set their own.
+    /// At least 10 characters and not one of the 10,000 most common passwords
+    /// (a 400 naming `password`). Without one, the answer carries an `inviteUrl`
+    /// (valid 72 h) for the new user to set their own.
     #[schema(min_length = 10)]
     password: Option<String>,
 }

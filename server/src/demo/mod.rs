@@ -19,7 +19,9 @@
 //!   `127.0.0.1:0` and makes it `design-builder`'s dispatch URL (`PUT
 //!   /api/agents/design-builder`); the server's outbox posts each new run's job
 //!   request there and the receiver executes it with the job's runner token. The
-//!   URL is cleared again when the fleet stops.
+//!   URL is cleared again when the fleet stops. The outbound policy refuses
+//!   loopback addresses, so the fleet adds exactly its receiver's address and
+//!   port to the server's allow list.
 //!
 //! Every run's `context.demo` says how it was run (`runner`: `direct`, `claim` or
 //! `dispatch`), which script it follows (`scenario`: `complete`, `fail` or
@@ -79,6 +81,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::db::Db;
+use store::outbound::Allow;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -134,8 +137,9 @@ pub fn local_base_url(addr: SocketAddr) -> String {
 }
 
 /// Runs the fleet against the server at `base_url` (the same server whose
-/// database `db` is; it is only read, for the owner credential) until `stop`
-/// turns true or its sender is dropped.
+/// database handle `db` is: it is read for the owner credential, and its
+/// outbound policy is told to allow the fleet's job receiver) until `stop` turns
+/// true or its sender is dropped.
 pub async fn run(base_url: String, db: Db, options: DemoOptions, stop: watch::Receiver<bool>) {
     tracing::info!("{START_MESSAGE}");
     let owner = match OwnerKey::load(&db).await {
@@ -181,7 +185,12 @@ pub async fn run(base_url: String, db: Db, options: DemoOptions, stop: watch::Re
     let dispatch_url = receiver
         .as_ref()
         .and_then(|listener| listener.local_addr().ok())
-        .map(|addr| format!("http://{addr}/jobs"));
+        .map(|addr| {
+            // A loopback address, which the outbound policy refuses: exactly this
+            // address and port are allowed, for as long as the server runs.
+            db.outbound().allow([Allow::Socket(addr)]);
+            format!("http://{addr}/jobs")
+        });
     let receiver_task = receiver.map(|listener| {
         let router = Router::new()
             .route("/jobs", post(receive_job))

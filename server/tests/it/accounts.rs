@@ -200,7 +200,7 @@ async fn the_cli_adds_users_to_accounts_and_creates_tokens() {
     )
     .await;
     assert!(!short.status.success());
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10"));
 
     let created = runboard(&url, &["token", "create", "--email", "new@example.com"]).await;
     assert!(created.status.success());

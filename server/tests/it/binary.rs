@@ -70,3 +70,44 @@ async fn first_start_prints_a_generated_password_and_sigterm_stops_cleanly() {
     .is_ok());
     assert_eq!(store::db::users::count_users(&db.read).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_runner_auth_secret_shorter_than_32_bytes_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_runboard"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/runboard.db", dir.path().display()),
+            )
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("LEPTOS_SITE_ROOT", dir.path())
+            .env("RUNNER_AUTH_SECRET", secret)
+            .arg("serve")
+            .kill_on_drop(true)
+            .output()
+    };
+    let short = "31-bytes-of-a-guessable-secret!";
+    assert_eq!(short.len(), 31);
+    let output = tokio::time::timeout(Duration::from_secs(30), start(short))
+        .await
+        .expect("the server refuses at once")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("RUNNER_AUTH_SECRET is 31 bytes long; it must be at least 32"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(short),
+        "the secret is not printed: {stderr}"
+    );
+    assert!(
+        !dir.path().join("runboard.db").exists(),
+        "refused before anything was created"
+    );
+}

@@ -39,6 +39,9 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
     config.site_root = dir.path().join("site").display().to_string();
     config.artifact_dir = dir.path().join("artifacts").display().to_string();
     config.retry_base_ms = 20;
+    // Webhook and dispatch receivers of the tests listen on 127.0.0.1, which the
+    // outbound policy refuses unless allowed (the `outbound` tests clear this).
+    config.outbound_allow = vec!["127.0.0.1".parse().unwrap()];
     configure(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://{}", app.addr());

@@ -17,6 +17,7 @@ mod openapi;
 mod outbox;
 mod query_plans;
 mod roles;
+mod run_input;
 mod runner;
 mod runs_page;
 mod site;

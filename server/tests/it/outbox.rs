@@ -1,4 +1,7 @@
-//! Push dispatch and webhooks through the durable outbox, against a local receiver.
+//! Push dispatch and webhooks through the durable outbox, against a local receiver,
+//! and the outbound policy that keeps them off loopback, private and metadata
+//! addresses unless allowed (the test server allows 127.0.0.1; the policy tests
+//! start one without that allowance).
 
 use crate::helpers::*;
 use axum::extract::State;
@@ -169,6 +172,10 @@ async fn dispatch_that_never_succeeds_fails_the_run() {
     .await;
     let error = run_field(&app, &token, &id, "error").await;
     assert_eq!(error["code"], "dispatch_failed");
+    assert_eq!(
+        error["details"]["lastError"], "the receiver answered 500",
+        "what failed, in general terms: not the URL, not the status line"
+    );
     assert_eq!(receiver.count(), 6, "six attempts, then it gives up");
 }
 
@@ -249,6 +256,16 @@ async fn a_webhook_pending_at_shutdown_is_delivered_after_a_restart() {
         run_field(&app, &token, &id, "webhookStatus").await,
         "pending"
     );
+    let problem: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
+    assert_eq!(
+        problem.as_deref(),
+        Some("could not connect"),
+        "not the socket's error text"
+    );
 
     let app = app.restart(|config| config.retry_base_ms = 100).await;
     let receiver = Receiver::new(vec![], 200);
@@ -263,4 +280,209 @@ async fn a_webhook_pending_at_shutdown_is_delivered_after_a_restart() {
         run_field(&app, &token, &id, "webhookStatus").await == "delivered"
     })
     .await;
+}
+
+/// A test server with the outbound policy as shipped: no allowance for 127.0.0.1.
+async fn strict_app(retry_base_ms: u64) -> TestApp {
+    spawn_app_with(|config| {
+        config.outbound_allow.clear();
+        config.retry_base_ms = retry_base_ms;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn urls_to_loopback_private_or_metadata_addresses_are_refused_when_stored() {
+    let app = strict_app(20).await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![], 200);
+    let url = receiver.start().await;
+    let port = url.rsplit(':').next().unwrap().trim_end_matches("/hook");
+    let refused = [
+        url.clone(),
+        format!("http://localhost:{port}/hook"),
+        format!("http://rebind.localhost:{port}/hook"),
+        "http://2130706433/hook".to_string(),
+        "http://0x7f.1/hook".to_string(),
+        "http://[::ffff:127.0.0.1]/hook".to_string(),
+        "http://[::1]/hook".to_string(),
+        "http://10.0.0.8/hook".to_string(),
+        "http://[fd00::8]/hook".to_string(),
+        "http://100.64.0.8/hook".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://metadata.google.internal/computeMetadata/v1/".to_string(),
+    ];
+    for bad in &refused {
+        for (method, path, body, field) in [
+            (
+                Method::POST,
+                "/api/runs",
+                json!({"agent": "a", "webhookUrl": bad}),
+                "webhookUrl",
+            ),
+            (
+                Method::POST,
+                "/pipelines/p/runs",
+                json!({"webhookUrl": bad}),
+                "webhookUrl",
+            ),
+            (
+                Method::POST,
+                "/pipelines/p/runs",
+                json!({"webhook": bad}),
+                "webhook",
+            ),
+            (
+                Method::PUT,
+                "/api/agents/a",
+                json!({"dispatchUrl": bad}),
+                "dispatchUrl",
+            ),
+        ] {
+            let (status, response) = app.call(method, path, &token, Some(body.clone())).await;
+            assert_eq!(status, 400, "{path} {body} -> {response}");
+            assert_eq!(response["error"]["field"], field, "{body} -> {response}");
+            assert!(
+                response["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{field} points to ")),
+                "{response}"
+            );
+        }
+    }
+    // The dashboard's new-run form goes through the same check.
+    app.login_owner().await;
+    let response = app
+        .client
+        .post(app.url("/fn/start_run"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("agent", "a"),
+            ("input", ""),
+            ("campaign", ""),
+            ("webhook_url", &url),
+            ("summary", ""),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer = response.text().await.unwrap();
+    assert!(
+        answer.contains("webhookUrl points to 127.0.0.1"),
+        "{answer}"
+    );
+
+    let (_, runs) = app.call(Method::GET, "/api/runs", &token, None).await;
+    assert_eq!(runs["data"]["total"], 0, "nothing was stored");
+    let (_, agents) = app.call(Method::GET, "/api/agents", &token, None).await;
+    assert!(
+        agents["data"]["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|agent| agent["dispatchUrl"].is_null()),
+        "{agents}"
+    );
+    assert_eq!(receiver.count(), 0);
+}
+
+#[tokio::test]
+async fn metadata_addresses_stay_refused_when_everything_is_allowed() {
+    let app = spawn_app_with(|config| {
+        config.outbound_allow = vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()];
+    })
+    .await;
+    let token = app.owner_token().await;
+    for bad in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fd00:ec2::254]/",
+        "http://metadata.google.internal/",
+    ] {
+        let (status, response) = app
+            .call(
+                Method::POST,
+                "/api/runs",
+                &token,
+                Some(json!({"agent": "a", "webhookUrl": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad} -> {response}");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cloud metadata address"),
+            "{response}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stored_urls_are_checked_again_when_called() {
+    // Stored while 127.0.0.1 was allowed, called after the allowance is gone: the
+    // policy holds at connection time, for an address in the URL and for a name
+    // that resolves to it (as a rebound DNS name would).
+    let app = spawn_app_with(|config| config.retry_base_ms = 5).await;
+    let token = app.owner_token().await;
+    let receiver = Receiver::new(vec![], 200);
+    let url = receiver.start().await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    for (agent, dispatch_url) in [("literal", &url), ("named", &by_name)] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                &format!("/api/agents/{agent}"),
+                &token,
+                Some(json!({"dispatchUrl": dispatch_url})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (hooked, runner) = app
+        .create_run(&token, json!({"agent": "plain", "webhookUrl": by_name}))
+        .await;
+
+    let app = app
+        .restart(|config| {
+            config.outbound_allow.clear();
+            config.retry_base_ms = 5;
+        })
+        .await;
+    let token = app.owner_token().await;
+    for agent in ["literal", "named"] {
+        let (id, _) = app.create_run(&token, json!({"agent": agent})).await;
+        eventually("the dispatch given up", async || {
+            run_field(&app, &token, &id, "status").await == "failed"
+        })
+        .await;
+        let error = run_field(&app, &token, &id, "error").await;
+        assert_eq!(error["code"], "dispatch_failed", "{agent}");
+        assert_eq!(
+            error["details"]["lastError"], "refused by the outbound policy",
+            "{agent}"
+        );
+    }
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{hooked}/status"),
+            &runner,
+            Some(json!({"status": "completed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually("the webhook given up", async || {
+        run_field(&app, &token, &hooked, "webhookStatus").await == "failed"
+    })
+    .await;
+    let problem: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
+    assert_eq!(problem.as_deref(), Some("refused by the outbound policy"));
+    assert_eq!(receiver.count(), 0, "nothing reached the receiver");
 }

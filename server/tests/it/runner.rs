@@ -168,7 +168,7 @@ async fn an_expired_runner_token_is_refused() {
 #[tokio::test]
 async fn the_legacy_runner_secret_is_accepted_when_configured() {
     let app = spawn_app_with(|config| {
-        config.runner_auth_secret = Some("legacy-shared-secret-0123456789".into())
+        config.runner_auth_secret = Some("legacy-shared-secret-0123456789abcdef".into())
     })
     .await;
     let (_, id, runner) = new_run(&app).await;
@@ -176,7 +176,7 @@ async fn the_legacy_runner_secret_is_accepted_when_configured() {
         .call(
             Method::POST,
             &path(&id, "status"),
-            "legacy-shared-secret-0123456789",
+            "legacy-shared-secret-0123456789abcdef",
             Some(json!({"status": "running"})),
         )
         .await;
@@ -200,7 +200,7 @@ async fn the_legacy_runner_secret_is_accepted_when_configured() {
             .call(
                 Method::POST,
                 &path(&unknown, part),
-                "legacy-shared-secret-0123456789",
+                "legacy-shared-secret-0123456789abcdef",
                 Some(json!({"progress": 0.5})),
             )
             .await;

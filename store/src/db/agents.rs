@@ -57,6 +57,7 @@ pub async fn put_agent(
     runs::validate_slug("slug", slug)?;
     if let Some(url) = update.dispatch_url.as_deref().filter(|url| !url.is_empty()) {
         runs::validate_http_url("dispatchUrl", url)?;
+        db.outbound().check_url("dispatchUrl", url).await?;
     }
     let mut tx = db.begin_write().await?;
     let pk = runs::ensure_agent(&mut tx, account_pk, slug).await?;

@@ -33,6 +33,7 @@ pub mod tokens;
 pub mod users;
 pub mod view_cache;
 
+use crate::outbound::Outbound;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -61,6 +62,8 @@ pub struct Db {
     committed: Arc<Notify>,
     /// Dashboard reads kept until the next commit.
     views: Arc<ViewCache>,
+    /// Where the URLs stored for the server to call may point ([`crate::outbound`]).
+    outbound: Arc<Outbound>,
 }
 
 /// A write transaction of [`Db::begin_write`]. It is used like the connection it
@@ -133,6 +136,7 @@ impl Db {
             write,
             committed: Arc::new(Notify::new()),
             views: Arc::default(),
+            outbound: Arc::default(),
         })
     }
 
@@ -154,6 +158,13 @@ impl Db {
     /// Dashboard reads kept until the next commit ([`view_cache`]).
     pub fn views(&self) -> &ViewCache {
         &self.views
+    }
+
+    /// The outbound policy that URLs stored for the server to call (webhooks,
+    /// dispatch) are checked against, and that the outbox connects by. It starts
+    /// with an empty allow list; start-up adds the configured one.
+    pub fn outbound(&self) -> &Arc<Outbound> {
+        &self.outbound
     }
 
     /// Whether the database answers a trivial read (`SELECT 1`): the health check.

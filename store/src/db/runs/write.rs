@@ -194,6 +194,46 @@ pub fn flatten_input(input: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// How deeply a run's input may nest: an object or array inside another counts
+/// one level, the input itself the first.
+pub const MAX_INPUT_DEPTH: usize = 32;
+
+/// How many fields a run's input may flatten to ([`flatten_input`]): each is an
+/// indexed row written with the run, so this bounds what one request writes.
+pub const MAX_INPUT_FIELDS: usize = 10_000;
+
+/// A run's input within [`MAX_INPUT_DEPTH`] and [`MAX_INPUT_FIELDS`]; beyond, a
+/// 413 naming `input`. Walks without recursion and stops at the first limit.
+pub fn check_input_size(input: &Value) -> Result<(), AppError> {
+    let mut fields = 0usize;
+    // Each value with the number of objects and arrays around it.
+    let mut pending = vec![(input, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(map) => Box::new(map.values()),
+            Value::Array(items) => Box::new(items.iter()),
+            _ => {
+                if depth > 0 {
+                    fields += 1;
+                    if fields > MAX_INPUT_FIELDS {
+                        return Err(AppError::TooLarge(format!(
+                            "input has more than {MAX_INPUT_FIELDS} fields (values inside objects and arrays)"
+                        )));
+                    }
+                }
+                continue;
+            }
+        };
+        if depth + 1 > MAX_INPUT_DEPTH {
+            return Err(AppError::TooLarge(format!(
+                "input nests objects and arrays more than {MAX_INPUT_DEPTH} levels deep"
+            )));
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 /// What an owner asks for when creating a run.
 #[derive(Clone, Debug, Default)]
 pub struct CreateRun {
@@ -241,12 +281,18 @@ pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
 }
 
 /// Creates a run (status `requested`) and, when its agent has a dispatch URL, queues
-/// the job request for push dispatch. Returns the stored run.
+/// the job request for push dispatch. Returns the stored run. Every way to create
+/// a run comes here (owner API and its legacy routes, campaigns, the dashboard),
+/// so the input's size limits and the webhook URL's outbound policy hold for all.
 pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<StoredRun, AppError> {
     let account_pk = actor.account_pk;
     validate_slug("agent", &request.agent)?;
+    if let Some(input) = &request.input {
+        check_input_size(input)?;
+    }
     if let Some(url) = &request.webhook_url {
         validate_http_url("webhookUrl", url)?;
+        db.outbound().check_url("webhookUrl", url).await?;
     }
     let context = request
         .context
@@ -422,6 +468,49 @@ mod tests {
         .map(|(path, value)| (path.to_string(), value.to_string()))
         .collect();
         assert_eq!(fields, expected);
+    }
+
+    /// `levels` arrays, one inside the other, around a number.
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    #[test]
+    fn inputs_deeper_than_32_levels_are_too_large() {
+        assert_eq!(check_input_size(&nested(MAX_INPUT_DEPTH)), Ok(()));
+        assert_eq!(check_input_size(&json!({"a": {"b": nested(30)}})), Ok(()));
+        for deep in [nested(MAX_INPUT_DEPTH + 1), json!({"a": {"b": nested(31)}})] {
+            match check_input_size(&deep) {
+                Err(AppError::TooLarge(message)) => {
+                    assert!(message.starts_with("input "), "{message}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn inputs_of_more_than_10000_fields_are_too_large() {
+        let fields = |count: usize| -> Value {
+            Value::Object(
+                (0..count)
+                    .map(|index| (format!("f{index}"), json!(index)))
+                    .collect(),
+            )
+        };
+        let at_limit = json!({"list": (0..MAX_INPUT_FIELDS - 1).collect::<Vec<_>>(), "last": "x"});
+        assert_eq!(flatten_input(&at_limit).len(), MAX_INPUT_FIELDS);
+        assert_eq!(check_input_size(&at_limit), Ok(()));
+        assert_eq!(check_input_size(&fields(MAX_INPUT_FIELDS)), Ok(()));
+        let over = fields(MAX_INPUT_FIELDS + 1);
+        assert_eq!(flatten_input(&over).len(), MAX_INPUT_FIELDS + 1);
+        match check_input_size(&over) {
+            Err(AppError::TooLarge(message)) => assert!(message.starts_with("input "), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        // Empty objects and arrays are no fields, as in `flatten_input`.
+        assert_eq!(check_input_size(&json!({"a": [], "b": {}})), Ok(()));
+        assert_eq!(check_input_size(&json!("a scalar input")), Ok(()));
     }
 
     #[test]
