@@ -20,6 +20,8 @@ async function newPage(browser: Browser) {
 }
 
 test.describe.serial("members, invitations and a viewer's dashboard", () => {
+  // The last owner's refused demotion answers 409.
+  test.use({ expectedStatuses: [401, 409] });
   let inviteUrl = "";
 
   test("an owner adds a viewer and gets a one-time invitation link", async ({ page }) => {
@@ -28,9 +30,10 @@ test.describe.serial("members, invitations and a viewer's dashboard", () => {
     await page.getByRole("link", { name: "Members" }).click();
     await expect(page.getByRole("heading", { name: "Members" })).toBeVisible();
     await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-    await page.getByLabel("Email").fill(VIEWER);
-    await page.getByLabel("Role").selectOption("viewer");
-    await page.getByRole("button", { name: "Add member" }).click();
+    const add = page.getByRole("region", { name: "Add a member" });
+    await add.getByLabel("Email").fill(VIEWER);
+    await add.locator('select[name="role"]').selectOption("viewer");
+    await add.getByRole("button", { name: "Add member" }).click();
     const link = page.locator("[data-invite-url]");
     await expect(link).toContainText("/invite/");
     inviteUrl = (await link.textContent())!.trim();

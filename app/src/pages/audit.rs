@@ -99,22 +99,37 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
         (Some(kind), Some(id)) if kind == "run" => {
             view! { <A href=format!("/runs/{id}")>{format!("run {}", id.chars().take(8).collect::<String>())}</A> }.into_any()
         }
-        (Some(kind), Some(id)) => view! { <span>{format!("{kind} {id}")}</span> }.into_any(),
+        (Some(kind), Some(id)) => {
+            let short: String = id.chars().take(8).collect();
+            view! { <span title=id.clone()>{format!("{kind} {short}")}</span> }.into_any()
+        }
         _ => view! { <span class="muted">"—"</span> }.into_any(),
     };
-    let detail = entry
-        .detail
-        .as_ref()
-        .map(|detail| detail.to_string())
-        .unwrap_or_default();
+    let detail = entry.detail.as_ref().map(readable).unwrap_or_default();
     view! {
         <tr data-action=entry.action.as_str()>
             <td class="nowrap">{format_timestamp(entry.at)}</td>
             <td>{entry.actor.clone()}<span class="muted">{format!(" ({})", entry.via)}</span></td>
             <td><code>{entry.action.as_str()}</code></td>
             <td>{target}</td>
-            <td class="detail"><code>{detail}</code></td>
+            <td class="detail">{detail}</td>
             <td>{entry.ip.clone().unwrap_or_default()}</td>
         </tr>
+    }
+}
+
+/// An entry's detail as `key: value` pairs (`email: a@b · role: viewer`).
+fn readable(detail: &serde_json::Value) -> String {
+    match detail {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => format!("{key}: {text}"),
+                other => format!("{key}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        other => other.to_string(),
     }
 }

@@ -96,12 +96,12 @@ pub fn MembersPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match members.await {
                             Ok(list) => view! {
-                                <table class="members">
+                                <div class="table-scroll"><table class="members">
                                     <thead><tr><th>"Email"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th><th></th></tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|member| view! { <MemberRow member change remove /> }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                             }
                             .into_any(),
                             Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
