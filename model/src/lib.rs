@@ -17,6 +17,7 @@ mod step;
 mod team;
 mod time;
 mod token;
+mod url;
 mod user;
 
 pub use agent::Agent;
@@ -35,6 +36,7 @@ pub use step::{Step, StepStatus};
 pub use team::{AddedMember, AuditAction, AuditEntry, AuditPage, Member, Via};
 pub use time::{format_duration_ms, format_timestamp};
 pub use token::ApiToken;
+pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it

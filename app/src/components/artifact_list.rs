@@ -1,6 +1,8 @@
 //! A run's artifacts: type, size and time, inline previews (images, text, JSON,
-//! markdown), downloads, and HTML only inside a sandboxed frame.
+//! markdown sanitised on the server), downloads, and HTML only inside a sandboxed
+//! frame. Only an http(s) URL or a path of this site is linked or loaded.
 
+use crate::components::stored_link::UnlinkedUrl;
 use leptos::prelude::*;
 use model::{format_timestamp, ArtifactView, Preview};
 
@@ -42,7 +44,11 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
         .name
         .clone()
         .unwrap_or_else(|| artifact.artifact_type.clone());
-    let url = view.content_url.clone();
+    // A stored URL that may not be a link is shown as text, and nothing loads from it.
+    let (url, unlinked) = match view.content_url {
+        Some(url) if model::link_target(&url).is_some() => (Some(url), None),
+        other => (None, other),
+    };
     let preview = match view.preview {
         Preview::Image => url.clone().map(|src| {
             view! { <img class="preview-image" src=src alt=name.clone() loading="lazy" /> }
@@ -72,6 +78,7 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
                 {url.map(|href| view! {
                     <a class="button subtle small" href=href download=name.clone() rel="noopener" target="_blank">"Download"</a>
                 })}
+                {unlinked.map(|url| view! { <UnlinkedUrl url /> })}
             </div>
             {preview.map(|preview| view! { <div class="artifact-preview">{preview}</div> })}
         </li>

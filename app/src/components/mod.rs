@@ -8,3 +8,4 @@ pub mod progress_bar;
 pub mod runs_chart;
 pub mod status_badge;
 pub mod step_timeline;
+pub mod stored_link;

@@ -2,6 +2,7 @@
 //! the campaign's runs.
 
 use crate::components::layout::IfRole;
+use crate::components::stored_link::StoredLink;
 use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
 use crate::pages::not_found::NotFound;
 use crate::pages::run_list::RunsExplorer;
@@ -56,7 +57,7 @@ pub fn CampaignsPage() -> impl IntoView {
                                             <tr data-campaign=campaign.id.to_string()>
                                                 <td><a href=format!("/campaigns/{}", campaign.id)>{campaign.name.clone()}</a></td>
                                                 <td><CampaignStatusTag campaign=campaign.clone() /></td>
-                                                <td>{campaign.bundle_url.clone().map(|url| { let text = url.clone(); view! { <a href=url rel="noopener" target="_blank">{text}</a> } })}</td>
+                                                <td>{campaign.bundle_url.clone().map(|url| view! { <StoredLink url /> })}</td>
                                                 <td>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string().chars().take(8).collect::<String>()}</a> })}</td>
                                                 <td>{format_timestamp(campaign.created_at)}</td>
                                             </tr>
@@ -95,7 +96,7 @@ pub fn CampaignPage() -> impl IntoView {
                                 <dl class="facts">
                                     <dt>"Id"</dt><dd><code>{campaign.id.to_string()}</code></dd>
                                     <dt>"Bundle"</dt>
-                                    <dd>{campaign.bundle_url.clone().map(|url| { let text = url.clone(); view! { <a href=url rel="noopener" target="_blank">{text}</a> } }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
+                                    <dd>{campaign.bundle_url.clone().map(|url| view! { <StoredLink url /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
                                     <dt>"Latest run"</dt>
                                     <dd>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string()}</a> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
                                     <dt>"Updated"</dt><dd>{format_timestamp(campaign.updated_at)}</dd>

@@ -1,4 +1,5 @@
-//! Campaigns: their runs, and their status following the run that ends.
+//! Campaigns: their runs, their status following the run that ends, and their
+//! bundle URL, which is an http(s) URL when written and a link only if it is one.
 
 use crate::helpers::*;
 use reqwest::Method;
@@ -226,4 +227,129 @@ async fn agents_are_created_on_first_use_and_registered() {
         )
         .await;
     assert_eq!(status, 200, "an empty dispatch URL removes it");
+}
+
+#[tokio::test]
+async fn a_bundle_url_in_a_runs_context_must_be_http() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    for bad in [
+        json!("JaVaScRiPt:alert(1)"),
+        json!("data:text/html,<script>alert(1)</script>"),
+        json!("//cdn.example.com/x"),
+        json!(42),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/runs",
+                &token,
+                Some(json!({"agent": "site", "context": {"bundleUrl": bad}})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some("context.bundleUrl")),
+            "{bad}: {body}"
+        );
+    }
+    let (id, _) = app
+        .create_run(
+            &token,
+            json!({"agent": "site", "context": {"bundleUrl": "https://b.example/1"}}),
+        )
+        .await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/runs/{id}"),
+            &token,
+            Some(json!({"context": {"bundleUrl": "javascript:alert(1)"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("context.bundleUrl")),
+        "{body}"
+    );
+    let (_, body) = app
+        .call(Method::GET, &format!("/api/runs/{id}"), &token, None)
+        .await;
+    assert_eq!(body["data"]["context"]["bundleUrl"], "https://b.example/1");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/runs/{id}"),
+            &token,
+            Some(json!({"context": {"bundleUrl": "https://b.example/2"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_stored_bundle_url_that_is_not_http_never_reaches_the_campaign() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let campaign_id = campaign(&app, &token).await;
+    let (id, runner) = app
+        .create_run(&token, json!({"agent": "site", "campaignId": campaign_id}))
+        .await;
+    // Written before the check existed.
+    app.execute(
+        "UPDATE runs SET context = '{\"bundleUrl\":\"javascript:alert(1)\"}' WHERE id = ?",
+        &[id.as_str()],
+    )
+    .await;
+    finish(&app, &id, &runner, "completed").await;
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/campaigns/{campaign_id}"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["status"], "live");
+    assert_eq!(body["data"]["bundleUrl"], serde_json::Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn the_campaign_pages_link_a_bundle_url_only_when_it_is_http() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let linked = campaign(&app, &token).await;
+    let unlinked = campaign(&app, &token).await;
+    app.execute(
+        "UPDATE campaigns SET bundle_url = 'https://cdn.example.com/spring/' WHERE id = ?",
+        &[linked.as_str()],
+    )
+    .await;
+    app.execute(
+        "UPDATE campaigns SET bundle_url = 'JaVaScRiPt:alert(document.cookie)' WHERE id = ?",
+        &[unlinked.as_str()],
+    )
+    .await;
+    app.login_owner().await;
+    for path in [
+        "/campaigns".to_string(),
+        format!("/campaigns/{linked}"),
+        format!("/campaigns/{unlinked}"),
+    ] {
+        let html = app.get(&path).await.text().await.unwrap();
+        assert_no_script_links(&html);
+        if path != format!("/campaigns/{unlinked}") {
+            assert!(
+                link_targets(&html).contains(&"https://cdn.example.com/spring/".to_string()),
+                "{path} links the http(s) bundle"
+            );
+        }
+        if path != format!("/campaigns/{linked}") {
+            assert!(
+                html.contains(r#"<code class="unlinked-url""#)
+                    && html.contains("alert(document.cookie)"),
+                "{path} shows the other bundle URL as text"
+            );
+        }
+    }
 }

@@ -129,6 +129,51 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Runs one statement straight on the database (text parameters), as a row
+    /// written before a check existed would have been.
+    pub async fn execute(&self, statement: &str, params: &[&str]) {
+        let mut tx = self.db.begin_write().await.unwrap();
+        let mut query = sqlx::query(statement);
+        for param in params {
+            query = query.bind(*param);
+        }
+        let done = query.execute(&mut *tx).await.unwrap();
+        assert!(done.rows_affected() > 0, "{statement} changed nothing");
+        tx.commit().await.unwrap();
+    }
+}
+
+/// Every `href` and `src` value of a page's markup, unescaped enough to read the
+/// scheme as a browser would (lower case, without whitespace or control characters).
+pub fn link_targets(html: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for attribute in [" href=\"", " src=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            let value = &rest[..rest.find('"').unwrap_or(rest.len())];
+            targets.push(
+                value
+                    .replace("&amp;", "&")
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                    .collect::<String>()
+                    .to_ascii_lowercase(),
+            );
+        }
+    }
+    targets
+}
+
+/// Fails when a link or image of the page points at a script or data URL.
+pub fn assert_no_script_links(html: &str) {
+    for target in link_targets(html) {
+        for scheme in ["javascript:", "data:", "vbscript:"] {
+            assert!(!target.starts_with(scheme), "a {scheme} link: {target}");
+        }
+    }
+}
+
 pub fn form(fields: &[(&str, &str)]) -> String {
     fields
         .iter()

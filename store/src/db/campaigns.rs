@@ -217,10 +217,13 @@ async fn bundle_url(
             (stored == 1).then(|| format!("/api/runs/{}/artifacts/{id}/content", run.id))
         })
     });
-    Ok(from_artifact.or_else(|| {
+    // Both are checked when written; one written before that check is passed over.
+    let linkable = |url: &String| model::link_target(url).is_some();
+    Ok(from_artifact.filter(linkable).or_else(|| {
         run.context
             .get("bundleUrl")
             .and_then(|url| url.as_str())
             .map(str::to_string)
+            .filter(linkable)
     }))
 }

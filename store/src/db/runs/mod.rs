@@ -21,6 +21,6 @@ pub use status::{
 };
 pub use write::{
     check_input_size, create_run, delete_run, ensure_agent, flatten_input, insert_run, retry_run,
-    validate_http_url, validate_slug, CreateRun, NewRun, MAX_INPUT_DEPTH, MAX_INPUT_FIELDS,
-    MAX_SLUG_LEN,
+    validate_context, validate_http_url, validate_slug, CreateRun, NewRun, MAX_INPUT_DEPTH,
+    MAX_INPUT_FIELDS, MAX_SLUG_LEN,
 };

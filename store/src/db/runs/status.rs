@@ -3,7 +3,7 @@
 //! that go through it: an owner's patch or cancel, a runner's report, a claim.
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
-use super::write::{count_run, validate_slug};
+use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
 use crate::db::{campaigns, changes, now_ms, outbox, Db};
 use model::{
@@ -134,6 +134,9 @@ pub async fn patch_run(
     patch: RunPatch,
 ) -> Result<StoredRun, AppError> {
     let account_pk = actor.account_pk;
+    if let Some(context) = &patch.context {
+        validate_context(context)?;
+    }
     let mut tx = db.begin_write().await?;
     let mut run = get_run(&mut tx, account_pk, id).await?;
     if patch.summary.is_some() || patch.context.is_some() {

@@ -265,18 +265,22 @@ pub fn validate_slug(field: &str, slug: &str) -> Result<(), AppError> {
     }
 }
 
-/// An http(s) URL without spaces: where Runboard may post.
-pub fn validate_http_url(field: &str, url: &str) -> Result<(), AppError> {
-    let valid = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2048
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            field,
-            format!("{field} must be an http:// or https:// URL"),
-        ))
+/// An http(s) URL without spaces: where Runboard may post, and what it may link to.
+/// The rule is `model`'s, which the dashboard applies again when it renders a link.
+pub use model::validate_http_url;
+
+/// A run's context is the caller's own JSON, except `bundleUrl`: a campaign takes
+/// it as its bundle's address and the dashboard links to it, so it must be an
+/// http(s) URL.
+pub fn validate_context(context: &Value) -> Result<(), AppError> {
+    const FIELD: &str = "context.bundleUrl";
+    match context.get("bundleUrl") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(url)) => validate_http_url(FIELD, url),
+        Some(_) => Err(AppError::invalid(
+            FIELD,
+            format!("{FIELD} must be an http:// or https:// URL"),
+        )),
     }
 }
 
@@ -293,6 +297,9 @@ pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<St
     if let Some(url) = &request.webhook_url {
         validate_http_url("webhookUrl", url)?;
         db.outbound().check_url("webhookUrl", url).await?;
+    }
+    if let Some(context) = &request.context {
+        validate_context(context)?;
     }
     let context = request
         .context
@@ -525,5 +532,20 @@ mod tests {
         assert!(validate_slug("agent", "../etc").is_err());
         assert!(validate_http_url("webhookUrl", "https://example.com/hook").is_ok());
         assert!(validate_http_url("webhookUrl", "file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_context_bundle_url_must_be_http() {
+        assert!(validate_context(&json!({"bundleUrl": "https://cdn.example/site/"})).is_ok());
+        assert!(validate_context(&json!({"other": "javascript:alert(1)"})).is_ok());
+        assert!(validate_context(&json!("not an object")).is_ok());
+        for bad in [
+            json!("JaVaScRiPt:alert(1)"),
+            json!("data:text/html,x"),
+            json!(42),
+        ] {
+            let error = validate_context(&json!({ "bundleUrl": bad })).unwrap_err();
+            assert_eq!(error.field(), Some("context.bundleUrl"), "{bad}");
+        }
     }
 }
