@@ -196,7 +196,21 @@ pub(crate) mod ssr {
         String::from_utf8(bytes).ok()
     }
 
-    /// Markdown to HTML with any raw HTML in it shown as text, never interpreted.
+    /// What a markdown preview may contain: ammonia's allow-list of tags and
+    /// attributes, and links and images to http(s), mailto and relative URLs only
+    /// (pulldown-cmark writes any scheme it is given, `javascript:` included).
+    static MARKDOWN_POLICY: std::sync::LazyLock<ammonia::Builder<'static>> =
+        std::sync::LazyLock::new(|| {
+            let mut policy = ammonia::Builder::default();
+            policy
+                .url_schemes(["http", "https", "mailto"].into_iter().collect())
+                .url_relative(ammonia::UrlRelative::PassThrough)
+                .link_rel(Some("noopener noreferrer nofollow"));
+            policy
+        });
+
+    /// Markdown to HTML for the page: raw HTML in it is shown as text, never
+    /// interpreted, and the result is sanitised ([`MARKDOWN_POLICY`]).
     pub fn markdown_html(text: &str) -> String {
         use pulldown_cmark::{Event, Options, Parser};
         let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH)
@@ -206,7 +220,7 @@ pub(crate) mod ssr {
             });
         let mut html = String::new();
         pulldown_cmark::html::push_html(&mut html, parser);
-        html
+        MARKDOWN_POLICY.clean(&html).to_string()
     }
 
     pub async fn artifact_view(state: &AppState, run_id: Uuid, artifact: Artifact) -> ArtifactView {
@@ -251,6 +265,44 @@ pub(crate) mod ssr {
     mod tests {
         use super::markdown_html;
 
+        /// Every `href` and `src` value of the HTML.
+        fn urls(html: &str) -> Vec<String> {
+            let mut urls = Vec::new();
+            for attribute in ["href=\"", "src=\""] {
+                for (at, _) in html.match_indices(attribute) {
+                    let rest = &html[at + attribute.len()..];
+                    urls.push(rest[..rest.find('"').unwrap_or(rest.len())].to_string());
+                }
+            }
+            urls
+        }
+
+        /// Every tag of the HTML, `<` to `>` (text is escaped, so holds neither).
+        fn tags(html: &str) -> Vec<&str> {
+            html.split('<')
+                .skip(1)
+                .map(|rest| &rest[..rest.find('>').unwrap_or(rest.len())])
+                .collect()
+        }
+
+        /// Renders the markdown and checks that no link or image in it has a
+        /// script or data URL, read the way a browser reads one (case-insensitive,
+        /// tabs and newlines dropped).
+        fn assert_no_script_urls(markdown: &str) -> String {
+            let html = markdown_html(markdown);
+            for url in urls(&html) {
+                let url: String = url
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                for scheme in ["javascript:", "data:", "vbscript:", "&#"] {
+                    assert!(!url.contains(scheme), "{markdown:?} rendered as {html}");
+                }
+            }
+            html
+        }
+
         #[test]
         fn markdown_is_rendered_and_raw_html_is_escaped() {
             let html = markdown_html("# Report\n\n*ok* <script>alert(1)</script>");
@@ -258,6 +310,94 @@ pub(crate) mod ssr {
             assert!(html.contains("<em>ok</em>"));
             assert!(!html.contains("<script>"), "{html}");
             assert!(html.contains("&lt;script&gt;"));
+        }
+
+        #[test]
+        fn links_to_script_urls_lose_their_target_whatever_the_case() {
+            for markdown in [
+                "[click](javascript:alert(1))",
+                "[click](JaVaScRiPt:alert(1))",
+                "[click]( javascript:alert(1) )",
+                "[click](&#106;avascript:alert(1))",
+                "[click](<java\tscript:alert(1)>)",
+                "[click](vbscript:msgbox(1))",
+                "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+                "[click][ref]\n\n[ref]: javascript:alert(1)",
+            ] {
+                let html = assert_no_script_urls(markdown);
+                assert!(html.contains("click"), "the text stays: {html}");
+            }
+        }
+
+        #[test]
+        fn autolinks_to_script_urls_are_not_links() {
+            for markdown in [
+                "<javascript:alert(1)>",
+                "<JAVASCRIPT:alert(1)>",
+                "<data:text/html,<b>x</b>>",
+            ] {
+                assert_no_script_urls(markdown);
+            }
+            let html = markdown_html("<https://example.com/report>");
+            assert_eq!(urls(&html), ["https://example.com/report"], "{html}");
+        }
+
+        #[test]
+        fn images_from_data_and_script_urls_have_no_source() {
+            for markdown in [
+                "![chart](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+                "![chart](DATA:image/png;base64,iVBORw0KGgo=)",
+                "![chart](javascript:alert(1))",
+            ] {
+                let html = assert_no_script_urls(markdown);
+                assert!(!html.contains("src="), "{html}");
+            }
+        }
+
+        #[test]
+        fn http_mailto_and_relative_urls_are_kept() {
+            let html = markdown_html(
+                "[a](https://example.com/a) [b](http://example.com/b) [c](mailto:ops@example.com) \
+                 [d](/runs?status=failed) [e](details.md) ![f](https://example.com/f.png)",
+            );
+            assert_eq!(
+                urls(&html),
+                [
+                    "https://example.com/a",
+                    "http://example.com/b",
+                    "mailto:ops@example.com",
+                    "/runs?status=failed",
+                    "details.md",
+                    "https://example.com/f.png",
+                ],
+                "{html}"
+            );
+            assert!(
+                html.contains("rel=\"noopener noreferrer nofollow\""),
+                "{html}"
+            );
+        }
+
+        #[test]
+        fn raw_html_never_becomes_elements_or_event_handlers() {
+            for markdown in [
+                "<script>alert(1)</script>",
+                "<img src=x onerror=alert(1)>",
+                "text <a href=\"javascript:alert(1)\" onclick=\"alert(1)\">x</a>",
+                "<div onmouseover=\"alert(1)\">\n\nhover\n\n</div>",
+                "<svg><script>alert(1)</script></svg>",
+                "<iframe src=\"javascript:alert(1)\"></iframe>",
+            ] {
+                let html = assert_no_script_urls(markdown);
+                for tag in tags(&html) {
+                    let name = tag.split_whitespace().next().unwrap_or("");
+                    assert!(
+                        matches!(name, "p" | "/p"),
+                        "{markdown:?} rendered as {html}"
+                    );
+                    assert!(!tag.contains(" on"), "{markdown:?} rendered as {html}");
+                }
+            }
         }
     }
 }
