@@ -100,7 +100,12 @@ impl Application {
         let (stop_outbox, stopped) = watch::channel(false);
         let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped));
 
-        let router = router(state, sessions);
+        let security = crate::http::layers::SecurityHeaders {
+            hsts: config.serves_tls(),
+            // What Leptos' reload script itself looks at.
+            dev_reload: std::env::var("LEPTOS_WATCH").is_ok(),
+        };
+        let router = router(state, sessions, security);
         Ok(Application {
             listener,
             router,
@@ -180,6 +185,7 @@ pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<
 fn router(
     state: AppState,
     sessions: tower_sessions::SessionManagerLayer<crate::sessions::Sessions>,
+    security: crate::http::layers::SecurityHeaders,
 ) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -190,7 +196,7 @@ fn router(
     let pages = Router::new().leptos_routes_with_context(
         &state,
         routes,
-        || {},
+        crate::http::layers::page_nonce,
         move || shell(options.clone()),
     );
     let open = Router::new()
@@ -200,9 +206,13 @@ fn router(
         state,
         pages,
         open,
-        leptos_axum::file_and_error_handler::<AppState, _>(shell),
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            crate::http::layers::page_nonce,
+            shell,
+        ),
         bundle,
         sessions,
+        security,
     )
 }
 

@@ -48,30 +48,35 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let error = self.0;
-        let body = ErrorEnvelope {
-            ok: false,
-            error: ErrorDetail {
-                code: error.code().to_string(),
-                message: error.to_string(),
-                field: error.field().map(str::to_string),
-            },
-        };
-        let mut response = (error.status_code(), Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after_secs } = error {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after_secs),
-            );
-        }
-        if error.status_code() == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        response
+        error_response(&self.0, self.0.to_string())
     }
+}
+
+/// The answer to `error` (its status, code and field) with `message` for people:
+/// the error's own text, or one that says more about this case.
+pub fn error_response(error: &AppError, message: String) -> Response {
+    let body = ErrorEnvelope {
+        ok: false,
+        error: ErrorDetail {
+            code: error.code().to_string(),
+            message,
+            field: error.field().map(str::to_string),
+        },
+    };
+    let mut response = (error.status_code(), Json(body)).into_response();
+    if let AppError::TooManyRequests { retry_after_secs } = error {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(*retry_after_secs),
+        );
+    }
+    if error.status_code() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 pub type ApiResult = Result<Response, ApiError>;

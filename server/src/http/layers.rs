@@ -1,7 +1,7 @@
 //! Every middleware layer of the server, in the order a request meets them:
-//! tracing, the session cookie, the refusal of cross-site requests
-//! ([`super::csrf`]), on-the-fly compression (not for the prebuilt bundle), and
-//! the login requirement of pages.
+//! tracing, the security headers (with the page's script nonce), the session
+//! cookie, the refusal of cross-site requests ([`super::csrf`]), on-the-fly
+//! compression (not for the prebuilt bundle), and the login requirement of pages.
 
 use crate::sessions::Sessions;
 use app::state::AppState;
@@ -10,7 +10,13 @@ use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
+use http::header::{
+    HeaderValue, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use http::StatusCode;
+use leptos::nonce::Nonce;
+use leptos::prelude::{provide_context, use_context};
 use store::db::Db;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -55,7 +61,8 @@ pub fn sessions(db: &Db, secure: bool) -> SessionManagerLayer<Sessions> {
 
 /// The whole server behind its layers: `pages` need a signed-in user, `open`
 /// (the APIs, the health check) checks for itself, `fallback` answers the rest,
-/// and `bundle` is served as the compressed copies the build wrote.
+/// and `bundle` is served as the compressed copies the build wrote. Every
+/// response carries the `security` headers.
 pub fn around<H, T>(
     state: AppState,
     pages: Router<AppState>,
@@ -63,6 +70,7 @@ pub fn around<H, T>(
     fallback: H,
     bundle: Router<AppState>,
     sessions: SessionManagerLayer<Sessions>,
+    security: SecurityHeaders,
 ) -> Router
 where
     H: Handler<T, AppState>,
@@ -82,7 +90,94 @@ where
         ))
         .with_state(state)
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(security, security_headers))
         .layer(TraceLayer::new_for_http())
+}
+
+/// What the security headers depend on: the public URL's scheme, and whether
+/// `cargo leptos watch` serves the pages (its reload script opens a websocket).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecurityHeaders {
+    /// `Strict-Transport-Security`, sent only when the public URL is https: over
+    /// plain http it would be ignored, and a test instance on localhost must not
+    /// pin https for every other local server.
+    pub hsts: bool,
+    /// Lets the development reload script (`LEPTOS_WATCH`) reach its websocket.
+    pub dev_reload: bool,
+}
+
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("SAMEORIGIN");
+/// No referrer leaves for another site (a run page's address names the run, and a
+/// self-hosted instance's host name may be private); within the site it is whole.
+const REFERRER: HeaderValue = HeaderValue::from_static("same-origin");
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+/// For anything that is not a page (JSON, the bundle, files): nothing may load or
+/// run from it if a browser opens it as a document, and only this site frames it.
+const NOT_A_PAGE_POLICY: HeaderValue =
+    HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'");
+
+/// The Content-Security-Policy of a page. Scripts: the bundle from this site, the
+/// inline ones only with this response's nonce (Leptos puts it on its hydration
+/// and streaming scripts), and WebAssembly. Styles: the stylesheet, and `style`
+/// attributes (progress bars and the step timeline set widths with them; an
+/// attribute cannot load or run anything). Images may come from other sites
+/// (an artifact's or a markdown report's picture); frames only from this one (the
+/// sandboxed HTML preview), and only this site may frame the page.
+pub fn page_policy(nonce: &str, dev_reload: bool) -> String {
+    let connect = if dev_reload { "'self' ws:" } else { "'self'" };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'; \
+         img-src 'self' https: http:; connect-src {connect}; frame-src 'self'; \
+         frame-ancestors 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
+/// Sets the security headers on every response; a response that brings its own
+/// Content-Security-Policy (artifact content) keeps it. The request carries the
+/// nonce of its page's policy to the renderer ([`page_nonce`]).
+async fn security_headers(
+    State(security): State<SecurityHeaders>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let nonce = Nonce::new();
+    request.extensions_mut().insert(nonce.clone());
+    let mut response = next.run(request).await;
+    let is_page = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    let headers = response.headers_mut();
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        let policy = if is_page {
+            HeaderValue::from_str(&page_policy(&nonce, security.dev_reload))
+                .unwrap_or(NOT_A_PAGE_POLICY)
+        } else {
+            NOT_A_PAGE_POLICY
+        };
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    headers.insert(X_FRAME_OPTIONS, SAME_ORIGIN);
+    headers.insert(REFERRER_POLICY, REFERRER);
+    if security.hsts {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    response
+}
+
+/// Leptos context for rendering a page: the nonce [`security_headers`] put in
+/// the response's policy, in place of the one `leptos_axum` makes up for each
+/// render, so that the inline scripts Leptos writes carry the nonce the browser
+/// is told to trust.
+pub fn page_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(nonce);
+    }
 }
 
 /// Pages need a signed-in user: anyone else is sent to the login form, which

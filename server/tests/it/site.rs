@@ -1,9 +1,13 @@
 //! The built site as browsers receive it: the bundle under its hashed name, cached
 //! for good and sent precompressed; pages and JSON compressed on the fly; the live
-//! stream never compressed.
+//! stream never compressed; the security headers on every response, with a
+//! Content-Security-Policy whose nonce is on each inline script of the page.
 
 use crate::helpers::{spawn_app_with, TestApp};
-use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING};
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, REFERRER_POLICY,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 
 const HASH: &str = "0f1e2d3c4b5a6978";
 
@@ -142,6 +146,151 @@ async fn without_a_hash_file_the_pages_name_the_plain_bundle() {
     let html = fetch(&app, "/login", None).await.text().await.unwrap();
     assert!(html.contains("/pkg/runboard.wasm"));
     assert!(html.contains("/pkg/runboard.css"));
+}
+
+/// The nonce a page's Content-Security-Policy trusts scripts by.
+fn policy_nonce(policy: &str) -> String {
+    let start = policy
+        .find("'nonce-")
+        .unwrap_or_else(|| panic!("no nonce in {policy}"))
+        + "'nonce-".len();
+    let end = policy[start..].find('\'').unwrap() + start;
+    policy[start..end].to_string()
+}
+
+/// The value of one directive of a policy (`script-src` → `'self' 'nonce-…' …`).
+fn directive<'p>(policy: &'p str, name: &str) -> &'p str {
+    policy
+        .split(';')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no {name} in {policy}"))
+        .trim()
+}
+
+/// Every `<script …>` opening tag of a page.
+fn script_tags(html: &str) -> Vec<&str> {
+    html.match_indices("<script")
+        .map(|(at, _)| &html[at..at + html[at..].find('>').unwrap() + 1])
+        .collect()
+}
+
+/// Loads a page and checks that its policy trusts inline scripts by a nonce alone
+/// and that each script of the page carries that nonce; returns the nonce.
+async fn assert_every_script_has_the_policys_nonce(app: &TestApp, path: &str) -> String {
+    let response = fetch(app, path, None).await;
+    let policy = header(&response, CONTENT_SECURITY_POLICY).to_string();
+    let html = response.text().await.unwrap();
+    let nonce = policy_nonce(&policy);
+    assert!(nonce.len() >= 16, "a nonce of 128 bits: {nonce}");
+    let scripts = directive(&policy, "script-src");
+    assert!(!scripts.contains("'unsafe-inline'"), "{policy}");
+    assert!(!scripts.contains("'unsafe-eval'"), "{policy}");
+    assert!(scripts.contains("'wasm-unsafe-eval'"), "{policy}");
+    assert!(
+        !directive(&policy, "style-src").contains("'unsafe-inline'"),
+        "{policy}"
+    );
+    let tags = script_tags(&html);
+    assert!(!tags.is_empty(), "{path} has its hydration script");
+    for tag in tags {
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: {tag} lacks the policy's nonce {nonce}"
+        );
+    }
+    nonce
+}
+
+#[tokio::test]
+async fn every_page_trusts_only_scripts_with_its_nonce() {
+    let app = spawn_with_hashed_site().await;
+    let token = app.owner_token().await;
+    let (run, _) = app
+        .create_run(&token, serde_json::json!({"agent": "a"}))
+        .await;
+    let first = assert_every_script_has_the_policys_nonce(&app, "/login").await;
+    let second = assert_every_script_has_the_policys_nonce(&app, "/login").await;
+    assert_ne!(first, second, "a new nonce for every response");
+    app.login_owner().await;
+    for path in [
+        "/".to_string(),
+        format!("/runs/{run}"),
+        "/agents".to_string(),
+        "/campaigns".to_string(),
+        "/settings".to_string(),
+        "/runs/new".to_string(),
+        "/no-such-page".to_string(),
+    ] {
+        assert_every_script_has_the_policys_nonce(&app, &path).await;
+    }
+}
+
+#[tokio::test]
+async fn pages_may_be_framed_by_this_site_only() {
+    let app = spawn_app_with(|_| {}).await;
+    for path in ["/login", "/no-such-page"] {
+        let response = fetch(&app, path, None).await;
+        let policy = header(&response, CONTENT_SECURITY_POLICY);
+        assert_eq!(directive(policy, "frame-ancestors"), "'self'", "{path}");
+        assert_eq!(header(&response, X_FRAME_OPTIONS), "SAMEORIGIN", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_is_nosniff_and_keeps_its_referrer_on_this_site() {
+    let app = spawn_with_hashed_site().await;
+    let bundle = format!("/pkg/runboard.{HASH}.js");
+    for path in [
+        "/login",
+        "/",
+        "/no-such-page",
+        "/api/openapi.json",
+        "/api/runs",
+        "/healthz",
+        bundle.as_str(),
+    ] {
+        let response = fetch(&app, path, None).await;
+        assert_eq!(
+            header(&response, X_CONTENT_TYPE_OPTIONS),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(header(&response, REFERRER_POLICY), "same-origin", "{path}");
+        assert_eq!(header(&response, X_FRAME_OPTIONS), "SAMEORIGIN", "{path}");
+        assert!(
+            !header(&response, CONTENT_SECURITY_POLICY).is_empty(),
+            "{path} has a policy"
+        );
+    }
+    let response = fetch(&app, "/api/runs", None).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        header(&response, CONTENT_SECURITY_POLICY),
+        "default-src 'none'; frame-ancestors 'self'",
+        "JSON loads and runs nothing"
+    );
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_the_public_url_is_https() {
+    let app = spawn_app_with(|_| {}).await;
+    for path in ["/login", "/healthz"] {
+        let response = fetch(&app, path, None).await;
+        assert_eq!(header(&response, STRICT_TRANSPORT_SECURITY), "", "{path}");
+    }
+    let app = spawn_app_with(|config| {
+        config.public_url = Some("https://runs.example.com".to_string());
+    })
+    .await;
+    for path in ["/login", "/healthz", "/api/runs"] {
+        let response = fetch(&app, path, None).await;
+        assert_eq!(
+            header(&response, STRICT_TRANSPORT_SECURITY),
+            "max-age=31536000",
+            "{path}"
+        );
+    }
 }
 
 fn brotli_decode(input: &[u8], output: &mut Vec<u8>) {
