@@ -8,6 +8,7 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
+pub mod content;
 pub mod runner;
 pub mod runs;
 pub mod tokens;

@@ -6,8 +6,7 @@ use crate::http::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnve
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use model::{
     parse_public_id, AppError, Artifact, EventPage, Role, Run, RunError, RunFilter, RunPage,
@@ -35,6 +34,7 @@ struct CreateRunBody {
     webhook_url: Option<String>,
     initiator: Option<String>,
     summary: Option<String>,
+    /// Any JSON; `bundleUrl`, when given, must be an http(s) URL (the run's campaign links to it).
     context: Option<Value>,
 }
 
@@ -391,27 +391,25 @@ async fn artifacts(
     })
 }
 
-/// The bytes of an artifact. Stored files are served with a sandboxing CSP and
-/// `nosniff`, so an uploaded HTML file can never run as this site.
+/// The bytes of an artifact, served as [`super::content`] says.
 #[utoipa::path(get, path = "/api/runs/{id}/artifacts/{artifact_id}/content", tag = "runs",
     params(("id" = Uuid, Path), ("artifact_id" = Uuid, Path)),
-    description = "The artifact's bytes (uploaded files), its inline text, or a redirect to its URL. \
-        Served with a sandboxing Content-Security-Policy and `nosniff`.",
-    responses((status = 200, description = "The content"), (status = 302, description = "Stored elsewhere"), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    description = "The artifact's bytes (uploaded files) or its inline text, with a sandboxing \
+        Content-Security-Policy and `nosniff`. Images and plain text are sent `inline`, anything else as an \
+        `attachment`; script types are sent as `text/plain`. An artifact that is a link (`url`) has no content \
+        here: 404, with the URL in the message.",
+    responses((status = 200, description = "The content"), (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 404, description = "Unknown, or a link artifact (the message names its URL)", body = ErrorEnvelope)))]
 async fn artifact_content(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, artifact_id)): Path<(String, String)>,
+    request: HeaderMap,
 ) -> ApiResult {
     let run = load(&state, &caller, &id).await?;
     let artifact =
         store::db::artifacts::get_artifact(&state.db.read, run.pk, parse_public_id(&artifact_id)?)
             .await?;
-    let content_type = artifact
-        .content_type
-        .clone()
-        .filter(|value| HeaderValue::from_str(value).is_ok())
-        .unwrap_or_else(|| "application/octet-stream".to_string());
     let body = match (
         &artifact.storage_key,
         artifact.stored,
@@ -420,40 +418,17 @@ async fn artifact_content(
     ) {
         (Some(key), true, _, _) => Body::from_stream(state.store.open(key).await?),
         (_, _, Some(text), _) => Body::from(text.clone()),
-        (_, _, _, Some(url)) => return Ok(Redirect::to(url).into_response()),
+        (_, _, _, Some(url)) => return Ok(super::content::link_only(url)),
         _ => return Err(ApiError(AppError::NotFound)),
     };
-    let name = artifact
-        .name
-        .as_deref()
-        .unwrap_or("artifact")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        .collect::<String>();
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
-                    .to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::content::response(&artifact, body, &request))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PatchBody {
     summary: Option<String>,
+    /// Any JSON; `bundleUrl`, when given, must be an http(s) URL (the run's campaign links to it).
     context: Option<Value>,
     status: Option<RunStatus>,
 }
