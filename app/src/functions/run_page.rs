@@ -265,24 +265,26 @@ pub(crate) mod ssr {
     mod tests {
         use super::markdown_html;
 
-        /// Every `href` and `src` value of the HTML.
-        fn urls(html: &str) -> Vec<String> {
-            let mut urls = Vec::new();
-            for attribute in ["href=\"", "src=\""] {
-                for (at, _) in html.match_indices(attribute) {
-                    let rest = &html[at + attribute.len()..];
-                    urls.push(rest[..rest.find('"').unwrap_or(rest.len())].to_string());
-                }
-            }
-            urls
-        }
-
-        /// Every tag of the HTML, `<` to `>` (text is escaped, so holds neither).
+        /// Every tag of the HTML, `<` to `>` (text is escaped, so holds no `<`).
         fn tags(html: &str) -> Vec<&str> {
             html.split('<')
                 .skip(1)
                 .map(|rest| &rest[..rest.find('>').unwrap_or(rest.len())])
                 .collect()
+        }
+
+        /// Every `href` and `src` value in the tags of the HTML.
+        fn urls(html: &str) -> Vec<String> {
+            let mut urls = Vec::new();
+            for tag in tags(html) {
+                for attribute in [" href=\"", " src=\""] {
+                    if let Some(at) = tag.find(attribute) {
+                        let rest = &tag[at + attribute.len()..];
+                        urls.push(rest[..rest.find('"').unwrap_or(rest.len())].to_string());
+                    }
+                }
+            }
+            urls
         }
 
         /// Renders the markdown and checks that no link or image in it has a

@@ -144,13 +144,21 @@ impl TestApp {
     }
 }
 
-/// Every `href` and `src` value of a page's markup, unescaped enough to read the
-/// scheme as a browser would (lower case, without whitespace or control characters).
+/// Every `href` and `src` value in the tags of a page's markup (escaped text holds
+/// no `<`), unescaped enough to read the scheme as a browser would (lower case,
+/// without whitespace or control characters).
 pub fn link_targets(html: &str) -> Vec<String> {
     let mut targets = Vec::new();
-    for attribute in [" href=\"", " src=\""] {
-        for (at, _) in html.match_indices(attribute) {
-            let rest = &html[at + attribute.len()..];
+    let tags = html
+        .split('<')
+        .skip(1)
+        .map(|rest| &rest[..rest.find('>').unwrap_or(rest.len())]);
+    for tag in tags {
+        for attribute in [" href=\"", " src=\""] {
+            let Some(at) = tag.find(attribute) else {
+                continue;
+            };
+            let rest = &tag[at + attribute.len()..];
             let value = &rest[..rest.find('"').unwrap_or(rest.len())];
             targets.push(
                 value
