@@ -219,7 +219,10 @@ async fn every_page_trusts_only_scripts_with_its_nonce() {
         "/agents".to_string(),
         "/campaigns".to_string(),
         "/settings".to_string(),
+        "/settings/members".to_string(),
+        "/settings/audit".to_string(),
         "/runs/new".to_string(),
+        "/invite/not-a-real-invitation".to_string(),
         "/no-such-page".to_string(),
     ] {
         assert_every_script_has_the_policys_nonce(&app, &path).await;
