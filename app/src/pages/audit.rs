@@ -77,6 +77,14 @@ pub fn AuditPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
+                                // Inside the loaded branch: the server renders it after the first
+                                // page set the cursor, as the browser hydrates it (outside, the
+                                // server rendered no button and the browser expected one).
+                                {move || cursor.get().map(|from| view! {
+                                    <button type="button" class="button" on:click=move |_| load_older(from)>
+                                        {format!("Older (next {AUDIT_PAGE})")}
+                                    </button>
+                                })}
                             }
                             .into_any()
                         }
@@ -84,11 +92,6 @@ pub fn AuditPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            {move || cursor.get().map(|from| view! {
-                <button type="button" class="button" on:click=move |_| load_older(from)>
-                    {format!("Older (next {AUDIT_PAGE})")}
-                </button>
-            })}
         </main>
     }
 }
