@@ -56,7 +56,7 @@ test("the main pages hydrate with no Content-Security-Policy violation", async (
   expect(policy).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]{16,}' 'wasm-unsafe-eval'/);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await logIn(page);
-  for (const path of ["/", `/runs/${id}`, "/agents", "/campaigns", `/campaigns/${campaignId}`, "/settings", "/settings/members", "/runs/new"]) {
+  for (const path of ["/", `/runs/${id}`, "/agents", "/campaigns", `/campaigns/${campaignId}`, "/settings", "/settings/members", "/settings/audit", "/runs/new"]) {
     await gotoHydrated(page, path);
     if (path === `/runs/${id}`) {
       await expect(page.locator("img.preview-image")).toBeVisible();
