@@ -9,8 +9,6 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use model::{AccountPk, AppError, AuditAction, CurrentUser, Role, UserPk, Via};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 
 /// The shortest password accepted for a new account or a password change
 /// (logging in with an older, shorter one still works).
@@ -58,11 +56,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A random password for the first owner when none was configured.
 pub fn generate_password() -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect()
+    db::tokens::random_secret(20)
 }
 
 /// At most this many argon2 computations run at once, each on tokio's blocking

@@ -97,7 +97,19 @@ impl TestApp {
 
     /// Posts the login form the way a browser without JavaScript does.
     pub async fn login_form(&self, email: &str, password: &str, next: &str) -> reqwest::Response {
-        self.client
+        self.login_form_in(&self.client, email, password, next)
+            .await
+    }
+
+    /// [`TestApp::login_form`] with another browser's cookie jar.
+    pub async fn login_form_in(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+        next: &str,
+    ) -> reqwest::Response {
+        client
             .post(self.url("/fn/login"))
             .header(ACCEPT, "text/html")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -109,6 +121,14 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A browser of its own (a fresh cookie jar), signed in through the form.
+    pub async fn signed_in_client(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = new_client();
+        let response = self.login_form_in(&client, email, password, "/").await;
+        assert_eq!(response.status(), 302, "{email} logs in");
+        client
     }
 
     pub async fn login_owner(&self) {

@@ -6,7 +6,7 @@
 
 use crate::helpers::*;
 use model::Role;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};
 use store::db::audit::Actor;
@@ -32,6 +32,7 @@ impl Credential {
 
 struct Person {
     email: String,
+    password: &'static str,
     role: Role,
     user_pk: model::UserPk,
 }
@@ -48,6 +49,7 @@ async fn add_person(app: &TestApp, role: Role) -> Person {
         .unwrap();
     Person {
         email,
+        password: PASSWORD,
         role,
         user_pk,
     }
@@ -70,23 +72,9 @@ async fn rb_token(app: &TestApp, person: &Person) -> String {
 }
 
 async fn credentials(app: &TestApp, person: &Person) -> Vec<Credential> {
-    let cookie = new_client();
-    let response = cookie
-        .post(app.url("/fn/login"))
-        .header(ACCEPT, "text/html")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("email", &person.email),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302, "{} logs in", person.email);
     vec![
-        Credential::Cookie(cookie),
-        Credential::Jwt(app.api_token_for(&person.email, PASSWORD).await),
+        Credential::Cookie(app.signed_in_client(&person.email, person.password).await),
+        Credential::Jwt(app.api_token_for(&person.email, person.password).await),
         Credential::Token(rb_token(app, person).await),
     ]
 }
@@ -381,6 +369,7 @@ async fn every_cell_of_the_role_matrix_for_cookie_jwt_and_token() {
     let owner_token = app.owner_token().await;
     let owner = Person {
         email: OWNER_EMAIL.to_string(),
+        password: OWNER_PASSWORD,
         role: Role::Owner,
         user_pk: sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
             .bind(OWNER_EMAIL)
@@ -398,12 +387,7 @@ async fn every_cell_of_the_role_matrix_for_cookie_jwt_and_token() {
     );
     let mut checked = 0;
     for person in people.iter().chain([&owner]) {
-        let logins = if person.role == Role::Owner {
-            owner_credentials(&app).await
-        } else {
-            credentials(&app, person).await
-        };
-        for credential in &logins {
+        for credential in &credentials(&app, person).await {
             // Cell by cell, each on fresh fixtures: allowed calls use them up.
             for index in 0..CELLS {
                 let fixtures = fixtures(&app, &owner_token, person).await;
@@ -435,38 +419,6 @@ async fn every_cell_of_the_role_matrix_for_cookie_jwt_and_token() {
         CELLS * 3 * 3,
         "every cell, three roles, three credentials"
     );
-}
-
-/// The owner's three credentials (the owner's password is the test app's).
-async fn owner_credentials(app: &TestApp) -> Vec<Credential> {
-    let cookie = new_client();
-    let response = cookie
-        .post(app.url("/fn/login"))
-        .header(ACCEPT, "text/html")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("email", OWNER_EMAIL),
-            ("password", OWNER_PASSWORD),
-            ("next", "/"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    let owner = Person {
-        email: OWNER_EMAIL.to_string(),
-        role: Role::Owner,
-        user_pk: sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
-            .bind(OWNER_EMAIL)
-            .fetch_one(&app.db.read)
-            .await
-            .unwrap(),
-    };
-    vec![
-        Credential::Cookie(cookie),
-        Credential::Jwt(app.owner_token().await),
-        Credential::Token(rb_token(app, &owner).await),
-    ]
 }
 
 /// A server function's name, the least role that may call it, and its arguments.

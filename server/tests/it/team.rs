@@ -18,25 +18,6 @@ async fn add_user(app: &TestApp, owner: &str, body: Value) -> Value {
     body["data"].clone()
 }
 
-/// Signs in through the login form with a fresh cookie jar.
-async fn session(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
-    let client = new_client();
-    let response = client
-        .post(app.url("/fn/login"))
-        .header(ACCEPT, "text/html")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("email", email),
-            ("password", password),
-            ("next", "/"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302, "{email} logs in");
-    client
-}
-
 async fn status_of(client: &reqwest::Client, url: String) -> u16 {
     client.get(url).send().await.unwrap().status().as_u16()
 }
@@ -270,8 +251,8 @@ async fn a_password_change_ends_the_other_sessions_jwts_and_live_streams() {
         json!({"email": "mover@example.com", "role": "member", "password": PASSWORD}),
     )
     .await;
-    let here = session(&app, "mover@example.com", PASSWORD).await;
-    let elsewhere = session(&app, "mover@example.com", PASSWORD).await;
+    let here = app.signed_in_client("mover@example.com", PASSWORD).await;
+    let elsewhere = app.signed_in_client("mover@example.com", PASSWORD).await;
     let jwt = app.api_token_for("mover@example.com", PASSWORD).await;
     let mut stream = Stream::open(&app, "", &jwt, None).await;
 
@@ -321,7 +302,7 @@ async fn a_removed_user_is_signed_out_everywhere() {
         json!({"email": "leaver@example.com", "role": "member", "password": PASSWORD}),
     )
     .await;
-    let browser = session(&app, "leaver@example.com", PASSWORD).await;
+    let browser = app.signed_in_client("leaver@example.com", PASSWORD).await;
     let jwt = app.api_token_for("leaver@example.com", PASSWORD).await;
     let (_, body) = app
         .call(

@@ -2,8 +2,6 @@
 
 use super::now_ms;
 use model::{AccountPk, AppError};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -12,11 +10,7 @@ pub async fn create_account(
     conn: &mut SqliteConnection,
     name: &str,
 ) -> Result<AccountPk, sqlx::Error> {
-    let webhook_secret: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
+    let webhook_secret = super::tokens::random_secret(40);
     sqlx::query_scalar(
         "INSERT INTO accounts (id, name, webhook_secret, created_at) VALUES (?, ?, ?, ?) RETURNING pk",
     )

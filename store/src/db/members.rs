@@ -8,8 +8,6 @@ use super::users::{self, NO_PASSWORD};
 use super::{now_ms, tokens, Db};
 use crate::auth;
 use model::{AddedMember, AppError, AuditAction, ConflictCode, Member, Role, UserPk};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -87,11 +85,7 @@ async fn create_invite(
     conn: &mut sqlx::SqliteConnection,
     user_pk: UserPk,
 ) -> Result<String, AppError> {
-    let secret: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
+    let secret = tokens::random_secret(40);
     let now = now_ms();
     sqlx::query(
         "INSERT INTO invites (user_pk, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -109,6 +103,23 @@ fn parse_id(id: &str) -> Result<Uuid, AppError> {
     id.parse().map_err(|_| AppError::Internal)
 }
 
+/// `last_owner` (409, with `refusal` as its message) when `member` is the
+/// account's only owner: an account always keeps one.
+async fn keep_an_owner(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &Actor,
+    user_pk: UserPk,
+    member: &Member,
+    refusal: &str,
+) -> Result<(), AppError> {
+    if member.role == Role::Owner
+        && users::other_owners(conn, actor.account_pk, user_pk).await? == 0
+    {
+        return Err(AppError::conflict(ConflictCode::LastOwner, refusal));
+    }
+    Ok(())
+}
+
 /// Gives a member another role. The last owner cannot be demoted. The member's
 /// sessions and JWTs end; their API tokens act with the new role.
 pub async fn change_role(db: &Db, actor: &Actor, id: Uuid, role: Role) -> Result<Member, AppError> {
@@ -117,14 +128,14 @@ pub async fn change_role(db: &Db, actor: &Actor, id: Uuid, role: Role) -> Result
     if member.role == role {
         return Ok(member);
     }
-    if member.role == Role::Owner
-        && users::other_owners(&mut tx, actor.account_pk, user_pk).await? == 0
-    {
-        return Err(AppError::conflict(
-            ConflictCode::LastOwner,
-            "the account's last owner cannot be demoted; make another member owner first",
-        ));
-    }
+    keep_an_owner(
+        &mut tx,
+        actor,
+        user_pk,
+        &member,
+        "the account's last owner cannot be demoted; make another member owner first",
+    )
+    .await?;
     users::set_role(&mut tx, user_pk, role).await?;
     audit::record(
         &mut tx,
@@ -137,23 +148,22 @@ pub async fn change_role(db: &Db, actor: &Actor, id: Uuid, role: Role) -> Result
         })),
     )
     .await?;
-    let (_, member) = users::get_member(&mut tx, actor.account_pk, id).await?;
     tx.commit().await?;
-    Ok(member)
+    Ok(Member { role, ..member })
 }
 
 /// Removes a member, with their API tokens; the last owner cannot be removed.
 pub async fn remove_member(db: &Db, actor: &Actor, id: Uuid) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let (user_pk, member) = users::get_member(&mut tx, actor.account_pk, id).await?;
-    if member.role == Role::Owner
-        && users::other_owners(&mut tx, actor.account_pk, user_pk).await? == 0
-    {
-        return Err(AppError::conflict(
-            ConflictCode::LastOwner,
-            "the account's last owner cannot be removed",
-        ));
-    }
+    keep_an_owner(
+        &mut tx,
+        actor,
+        user_pk,
+        &member,
+        "the account's last owner cannot be removed",
+    )
+    .await?;
     users::delete_user(&mut tx, user_pk).await?;
     audit::record(
         &mut tx,

@@ -1,8 +1,6 @@
 //! Server-wide settings kept in the database, such as generated signing secrets.
 
 use super::Db;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 
 /// Key of the generated secret that signs owner API JWTs.
 pub const API_JWT_SECRET: &str = "api_jwt_secret";
@@ -18,11 +16,7 @@ pub async fn secret(db: &Db, key: &str) -> Result<String, sqlx::Error> {
     {
         return Ok(value);
     }
-    let generated: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(64)
-        .map(char::from)
-        .collect();
+    let generated = super::tokens::random_secret(64);
     let mut tx = db.begin_write().await?;
     sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
         .bind(key)

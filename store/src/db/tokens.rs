@@ -12,6 +12,16 @@ use uuid::Uuid;
 /// Every API token starts with this, so tokens are recognisable (and scannable).
 pub const TOKEN_PREFIX: &str = "rb_";
 
+/// `len` random letters and digits: the secret of a token, an invitation, a
+/// webhook key or a generated password.
+pub fn random_secret(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
 pub fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
@@ -47,12 +57,7 @@ pub async fn create_token(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid("name", "name must be 1–100 characters"));
     }
-    let random: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    let secret = format!("{TOKEN_PREFIX}{random}");
+    let secret = format!("{TOKEN_PREFIX}{}", random_secret(40));
     let id = Uuid::now_v7();
     let now = now_ms();
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
