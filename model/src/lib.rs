@@ -20,7 +20,7 @@ mod token;
 mod url;
 mod user;
 
-pub use agent::Agent;
+pub use agent::{Agent, AgentLimit, AgentLimits};
 pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};

@@ -153,6 +153,13 @@ pub struct Run {
     pub webhook_status: WebhookStatus,
     pub retry_of: Option<Uuid>,
     pub attempt: i64,
+    /// The runner's last callback (status, events, steps, artifacts or heartbeat).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// A claimed run goes back to the queue at this time unless its runner starts
+    /// it or heartbeats first.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When this failed run will be retried automatically (its agent's `maxAttempts`).
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// A run as the runs list shows it.

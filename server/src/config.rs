@@ -182,6 +182,17 @@ pub struct Config {
     )]
     pub heartbeat_secs: u64,
 
+    /// Seconds between sweeps for stalled, timed-out and unstarted runs, lapsed
+    /// claim leases and due automatic retries (at least 1).
+    #[arg(
+        long,
+        env = "RUNBOARD_SWEEP_SECS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub sweep_secs: u64,
+
     /// Failed logins allowed per minute per client address and per email; past it
     /// logins are refused with 429 until the minute has passed.
     #[arg(

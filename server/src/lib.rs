@@ -12,3 +12,4 @@ pub mod seed;
 pub mod sessions;
 pub mod site;
 pub mod startup;
+pub mod sweeper;

@@ -35,6 +35,7 @@ pub struct Application {
     addr: SocketAddr,
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
     /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
     stop_streams: watch::Sender<bool>,
     fanout: tokio::task::JoinHandle<()>,
@@ -98,7 +99,13 @@ impl Application {
             ..RetryPolicy::default()
         };
         let (stop_outbox, stopped) = watch::channel(false);
-        let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped));
+        let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped.clone()));
+        db.set_retry_base(std::time::Duration::from_millis(config.retry_base_ms));
+        let sweeper = tokio::spawn(crate::sweeper::run(
+            db.clone(),
+            std::time::Duration::from_secs(config.sweep_secs.max(1)),
+            stopped,
+        ));
 
         let security = crate::http::layers::SecurityHeaders {
             hsts: config.serves_tls(),
@@ -113,6 +120,7 @@ impl Application {
             addr,
             stop_outbox,
             outbox,
+            sweeper,
             stop_streams,
             fanout,
         })
@@ -159,6 +167,7 @@ impl Application {
         .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
+        let _ = self.sweeper.await;
         let _ = self.fanout.await;
         self.db.close().await;
         tracing::info!("Runboard stopped");

@@ -5,7 +5,7 @@ use crate::http::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use model::{Agent, Role};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use store::db::agents::{self, AgentUpdate};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,12 +36,40 @@ struct AgentBody {
     /// Where new runs of this agent are pushed; an empty string removes it.
     #[schema(max_length = 2048, pattern = r"^(https?://[^\s\x00-\x1f\x7f-\x9f]*)?$")]
     dispatch_url: Option<String>,
+    /// Seconds without a runner callback after which a running run fails as `stalled`; null turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 604800)]
+    heartbeat_timeout_secs: Option<Option<i64>>,
+    /// Seconds a run may run before it fails as `timed_out`; null turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2592000)]
+    max_runtime_secs: Option<Option<i64>>,
+    /// Seconds after creation by which a run must start, or fail as `not_started`; null turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2592000)]
+    queue_timeout_secs: Option<Option<i64>>,
+    /// Attempts a failing run gets in all (retried automatically); null turns retries off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    max_attempts: Option<Option<i64>>,
+    /// Seconds a claimed run stays with its claimant without a start or heartbeat; null: forever.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 86400)]
+    lease_secs: Option<Option<i64>>,
+}
+
+/// A field that is present, even as `null` (which turns a limit off), as opposed
+/// to absent (which keeps it).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(deserializer).map(Some)
 }
 
 #[utoipa::path(put, path = "/api/agents/{slug}", tag = "agents",
     params(("slug" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "Letters, digits, `-`, `_`, `.`")),
     request_body = AgentBody,
-    description = "Registers an agent or changes it; absent fields keep their value.",
+    description = "Registers an agent or changes it; absent fields keep their value. The limits \
+        (`heartbeatTimeoutSecs`, `maxRuntimeSecs`, `queueTimeoutSecs`, `maxAttempts`, `leaseSecs`) are \
+        enforced by the sweeper; `null` turns one off.",
     responses((status = 200, body = Envelope<Agent>),
         (status = 400, description = "A field is invalid (a `dispatchUrl` to a private, loopback or metadata address included)", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
@@ -53,10 +81,21 @@ async fn put_agent(
     ApiJson(body): ApiJson<AgentBody>,
 ) -> ApiResult {
     caller.require(Role::Owner)?;
+    let limits = [
+        ("heartbeatTimeoutSecs", body.heartbeat_timeout_secs),
+        ("maxRuntimeSecs", body.max_runtime_secs),
+        ("queueTimeoutSecs", body.queue_timeout_secs),
+        ("maxAttempts", body.max_attempts),
+        ("leaseSecs", body.lease_secs),
+    ];
     let update = AgentUpdate {
         name: body.name,
         description: body.description,
         dispatch_url: body.dispatch_url,
+        limits: limits
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|value| (field, value)))
+            .collect(),
     };
     ok(agents::put_agent(&state.db, &caller.actor(), &slug, update).await?)
 }

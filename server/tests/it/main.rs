@@ -21,4 +21,5 @@ mod run_input;
 mod runner;
 mod runs_page;
 mod site;
+mod sweeper;
 mod team;

@@ -1,8 +1,9 @@
-//! Agents: listed and registered (name, description, dispatch URL).
+//! Agents: listed and registered (name, description, dispatch URL, and the
+//! limits the sweeper enforces on their runs).
 
 use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, runs, Db};
-use model::{AccountPk, Agent, AppError, AuditAction};
+use model::{AccountPk, Agent, AgentLimits, AppError, AuditAction};
 use sqlx::SqlitePool;
 
 /// A row of `agents` as the queries here read it.
@@ -12,9 +13,18 @@ struct AgentRow {
     name: Option<String>,
     description: Option<String>,
     dispatch_url: Option<String>,
+    heartbeat_timeout_secs: Option<i64>,
+    max_runtime_secs: Option<i64>,
+    queue_timeout_secs: Option<i64>,
+    max_attempts: Option<i64>,
+    lease_secs: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
+
+/// The columns of an [`AgentRow`].
+const AGENT_COLUMNS: &str = "slug, name, description, dispatch_url, heartbeat_timeout_secs,
+    max_runtime_secs, queue_timeout_secs, max_attempts, lease_secs, created_at, updated_at";
 
 fn to_agent(row: AgentRow) -> Agent {
     Agent {
@@ -22,16 +32,22 @@ fn to_agent(row: AgentRow) -> Agent {
         name: row.name,
         description: row.description,
         dispatch_url: row.dispatch_url,
+        limits: AgentLimits {
+            heartbeat_timeout_secs: row.heartbeat_timeout_secs,
+            max_runtime_secs: row.max_runtime_secs,
+            queue_timeout_secs: row.queue_timeout_secs,
+            max_attempts: row.max_attempts,
+            lease_secs: row.lease_secs,
+        },
         created_at: from_ms(row.created_at),
         updated_at: from_ms(row.updated_at),
     }
 }
 
 pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec<Agent>, AppError> {
-    let rows: Vec<AgentRow> = sqlx::query_as(
-        "SELECT slug, name, description, dispatch_url, created_at, updated_at FROM agents
-         WHERE account_pk = ? ORDER BY slug",
-    )
+    let rows: Vec<AgentRow> = sqlx::query_as(&format!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE account_pk = ? ORDER BY slug"
+    ))
     .bind(account_pk)
     .fetch_all(pool)
     .await?;
@@ -39,12 +55,14 @@ pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec
 }
 
 /// What registering an agent may set; absent fields keep their value, an empty
-/// string clears it.
+/// string clears a text and `Some(None)` turns a limit off.
 #[derive(Clone, Debug, Default)]
 pub struct AgentUpdate {
     pub name: Option<String>,
     pub description: Option<String>,
     pub dispatch_url: Option<String>,
+    /// Limits to change, by API name ([`AgentLimits::ALL`]).
+    pub limits: Vec<(&'static str, Option<i64>)>,
 }
 
 pub async fn put_agent(
@@ -59,6 +77,12 @@ pub async fn put_agent(
         runs::validate_http_url("dispatchUrl", url)?;
         db.outbound().check_url("dispatchUrl", url).await?;
     }
+    // Each limit's bounds stand alone, so they are checked before taking the writer.
+    let mut probe = AgentLimits::DEFAULT;
+    for (field, value) in &update.limits {
+        probe.set(field, *value);
+    }
+    probe.validate()?;
     let mut tx = db.begin_write().await?;
     let pk = runs::ensure_agent(&mut tx, account_pk, slug).await?;
     sqlx::query(
@@ -79,17 +103,34 @@ pub async fn put_agent(
     .bind(pk)
     .execute(&mut *tx)
     .await?;
-    let row: AgentRow = sqlx::query_as(
-        "SELECT slug, name, description, dispatch_url, created_at, updated_at FROM agents WHERE pk = ?",
-    )
-    .bind(pk)
-    .fetch_one(&mut *tx)
-    .await?;
-    let changed = serde_json::json!({
+    let mut limits = read_agent(&mut tx, pk).await?.limits;
+    for (field, value) in &update.limits {
+        limits.set(field, *value);
+    }
+    if !update.limits.is_empty() {
+        sqlx::query(
+            "UPDATE agents SET heartbeat_timeout_secs = ?, max_runtime_secs = ?,
+                queue_timeout_secs = ?, max_attempts = ?, lease_secs = ?
+             WHERE pk = ?",
+        )
+        .bind(limits.heartbeat_timeout_secs)
+        .bind(limits.max_runtime_secs)
+        .bind(limits.queue_timeout_secs)
+        .bind(limits.max_attempts)
+        .bind(limits.lease_secs)
+        .bind(pk)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let agent = read_agent(&mut tx, pk).await?;
+    let mut changed = serde_json::json!({
         "name": update.name,
         "description": update.description.is_some(),
         "dispatchUrl": update.dispatch_url,
     });
+    for (field, value) in &update.limits {
+        changed[*field] = serde_json::json!(value);
+    }
     audit::record(
         &mut tx,
         actor,
@@ -98,6 +139,14 @@ pub async fn put_agent(
     )
     .await?;
     tx.commit().await?;
+    Ok(agent)
+}
+
+async fn read_agent(conn: &mut sqlx::SqliteConnection, pk: i64) -> Result<Agent, AppError> {
+    let row: AgentRow = sqlx::query_as(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE pk = ?"))
+        .bind(pk)
+        .fetch_one(conn)
+        .await?;
     Ok(to_agent(row))
 }
 

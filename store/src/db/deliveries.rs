@@ -3,10 +3,10 @@
 
 use super::outbox::Kind;
 use super::runs::{self, StatusUpdate};
-use super::{now_ms, Db};
+use super::{now_ms, Db, WriteTx};
 use model::{AccountPk, AppError, RunError, RunPk, RunStatus};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 
 /// A pending delivery whose time has come.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -98,7 +98,7 @@ pub async fn record_attempt(
 
 /// What a finished delivery means for its run.
 async fn settle_run(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     kind: Kind,
     run_pk: Option<RunPk>,
     delivered: bool,
@@ -110,7 +110,7 @@ async fn settle_run(
             sqlx::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
                 .bind(if delivered { "delivered" } else { "failed" })
                 .bind(run_pk)
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .await?;
         }
         Kind::Dispatch => {
@@ -127,13 +127,13 @@ async fn settle_run(
             } else {
                 StatusUpdate {
                     status: Some(RunStatus::Failed),
-                    progress: None,
                     error: Some(RunError {
                         code: Some("dispatch_failed".into()),
                         message: "the job could not be delivered to the agent's dispatch URL"
                             .into(),
                         details: problem.map(|problem| json!({"lastError": problem})),
                     }),
+                    ..StatusUpdate::default()
                 }
             };
             runs::apply_status(conn, &run, &update).await?;

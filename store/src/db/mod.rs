@@ -28,6 +28,7 @@ pub mod runner;
 pub mod runs;
 pub mod settings;
 pub mod steps;
+pub mod sweep;
 pub mod text_search;
 pub mod tokens;
 pub mod users;
@@ -39,12 +40,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use view_cache::ViewCache;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The automatic retry delay until start-up sets the configured one.
+const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(2);
 
 /// How long [`Db::close`] waits for each pool.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -64,6 +69,8 @@ pub struct Db {
     views: Arc<ViewCache>,
     /// Where the URLs stored for the server to call may point ([`crate::outbound`]).
     outbound: Arc<Outbound>,
+    /// Delay before a failed run's first automatic retry, in ms ([`Db::set_retry_base`]).
+    retry_base_ms: Arc<AtomicU64>,
 }
 
 /// A write transaction of [`Db::begin_write`]. It is used like the connection it
@@ -73,9 +80,16 @@ pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     committed: Arc<Notify>,
     views: Arc<ViewCache>,
+    retry_base: Duration,
 }
 
 impl WriteTx {
+    /// Delay before a failed run's first automatic retry; each further attempt
+    /// waits twice as long.
+    pub fn retry_base(&self) -> Duration {
+        self.retry_base
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
         self.views.invalidate();
@@ -137,6 +151,7 @@ impl Db {
             committed: Arc::new(Notify::new()),
             views: Arc::default(),
             outbound: Arc::default(),
+            retry_base_ms: Arc::new(AtomicU64::new(DEFAULT_RETRY_BASE.as_millis() as u64)),
         })
     }
 
@@ -146,7 +161,15 @@ impl Db {
             tx: self.write.begin_with("BEGIN IMMEDIATE").await?,
             committed: self.committed.clone(),
             views: self.views.clone(),
+            retry_base: Duration::from_millis(self.retry_base_ms.load(Ordering::Relaxed)),
         })
+    }
+
+    /// Sets the delay before a failed run's first automatic retry (the server's
+    /// `RUNBOARD_RETRY_BASE_MS`, shared with the outbox's delivery retries).
+    pub fn set_retry_base(&self, base: Duration) {
+        let ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+        self.retry_base_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Completes after the next commit of a write transaction (or at once when

@@ -1,13 +1,14 @@
-//! What a run's runner writes — events, artifacts, steps — each in its own write
-//! transaction that first checks, under the write lock, that the run is still
-//! open: a run finished (or cancelled) in the meantime takes nothing more.
+//! What a run's runner writes — events, artifacts, steps, heartbeats — each in
+//! its own write transaction that first checks, under the write lock, that the
+//! run is still open (a run finished, cancelled or swept in the meantime takes
+//! nothing more) and records that the runner was heard from.
 
 use super::artifacts::{self, NewArtifact};
 use super::events::{self, Appended, NewEvent};
-use super::runs::StoredRun;
+use super::runs::{self, StoredRun};
 use super::steps::{self, StepReport};
-use super::Db;
-use model::{AppError, Artifact, ConflictCode, RunStatus, Step};
+use super::{changes, now_ms, Db};
+use model::{AppError, Artifact, ChangeData, ConflictCode, Run, RunStatus, Step};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -28,14 +29,43 @@ fn open_or_finished(id: Uuid, status: RunStatus) -> Result<(), AppError> {
     }
 }
 
-/// [`ensure_open`] again inside the write transaction that adds to the run: it
-/// may have finished since it was read, and nothing may be added after that.
-async fn ensure_still_open(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
+/// How often hearing from a runner is announced on the live stream by itself
+/// (a `run.updated` with the new `lastSeenAt`): often enough for the run page's
+/// "last heard from", rarely enough not to flood the change log with heartbeats.
+const ANNOUNCE_SEEN_EVERY_MS: i64 = 10_000;
+
+/// [`ensure_open`] again inside the write transaction that adds to the run (it
+/// may have finished since it was read, and nothing may be added after that),
+/// then records that its runner was heard from.
+async fn heard_from_open_run(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
     let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE pk = ?")
         .bind(run.pk)
-        .fetch_one(conn)
+        .fetch_one(&mut *conn)
         .await?;
-    open_or_finished(run.run.id, status.parse().map_err(|_| AppError::Internal)?)
+    open_or_finished(run.run.id, status.parse().map_err(|_| AppError::Internal)?)?;
+    let now = now_ms();
+    let before = runs::stamp_seen(conn, run.pk, now).await?;
+    if before.is_none_or(|before| now - before >= ANNOUNCE_SEEN_EVERY_MS) {
+        let seen = runs::get_run_by_pk(conn, run.pk).await?;
+        changes::record(
+            conn,
+            run.account_pk,
+            Some(run.run.id),
+            &ChangeData::RunUpdated(seen.run),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A runner's sign of life with nothing else to say: answers the run as stored,
+/// so that the runner also learns of a cancellation.
+pub async fn heartbeat(db: &Db, run: &StoredRun) -> Result<Run, AppError> {
+    let mut tx = db.begin_write().await?;
+    heard_from_open_run(&mut tx, run).await?;
+    let current = runs::get_run_by_pk(&mut tx, run.pk).await?;
+    tx.commit().await?;
+    Ok(current.run)
 }
 
 /// Appends a runner's events. With an idempotency key, a repeated request is
@@ -55,7 +85,7 @@ pub async fn ingest_events(
             return serde_json::from_str(&stored).map_err(|_| AppError::Internal);
         }
     }
-    ensure_still_open(&mut tx, run).await?;
+    heard_from_open_run(&mut tx, run).await?;
     let appended = events::append_events(&mut tx, run.pk, events).await?;
     let body = answer(&appended)?;
     if let Some(key) = idempotency_key {
@@ -72,7 +102,7 @@ pub async fn add_artifact(
     artifact: &NewArtifact,
 ) -> Result<Artifact, AppError> {
     let mut tx = db.begin_write().await?;
-    ensure_still_open(&mut tx, run).await?;
+    heard_from_open_run(&mut tx, run).await?;
     let saved = artifacts::insert_artifact(&mut tx, run.pk, artifact).await?;
     tx.commit().await?;
     Ok(saved)
@@ -81,7 +111,7 @@ pub async fn add_artifact(
 /// Creates or updates one attempt of a step of a run that is still open.
 pub async fn report_step(db: &Db, run: &StoredRun, report: &StepReport) -> Result<Step, AppError> {
     let mut tx = db.begin_write().await?;
-    ensure_still_open(&mut tx, run).await?;
+    heard_from_open_run(&mut tx, run).await?;
     let step = steps::upsert_step(&mut tx, run.pk, report).await?;
     tx.commit().await?;
     Ok(step)

@@ -106,6 +106,7 @@ async fn post_status(
     let update = StatusUpdate {
         status: body.status,
         progress: body.progress,
+        lease_lapsed: false,
         error: body.error.map(|error| match error {
             ErrorBody::Message(message) => RunError {
                 code: None,
@@ -138,6 +139,24 @@ async fn get_run(
 ) -> ApiResult {
     let run = authorize(&state, &headers, &run_id).await?;
     ok(run.run)
+}
+
+/// A runner's sign of life between other callbacks: stamps `lastSeenAt` and
+/// renews a claimed run's lease. Every other callback counts as one too.
+#[utoipa::path(post, path = "/api/runner/runs/{run_id}/heartbeat", tag = "runner", params(("run_id" = Uuid, Path)),
+    security(("runner_token" = [])),
+    description = "A sign of life with an empty body: stamps lastSeenAt (every other runner callback does too) \
+        and renews a claimed run's lease. Answers the run as stored, so a runner also learns of a cancellation.",
+    responses((status = 200, body = Envelope<Run>), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`run_finished`: the run ended (a stalled run included); stop working on it", body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope)))]
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let run = authorize_open(&state, &headers, &run_id).await?;
+    ok(store::db::runner::heartbeat(&state.db, &run).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -192,6 +211,7 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_run))
         .routes(routes!(post_status))
+        .routes(routes!(heartbeat))
         .merge(events::router())
         .merge(artifacts::router(max_upload_bytes))
         .merge(steps::router())

@@ -17,10 +17,11 @@ pub use read::{
     StoredRun,
 };
 pub use status::{
-    apply_status, cancel_run, claim_next, patch_run, update_status, RunPatch, StatusUpdate,
+    apply_status, cancel_run, claim_next, patch_run, stamp_seen, update_status, RunPatch,
+    StatusUpdate,
 };
 pub use write::{
-    check_input_size, create_run, delete_run, ensure_agent, flatten_input, insert_run, retry_run,
-    validate_context, validate_http_url, validate_slug, CreateRun, NewRun, MAX_INPUT_DEPTH,
-    MAX_INPUT_FIELDS, MAX_SLUG_LEN,
+    check_input_size, create_run, delete_run, ensure_agent, flatten_input, insert_retry,
+    insert_run, retry_run, validate_context, validate_http_url, validate_slug, CreateRun, NewRun,
+    MAX_INPUT_DEPTH, MAX_INPUT_FIELDS, MAX_SLUG_LEN,
 };

@@ -1,16 +1,17 @@
 //! The one place a run's status changes ([`apply_status`]), which also settles
-//! its campaign and queues its webhook in the same transaction, and the writes
-//! that go through it: an owner's patch or cancel, a runner's report, a claim.
+//! its campaign, queues its webhook and schedules its automatic retry in the same
+//! transaction, and the writes that go through it: an owner's patch or cancel, a
+//! runner's report, a claim (with its lease), and the sweeper's ends.
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
-use crate::db::{campaigns, changes, now_ms, outbox, Db};
+use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
 use model::{
     AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk, RunStatus,
 };
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// A status report: any of status, progress and error.
@@ -19,14 +20,18 @@ pub struct StatusUpdate {
     pub status: Option<RunStatus>,
     pub progress: Option<f64>,
     pub error: Option<RunError>,
+    /// The claimant's lease ended: a queued run goes back to `requested` (the one
+    /// backward move of the lifecycle, made only by the sweeper).
+    pub lease_lapsed: bool,
 }
 
 /// The one place a run's status changes. Enforces the lifecycle (409
 /// `illegal_transition`; 409 `run_finished` once terminal), clamps progress,
-/// stamps startedAt/completedAt/durationMs, and for a terminal status settles the
-/// campaign and queues the webhook — all in the caller's transaction.
+/// stamps startedAt/completedAt/durationMs, ends a claim's lease once the run
+/// leaves `queued`, and for a terminal status settles the campaign, queues the
+/// webhook and schedules the automatic retry — all in the caller's transaction.
 pub async fn apply_status(
-    conn: &mut SqliteConnection,
+    tx: &mut WriteTx,
     run: &StoredRun,
     update: &StatusUpdate,
 ) -> Result<StoredRun, AppError> {
@@ -38,7 +43,9 @@ pub async fn apply_status(
         ));
     }
     let next = update.status.unwrap_or(current);
-    if !current.can_transition_to(next) {
+    let requeued =
+        update.lease_lapsed && current == RunStatus::Queued && next == RunStatus::Requested;
+    if !requeued && !current.can_transition_to(next) {
         return Err(AppError::conflict(
             ConflictCode::IllegalTransition,
             format!("run {} cannot go from {current} to {next}", run.run.id),
@@ -66,16 +73,24 @@ pub async fn apply_status(
         completed - started_at.unwrap_or_else(|| run.run.created_at.timestamp_millis())
     });
     let error = update.error.as_ref();
+    let retry_at = match next {
+        RunStatus::Failed => retry_due(tx, run, now).await?,
+        _ => None,
+    };
+    let conn = &mut **tx;
     if next != current {
         count_run(conn, run.pk, current.as_str(), -1).await?;
         count_run(conn, run.pk, next.as_str(), 1).await?;
     }
     sqlx::query(
-        "UPDATE runs SET status = ?, progress = COALESCE(?, progress), started_at = ?,
-                completed_at = COALESCE(?, completed_at), duration_ms = COALESCE(?, duration_ms),
-                error_code = COALESCE(?, error_code), error_message = COALESCE(?, error_message),
-                error_details = COALESCE(?, error_details), updated_at = ?
-         WHERE pk = ?",
+        "UPDATE runs SET status = ?1, progress = COALESCE(?2, progress), started_at = ?3,
+                completed_at = COALESCE(?4, completed_at), duration_ms = COALESCE(?5, duration_ms),
+                error_code = COALESCE(?6, error_code), error_message = COALESCE(?7, error_message),
+                error_details = COALESCE(?8, error_details), updated_at = ?9,
+                last_seen_at = CASE WHEN ?1 = 'running' THEN COALESCE(last_seen_at, ?9) ELSE last_seen_at END,
+                lease_expires_at = CASE WHEN ?1 = 'queued' THEN lease_expires_at END,
+                retry_at = ?10
+         WHERE pk = ?11",
     )
     .bind(next.as_str())
     .bind(progress)
@@ -86,6 +101,7 @@ pub async fn apply_status(
     .bind(error.map(|error| error.message.clone()))
     .bind(error.and_then(|error| error.details.as_ref().map(Value::to_string)))
     .bind(now)
+    .bind(retry_at)
     .bind(run.pk)
     .execute(&mut *conn)
     .await?;
@@ -117,6 +133,31 @@ pub async fn apply_status(
     )
     .await?;
     Ok(updated)
+}
+
+/// When a run failing now is retried automatically: its agent's `maxAttempts`
+/// allows another attempt, and none was made yet. The delay doubles per attempt.
+async fn retry_due(tx: &mut WriteTx, run: &StoredRun, now: i64) -> Result<Option<i64>, AppError> {
+    let max_attempts: Option<i64> = sqlx::query_scalar(
+        "SELECT a.max_attempts FROM agents a JOIN runs r ON r.agent_pk = a.pk WHERE r.pk = ?",
+    )
+    .bind(run.pk)
+    .fetch_one(&mut **tx)
+    .await?;
+    let attempt = run.run.attempt.max(1);
+    if max_attempts.is_none_or(|max| attempt >= max) {
+        return Ok(None);
+    }
+    Ok(Some(
+        now.saturating_add(retry_delay_ms(tx.retry_base(), attempt)),
+    ))
+}
+
+/// `base × 2^(attempt − 1)`, in ms, saturating rather than overflowing.
+fn retry_delay_ms(base: Duration, attempt: i64) -> i64 {
+    let base = i64::try_from(base.as_millis()).unwrap_or(i64::MAX);
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
+    base.saturating_mul(1_i64 << doublings)
 }
 
 /// What an owner may change on a run.
@@ -204,18 +245,45 @@ pub async fn cancel_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, A
     Ok(cancelled)
 }
 
-/// Changes a run's status on behalf of its runner.
+/// Changes a run's status on behalf of its runner (which counts as hearing from it).
 pub async fn update_status(
     db: &Db,
     run: &StoredRun,
     update: &StatusUpdate,
 ) -> Result<StoredRun, AppError> {
     let mut tx = db.begin_write().await?;
+    stamp_seen(&mut tx, run.pk, now_ms()).await?;
     // Re-read inside the write lock: the status may have moved since `run` was read.
     let current = get_run_by_pk(&mut tx, run.pk).await?;
     let updated = apply_status(&mut tx, &current, update).await?;
     tx.commit().await?;
     Ok(updated)
+}
+
+/// Records that a run's runner was heard from at `now`: `lastSeenAt`, and a
+/// claimed run's lease starts again. Returns when it was heard from before.
+pub async fn stamp_seen(
+    conn: &mut sqlx::SqliteConnection,
+    run_pk: RunPk,
+    now: i64,
+) -> Result<Option<i64>, AppError> {
+    let before: Option<i64> = sqlx::query_scalar("SELECT last_seen_at FROM runs WHERE pk = ?")
+        .bind(run_pk)
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE runs SET last_seen_at = ?1,
+            lease_expires_at = CASE WHEN status = 'queued' AND lease_expires_at IS NOT NULL
+                THEN ?1 + 1000 * (SELECT lease_secs FROM agents WHERE agents.pk = runs.agent_pk)
+                ELSE lease_expires_at
+            END
+         WHERE pk = ?2",
+    )
+    .bind(now)
+    .bind(run_pk)
+    .execute(conn)
+    .await?;
+    Ok(before)
 }
 
 /// Claims the oldest requested run of an agent (pull model): it becomes queued.
@@ -240,6 +308,16 @@ pub async fn claim_next(
     let Some(run_pk) = candidate else {
         return Ok(None);
     };
+    // The lease: the claimant must start the run or heartbeat before it ends.
+    sqlx::query(
+        "UPDATE runs SET lease_expires_at =
+            ? + 1000 * (SELECT lease_secs FROM agents WHERE agents.pk = runs.agent_pk)
+         WHERE pk = ?",
+    )
+    .bind(now_ms())
+    .bind(run_pk)
+    .execute(&mut *tx)
+    .await?;
     let run = get_run_by_pk(&mut tx, run_pk).await?;
     let update = StatusUpdate {
         status: Some(RunStatus::Queued),

@@ -387,10 +387,30 @@ pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, Ap
             ),
         ));
     }
+    let stored = insert_retry(&mut tx, &original).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::RunRetry,
+        Target::new("run", id).with_detail(json!({ "newRun": stored.run.id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Inserts the next attempt of `original` (same agent, input, context, campaign
+/// and webhook; `attempt + 1`, `retryOf` the original) and cancels the original's
+/// automatic retry, so a run is repeated once whether by hand or by the sweeper.
+pub async fn insert_retry(
+    conn: &mut SqliteConnection,
+    original: &StoredRun,
+) -> Result<StoredRun, AppError> {
+    let account_pk = original.account_pk;
     let campaign_pk: Option<CampaignPk> =
         sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
             .bind(original.pk)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
     let source = &original.run;
     let mut new_run = NewRun::requested(source.agent.clone(), source.input.clone());
@@ -401,17 +421,12 @@ pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, Ap
     new_run.webhook_url = source.webhook_url.clone();
     new_run.retry_of_pk = Some(original.pk);
     new_run.attempt = source.attempt + 1;
-    let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
-    let stored = after_insert(&mut tx, account_pk, run_pk).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        AuditAction::RunRetry,
-        Target::new("run", id).with_detail(json!({ "newRun": stored.run.id })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(stored)
+    let (run_pk, _) = insert_run(conn, account_pk, &new_run).await?;
+    sqlx::query("UPDATE runs SET retry_at = NULL WHERE pk = ?")
+        .bind(original.pk)
+        .execute(&mut *conn)
+        .await?;
+    after_insert(conn, account_pk, run_pk).await
 }
 
 /// Deletes a run with its steps, events and artifacts; returns the storage keys of
