@@ -19,6 +19,8 @@ UPDATE runs SET last_seen_at = updated_at WHERE status = 'running';
 
 CREATE INDEX runs_running_seen    ON runs (agent_pk, last_seen_at) WHERE status = 'running';
 CREATE INDEX runs_running_started ON runs (agent_pk, started_at)   WHERE status = 'running';
+CREATE INDEX runs_waiting         ON runs (agent_pk, created_at)
+    WHERE status IN ('requested', 'queued');
 CREATE INDEX runs_lease_expiry    ON runs (lease_expires_at)
     WHERE status = 'queued' AND lease_expires_at IS NOT NULL;
 CREATE INDEX runs_retry_due       ON runs (retry_at) WHERE retry_at IS NOT NULL;

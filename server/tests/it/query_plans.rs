@@ -22,6 +22,7 @@ use store::db::events::{self, EventQuery, NewEvent};
 use store::db::filter;
 use store::db::now_ms;
 use store::db::runs::{self, NewRun};
+use store::db::sweep::{self, SweepReason};
 use store::db::text_search;
 use uuid::Uuid;
 
@@ -262,6 +263,8 @@ enum Shape {
     Chart { dated: bool },
     /// A page of a run's events.
     Events,
+    /// The sweeper's candidates: the oldest few of a partial index, never sorted.
+    Sweep,
 }
 
 /// What is wrong with a plan, if anything:
@@ -299,6 +302,26 @@ fn problems(plan: &[(i64, i64, String)], shape: Shape, with_stats: bool) -> Vec<
         }
     }
     let sorted = any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY");
+    if shape == Shape::Sweep && sorted {
+        found.push("the sweep sorts its candidates instead of reading them in index order");
+    }
+    // The partial indexes of the open runs the sweeper may act on (migration 0006).
+    let sweep_indexes = [
+        "runs_running_seen",
+        "runs_running_started",
+        "runs_waiting",
+        "runs_lease_expiry",
+        "runs_retry_due",
+    ];
+    if shape == Shape::Sweep
+        && !any(&|detail| {
+            sweep_indexes
+                .iter()
+                .any(|index| detail.contains(&format!("INDEX {index} ")))
+        })
+    {
+        found.push("the sweep reads beyond the open runs (no partial index of migration 0006)");
+    }
     let by_rowid = any(&|detail| detail.starts_with("SEARCH r USING INTEGER PRIMARY KEY"));
     if let Shape::Page { cursor, input } = shape {
         if cursor && sorted && !by_rowid {
@@ -577,6 +600,35 @@ async fn event_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     }
 }
 
+/// Every query the sweeper reads its candidates with, for an agent with runs.
+async fn sweep_cases(checker: &mut Checker<'_>, fx: &Fixture) {
+    let agent_pk: i64 =
+        sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
+            .bind(fx.account_pk)
+            .bind(AGENTS[0])
+            .fetch_one(checker.pool)
+            .await
+            .unwrap();
+    let clock = sweep::AgentClock {
+        agent_pk,
+        secs: 600,
+    };
+    for reason in SweepReason::ALL {
+        let check = sweep::Check {
+            reason: *reason,
+            agent: Some(clock),
+        };
+        let label = format!("sweep: {}", reason.as_str());
+        checker
+            .check(
+                &label,
+                Shape::Sweep,
+                sweep::candidate_query(check, now_ms()),
+            )
+            .await;
+    }
+}
+
 /// The rewritten conditions select what they did: keyset pages continue one
 /// another exactly as one long page runs on, and full text matches the runs
 /// whose own text or whose events match (the `OR` of two `IN`s it was).
@@ -643,6 +695,7 @@ async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<Str
     };
     run_filter_cases(&mut checker, fx).await;
     event_cases(&mut checker, fx).await;
+    sweep_cases(&mut checker, fx).await;
     checker.failures
 }
 

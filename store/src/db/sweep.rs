@@ -15,7 +15,7 @@
 use super::events::{self, NewEvent};
 use super::runs::{self, StatusUpdate, StoredRun};
 use super::Db;
-use model::{AccountPk, AppError, Run, RunError, RunPk, RunStatus};
+use model::{AppError, Run, RunError, RunPk, RunStatus};
 use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
@@ -39,6 +39,8 @@ pub enum SweepReason {
 }
 
 impl SweepReason {
+    pub const ALL: &'static [SweepReason] = <SweepReason as strum::VariantArray>::VARIANTS;
+
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -74,7 +76,6 @@ impl SweepReport {
 #[derive(sqlx::FromRow)]
 struct TimedAgent {
     pk: i64,
-    account_pk: AccountPk,
     heartbeat_timeout_secs: Option<i64>,
     max_runtime_secs: Option<i64>,
     queue_timeout_secs: Option<i64>,
@@ -91,7 +92,6 @@ pub struct Check {
 #[derive(Clone, Copy, Debug)]
 pub struct AgentClock {
     pub agent_pk: i64,
-    pub account_pk: AccountPk,
     pub secs: i64,
 }
 
@@ -103,7 +103,7 @@ pub async fn sweep(
     mut on_settled: impl FnMut(SweepReason),
 ) -> Result<SweepReport, AppError> {
     let agents: Vec<TimedAgent> = sqlx::query_as(
-        "SELECT pk, account_pk, heartbeat_timeout_secs, max_runtime_secs, queue_timeout_secs
+        "SELECT pk, heartbeat_timeout_secs, max_runtime_secs, queue_timeout_secs
          FROM agents WHERE heartbeat_timeout_secs IS NOT NULL OR max_runtime_secs IS NOT NULL
             OR queue_timeout_secs IS NOT NULL",
     )
@@ -125,7 +125,6 @@ pub async fn sweep(
                     reason,
                     agent: Some(AgentClock {
                         agent_pk: agent.pk,
-                        account_pk: agent.account_pk,
                         secs,
                     }),
                 });
@@ -195,8 +194,7 @@ pub fn candidate_query(check: Check, now: i64) -> QueryBuilder<'static, Sqlite> 
                 .push(" ORDER BY started_at");
         }
         (SweepReason::NotStarted, Some(clock)) => {
-            query.push("account_pk = ").push_bind(clock.account_pk);
-            query.push(" AND agent_pk = ").push_bind(clock.agent_pk);
+            query.push("agent_pk = ").push_bind(clock.agent_pk);
             query.push(" AND status IN ('requested', 'queued') AND created_at <= ");
             query
                 .push_bind(cutoff(now, clock.secs))

@@ -153,11 +153,15 @@ async fn retry_due(tx: &mut WriteTx, run: &StoredRun, now: i64) -> Result<Option
     ))
 }
 
-/// `base × 2^(attempt − 1)`, in ms, saturating rather than overflowing.
+/// The longest wait before an automatic retry: a day.
+const MAX_RETRY_DELAY_MS: i64 = 86_400_000;
+
+/// `base × 2^(attempt − 1)`, in ms, at most [`MAX_RETRY_DELAY_MS`].
 fn retry_delay_ms(base: Duration, attempt: i64) -> i64 {
     let base = i64::try_from(base.as_millis()).unwrap_or(i64::MAX);
     let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
     base.saturating_mul(1_i64 << doublings)
+        .min(MAX_RETRY_DELAY_MS)
 }
 
 /// What an owner may change on a run.
@@ -326,4 +330,19 @@ pub async fn claim_next(
     let claimed = apply_status(&mut tx, &run, &update).await?;
     tx.commit().await?;
     Ok(Some(claimed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_delay_doubles_per_attempt_and_saturates() {
+        let base = Duration::from_millis(2_000);
+        assert_eq!(retry_delay_ms(base, 1), 2_000);
+        assert_eq!(retry_delay_ms(base, 2), 4_000);
+        assert_eq!(retry_delay_ms(base, 5), 32_000);
+        assert_eq!(retry_delay_ms(base, 0), 2_000, "attempts count from 1");
+        assert_eq!(retry_delay_ms(base, 1_000), 86_400_000, "at most a day");
+    }
 }
