@@ -50,12 +50,15 @@ pub struct AgentLimits {
     pub lease_secs: Option<i64>,
 }
 
-/// One limit: its API name and the largest value it takes (the smallest is 1).
+/// One limit: its API name, its dashboard form field, what people call it, and
+/// the largest value it takes (the smallest is 1).
 pub struct AgentLimit {
     pub field: &'static str,
+    pub form_name: &'static str,
     pub label: &'static str,
     pub max: i64,
-    pub unit: &'static str,
+    /// Whether the value is seconds (else a count).
+    pub seconds: bool,
 }
 
 const DAY_SECS: i64 = 86_400;
@@ -74,33 +77,38 @@ impl AgentLimits {
     pub const ALL: [AgentLimit; 5] = [
         AgentLimit {
             field: "heartbeatTimeoutSecs",
+            form_name: "heartbeat_timeout_secs",
             label: "Heartbeat timeout",
             max: 7 * DAY_SECS,
-            unit: "s",
+            seconds: true,
         },
         AgentLimit {
             field: "maxRuntimeSecs",
+            form_name: "max_runtime_secs",
             label: "Maximum run time",
             max: 30 * DAY_SECS,
-            unit: "s",
+            seconds: true,
         },
         AgentLimit {
             field: "queueTimeoutSecs",
+            form_name: "queue_timeout_secs",
             label: "Queue timeout",
             max: 30 * DAY_SECS,
-            unit: "s",
+            seconds: true,
         },
         AgentLimit {
             field: "maxAttempts",
+            form_name: "max_attempts",
             label: "Maximum attempts",
             max: 100,
-            unit: "",
+            seconds: false,
         },
         AgentLimit {
             field: "leaseSecs",
+            form_name: "lease_secs",
             label: "Claim lease",
             max: DAY_SECS,
-            unit: "s",
+            seconds: true,
         },
     ];
 

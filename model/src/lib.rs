@@ -34,7 +34,7 @@ pub use run::{
 };
 pub use step::{Step, StepStatus};
 pub use team::{AddedMember, AuditAction, AuditEntry, AuditPage, Member, Via};
-pub use time::{format_duration_ms, format_timestamp};
+pub use time::{format_age, format_duration_ms, format_secs, format_timestamp};
 pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};

@@ -22,9 +22,52 @@ pub fn format_duration_ms(ms: i64) -> String {
     }
 }
 
+/// How long ago `at` was, seen at `now`: `just now`, `12 s ago`, `4 min ago`,
+/// `3 h ago`, `2 d ago` (a time a little in the future, from clock skew, is `just now`).
+pub fn format_age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds();
+    match secs {
+        ..=0 => "just now".to_string(),
+        1..=59 => format!("{secs} s ago"),
+        60..=3_599 => format!("{} min ago", secs / 60),
+        3_600..=86_399 => format!("{} h ago", secs / 3_600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
+/// A whole number of seconds in the largest unit that divides it: `45 s`,
+/// `10 min`, `2 h`, `7 d`, `90 s`.
+pub fn format_secs(secs: i64) -> String {
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_and_limits_read_in_their_largest_unit() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ago = |secs: i64| format_age(now - chrono::Duration::seconds(secs), now);
+        assert_eq!(ago(-3), "just now");
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(12), "12 s ago");
+        assert_eq!(ago(245), "4 min ago");
+        assert_eq!(ago(3 * 3_600 + 5), "3 h ago");
+        assert_eq!(ago(2 * 86_400), "2 d ago");
+        assert_eq!(format_secs(45), "45 s");
+        assert_eq!(format_secs(90), "90 s");
+        assert_eq!(format_secs(600), "10 min");
+        assert_eq!(format_secs(7_200), "2 h");
+        assert_eq!(format_secs(604_800), "7 d");
+    }
 
     #[test]
     fn durations_read_naturally_at_every_scale() {

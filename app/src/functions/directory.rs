@@ -45,6 +45,54 @@ pub async fn set_dispatch_url(slug: String, dispatch_url: String) -> Result<(), 
     .await
 }
 
+/// Sets an agent's limits from the agents page's form: each a whole number, or
+/// empty to turn it off.
+#[server(prefix = "/fn", endpoint = "set_agent_limits")]
+pub async fn set_agent_limits(
+    slug: String,
+    heartbeat_timeout_secs: String,
+    max_runtime_secs: String,
+    queue_timeout_secs: String,
+    max_attempts: String,
+    lease_secs: String,
+) -> Result<(), AppError> {
+    super::ssr::with_status(async {
+        let (state, _, actor) = super::ssr::require_role(model::Role::Owner).await?;
+        let given = [
+            heartbeat_timeout_secs,
+            max_runtime_secs,
+            queue_timeout_secs,
+            max_attempts,
+            lease_secs,
+        ];
+        let mut limits = Vec::new();
+        for (limit, text) in model::AgentLimits::ALL.iter().zip(given) {
+            let text = text.trim();
+            let value = if text.is_empty() {
+                None
+            } else {
+                Some(text.parse::<i64>().map_err(|_| {
+                    AppError::invalid(
+                        limit.field,
+                        format!(
+                            "{} must be a whole number, or empty for no limit",
+                            limit.label
+                        ),
+                    )
+                })?)
+            };
+            limits.push((limit.field, value));
+        }
+        let update = store::db::agents::AgentUpdate {
+            limits,
+            ..Default::default()
+        };
+        store::db::agents::put_agent(&state.db, &actor, &slug, update).await?;
+        Ok(())
+    })
+    .await
+}
+
 #[server(prefix = "/fn", endpoint = "campaign_list")]
 pub async fn campaign_list() -> Result<Vec<Campaign>, AppError> {
     super::ssr::with_status(async {

@@ -1,20 +1,29 @@
-//! Agents (`/agents`): slug, dispatch URL (editable), runs by status, last run.
+//! Agents (`/agents`): slug, runs by status, last run, and for owners the
+//! dispatch URL and the limits that keep runs from staying stuck (heartbeat
+//! timeout, maximum run time, queue timeout, maximum attempts, claim lease).
 
 use crate::components::layout::IfRole;
 use crate::components::status_badge::StatusBadge;
-use crate::functions::directory::{list_agent_overviews, AgentOverview, SetDispatchUrl};
+use crate::functions::directory::{
+    list_agent_overviews, AgentOverview, SetAgentLimits, SetDispatchUrl,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::{format_timestamp, Role};
+use model::{format_secs, format_timestamp, AgentLimits, Role};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
     let save = ServerAction::<SetDispatchUrl>::new();
-    let agents = Resource::new(move || save.version().get(), |_| list_agent_overviews());
+    let save_limits = ServerAction::<SetAgentLimits>::new();
+    let agents = Resource::new(
+        move || (save.version().get(), save_limits.version().get()),
+        |_| list_agent_overviews(),
+    );
     let error = move || {
         save.value()
             .get()
             .and_then(Result::err)
+            .or_else(|| save_limits.value().get().and_then(Result::err))
             .map(|error| error.to_string())
     };
     view! {
@@ -32,8 +41,8 @@ pub fn AgentsPage() -> impl IntoView {
                         Ok(list) => view! {
                             <div class="table-wrap">
                                 <table class="agents">
-                                    <thead><tr><th>"Agent"</th><th>"Runs by status"</th><th>"Last run"</th><th>"Dispatch URL"</th></tr></thead>
-                                    <tbody>{list.into_iter().map(|overview| view! { <AgentRow overview save /> }).collect_view()}</tbody>
+                                    <thead><tr><th>"Agent"</th><th>"Runs by status"</th><th>"Last run"</th><th>"Limits"</th><th>"Dispatch URL"</th></tr></thead>
+                                    <tbody>{list.into_iter().map(|overview| view! { <AgentRow overview save save_limits /> }).collect_view()}</tbody>
                                 </table>
                             </div>
                         }
@@ -47,8 +56,13 @@ pub fn AgentsPage() -> impl IntoView {
 }
 
 #[component]
-fn AgentRow(overview: AgentOverview, save: ServerAction<SetDispatchUrl>) -> impl IntoView {
+fn AgentRow(
+    overview: AgentOverview,
+    save: ServerAction<SetDispatchUrl>,
+    save_limits: ServerAction<SetAgentLimits>,
+) -> impl IntoView {
     let slug = overview.agent.slug.clone();
+    let limits = overview.agent.limits;
     // What the owners' form shows; a stored value, as the form may render again.
     let form = StoredValue::new((
         slug.clone(),
@@ -74,6 +88,12 @@ fn AgentRow(overview: AgentOverview, save: ServerAction<SetDispatchUrl>) -> impl
                     .collect_view()}
             </td>
             <td>{overview.last_run_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</td>
+            <td class="limits">
+                <LimitsSummary limits />
+                <IfRole needed=Role::Owner>
+                    <LimitsForm slug=form.get_value().0 limits save_limits />
+                </IfRole>
+            </td>
             <td>
                 <IfRole needed=Role::Owner>
                     {
@@ -95,5 +115,72 @@ fn AgentRow(overview: AgentOverview, save: ServerAction<SetDispatchUrl>) -> impl
                 </IfRole>
             </td>
         </tr>
+    }
+}
+
+/// The limits that are on, one per line; "No limits" when none is.
+#[component]
+fn LimitsSummary(limits: AgentLimits) -> impl IntoView {
+    let on: Vec<(String, String)> = AgentLimits::ALL
+        .iter()
+        .filter_map(|limit| {
+            limits.get(limit.field).map(|value| {
+                let shown = if limit.seconds {
+                    format_secs(value)
+                } else {
+                    value.to_string()
+                };
+                (limit.label.to_string(), shown)
+            })
+        })
+        .collect();
+    if on.is_empty() {
+        return view! { <span class="muted">"No limits"</span> }.into_any();
+    }
+    view! {
+        <ul class="limit-list">
+            {on.into_iter().map(|(label, value)| view! { <li>{label}": "<strong>{value}</strong></li> }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+/// The owners' form for an agent's limits: seconds (or attempts), empty for off.
+#[component]
+fn LimitsForm(
+    slug: String,
+    limits: AgentLimits,
+    save_limits: ServerAction<SetAgentLimits>,
+) -> impl IntoView {
+    view! {
+        <details class="limits-edit">
+            <summary>"Edit limits"</summary>
+            <ActionForm action=save_limits attr:class="limits-form">
+                <input type="hidden" name="slug" value=slug.clone() />
+                {AgentLimits::ALL
+                    .iter()
+                    .map(|limit| {
+                        let unit = if limit.seconds { "seconds" } else { "attempts" };
+                        view! {
+                            <label>
+                                <span>{limit.label}" ("{unit}")"</span>
+                                <input
+                                    type="number"
+                                    name=limit.form_name
+                                    min="1"
+                                    max=limit.max
+                                    step="1"
+                                    inputmode="numeric"
+                                    placeholder="off"
+                                    value=limits.get(limit.field).map(|value| value.to_string()).unwrap_or_default()
+                                    aria-label=format!("{} of {slug}", limit.label)
+                                />
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+                <button type="submit" class="button small">"Save limits"</button>
+            </ActionForm>
+        </details>
     }
 }

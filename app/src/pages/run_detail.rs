@@ -12,13 +12,14 @@ use crate::components::step_timeline::StepTimeline;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
 use crate::live::on_change;
 use crate::pages::not_found::NotFound;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use model::{
-    format_duration_ms, format_timestamp, AppError, ChangeData, Role, Run, RunDetail, RunStatus,
-    Step,
+    format_age, format_duration_ms, format_timestamp, AppError, ChangeData, Role, Run, RunDetail,
+    RunStatus, Step,
 };
 
 #[component]
@@ -159,6 +160,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             </header>
             <RunnerTokenBanner run_id=id.clone() />
             {move || view! { <ProgressBar progress=run.with(|run| run.progress) /> }}
+            <RunnerContact run />
             {move || view! { <RunFacts run=run.get() campaign_name=campaign_name.clone() /> }}
             {move || run.with(|run| run.error.clone()).map(|error| view! {
                 <section class="run-error" role="alert">
@@ -185,6 +187,56 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// The time now, ticking every second once the page runs in the browser (the
+/// server renders with its own clock).
+fn ticking_now() -> ReadSignal<DateTime<Utc>> {
+    let (now, set_now) = signal(Utc::now());
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || set_now.set(Utc::now()),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    now
+}
+
+/// Where an open run stands with its runner: when it was last heard from (every
+/// runner callback counts), when a claim's lease ends, when a failed run's
+/// automatic retry is due. The sweeper acts on exactly these times.
+#[component]
+fn RunnerContact(run: RwSignal<Run>) -> impl IntoView {
+    let now = ticking_now();
+    let line = move || {
+        let now = now.get();
+        run.with(|run| {
+            if let Some(at) = run.retry_at {
+                return Some(format!(
+                    "Attempt {} starts automatically at {}",
+                    run.attempt + 1,
+                    format_timestamp(at)
+                ));
+            }
+            if run.status.is_terminal() {
+                return None;
+            }
+            let heard = match run.last_seen_at {
+                Some(at) => format!("Last heard from the runner {}", format_age(at, now)),
+                None => "No word from a runner yet".to_string(),
+            };
+            Some(match run.lease_expires_at {
+                Some(ends) if run.status == RunStatus::Queued => {
+                    let left = (ends - now).num_seconds().max(0);
+                    format!("{heard} · claimed; back to the queue in {left} s unless it starts")
+                }
+                _ => heard,
+            })
+        })
+    };
+    move || line().map(|text| view! { <p class="run-seen" data-testid="runner-contact">{text}</p> })
 }
 
 #[component]
@@ -228,6 +280,8 @@ fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
                     " (retry of "<a href=format!("/runs/{original}")>{original.to_string().chars().take(8).collect::<String>()}</a>")"
                 })}
             </dd>
+            <dt>"Last heard"</dt>
+            <dd>{or_dash(run.last_seen_at.map(format_timestamp))}</dd>
             <dt>"Webhook"</dt>
             <dd>{run.webhook_status.as_str()}</dd>
         </dl>
