@@ -27,6 +27,8 @@ export const serverEnv = {
   // Every spec logs in from 127.0.0.1, some with wrong passwords on purpose: the
   // login limit (tested by the Rust suite) must not refuse the next spec's login.
   RUNBOARD_LOGIN_FAILURES_PER_MINUTE: "1000",
+  // Sweep every second, so a stalled run (stuck.spec.ts) turns within seconds.
+  RUNBOARD_SWEEP_SECS: "1",
 };
 
 export default defineConfig({

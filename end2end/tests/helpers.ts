@@ -51,3 +51,12 @@ export async function markDocument(page: Page) {
 export async function documentWasKept(page: Page) {
   return page.evaluate(() => (window as any).__runboardMark === "still here");
 }
+
+/** Full-page screenshots at a desktop and a phone width, for people to look at. */
+export async function screenshots(page: Page, name: string) {
+  for (const width of [1440, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `results/screenshots/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
+}

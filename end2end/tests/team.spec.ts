@@ -1,17 +1,9 @@
-import { Browser, Page } from "@playwright/test";
+import { Browser } from "@playwright/test";
 import { apiToken, createRun } from "./api";
-import { expect, gotoHydrated, logIn, test } from "./helpers";
+import { expect, gotoHydrated, logIn, screenshots, test } from "./helpers";
 
 const VIEWER = "viewer@e2e.test";
 const VIEWER_PASSWORD = "viewer-password-77";
-
-async function screenshots(page: Page, name: string) {
-  for (const width of [1440, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: `results/screenshots/${name}-${width}.png`, fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 720 });
-}
 
 /** A fresh browser with nobody signed in. */
 async function newPage(browser: Browser) {
