@@ -34,18 +34,27 @@ fn open_or_finished(id: Uuid, status: RunStatus) -> Result<(), AppError> {
 /// "last heard from", rarely enough not to flood the change log with heartbeats.
 const ANNOUNCE_SEEN_EVERY_MS: i64 = 10_000;
 
+/// `lastSeenAt` moves in steps of this much: a runner posting event batches many
+/// times a second rewrites its run's row (and the index of silent runs) at most
+/// once a second. Every limit is a whole number of seconds.
+const STAMP_SEEN_EVERY_MS: i64 = 1_000;
+
 /// [`ensure_open`] again inside the write transaction that adds to the run (it
 /// may have finished since it was read, and nothing may be added after that),
 /// then records that its runner was heard from.
 async fn heard_from_open_run(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
-    let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE pk = ?")
-        .bind(run.pk)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (status, before): (String, Option<i64>) =
+        sqlx::query_as("SELECT status, last_seen_at FROM runs WHERE pk = ?")
+            .bind(run.pk)
+            .fetch_one(&mut *conn)
+            .await?;
     open_or_finished(run.run.id, status.parse().map_err(|_| AppError::Internal)?)?;
     let now = now_ms();
-    let before = runs::stamp_seen(conn, run.pk, now).await?;
-    if before.is_none_or(|before| now - before >= ANNOUNCE_SEEN_EVERY_MS) {
+    let since = |every: i64| before.is_none_or(|before| now - before >= every);
+    if since(STAMP_SEEN_EVERY_MS) {
+        runs::stamp_seen(conn, run.pk, now).await?;
+    }
+    if since(ANNOUNCE_SEEN_EVERY_MS) {
         let seen = runs::get_run_by_pk(conn, run.pk).await?;
         changes::record(
             conn,

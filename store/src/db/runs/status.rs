@@ -265,16 +265,12 @@ pub async fn update_status(
 }
 
 /// Records that a run's runner was heard from at `now`: `lastSeenAt`, and a
-/// claimed run's lease starts again. Returns when it was heard from before.
+/// claimed run's lease starts again.
 pub async fn stamp_seen(
     conn: &mut sqlx::SqliteConnection,
     run_pk: RunPk,
     now: i64,
-) -> Result<Option<i64>, AppError> {
-    let before: Option<i64> = sqlx::query_scalar("SELECT last_seen_at FROM runs WHERE pk = ?")
-        .bind(run_pk)
-        .fetch_one(&mut *conn)
-        .await?;
+) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE runs SET last_seen_at = ?1,
             lease_expires_at = CASE WHEN status = 'queued' AND lease_expires_at IS NOT NULL
@@ -287,7 +283,7 @@ pub async fn stamp_seen(
     .bind(run_pk)
     .execute(conn)
     .await?;
-    Ok(before)
+    Ok(())
 }
 
 /// Claims the oldest requested run of an agent (pull model): it becomes queued.
