@@ -70,6 +70,11 @@ impl Fanout {
         Ok((fanout, task))
     }
 
+    /// Open subscriptions (live streams), for the operator's metrics.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// A subscription to one account's changes (one run's, when given). With
     /// `last_seen`, everything after it is replayed first.
     pub async fn subscribe(

@@ -6,9 +6,11 @@
 //! the command line all call it, so every rule lives once.
 
 pub mod auth;
+pub mod backup;
 pub mod db;
 pub mod fanout;
 pub mod keys;
 pub mod login_limit;
+pub mod metrics;
 pub mod outbound;
 pub mod storage;

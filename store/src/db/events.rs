@@ -23,6 +23,9 @@ pub struct NewEvent {
 pub struct Appended {
     pub id: Uuid,
     pub seq: i64,
+    /// Stored by this call (not a repeat of an event the run already had, nor a
+    /// second mention of one within the batch).
+    pub new: bool,
 }
 
 /// The most events one run holds: the full-text index keys an event by
@@ -71,9 +74,16 @@ pub async fn append_events(
         let stored = Appended {
             id: Uuid::now_v7(),
             seq,
+            new: true,
         };
         if let Some(client_id) = &event.client_id {
-            known.insert(client_id.clone(), stored);
+            known.insert(
+                client_id.clone(),
+                Appended {
+                    new: false,
+                    ..stored
+                },
+            );
         }
         appended.push(stored);
         fresh.push(event);
@@ -141,7 +151,14 @@ async fn stored_client_ids(
             lookup.build_query_as().fetch_all(&mut *conn).await?;
         for (client_id, id, seq) in rows {
             let id = Uuid::from_slice(&id).map_err(|_| AppError::Internal)?;
-            known.insert(client_id, Appended { id, seq });
+            known.insert(
+                client_id,
+                Appended {
+                    id,
+                    seq,
+                    new: false,
+                },
+            );
         }
     }
     Ok(known)

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod runner;
 pub mod runs;
 pub mod settings;
+pub mod stats;
 pub mod steps;
 pub mod sweep;
 pub mod text_search;
@@ -34,6 +35,7 @@ pub mod tokens;
 pub mod users;
 pub mod view_cache;
 
+use crate::metrics::{self, Count};
 use crate::outbound::Outbound;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -42,7 +44,7 @@ use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use view_cache::ViewCache;
 
@@ -81,6 +83,10 @@ pub struct WriteTx {
     committed: Arc<Notify>,
     views: Arc<ViewCache>,
     retry_base: Duration,
+    /// When the writer was taken ([`metrics::WRITER_HOLD`]).
+    held_since: Instant,
+    /// What to count once committed ([`WriteTx::count`]).
+    counts: Vec<Count>,
 }
 
 impl WriteTx {
@@ -92,9 +98,19 @@ impl WriteTx {
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
+        metrics::writer_held(self.held_since.elapsed());
         self.views.invalidate();
         self.committed.notify_one();
+        for count in &self.counts {
+            count.record();
+        }
         Ok(())
+    }
+
+    /// Counts `count` for the operator's metrics when, and only if, this
+    /// transaction commits.
+    pub fn count(&mut self, count: Count) {
+        self.counts.push(count);
     }
 }
 
@@ -155,13 +171,21 @@ impl Db {
         })
     }
 
-    /// Starts a write transaction holding SQLite's write lock from the first statement.
+    /// Starts a write transaction holding SQLite's write lock from the first
+    /// statement. How long the caller queued for the writer is a metric
+    /// ([`metrics::WRITER_WAIT`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let asked = Instant::now();
+        let tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let held_since = Instant::now();
+        metrics::writer_waited(held_since - asked);
         Ok(WriteTx {
-            tx: self.write.begin_with("BEGIN IMMEDIATE").await?,
+            tx,
             committed: self.committed.clone(),
             views: self.views.clone(),
             retry_base: Duration::from_millis(self.retry_base_ms.load(Ordering::Relaxed)),
+            held_since,
+            counts: Vec::new(),
         })
     }
 
@@ -247,8 +271,9 @@ async fn optimize_periodically(write: SqlitePool) {
     }
 }
 
-/// The directory a `sqlite:` URL's file lives in, so it can be created on first start.
-fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
+/// The file a `sqlite:` URL names (`None` for an in-memory database): where
+/// backups read from and restores write to, and what the server's lock sits beside.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -256,7 +281,13 @@ fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    let parent = std::path::Path::new(path).parent()?;
+    Some(std::path::PathBuf::from(path))
+}
+
+/// The directory a `sqlite:` URL's file lives in, so it can be created on first start.
+fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
+    let file = sqlite_file(url)?;
+    let parent = file.parent()?;
     (!parent.as_os_str().is_empty()).then(|| parent.to_path_buf())
 }
 
@@ -286,5 +317,10 @@ mod tests {
         );
         assert_eq!(sqlite_file_parent("sqlite::memory:"), None);
         assert_eq!(sqlite_file_parent("sqlite://runboard.db"), None);
+        assert_eq!(
+            sqlite_file("sqlite://data/runboard.db?mode=rwc"),
+            Some("data/runboard.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
     }
 }

@@ -8,6 +8,7 @@ use super::events::{self, Appended, NewEvent};
 use super::runs::{self, StoredRun};
 use super::steps::{self, StepReport};
 use super::{changes, now_ms, Db};
+use crate::metrics::Count;
 use model::{AppError, Artifact, ChangeData, ConflictCode, Run, RunStatus, Step};
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -96,6 +97,10 @@ pub async fn ingest_events(
     }
     heard_from_open_run(&mut tx, run).await?;
     let appended = events::append_events(&mut tx, run.pk, events).await?;
+    tx.count(Count::EventsIngested {
+        agent: run.run.agent.clone(),
+        events: appended.iter().filter(|event| event.new).count() as u64,
+    });
     let body = answer(&appended)?;
     if let Some(key) = idempotency_key {
         events::remember_response(&mut tx, run.pk, key, &body.to_string()).await?;

@@ -7,6 +7,7 @@ use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
 use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
+use crate::metrics::Count;
 use model::{
     AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk, RunStatus,
 };
@@ -29,7 +30,8 @@ pub struct StatusUpdate {
 /// `illegal_transition`; 409 `run_finished` once terminal), clamps progress,
 /// stamps startedAt/completedAt/durationMs, ends a claim's lease once the run
 /// leaves `queued`, and for a terminal status settles the campaign, queues the
-/// webhook and schedules the automatic retry — all in the caller's transaction.
+/// webhook and schedules the automatic retry — all in the caller's transaction,
+/// which counts the finished run for the operator's metrics once it commits.
 pub async fn apply_status(
     tx: &mut WriteTx,
     run: &StoredRun,
@@ -132,6 +134,12 @@ pub async fn apply_status(
         &ChangeData::RunUpdated(updated.run.clone()),
     )
     .await?;
+    if next != current && next.is_terminal() {
+        tx.count(Count::RunFinished {
+            agent: updated.run.agent.clone(),
+            status: next,
+        });
+    }
     Ok(updated)
 }
 

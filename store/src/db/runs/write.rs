@@ -4,7 +4,8 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use crate::db::audit::{self, Actor, Target};
-use crate::db::{campaigns, changes, now_ms, outbox, Db};
+use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
+use crate::metrics::Count;
 use model::{
     AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk,
     RunStatus, WebhookStatus,
@@ -340,13 +341,14 @@ pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<St
 }
 
 /// What follows a new run in the same transaction: its campaign is running, its
-/// agent's dispatch URL (if any) gets the job, and the live stream announces it.
-/// Returns the stored run.
+/// agent's dispatch URL (if any) gets the job, the live stream announces it, and
+/// the operator's metrics count it once committed. Returns the stored run.
 async fn after_insert(
-    conn: &mut SqliteConnection,
+    tx: &mut WriteTx,
     account_pk: AccountPk,
     run_pk: RunPk,
 ) -> Result<StoredRun, AppError> {
+    let conn = &mut **tx;
     let (campaign_pk, dispatch_url): (Option<CampaignPk>, Option<String>) = sqlx::query_as(
         "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
     )
@@ -367,6 +369,9 @@ async fn after_insert(
         &ChangeData::RunCreated(stored.run.clone()),
     )
     .await?;
+    tx.count(Count::RunCreated {
+        agent: stored.run.agent.clone(),
+    });
     Ok(stored)
 }
 
@@ -402,10 +407,8 @@ pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, Ap
 /// Inserts the next attempt of `original` (same agent, input, context, campaign
 /// and webhook; `attempt + 1`, `retryOf` the original) and cancels the original's
 /// automatic retry, so a run is repeated once whether by hand or by the sweeper.
-pub async fn insert_retry(
-    conn: &mut SqliteConnection,
-    original: &StoredRun,
-) -> Result<StoredRun, AppError> {
+pub async fn insert_retry(tx: &mut WriteTx, original: &StoredRun) -> Result<StoredRun, AppError> {
+    let conn = &mut **tx;
     let account_pk = original.account_pk;
     let campaign_pk: Option<CampaignPk> =
         sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
@@ -426,7 +429,7 @@ pub async fn insert_retry(
         .bind(original.pk)
         .execute(&mut *conn)
         .await?;
-    after_insert(conn, account_pk, run_pk).await
+    after_insert(tx, account_pk, run_pk).await
 }
 
 /// Deletes a run with its steps, events and artifacts; returns the storage keys of
