@@ -1,8 +1,14 @@
 //! Command line and environment configuration: every flag has an environment twin.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 use store::outbound::Allow;
+
+/// The shortest `RUNBOARD_METRICS_TOKEN` accepted: a bearer credential, so not
+/// one to guess.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
 
 /// The shortest `RUNNER_AUTH_SECRET` accepted: the size of the HMAC-SHA256 key
 /// that signs runner tokens, and long enough that guessing it is hopeless.
@@ -63,6 +69,21 @@ pub enum Command {
     },
     /// Serve the dashboard and the APIs (the default).
     Serve,
+    /// Copy the database, consistently, while a server may be serving and writing;
+    /// local artifact files are copied beside it (FILE.artifacts/).
+    Backup {
+        /// The file to write (it must not exist yet).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the database (and its local artifact files).
+    /// Refused while a server uses the database, and for a file that is not a
+    /// Runboard database this version can serve.
+    Restore {
+        /// A file written by `runboard backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Fill an account with realistic sample runs, to look around the dashboard.
     Seed {
         /// Email of a user of the account to fill.
@@ -208,6 +229,47 @@ pub struct Config {
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
+    /// Bearer token that may read `GET /metrics` (besides owners' own
+    /// credentials), for a Prometheus server. At least 16 bytes.
+    #[arg(
+        long,
+        env = "RUNBOARD_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// Log format: `text` (for people) or `json` (one object per line, for a log
+    /// collector).
+    #[arg(
+        long,
+        env = "RUNBOARD_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Directory for scheduled backups (with RUNBOARD_BACKUP_EVERY). Each is a
+    /// `runboard-<UTC time>.db` file, with the local artifact files beside it.
+    #[arg(long, env = "RUNBOARD_BACKUP_DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often the server backs up into RUNBOARD_BACKUP_DIR: a whole number and
+    /// a unit, s, m, h or d (`30m`, `6h`, `1d`).
+    #[arg(long, env = "RUNBOARD_BACKUP_EVERY", value_parser = parse_every, global = true)]
+    pub backup_every: Option<Duration>,
+
+    /// How many scheduled backups to keep (the oldest go first).
+    #[arg(
+        long,
+        env = "RUNBOARD_BACKUP_KEEP",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u32).range(1..=10_000),
+        global = true
+    )]
+    pub backup_keep: u32,
+
     /// Demo mode: a simulated fleet of runners drives realistic runs through the
     /// real APIs, in the first owner's account, while the server runs.
     /// `--demo`, `--demo=false`; the variable takes 1/0, true/false.
@@ -237,6 +299,33 @@ impl Config {
 
     /// What the configuration asks for that the server refuses to start with.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(token) = &self.metrics_token {
+            if token.len() < MIN_METRICS_TOKEN_BYTES {
+                return Err(format!(
+                    "RUNBOARD_METRICS_TOKEN is {} bytes long; it must be at least \
+                     {MIN_METRICS_TOKEN_BYTES} (it lets its holder read /metrics). \
+                     Generate one with: openssl rand -hex 32",
+                    token.len()
+                ));
+            }
+        }
+        match (&self.backup_dir, self.backup_every) {
+            (Some(_), None) => {
+                return Err(
+                    "RUNBOARD_BACKUP_DIR is set but RUNBOARD_BACKUP_EVERY is not: \
+                     say how often to back up, e.g. RUNBOARD_BACKUP_EVERY=6h"
+                        .into(),
+                )
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "RUNBOARD_BACKUP_EVERY is set but RUNBOARD_BACKUP_DIR is not: \
+                     say where backups go, e.g. RUNBOARD_BACKUP_DIR=/var/backups/runboard"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
         if let Some(secret) = &self.runner_auth_secret {
             if secret.len() < MIN_RUNNER_SECRET_BYTES {
                 return Err(format!(
@@ -255,6 +344,54 @@ impl Config {
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     }
+}
+
+/// How the server logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (the default).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The longest backup interval accepted (a year).
+const MAX_EVERY: Duration = Duration::from_secs(365 * 86_400);
+
+/// A backup interval: a whole number and one unit (`90s`, `30m`, `6h`, `1d`),
+/// more than zero and at most a year. Nothing else: `6` (no unit), `1.5h`,
+/// `6 h` and `1h30m` are refused rather than guessed at.
+pub fn parse_every(text: &str) -> Result<Duration, String> {
+    let refuse = || {
+        format!(
+            "`{text}` is not a backup interval: write a whole number followed by s, m, h or d \
+             (for example 30m, 6h or 1d)"
+        )
+    };
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(refuse)?;
+    let (number, unit) = text.split_at(unit_at);
+    let seconds_per_unit: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(refuse()),
+    };
+    let number: u64 = number.parse().map_err(|_| refuse())?;
+    let every = Duration::from_secs(number.saturating_mul(seconds_per_unit));
+    if every.is_zero() {
+        return Err(format!(
+            "`{text}`: the backup interval must be more than zero"
+        ));
+    }
+    if every > MAX_EVERY {
+        return Err(format!(
+            "`{text}`: the backup interval must be at most 365d"
+        ));
+    }
+    Ok(every)
 }
 
 #[cfg(test)]
@@ -296,5 +433,62 @@ mod tests {
         assert!(Config::for_database("sqlite::memory:")
             .outbound_allow
             .is_empty());
+    }
+
+    #[test]
+    fn backup_intervals_are_a_number_and_a_unit() {
+        assert_eq!(parse_every("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_every("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_every("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_every("90s"), Ok(Duration::from_secs(90)));
+        for bad in [
+            "",
+            "6",
+            "h",
+            "0h",
+            "1.5h",
+            "6 h",
+            "1h30m",
+            "-1h",
+            "6H",
+            "400d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_every(bad).is_err(), "{bad} is refused");
+        }
+        let refused = Cli::try_parse_from(["runboard", "--backup-every", "6x"]).unwrap_err();
+        assert!(
+            refused.to_string().contains("not a backup interval"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn backups_need_both_a_directory_and_an_interval() {
+        let mut config = Config::for_database("sqlite::memory:");
+        config.backup_dir = Some("/tmp/backups".into());
+        assert!(config
+            .check()
+            .unwrap_err()
+            .contains("RUNBOARD_BACKUP_EVERY"));
+        config.backup_every = Some(Duration::from_secs(60));
+        assert_eq!(config.check(), Ok(()));
+        config.backup_dir = None;
+        assert!(config.check().unwrap_err().contains("RUNBOARD_BACKUP_DIR"));
+        assert_eq!(Config::for_database("sqlite::memory:").backup_keep, 7);
+        assert!(Cli::try_parse_from(["runboard", "--backup-keep", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_metrics_token_needs_16_bytes_and_the_log_format_is_text_or_json() {
+        let mut config = Config::for_database("sqlite::memory:");
+        config.metrics_token = Some("short".into());
+        assert!(config.check().unwrap_err().contains("at least 16"));
+        config.metrics_token = Some("x".repeat(16));
+        assert_eq!(config.check(), Ok(()));
+        assert_eq!(config.log_format, LogFormat::Text);
+        let cli = Cli::try_parse_from(["runboard", "--log-format", "json"]).unwrap();
+        assert_eq!(cli.config.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["runboard", "--log-format", "xml"]).is_err());
     }
 }

@@ -2,11 +2,13 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod outbox;
 pub mod seed;
 pub mod sessions;

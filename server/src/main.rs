@@ -2,7 +2,7 @@
 #![recursion_limit = "512"]
 
 use clap::Parser;
-use runboard::config::{Cli, Command, TokenCommand, UserCommand};
+use runboard::config::{Cli, Command, LogFormat, TokenCommand, UserCommand};
 use runboard::demo::{self, DemoOptions};
 use runboard::startup::{open_database, shutdown_signal, Application};
 use std::time::Duration;
@@ -17,12 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let demo = cli.config.demo;
@@ -56,6 +52,14 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             db.close().await;
         }
+        Command::Backup { to } => {
+            let report = runboard::backup::backup_to(&cli.config, &to).await?;
+            println!("Backed up to {report}.");
+        }
+        Command::Restore { from } => {
+            let report = runboard::backup::restore_from(&cli.config, &from).await?;
+            println!("{report}");
+        }
         Command::Seed { email, runs } => {
             let db = open_database(&cli.config, cli.config.site_addr).await?;
             let added = runboard::seed::seed_runs(&db, &email, runs).await?;
@@ -64,6 +68,18 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Logs to standard error: lines for people, or one JSON object per line
+/// (`RUNBOARD_LOG_FORMAT=json`) for a log collector; `RUST_LOG` filters both.
+fn init_logs(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 /// Serves with the demo fleet beside the server. On the shutdown signal the fleet

@@ -39,11 +39,21 @@ pub struct Application {
     /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
     stop_streams: watch::Sender<bool>,
     fanout: tokio::task::JoinHandle<()>,
+    /// Scheduled backups, when configured; stopped like the outbox.
+    backups: Option<tokio::task::JoinHandle<()>>,
+    /// Held while the server lives: a restore refuses while it is taken.
+    lock: Option<store::backup::ServerLock>,
 }
+
+/// How long shutdown waits for a scheduled backup in progress to finish.
+const BACKUP_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         config.check().map_err(anyhow::Error::msg)?;
+        // Before anything counts: the process's metrics recorder.
+        crate::metrics::handle();
+        let lock = crate::backup::lock_database(&config)?;
         let listener = TcpListener::bind(config.site_addr).await?;
         let addr = listener.local_addr()?;
         let db = open_database(&config, addr).await?;
@@ -99,6 +109,13 @@ impl Application {
             ..RetryPolicy::default()
         };
         let (stop_outbox, stopped) = watch::channel(false);
+        let backups = crate::backup::Schedule::from_config(&config).map(|schedule| {
+            tokio::spawn(crate::backup::run_schedule(
+                config.clone(),
+                schedule,
+                stopped.clone(),
+            ))
+        });
         let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped.clone()));
         db.set_retry_base(std::time::Duration::from_millis(config.retry_base_ms));
         let sweeper = tokio::spawn(crate::sweeper::run(
@@ -106,13 +123,14 @@ impl Application {
             std::time::Duration::from_secs(config.sweep_secs.max(1)),
             stopped,
         ));
+        let metrics_access = crate::metrics::MetricsAccess::new(config.metrics_token.as_deref());
 
         let security = crate::http::layers::SecurityHeaders {
             hsts: config.serves_tls(),
             // What Leptos' reload script itself looks at.
             dev_reload: std::env::var("LEPTOS_WATCH").is_ok(),
         };
-        let router = router(state, sessions, security);
+        let router = router(state, sessions, security, metrics_access);
         Ok(Application {
             listener,
             router,
@@ -123,6 +141,8 @@ impl Application {
             sweeper,
             stop_streams,
             fanout,
+            backups,
+            lock,
         })
     }
 
@@ -168,8 +188,17 @@ impl Application {
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
         let _ = self.sweeper.await;
+        if let Some(backups) = self.backups {
+            if tokio::time::timeout(BACKUP_STOP_WAIT, backups)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a scheduled backup did not finish within {BACKUP_STOP_WAIT:?}; its partial copy is removed at the next start");
+            }
+        }
         let _ = self.fanout.await;
         self.db.close().await;
+        drop(self.lock);
         tracing::info!("Runboard stopped");
         Ok(())
     }
@@ -195,6 +224,7 @@ fn router(
     state: AppState,
     sessions: tower_sessions::SessionManagerLayer<crate::sessions::Sessions>,
     security: crate::http::layers::SecurityHeaders,
+    metrics_access: crate::metrics::MetricsAccess,
 ) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -208,8 +238,20 @@ fn router(
         crate::http::layers::page_nonce,
         move || shell(options.clone()),
     );
+    let scraped = Arc::new(crate::metrics::Scraped::default());
     let open = Router::new()
         .route("/healthz", get(healthz))
+        .route(
+            "/metrics",
+            get(move |state, parts| {
+                crate::metrics::metrics_endpoint(
+                    state,
+                    metrics_access.clone(),
+                    scraped.clone(),
+                    parts,
+                )
+            }),
+        )
         .merge(crate::api::router(state.limits.max_upload_bytes));
     crate::http::layers::around(
         state,

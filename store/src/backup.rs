@@ -70,10 +70,7 @@ pub enum BackupError {
     Sqlite(#[from] sqlx::Error),
     #[error("{path} is not a Runboard database: {reason}")]
     NotRunboard { path: PathBuf, reason: String },
-    #[error(
-        "a Runboard server (pid {pid}) is using {database}: stop it before restoring \
-         (it holds {lock})"
-    )]
+    #[error("a Runboard server (pid {pid}) is using {database}: it holds {lock}")]
     InUse {
         database: PathBuf,
         lock: PathBuf,
@@ -387,7 +384,8 @@ pub async fn restore(
     })
 }
 
-fn inspect_header(file: &Path) -> Result<(), BackupError> {
+/// Refuses a file that does not even start like a SQLite database.
+pub fn inspect_header(file: &Path) -> Result<(), BackupError> {
     let mut header = [0u8; 16];
     let read = File::open(file)
         .and_then(|mut opened| opened.read(&mut header))

@@ -1,5 +1,5 @@
 //! Every middleware layer of the server, in the order a request meets them:
-//! tracing, the security headers (with the page's script nonce), the session
+//! tracing, the request metrics (by route template), the security headers (with the page's script nonce), the session
 //! cookie, the refusal of cross-site requests ([`super::csrf`]), on-the-fly
 //! compression (not for the prebuilt bundle), and the login requirement of pages.
 
@@ -91,6 +91,7 @@ where
         .with_state(state)
         .layer(sessions)
         .layer(middleware::from_fn_with_state(security, security_headers))
+        .layer(middleware::from_fn(crate::metrics::track_http))
         .layer(TraceLayer::new_for_http())
 }
 
