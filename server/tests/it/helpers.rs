@@ -16,6 +16,8 @@ pub struct TestApp {
     /// A client that keeps cookies and does not follow redirects, so tests see them.
     pub client: reqwest::Client,
     pub db: store::db::Db,
+    /// The configuration the server was built with.
+    pub config: Config,
     dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -43,7 +45,9 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
     // outbound policy refuses unless allowed (the `outbound` tests clear this).
     config.outbound_allow = vec!["127.0.0.1".parse().unwrap()];
     configure(&mut config);
-    let app = Application::build(config).await.expect("server builds");
+    let app = Application::build(config.clone())
+        .await
+        .expect("server builds");
     let base = format!("http://{}", app.addr());
     let db = app.db();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -58,6 +62,7 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
         base,
         client: new_client(),
         db,
+        config,
         dir,
         stop: Some(stop),
         server: Some(server),
@@ -71,6 +76,12 @@ impl TestApp {
 
     /// Stops this server gracefully and starts a new one on the same database.
     pub async fn restart(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        self.stop().await;
+        self.start_again(configure).await
+    }
+
+    /// Stops this server gracefully (its files stay, for [`TestApp::start_again`]).
+    pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -78,7 +89,16 @@ impl TestApp {
             server.await.unwrap();
         }
         self.db.close().await;
+    }
+
+    /// A new server on the files of this stopped one.
+    pub async fn start_again(self, configure: impl FnOnce(&mut Config)) -> TestApp {
         spawn_in(self.dir.clone(), configure).await
+    }
+
+    /// The test's own directory (database, artifacts), for files beside them.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 }
 

@@ -5,6 +5,7 @@
 mod accounts;
 mod api_runs;
 mod artifacts;
+mod backup;
 mod binary;
 mod campaigns;
 mod csrf;
@@ -13,6 +14,7 @@ mod demo;
 mod helpers;
 mod live;
 mod login;
+mod metrics;
 mod openapi;
 mod outbox;
 mod query_plans;
