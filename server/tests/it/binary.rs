@@ -111,3 +111,66 @@ async fn a_runner_auth_secret_shorter_than_32_bytes_is_refused_at_start() {
         "refused before anything was created"
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_and_a_bad_backup_interval_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = |extra: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runboard"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/runboard.db", dir.path().display()),
+            )
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("LEPTOS_SITE_ROOT", dir.path())
+            .env("RUNBOARD_ADMIN_PASSWORD", "correct-horse-battery")
+            .kill_on_drop(true);
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        command
+    };
+    let mut child = command(&[("RUNBOARD_LOG_FORMAT", "json")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("listening on") {
+                return line;
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server starts within 30 s");
+    let logged: serde_json::Value = serde_json::from_str(&listening).unwrap();
+    assert_eq!(logged["level"], "INFO", "{logged}");
+    assert!(logged["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Runboard listening on http://"));
+    assert!(logged["timestamp"].is_string(), "{logged}");
+    let status = crate::helpers::terminate(&mut child, Duration::from_secs(15)).await;
+    assert!(status.success());
+
+    let output = command(&[
+        ("RUNBOARD_BACKUP_DIR", "/tmp/never-written"),
+        ("RUNBOARD_BACKUP_EVERY", "6 hours"),
+    ])
+    .arg("serve")
+    .output()
+    .await
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`6 hours` is not a backup interval"),
+        "{stderr}"
+    );
+}
