@@ -386,6 +386,8 @@ pub async fn run_schedule(config: Config, schedule: Schedule, mut stop: watch::R
                 metrics::counter!(store::metrics::BACKUPS, "result" => "ok").increment(1);
                 metrics::gauge!(store::metrics::BACKUP_DURATION)
                     .set(started.elapsed().as_secs_f64());
+                metrics::gauge!(store::metrics::BACKUP_LAST_SUCCESS)
+                    .set(chrono::Utc::now().timestamp() as f64);
                 tracing::info!(
                     path = %report.database.path.display(),
                     bytes = report.database.bytes,

@@ -189,6 +189,13 @@ async fn deliver(
             problem: failure.to_string(),
         },
     };
+    let counted = match &outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::GaveUp { .. } => "gave_up",
+    };
+    metrics::counter!(store::metrics::OUTBOX_ATTEMPTS, "kind" => kind.as_str(), "outcome" => counted)
+        .increment(1);
     deliveries::record_attempt(&state.db, &item, kind, attempts, outcome).await
 }
 

@@ -39,6 +39,8 @@ pub const OUTBOX_ATTEMPTS: &str = "runboard_outbox_attempts_total";
 pub const BACKUPS: &str = "runboard_backups_total";
 /// Time the last scheduled backup took.
 pub const BACKUP_DURATION: &str = "runboard_backup_duration_seconds";
+/// When the last scheduled backup succeeded (Unix time), for "no backup for too long".
+pub const BACKUP_LAST_SUCCESS: &str = "runboard_backup_last_success_timestamp_seconds";
 /// HTTP requests by method, route template and status.
 pub const HTTP_REQUESTS: &str = "runboard_http_requests_total";
 /// HTTP request latency (until the response head) by method, route template and status.
@@ -87,6 +89,11 @@ pub fn describe() {
         BACKUP_DURATION,
         Unit::Seconds,
         "Time the last scheduled backup took"
+    );
+    describe_gauge!(
+        BACKUP_LAST_SUCCESS,
+        Unit::Seconds,
+        "When the last scheduled backup succeeded, in seconds since the Unix epoch"
     );
     describe_counter!(
         HTTP_REQUESTS,
