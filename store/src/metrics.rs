@@ -17,7 +17,8 @@ use std::time::Duration;
 pub const RUNS_CREATED: &str = "runboard_runs_created_total";
 /// Runs that reached a final status, by agent and status.
 pub const RUNS_FINISHED: &str = "runboard_runs_finished_total";
-/// Runs ended by the sweeper, by reason (`stalled`, `timed_out`, `not_started`).
+/// Runs settled by the sweeper, by reason (`stalled`, `timed_out`, `not_started`,
+/// `lease_expired`).
 pub const RUNS_SWEPT: &str = "runboard_runs_swept_total";
 /// Runs not finished yet, by agent and status, read from `run_counts` at scrape time.
 pub const RUNS_ACTIVE: &str = "runboard_runs_active";
@@ -56,7 +57,7 @@ pub fn describe() {
     );
     describe_counter!(
         RUNS_SWEPT,
-        "Runs ended by the sweeper, by reason (stalled, timed_out, not_started)"
+        "Runs settled by the sweeper, by reason (stalled, timed_out, not_started, lease_expired)"
     );
     describe_gauge!(
         RUNS_ACTIVE,
@@ -134,13 +135,15 @@ impl Count {
     }
 }
 
-/// Counts a run the sweeper ended, by `reason`: its error code (`stalled`,
-/// `timed_out`, `not_started`). Call it after the sweep's transaction committed.
+/// Counts a run the sweeper settled, by `reason`: the error code it ended with
+/// (`stalled`, `timed_out`, `not_started`), or `lease_expired` for a claimed run
+/// put back in the queue. Call it after the sweep's transaction committed.
 pub fn run_swept(reason: &str) {
     let reason = match reason {
         "stalled" => "stalled",
         "timed_out" => "timed_out",
         "not_started" => "not_started",
+        "lease_expired" => "lease_expired",
         // The label set stays bounded whatever a caller passes.
         _ => "other",
     };
