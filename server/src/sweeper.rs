@@ -32,4 +32,8 @@ pub async fn run(db: Db, every: Duration, mut stop: watch::Receiver<bool>) {
     }
 }
 
-fn count_settled(_reason: SweepReason) {}
+/// Counts a settled run for `/metrics` (`runboard_runs_swept_total{reason}`); the
+/// sweep calls it after the run's transaction committed.
+fn count_settled(reason: SweepReason) {
+    store::metrics::run_swept(reason.as_str());
+}

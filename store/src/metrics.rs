@@ -18,7 +18,7 @@ pub const RUNS_CREATED: &str = "runboard_runs_created_total";
 /// Runs that reached a final status, by agent and status.
 pub const RUNS_FINISHED: &str = "runboard_runs_finished_total";
 /// Runs settled by the sweeper, by reason (`stalled`, `timed_out`, `not_started`,
-/// `lease_expired`).
+/// `lease_expired`, `retried`).
 pub const RUNS_SWEPT: &str = "runboard_runs_swept_total";
 /// Runs not finished yet, by agent and status, read from `run_counts` at scrape time.
 pub const RUNS_ACTIVE: &str = "runboard_runs_active";
@@ -57,7 +57,7 @@ pub fn describe() {
     );
     describe_counter!(
         RUNS_SWEPT,
-        "Runs settled by the sweeper, by reason (stalled, timed_out, not_started, lease_expired)"
+        "Runs settled by the sweeper, by reason (stalled, timed_out, not_started, lease_expired, retried)"
     );
     describe_gauge!(
         RUNS_ACTIVE,
@@ -136,14 +136,16 @@ impl Count {
 }
 
 /// Counts a run the sweeper settled, by `reason`: the error code it ended with
-/// (`stalled`, `timed_out`, `not_started`), or `lease_expired` for a claimed run
-/// put back in the queue. Call it after the sweep's transaction committed.
+/// (`stalled`, `timed_out`, `not_started`), `lease_expired` for a claimed run put
+/// back in the queue, `retried` for a failed run's automatic retry. Call it after
+/// the sweep's transaction committed.
 pub fn run_swept(reason: &str) {
     let reason = match reason {
         "stalled" => "stalled",
         "timed_out" => "timed_out",
         "not_started" => "not_started",
         "lease_expired" => "lease_expired",
+        "retried" => "retried",
         // The label set stays bounded whatever a caller passes.
         _ => "other",
     };

@@ -193,3 +193,68 @@ async fn metrics_need_an_owner_or_the_metrics_token() {
     let (status, _, _) = scrape(&app, Some(METRICS_TOKEN)).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn a_run_the_sweeper_ends_counts_as_swept_and_as_finished() {
+    let app = spawn_app_with(|config| config.sweep_secs = 1).await;
+    let token = app.owner_token().await;
+    let agent = format!("swept-{}", uuid::Uuid::now_v7().simple());
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/agents/{agent}"),
+            &token,
+            Some(json!({"heartbeatTimeoutSecs": 1})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (id, runner) = app.create_run(&token, json!({"agent": agent})).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{id}/status"),
+            &runner,
+            Some(json!({"status": "running"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _, text) = scrape(&app, Some(&token)).await;
+    assert_eq!(
+        sample(
+            &text,
+            "runboard_runs_active",
+            &[("agent", &agent), ("status", "running")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let text = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let (_, _, text) = scrape(&app, Some(&token)).await;
+            if sample(
+                &text,
+                "runboard_runs_finished_total",
+                &[("agent", &agent), ("status", "failed")],
+            ) == Some(1.0)
+            {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the silent run is swept within 20 s");
+    assert!(
+        sample(&text, "runboard_runs_swept_total", &[("reason", "stalled")]) >= Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "runboard_runs_active",
+            &[("agent", &agent), ("status", "running")]
+        ),
+        Some(0.0),
+        "{text}"
+    );
+}
