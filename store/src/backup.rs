@@ -11,12 +11,12 @@
 //! copied step by step it restarts whenever another connection writes (so under
 //! steady ingest it may never finish), and copied in one step it is the same read
 //! transaction as `VACUUM INTO` without the compaction. Measured
-//! (docs/performance.md, "Backups"): a 6.9 GB database copied in 66 s under
-//! 15,000 events/s of ingest, whose slowest batch took 276 ms during the copy
-//! (1.3 s before it, 379 ms after): the writer is not blocked, it only shares the
-//! machine's CPU and disk with the copy.
-//! The copy is written beside its destination and renamed into place, so a file
-//! with the backup's name is always complete.
+//! (docs/performance.md, "Backups while serving"): a 6.9 GB database copied in
+//! 66 s under 15,000 events/s of ingest, whose slowest batch took 276 ms during
+//! the copy (1.3 s before it, 379 ms after): the writer is not blocked, it only
+//! shares the machine's CPU and disk with the copy. The copy is written beside
+//! its destination and renamed into place, so a file with the backup's name is
+//! always complete.
 //!
 //! A restore checks the file first ([`inspect`]): a SQLite file that passes
 //! `PRAGMA integrity_check`, has Runboard's tables and a migration history this

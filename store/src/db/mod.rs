@@ -142,7 +142,8 @@ impl Db {
             // A checkpoint that resets the write-ahead log truncates it to 64 MiB.
             // Without a limit the file keeps the largest size it ever reached: a
             // backup holds checkpoints back for its whole copy, and under steady
-            // ingest the log grew to 3 GB during one (docs/performance.md, "Backups").
+            // ingest the log grew to 3 GB during one (docs/performance.md,
+            // "Backups while serving").
             .pragma("journal_size_limit", "67108864")
             .pragma("cache_size", "-32000");
         if let Some(parent) = sqlite_file_parent(url) {
