@@ -129,9 +129,18 @@ fn copy_dir(from: &Path, to: &Path, totals: &mut (u64, u64)) -> anyhow::Result<(
 pub struct RestoreReport {
     pub database: PathBuf,
     pub restored: backup::Restored,
-    /// Where the artifact files went, and where the ones they replaced are kept;
-    /// `None`: artifacts are in S3 and were left alone.
-    pub artifacts: Option<(PathBuf, Option<PathBuf>)>,
+    pub artifacts: RestoredArtifacts,
+}
+
+/// What a restore did with artifact files.
+#[derive(Debug)]
+pub enum RestoredArtifacts {
+    /// The backup's files went into `dir`; the ones they replaced are in `kept`.
+    Restored { dir: PathBuf, kept: Option<PathBuf> },
+    /// The backup has no artifact directory beside it: `dir` was left as it is.
+    NoneInBackup { dir: PathBuf },
+    /// Artifacts are in S3 and were left there.
+    InS3,
 }
 
 impl std::fmt::Display for RestoreReport {
@@ -159,14 +168,19 @@ impl std::fmt::Display for RestoreReport {
             )?;
         }
         match &self.artifacts {
-            Some((dir, kept)) => {
+            RestoredArtifacts::Restored { dir, kept } => {
                 write!(f, "Artifact files restored into {}", dir.display())?;
                 match kept {
                     Some(kept) => write!(f, "; the ones they replaced are in {}.", kept.display()),
                     None => write!(f, "."),
                 }
             }
-            None => write!(
+            RestoredArtifacts::NoneInBackup { dir } => write!(
+                f,
+                "The backup has no artifact files beside it; {} was left as it is.",
+                dir.display()
+            ),
+            RestoredArtifacts::InS3 => write!(
                 f,
                 "Artifacts are in the S3 bucket and were left where they are."
             ),
@@ -234,11 +248,13 @@ pub async fn restore_from(config: &Config, from: &Path) -> anyhow::Result<Restor
             };
             std::fs::rename(&staged, &artifact_dir)
                 .with_context(|| format!("moving the artifacts into {}", artifact_dir.display()))?;
-            Some((artifact_dir, kept))
+            RestoredArtifacts::Restored {
+                dir: artifact_dir,
+                kept,
+            }
         }
-        None if config.s3_bucket.is_some() => None,
-        // A backup without local artifact files: the directory is left as it is.
-        None => Some((artifact_dir, None)),
+        None if config.s3_bucket.is_some() => RestoredArtifacts::InS3,
+        None => RestoredArtifacts::NoneInBackup { dir: artifact_dir },
     };
     drop(lock);
     Ok(RestoreReport {

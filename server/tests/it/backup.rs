@@ -156,6 +156,7 @@ async fn a_restore_brings_back_the_database_and_its_artifact_files() {
     let restored = restore_from(&config, &file).await.unwrap();
     let said = restored.to_string();
     assert!(said.contains("Restored"), "{said}");
+    assert!(said.contains("Artifact files restored into"), "{said}");
     let previous = restored
         .restored
         .previous
