@@ -258,3 +258,46 @@ async fn a_run_the_sweeper_ends_counts_as_swept_and_as_finished() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_failing_webhook_shows_in_the_outbox_backlog_and_attempts() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    // Nothing listens on this port: every delivery fails and is retried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let (id, runner) = app
+        .create_run(&token, json!({"agent": "hooked", "webhookUrl": url}))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{id}/status"),
+            &runner,
+            Some(json!({"status": "completed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let text = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let (_, _, text) = scrape(&app, Some(&token)).await;
+            let retried = sample(
+                &text,
+                "runboard_outbox_attempts_total",
+                &[("kind", "webhook"), ("outcome", "retry")],
+            );
+            if retried >= Some(1.0) {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("a failed delivery attempt is counted within 20 s");
+    assert_eq!(
+        sample(&text, "runboard_outbox_pending", &[]),
+        Some(1.0),
+        "the webhook waits for its next attempt: {text}"
+    );
+}
