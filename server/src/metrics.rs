@@ -8,9 +8,10 @@
 //! yet) and the live-stream subscribers are read at scrape time; everything else
 //! is counted where it happens ([`store::metrics`] names them all).
 //!
-//! The endpoint takes an owner's credential (session, API JWT or `rb_` token,
-//! through the same [`Caller`] as the API) or the configured
-//! `RUNBOARD_METRICS_TOKEN` as a bearer, compared in constant time.
+//! The endpoint takes the credential of an owner of the server's first account
+//! (session, API JWT or `rb_` token, through the same [`Caller`] as the API: the
+//! figures cover every account, so other accounts' owners may not) or the
+//! configured `RUNBOARD_METRICS_TOKEN` as a bearer, compared in constant time.
 
 use crate::api::auth::{bearer, Caller};
 use crate::http::ApiError;
@@ -103,7 +104,7 @@ pub async fn metrics_endpoint(
     let allowed = match bearer(&parts.headers) {
         Some(token) if access.is_metrics_token(token) => Ok(()),
         _ => match Caller::from_request_parts(&mut parts, &state).await {
-            Ok(caller) => caller.require(Role::Owner).map_err(ApiError),
+            Ok(caller) => operator(&state, &caller).await.map_err(ApiError),
             Err(error) => Err(error),
         },
     };
@@ -125,6 +126,25 @@ pub async fn metrics_endpoint(
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Whether `caller` may read the whole server's figures: an owner of the first
+/// account, the one the server made on its first start for whoever runs it. The
+/// figures cover every account (agent slugs included), so the owners of the
+/// other accounts, tenants of the same server, may not.
+async fn operator(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    caller.require(Role::Owner)?;
+    let mut conn = state.db.read.acquire().await?;
+    let first = store::db::accounts::first_account(&mut conn).await?;
+    if first.is_some_and(|(account_pk, _)| account_pk == caller.account_pk) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "the server's metrics cover every account: they are for the owners of the \
+             server's first account, or RUNBOARD_METRICS_TOKEN"
+                .into(),
+        ))
+    }
 }
 
 async fn read_gauges(state: &AppState, scraped: &Scraped) -> Result<(), AppError> {

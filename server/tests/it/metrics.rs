@@ -174,6 +174,11 @@ async fn metrics_need_an_owner_or_the_metrics_token() {
         assert_eq!(status, 403, "a {role}: {body}");
         assert!(body.contains("\"forbidden\""), "{body}");
     }
+    // The figures cover every account: another account's owner may not read them.
+    let other_owner = app.other_account_token().await;
+    let (status, _, body) = scrape(&app, Some(&other_owner)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("first account"), "{body}");
     let (status, _, body) = scrape(&app, None).await;
     assert_eq!(status, 401, "{body}");
     let (status, _, body) = scrape(&app, Some("not-the-metrics-token-0123456789")).await;
