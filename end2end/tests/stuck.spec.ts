@@ -35,6 +35,7 @@ test("an owner sets an agent's limits, and a silent run turns stalled live on it
   await gotoHydrated(page, `/runs/${id}`);
   await expect(page.locator(".run-title .badge")).toHaveText("running");
   await expect(page.getByTestId("runner-contact")).toContainText("Last heard from the runner");
+  await page.screenshot({ path: "results/screenshots/run-heard-from-1440.png" });
   // A heartbeat keeps it alive past the timeout it would otherwise have hit.
   await page.waitForTimeout(2_000);
   const beat = await request.post(`/api/runner/runs/${id}/heartbeat`, { headers: { authorization: `Bearer ${runner}` } });
