@@ -153,6 +153,9 @@ pub struct Run {
     pub webhook_status: WebhookStatus,
     pub retry_of: Option<Uuid>,
     pub attempt: i64,
+    /// A pinned run is never pruned by the retention policy, nor its events or artifacts.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// A run as the runs list shows it.

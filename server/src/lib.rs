@@ -8,6 +8,7 @@ pub mod demo;
 pub mod http;
 pub mod live;
 pub mod outbox;
+pub mod prune;
 pub mod seed;
 pub mod sessions;
 pub mod site;

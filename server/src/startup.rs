@@ -33,8 +33,10 @@ pub struct Application {
     router: Router,
     db: Db,
     addr: SocketAddr,
+    /// Stops the outbox worker and the background prune.
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
     /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
     stop_streams: watch::Sender<bool>,
     fanout: tokio::task::JoinHandle<()>,
@@ -79,10 +81,7 @@ impl Application {
             db: db.clone(),
             leptos_options,
             keys: Arc::new(keys),
-            store: match &config.s3_bucket {
-                Some(bucket) => Store::s3(bucket, config.s3_endpoint.as_deref())?,
-                None => Store::local(&config.artifact_dir)?,
-            },
+            store: artifact_store(&config)?,
             limits,
             public_url: public_url(&config, addr).into(),
             live,
@@ -98,6 +97,12 @@ impl Application {
             ..RetryPolicy::default()
         };
         let (stop_outbox, stopped) = watch::channel(false);
+        let pruner = tokio::spawn(crate::prune::run(
+            db.clone(),
+            state.store.clone(),
+            (config.prune_secs > 0).then(|| std::time::Duration::from_secs(config.prune_secs)),
+            stopped.clone(),
+        ));
         let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped));
 
         let security = crate::http::layers::SecurityHeaders {
@@ -113,6 +118,7 @@ impl Application {
             addr,
             stop_outbox,
             outbox,
+            pruner,
             stop_streams,
             fanout,
         })
@@ -159,11 +165,21 @@ impl Application {
         .await?;
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
+        let _ = self.pruner.await;
         let _ = self.fanout.await;
         self.db.close().await;
         tracing::info!("Runboard stopped");
         Ok(())
     }
+}
+
+/// Where uploaded artifact files live: the S3 bucket when one is configured,
+/// else the artifact directory. The server and `runboard prune` share it.
+pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(match &config.s3_bucket {
+        Some(bucket) => Store::s3(bucket, config.s3_endpoint.as_deref())?,
+        None => Store::local(&config.artifact_dir)?,
+    })
 }
 
 /// Opens the database (migrating it) and, on the very first start, creates the

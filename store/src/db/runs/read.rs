@@ -11,7 +11,7 @@ const RUN_SELECT: &str =
     "SELECT r.pk, r.account_pk, r.id, a.slug AS agent, c.id AS campaign_id, r.status,
         r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
         r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
-        r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt
+        r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt, r.pinned
     FROM runs r
     JOIN agents a ON a.pk = r.agent_pk
     LEFT JOIN campaigns c ON c.pk = r.campaign_pk
@@ -42,6 +42,7 @@ struct RunRecord {
     webhook_status: String,
     retry_of: Option<String>,
     attempt: i64,
+    pinned: bool,
 }
 
 /// A stored run with the keys the server needs beside the public record.
@@ -86,6 +87,7 @@ impl RunRecord {
             webhook_status: WebhookStatus::parse(&self.webhook_status),
             retry_of: self.retry_of.as_deref().and_then(|id| id.parse().ok()),
             attempt: self.attempt,
+            pinned: self.pinned,
         };
         Ok(StoredRun {
             pk: self.pk,
