@@ -392,25 +392,33 @@ impl Pass<'_> {
                 }
                 let budget = self.batcher(kind).rows();
                 let mut batch: Vec<RunPk> = Vec::new();
+                let mut earlier = Vec::new();
                 let mut cost = 0;
                 while let Some(candidate) = queue.peek() {
                     let mut each = Self::cost(kind, candidate);
                     if !batch.is_empty() && cost + each > budget {
                         break;
                     }
-                    if batch.is_empty() && each > budget {
+                    if batch.is_empty() && each > budget && kind != Kind::Artifacts {
                         // A log too long for one transaction is taken apart first.
-                        counts.events += self.take_apart(candidate.pk).await?;
+                        let removed = self.take_apart(candidate.pk).await?;
+                        counts.events += removed;
+                        earlier.push((candidate.pk, removed));
                         each = 1;
                     }
                     batch.push(candidate.pk);
                     cost += each;
                     queue.next();
                 }
+                if self.report.stopped {
+                    return Ok(());
+                }
                 let now = self.options.now;
                 let written = match kind {
                     Kind::Delete(_) => prune::delete_runs(self.db, &batch, now).await?,
-                    Kind::Events => prune::prune_events(self.db, &batch, days, now).await?,
+                    Kind::Events => {
+                        prune::prune_events(self.db, &batch, &earlier, days, now).await?
+                    }
                     Kind::Artifacts => prune::prune_artifacts(self.db, &batch, days, now).await?,
                 };
                 self.batcher(kind).learn(cost, written.held);

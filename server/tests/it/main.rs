@@ -16,6 +16,7 @@ mod login;
 mod openapi;
 mod outbox;
 mod query_plans;
+mod retention;
 mod roles;
 mod run_input;
 mod runner;

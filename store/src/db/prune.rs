@@ -383,10 +383,13 @@ fn note(
 
 /// Removes the events of the runs of `pks` that are still unpinned and whose
 /// events are still kept (the notes of earlier prunes stay), marks the runs
-/// pruned, and leaves a note in each log that lost events. One transaction.
+/// pruned, and leaves a note in each log that lost events. `earlier` counts
+/// events of these runs already removed in pieces ([`delete_event_chunk`]),
+/// for the notes. One transaction.
 pub async fn prune_events(
     db: &Db,
     pks: &[RunPk],
+    earlier: &[(RunPk, i64)],
     days: Option<i64>,
     now: i64,
 ) -> Result<Written, AppError> {
@@ -400,7 +403,19 @@ pub async fn prune_events(
         query.push_bind(PRUNED_EVENT).push(" AND run_pk IN ");
         push_pks(&mut query, &pks);
         query.push(" GROUP BY run_pk");
-        let counts: Vec<(RunPk, i64)> = query.build_query_as().fetch_all(&mut *tx).await?;
+        let mut counts: HashMap<RunPk, i64> = query
+            .build_query_as::<(RunPk, i64)>()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        for (pk, removed) in earlier {
+            if pks.contains(pk) {
+                *counts.entry(*pk).or_default() += removed;
+            }
+        }
+        let mut counts: Vec<(RunPk, i64)> = counts.into_iter().collect();
+        counts.sort();
 
         let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE event_type <> ");
         query.push_bind(PRUNED_EVENT).push(" AND run_pk IN ");
