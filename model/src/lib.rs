@@ -32,7 +32,7 @@ pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
 pub use retention::{
     format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
     PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,
-    MAX_RETENTION_DAYS, RETENTION_FIELDS,
+    MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
 };
 pub use run::{
     DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,

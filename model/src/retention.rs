@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 /// forever (`null`).
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
 
+/// The event type of the notes pruning leaves in a run's log ("Events older
+/// than 7 days were pruned on …"). Pruning a log keeps them, so a run says what
+/// was removed from it for as long as it exists.
+pub const PRUNED_EVENT: &str = "retention.pruned";
+
 /// One day in the unit the schema stores.
 pub const DAY_MS: i64 = 86_400_000;
 

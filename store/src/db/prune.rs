@@ -21,9 +21,7 @@ use uuid::Uuid;
 /// A cutoff that nothing is older than: the kind is kept forever.
 pub const NEVER: i64 = i64::MIN;
 
-/// The event type of the notes pruning leaves in a run's log. Pruning the log
-/// keeps them, so a run says what was removed from it for as long as it exists.
-pub const PRUNED_EVENT: &str = "retention.pruned";
+pub use model::PRUNED_EVENT;
 
 /// The cutoff for keeping `days` at `now`: things that ended before it go.
 pub fn cutoff(now: i64, days: Option<i64>) -> i64 {
