@@ -23,7 +23,7 @@ pub const DAY_MS: i64 = 86_400_000;
 /// 36,500, or `None` (`null`) to keep forever, the default. Ages are counted
 /// from the end of a run (`completedAt`): runs still in flight and pinned runs
 /// are never pruned.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionPolicy {
@@ -54,50 +54,112 @@ pub struct RetentionPolicy {
 
 /// An agent's override of the account's policy: a field that is absent follows
 /// the account, `null` keeps forever, a number of days replaces the account's.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentRetention {
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "utoipa",
         schema(value_type = Option<i64>, minimum = 1, maximum = 36500)
     )]
     pub keep_runs_days: Option<Option<i64>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "utoipa",
         schema(value_type = Option<i64>, minimum = 1, maximum = 36500)
     )]
     pub keep_failed_runs_days: Option<Option<i64>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "utoipa",
         schema(value_type = Option<i64>, minimum = 1, maximum = 36500)
     )]
     pub keep_events_days: Option<Option<i64>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "utoipa",
         schema(value_type = Option<i64>, minimum = 1, maximum = 36500)
     )]
     pub keep_artifacts_days: Option<Option<i64>>,
+}
+
+// Both read only from JSON objects: serde's derive would also take an array of
+// the fields in order (`[30, null]`), which the API document does not allow.
+
+/// [`RetentionPolicy`] as it is read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyObject {
+    #[serde(default)]
+    keep_runs_days: Option<i64>,
+    #[serde(default)]
+    keep_failed_runs_days: Option<i64>,
+    #[serde(default)]
+    keep_events_days: Option<i64>,
+    #[serde(default)]
+    keep_artifacts_days: Option<i64>,
+    #[serde(default)]
+    agents: BTreeMap<String, AgentRetention>,
+}
+
+/// [`AgentRetention`] as it is read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AgentObject {
+    #[serde(default, deserialize_with = "present")]
+    keep_runs_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    keep_failed_runs_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    keep_events_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    keep_artifacts_days: Option<Option<i64>>,
+}
+
+/// Reads a `T` from a JSON object only (a map), keeping the deserializer's
+/// own error paths.
+fn from_object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Object<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+        type Value = T;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_map(Object(std::marker::PhantomData))
+}
+
+impl<'de> Deserialize<'de> for RetentionPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object: PolicyObject = from_object(deserializer)?;
+        Ok(RetentionPolicy {
+            keep_runs_days: object.keep_runs_days,
+            keep_failed_runs_days: object.keep_failed_runs_days,
+            keep_events_days: object.keep_events_days,
+            keep_artifacts_days: object.keep_artifacts_days,
+            agents: object.agents,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for AgentRetention {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object: AgentObject = from_object(deserializer)?;
+        Ok(AgentRetention {
+            keep_runs_days: object.keep_runs_days,
+            keep_failed_runs_days: object.keep_failed_runs_days,
+            keep_events_days: object.keep_events_days,
+            keep_artifacts_days: object.keep_artifacts_days,
+        })
+    }
 }
 
 /// A field that is present, `null` included: `Some(None)` for `null`. With
@@ -435,6 +497,9 @@ mod tests {
             serde_json::from_value::<RetentionPolicy>(json!({"agents": {"a": {"days": 3}}}))
                 .is_err()
         );
+        // Objects only: not the fields in order as an array.
+        assert!(serde_json::from_value::<RetentionPolicy>(json!([null, null])).is_err());
+        assert!(serde_json::from_value::<RetentionPolicy>(json!({"agents": {"a": [3]}})).is_err());
         assert_eq!(parse_days_field("keepRunsDays", " 14 "), Ok(Some(14)));
         assert_eq!(parse_days_field("keepRunsDays", ""), Ok(None));
         assert!(parse_days_field("keepRunsDays", "0").is_err());
