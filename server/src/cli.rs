@@ -100,7 +100,8 @@ pub async fn prune(db: &Db, store: &Store, dry_run: bool) -> anyhow::Result<Stri
         return Ok(out);
     }
     let mut options = PruneOptions::new("cli");
-    options.census = CensusWhen::IfDue;
+    // Asked for by hand: the storage page then shows what is left, counted now.
+    options.census = CensusWhen::Always;
     let pass = store::prune::run(db, store, options).await.map_err(fail)?;
     for (account_pk, counts) in &pass.accounts {
         let name = store::db::accounts::get_account(&db.read, *account_pk)

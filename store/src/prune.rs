@@ -94,8 +94,8 @@ impl Batcher {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CensusWhen {
     /// When the last count is old: older than 360 times what it took to count
-    /// (so counting takes at most about 0.3 % of the time), and at least 5
-    /// minutes, at most a day.
+    /// (so counting takes at most about 0.3 % of the time), and at least a
+    /// minute, at most a day.
     IfDue,
     Always,
     Never,
@@ -269,7 +269,7 @@ async fn census_due(db: &Db, when: CensusWhen) -> Result<bool, AppError> {
             None => true,
             Some(last) => {
                 let every = (last.duration_ms.saturating_mul(360))
-                    .clamp(5 * 60 * 1000, 24 * 60 * 60 * 1000);
+                    .clamp(60 * 1000, 24 * 60 * 60 * 1000);
                 crate::db::now_ms() - last.counted_at >= every
             }
         },

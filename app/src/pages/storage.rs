@@ -61,9 +61,13 @@ fn StorageView(report: StorageReport) -> impl IntoView {
                 {if report.policy.is_default() {
                     view! { <p class="muted">"Nothing: the policy keeps everything."</p> }.into_any()
                 } else {
-                    let at_least = if next.capped { "at least " } else { "" };
+                    let lead = if next.capped {
+                        "If pruning ran now it would remove at least:"
+                    } else {
+                        "If pruning ran now it would remove:"
+                    };
                     view! {
-                        <p class="muted">{format!("What the policy removes now ({at_least}this much; counted on every visit):")}</p>
+                        <p class="muted">{lead}</p>
                         <Counts counts=next.counts />
                     }.into_any()
                 }}
