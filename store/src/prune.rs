@@ -268,8 +268,8 @@ async fn census_due(db: &Db, when: CensusWhen) -> Result<bool, AppError> {
         CensusWhen::IfDue => match stats::last_census(&db.read).await? {
             None => true,
             Some(last) => {
-                let every = (last.duration_ms.saturating_mul(360))
-                    .clamp(60 * 1000, 24 * 60 * 60 * 1000);
+                let every =
+                    (last.duration_ms.saturating_mul(360)).clamp(60 * 1000, 24 * 60 * 60 * 1000);
                 crate::db::now_ms() - last.counted_at >= every
             }
         },
@@ -308,6 +308,13 @@ impl Pass<'_> {
 
     /// Counts a committed transaction, then pauses so other writers get the writer.
     async fn wrote(&mut self, rows: i64, written: &Written) {
+        // One line per transaction at debug level: `runboard-bench prune` reads
+        // the distribution of writer holds from them.
+        tracing::debug!(
+            rows,
+            held_us = written.held.as_micros() as u64,
+            "retention: write transaction"
+        );
         self.report.transactions += 1;
         self.report.longest_hold = self.report.longest_hold.max(written.held);
         self.report.batches.push(rows);
