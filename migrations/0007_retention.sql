@@ -16,6 +16,12 @@ ALTER TABLE runs ADD COLUMN artifacts_pruned_at INTEGER;
 CREATE INDEX runs_events_kept ON runs (agent_pk, created_at) WHERE events_pruned_at IS NULL;
 CREATE INDEX runs_artifacts_kept ON runs (agent_pk, created_at) WHERE artifacts_pruned_at IS NULL;
 
+-- Deleting a run deletes its steps, and each deleted step sets its artifacts'
+-- step_pk to NULL: without an index that looked through every artifact for each
+-- step (at 534k artifacts, about a third of a second per run deleted, by hand or
+-- by pruning).
+CREATE INDEX artifacts_step ON artifacts (step_pk) WHERE step_pk IS NOT NULL;
+
 -- An account's retention policy, as `PUT /api/retention` takes it (JSON: days or
 -- null per kind, and per-agent overrides by slug). No row: everything is kept.
 CREATE TABLE retention_policies (
