@@ -13,6 +13,7 @@ use crate::pages::{
     run_detail::RunPage,
     run_list::RunListPage,
     settings::SettingsPage,
+    storage::StoragePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/settings/members") view=MembersPage />
                     <Route path=path!("/settings/audit") view=AuditPage />
+                    <Route path=path!("/settings/storage") view=StoragePage />
                     <Route path=path!("/agents") view=AgentsPage />
                     <Route path=path!("/campaigns") view=CampaignsPage />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />

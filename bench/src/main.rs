@@ -5,6 +5,8 @@
 //! a target is missed.
 //!
 //! - `live`: the live stream's fan-out to N subscribers.
+//! - `prune`: pruning a `scale` database by the retention policy while ingest
+//!   goes on.
 //! - `scale`: the API, the dashboard and ingest on a database of 1M runs
 //!   and tens of millions of events, each beside the raw SQLite figure for the
 //!   same work.
@@ -12,6 +14,7 @@
 mod common;
 mod live;
 mod logins;
+mod prune;
 mod scale;
 
 use anyhow::Result;
@@ -34,6 +37,9 @@ enum Command {
     Live(live::LiveArgs),
     /// Password guessing: /healthz latency while N clients post wrong logins.
     Logins(logins::LoginsArgs),
+    /// Pruning: a database of `scale` pruned by the retention policy while ingest
+    /// goes on; ingest throughput and latency before and during, writer holds.
+    Prune(prune::PruneArgs),
     /// Scale: a generated database of N runs and M events; API, dashboard and ingest
     /// figures against the raw SQLite figures for the same work.
     Scale(scale::ScaleArgs),
@@ -44,6 +50,7 @@ async fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Live(args) => live::live(args).await,
         Command::Logins(args) => logins::logins(args).await,
+        Command::Prune(args) => prune::prune(args).await,
         Command::Scale(args) => scale::scale(args).await,
     }
 }

@@ -12,6 +12,7 @@ mod change;
 mod detail;
 mod event;
 mod pk;
+mod retention;
 mod run;
 mod step;
 mod team;
@@ -28,6 +29,11 @@ pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
+pub use retention::{
+    format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
+    PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,
+    MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
+};
 pub use run::{
     DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
     CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,

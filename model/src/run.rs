@@ -160,6 +160,9 @@ pub struct Run {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// When this failed run will be retried automatically (its agent's `maxAttempts`).
     pub retry_at: Option<DateTime<Utc>>,
+    /// A pinned run is never pruned by the retention policy, nor its events or artifacts.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// A run as the runs list shows it.

@@ -91,12 +91,21 @@ pub enum AuditAction {
     #[serde(rename = "run.delete")]
     #[strum(serialize = "run.delete")]
     RunDelete,
+    #[serde(rename = "run.pin")]
+    #[strum(serialize = "run.pin")]
+    RunPin,
+    #[serde(rename = "run.unpin")]
+    #[strum(serialize = "run.unpin")]
+    RunUnpin,
     #[serde(rename = "campaign.create")]
     #[strum(serialize = "campaign.create")]
     CampaignCreate,
     #[serde(rename = "agent.update")]
     #[strum(serialize = "agent.update")]
     AgentUpdate,
+    #[serde(rename = "retention.update")]
+    #[strum(serialize = "retention.update")]
+    RetentionUpdate,
     #[serde(rename = "token.create")]
     #[strum(serialize = "token.create")]
     TokenCreate,

@@ -84,6 +84,13 @@ pub enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Apply every account's retention policy now: delete old runs, events and
+    /// artifacts in small batches (safe while the server runs).
+    Prune {
+        /// Only print what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Fill an account with realistic sample runs, to look around the dashboard.
     Seed {
         /// Email of a user of the account to fill.
@@ -223,6 +230,16 @@ pub struct Config {
         global = true
     )]
     pub login_failures_per_minute: usize,
+
+    /// Seconds between two prunes by the retention policy (one also runs at
+    /// start); 0 turns background pruning off (`runboard prune` still works).
+    #[arg(
+        long,
+        env = "RUNBOARD_PRUNE_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub prune_secs: u64,
 
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.

@@ -10,6 +10,7 @@ pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod outbox;
+pub mod prune;
 pub mod seed;
 pub mod sessions;
 pub mod site;

@@ -60,6 +60,13 @@ async fn main() -> anyhow::Result<()> {
             let report = runboard::backup::restore_from(&cli.config, &from).await?;
             println!("{report}");
         }
+        Command::Prune { dry_run } => {
+            let db = open_database(&cli.config, cli.config.site_addr).await?;
+            let store = runboard::startup::artifact_store(&cli.config)?;
+            let result = runboard::cli::prune(&db, &store, dry_run).await;
+            db.close().await;
+            print!("{}", result?);
+        }
         Command::Seed { email, runs } => {
             let db = open_database(&cli.config, cli.config.site_addr).await?;
             let added = runboard::seed::seed_runs(&db, &email, runs).await?;

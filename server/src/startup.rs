@@ -33,9 +33,11 @@ pub struct Application {
     router: Router,
     db: Db,
     addr: SocketAddr,
+    /// Stops the outbox worker and the background prune.
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
     /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
     stop_streams: watch::Sender<bool>,
     fanout: tokio::task::JoinHandle<()>,
@@ -90,10 +92,7 @@ impl Application {
             db: db.clone(),
             leptos_options,
             keys: Arc::new(keys),
-            store: match &config.s3_bucket {
-                Some(bucket) => Store::s3(bucket, config.s3_endpoint.as_deref())?,
-                None => Store::local(&config.artifact_dir)?,
-            },
+            store: artifact_store(&config)?,
             limits,
             public_url: public_url(&config, addr).into(),
             live,
@@ -109,6 +108,12 @@ impl Application {
             ..RetryPolicy::default()
         };
         let (stop_outbox, stopped) = watch::channel(false);
+        let pruner = tokio::spawn(crate::prune::run(
+            db.clone(),
+            state.store.clone(),
+            (config.prune_secs > 0).then(|| std::time::Duration::from_secs(config.prune_secs)),
+            stopped.clone(),
+        ));
         let backups = crate::backup::Schedule::from_config(&config).map(|schedule| {
             tokio::spawn(crate::backup::run_schedule(
                 config.clone(),
@@ -139,6 +144,7 @@ impl Application {
             stop_outbox,
             outbox,
             sweeper,
+            pruner,
             stop_streams,
             fanout,
             backups,
@@ -196,12 +202,22 @@ impl Application {
                 tracing::warn!("a scheduled backup did not finish within {BACKUP_STOP_WAIT:?}; its partial copy is removed at the next start");
             }
         }
+        let _ = self.pruner.await;
         let _ = self.fanout.await;
         self.db.close().await;
         drop(self.lock);
         tracing::info!("Runboard stopped");
         Ok(())
     }
+}
+
+/// Where uploaded artifact files live: the S3 bucket when one is configured,
+/// else the artifact directory. The server and `runboard prune` share it.
+pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(match &config.s3_bucket {
+        Some(bucket) => Store::s3(bucket, config.s3_endpoint.as_deref())?,
+        None => Store::local(&config.artifact_dir)?,
+    })
 }
 
 /// Opens the database (migrating it) and, on the very first start, creates the

@@ -6,12 +6,12 @@
 //! too far behind (or asks for changes no longer kept) gets an explicit resync.
 
 use crate::db::changes::{self, LoggedChange};
-use crate::db::{now_ms, Db};
+use crate::db::Db;
 use model::{AccountPk, AppError};
 use sqlx::SqlitePool;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -40,8 +40,6 @@ impl Default for LiveOptions {
 const PAGE: i64 = 500;
 /// How often the log is read even without a commit in this process.
 const POLL: Duration = Duration::from_secs(1);
-/// How often changes older than the retention period are removed.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
 pub struct Fanout {
@@ -123,7 +121,6 @@ async fn tail(
     mut last: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut pruned_at = Instant::now();
     loop {
         if *shutdown.borrow() {
             return;
@@ -155,12 +152,6 @@ async fn tail(
                     tokio::time::sleep(POLL).await;
                     break;
                 }
-            }
-        }
-        if pruned_at.elapsed() >= PRUNE_EVERY {
-            pruned_at = Instant::now();
-            if let Err(error) = changes::prune(db.writer(), now_ms()).await {
-                tracing::warn!(%error, "live stream: cannot prune the change log");
             }
         }
     }

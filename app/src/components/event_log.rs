@@ -13,10 +13,13 @@ use uuid::Uuid;
 /// The most events the log shows at once, whatever the run's size.
 pub const MAX_ROWS: usize = 300;
 
-/// `error`, `warning` or `info`, from the event type.
+/// `error`, `warning` or `info`, from the event type; `pruned` for the notes
+/// the retention policy leaves where it removed events or artifacts.
 pub fn level(event_type: &str) -> &'static str {
     let lower = event_type.to_ascii_lowercase();
-    if lower.contains("error") || lower.contains("fail") {
+    if event_type == model::PRUNED_EVENT {
+        "pruned"
+    } else if lower.contains("error") || lower.contains("fail") {
         "error"
     } else if lower.contains("warn") {
         "warning"
@@ -409,5 +412,6 @@ mod tests {
         assert_eq!(level("agent.failed"), "error");
         assert_eq!(level("warning"), "warning");
         assert_eq!(level("agent.progress"), "info");
+        assert_eq!(level("retention.pruned"), "pruned");
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod directory;
 pub mod manage;
+pub mod retention;
 pub mod run_page;
 pub mod runs;
 pub mod team;

@@ -103,11 +103,7 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
         let (state, _, actor) = super::ssr::require_role(model::Role::Owner).await?;
         let keys =
             store::db::runs::delete_run(&state.db, &actor, model::parse_public_id(&id)?).await?;
-        for key in keys {
-            if let Err(error) = state.store.delete(&key).await {
-                tracing::warn!(?error, %key, "could not delete a stored artifact file");
-            }
-        }
+        store::prune::discard_files(&state.db, &state.store, &keys).await;
         Ok(())
     })
     .await

@@ -8,6 +8,8 @@ pub mod login;
 pub mod members;
 pub mod new_run;
 pub mod not_found;
+pub mod retention;
 pub mod run_detail;
 pub mod run_list;
 pub mod settings;
+pub mod storage;

@@ -9,6 +9,7 @@ use crate::components::layout::{IfRole, JustStarted};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
+use crate::functions::retention::PinRun;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
 use crate::live::on_change;
 use crate::pages::not_found::NotFound;
@@ -93,6 +94,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     let deleted = RwSignal::new(false);
     let context = Memo::new(move |_| run.with(|run| run.context.clone()));
     let status = Signal::derive(move || run.with(|run| run.status));
+    let pinned = Signal::derive(move || run.with(|run| run.pinned));
     let timeline_end =
         Signal::derive(move || run.with(|run| run.completed_at.unwrap_or(run.updated_at)));
 
@@ -155,8 +157,11 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 <div class="run-title">
                     <h1>{move || run.with(|run| run.summary.clone().unwrap_or_else(|| format!("{} run", run.agent)))}</h1>
                     {move || view! { <StatusBadge status=status.get() /> }}
+                    {move || pinned.get().then(|| view! {
+                        <span class="tag pinned" title="Kept whatever the retention policy says, with its events and artifacts">"Pinned"</span>
+                    })}
                 </div>
-                <RunActions id=id.clone() status on_change=on_action />
+                <RunActions id=id.clone() status pinned on_change=on_action />
             </header>
             <RunnerTokenBanner run_id=id.clone() />
             {move || view! { <ProgressBar progress=run.with(|run| run.progress) /> }}
@@ -336,9 +341,15 @@ enum Pending {
 }
 
 #[component]
-fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) -> impl IntoView {
+fn RunActions(
+    id: String,
+    status: Signal<RunStatus>,
+    pinned: Signal<bool>,
+    on_change: Callback<()>,
+) -> impl IntoView {
     let confirming = RwSignal::new(None::<Pending>);
     let cancel = ServerAction::<CancelRun>::new();
+    let pin = ServerAction::<PinRun>::new();
     let retry = ServerAction::<RetryRun>::new();
     let delete = ServerAction::<DeleteRun>::new();
     let navigate = use_navigate();
@@ -346,6 +357,11 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
     Effect::new(move |_| {
         if let Some(Ok(_)) = cancel.value().get() {
             confirming.set(None);
+            on_change.run(());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = pin.value().get() {
             on_change.run(());
         }
     });
@@ -365,6 +381,7 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
     let failure = move || {
         [
             cancel.value().get().and_then(Result::err),
+            pin.value().get().and_then(Result::err),
             retry.value().get().and_then(Result::err),
             delete.value().get().and_then(Result::err),
         ]
@@ -382,6 +399,16 @@ fn RunActions(id: String, status: Signal<RunStatus>, on_change: Callback<()>) ->
             {move || match confirming.get() {
                 None => view! {
                     <IfRole needed=Role::Member>
+                        <button
+                            type="button"
+                            class="button"
+                            aria-pressed=move || pinned.get().to_string()
+                            title="A pinned run is never pruned by the retention policy"
+                            disabled=move || pin.pending().get()
+                            on:click=move |_| { pin.dispatch(PinRun { id: id.get_value(), pinned: !pinned.get_untracked() }); }
+                        >
+                            {move || if pinned.get() { "Unpin" } else { "Pin" }}
+                        </button>
                         {move || can_cancel().then(|| view! {
                             <button type="button" class="button" on:click=move |_| confirming.set(Some(Pending::Cancel))>"Cancel run"</button>
                         })}

@@ -1,10 +1,12 @@
-//! Settings (`/settings`): the owners' way to the members and the audit log, API
-//! tokens (members and owners: create — shown once —, list, revoke) and changing
-//! one's password.
+//! Settings (`/settings`): the owners' way to the members and the audit log and
+//! their Retention section (with the way to the storage page), API tokens
+//! (members and owners: create — shown once —, list, revoke) and changing one's
+//! password.
 
 use crate::components::json_view::CopyButton;
 use crate::components::layout::IfRole;
 use crate::functions::manage::{list_tokens, ChangePassword, CreateToken, RevokeToken};
+use crate::pages::retention::RetentionSection;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -49,6 +51,7 @@ pub fn SettingsPage() -> impl IntoView {
                         <A href="/settings/audit" attr:class="button">"Audit log"</A>
                     </div>
                 </section>
+                <RetentionSection />
             </IfRole>
             <IfRole needed=Role::Member>
             <section aria-labelledby="tokens-heading" class="card stack">

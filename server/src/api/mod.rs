@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod content;
+pub mod retention;
 pub mod runner;
 pub mod runs;
 pub mod tokens;
@@ -41,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "campaigns"), (name = "agents"), (name = "tokens"), (name = "account"),
         (name = "users", description = "The people of the account and their roles (owners)"),
         (name = "audit", description = "What people and API tokens did (owners)"),
+        (name = "retention", description = "How long runs, events and artifacts are kept, and the storage they take (owners)"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
     )
@@ -207,6 +209,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(tokens::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(retention::router())
         .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();

@@ -1,5 +1,5 @@
 //! The owner API for runs: create (with the legacy aliases), list with every filter,
-//! read, change, cancel, retry, delete, and the run's steps, events and artifacts.
+//! read, change, cancel, retry, pin, delete, and the run's steps, events and artifacts.
 
 use super::auth::Caller;
 use crate::http::{created, ok, ApiError, ApiJson, ApiResult, Envelope, ErrorEnvelope};
@@ -484,6 +484,30 @@ async fn retry(State(state): State<AppState>, caller: Caller, Path(id): Path<Str
     run_created(&state, &stored)
 }
 
+#[utoipa::path(post, path = "/api/runs/{id}/pin", tag = "runs", params(("id" = Uuid, Path)),
+    description = "Pins the run: the retention policy never prunes it, nor its events or artifacts. Pinning a pinned run changes nothing.",
+    responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn pin(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    set_pinned(state, caller, id, true).await
+}
+
+#[utoipa::path(delete, path = "/api/runs/{id}/pin", tag = "runs", params(("id" = Uuid, Path)),
+    description = "Unpins the run: the retention policy applies to it again.",
+    responses((status = 200, body = Envelope<Run>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, description = "The caller's role does not allow this", body = ErrorEnvelope)))]
+async fn unpin(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    set_pinned(state, caller, id, false).await
+}
+
+async fn set_pinned(state: AppState, caller: Caller, id: String, pinned: bool) -> ApiResult {
+    caller.require(Role::Member)?;
+    let id = parse_public_id(&id)?;
+    ok(runs::set_pinned(&state.db, &caller.actor(), id, pinned)
+        .await?
+        .run)
+}
+
 #[utoipa::path(delete, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)),
     description = "Deletes the run with its steps, events, artifacts and stored files.",
     responses((status = 200, body = Envelope<Deleted>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
@@ -496,11 +520,7 @@ async fn delete(
     caller.require(Role::Owner)?;
     let id = parse_public_id(&id)?;
     let keys = runs::delete_run(&state.db, &caller.actor(), id).await?;
-    for key in keys {
-        if let Err(error) = state.store.delete(&key).await {
-            tracing::warn!(?error, %key, "could not delete a stored artifact file");
-        }
-    }
+    store::prune::discard_files(&state.db, &state.store, &keys).await;
     ok(Deleted { id, deleted: true })
 }
 
@@ -518,6 +538,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(artifact_content))
         .routes(routes!(cancel))
         .routes(routes!(retry))
+        .routes(routes!(pin, unpin))
 }
 
 #[cfg(test)]

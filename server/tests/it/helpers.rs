@@ -74,6 +74,23 @@ impl TestApp {
         format!("sqlite://{}/runboard.db", self.dir.path().display())
     }
 
+    /// The directory the server stores uploaded artifact files in.
+    pub fn artifact_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("artifacts")
+    }
+
+    /// One prune pass by every account's policy, as if it were `days` days from
+    /// now (the runs of a test are then that old), without pauses; the census of
+    /// the storage page is taken too.
+    pub async fn prune_in(&self, days: i64) -> store::prune::PassReport {
+        let store = store::storage::Store::local(self.artifact_dir()).unwrap();
+        let mut options = store::prune::PruneOptions::new("server");
+        options.now = store::db::now_ms() + days * model::DAY_MS;
+        options.pause_ratio = 0.0;
+        options.census = store::prune::CensusWhen::Always;
+        store::prune::run(&self.db, &store, options).await.unwrap()
+    }
+
     /// Stops this server gracefully and starts a new one on the same database.
     pub async fn restart(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
         self.stop().await;

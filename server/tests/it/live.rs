@@ -283,9 +283,7 @@ async fn an_unknown_or_forgotten_position_gets_a_resync() {
         .await
         .unwrap();
     app.create_run(&token, json!({"agent": "a"})).await;
-    let removed = store::db::changes::prune(app.db.writer(), store::db::now_ms())
-        .await
-        .unwrap();
+    let removed = app.prune_in(0).await.changes;
     assert!(removed >= 1);
     let mut behind = Stream::open(&app, "", &token, Some(0)).await;
     let message = behind.next().await.unwrap();

@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod query_plans;
+mod retention;
 mod roles;
 mod run_input;
 mod runner;

@@ -28,6 +28,11 @@ async fn the_openapi_document_lists_every_api_route() {
         ("/api/runs/{id}/artifacts/{artifact_id}/content", "get"),
         ("/api/runs/{id}/cancel", "post"),
         ("/api/runs/{id}/retry", "post"),
+        ("/api/runs/{id}/pin", "post"),
+        ("/api/runs/{id}/pin", "delete"),
+        ("/api/retention", "get"),
+        ("/api/retention", "put"),
+        ("/api/storage", "get"),
         ("/api/campaigns", "post"),
         ("/api/campaigns", "get"),
         ("/api/campaigns/{id}", "get"),
@@ -59,6 +64,9 @@ async fn the_openapi_document_lists_every_api_route() {
         "Artifact",
         "Campaign",
         "ErrorEnvelope",
+        "RetentionPolicy",
+        "AgentRetention",
+        "StorageReport",
     ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }

@@ -265,6 +265,8 @@ enum Shape {
     Events,
     /// The sweeper's candidates: the oldest few of a partial index, never sorted.
     Sweep,
+    /// A query of pruning: it must read by the index named here.
+    Prune(&'static str),
 }
 
 /// What is wrong with a plan, if anything:
@@ -299,6 +301,14 @@ fn problems(plan: &[(i64, i64, String)], shape: Shape, with_stats: bool) -> Vec<
             } else {
                 "an aggregate reads every run of the account"
             });
+        }
+    }
+    if let Shape::Prune(index) = shape {
+        if !any(&|detail| detail.contains(index)) {
+            found.push("a prune query does not read by its index");
+        }
+        if any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY") {
+            found.push("a prune query sorts its candidates");
         }
     }
     let sorted = any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY");
@@ -686,6 +696,74 @@ async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
     );
 }
 
+/// Every query of pruning by the retention policy, for every agent of the
+/// account: the candidates of each kind from the start and from a position in
+/// the middle (a pass walks them oldest first in pages), the preview's counts,
+/// and the change log's batches. Candidates must come from the index made for
+/// them; a pass at 1M runs reads only what is due.
+async fn prune_cases(checker: &mut Checker<'_>, fx: &Fixture) {
+    use store::db::prune::{self, Kind, Position};
+    let pool = checker.pool;
+    let now = now_ms();
+    let agents: Vec<i64> = sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ?")
+        .bind(fx.account_pk)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let (middle_created, middle_pk): (i64, i64) = sqlx::query_as(
+        "SELECT created_at, pk FROM runs WHERE account_pk = ? ORDER BY created_at LIMIT 1 OFFSET 2000",
+    )
+    .bind(fx.account_pk)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let middle = Position {
+        created_at: middle_created,
+        pk: middle_pk,
+    };
+    let days = model::RetentionDays {
+        runs: Some(14),
+        failed_runs: Some(21),
+        events: Some(3),
+        artifacts: Some(7),
+    };
+    for agent_pk in agents {
+        let cut = store::prune::cutoffs(fx.account_pk, agent_pk, &days, now);
+        let kinds = [
+            (Kind::Delete("completed"), "runs_account_agent_st"),
+            (Kind::Delete("failed"), "runs_account_agent_st"),
+            (Kind::Delete("cancelled"), "runs_account_agent_st"),
+            (Kind::Events, "runs_events_kept"),
+            (Kind::Artifacts, "runs_artifacts_kept"),
+        ];
+        for (kind, index) in kinds {
+            for (from, at) in [(Position::START, "start"), (middle, "middle")] {
+                checker
+                    .check(
+                        &format!("prune candidates {kind:?} of agent {agent_pk} from the {at}"),
+                        Shape::Prune(index),
+                        prune::candidates_query(&cut, kind, from, 1000),
+                    )
+                    .await;
+            }
+            checker
+                .check(
+                    &format!("prune preview {kind:?} of agent {agent_pk}"),
+                    Shape::Prune(index),
+                    prune::preview_query(&cut, kind, Some(10_000)),
+                )
+                .await;
+        }
+    }
+    checker
+        .check(
+            "change log batch",
+            Shape::Prune("INTEGER PRIMARY KEY"),
+            prune::changes_batch_query(1_000, 500),
+        )
+        .await;
+}
+
 /// Every case on `pool`; what is wrong, as failure reports.
 async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<String> {
     let mut checker = Checker {
@@ -696,6 +774,7 @@ async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<Str
     run_filter_cases(&mut checker, fx).await;
     event_cases(&mut checker, fx).await;
     sweep_cases(&mut checker, fx).await;
+    prune_cases(&mut checker, fx).await;
     checker.failures
 }
 

@@ -113,7 +113,7 @@ async fn send(
 
 /// Everything a refused call could have changed.
 async fn fingerprint(app: &TestApp) -> Value {
-    let row: (i64, i64, i64, i64, i64, String, i64, String, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM runs),
                 (SELECT coalesce(sum(updated_at), 0) FROM runs),
                 (SELECT count(*) FROM campaigns),
@@ -122,12 +122,14 @@ async fn fingerprint(app: &TestApp) -> Value {
                 (SELECT group_concat(email || ':' || role || ':' || auth_epoch, ',') FROM users),
                 (SELECT count(*) FROM audit_log),
                 (SELECT coalesce(group_concat(coalesce(name, '') || coalesce(dispatch_url, ''), ','), '') FROM agents),
-                (SELECT count(*) FROM outbox)",
+                (SELECT count(*) FROM outbox),
+                (SELECT coalesce(group_concat(policy, ','), '') FROM retention_policies),
+                (SELECT count(*) FROM runs WHERE pinned = 1)",
     )
     .fetch_one(&app.db.read)
     .await
     .unwrap();
-    json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8])
+    json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10])
 }
 
 /// What one cell calls, made fresh for each call (some calls use their target up).
@@ -145,11 +147,12 @@ fn call(method: Method, path: impl Into<String>, body: Option<Value>) -> Call {
     }
 }
 
-/// The owner's fixtures for the cells: a fresh run, a failed one, a spare user,
-/// the caller's own token and someone else's.
+/// The owner's fixtures for the cells: a fresh run, a failed one, a pinned one,
+/// a spare user, the caller's own token and someone else's.
 struct Fixtures {
     run: String,
     failed: String,
+    pinned: String,
     spare_user: String,
     own_token: String,
     others_token: String,
@@ -168,6 +171,18 @@ async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures
             &format!("/api/runner/runs/{failed}/status"),
             &runner,
             Some(json!({"status": "failed", "error": {"message": "boom"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (pinned, _) = app
+        .create_run(owner_token, json!({"agent": "matrix"}))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{pinned}/pin"),
+            owner_token,
+            None,
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -197,6 +212,7 @@ async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures
     Fixtures {
         run,
         failed,
+        pinned,
         spare_user,
         own_token,
         others_token,
@@ -212,7 +228,7 @@ async fn token_id(app: &TestApp, secret: &str) -> String {
 }
 
 /// How many cells [`cells`] has.
-const CELLS: usize = 28;
+const CELLS: usize = 33;
 
 /// The matrix: each cell's name, the least role that may do it, and the call.
 fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
@@ -283,6 +299,16 @@ fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
             "retry a run",
             Role::Member,
             call(M::POST, format!("/api/runs/{}/retry", f.failed), None),
+        ),
+        (
+            "pin a run",
+            Role::Member,
+            call(M::POST, format!("/api/runs/{run}/pin"), None),
+        ),
+        (
+            "unpin a run",
+            Role::Member,
+            call(M::DELETE, format!("/api/runs/{}/pin", f.pinned), None),
         ),
         (
             "create a campaign",
@@ -361,6 +387,25 @@ fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
         ),
         ("audit log", Role::Owner, call(M::GET, "/api/audit", None)),
         ("metrics", Role::Owner, call(M::GET, "/metrics", None)),
+        (
+            "retention policy",
+            Role::Owner,
+            call(M::GET, "/api/retention", None),
+        ),
+        (
+            "set the retention policy",
+            Role::Owner,
+            call(
+                M::PUT,
+                "/api/retention",
+                Some(json!({"keepRunsDays": 30, "agents": {"matrix": {"keepEventsDays": 7}}})),
+            ),
+        ),
+        (
+            "storage report",
+            Role::Owner,
+            call(M::GET, "/api/storage", None),
+        ),
     ]
 }
 
@@ -496,6 +541,11 @@ async fn server_functions_apply_the_same_roles() {
                 vec![("name", "dashboard"), ("expires_in_days", "")],
             ),
             (
+                "pin_run",
+                Role::Member,
+                vec![("id", fixtures.run.as_str()), ("pinned", "true")],
+            ),
+            (
                 "delete_run",
                 Role::Owner,
                 vec![("id", fixtures.run.as_str())],
@@ -511,6 +561,29 @@ async fn server_functions_apply_the_same_roles() {
                 Role::Owner,
                 vec![("actor", ""), ("action", "")],
             ),
+            ("read_retention", Role::Owner, vec![]),
+            (
+                "save_retention",
+                Role::Owner,
+                vec![
+                    ("keep_runs_days", "30"),
+                    ("keep_failed_runs_days", ""),
+                    ("keep_events_days", "7"),
+                    ("keep_artifacts_days", ""),
+                ],
+            ),
+            (
+                "save_agent_retention",
+                Role::Owner,
+                vec![
+                    ("agent", "matrix"),
+                    ("keep_runs_days", "forever"),
+                    ("keep_failed_runs_days", ""),
+                    ("keep_events_days", ""),
+                    ("keep_artifacts_days", ""),
+                ],
+            ),
+            ("load_storage", Role::Owner, vec![]),
         ];
         for (endpoint, needed, args) in calls {
             let before = fingerprint(&app).await;

@@ -44,6 +44,29 @@ pub fn validate_storage_key(key: &str) -> Result<(), AppError> {
     }
 }
 
+/// Moves the stored files of the artifacts of these runs to the trash
+/// (`storage_trash`), in the transaction that deletes their rows; returns their
+/// keys. The files are deleted after that commits ([`crate::prune::discard_files`]),
+/// so a crash in between leaves keys to retry, never rows whose file is gone.
+pub async fn trash_files(
+    conn: &mut SqliteConnection,
+    run_pks: &[RunPk],
+    now: i64,
+) -> Result<Vec<String>, AppError> {
+    if run_pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT OR IGNORE INTO storage_trash (storage_key, created_at) SELECT storage_key, ",
+    );
+    query
+        .push_bind(now)
+        .push(" FROM artifacts WHERE stored = 1 AND storage_key IS NOT NULL AND run_pk IN ");
+    super::prune::push_pks(&mut query, run_pks);
+    query.push(" RETURNING storage_key");
+    Ok(query.build_query_scalar().fetch_all(conn).await?)
+}
+
 pub async fn insert_artifact(
     conn: &mut SqliteConnection,
     run_pk: RunPk,

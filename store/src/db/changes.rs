@@ -9,6 +9,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// How long changes are kept for replay; a client away longer gets a resync.
+/// Older ones are removed in batches by [`crate::prune`].
 pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// How many events an `events.appended` change carries inline.
@@ -184,18 +185,6 @@ pub async fn oldest(pool: &SqlitePool) -> Result<Option<i64>, AppError> {
             .fetch_one(pool)
             .await?,
     )
-}
-
-/// Forgets changes older than the retention period, keeping the newest row so
-/// that sequence numbers are never reused. Returns how many were removed.
-pub async fn prune(writer: &SqlitePool, now: i64) -> Result<u64, AppError> {
-    let removed = sqlx::query(
-        "DELETE FROM changes WHERE created_at < ? AND seq < (SELECT max(seq) FROM changes)",
-    )
-    .bind(now - RETENTION_MS)
-    .execute(writer)
-    .await?;
-    Ok(removed.rows_affected())
 }
 
 /// Parses a stored change's JSON, for tests and tools that want the typed form.

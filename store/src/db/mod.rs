@@ -24,6 +24,8 @@ pub mod events;
 pub mod filter;
 pub mod members;
 pub mod outbox;
+pub mod prune;
+pub mod retention;
 pub mod runner;
 pub mod runs;
 pub mod settings;

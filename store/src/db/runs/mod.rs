@@ -1,9 +1,10 @@
 //! Runs, in three parts that depend one way: [`read`] (one stored run), [`write`]
 //! (creation, retry, deletion) with [`status`] (the one place a run's status
-//! changes), and [`list`] (the filtered, counted and charted runs list, built on
+//! changes) and [`pin`], and [`list`] (the filtered, counted and charted runs list, built on
 //! [`super::filter`]). Everything is re-exported here: callers name `runs::…`.
 
 mod list;
+mod pin;
 mod read;
 mod status;
 mod write;
@@ -12,6 +13,7 @@ pub use list::{
     count_query, daily_counts, daily_counts_query, list_query, list_runs, per_status,
     status_counts, status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
 };
+pub use pin::set_pinned;
 pub use read::{
     find_run, find_run_any_account, find_run_by_pk, get_run, get_run_any_account, get_run_by_pk,
     StoredRun,

@@ -12,7 +12,7 @@ const RUN_SELECT: &str =
         r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
         r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
         r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt, r.last_seen_at,
-        r.lease_expires_at, r.retry_at
+        r.lease_expires_at, r.retry_at, r.pinned
     FROM runs r
     JOIN agents a ON a.pk = r.agent_pk
     LEFT JOIN campaigns c ON c.pk = r.campaign_pk
@@ -46,6 +46,7 @@ struct RunRecord {
     last_seen_at: Option<i64>,
     lease_expires_at: Option<i64>,
     retry_at: Option<i64>,
+    pinned: bool,
 }
 
 /// A stored run with the keys the server needs beside the public record.
@@ -93,6 +94,7 @@ impl RunRecord {
             last_seen_at: self.last_seen_at.map(from_ms),
             lease_expires_at: self.lease_expires_at.map(from_ms),
             retry_at: self.retry_at.map(from_ms),
+            pinned: self.pinned,
         };
         Ok(StoredRun {
             pk: self.pk,

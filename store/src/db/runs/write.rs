@@ -4,7 +4,7 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use crate::db::audit::{self, Actor, Target};
-use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
+use crate::db::{artifacts, campaigns, changes, now_ms, outbox, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
     AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk,
@@ -433,17 +433,13 @@ pub async fn insert_retry(tx: &mut WriteTx, original: &StoredRun) -> Result<Stor
 }
 
 /// Deletes a run with its steps, events and artifacts; returns the storage keys of
-/// the files Runboard held for it, for the caller to remove from the store.
+/// the files Runboard held for it, now in the trash, for the caller to remove
+/// from the store ([`crate::prune::discard_files`]).
 pub async fn delete_run(db: &Db, actor: &Actor, id: Uuid) -> Result<Vec<String>, AppError> {
     let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let run = get_run(&mut tx, account_pk, id).await?;
-    let keys: Vec<String> = sqlx::query_scalar(
-        "SELECT storage_key FROM artifacts WHERE run_pk = ? AND stored = 1 AND storage_key IS NOT NULL",
-    )
-    .bind(run.pk)
-    .fetch_all(&mut *tx)
-    .await?;
+    let keys = artifacts::trash_files(&mut tx, &[run.pk], now_ms()).await?;
     count_run(&mut tx, run.pk, run.run.status.as_str(), -1).await?;
     changes::record(
         &mut tx,
