@@ -8,7 +8,9 @@
 //! that ended too long ago (failed ones by their own days), then removes the
 //! events and the artifacts of runs whose own days for those are up, leaving a
 //! note in each log; then trims the change log to a day and deletes the stored
-//! files of removed artifacts. Each kind of write has a [`Batcher`] that sizes
+//! files of removed artifacts. While it deletes from the full-text indexes,
+//! FTS5's automatic merging is off and the pass does that merge work itself,
+//! in steps of its own size. Each kind of write has a [`Batcher`] that sizes
 //! its transactions from the hold times it measures, to stay well under
 //! [`MAX_HOLD`]; after each transaction the pass pauses about as long as it held
 //! the writer, so other writers always get their turn.
@@ -32,9 +34,13 @@ use tokio::sync::watch;
 /// The longest a pruning transaction may hold the writer.
 pub const MAX_HOLD: Duration = Duration::from_millis(50);
 
-/// What batches aim at: a third of [`MAX_HOLD`], leaving room for a slow disk
-/// and for the checkpoints SQLite runs at commit.
-pub const TARGET_HOLD: Duration = Duration::from_millis(16);
+/// What batches aim at: a fifth of [`MAX_HOLD`]. A transaction's hold varies
+/// around what its size predicts (pages not in the cache, the text indexes'
+/// flushes), measured up to about four times.
+pub const TARGET_HOLD: Duration = Duration::from_millis(10);
+
+/// The most pages one step of merging a text index asks for.
+pub const MAX_MERGE_PAGES: i64 = 200;
 
 /// Candidates read per query.
 const PAGE: i64 = 1_000;
@@ -64,6 +70,13 @@ impl Batcher {
             max: 20_000,
             target,
         }
+    }
+
+    /// The same, never sized over `max` rows.
+    pub fn at_most(mut self, max: i64) -> Batcher {
+        self.max = max.max(1);
+        self.rows = self.rows.min(self.max);
+        self
     }
 
     /// Rows the next transaction should touch.
@@ -139,6 +152,8 @@ pub struct PassReport {
     pub files: i64,
     pub files_failed: i64,
     pub transactions: i64,
+    /// Of those, steps of merging the text indexes.
+    pub merges: i64,
     pub longest_hold: Duration,
     /// Rows each write transaction was sized for, in order (tests read the batching).
     pub batches: Vec<i64>,
@@ -167,6 +182,10 @@ struct Pass<'a> {
     events: Batcher,
     artifacts: Batcher,
     changes: Batcher,
+    /// Pages per step of merging a text index.
+    merges: Batcher,
+    /// FTS5's automatic merging is off for this pass.
+    automerge_off: bool,
 }
 
 /// Runs one pass over every account with a policy. Errors end the pass; what
@@ -184,6 +203,10 @@ pub async fn run(db: &Db, store: &Store, options: PruneOptions) -> Result<PassRe
         events: Batcher::new(256, TARGET_HOLD),
         artifacts: Batcher::new(64, TARGET_HOLD),
         changes: Batcher::new(1_000, TARGET_HOLD),
+        // Merge work per page varies tenfold (segments read from disk or the
+        // cache), more than anything else pruning does: small steps.
+        merges: Batcher::new(64, TARGET_HOLD).at_most(MAX_MERGE_PAGES),
+        automerge_off: false,
     };
     // Files left by an earlier pass (or a crash) first.
     pass.empty_trash().await?;
@@ -232,6 +255,15 @@ pub async fn run(db: &Db, store: &Store, options: PruneOptions) -> Result<PassRe
     if !pass.report.stopped {
         pass.prune_changes().await?;
         pass.empty_trash().await?;
+    }
+    // The text indexes' own merging back on, after the merge work owed (or a
+    // crash's leftover setting): also when the pass was stopped.
+    if pass.automerge_off || prune::automerge_off(&db.read).await? {
+        if !pass.report.stopped {
+            pass.merge_text().await?;
+        }
+        let written = prune::set_automerge(db, true).await?;
+        pass.wrote("automerge", 0, &written).await;
     }
     pass.report.finished_at = crate::db::now_ms();
     let report = &pass.report;
@@ -308,10 +340,11 @@ impl Pass<'_> {
     }
 
     /// Counts a committed transaction, then pauses so other writers get the writer.
-    async fn wrote(&mut self, rows: i64, written: &Written) {
+    async fn wrote(&mut self, what: &'static str, rows: i64, written: &Written) {
         // One line per transaction at debug level: `runboard-bench prune` reads
         // the distribution of writer holds from them.
         tracing::debug!(
+            what,
             rows,
             held_us = written.held.as_micros() as u64,
             "retention: write transaction"
@@ -392,6 +425,9 @@ impl Pass<'_> {
             let Some(last) = page.last() else {
                 return Ok(());
             };
+            if kind != Kind::Artifacts {
+                self.automerge_off().await?;
+            }
             from = Position::after(last);
             let mut queue = page.into_iter().peekable();
             while queue.peek().is_some() {
@@ -430,13 +466,50 @@ impl Pass<'_> {
                     Kind::Artifacts => prune::prune_artifacts(self.db, &batch, days, now).await?,
                 };
                 self.batcher(kind).learn(cost, written.held);
-                self.wrote(cost, &written).await;
+                self.wrote(kind.name(), cost, &written).await;
                 counts.add(&written.counts);
                 if written.trashed > 0 {
                     self.empty_trash().await?;
                 }
+                if kind != Kind::Artifacts {
+                    self.merge_text().await?;
+                }
             }
         }
+    }
+
+    /// Before the first deletion from the text indexes: FTS5's automatic merging
+    /// off, so that its merge work happens in [`Pass::merge_text`]'s steps.
+    async fn automerge_off(&mut self) -> Result<(), AppError> {
+        if !self.automerge_off {
+            let written = prune::set_automerge(self.db, false).await?;
+            self.wrote("automerge", 0, &written).await;
+            self.automerge_off = true;
+        }
+        Ok(())
+    }
+
+    /// Does the text indexes' merge work that deletions left, in steps sized
+    /// like every other transaction, until there is none.
+    async fn merge_text(&mut self) -> Result<(), AppError> {
+        for table in prune::TEXT_INDEXES {
+            loop {
+                if self.stopped() {
+                    return Ok(());
+                }
+                let pages = self.merges.rows();
+                let written = prune::merge_text(self.db, table, pages).await?;
+                if written.other == 0 {
+                    break;
+                }
+                // Learnt from the work done, not asked for: a step asked for
+                // many pages may find few, and the next one many.
+                self.merges.learn(written.other, written.held);
+                self.wrote(table, written.other, &written).await;
+                self.report.merges += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a run's events (its pruning notes aside) in transactions of the
@@ -449,8 +522,10 @@ impl Pass<'_> {
             }
             let rows = self.events.rows();
             let written = prune::delete_event_chunk(self.db, run_pk, rows).await?;
-            self.events.learn(rows, written.held);
-            self.wrote(rows, &written).await;
+            // From the rows deleted: the log's last piece may be much smaller.
+            self.events.learn(written.counts.events, written.held);
+            self.wrote("event chunk", written.counts.events, &written)
+                .await;
             removed += written.counts.events;
             if written.counts.events < rows {
                 return Ok(removed);
@@ -471,7 +546,7 @@ impl Pass<'_> {
             let rows = self.changes.rows();
             let written = prune::prune_changes(self.db, kept_from, rows).await?;
             self.changes.learn(rows, written.held);
-            self.wrote(rows, &written).await;
+            self.wrote("changes", rows, &written).await;
             self.report.changes += written.other;
             if written.other < rows {
                 return Ok(());
@@ -499,7 +574,7 @@ impl Pass<'_> {
                 return Ok(());
             }
             let written = prune::forget_files(self.db, &gone).await?;
-            self.wrote(gone.len() as i64, &written).await;
+            self.wrote("files", gone.len() as i64, &written).await;
             self.report.files += written.other;
             if !full {
                 return Ok(());

@@ -864,3 +864,89 @@ async fn the_storage_report_shows_size_rows_artifacts_what_goes_next_and_the_las
     assert!(last["transactions"].as_i64().unwrap() >= 2);
     assert!(last["longestHoldMs"].as_i64().is_some());
 }
+
+#[tokio::test]
+async fn the_settings_forms_save_the_policy_through_the_same_rules() {
+    let app = quiet_app().await;
+    let token = app.owner_token().await;
+    app.create_run(&token, json!({"agent": "crawler"})).await;
+    let browser = app.signed_in_client(OWNER_EMAIL, OWNER_PASSWORD).await;
+    let post = |endpoint: &'static str, args: Vec<(&'static str, &'static str)>| {
+        let browser = browser.clone();
+        let url = app.url(&format!("/fn/{endpoint}"));
+        async move {
+            let response = browser
+                .post(url)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(form(&args))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let account = |runs, failed, events, artifacts| {
+        vec![
+            ("keep_runs_days", runs),
+            ("keep_failed_runs_days", failed),
+            ("keep_events_days", events),
+            ("keep_artifacts_days", artifacts),
+        ]
+    };
+    let (status, body) = post("save_retention", account("30", "", "7", " ")).await;
+    assert_eq!(status, 200, "{body}");
+    let mut agent = vec![("agent", "crawler")];
+    agent.extend(account("forever", "", "2", ""));
+    let (status, body) = post("save_agent_retention", agent).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, stored) = app.call(Method::GET, "/api/retention", &token, None).await;
+    assert_eq!(
+        stored["data"],
+        json!({"keepRunsDays": 30, "keepFailedRunsDays": null, "keepEventsDays": 7,
+               "keepArtifactsDays": null,
+               "agents": {"crawler": {"keepRunsDays": null, "keepEventsDays": 2}}})
+    );
+    // Refused, naming the field; nothing changes.
+    for (endpoint, args, field) in [
+        ("save_retention", account("0", "", "", ""), "keepRunsDays"),
+        (
+            "save_retention",
+            account("", "2.5", "", ""),
+            "keepFailedRunsDays",
+        ),
+        (
+            "save_agent_retention",
+            {
+                let mut args = vec![("agent", "crawler")];
+                args.extend(account("", "", "", "never"));
+                args
+            },
+            "agents.crawler.keepArtifactsDays",
+        ),
+        (
+            "save_agent_retention",
+            {
+                let mut args = vec![("agent", "nobody")];
+                args.extend(account("3", "", "", ""));
+                args
+            },
+            "agents.nobody",
+        ),
+    ] {
+        let (status, body) = post(endpoint, args).await;
+        assert_eq!(status, 400, "{endpoint}: {body}");
+        assert!(body.contains(field), "{endpoint}: {body}");
+    }
+    let (_, again) = app.call(Method::GET, "/api/retention", &token, None).await;
+    assert_eq!(again, stored);
+    // All of an agent's fields empty: the override goes.
+    let mut agent = vec![("agent", "crawler")];
+    agent.extend(account("", "", "", ""));
+    let (status, _) = post("save_agent_retention", agent).await;
+    assert_eq!(status, 200);
+    let (_, stored) = app.call(Method::GET, "/api/retention", &token, None).await;
+    assert_eq!(stored["data"]["agents"], json!({}));
+}

@@ -117,6 +117,17 @@ pub enum Kind {
     Artifacts,
 }
 
+impl Kind {
+    /// For logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Delete(_) => "runs",
+            Kind::Events => "events",
+            Kind::Artifacts => "artifacts",
+        }
+    }
+}
+
 /// The candidate query of `kind` for one agent, oldest first, after `from`.
 pub fn candidates_query(
     cut: &AgentCutoffs,
@@ -502,6 +513,81 @@ pub async fn prune_artifacts(
     tx.commit().await?;
     written.held = started.elapsed();
     Ok(written)
+}
+
+/// The full-text indexes pruning deletes from: the events' messages and the runs' text.
+pub const TEXT_INDEXES: [&str; 2] = ["event_text", "runs_fts"];
+
+/// FTS5's own `automerge` (segments per level before it merges them), restored
+/// after a pass.
+const AUTOMERGE: i64 = 4;
+
+/// Turns FTS5's automatic merging of the text indexes off (for the length of a
+/// pass) or back on. Left on, FTS5 does merge work of its own inside whichever
+/// transaction crosses its write counter (64 pages times the number of levels at a
+/// time): at 20M events, 40–200 ms inside a pruning transaction that took 10 ms
+/// itself. Off, the pass does that work in [`merge_text`] steps of its own size.
+/// FTS5 keeps the setting in the index (every connection sees it); a pass
+/// interrupted by a crash leaves it off until the next pass, which starts and
+/// ends by setting it. One transaction.
+pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
+    let mut tx = db.begin_write().await?;
+    let started = Instant::now();
+    for table in TEXT_INDEXES {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)"
+        ))
+        .bind(if on { AUTOMERGE } else { 0 })
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Written {
+        held: started.elapsed(),
+        ..Written::default()
+    })
+}
+
+/// Whether FTS5's automatic merging of the events' text index is off (a pass
+/// turned it off and has not turned it back on).
+pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
+    let value: Option<i64> =
+        sqlx::query_scalar("SELECT v FROM event_text_config WHERE k = 'automerge'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(value == Some(0))
+}
+
+/// Up to about `pages` pages of merge work on one text index (FTS5's `merge`
+/// command: levels with 4 or more segments, then segments with 10 % or more
+/// deleted entries); `other` is the rows of the index that changed (about the
+/// pages written; under 2 when there was nothing to merge). One transaction.
+pub async fn merge_text(db: &Db, table: &'static str, pages: i64) -> Result<Written, AppError> {
+    let mut tx = db.begin_write().await?;
+    let started = Instant::now();
+    let before: i64 = sqlx::query_scalar("SELECT total_changes()")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)"
+    ))
+    .bind(pages.max(1))
+    .execute(&mut *tx)
+    .await?;
+    let after: i64 = sqlx::query_scalar("SELECT total_changes()")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    // FTS5: a difference of two or more means the command found work.
+    Ok(Written {
+        other: if after - before >= 2 {
+            after - before
+        } else {
+            0
+        },
+        held: started.elapsed(),
+        ..Written::default()
+    })
 }
 
 /// The first change-log entry to keep: the oldest one created at or after
