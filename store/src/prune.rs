@@ -752,7 +752,7 @@ mod tests {
 
     #[test]
     fn the_batcher_grows_while_quick_and_shrinks_when_slow() {
-        let mut batcher = Batcher::new(64, TARGET_HOLD);
+        let mut batcher = Batcher::new(64, Duration::from_millis(16));
         batcher.learn(64, Duration::from_millis(1));
         assert_eq!(batcher.rows(), 128, "at most twice as many at a time");
         batcher.learn(128, Duration::from_millis(64));
@@ -769,5 +769,8 @@ mod tests {
         assert_eq!(batcher.rows(), 1, "never below one row");
         batcher.learn(0, Duration::from_secs(1));
         assert_eq!(batcher.rows(), 1, "an empty transaction teaches nothing");
+        let mut capped = Batcher::new(64, Duration::from_millis(16)).at_most(100);
+        capped.learn(64, Duration::from_micros(1));
+        assert_eq!(capped.rows(), 100, "never over its cap");
     }
 }
