@@ -23,8 +23,9 @@ pub const ADMIN_PASSWORD: &str = "bench-password-not-secret";
 pub struct ServerSpec {
     /// The SQLite file; a fresh one in the temporary directory when `None`.
     pub database: Option<PathBuf>,
-    /// Write the server's stderr (its log, `RUST_LOG=warn`) to a file, so that it
-    /// can be searched afterwards; otherwise it goes to this program's stderr.
+    /// Write the server's log (`RUST_LOG=warn`; the server logs to stdout, and
+    /// a panic goes to stderr: both) to a file, so that it can be searched
+    /// afterwards; otherwise stderr goes to this program's stderr.
     pub capture_log: bool,
     /// More environment for the server (its settings).
     pub env: Vec<(&'static str, String)>,
@@ -62,7 +63,8 @@ impl Server {
             .kill_on_drop(true);
         let log = spec.capture_log.then(|| dir.path().join("server.log"));
         if let Some(log) = &log {
-            command.stderr(File::create(log)?);
+            let file = File::create(log)?;
+            command.stdout(file.try_clone()?).stderr(file);
         }
         let child = command
             .spawn()

@@ -366,7 +366,7 @@ pub struct AgentArtifacts {
 #[serde(rename_all = "camelCase")]
 pub struct PrunePreview {
     pub counts: PruneCounts,
-    /// The counts stopped at a limit (10,000 runs per kind and agent): there is
+    /// The counts stopped at a limit (1,000 runs per kind and agent): there is
     /// at least this much to remove.
     pub capped: bool,
 }

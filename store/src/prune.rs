@@ -48,8 +48,9 @@ const PAGE: i64 = 1_000;
 /// Trashed files handled per transaction.
 const FILES_PER_BATCH: i64 = 100;
 
-/// Runs per kind and agent the storage page's preview counts at most.
-pub const PREVIEW_CAP: i64 = 10_000;
+/// Runs per kind and agent the storage page's preview counts at most, so that
+/// the page reads a bounded number of runs' events whatever the backlog.
+pub const PREVIEW_CAP: i64 = 1_000;
 
 /// Sizes a kind of transaction, in rows, from the hold times it measures: it
 /// starts small, grows while transactions are quick, and shrinks at once when

@@ -5,7 +5,8 @@
 //! [`Db::begin_write`], which takes the write lock up front (`BEGIN IMMEDIATE`), so
 //! concurrent requests queue for the writer instead of failing with `SQLITE_BUSY`.
 //! Reads use a separate pool and never wait for writes. A third connection
-//! checkpoints the write-ahead log, so that no commit waits for it.
+//! checkpoints the write-ahead log beside them, so that the commit that
+//! checkpoints (every 1,000 pages) finds little left to do.
 //!
 //! The modules depend one way, never in a circle: [`filter`] (the runs filter as
 //! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
@@ -154,15 +155,17 @@ impl Db {
         if let Some(parent) = sqlite_file_parent(url) {
             std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
-        // Checkpoints (copying the write-ahead log into the database file, with
-        // an fsync of each) run on a connection of their own instead of inside
-        // the commit that crossed SQLite's 1,000-page mark, which held the single
-        // writer meanwhile: pruning 20k runs, the writer's holds went from p99
-        // 33–42 ms, longest 54–234 ms, to p99 21 ms, longest 36 ms
-        // (docs/performance.md, "Pruning 1M runs while ingest goes on"). A
-        // PASSIVE checkpoint runs beside the writer and the readers, waiting for
-        // neither.
-        let options = options.pragma("wal_autocheckpoint", "0");
+        // Checkpoints copy the write-ahead log into the database file (with an
+        // fsync of each). A connection of its own does that every half second,
+        // beside the writer and the readers (PASSIVE: waiting for neither), so
+        // that the checkpoint SQLite runs in the commit that passes 1,000 pages
+        // finds little left to copy: pruning 20k runs, the writer's holds went
+        // from p99 33–42 ms, longest 54–234 ms, to p99 21 ms, longest 36 ms
+        // (docs/performance.md, "Pruning 1M runs while ingest goes on"). That
+        // commit's checkpoint stays: it is the one that finishes (no write comes
+        // between), which lets the next transaction start the log afresh; with
+        // only the checkpoints beside the writer, under continuous writes, the
+        // log never restarted and grew by 16 GB in seven minutes of pruning.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -170,7 +173,7 @@ impl Db {
         MIGRATOR.run(&write).await?;
         let checkpoints = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let committed = Arc::new(Notify::new());
         tokio::spawn(checkpoint_periodically(checkpoints.clone()));
@@ -304,7 +307,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Copies what was committed to the write-ahead log into the database file,
 /// every [`CHECKPOINT_EVERY`], without waiting for readers or the writer
 /// (`PASSIVE`); when nothing was written since the last one, it does nothing.
-/// SQLite itself checkpoints once more when the last connection closes.
+/// The writer's own checkpoint (in the commit that passes 1,000 pages) then
+/// finishes the job and lets the log restart.
 async fn checkpoint_periodically(pool: SqlitePool) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
