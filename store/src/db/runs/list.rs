@@ -3,10 +3,14 @@
 //! from `run_counts` when it can answer and are capped otherwise; a full-text
 //! filter is walked by [`text_search`].
 
+use super::read::parse_tags;
 use crate::db::filter::{fts_query, push_filter, push_input_field, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunStatus};
+use model::{
+    AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunRowError, RunStatus,
+    WebhookStatus,
+};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the `(created_at, pk)` of the last run of a page.
@@ -343,7 +347,8 @@ fn input_field_alone(filter: &RunFilter) -> Option<(&str, &str)> {
 
 /// What a runs list row reads, from `runs r` and [`LIST_JOINS`].
 const LIST_COLUMNS: &str = "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator,
-        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms";
+        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms, r.input,
+        r.webhook_status, r.tags, r.error_code, r.error_message, r.last_seen_at";
 const LIST_JOINS: &str =
     " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
 
@@ -362,6 +367,12 @@ struct ListRow {
     started_at: Option<i64>,
     completed_at: Option<i64>,
     duration_ms: Option<i64>,
+    input: String,
+    webhook_status: String,
+    tags: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    last_seen_at: Option<i64>,
 }
 
 impl ListRow {
@@ -380,6 +391,14 @@ impl ListRow {
             started_at: self.started_at.map(from_ms),
             completed_at: self.completed_at.map(from_ms),
             duration_ms: self.duration_ms,
+            input: serde_json::from_str(&self.input).ok()?,
+            webhook_status: WebhookStatus::parse(&self.webhook_status),
+            tags: parse_tags(self.tags.as_deref()),
+            error: self.error_message.map(|message| RunRowError {
+                code: self.error_code,
+                message,
+            }),
+            last_seen_at: self.last_seen_at.map(from_ms),
         })
     }
 }
