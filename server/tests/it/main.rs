@@ -25,4 +25,5 @@ mod runner;
 mod runs_page;
 mod site;
 mod sweeper;
+mod tags;
 mod team;
