@@ -27,3 +27,4 @@ mod site;
 mod sweeper;
 mod tags;
 mod team;
+mod views;
