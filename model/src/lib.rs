@@ -50,8 +50,8 @@ pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
 pub use view::{
-    validate_view_columns, validate_view_name, validate_view_query, SavedView, MAX_VIEWS_PER_USER,
-    MAX_VIEW_NAME_CHARS,
+    query_text, query_value, validate_view_columns, validate_view_name, validate_view_query,
+    SavedView, MAX_VIEWS_PER_USER, MAX_VIEW_NAME_CHARS,
 };
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it

@@ -9,3 +9,4 @@ pub mod runs_chart;
 pub mod status_badge;
 pub mod step_timeline;
 pub mod stored_link;
+pub mod views_sidebar;

@@ -8,6 +8,7 @@ pub mod retention;
 pub mod run_page;
 pub mod runs;
 pub mod team;
+pub mod views;
 
 /// Helpers the server functions share on the server side.
 #[cfg(feature = "ssr")]
