@@ -9,6 +9,7 @@ mod agent;
 mod artifact;
 mod campaign;
 mod change;
+mod columns;
 mod detail;
 mod event;
 mod pk;
@@ -16,16 +17,19 @@ pub mod query;
 mod retention;
 mod run;
 mod step;
+mod tag;
 mod team;
 mod time;
 mod token;
 mod url;
 mod user;
+mod view;
 
 pub use agent::{Agent, AgentLimit, AgentLimits};
 pub use artifact::Artifact;
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
+pub use columns::{cell_text, input_field, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS};
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
@@ -37,15 +41,20 @@ pub use retention::{
     MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
 };
 pub use run::{
-    DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunStatus, WebhookStatus,
-    CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunRowError, RunStatus,
+    WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};
+pub use tag::{validate_tag, validate_tags, MAX_TAGS, MAX_TAG_CHARS};
 pub use team::{AddedMember, AuditAction, AuditEntry, AuditPage, Member, Via};
 pub use time::{format_age, format_duration_ms, format_secs, format_timestamp};
 pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
+pub use view::{
+    validate_view_columns, validate_view_name, validate_view_query, SavedView, MAX_VIEWS_PER_USER,
+    MAX_VIEW_NAME_CHARS,
+};
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it
 /// is `NotFound`, exactly like an unknown id.

@@ -163,15 +163,22 @@ pub struct Run {
     /// A pinned run is never pruned by the retention policy, nor its events or artifacts.
     #[serde(default)]
     pub pinned: bool,
+    /// Labels set at creation or by `PATCH` (at most 20 of at most 64 characters).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
-/// A run as the runs list shows it.
+/// A run as the runs list (and the export, and a saved view) shows it: the list
+/// contract's `{id, agent, status, input, createdAt, webhookStatus}` and what a
+/// row of the dashboard needs. Its fields are the columns `fields=` chooses from
+/// ([`crate::Columns`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunRow {
     pub id: Uuid,
     pub agent: String,
+    /// The campaign's name.
     pub campaign: Option<String>,
     pub status: RunStatus,
     pub progress: f64,
@@ -181,6 +188,22 @@ pub struct RunRow {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    pub input: serde_json::Value,
+    pub webhook_status: WebhookStatus,
+    pub tags: Vec<String>,
+    /// Why the run failed: its code and message (details are on the run).
+    pub error: Option<RunRowError>,
+    /// The runner's last callback.
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// A list item's error: the code and the message, without the details.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunRowError {
+    pub code: Option<String>,
+    pub message: String,
 }
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -219,6 +242,10 @@ pub struct RunFilter {
     pub offset: Option<i64>,
     /// Keyset position from a previous page's `nextCursor`.
     pub cursor: Option<String>,
+    /// The columns of each list item (`fields=id,status,input.company.name`),
+    /// checked by [`crate::Columns`]; `None` for every field. Not a filter: the
+    /// list's readers take it off before querying.
+    pub fields: Option<String>,
 }
 
 impl RunFilter {
@@ -280,6 +307,7 @@ impl RunFilter {
                 "limit" => filter.limit = Some(parse_int(key, value)?),
                 "offset" => filter.offset = Some(parse_int(key, value)?),
                 "cursor" => filter.cursor = Some(value.to_string()),
+                "fields" => filter.fields = Some(crate::Columns::parse(key, value)?.to_param()),
                 other => {
                     return Err(AppError::invalid(
                         other,
@@ -406,8 +434,9 @@ pub struct DayCounts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct RunPage {
-    pub runs: Vec<RunRow>,
+pub struct RunPage<R = RunRow> {
+    /// The runs; with `fields=`, each cut down to those columns.
+    pub runs: Vec<R>,
     /// How many runs match; with `totalExact` false, at least this many (filters
     /// that need every matching run read are counted up to a cap).
     pub total: i64,
@@ -416,6 +445,20 @@ pub struct RunPage {
     pub offset: i64,
     /// Pass as `cursor` to get the next page by keyset (fast at any depth).
     pub next_cursor: Option<String>,
+}
+
+impl<R> RunPage<R> {
+    /// The same page with each run turned into something else (its chosen columns).
+    pub fn map_runs<T>(self, map: impl FnMut(R) -> T) -> RunPage<T> {
+        RunPage {
+            runs: self.runs.into_iter().map(map).collect(),
+            total: self.total,
+            total_exact: self.total_exact,
+            limit: self.limit,
+            offset: self.offset,
+            next_cursor: self.next_cursor,
+        }
+    }
 }
 
 #[cfg(test)]

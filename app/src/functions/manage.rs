@@ -71,6 +71,7 @@ pub async fn start_run(
             initiator: Some(user.email.clone()),
             summary: nonempty(summary),
             context: None,
+            tags: None,
         };
         let stored = store::db::runs::create_run(&state.db, &actor, request).await?;
         Ok(StartedRun {

@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use model::{
-    parse_public_id, AppError, Artifact, EventPage, Role, Run, RunError, RunFilter, RunPage,
-    RunStatus, Step,
+    parse_public_id, AppError, Artifact, Columns, EventPage, Role, Run, RunError, RunFilter,
+    RunPage, RunStatus, Step,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +36,9 @@ struct CreateRunBody {
     summary: Option<String>,
     /// Any JSON; `bundleUrl`, when given, must be an http(s) URL (the run's campaign links to it).
     context: Option<Value>,
+    /// Labels for finding the run (`tag:nightly`): at most 20, each 1–64 characters.
+    #[schema(max_items = 20)]
+    tags: Option<Vec<String>>,
 }
 
 /// The legacy agent-run body: `{agentSlug, params}`.
@@ -132,6 +135,7 @@ async fn create(
         initiator: body.initiator,
         summary: body.summary,
         context: body.context,
+        tags: body.tags,
     };
     let stored = runs::create_run(&state.db, &caller.actor(), request).await?;
     run_created(&state, &stored)
@@ -219,8 +223,16 @@ async fn list(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let filter = filter_from(query.as_deref())?;
-    ok(runs::list_runs(&state.db.read, caller.account_pk, &filter).await?)
+    let mut filter = filter_from(query.as_deref())?;
+    let columns = filter.fields.take();
+    let page = runs::list_runs(&state.db.read, caller.account_pk, &filter).await?;
+    match columns {
+        None => ok(page),
+        Some(columns) => {
+            let columns = Columns::parse("fields", &columns)?;
+            ok(page.map_runs(|run| columns.project(&run)))
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/runs", tag = "runs", params(RunListParams),
@@ -276,10 +288,15 @@ pub struct RunListParams {
     /// `nextCursor` of the previous page: keyset paging, fast at any depth.
     #[param(pattern = r"^([0-9]{1,15}\.[0-9]{1,15})?$")]
     cursor: Option<String>,
+    /// The columns of each item, comma-separated: any of id, agent, campaign, status,
+    /// progress, initiator, summary, createdAt, startedAt, completedAt, durationMs,
+    /// input, webhookStatus, tags, error, lastSeenAt, and `input.<path>` for one
+    /// field of the input. Every field when absent.
+    fields: Option<String>,
 }
 
 /// The names of [`RunListParams`], as the API document lists them.
-pub const RUN_LIST_PARAMS: [&str; 14] = [
+pub const RUN_LIST_PARAMS: [&str; 15] = [
     "status",
     "agent",
     "pipeline_id",
@@ -294,6 +311,7 @@ pub const RUN_LIST_PARAMS: [&str; 14] = [
     "limit",
     "offset",
     "cursor",
+    "fields",
 ];
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRun, AppError> {
@@ -433,6 +451,9 @@ struct PatchBody {
     /// Any JSON; `bundleUrl`, when given, must be an http(s) URL (the run's campaign links to it).
     context: Option<Value>,
     status: Option<RunStatus>,
+    /// Replaces the run's tags: at most 20, each 1–64 characters.
+    #[schema(max_items = 20)]
+    tags: Option<Vec<String>>,
 }
 
 #[utoipa::path(patch, path = "/api/runs/{id}", tag = "runs", params(("id" = Uuid, Path)), request_body = PatchBody,
@@ -450,6 +471,7 @@ async fn patch(
         summary: body.summary,
         context: body.context,
         status: body.status,
+        tags: body.tags,
     };
     ok(
         runs::patch_run(&state.db, &caller.actor(), parse_public_id(&id)?, patch)

@@ -4,10 +4,14 @@
 //! filter is walked by [`text_search`]. A request reads the query's relative
 //! times at one `now` for all of them ([`Conditions`]).
 
+use super::read::parse_tags;
 use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunStatus};
+use model::{
+    AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunRowError, RunStatus,
+    WebhookStatus,
+};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the `(created_at, pk)` of the last run of a page.
@@ -372,7 +376,8 @@ fn input_field_alone(conditions: &Conditions) -> Option<(&str, &str)> {
 
 /// What a runs list row reads, from `runs r` and [`LIST_JOINS`].
 const LIST_COLUMNS: &str = "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator,
-        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms";
+        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms, r.input,
+        r.webhook_status, r.tags, r.error_code, r.error_message, r.last_seen_at";
 const LIST_JOINS: &str =
     " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
 
@@ -391,6 +396,12 @@ struct ListRow {
     started_at: Option<i64>,
     completed_at: Option<i64>,
     duration_ms: Option<i64>,
+    input: String,
+    webhook_status: String,
+    tags: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    last_seen_at: Option<i64>,
 }
 
 impl ListRow {
@@ -409,6 +420,14 @@ impl ListRow {
             started_at: self.started_at.map(from_ms),
             completed_at: self.completed_at.map(from_ms),
             duration_ms: self.duration_ms,
+            input: serde_json::from_str(&self.input).ok()?,
+            webhook_status: WebhookStatus::parse(&self.webhook_status),
+            tags: parse_tags(self.tags.as_deref()),
+            error: self.error_message.map(|message| RunRowError {
+                code: self.error_code,
+                message,
+            }),
+            last_seen_at: self.last_seen_at.map(from_ms),
         })
     }
 }

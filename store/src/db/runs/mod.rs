@@ -7,6 +7,7 @@ mod list;
 mod pin;
 mod read;
 mod status;
+mod tags;
 mod write;
 
 pub use list::{
@@ -22,6 +23,7 @@ pub use status::{
     apply_status, cancel_run, claim_next, patch_run, stamp_seen, update_status, RunPatch,
     StatusUpdate,
 };
+pub use tags::{changed_tags, set_tags};
 pub use write::{
     check_input_size, create_run, delete_run, ensure_agent, flatten_input, insert_retry,
     insert_run, retry_run, validate_context, validate_http_url, validate_slug, CreateRun, NewRun,

@@ -12,7 +12,7 @@ const RUN_SELECT: &str =
         r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
         r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
         r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt, r.last_seen_at,
-        r.lease_expires_at, r.retry_at, r.pinned
+        r.lease_expires_at, r.retry_at, r.pinned, r.tags
     FROM runs r
     JOIN agents a ON a.pk = r.agent_pk
     LEFT JOIN campaigns c ON c.pk = r.campaign_pk
@@ -47,6 +47,7 @@ struct RunRecord {
     lease_expires_at: Option<i64>,
     retry_at: Option<i64>,
     pinned: bool,
+    tags: Option<String>,
 }
 
 /// A stored run with the keys the server needs beside the public record.
@@ -95,6 +96,7 @@ impl RunRecord {
             lease_expires_at: self.lease_expires_at.map(from_ms),
             retry_at: self.retry_at.map(from_ms),
             pinned: self.pinned,
+            tags: parse_tags(self.tags.as_deref()),
         };
         Ok(StoredRun {
             pk: self.pk,
@@ -159,4 +161,11 @@ pub async fn find_run_any_account(pool: &SqlitePool, id: Uuid) -> Result<StoredR
 pub async fn find_run_by_pk(pool: &SqlitePool, pk: RunPk) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run_by_pk(&mut conn, pk).await
+}
+
+/// A run's stored tags (a JSON array, or NULL for none).
+pub(crate) fn parse_tags(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }

@@ -4,12 +4,14 @@
 //! runner's report, a claim (with its lease), and the sweeper's ends.
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
+use super::tags::set_tags;
 use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
 use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
-    AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk, RunStatus,
+    validate_tags, AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk,
+    RunStatus,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -178,6 +180,8 @@ pub struct RunPatch {
     pub summary: Option<String>,
     pub context: Option<Value>,
     pub status: Option<RunStatus>,
+    /// Replaces the run's tags.
+    pub tags: Option<Vec<String>>,
 }
 
 pub async fn patch_run(
@@ -190,9 +194,17 @@ pub async fn patch_run(
     if let Some(context) = &patch.context {
         validate_context(context)?;
     }
+    let tags = patch
+        .tags
+        .as_deref()
+        .map(|tags| validate_tags("tags", tags))
+        .transpose()?;
     let mut tx = db.begin_write().await?;
     let mut run = get_run(&mut tx, account_pk, id).await?;
-    if patch.summary.is_some() || patch.context.is_some() {
+    if let Some(tags) = &tags {
+        set_tags(&mut tx, run.pk, tags).await?;
+    }
+    if patch.summary.is_some() || patch.context.is_some() || tags.is_some() {
         sqlx::query(
             "UPDATE runs SET summary = COALESCE(?, summary), context = COALESCE(?, context), updated_at = ?
              WHERE pk = ?",
@@ -225,6 +237,7 @@ pub async fn patch_run(
         "summary": patch.summary.is_some(),
         "context": patch.context.is_some(),
         "status": patch.status,
+        "tags": tags,
     });
     audit::record(
         &mut tx,

@@ -3,12 +3,13 @@
 //! retries and deletion. Status changes go through [`super::status`].
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
+use super::tags::set_tags;
 use crate::db::audit::{self, Actor, Target};
 use crate::db::{artifacts, campaigns, changes, now_ms, outbox, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
-    AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode, DeletedRun, RunPk,
-    RunStatus, WebhookStatus,
+    validate_tags, AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode,
+    DeletedRun, RunPk, RunStatus, WebhookStatus,
 };
 use serde_json::{json, Value};
 use sqlx::SqliteConnection;
@@ -32,6 +33,8 @@ pub struct NewRun {
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub error_message: Option<String>,
+    /// Checked by [`model::validate_tags`].
+    pub tags: Vec<String>,
 }
 
 impl NewRun {
@@ -53,6 +56,7 @@ impl NewRun {
             started_at: None,
             completed_at: None,
             error_message: None,
+            tags: Vec::new(),
         }
     }
 }
@@ -124,6 +128,9 @@ pub async fn insert_run(
     .await?;
 
     count_run(conn, run_pk, run.status.as_str(), 1).await?;
+    if !run.tags.is_empty() {
+        set_tags(conn, run_pk, &run.tags).await?;
+    }
     for (path, value) in flatten_input(&run.input) {
         sqlx::query(
             "INSERT OR IGNORE INTO run_input_fields (run_pk, account_pk, path, value, created_at)
@@ -245,6 +252,7 @@ pub struct CreateRun {
     pub initiator: Option<String>,
     pub summary: Option<String>,
     pub context: Option<Value>,
+    pub tags: Option<Vec<String>>,
 }
 
 pub const MAX_SLUG_LEN: usize = 100;
@@ -302,6 +310,7 @@ pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<St
     if let Some(context) = &request.context {
         validate_context(context)?;
     }
+    let tags = validate_tags("tags", request.tags.as_deref().unwrap_or_default())?;
     let context = request
         .context
         .unwrap_or_else(|| Value::Object(Default::default()));
@@ -327,6 +336,7 @@ pub async fn create_run(db: &Db, actor: &Actor, request: CreateRun) -> Result<St
     new_run.context = context;
     new_run.campaign_pk = campaign_pk;
     new_run.webhook_url = request.webhook_url;
+    new_run.tags = tags;
     let (run_pk, _) = insert_run(&mut tx, account_pk, &new_run).await?;
     let stored = after_insert(&mut tx, account_pk, run_pk).await?;
     audit::record(
@@ -424,6 +434,7 @@ pub async fn insert_retry(tx: &mut WriteTx, original: &StoredRun) -> Result<Stor
     new_run.webhook_url = source.webhook_url.clone();
     new_run.retry_of_pk = Some(original.pk);
     new_run.attempt = source.attempt + 1;
+    new_run.tags = source.tags.clone();
     let (run_pk, _) = insert_run(conn, account_pk, &new_run).await?;
     sqlx::query("UPDATE runs SET retry_at = NULL WHERE pk = ?")
         .bind(original.pk)
