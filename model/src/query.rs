@@ -1631,6 +1631,90 @@ mod tests {
         );
     }
 
+    /// Texts built from the language's pieces and some stray characters: none
+    /// panics the parser or the completions, every query that parses round-trips
+    /// through its display, and every error points inside the text.
+    #[test]
+    fn arbitrary_text_never_panics_and_parsed_text_round_trips() {
+        const PIECES: &[&str] = &[
+            "a",
+            "Stripe",
+            "-",
+            "NOT ",
+            "AND ",
+            "OR ",
+            "(",
+            ")",
+            " ",
+            "\"",
+            "\\",
+            ":",
+            "=",
+            ">",
+            "<=",
+            "status:",
+            "failed",
+            ",",
+            "agent:",
+            "input.a.b",
+            "input.",
+            "created:",
+            "-7d",
+            "2026-11-01",
+            "duration:",
+            "60s",
+            "progress:",
+            "0.5",
+            "retryOf:",
+            "*",
+            "has:",
+            "error",
+            "tag:",
+            "é",
+            "x=y",
+            "campaign:",
+            "\"a b\"",
+            "12:30",
+            "\t",
+            "ms",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let length = next(12);
+            let text: String = (0..length).map(|_| PIECES[next(PIECES.len())]).collect();
+            let chars = text.chars().count();
+            match Query::parse(&text) {
+                Ok(Some(query)) => {
+                    parsed += 1;
+                    let shown = query.to_string();
+                    let again = Query::parse(&shown)
+                        .unwrap_or_else(|error| panic!("{text:?} → {shown:?}: {error}"))
+                        .unwrap_or_else(|| panic!("{text:?} → {shown:?}: blank"));
+                    assert_eq!(again, query, "{text:?} → {shown:?}");
+                    assert_eq!(again.to_string(), shown, "{text:?}");
+                }
+                Ok(None) => assert!(text.trim().is_empty(), "{text:?}"),
+                Err(error) => assert!(error.position <= chars, "{text:?}: {error}"),
+            }
+            for cursor in 0..=chars {
+                for completion in completions(&text, cursor, &["crawler".to_string()]) {
+                    assert!(
+                        completion.replace.end <= chars
+                            && completion.replace.start <= completion.replace.end
+                    );
+                }
+            }
+        }
+        assert!(parsed > 2_000, "only {parsed} of the texts parsed");
+    }
+
     fn labels(text: &str, cursor: usize, agents: &[String]) -> Vec<String> {
         completions(text, cursor, agents)
             .into_iter()

@@ -965,3 +965,50 @@ async fn every_runs_list_and_event_log_query_reads_through_an_index() {
         failures.join("\n")
     );
 }
+
+/// A query's top-level terms that a separate parameter can say are read exactly
+/// as the parameter is: the same SQL (run counters for statuses and agents, the
+/// input index driving the page), never a slower condition of the same meaning.
+#[test]
+fn query_terms_read_like_the_parameters_they_equal() {
+    let account = AccountPk(1);
+    let sql = |builder: Result<QueryBuilder<'static, Sqlite>, model::AppError>| {
+        builder.unwrap().build().sql().to_string()
+    };
+    for (q, parameters) in [
+        ("status:failed,cancelled", "status=failed,cancelled"),
+        (
+            "agent:data-sync status:failed",
+            "agent=data-sync&status=failed",
+        ),
+        ("input.company_name:Stripe", "input.company_name=Stripe"),
+        (
+            "initiator:ci duration:>=60s",
+            "initiator=ci&minDurationMs=60000",
+        ),
+        (
+            "campaign:01900000-0000-7000-8000-000000000000",
+            "campaign=01900000-0000-7000-8000-000000000000",
+        ),
+    ] {
+        let query = filter(&format!("q={}", encode(q)));
+        let plain = filter(parameters);
+        assert_eq!(
+            sql(runs::count_query(account, &query)),
+            sql(runs::count_query(account, &plain)),
+            "count of {q}"
+        );
+        assert_eq!(
+            sql(runs::list_query(account, &query)),
+            sql(runs::list_query(account, &plain)),
+            "page of {q}"
+        );
+        assert_eq!(
+            sql(runs::status_counts_query(account, &query)),
+            sql(runs::status_counts_query(account, &plain)),
+            "status counts of {q}"
+        );
+    }
+    let counted = sql(runs::count_query(account, &filter("q=status%3Afailed")));
+    assert!(counted.contains("FROM run_counts"), "{counted}");
+}
