@@ -13,6 +13,7 @@ mod columns;
 mod detail;
 mod event;
 mod pk;
+pub mod query;
 mod retention;
 mod run;
 mod step;
@@ -33,6 +34,7 @@ pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
+pub use query::{Query, QueryError};
 pub use retention::{
     format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
     PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,

@@ -17,6 +17,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod outbox;
+mod query;
 mod query_plans;
 mod retention;
 mod roles;
