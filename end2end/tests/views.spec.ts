@@ -66,7 +66,7 @@ test.describe.serial("saved views", () => {
     const table = page.locator("table.runs");
 
     // Narrow the list with the search box: the view is unchanged until updated.
-    const search = page.getByRole("searchbox", { name: "Search" });
+    const search = page.getByRole("combobox", { name: "Search" });
     await search.fill("agent:view-crawler input.company_name:Stripe");
     await search.press("Enter");
     await expect(table.locator("tbody tr")).toHaveCount(1);

@@ -5,6 +5,7 @@ pub mod event_log;
 pub mod json_view;
 pub mod layout;
 pub mod progress_bar;
+pub mod query_box;
 pub mod runs_chart;
 pub mod status_badge;
 pub mod step_timeline;

@@ -6,6 +6,7 @@
 
 use crate::components::layout::SignedInRole;
 use crate::components::progress_bar::ProgressBar;
+use crate::components::query_box::QueryBox;
 use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
 use crate::components::views_sidebar::{SaveViewForm, ViewsSidebar};
@@ -202,10 +203,21 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         ("agent", NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
+    let problem = RwSignal::new(None);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let mut chosen: Vec<(String, String)> =
-            vec![("status".into(), param(&query.get_untracked(), "status"))];
+        if problem.get_untracked().is_some() {
+            // The mistake is shown under the field; searching would only fail.
+            if let Some(input) = fields[0].1.get() {
+                let _ = input.focus();
+            }
+            return;
+        }
+        let current = query.get_untracked();
+        let mut chosen: Vec<(String, String)> = vec![
+            ("status".into(), param(&current, "status")),
+            ("fields".into(), param(&current, "fields")),
+        ];
         for (name, node) in fields {
             if let Some(input) = node.get() {
                 chosen.push((name.to_string(), input.value().trim().to_string()));
@@ -217,14 +229,19 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         navigate(&href(&base, &chosen), Default::default());
     };
     let value = move |name: &'static str| move || param(&query.get(), name);
+    let agents = Signal::derive(move || {
+        runs.get()
+            .and_then(Result::ok)
+            .map(|view| view.agents)
+            .unwrap_or_default()
+    });
     view! {
         <form class="filter-bar" method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
-            <label class="grow">
-                <span>"Search"</span>
-                <input node_ref=fields[0].1 type="search" name="q" value=value("q")
-                    placeholder="Text, or status:failed agent:crawler input.company_name:Stripe" />
-            </label>
+            <div class="grow search-field">
+                <label for="q-input">"Search"</label>
+                <QueryBox node_ref=fields[0].1 value=Signal::derive(value("q")) agents problem />
+            </div>
             <label>
                 <span>"Agent"</span>
                 <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
@@ -543,7 +560,9 @@ fn EmptyState(filtered: bool) -> impl IntoView {
 fn ListError(error: AppError) -> impl IntoView {
     let hint = match error {
         AppError::Unauthorized => view! { <A href="/login">"Log in again"</A> }.into_any(),
-        AppError::Invalid { .. } => view! { <A href="/">"Show all runs"</A> }.into_any(),
+        AppError::Invalid { .. } | AppError::InvalidAt { .. } => {
+            view! { <A href="/">"Show all runs"</A> }.into_any()
+        }
         _ => view! { <span>"Reload the page to try again."</span> }.into_any(),
     };
     view! {
