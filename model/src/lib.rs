@@ -23,6 +23,7 @@ mod time;
 mod token;
 mod url;
 mod user;
+mod view;
 
 pub use agent::{Agent, AgentLimit, AgentLimits};
 pub use artifact::Artifact;
@@ -50,6 +51,10 @@ pub use time::{format_age, format_duration_ms, format_secs, format_timestamp};
 pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
+pub use view::{
+    validate_view_columns, validate_view_name, validate_view_query, SavedView, MAX_VIEWS_PER_USER,
+    MAX_VIEW_NAME_CHARS,
+};
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it
 /// is `NotFound`, exactly like an unknown id.

@@ -433,8 +433,9 @@ pub struct DayCounts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct RunPage {
-    pub runs: Vec<RunRow>,
+pub struct RunPage<R = RunRow> {
+    /// The runs; with `fields=`, each cut down to those columns.
+    pub runs: Vec<R>,
     /// How many runs match; with `totalExact` false, at least this many (filters
     /// that need every matching run read are counted up to a cap).
     pub total: i64,
@@ -443,6 +444,20 @@ pub struct RunPage {
     pub offset: i64,
     /// Pass as `cursor` to get the next page by keyset (fast at any depth).
     pub next_cursor: Option<String>,
+}
+
+impl<R> RunPage<R> {
+    /// The same page with each run turned into something else (its chosen columns).
+    pub fn map_runs<T>(self, map: impl FnMut(R) -> T) -> RunPage<T> {
+        RunPage {
+            runs: self.runs.into_iter().map(map).collect(),
+            total: self.total,
+            total_exact: self.total_exact,
+            limit: self.limit,
+            offset: self.offset,
+            next_cursor: self.next_cursor,
+        }
+    }
 }
 
 #[cfg(test)]

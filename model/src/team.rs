@@ -107,6 +107,15 @@ pub enum AuditAction {
     #[serde(rename = "campaign.create")]
     #[strum(serialize = "campaign.create")]
     CampaignCreate,
+    #[serde(rename = "view.create")]
+    #[strum(serialize = "view.create")]
+    ViewCreate,
+    #[serde(rename = "view.update")]
+    #[strum(serialize = "view.update")]
+    ViewUpdate,
+    #[serde(rename = "view.delete")]
+    #[strum(serialize = "view.delete")]
+    ViewDelete,
     #[serde(rename = "agent.update")]
     #[strum(serialize = "agent.update")]
     AgentUpdate,

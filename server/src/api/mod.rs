@@ -16,6 +16,7 @@ pub mod runner;
 pub mod runs;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 use app::state::AppState;
 use axum::routing::get;
@@ -45,6 +46,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "users", description = "The people of the account and their roles (owners)"),
         (name = "audit", description = "What people and API tokens did (owners)"),
         (name = "retention", description = "How long runs, events and artifacts are kept, and the storage they take (owners)"),
+        (name = "views", description = "Saved views: named queries of the runs list, private or shared"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
     )
@@ -214,6 +216,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(users::router())
         .merge(audit::router())
         .merge(retention::router())
+        .merge(views::router())
         .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();

@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use model::{
-    parse_public_id, AppError, Artifact, Columns, EventPage, ProjectedRow, Role, Run, RunError,
-    RunFilter, RunPage, RunStatus, Step,
+    parse_public_id, AppError, Artifact, Columns, EventPage, Role, Run, RunError, RunFilter,
+    RunPage, RunStatus, Step,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -230,12 +230,7 @@ async fn list(
         None => ok(page),
         Some(columns) => {
             let columns = Columns::parse("fields", &columns)?;
-            let runs: Vec<ProjectedRow> =
-                page.runs.iter().map(|run| columns.project(run)).collect();
-            // The page as ever, its items cut down to the columns.
-            let mut page = serde_json::to_value(&page).map_err(|_| AppError::Internal)?;
-            page["runs"] = serde_json::to_value(runs).map_err(|_| AppError::Internal)?;
-            ok(page)
+            ok(page.map_runs(|run| columns.project(&run)))
         }
     }
 }

@@ -27,4 +27,6 @@ mod runner;
 mod runs_page;
 mod site;
 mod sweeper;
+mod tags;
 mod team;
+mod views;

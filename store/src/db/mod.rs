@@ -39,6 +39,7 @@ pub mod text_search;
 pub mod tokens;
 pub mod users;
 pub mod view_cache;
+pub mod views;
 
 use crate::metrics::{self, Count};
 use crate::outbound::Outbound;

@@ -12,7 +12,7 @@ pub async fn set_tags(
     run_pk: RunPk,
     tags: &[String],
 ) -> Result<(), sqlx::Error> {
-    let json = (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialize"));
+    let json = (!tags.is_empty()).then(|| serde_json::Value::from(tags.to_vec()).to_string());
     sqlx::query("UPDATE runs SET tags = ? WHERE pk = ?")
         .bind(json)
         .bind(run_pk)

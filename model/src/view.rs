@@ -1,0 +1,105 @@
+//! Saved views: a named query of the runs list, private to the person who saved
+//! it or shared with the account. The checks of what a view may hold live here,
+//! for the JSON API and the dashboard alike.
+
+use crate::{AppError, Columns, RunFilter};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Characters a view's name may have.
+pub const MAX_VIEW_NAME_CHARS: usize = 80;
+/// Views one person may have (their own, shared or not).
+pub const MAX_VIEWS_PER_USER: i64 = 100;
+
+/// A saved view as the API and the dashboard show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SavedView {
+    pub id: Uuid,
+    pub name: String,
+    /// The runs list's query (docs/query.md).
+    pub q: String,
+    /// The list's columns (`status`, `input.company.name`, …); `null` for the default.
+    pub columns: Option<Vec<String>>,
+    /// Shared views are seen by everyone in the account; others only by their author.
+    pub shared: bool,
+    /// Who saved it (email).
+    pub author: String,
+    /// The caller saved it, so may change it.
+    pub mine: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A view's name as stored: trimmed, 1–80 characters, no control characters.
+pub fn validate_view_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "a view needs a name"));
+    }
+    if name.chars().count() > MAX_VIEW_NAME_CHARS {
+        return Err(AppError::invalid(
+            "name",
+            format!("a view's name has at most {MAX_VIEW_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "a view's name must not contain control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A view's query as stored: trimmed, and one the runs list accepts (the same
+/// parser as `GET /api/runs?q=`), so a saved view always opens.
+pub fn validate_view_query(q: &str) -> Result<String, AppError> {
+    let q = q.trim();
+    match RunFilter::from_query([("q", q)]) {
+        Ok(_) => Ok(q.to_string()),
+        // The query's own parts (an input path) are named by the list; here they are all `q`.
+        Err(AppError::Invalid { message, .. }) => Err(AppError::invalid("q", message)),
+        Err(other) => Err(other),
+    }
+}
+
+/// A view's columns as stored (checked by [`Columns`]); an empty list is the default.
+pub fn validate_view_columns(columns: &[String]) -> Result<Option<Vec<String>>, AppError> {
+    let columns = Columns::from_names("columns", columns.iter().map(String::as_str))?;
+    Ok((!columns.is_empty()).then(|| columns.names().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            validate_view_name("  Failed crawls ").unwrap(),
+            "Failed crawls"
+        );
+        for bad in ["", "   ", &"x".repeat(81), "a\tb"] {
+            let Err(AppError::Invalid { field, .. }) = validate_view_name(bad) else {
+                panic!("{bad:?} was accepted");
+            };
+            assert_eq!(field, "name");
+        }
+    }
+
+    #[test]
+    fn columns_are_checked_and_empty_means_default() {
+        assert_eq!(validate_view_columns(&[]).unwrap(), None);
+        assert_eq!(
+            validate_view_columns(&["status".into(), "input.company.name".into()]).unwrap(),
+            Some(vec!["status".to_string(), "input.company.name".to_string()])
+        );
+        let Err(AppError::Invalid { field, .. }) = validate_view_columns(&["nope".into()]) else {
+            panic!("an unknown column was accepted");
+        };
+        assert_eq!(field, "columns");
+    }
+}
