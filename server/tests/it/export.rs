@@ -32,7 +32,7 @@ async fn insert_runs(
         made.push((run.created_at, pk, id.to_string()));
     }
     tx.commit().await.unwrap();
-    made.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    made.sort_by_key(|run| std::cmp::Reverse((run.0, run.1)));
     made.into_iter().map(|(_, _, id)| id).collect()
 }
 
