@@ -2,7 +2,7 @@
 //! committed change has a sequence number, its SSE `id`, so a client that
 //! reconnects with `Last-Event-ID` resumes exactly where it stopped.
 
-use crate::{Artifact, Campaign, Event, Run, Step};
+use crate::{Artifact, BulkJob, Campaign, Event, Run, Step};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,6 +47,11 @@ pub enum ChangeKind {
     #[serde(rename = "campaign.changed")]
     #[strum(serialize = "campaign.changed")]
     CampaignChanged,
+    /// A bulk job was created, moved on (at most about once a second), finished or
+    /// was cancelled.
+    #[serde(rename = "bulk_job.changed")]
+    #[strum(serialize = "bulk_job.changed")]
+    BulkJobChanged,
     /// The client missed more than the server replays.
     #[serde(rename = "resync")]
     #[strum(serialize = "resync")]
@@ -83,6 +88,9 @@ pub enum ChangeData {
     /// A campaign was created, or its runs moved it on.
     #[serde(rename = "campaign.changed")]
     CampaignChanged(Campaign),
+    /// A bulk job's progress or status.
+    #[serde(rename = "bulk_job.changed")]
+    BulkJobChanged(BulkJob),
     /// Reload everything, then follow on from this message's id.
     #[serde(rename = "resync")]
     Resync(Resync),
@@ -98,6 +106,7 @@ impl ChangeData {
             ChangeData::EventsAppended(_) => ChangeKind::EventsAppended,
             ChangeData::ArtifactAdded(_) => ChangeKind::ArtifactAdded,
             ChangeData::CampaignChanged(_) => ChangeKind::CampaignChanged,
+            ChangeData::BulkJobChanged(_) => ChangeKind::BulkJobChanged,
             ChangeData::Resync(_) => ChangeKind::Resync,
         }
     }
@@ -111,6 +120,7 @@ impl ChangeData {
             ChangeData::EventsAppended(appended) => serde_json::to_string(appended),
             ChangeData::ArtifactAdded(artifact) => serde_json::to_string(artifact),
             ChangeData::CampaignChanged(campaign) => serde_json::to_string(campaign),
+            ChangeData::BulkJobChanged(job) => serde_json::to_string(job),
             ChangeData::Resync(resync) => serde_json::to_string(resync),
         }
     }
@@ -125,7 +135,8 @@ impl ChangeData {
             ChangeData::StepChanged(_)
             | ChangeData::EventsAppended(_)
             | ChangeData::ArtifactAdded(_)
-            | ChangeData::CampaignChanged(_) => false,
+            | ChangeData::CampaignChanged(_)
+            | ChangeData::BulkJobChanged(_) => false,
         }
     }
 }
@@ -189,6 +200,7 @@ impl TryFrom<WireChange> for Change {
             ChangeKind::EventsAppended => ChangeData::EventsAppended(from_value(wire.data)?),
             ChangeKind::ArtifactAdded => ChangeData::ArtifactAdded(from_value(wire.data)?),
             ChangeKind::CampaignChanged => ChangeData::CampaignChanged(from_value(wire.data)?),
+            ChangeKind::BulkJobChanged => ChangeData::BulkJobChanged(from_value(wire.data)?),
             ChangeKind::Resync => ChangeData::Resync(from_value(wire.data)?),
         };
         Ok(Change {

@@ -63,6 +63,8 @@ pub enum ConflictCode {
     LastOwner,
     /// Another user has this email already (emails are unique across accounts).
     EmailTaken,
+    /// The bulk job is done, cancelled or failed already.
+    JobFinished,
 }
 
 impl AppError {

@@ -7,6 +7,7 @@ mod error;
 
 mod agent;
 mod artifact;
+mod bulk;
 mod campaign;
 mod change;
 mod columns;
@@ -27,6 +28,7 @@ mod view;
 
 pub use agent::{Agent, AgentLimit, AgentLimits};
 pub use artifact::Artifact;
+pub use bulk::{BulkAction, BulkJob, BulkJobStatus, BulkPreview};
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
 pub use columns::{cell_text, input_field, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS};

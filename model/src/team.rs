@@ -97,6 +97,13 @@ pub enum AuditAction {
     #[serde(rename = "run.unpin")]
     #[strum(serialize = "run.unpin")]
     RunUnpin,
+    /// A bulk action by query was started (its detail: action, q, filter, tag, matched).
+    #[serde(rename = "bulk.create")]
+    #[strum(serialize = "bulk.create")]
+    BulkCreate,
+    #[serde(rename = "bulk.cancel")]
+    #[strum(serialize = "bulk.cancel")]
+    BulkCancel,
     #[serde(rename = "campaign.create")]
     #[strum(serialize = "campaign.create")]
     CampaignCreate,

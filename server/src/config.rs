@@ -241,6 +241,11 @@ pub struct Config {
     )]
     pub prune_secs: u64,
 
+    /// Whether the server works on bulk jobs (always, but for tests that drive a
+    /// job's steps themselves).
+    #[arg(skip = true)]
+    pub bulk_worker: bool,
+
     /// The address people use to reach this server (e.g. https://runs.example.com).
     /// An https address makes the session cookie `Secure`.
     #[arg(long, env = "RUNBOARD_PUBLIC_URL", global = true)]

@@ -33,11 +33,13 @@ pub struct Application {
     router: Router,
     db: Db,
     addr: SocketAddr,
-    /// Stops the outbox worker and the background prune.
+    /// Stops the outbox worker, the background prune and the bulk job worker.
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
+    /// The bulk job worker, when it runs; stopped like the outbox.
+    bulk: Option<tokio::task::JoinHandle<()>>,
     /// Ends the live streams (they would otherwise hold graceful shutdown open forever).
     stop_streams: watch::Sender<bool>,
     fanout: tokio::task::JoinHandle<()>,
@@ -121,6 +123,13 @@ impl Application {
                 stopped.clone(),
             ))
         });
+        let bulk = config.bulk_worker.then(|| {
+            tokio::spawn(crate::bulk::run(
+                db.clone(),
+                state.store.clone(),
+                stopped.clone(),
+            ))
+        });
         let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped.clone()));
         db.set_retry_base(std::time::Duration::from_millis(config.retry_base_ms));
         let sweeper = tokio::spawn(crate::sweeper::run(
@@ -145,6 +154,7 @@ impl Application {
             outbox,
             sweeper,
             pruner,
+            bulk,
             stop_streams,
             fanout,
             backups,
@@ -203,6 +213,9 @@ impl Application {
             }
         }
         let _ = self.pruner.await;
+        if let Some(bulk) = self.bulk {
+            let _ = bulk.await;
+        }
         let _ = self.fanout.await;
         self.db.close().await;
         drop(self.lock);

@@ -203,7 +203,8 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
                 | ChangeData::RunDeleted(_)
                 | ChangeData::StepChanged(_)
                 | ChangeData::ArtifactAdded(_)
-                | ChangeData::CampaignChanged(_) => return,
+                | ChangeData::CampaignChanged(_)
+                | ChangeData::BulkJobChanged(_) => return,
             };
             let at_tail = window.with_untracked(|window| window.next_after.is_none());
             let unfiltered =

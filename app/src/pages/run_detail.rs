@@ -136,6 +136,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 ChangeData::EventsAppended(_)
                 | ChangeData::RunCreated(_)
                 | ChangeData::CampaignChanged(_)
+                | ChangeData::BulkJobChanged(_)
                 | ChangeData::Resync(_) => {}
             }
         }

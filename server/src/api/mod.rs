@@ -7,8 +7,10 @@ pub mod account;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod campaigns;
 pub mod content;
+pub mod export;
 pub mod retention;
 pub mod runner;
 pub mod runs;
@@ -206,6 +208,8 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(auth::router())
         .merge(account::router())
         .merge(runs::router())
+        .merge(export::router())
+        .merge(bulk::router())
         .merge(campaigns::router())
         .merge(agents::router())
         .merge(tokens::router())

@@ -37,7 +37,7 @@ pub struct ErrorEnvelope {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `invalid`, `not_found`, `illegal_transition`,
-    /// `run_finished`, `not_retryable`, `payload_too_large`, `unavailable`, `internal`.
+    /// `run_finished`, `not_retryable`, `job_finished`, `payload_too_large`, `unavailable`, `internal`.
     pub code: String,
     /// For people; never carries server internals.
     pub message: String,

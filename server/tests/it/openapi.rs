@@ -30,6 +30,11 @@ async fn the_openapi_document_lists_every_api_route() {
         ("/api/runs/{id}/retry", "post"),
         ("/api/runs/{id}/pin", "post"),
         ("/api/runs/{id}/pin", "delete"),
+        ("/api/runs/export", "get"),
+        ("/api/runs/bulk", "post"),
+        ("/api/bulk-jobs", "get"),
+        ("/api/bulk-jobs/{id}", "get"),
+        ("/api/bulk-jobs/{id}/cancel", "post"),
         ("/api/retention", "get"),
         ("/api/retention", "put"),
         ("/api/storage", "get"),
@@ -67,6 +72,8 @@ async fn the_openapi_document_lists_every_api_route() {
         "RetentionPolicy",
         "AgentRetention",
         "StorageReport",
+        "BulkJob",
+        "BulkPreview",
     ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }

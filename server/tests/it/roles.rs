@@ -113,7 +113,7 @@ async fn send(
 
 /// Everything a refused call could have changed.
 async fn fingerprint(app: &TestApp) -> Value {
-    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM runs),
                 (SELECT coalesce(sum(updated_at), 0) FROM runs),
                 (SELECT count(*) FROM campaigns),
@@ -124,12 +124,13 @@ async fn fingerprint(app: &TestApp) -> Value {
                 (SELECT coalesce(group_concat(coalesce(name, '') || coalesce(dispatch_url, ''), ','), '') FROM agents),
                 (SELECT count(*) FROM outbox),
                 (SELECT coalesce(group_concat(policy, ','), '') FROM retention_policies),
-                (SELECT count(*) FROM runs WHERE pinned = 1)",
+                (SELECT count(*) FROM runs WHERE pinned = 1),
+                (SELECT coalesce(group_concat(id || ':' || status, ','), '') FROM bulk_jobs)",
     )
     .fetch_one(&app.db.read)
     .await
     .unwrap();
-    json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10])
+    json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11])
 }
 
 /// What one cell calls, made fresh for each call (some calls use their target up).
@@ -156,6 +157,10 @@ struct Fixtures {
     spare_user: String,
     own_token: String,
     others_token: String,
+    /// A queued bulk cancel, and a queued bulk delete (the matrix's server runs
+    /// no bulk worker, so they stay queued).
+    bulk_job: String,
+    bulk_delete_job: String,
 }
 
 async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures {
@@ -209,6 +214,19 @@ async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures
         .await;
     assert_eq!(status, 201, "{body}");
     let others_token = body["data"]["token"]["id"].as_str().unwrap().to_string();
+    let mut jobs = Vec::new();
+    for action in ["cancel", "delete"] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/runs/bulk",
+                owner_token,
+                Some(json!({"action": action, "filter": {"agent": "nobody"}})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        jobs.push(body["data"]["id"].as_str().unwrap().to_string());
+    }
     Fixtures {
         run,
         failed,
@@ -216,6 +234,8 @@ async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person) -> Fixtures
         spare_user,
         own_token,
         others_token,
+        bulk_delete_job: jobs.pop().unwrap(),
+        bulk_job: jobs.pop().unwrap(),
     }
 }
 
@@ -228,7 +248,7 @@ async fn token_id(app: &TestApp, secret: &str) -> String {
 }
 
 /// How many cells [`cells`] has.
-const CELLS: usize = 33;
+const CELLS: usize = 43;
 
 /// The matrix: each cell's name, the least role that may do it, and the call.
 fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
@@ -236,6 +256,11 @@ fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
     let run = &f.run;
     vec![
         ("list runs", Role::Viewer, call(M::GET, "/api/runs", None)),
+        (
+            "export runs",
+            Role::Viewer,
+            call(M::GET, "/api/runs/export?format=csv", None),
+        ),
         (
             "read a run",
             Role::Viewer,
@@ -331,6 +356,79 @@ fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
             call(M::DELETE, format!("/api/tokens/{}", f.own_token), None),
         ),
         (
+            "preview a bulk cancel",
+            Role::Member,
+            call(
+                M::POST,
+                "/api/runs/bulk",
+                Some(json!({"action": "cancel", "filter": {"agent": "matrix"}, "dryRun": true})),
+            ),
+        ),
+        (
+            "bulk cancel",
+            Role::Member,
+            call(
+                M::POST,
+                "/api/runs/bulk",
+                Some(json!({"action": "cancel", "filter": {"agent": "matrix"}})),
+            ),
+        ),
+        (
+            "bulk tag",
+            Role::Member,
+            call(
+                M::POST,
+                "/api/runs/bulk",
+                Some(json!({"action": "tag", "tag": "matrix", "filter": {"agent": "matrix"}})),
+            ),
+        ),
+        (
+            "list bulk jobs",
+            Role::Viewer,
+            call(M::GET, "/api/bulk-jobs", None),
+        ),
+        (
+            "read a bulk job",
+            Role::Viewer,
+            call(M::GET, format!("/api/bulk-jobs/{}", f.bulk_job), None),
+        ),
+        (
+            "cancel a bulk job",
+            Role::Member,
+            call(
+                M::POST,
+                format!("/api/bulk-jobs/{}/cancel", f.bulk_job),
+                None,
+            ),
+        ),
+        (
+            "preview a bulk delete",
+            Role::Owner,
+            call(
+                M::POST,
+                "/api/runs/bulk",
+                Some(json!({"action": "delete", "dryRun": true})),
+            ),
+        ),
+        (
+            "bulk delete",
+            Role::Owner,
+            call(
+                M::POST,
+                "/api/runs/bulk",
+                Some(json!({"action": "delete", "filter": {"agent": "nobody"}})),
+            ),
+        ),
+        (
+            "cancel a bulk delete job",
+            Role::Owner,
+            call(
+                M::POST,
+                format!("/api/bulk-jobs/{}/cancel", f.bulk_delete_job),
+                None,
+            ),
+        ),
+        (
             "delete a run",
             Role::Owner,
             call(M::DELETE, format!("/api/runs/{run}"), None),
@@ -411,7 +509,7 @@ fn cells(f: &Fixtures) -> Vec<(&'static str, Role, Call)> {
 
 #[tokio::test]
 async fn every_cell_of_the_role_matrix_for_cookie_jwt_and_token() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|config| config.bulk_worker = false).await;
     let owner_token = app.owner_token().await;
     let owner = Person {
         email: OWNER_EMAIL.to_string(),
@@ -492,7 +590,7 @@ async fn server_fn(
 
 #[tokio::test]
 async fn server_functions_apply_the_same_roles() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|config| config.bulk_worker = false).await;
     let owner_token = app.owner_token().await;
     let viewer = add_person(&app, Role::Viewer).await;
     let member = add_person(&app, Role::Member).await;

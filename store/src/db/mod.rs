@@ -12,13 +12,14 @@
 //! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
 //! `text_search` and writes through [`campaigns`], [`outbox`] and [`changes`],
 //! none of which calls back into it. [`runner`] (what a run's runner writes) and
-//! [`deliveries`] (the outbox worker's bookkeeping) sit on top: they use `runs`
-//! and nothing uses them.
+//! [`deliveries`] (the outbox worker's bookkeeping) and [`bulk`] (bulk jobs) sit
+//! on top: they use `runs` and nothing uses them.
 
 pub mod accounts;
 pub mod agents;
 pub mod artifacts;
 pub mod audit;
+pub mod bulk;
 pub mod campaigns;
 pub mod changes;
 pub mod deliveries;

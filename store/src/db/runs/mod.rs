@@ -1,13 +1,15 @@
 //! Runs, in three parts that depend one way: [`read`] (one stored run), [`write`]
 //! (creation, retry, deletion) with [`status`] (the one place a run's status
 //! changes) and [`pin`], and [`list`] (the filtered, counted and charted runs list, built on
-//! [`super::filter`]). Everything is re-exported here: callers name `runs::…`.
+//! [`super::filter`]) with [`walk`] (every matching run in keyset batches, for
+//! exports and bulk jobs). Everything is re-exported here: callers name `runs::…`.
 
 mod list;
 mod pin;
 mod read;
 mod status;
 mod tags;
+mod walk;
 mod write;
 
 pub use list::{
@@ -20,12 +22,14 @@ pub use read::{
     StoredRun,
 };
 pub use status::{
-    apply_status, cancel_run, claim_next, patch_run, stamp_seen, update_status, RunPatch,
-    StatusUpdate,
+    apply_status, cancel_run, cancel_stored, claim_next, patch_run, stamp_seen, update_status,
+    RunPatch, StatusUpdate,
 };
 pub use tags::{changed_tags, set_tags};
+pub use walk::{count_below, items_below, keys_below, Condition, ItemBatch, Position};
 pub use write::{
-    check_input_size, create_run, delete_run, ensure_agent, flatten_input, insert_retry,
-    insert_run, retry_run, validate_context, validate_http_url, validate_slug, CreateRun, NewRun,
-    MAX_INPUT_DEPTH, MAX_INPUT_FIELDS, MAX_SLUG_LEN,
+    check_input_size, create_run, delete_run, delete_stored, ensure_agent, flatten_input,
+    insert_retry, insert_run, retry_run, retry_stored, retryable, validate_context,
+    validate_http_url, validate_slug, CreateRun, NewRun, MAX_INPUT_DEPTH, MAX_INPUT_FIELDS,
+    MAX_SLUG_LEN,
 };

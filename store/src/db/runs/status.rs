@@ -254,11 +254,7 @@ pub async fn patch_run(
 pub async fn cancel_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, AppError> {
     let mut tx = db.begin_write().await?;
     let run = get_run(&mut tx, actor.account_pk, id).await?;
-    let update = StatusUpdate {
-        status: Some(RunStatus::Cancelled),
-        ..StatusUpdate::default()
-    };
-    let cancelled = apply_status(&mut tx, &run, &update).await?;
+    let cancelled = cancel_stored(&mut tx, &run).await?;
     audit::record(
         &mut tx,
         actor,
@@ -268,6 +264,16 @@ pub async fn cancel_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, A
     .await?;
     tx.commit().await?;
     Ok(cancelled)
+}
+
+/// Cancels a run read in this transaction: what a person's cancel does, for one
+/// run or a bulk job's (a finished run is a `run_finished` conflict).
+pub async fn cancel_stored(tx: &mut WriteTx, run: &StoredRun) -> Result<StoredRun, AppError> {
+    let update = StatusUpdate {
+        status: Some(RunStatus::Cancelled),
+        ..StatusUpdate::default()
+    };
+    apply_status(tx, run, &update).await
 }
 
 /// Changes a run's status on behalf of its runner (which counts as hearing from it).

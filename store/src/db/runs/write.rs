@@ -390,19 +390,7 @@ pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, Ap
     let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let original = get_run(&mut tx, account_pk, id).await?;
-    if !matches!(
-        original.run.status,
-        RunStatus::Failed | RunStatus::Cancelled
-    ) {
-        return Err(AppError::conflict(
-            ConflictCode::NotRetryable,
-            format!(
-                "only failed or cancelled runs can be retried; run {id} is {}",
-                original.run.status
-            ),
-        ));
-    }
-    let stored = insert_retry(&mut tx, &original).await?;
+    let stored = retry_stored(&mut tx, &original).await?;
     audit::record(
         &mut tx,
         actor,
@@ -412,6 +400,26 @@ pub async fn retry_run(db: &Db, actor: &Actor, id: Uuid) -> Result<StoredRun, Ap
     .await?;
     tx.commit().await?;
     Ok(stored)
+}
+
+/// Whether a person may retry a run of this status: failed or cancelled.
+pub fn retryable(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Failed | RunStatus::Cancelled)
+}
+
+/// Retries a run read in this transaction, as a person does (one run, or a bulk
+/// job's): only a [`retryable`] run, else a `not_retryable` conflict.
+pub async fn retry_stored(tx: &mut WriteTx, original: &StoredRun) -> Result<StoredRun, AppError> {
+    if !retryable(original.run.status) {
+        return Err(AppError::conflict(
+            ConflictCode::NotRetryable,
+            format!(
+                "only failed or cancelled runs can be retried; run {} is {}",
+                original.run.id, original.run.status
+            ),
+        ));
+    }
+    insert_retry(tx, original).await
 }
 
 /// Inserts the next attempt of `original` (same agent, input, context, campaign
@@ -450,19 +458,7 @@ pub async fn delete_run(db: &Db, actor: &Actor, id: Uuid) -> Result<Vec<String>,
     let account_pk = actor.account_pk;
     let mut tx = db.begin_write().await?;
     let run = get_run(&mut tx, account_pk, id).await?;
-    let keys = artifacts::trash_files(&mut tx, &[run.pk], now_ms()).await?;
-    count_run(&mut tx, run.pk, run.run.status.as_str(), -1).await?;
-    changes::record(
-        &mut tx,
-        account_pk,
-        Some(id),
-        &ChangeData::RunDeleted(DeletedRun { id }),
-    )
-    .await?;
-    sqlx::query("DELETE FROM runs WHERE pk = ?")
-        .bind(run.pk)
-        .execute(&mut *tx)
-        .await?;
+    let keys = delete_stored(&mut tx, &run).await?;
     audit::record(
         &mut tx,
         actor,
@@ -471,6 +467,27 @@ pub async fn delete_run(db: &Db, actor: &Actor, id: Uuid) -> Result<Vec<String>,
     )
     .await?;
     tx.commit().await?;
+    Ok(keys)
+}
+
+/// Deletes a run read in this transaction with its steps, events and artifacts
+/// (one run, or a bulk job's); returns the storage keys of its files, now in the
+/// trash, to remove after the commit ([`crate::prune::discard_files`]).
+pub async fn delete_stored(tx: &mut WriteTx, run: &StoredRun) -> Result<Vec<String>, AppError> {
+    let id = run.run.id;
+    let keys = artifacts::trash_files(tx, &[run.pk], now_ms()).await?;
+    count_run(tx, run.pk, run.run.status.as_str(), -1).await?;
+    changes::record(
+        tx,
+        run.account_pk,
+        Some(id),
+        &ChangeData::RunDeleted(DeletedRun { id }),
+    )
+    .await?;
+    sqlx::query("DELETE FROM runs WHERE pk = ?")
+        .bind(run.pk)
+        .execute(&mut **tx)
+        .await?;
     Ok(keys)
 }
 
