@@ -1,6 +1,7 @@
 //! Reusable pieces of the pages.
 
 pub mod artifact_list;
+pub mod bulk_actions;
 pub mod event_log;
 pub mod json_view;
 pub mod layout;

@@ -2,6 +2,7 @@
 //! HTTP endpoint, so each authenticates before touching the database layer.
 
 pub mod auth;
+pub mod bulk;
 pub mod directory;
 pub mod manage;
 pub mod retention;

@@ -4,6 +4,7 @@
 //! renders the filtered page directly; after hydration, changing a filter swaps the
 //! list without a page reload.
 
+use crate::components::bulk_actions::{BulkActions, ExportLinks};
 use crate::components::layout::SignedInRole;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::query_box::QueryBox;
@@ -151,14 +152,14 @@ pub fn RunsExplorer(
         .map(|SignedInRole(role)| Signal::from(role))
         .unwrap_or_else(|| Signal::from(RwSignal::new(None)));
     let fixed_campaign = fixed.iter().any(|(key, _)| key == "campaign");
-    let runs = Resource::new(
-        move || query.get(),
-        move |query| {
-            let mut all = pairs(&query);
-            all.extend(fixed.iter().cloned());
-            list_runs(href("", &all).trim_start_matches('?').to_string())
-        },
-    );
+    // What the list covers: the URL's filters and the fixed ones.
+    let scope = Memo::new(move |_| {
+        let mut all = pairs(&query.get());
+        all.extend(fixed.iter().cloned());
+        href("", &all).trim_start_matches('?').to_string()
+    });
+    let runs = Resource::new(move || scope.get(), list_runs);
+    let total = Signal::derive(move || runs.get().and_then(Result::ok).map(|view| view.page.total));
     // Live: a change that can touch a row (or a count) reloads the page's view,
     // under the same filters; a burst of changes is one reload.
     let reload = debounced(LIVE_RELOAD_DELAY, move || runs.refetch());
@@ -173,7 +174,9 @@ pub fn RunsExplorer(
         <div class="list-tools">
             {(!fixed_campaign).then(|| view! { <SaveViewForm query=Signal::from(query) role /> })}
             <AddColumnForm query />
+            <ExportLinks query=Signal::from(scope) />
         </div>
+        <BulkActions query=Signal::from(scope) total />
         <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
             {move || Suspend::new(async move {
                 let current = query.get_untracked();
