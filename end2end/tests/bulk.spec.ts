@@ -21,7 +21,7 @@ test("a bulk retry of all matching runs with its progress, and an export downloa
   await expect(page.locator("table.runs tbody tr")).toHaveCount(4);
 
   await page.getByLabel("Bulk action").selectOption("retry");
-  await page.getByRole("button", { name: "Apply to all 4 matching…" }).click();
+  await page.getByRole("button", { name: "Run on all 4 matching…" }).click();
   const confirmation = page.getByRole("alertdialog", { name: "Confirm the bulk action" });
   await expect(confirmation).toContainText("Retry 3 of 4 matching runs?");
   await expect(confirmation).toContainText("1 would be left as they are");

@@ -38,8 +38,8 @@ pub fn export_href(query: &str, format: &str) -> String {
 pub fn ExportLinks(query: Signal<String>) -> impl IntoView {
     view! {
         <span class="export-links">
-            <a class="button subtle" download="" href=move || export_href(&query.get(), "csv")>"Export CSV"</a>
-            <a class="button subtle" download="" href=move || export_href(&query.get(), "ndjson")>"NDJSON"</a>
+            <a class="button subtle" rel="external" href=move || export_href(&query.get(), "csv")>"Export CSV"</a>
+            <a class="button subtle" rel="external" href=move || export_href(&query.get(), "ndjson")>"NDJSON"</a>
         </span>
     }
 }
@@ -62,7 +62,7 @@ fn verb(action: BulkAction) -> &'static str {
     }
 }
 
-/// "Apply to all matching…": choose an action, confirm the previewed count,
+/// "Run on all matching…": choose an action, confirm the previewed count,
 /// then follow the job's progress.
 #[component]
 pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl IntoView {
@@ -140,15 +140,15 @@ pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl In
     let matching = move || {
         total
             .get()
-            .map(|total| format!("Apply to all {} matching…", format_count(total)))
-            .unwrap_or_else(|| "Apply to all matching…".to_string())
+            .map(|total| format!("Run on all {} matching…", format_count(total)))
+            .unwrap_or_else(|| "Run on all matching…".to_string())
     };
     view! {
         <IfRole needed=Role::Member>
             <div class="bulk-actions">
                 {move || match stage.get() {
                     Stage::Choosing => view! {
-                        <form class="inline-form bulk-form" on:submit=preview aria-label="Bulk action on every matching run">
+                        <form class="inline-form bulk-form" on:submit=preview aria-label="Change every matching run">
                             <select node_ref=action aria-label="Bulk action" on:change=on_action>
                                 <option value="cancel">"Cancel"</option>
                                 <option value="retry">"Retry"</option>

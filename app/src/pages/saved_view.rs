@@ -125,10 +125,9 @@ fn ViewActions(id: String, defaults: Vec<(String, String)>) -> impl IntoView {
         let (id, navigate) = (id.clone(), use_navigate());
         leptos::task::spawn_local(async move {
             match delete_view(id).await {
-                Ok(()) => {
-                    version.update(|version| *version += 1);
-                    navigate("/", Default::default());
-                }
+                // The runs page reads the views afresh; bumping the version here
+                // would make this page read the deleted view again first.
+                Ok(()) => navigate("/", Default::default()),
                 Err(failed) => error.set(Some(failed.to_string())),
             }
         });

@@ -259,7 +259,10 @@ async fn export(
                     }
                 }
             },
-        ));
+        ))
+        // Ended for good: the compression layer polls once more after the end,
+        // and `unfold` panics when polled again.
+        .fuse();
     let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(

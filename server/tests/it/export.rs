@@ -277,3 +277,28 @@ async fn bad_parameters_are_400_naming_them() {
         assert_eq!(body["error"]["field"], field, "{query}");
     }
 }
+
+#[tokio::test]
+async fn a_compressed_export_ends_cleanly() {
+    // Browsers ask for compression; the compression layer polls the body once more
+    // after its end, which must not panic (the download was cut off empty).
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    app.create_run(&token, json!({"agent": "crawler"})).await;
+    for encoding in ["gzip", "br"] {
+        let response = new_client()
+            .get(app.url("/api/runs/export?format=csv"))
+            .bearer_auth(&token)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-encoding"].to_str().unwrap(),
+            encoding
+        );
+        let body = response.bytes().await.expect("the whole body arrives");
+        assert!(!body.is_empty());
+    }
+}
