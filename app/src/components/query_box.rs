@@ -114,6 +114,7 @@ pub fn QueryBox(
         move || (!suggestions.get().is_empty()).then(|| format!("q-option-{}", active.get()));
     view! {
         <div class="query-box">
+            <div class="query-field">
             <input node_ref=node_ref id="q-input" type="search" name="q" prop:value=move || text.get()
                 role="combobox" aria-autocomplete="list" aria-controls="q-suggestions"
                 aria-expanded=expanded aria-activedescendant=active_id
@@ -135,6 +136,7 @@ pub fn QueryBox(
                     </li>
                 }).collect_view()}
             </ul>
+            </div>
             <p id="q-problem" class="query-problem" role="alert" hidden=move || problem.get().is_none()>
                 {move || problem.get().map(|problem| format!("{} (at character {})", problem.message, problem.position + 1))}
             </p>
