@@ -665,7 +665,8 @@ impl Lexer {
             Cmp::Eq
         };
         let value_at = self.at;
-        let value = if self.chars.get(self.at) == Some(&'"') {
+        let quoted = self.chars.get(self.at) == Some(&'"');
+        let value = if quoted {
             self.quoted()?
         } else {
             self.read_while(|c| !ends_bare(c))
@@ -674,6 +675,7 @@ impl Lexer {
         let value = Value {
             text: value,
             at: value_at,
+            quoted,
             after: if cmp == Cmp::Eq {
                 written
             } else {
@@ -752,7 +754,7 @@ impl Lexer {
             "status" => {
                 let text = value.required(STATUS_EXPECTED)?;
                 let mut statuses = Vec::new();
-                let mut at = value.at;
+                let mut at = value.at + usize::from(value.quoted);
                 for part in text.split(',') {
                     let name = part.trim().to_ascii_lowercase();
                     match name.parse::<RunStatus>() {
@@ -804,6 +806,8 @@ impl Lexer {
 struct Value {
     text: String,
     at: usize,
+    /// Written in quotes (its text starts one character after `at`).
+    quoted: bool,
     /// What came before it (`status:`, `created:>`), for messages.
     after: String,
 }
@@ -1454,6 +1458,7 @@ mod tests {
                 "expected a status (requested, queued, running, completed, failed, cancelled) after \"status:\", got \"done\"",
             ),
             ("status:failed,done", 14, "got \"done\""),
+            ("status:\"failed,done\"", 15, "got \"done\""),
             ("stauts:failed", 0, "unknown qualifier \"stauts:\" (did you mean \"status:\"?)"),
             ("agnet:x", 0, "did you mean \"agent:\"?"),
             ("retry_of:*", 0, "did you mean \"retryOf:\"?"),
