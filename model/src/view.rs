@@ -112,8 +112,13 @@ pub fn query_text<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> St
     if let Some(typed) = typed {
         // Terms bind tighter than OR: `status:failed a OR b` would mean
         // `(status:failed a) OR b`, so a typed OR keeps to itself.
-        let has_or = typed.split_whitespace().any(|word| word == "OR");
-        terms.push(if has_or && !terms.is_empty() {
+        let top_or = matches!(
+            crate::Query::parse(&typed),
+            Ok(Some(crate::Query {
+                expr: crate::query::Expr::Or(_)
+            }))
+        );
+        terms.push(if top_or && !terms.is_empty() {
             format!("({typed})")
         } else {
             typed
