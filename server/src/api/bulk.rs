@@ -34,6 +34,7 @@ struct BulkBody {
     #[serde(default)]
     filter: BTreeMap<String, String>,
     /// The tag to add or remove: required for `tag` and `untag`, refused otherwise.
+    #[schema(schema_with = super::tag)]
     tag: Option<String>,
     /// Count what the action would change, changing nothing.
     #[serde(default)]

@@ -194,6 +194,7 @@ struct ExportParams {
     #[param(schema_with = super::flag_filter)]
     ci: Option<bool>,
     /// The columns, comma-separated, as `fields` of `GET /api/runs`; every field when absent.
+    #[param(schema_with = super::fields_filter)]
     fields: Option<String>,
 }
 

@@ -155,6 +155,51 @@ pub(crate) fn id_filter() -> Schema {
     or_empty([string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))])
 }
 
+/// One column of a runs list (`model::Columns`): an item field or `input.<path>`.
+const COLUMN: &str = "(id|agent|campaign|status|progress|initiator|summary|createdAt|startedAt|completedAt|durationMs|input|webhookStatus|tags|error|lastSeenAt|input(\\.[^.,\\s]+)+)";
+
+/// `fields=`: columns, comma-separated.
+pub(crate) fn fields_filter() -> Schema {
+    string()
+        .pattern(Some(format!("^({COLUMN}(,{COLUMN})*)?$")))
+        .into()
+}
+
+/// A view's columns: at most 50 column names.
+pub(crate) fn columns_list() -> Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(string().pattern(Some(format!("^{COLUMN}$"))))
+        .max_items(Some(50))
+        .into()
+}
+
+/// A tag (`model::validate_tag`): 1–64 characters, not only spaces, no control characters.
+fn tag_string() -> ObjectBuilder {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(TAG))
+}
+
+const TAG: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
+
+/// One tag, or none.
+pub(crate) fn tag() -> Schema {
+    tag_string()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .into()
+}
+
+/// A run's tags: at most 20.
+pub(crate) fn tag_list() -> Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(tag_string())
+        .max_items(Some(20))
+        .into()
+}
+
 /// A whole number.
 pub(crate) fn number_filter() -> Schema {
     or_empty([integer()])

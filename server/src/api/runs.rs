@@ -37,7 +37,7 @@ struct CreateRunBody {
     /// Any JSON; `bundleUrl`, when given, must be an http(s) URL (the run's campaign links to it).
     context: Option<Value>,
     /// Labels for finding the run (`tag:nightly`): at most 20, each 1–64 characters.
-    #[schema(max_items = 20)]
+    #[schema(schema_with = super::tag_list)]
     tags: Option<Vec<String>>,
 }
 
@@ -292,6 +292,7 @@ pub struct RunListParams {
     /// progress, initiator, summary, createdAt, startedAt, completedAt, durationMs,
     /// input, webhookStatus, tags, error, lastSeenAt, and `input.<path>` for one
     /// field of the input. Every field when absent.
+    #[param(schema_with = super::fields_filter)]
     fields: Option<String>,
 }
 
@@ -452,7 +453,7 @@ struct PatchBody {
     context: Option<Value>,
     status: Option<RunStatus>,
     /// Replaces the run's tags: at most 20, each 1–64 characters.
-    #[schema(max_items = 20)]
+    #[schema(schema_with = super::tag_list)]
     tags: Option<Vec<String>>,
 }
 

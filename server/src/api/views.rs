@@ -18,12 +18,12 @@ use utoipa_axum::routes;
 #[serde(deny_unknown_fields)]
 struct CreateViewBody {
     /// 1–80 characters.
-    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 80, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     name: String,
     /// The runs list's query (docs/query.md); empty for every run.
     q: String,
     /// The list's columns (`status`, `input.company.name`, …); absent or empty for the default.
-    #[schema(max_items = 50)]
+    #[schema(schema_with = super::columns_list)]
     columns: Option<Vec<String>>,
     /// Seen by everyone in the account (members and owners may share).
     shared: Option<bool>,
@@ -32,11 +32,11 @@ struct CreateViewBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchViewBody {
-    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 80, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
     q: Option<String>,
     /// An empty list goes back to the default columns.
-    #[schema(max_items = 50)]
+    #[schema(schema_with = super::columns_list)]
     columns: Option<Vec<String>>,
     shared: Option<bool>,
 }
