@@ -12,6 +12,7 @@ use crate::pages::{
     not_found::NotFound,
     run_detail::RunPage,
     run_list::RunListPage,
+    saved_view::SavedViewPage,
     settings::SettingsPage,
     storage::StoragePage,
 };
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/audit") view=AuditPage />
                     <Route path=path!("/settings/storage") view=StoragePage />
                     <Route path=path!("/agents") view=AgentsPage />
+                    <Route path=path!("/views/:id") view=SavedViewPage ssr=SsrMode::Async />
                     <Route path=path!("/campaigns") view=CampaignsPage />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />
                     // Async: the page waits for the run, so a missing one answers 404.

@@ -20,6 +20,15 @@ pub enum AppError {
     /// Input that failed validation; the message names the field.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// Text of a field that does not parse (the runs query `q`): like `Invalid`,
+    /// plus the 0-based character offset in the field's text where the problem is.
+    /// A variant of its own so that every `Invalid { field, message }` stays as it was.
+    #[error("{message}")]
+    InvalidAt {
+        field: String,
+        message: String,
+        position: usize,
+    },
     /// The request conflicts with the state of the thing it names.
     #[error("{message}")]
     Conflict { code: ConflictCode, message: String },
@@ -80,7 +89,7 @@ impl AppError {
             AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Invalid { .. } | AppError::InvalidAt { .. } => StatusCode::BAD_REQUEST,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -97,7 +106,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
-            AppError::Invalid { .. } => "invalid",
+            AppError::Invalid { .. } | AppError::InvalidAt { .. } => "invalid",
             AppError::Conflict { code, .. } => code.into(),
             AppError::TooLarge(_) => "payload_too_large",
             AppError::TooManyRequests { .. } => "too_many_requests",
@@ -110,8 +119,25 @@ impl AppError {
     /// The field a validation error is about.
     pub fn field(&self) -> Option<&str> {
         match self {
-            AppError::Invalid { field, .. } => Some(field),
+            AppError::Invalid { field, .. } | AppError::InvalidAt { field, .. } => Some(field),
             _ => None,
+        }
+    }
+
+    /// Where in the field's text a validation error is (a 0-based character offset).
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            AppError::InvalidAt { position, .. } => Some(*position),
+            _ => None,
+        }
+    }
+
+    /// A query (`field`'s text) that does not parse.
+    pub fn query(field: impl Into<String>, error: crate::QueryError) -> Self {
+        AppError::InvalidAt {
+            field: field.into(),
+            message: error.to_string(),
+            position: error.position,
         }
     }
 }

@@ -14,6 +14,7 @@ mod columns;
 mod detail;
 mod event;
 mod pk;
+pub mod query;
 mod retention;
 mod run;
 mod step;
@@ -35,6 +36,7 @@ pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
+pub use query::{Query, QueryError};
 pub use retention::{
     format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
     PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,
@@ -52,8 +54,8 @@ pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
 pub use view::{
-    validate_view_columns, validate_view_name, validate_view_query, SavedView, MAX_VIEWS_PER_USER,
-    MAX_VIEW_NAME_CHARS,
+    query_text, query_value, validate_view_columns, validate_view_name, validate_view_query,
+    SavedView, MAX_VIEWS_PER_USER, MAX_VIEW_NAME_CHARS,
 };
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it

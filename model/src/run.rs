@@ -1,6 +1,6 @@
 //! Runs: the status lifecycle, the row the runs list shows, and the list filter.
 
-use crate::AppError;
+use crate::{AppError, Query};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -226,7 +226,11 @@ pub struct RunFilter {
     pub created_before: Option<DateTime<Utc>>,
     pub min_duration_ms: Option<i64>,
     pub max_duration_ms: Option<i64>,
-    /// Full text over summary, input, error and event messages.
+    /// The runs query (docs/query.md) as written: qualifiers, full text over
+    /// summary, input, error and event messages, `-`/`NOT`, `OR`, parentheses.
+    /// Kept as text, and parsed where it is used ([`RunFilter::query`]): the text
+    /// is what URLs, saved views and server functions carry, parsing is cheap and
+    /// bounded, and the one stored form cannot disagree with a second one.
     pub q: Option<String>,
     /// Equality on input fields: `(dotted.path, value)`.
     #[serde(default)]
@@ -264,8 +268,8 @@ impl RunFilter {
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<RunFilter, AppError> {
         let mut filter = RunFilter::default();
-        for (key, value) in pairs {
-            let value = value.trim();
+        for (key, raw) in pairs {
+            let value = raw.trim();
             if let Some(path) = key
                 .strip_prefix("input.")
                 .or_else(|| key.strip_prefix("initial_input."))
@@ -294,25 +298,10 @@ impl RunFilter {
                 "minDurationMs" => filter.min_duration_ms = Some(parse_int(key, value)?),
                 "maxDurationMs" => filter.max_duration_ms = Some(parse_int(key, value)?),
                 "q" => {
-                    // The search box takes `input.<path>=<value>` terms beside free text.
-                    let mut words = Vec::new();
-                    for term in value.split_whitespace() {
-                        match term.split_once('=') {
-                            Some((field, wanted))
-                                if field.starts_with("input.")
-                                    || field.starts_with("initial_input.") =>
-                            {
-                                let path = field
-                                    .split_once('.')
-                                    .map(|(_, path)| path)
-                                    .unwrap_or_default();
-                                validate_input_path(field, path)?;
-                                filter.input.push((path.to_string(), wanted.to_string()));
-                            }
-                            _ => words.push(term),
-                        }
-                    }
-                    filter.q = (!words.is_empty()).then(|| words.join(" "));
+                    // Checked here, so a query that does not parse is a 400 naming
+                    // `q` and the position; kept as written (positions are into it).
+                    RunFilter::parse_query(raw)?;
+                    filter.q = Some(raw.to_string());
                 }
                 "ci" => filter.input_ci = parse_bool(key, value)?,
                 "limit" => filter.limit = Some(parse_int(key, value)?),
@@ -329,6 +318,18 @@ impl RunFilter {
         }
         filter.page()?;
         Ok(filter)
+    }
+
+    /// The parsed query of `q`, if it has one that is not blank.
+    pub fn query(&self) -> Result<Option<Query>, AppError> {
+        match &self.q {
+            Some(text) => RunFilter::parse_query(text),
+            None => Ok(None),
+        }
+    }
+
+    fn parse_query(text: &str) -> Result<Option<Query>, AppError> {
+        Query::parse(text).map_err(|error| AppError::query("q", error))
     }
 
     /// Parses a comma list of statuses as used in URLs (`?status=failed,cancelled`).
@@ -531,20 +532,33 @@ mod tests {
     }
 
     #[test]
-    fn the_search_text_takes_input_field_terms() {
+    fn the_search_text_is_the_query_language() {
         let filter =
             RunFilter::from_query([("q", "urgent input.company_name=Stripe initial_input.a.b=1")])
                 .unwrap();
-        assert_eq!(filter.q.as_deref(), Some("urgent"));
         assert_eq!(
-            filter.input,
-            vec![
-                ("company_name".to_string(), "Stripe".to_string()),
-                ("a.b".to_string(), "1".to_string())
-            ]
+            filter.q.as_deref(),
+            Some("urgent input.company_name=Stripe initial_input.a.b=1")
         );
-        let only_terms = RunFilter::from_query([("q", "input.x=1")]).unwrap();
-        assert_eq!(only_terms.q, None);
+        assert!(filter.input.is_empty(), "input terms stay in the query");
+        let query = filter.query().unwrap().unwrap();
+        assert_eq!(
+            query.to_string(),
+            "urgent input.company_name:Stripe input.a.b:1"
+        );
+        assert_eq!(RunFilter::default().query(), Ok(None));
+        let blank = RunFilter::from_query([("q", "   ")]).unwrap();
+        assert_eq!(blank.q, None);
+    }
+
+    #[test]
+    fn a_query_that_does_not_parse_names_q_and_the_position() {
+        let error = RunFilter::from_query_string("limit=5&q=%20status%3Adone").unwrap_err();
+        assert_eq!(error.field(), Some("q"));
+        // The position is into the text as sent, leading space included.
+        assert_eq!(error.position(), Some(8));
+        assert!(error.to_string().contains("got \"done\""), "{error}");
+        assert_eq!(error.status_code(), http::StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -72,9 +72,95 @@ pub fn validate_view_columns(columns: &[String]) -> Result<Option<Vec<String>>, 
     Ok((!columns.is_empty()).then(|| columns.names().to_vec()))
 }
 
+/// The one query (docs/query.md) that says what a runs list URL's parameters
+/// say, for saving the list as a view: each filter parameter becomes its
+/// qualifier (`status=failed` → `status:failed`), `q` is kept as typed, and the
+/// paging and column parameters are left out.
+pub fn query_text<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    let mut typed: Option<String> = None;
+    for (key, value) in pairs {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let term = match key {
+            "q" => {
+                typed = Some(value.to_string());
+                continue;
+            }
+            "status" => format!("status:{}", query_value(value)),
+            "agent" | "pipeline_id" => format!("agent:{}", query_value(value)),
+            "campaign" | "campaignId" => format!("campaign:{}", query_value(value)),
+            "initiator" => format!("initiator:{}", query_value(value)),
+            "createdAfter" => format!("created:>={}", query_value(value)),
+            "createdBefore" => format!("created:<{}", query_value(value)),
+            "minDurationMs" => format!("duration:>={value}ms"),
+            "maxDurationMs" => format!("duration:<={value}ms"),
+            input if input.starts_with("input.") => format!("{input}:{}", query_value(value)),
+            input if input.starts_with("initial_input.") => {
+                format!(
+                    "input.{}:{}",
+                    &input["initial_input.".len()..],
+                    query_value(value)
+                )
+            }
+            _ => continue,
+        };
+        terms.push(term);
+    }
+    if let Some(typed) = typed {
+        // Terms bind tighter than OR: `status:failed a OR b` would mean
+        // `(status:failed a) OR b`, so a typed OR keeps to itself.
+        let has_or = typed.split_whitespace().any(|word| word == "OR");
+        terms.push(if has_or && !terms.is_empty() {
+            format!("({typed})")
+        } else {
+            typed
+        });
+    }
+    terms.join(" ")
+}
+
+/// A qualifier's value as the query language reads it: in double quotes when it
+/// has anything but plain characters.
+pub fn query_value(value: &str) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ',' | '@' | '/' | '+'));
+    if plain {
+        value.to_string()
+    } else {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_url_becomes_one_query() {
+        let pairs = [
+            ("status", "failed,cancelled"),
+            ("agent", "crawler"),
+            ("createdAfter", "2026-11-01"),
+            ("minDurationMs", "60000"),
+            ("input.company.name", "Acme Corp"),
+            ("q", "timeout OR oom"),
+            ("limit", "50"),
+            ("fields", "status"),
+            ("initiator", ""),
+        ];
+        assert_eq!(
+            query_text(pairs),
+            r#"status:failed,cancelled agent:crawler created:>=2026-11-01 duration:>=60000ms input.company.name:"Acme Corp" (timeout OR oom)"#
+        );
+        assert_eq!(
+            query_text([("initiator", r#"say "hi""#)]),
+            r#"initiator:"say \"hi\"""#
+        );
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -2,12 +2,14 @@
 //! HTTP endpoint, so each authenticates before touching the database layer.
 
 pub mod auth;
+pub mod bulk;
 pub mod directory;
 pub mod manage;
 pub mod retention;
 pub mod run_page;
 pub mod runs;
 pub mod team;
+pub mod views;
 
 /// Helpers the server functions share on the server side.
 #[cfg(feature = "ssr")]

@@ -13,7 +13,9 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
         let query = query.trim_start_matches('?');
-        let filter = RunFilter::from_query_string(query)?;
+        let mut filter = RunFilter::from_query_string(query)?;
+        // The columns are the page's to show: every row carries its input.
+        filter.fields = None;
         // The same view for every tab of the account until the next write.
         let key = ViewKey::new("runs-list", user.account_pk, query);
         let account_pk = user.account_pk;

@@ -11,5 +11,6 @@ pub mod not_found;
 pub mod retention;
 pub mod run_detail;
 pub mod run_list;
+pub mod saved_view;
 pub mod settings;
 pub mod storage;

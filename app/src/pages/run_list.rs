@@ -4,16 +4,23 @@
 //! renders the filtered page directly; after hydration, changing a filter swaps the
 //! list without a page reload.
 
+use crate::components::bulk_actions::{BulkActions, ExportLinks};
+use crate::components::layout::SignedInRole;
 use crate::components::progress_bar::ProgressBar;
+use crate::components::query_box::QueryBox;
 use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
+use crate::components::views_sidebar::{SaveViewForm, ViewsSidebar};
 use crate::functions::runs::list_runs;
 use crate::live::{debounced, on_change};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
-use model::{format_duration_ms, format_timestamp, AppError, RunListView, RunRow, RunStatus};
+use model::{
+    cell_text, format_duration_ms, format_timestamp, input_field, AppError, RunListView, RunRow,
+    RunStatus,
+};
 
 /// The pairs of a query string (without its `?`).
 fn pairs(query: &str) -> Vec<(String, String)> {
@@ -85,31 +92,74 @@ fn list_base() -> String {
 pub fn RunListPage() -> impl IntoView {
     view! {
         <Title text="Runs" />
-        <main class="page">
-            <header class="page-header">
-                <h1>"Runs"</h1>
-            </header>
-            <RunsExplorer base="/".to_string() fixed=Vec::new() />
+        <main class="page page-wide">
+            <div class="runs-layout">
+                <ViewsSidebar current=None />
+                <section class="runs-main">
+                    <header class="page-header">
+                        <h1>"Runs"</h1>
+                    </header>
+                    <RunsExplorer base="/".to_string() fixed=Vec::new() />
+                </section>
+            </div>
         </main>
     }
 }
 
+/// The URL's query string with `defaults` filled in for the keys it lacks.
+fn with_defaults(query: &str, defaults: &[(String, String)]) -> String {
+    let mut all = pairs(query);
+    for (key, value) in defaults {
+        if !all.iter().any(|(name, _)| name == key) {
+            all.push((key.clone(), value.clone()));
+        }
+    }
+    href("", &all).trim_start_matches('?').to_string()
+}
+
+/// The input fields the list shows as columns (`fields=input.company.name,…`).
+fn input_columns(query: &str) -> Vec<String> {
+    param(query, "fields")
+        .split(',')
+        .filter_map(|name| name.trim().strip_prefix("input."))
+        .filter(|path| !path.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `fields` value with these input columns.
+fn fields_param(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|path| format!("input.{path}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The filter bar, status chips, chart and table over the URL's filters plus the
-/// `fixed` ones (a campaign's page fixes its campaign).
+/// `fixed` ones (a campaign's page fixes its campaign), with `defaults` for what
+/// the URL leaves out (a view's page: the view's query and columns).
 #[component]
-pub fn RunsExplorer(base: String, fixed: Vec<(String, String)>) -> impl IntoView {
+pub fn RunsExplorer(
+    base: String,
+    fixed: Vec<(String, String)>,
+    #[prop(optional)] defaults: Vec<(String, String)>,
+) -> impl IntoView {
     provide_context(ListBase(base));
     let location = use_location();
-    let query = Memo::new(move |_| location.search.get());
+    let query = Memo::new(move |_| with_defaults(&location.search.get(), &defaults));
+    let role = use_context::<SignedInRole>()
+        .map(|SignedInRole(role)| Signal::from(role))
+        .unwrap_or_else(|| Signal::from(RwSignal::new(None)));
     let fixed_campaign = fixed.iter().any(|(key, _)| key == "campaign");
-    let runs = Resource::new(
-        move || query.get(),
-        move |query| {
-            let mut all = pairs(&query);
-            all.extend(fixed.iter().cloned());
-            list_runs(href("", &all).trim_start_matches('?').to_string())
-        },
-    );
+    // What the list covers: the URL's filters and the fixed ones.
+    let scope = Memo::new(move |_| {
+        let mut all = pairs(&query.get());
+        all.extend(fixed.iter().cloned());
+        href("", &all).trim_start_matches('?').to_string()
+    });
+    let runs = Resource::new(move || scope.get(), list_runs);
+    let total = Signal::derive(move || runs.get().and_then(Result::ok).map(|view| view.page.total));
     // Live: a change that can touch a row (or a count) reloads the page's view,
     // under the same filters; a burst of changes is one reload.
     let reload = debounced(LIVE_RELOAD_DELAY, move || runs.refetch());
@@ -121,6 +171,12 @@ pub fn RunsExplorer(base: String, fixed: Vec<(String, String)>) -> impl IntoView
 
     view! {
         <FilterBar query runs fixed_campaign />
+        <div class="list-tools">
+            {(!fixed_campaign).then(|| view! { <SaveViewForm query=Signal::from(query) role /> })}
+            <AddColumnForm query />
+            <ExportLinks query=Signal::from(scope) />
+        </div>
+        <BulkActions query=Signal::from(scope) total />
         <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
             {move || Suspend::new(async move {
                 let current = query.get_untracked();
@@ -150,10 +206,21 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         ("agent", NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
+    let problem = RwSignal::new(None);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let mut chosen: Vec<(String, String)> =
-            vec![("status".into(), param(&query.get_untracked(), "status"))];
+        if problem.get_untracked().is_some() {
+            // The mistake is shown under the field; searching would only fail.
+            if let Some(input) = fields[0].1.get() {
+                let _ = input.focus();
+            }
+            return;
+        }
+        let current = query.get_untracked();
+        let mut chosen: Vec<(String, String)> = vec![
+            ("status".into(), param(&current, "status")),
+            ("fields".into(), param(&current, "fields")),
+        ];
         for (name, node) in fields {
             if let Some(input) = node.get() {
                 chosen.push((name.to_string(), input.value().trim().to_string()));
@@ -165,14 +232,19 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         navigate(&href(&base, &chosen), Default::default());
     };
     let value = move |name: &'static str| move || param(&query.get(), name);
+    let agents = Signal::derive(move || {
+        runs.get()
+            .and_then(Result::ok)
+            .map(|view| view.agents)
+            .unwrap_or_default()
+    });
     view! {
         <form class="filter-bar" method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
-            <label class="grow">
-                <span>"Search"</span>
-                <input node_ref=fields[0].1 type="search" name="q" value=value("q")
-                    placeholder="Text, or input.company_name=Stripe" />
-            </label>
+            <div class="grow search-field">
+                <label for="q-input">"Search"</label>
+                <QueryBox node_ref=fields[0].1 value=Signal::derive(value("q")) agents problem />
+            </div>
             <label>
                 <span>"Agent"</span>
                 <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
@@ -209,6 +281,41 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
                 <button type="submit" class="button primary">"Apply"</button>
                 <a class="button subtle" href=clear>"Clear"</a>
             </div>
+        </form>
+    }
+}
+
+/// "Add column": shows a field of the runs' input as a column of the table
+/// (kept in the URL as `fields=input.<path>`, and saved with a view).
+#[component]
+fn AddColumnForm(query: Memo<String>) -> impl IntoView {
+    let path = NodeRef::<leptos::html::Input>::new();
+    let navigate = use_navigate();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some(input) = path.get() else { return };
+        let wanted = input.value();
+        let wanted = wanted.trim().trim_start_matches("input.");
+        if wanted.is_empty() {
+            return;
+        }
+        let current = query.get_untracked();
+        let mut columns = input_columns(&current);
+        if !columns.iter().any(|column| column == wanted) {
+            columns.push(wanted.to_string());
+        }
+        input.set_value("");
+        let base = list_base();
+        navigate(
+            &with_param(&base, &current, "fields", &fields_param(&columns)),
+            Default::default(),
+        );
+    };
+    view! {
+        <form class="add-column inline-form" on:submit=submit aria-label="Add an input field as a column">
+            <input node_ref=path type="text" name="column" placeholder="Input field, e.g. company_name"
+                aria-label="Input field to show as a column" />
+            <button type="submit" class="button subtle">"Add column"</button>
         </form>
     }
 }
@@ -336,6 +443,20 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         .clone()
         .filter(|_| more)
         .map(|cursor| at_page(&base, &query, "cursor", &cursor));
+    let columns = input_columns(&query);
+    let column_headers = columns
+        .iter()
+        .map(|path| {
+            let rest: Vec<String> = columns.iter().filter(|other| *other != path).cloned().collect();
+            let remove = with_param(&base, &query, "fields", &fields_param(&rest));
+            view! {
+                <th scope="col" class="input-column">
+                    <span class="column-name">{path.clone()}</span>
+                    <a href=remove class="remove-column" aria-label=format!("Remove the column {path}") title="Remove this column">"×"</a>
+                </th>
+            }
+        })
+        .collect_view();
     view! {
         <div class="table-wrap">
             <table class="runs">
@@ -348,10 +469,11 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
                         <th scope="col">"Created"</th>
                         <th scope="col" class="num">"Duration"</th>
                         <th scope="col">"Progress"</th>
+                        {column_headers}
                     </tr>
                 </thead>
                 <tbody>
-                    {page.runs.into_iter().map(|run| view! { <RunRowView run /> }).collect_view()}
+                    {page.runs.into_iter().map(|run| view! { <RunRowView run columns=columns.clone() /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -365,7 +487,25 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
 }
 
 #[component]
-fn RunRowView(run: RunRow) -> impl IntoView {
+fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
+    let base = list_base();
+    let cells = columns
+        .iter()
+        .map(|path| {
+            let text = input_field(&run.input, path)
+                .map(cell_text)
+                .unwrap_or_default();
+            view! { <td class="input-cell">{text}</td> }
+        })
+        .collect_view();
+    let tags = run
+        .tags
+        .iter()
+        .map(|tag| {
+            let filter = with_param(&base, "", "q", &format!("tag:{}", model::query_value(tag)));
+            view! { <a class="tag" href=filter>{tag.clone()}</a> }
+        })
+        .collect_view();
     let duration = match (run.duration_ms, run.status) {
         (Some(ms), _) => format_duration_ms(ms),
         (None, RunStatus::Running) => "running…".to_string(),
@@ -377,6 +517,7 @@ fn RunRowView(run: RunRow) -> impl IntoView {
             <td class="agent">{run.agent.clone()}</td>
             <td class="summary">
                 <a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a>
+                {(!run.tags.is_empty()).then(|| view! { <span class="tags">{tags}</span> })}
             </td>
             <td>{run.campaign.unwrap_or_default()}</td>
             <td>
@@ -384,6 +525,7 @@ fn RunRowView(run: RunRow) -> impl IntoView {
             </td>
             <td class="num">{duration}</td>
             <td class="progress-cell"><ProgressBar progress=run.progress /></td>
+            {cells}
         </tr>
     }
 }
@@ -421,7 +563,9 @@ fn EmptyState(filtered: bool) -> impl IntoView {
 fn ListError(error: AppError) -> impl IntoView {
     let hint = match error {
         AppError::Unauthorized => view! { <A href="/login">"Log in again"</A> }.into_any(),
-        AppError::Invalid { .. } => view! { <A href="/">"Show all runs"</A> }.into_any(),
+        AppError::Invalid { .. } | AppError::InvalidAt { .. } => {
+            view! { <A href="/">"Show all runs"</A> }.into_any()
+        }
         _ => view! { <span>"Reload the page to try again."</span> }.into_any(),
     };
     view! {

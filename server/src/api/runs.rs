@@ -273,7 +273,9 @@ pub struct RunListParams {
     min_duration_ms: Option<i64>,
     #[param(rename = "maxDurationMs", schema_with = super::number_filter)]
     max_duration_ms: Option<i64>,
-    /// Full text over summary, input, error and event messages.
+    /// A query in the runs query language (docs/query.md): qualifiers such as
+    /// `status:failed agent:crawler created:>-7d`, full text, `-`/`NOT`, `OR`,
+    /// parentheses. A syntax error is a 400 with `field` "q" and `position`.
     q: Option<String>,
     /// Compare `input.<path>` values case-insensitively.
     #[param(schema_with = super::flag_filter)]

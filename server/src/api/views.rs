@@ -7,7 +7,7 @@ use super::auth::Caller;
 use crate::http::{created, ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
 use axum::extract::{Path, State};
-use model::{parse_public_id, Role, SavedView};
+use model::{parse_public_id, SavedView};
 use serde::{Deserialize, Serialize};
 use store::db::views::{self, ViewChange};
 use utoipa::ToSchema;
@@ -51,14 +51,6 @@ pub struct ViewDeleted {
     pub deleted: bool,
 }
 
-/// Sharing a view takes a member: viewers keep their views to themselves.
-fn check_sharing(caller: &Caller, shared: Option<bool>) -> Result<(), model::AppError> {
-    if shared == Some(true) {
-        caller.require(Role::Member)?;
-    }
-    Ok(())
-}
-
 #[utoipa::path(get, path = "/api/views", tag = "views",
     description = "The caller's own views and the account's shared ones, by name.",
     responses((status = 200, body = Envelope<ViewList>), (status = 401, body = ErrorEnvelope)))]
@@ -76,14 +68,13 @@ async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CreateViewBody>,
 ) -> ApiResult {
-    check_sharing(&caller, body.shared)?;
     let change = ViewChange {
         name: Some(body.name),
         q: Some(body.q),
         columns: body.columns,
         shared: body.shared,
     };
-    created(views::create_view(&state.db, &caller.actor(), change).await?)
+    created(views::create_view(&state.db, &caller.actor(), caller.role, change).await?)
 }
 
 #[utoipa::path(get, path = "/api/views/{id}", tag = "views", params(("id" = Uuid, Path)),
@@ -113,20 +104,18 @@ async fn patch(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchViewBody>,
 ) -> ApiResult {
-    check_sharing(&caller, body.shared)?;
     let change = ViewChange {
         name: body.name,
         q: body.q,
         columns: body.columns,
         shared: body.shared,
     };
-    let manages_shared = caller.role == Role::Owner;
     ok(views::update_view(
         &state.db,
         &caller.actor(),
+        caller.role,
         parse_public_id(&id)?,
         change,
-        manages_shared,
     )
     .await?)
 }
@@ -140,12 +129,11 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let manages_shared = caller.role == Role::Owner;
     views::delete_view(
         &state.db,
         &caller.actor(),
+        caller.role,
         parse_public_id(&id)?,
-        manages_shared,
     )
     .await?;
     ok(ViewDeleted { deleted: true })

@@ -44,6 +44,10 @@ pub struct ErrorDetail {
     /// The request field a validation error is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Where in that field's text the problem is, as a 0-based character offset
+    /// (a query `q` that does not parse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
@@ -61,6 +65,7 @@ pub fn error_response(error: &AppError, message: String) -> Response {
             code: error.code().to_string(),
             message,
             field: error.field().map(str::to_string),
+            position: error.position(),
         },
     };
     let mut response = (error.status_code(), Json(body)).into_response();
@@ -130,6 +135,20 @@ mod tests {
         assert_eq!(
             body,
             json!({"ok": false, "error": {"code": "invalid", "message": "limit must be between 1 and 100", "field": "limit"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn query_errors_carry_the_field_and_position() {
+        let error = model::Query::parse("a status:").unwrap_err();
+        let (status, body) = body_of(AppError::query("q", error)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid");
+        assert_eq!(body["error"]["field"], "q");
+        assert_eq!(body["error"]["position"], 9);
+        assert_eq!(
+            body["error"]["message"],
+            "expected a status (requested, queued, running, completed, failed, cancelled) after \"status:\" at 9"
         );
     }
 }

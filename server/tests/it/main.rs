@@ -19,6 +19,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod outbox;
+mod query;
 mod query_plans;
 mod retention;
 mod roles;

@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::{self, EventQuery, NewEvent};
-use store::db::filter;
+use store::db::filter::{self, Conditions};
 use store::db::now_ms;
 use store::db::runs::{self, NewRun};
 use store::db::sweep::{self, SweepReason};
@@ -178,6 +178,17 @@ async fn fill(app: &TestApp) -> Fixture {
             owner_runs.push(run_pk);
         }
     }
+    // Tags on a tenth of the owner's runs, error codes on the failed ones, and
+    // retries of some of them (the query language's `tag:`, `error:`, `retryOf:`).
+    for statement in [
+        "INSERT INTO run_tags (run_pk, account_pk, tag, created_at)
+         SELECT pk, account_pk, 'nightly', created_at FROM runs WHERE pk % 10 = 3",
+        "UPDATE runs SET error_code = CASE WHEN pk % 3 = 0 THEN 'timeout' ELSE 'upstream_502' END
+         WHERE status = 'failed'",
+        "UPDATE runs SET retry_of_pk = pk - 1, attempt = 2 WHERE pk % 40 = 7",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+    }
     // Short logs on every tenth run, one long log.
     for run_pk in owner_runs.iter().step_by(10) {
         let count = rng.gen_range(5..40);
@@ -258,6 +269,11 @@ enum Shape {
     Page { cursor: bool, input: bool },
     /// The total or the status counts: every row of the range is read.
     Count,
+    /// The total or status counts (`chart: None`) or the chart (`Some(dated)`)
+    /// of a query-language filter (`q`), whose matching runs are this many per
+    /// mille of the runs the aggregate ranges over (the account's, or the
+    /// chart's 14 days). See [`MIN_DENSE_PERMILLE`].
+    Query { chart: Option<bool>, permille: u32 },
     /// The chart: every row of the last 14 days in the range is read. `dated`:
     /// the filter bounds the creation time itself.
     Chart { dated: bool },
@@ -268,6 +284,15 @@ enum Shape {
     /// A query of pruning: it must read by the index named here.
     Prune(&'static str),
 }
+
+/// An `OR`, a negation or `has:` may be read by walking the account's runs (or
+/// the chart's days) rather than by indexes: SQLite chooses that walk when its
+/// statistics say the query matches a large share of them (for a sparse `OR` it
+/// unites the branches' own indexes, `MULTI-INDEX OR`), and every aggregate
+/// stops at the count cap (`LIMIT` 10,001). A walk is therefore bounded by
+/// 10,001 / share rows: allowed when at least this many per mille of the runs
+/// match (at most 20 × 10,001 rows read at any size), a failure below.
+const MIN_DENSE_PERMILLE: u32 = 50;
 
 /// What is wrong with a plan, if anything:
 /// * a full scan of `runs` or `events`;
@@ -292,6 +317,11 @@ fn problems(plan: &[(i64, i64, String)], shape: Shape, with_stats: bool) -> Vec<
     let aggregate = match shape {
         Shape::Count => Some(false),
         Shape::Chart { dated } => Some(!dated),
+        Shape::Query { permille, .. } if permille >= MIN_DENSE_PERMILLE => None,
+        Shape::Query { chart: None, .. } => Some(false),
+        Shape::Query {
+            chart: Some(dated), ..
+        } => Some(!dated),
         _ => None,
     };
     if let Some(window) = aggregate.filter(|_| with_stats) {
@@ -389,6 +419,36 @@ impl Checker<'_> {
     }
 }
 
+/// How many per mille of the runs an aggregate ranges over match `conditions`:
+/// of the account's runs, or with `since` of those created since then.
+async fn permille(
+    pool: &SqlitePool,
+    account: AccountPk,
+    conditions: &Conditions,
+    since: Option<i64>,
+) -> u32 {
+    let mut matching = QueryBuilder::new("SELECT count(*) FROM runs r");
+    filter::push_conditions(
+        &mut matching,
+        account,
+        conditions,
+        filter::Reading::Aggregate,
+    );
+    let mut all = QueryBuilder::new("SELECT count(*) FROM runs r WHERE r.account_pk = ");
+    all.push_bind(account);
+    if let Some(since) = since {
+        matching.push(" AND r.created_at >= ").push_bind(since);
+        all.push(" AND r.created_at >= ").push_bind(since);
+    }
+    let matching: i64 = matching.build_query_scalar().fetch_one(pool).await.unwrap();
+    let all: i64 = all.build_query_scalar().fetch_one(pool).await.unwrap();
+    u32::try_from(matching * 1000 / all.max(1)).unwrap()
+}
+
+fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// A filter as the dashboard and the API read it from a URL's query.
 fn filter(query: &str) -> RunFilter {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -479,6 +539,71 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         format!("createdAfter={week_ago}&input.company_name=Stripe"),
         format!("status=failed&agent=data-sync&initiator=api&campaign={campaign}&createdAfter={month_ago}&minDurationMs=1000&input.address.city=Berlin&q=upstream"),
     ]);
+    // The query language (`q`, docs/query.md): each qualifier, negations, ORs of
+    // indexed terms, text under OR and NOT, and with the separate parameters.
+    let day = date(now - 3 * DAY_MS)[..10].to_string();
+    cases.extend(
+        [
+            "status:failed",
+            "status:failed,cancelled",
+            "-status:completed",
+            "agent:data-sync",
+            "agent:data-sync status:failed",
+            "campaign:\"Competitor watch\"",
+            "initiator:schedule",
+            "tag:nightly",
+            "tag:nightly status:failed",
+            "input.company_name:Stripe",
+            "input.company_name=Stripe status:failed",
+            "created:>-7d",
+            "created:<-7d",
+            "created:>-1h",
+            "duration:>60s",
+            "duration:<=5s status:completed",
+            "progress:<0.5",
+            "error:timeout",
+            "has:error",
+            "has:campaign",
+            "retryOf:*",
+            "status:failed OR agent:data-sync",
+            "status:running OR status:queued OR tag:nightly",
+            "tag:nightly OR input.company_name:Stripe",
+            "error:timeout OR initiator:ci",
+            "agent:data-sync (status:failed OR tag:nightly)",
+            "(agent:data-sync OR agent:code-reviewer) status:running",
+            "Stripe OR status:running",
+            "Stripe OR upstream",
+            "\"upstream returned\" OR tag:nightly",
+            "status:failed (Stripe OR Dublin)",
+            "Stripe -upstream",
+            "Stripe -tag:nightly",
+            "\"Add Stripe\"",
+            "Stripe status:failed -retryOf:*",
+        ]
+        .iter()
+        .map(|q| format!("q={}", encode(q))),
+    );
+    cases.extend([
+        format!("q={}", encode(&format!("campaign:{campaign}"))),
+        format!("q={}", encode(&format!("created:{day}"))),
+        format!("q={}&status=failed", encode("tag:nightly OR error:timeout")),
+        format!("q={}&agent=data-sync", encode("-status:completed")),
+        format!(
+            "q={}&createdAfter={week_ago}",
+            encode("Stripe OR status:running")
+        ),
+    ]);
+    // Negations select most runs: their aggregates walk the account's runs
+    // until the count cap ([`MIN_DENSE_PERMILLE`]).
+    for q in [
+        "-tag:nightly",
+        "-agent:data-sync",
+        "-has:error",
+        "-Stripe",
+        "NOT (tag:nightly OR has:error)",
+    ] {
+        cases.push(format!("q={}", encode(q)));
+    }
     // Cursor pages: the "Older →" link of a first page, and a position deep in
     // the history, for the plain list and for filtered lists.
     let (deep_created, deep_pk): (i64, i64) = sqlx::query_as(
@@ -512,18 +637,42 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         let filter = filter(case);
         let account = fx.account_pk;
         let label = |query: &str| format!("runs ?{case} [{query}]");
+        let conditions = Conditions::new(&filter, now).unwrap();
         let page = Shape::Page {
             cursor: filter.cursor.is_some(),
-            input: !filter.input.is_empty(),
+            input: !conditions.filter.input.is_empty(),
         };
-        let dated = filter.created_after.is_some() || filter.created_before.is_some();
-        if filter.q.is_some() {
+        let dated =
+            conditions.filter.created_after.is_some() || conditions.filter.created_before.is_some();
+        // Aggregates of a query are judged by how much of their range matches.
+        let (count, status_count, chart) = if conditions.expr.is_some() {
+            let all_statuses = Conditions {
+                filter: RunFilter {
+                    statuses: Vec::new(),
+                    ..conditions.filter.clone()
+                },
+                ..conditions.clone()
+            };
+            (
+                Shape::Query {
+                    chart: None,
+                    permille: permille(pool, account, &conditions, None).await,
+                },
+                Shape::Query {
+                    chart: None,
+                    permille: permille(pool, account, &all_statuses, None).await,
+                },
+                Shape::Query {
+                    chart: Some(dated),
+                    permille: permille(pool, account, &conditions, Some(first_day * DAY_MS)).await,
+                },
+            )
+        } else {
+            (Shape::Count, Shape::Count, Shape::Chart { dated })
+        };
+        if let Some((_, others)) = conditions.split_text() {
             // A text search walks both text indexes newest first and checks the
             // runs found against the rest of the filter by key.
-            let others = RunFilter {
-                q: None,
-                ..filter.clone()
-            };
             let queries = [
                 ("text: runs", QueryBuilder::new(text_search::RUNS_TEXT_SQL)),
                 (
@@ -546,15 +695,15 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         }
         let queries = [
             ("list", page, runs::list_query(account, &filter)),
-            ("count", Shape::Count, runs::count_query(account, &filter)),
+            ("count", count, runs::count_query(account, &filter)),
             (
                 "status counts",
-                Shape::Count,
+                status_count,
                 runs::status_counts_query(account, &filter),
             ),
             (
                 "chart",
-                Shape::Chart { dated },
+                chart,
                 runs::daily_counts_query(account, &filter, first_day),
             ),
         ];
@@ -815,4 +964,51 @@ async fn every_runs_list_and_event_log_query_reads_through_an_index() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A query's top-level terms that a separate parameter can say are read exactly
+/// as the parameter is: the same SQL (run counters for statuses and agents, the
+/// input index driving the page), never a slower condition of the same meaning.
+#[test]
+fn query_terms_read_like_the_parameters_they_equal() {
+    let account = AccountPk(1);
+    let sql = |builder: Result<QueryBuilder<'static, Sqlite>, model::AppError>| {
+        builder.unwrap().build().sql().to_string()
+    };
+    for (q, parameters) in [
+        ("status:failed,cancelled", "status=failed,cancelled"),
+        (
+            "agent:data-sync status:failed",
+            "agent=data-sync&status=failed",
+        ),
+        ("input.company_name:Stripe", "input.company_name=Stripe"),
+        (
+            "initiator:ci duration:>=60s",
+            "initiator=ci&minDurationMs=60000",
+        ),
+        (
+            "campaign:01900000-0000-7000-8000-000000000000",
+            "campaign=01900000-0000-7000-8000-000000000000",
+        ),
+    ] {
+        let query = filter(&format!("q={}", encode(q)));
+        let plain = filter(parameters);
+        assert_eq!(
+            sql(runs::count_query(account, &query)),
+            sql(runs::count_query(account, &plain)),
+            "count of {q}"
+        );
+        assert_eq!(
+            sql(runs::list_query(account, &query)),
+            sql(runs::list_query(account, &plain)),
+            "page of {q}"
+        );
+        assert_eq!(
+            sql(runs::status_counts_query(account, &query)),
+            sql(runs::status_counts_query(account, &plain)),
+            "status counts of {q}"
+        );
+    }
+    let counted = sql(runs::count_query(account, &filter("q=status%3Afailed")));
+    assert!(counted.contains("FROM run_counts"), "{counted}");
 }

@@ -1,9 +1,11 @@
 //! The runs filter as SQL: the WHERE clause every runs query shares (the list's
-//! page, its total, status counts and chart, and the text search's checks), and
-//! the full-text query text the runs and events searches both use. It depends on
-//! no other query module; they use it.
+//! page, its total, status counts and chart, the text search's checks, bulk
+//! actions and export), and the full-text query text the runs and events searches
+//! both use. Every form of the query language (`q`, docs/query.md) becomes SQL
+//! here and only here. It depends on no other query module; they use it.
 
-use model::{AccountPk, AppError, RunFilter};
+use model::query::{Cmp, Expr, Has, Term, TermKind};
+use model::{AccountPk, AppError, RunFilter, RunStatus};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// FTS5 query text for a user's words: each word quoted, so punctuation is never
@@ -16,38 +18,184 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// FTS5 query text for words and phrases that must all match (in one run's own
+/// text, or in one log message): each word quoted, each phrase one quoted FTS5
+/// phrase (its words adjacent, in order). `None` for no text terms.
+pub fn fts_match(terms: &[Term]) -> Option<String> {
+    let parts: Vec<String> = terms
+        .iter()
+        .filter_map(|term| match &term.kind {
+            TermKind::Word(word) => fts_query(word),
+            TermKind::Phrase(phrase) => Some(format!("\"{}\"", phrase.replace('"', "\"\""))),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 /// What a query does with the matching runs: reads a page of the newest, or
 /// aggregates them (total, status counts, chart).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reading {
+pub enum Reading {
     NewestPage,
     Aggregate,
 }
 
-/// Appends the WHERE clause shared by the list and its count.
-pub(crate) fn push_filter(
+/// A runs filter ready for SQL: the separate parameters (`filter`, its `q`
+/// cleared), the parsed query (`expr`) and the time relative times are resolved
+/// at (`now_ms`, the request's now).
+///
+/// The query's top-level positive terms that a separate parameter can say
+/// (statuses, agent, initiator, campaign id, creation and duration bounds, input
+/// fields) are moved into `filter`: then `status:failed` in `q` reads the run
+/// counters and `input.x:y` drives the page from `run_input_fields`, exactly as
+/// the parameters do, rather than becoming a slower condition of the same meaning.
+#[derive(Clone, Debug)]
+pub struct Conditions {
+    pub filter: RunFilter,
+    pub expr: Option<Expr>,
+    pub now_ms: i64,
+}
+
+impl Conditions {
+    /// The conditions of `filter` at `now_ms`; a `q` that does not parse is a 400.
+    pub fn new(filter: &RunFilter, now_ms: i64) -> Result<Conditions, AppError> {
+        let query = filter.query()?;
+        let mut base = RunFilter {
+            q: None,
+            ..filter.clone()
+        };
+        let expr = query.map(|query| hoist(&mut base, query.expr, now_ms));
+        Ok(Conditions {
+            filter: base,
+            expr: expr.flatten(),
+            now_ms,
+        })
+    }
+
+    /// The top-level positive words and phrases as one FTS5 query (walked by
+    /// `text_search`), and the conditions without them; `None` without such text.
+    pub fn split_text(&self) -> Option<(String, Conditions)> {
+        let expr = self.expr.clone()?;
+        let (text, rest) = model::Query { expr }.split_text();
+        let text = fts_match(&text)?;
+        Some((
+            text,
+            Conditions {
+                expr: rest,
+                ..self.clone()
+            },
+        ))
+    }
+}
+
+/// Moves the top-level positive terms a separate parameter can say from `expr`
+/// into `base` (ANDed with what `base` says already); the rest of `expr`.
+fn hoist(base: &mut RunFilter, expr: Expr, now_ms: i64) -> Option<Expr> {
+    let items = match expr {
+        Expr::And(items) => items,
+        other => vec![other],
+    };
+    let mut rest = Vec::new();
+    for item in items {
+        let Expr::Term(term) = &item else {
+            rest.push(item);
+            continue;
+        };
+        let moved = match &term.kind {
+            TermKind::Status(statuses) if base.statuses.is_empty() => {
+                base.statuses = statuses.clone();
+                true
+            }
+            TermKind::Agent(slug) if base.agent.is_none() => {
+                base.agent = Some(slug.clone());
+                true
+            }
+            TermKind::Initiator(initiator) if base.initiator.is_none() => {
+                base.initiator = Some(initiator.clone());
+                true
+            }
+            TermKind::Campaign(value) if base.campaign.is_none() => match value.parse() {
+                Ok(id) => {
+                    base.campaign = Some(id);
+                    true
+                }
+                Err(_) => false,
+            },
+            TermKind::Input { path, value } => {
+                base.input.push((path.clone(), value.clone()));
+                true
+            }
+            TermKind::Created(cmp, when) => {
+                let (after, before) = when.bounds_ms(*cmp, now_ms);
+                if let Some(after) = after.map(crate::db::from_ms) {
+                    base.created_after =
+                        Some(base.created_after.map_or(after, |old| old.max(after)));
+                }
+                if let Some(before) = before.map(crate::db::from_ms) {
+                    base.created_before =
+                        Some(base.created_before.map_or(before, |old| old.min(before)));
+                }
+                true
+            }
+            TermKind::Duration(cmp, amount) => {
+                let ms = amount.millis();
+                let (min, max) = match cmp {
+                    Cmp::Eq => (Some(ms), Some(ms)),
+                    Cmp::Gt => (Some(ms.saturating_add(1)), None),
+                    Cmp::Ge => (Some(ms), None),
+                    Cmp::Lt => (None, Some(ms.saturating_sub(1))),
+                    Cmp::Le => (None, Some(ms)),
+                };
+                if let Some(min) = min {
+                    base.min_duration_ms =
+                        Some(base.min_duration_ms.map_or(min, |old| old.max(min)));
+                }
+                if let Some(max) = max {
+                    base.max_duration_ms =
+                        Some(base.max_duration_ms.map_or(max, |old| old.min(max)));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !moved {
+            rest.push(item);
+        }
+    }
+    match rest.len() {
+        0 => None,
+        1 => rest.pop(),
+        _ => Some(Expr::And(rest)),
+    }
+}
+
+/// Appends the WHERE clause of `filter` (its query included, every form of it;
+/// full text as subqueries), with relative times resolved now. The one entry for
+/// code that selects runs by a filter (bulk actions, export).
+pub fn push_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
     account_pk: AccountPk,
     filter: &RunFilter,
     reading: Reading,
 ) -> Result<(), AppError> {
-    // For a page, a duration range must not choose the index: the planner would
-    // read every run in the range (most runs, for "longer than a minute") and sort
-    // them all (1.4 s at 1M runs), where walking the newest-first index and
-    // skipping the others finds twenty in well under a millisecond. The unary `+`
-    // keeps the condition and leaves the index alone. Aggregates keep the index.
-    let duration = match reading {
-        Reading::NewestPage => " AND +r.duration_ms ",
-        Reading::Aggregate => " AND r.duration_ms ",
-    };
+    let conditions = Conditions::new(filter, crate::db::now_ms())?;
+    push_conditions(query, account_pk, &conditions, reading);
+    Ok(())
+}
+
+/// Appends the WHERE clause of `conditions` over `runs r`.
+pub fn push_conditions(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account_pk: AccountPk,
+    conditions: &Conditions,
+    reading: Reading,
+) {
+    let filter = &conditions.filter;
     query.push(" WHERE r.account_pk = ").push_bind(account_pk);
     if !filter.statuses.is_empty() {
-        query.push(" AND r.status IN (");
-        let mut separated = query.separated(", ");
-        for status in &filter.statuses {
-            separated.push_bind(status.as_str());
-        }
-        query.push(")");
+        query.push(" AND");
+        push_statuses(query, &filter.statuses);
     }
     if let Some(agent) = &filter.agent {
         query
@@ -80,24 +228,271 @@ pub(crate) fn push_filter(
             .push(" AND r.created_at < ")
             .push_bind(before.timestamp_millis());
     }
+    let duration = duration_column(reading);
     if let Some(min) = filter.min_duration_ms {
-        query.push(duration).push(">= ").push_bind(min);
+        query.push(format!(" AND {duration} >= ")).push_bind(min);
     }
     if let Some(max) = filter.max_duration_ms {
-        query.push(duration).push("<= ").push_bind(max);
+        query.push(format!(" AND {duration} <= ")).push_bind(max);
     }
     for (path, value) in &filter.input {
         query.push(" AND r.pk IN (SELECT i.run_pk FROM run_input_fields i WHERE");
         push_input_field(query, "i", account_pk, path, value, filter.input_ci);
         query.push(")");
     }
-    if filter.q.as_deref().and_then(fts_query).is_some() {
-        // A text search is walked by `text_search`, which hands this function the
-        // rest of the filter; SQL alone would sort every match.
-        tracing::error!("a full-text filter reached the SQL filter builder");
-        return Err(AppError::Internal);
+    if let Some(expr) = &conditions.expr {
+        let context = Context {
+            account_pk,
+            reading,
+            now_ms: conditions.now_ms,
+            input_ci: filter.input_ci,
+        };
+        query.push(" AND ");
+        push_expr(query, &context, expr);
     }
-    Ok(())
+}
+
+/// For a page, a duration range must not choose the index: the planner would
+/// read every run in the range (most runs, for "longer than a minute") and sort
+/// them all (1.4 s at 1M runs), where walking the newest-first index and
+/// skipping the others finds twenty in well under a millisecond. The unary `+`
+/// keeps the condition and leaves the index alone. Aggregates keep the index.
+fn duration_column(reading: Reading) -> &'static str {
+    match reading {
+        Reading::NewestPage => "+r.duration_ms",
+        Reading::Aggregate => "r.duration_ms",
+    }
+}
+
+/// `column` for a condition whose index cannot list the page newest first (a
+/// range of progress, any error code, any retry): for a page, unary `+` leaves
+/// the index alone, for the reason [`duration_column`] gives; aggregates use it.
+fn ranged(reading: Reading, column: &str) -> String {
+    match reading {
+        Reading::NewestPage => format!("+{column}"),
+        Reading::Aggregate => column.to_string(),
+    }
+}
+
+/// What every condition of a query expression needs.
+struct Context {
+    account_pk: AccountPk,
+    reading: Reading,
+    now_ms: i64,
+    input_ci: bool,
+}
+
+/// ` r.status IN (…)`.
+fn push_statuses(query: &mut QueryBuilder<'_, Sqlite>, statuses: &[RunStatus]) {
+    if statuses.is_empty() {
+        query.push(" 0");
+        return;
+    }
+    query.push(" r.status IN (");
+    let mut separated = query.separated(", ");
+    for status in statuses {
+        separated.push_bind(status.as_str());
+    }
+    query.push(")");
+}
+
+/// One expression of the query language as a condition on `runs r`.
+///
+/// * Under `NOT`, SQL's NULL (`duration_ms > ?` of an unfinished run, a run
+///   without campaign) must count as "no match" before it is negated, or
+///   `-duration:>60s` would lose the unfinished runs: `NOT coalesce(…, 0)`. A
+///   negated status list is its complement instead, which the index can read.
+/// * Each `OR` branch names the account again, so that SQLite can read each
+///   branch by its own index and unite the keys (`MULTI-INDEX OR`) rather than
+///   walk every run of the account.
+/// * Words and phrases ANDed in one group match together, as at the top level:
+///   in one run's own text, or in one log message.
+fn push_expr(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, expr: &Expr) {
+    match expr {
+        Expr::And(items) => {
+            let text: Vec<Term> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Expr::Term(term) if term.is_text() => Some(term.clone()),
+                    _ => None,
+                })
+                .collect();
+            query.push("(");
+            let mut first = true;
+            if let Some(text) = fts_match(&text) {
+                push_text(query, &text);
+                first = false;
+            }
+            for item in items {
+                if matches!(item, Expr::Term(term) if term.is_text()) {
+                    continue;
+                }
+                if !first {
+                    query.push(" AND ");
+                }
+                push_expr(query, context, item);
+                first = false;
+            }
+            query.push(")");
+        }
+        Expr::Or(items) => {
+            query.push("(");
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    query.push(" OR ");
+                }
+                query
+                    .push("(r.account_pk = ")
+                    .push_bind(context.account_pk)
+                    .push(" AND ");
+                push_expr(query, context, item);
+                query.push(")");
+            }
+            query.push(")");
+        }
+        Expr::Not(inner) => match inner.as_ref() {
+            Expr::Term(Term {
+                kind: TermKind::Status(statuses),
+                ..
+            }) => {
+                let others: Vec<RunStatus> = RunStatus::ALL
+                    .iter()
+                    .copied()
+                    .filter(|status| !statuses.contains(status))
+                    .collect();
+                query.push("(");
+                push_statuses(query, &others);
+                query.push(")");
+            }
+            inner => {
+                query.push("NOT coalesce(");
+                push_expr(query, context, inner);
+                query.push(", 0)");
+            }
+        },
+        Expr::Term(term) => push_term(query, context, term),
+    }
+}
+
+/// `r.pk IN (…)` of the runs whose own text or one of whose log messages
+/// matches `text` (an FTS5 query).
+fn push_text(query: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+    query
+        .push("r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
+        .push_bind(text.to_string())
+        .push(" UNION SELECT rowid >> 24 FROM event_text WHERE event_text MATCH ")
+        .push_bind(text.to_string())
+        .push(")");
+}
+
+fn push_term(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, term: &Term) {
+    let account_pk = context.account_pk;
+    match &term.kind {
+        TermKind::Word(_) | TermKind::Phrase(_) => match fts_match(std::slice::from_ref(term)) {
+            Some(text) => push_text(query, &text),
+            None => {
+                query.push("1");
+            }
+        },
+        TermKind::Status(statuses) => {
+            query.push("(");
+            push_statuses(query, statuses);
+            query.push(")");
+        }
+        TermKind::Agent(slug) => {
+            query
+                .push("r.agent_pk IN (SELECT pk FROM agents WHERE account_pk = ")
+                .push_bind(account_pk)
+                .push(" AND slug = ")
+                .push_bind(slug.clone())
+                .push(")");
+        }
+        TermKind::Campaign(value) => {
+            query
+                .push("r.campaign_pk IN (SELECT pk FROM campaigns WHERE account_pk = ")
+                .push_bind(account_pk);
+            match value.parse::<uuid::Uuid>() {
+                Ok(id) => query.push(" AND id = ").push_bind(id.to_string()),
+                // Names as people type them: any case.
+                Err(_) => query
+                    .push(" AND lower(name) = lower(")
+                    .push_bind(value.clone())
+                    .push(")"),
+            };
+            query.push(")");
+        }
+        TermKind::Initiator(initiator) => {
+            query.push("r.initiator = ").push_bind(initiator.clone());
+        }
+        TermKind::Tag(tag) => {
+            query
+                .push("r.pk IN (SELECT t.run_pk FROM run_tags t WHERE t.account_pk = ")
+                .push_bind(account_pk)
+                .push(" AND t.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        TermKind::Input { path, value } => {
+            query.push("r.pk IN (SELECT i.run_pk FROM run_input_fields i WHERE");
+            push_input_field(query, "i", account_pk, path, value, context.input_ci);
+            query.push(")");
+        }
+        TermKind::Created(cmp, when) => {
+            let (after, before) = when.bounds_ms(*cmp, context.now_ms);
+            query.push("(1");
+            if let Some(after) = after {
+                query.push(" AND r.created_at >= ").push_bind(after);
+            }
+            if let Some(before) = before {
+                query.push(" AND r.created_at < ").push_bind(before);
+            }
+            query.push(")");
+        }
+        TermKind::Duration(cmp, amount) => {
+            query
+                .push(format!(
+                    "{} {} ",
+                    duration_column(context.reading),
+                    cmp.sql()
+                ))
+                .push_bind(amount.millis());
+        }
+        TermKind::Progress(cmp, progress) => {
+            query
+                .push(format!(
+                    "{} {} ",
+                    ranged(context.reading, "r.progress"),
+                    cmp.sql()
+                ))
+                .push_bind(*progress);
+        }
+        TermKind::Error(code) => {
+            query.push("r.error_code = ").push_bind(code.clone());
+        }
+        TermKind::RetryOf(None) => {
+            query.push(format!(
+                "{} IS NOT NULL",
+                ranged(context.reading, "r.retry_of_pk")
+            ));
+        }
+        TermKind::RetryOf(Some(id)) => {
+            query
+                .push("r.retry_of_pk IN (SELECT o.pk FROM runs o WHERE o.id = ")
+                .push_bind(id.to_string())
+                .push(" AND o.account_pk = ")
+                .push_bind(account_pk)
+                .push(")");
+        }
+        TermKind::Has(Has::Error) => {
+            query.push(format!(
+                "{} IS NOT NULL",
+                ranged(context.reading, "r.error_code")
+            ));
+        }
+        TermKind::Has(Has::Campaign) => {
+            query.push("r.campaign_pk IS NOT NULL");
+        }
+    }
 }
 
 /// ` t.account_pk = … AND t.path = … AND t.value = …` on `run_input_fields`

@@ -15,8 +15,8 @@
 //! lists runs newest first by key, and its cursor is the key alone.
 
 use super::events::text_key;
-use super::filter::{push_filter, Reading};
-use model::{AccountPk, AppError, RunFilter, RunPk};
+use super::filter::{push_conditions, Conditions, Reading};
+use model::{AccountPk, AppError, RunPk};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
@@ -91,13 +91,14 @@ impl Index {
 }
 
 /// Up to `want` runs of the account matching `text` (an FTS5 query, see
-/// `fts_query`) and `others` (a filter without `q`), with keys below `below`,
-/// newest first.
+/// `fts_match`) and `others` (the rest of the filter: the top-level text is
+/// `text`; text under `OR` or `NOT` stays in `others` as subqueries), with keys
+/// below `below`, newest first.
 pub async fn text_matches(
     conn: &mut SqliteConnection,
     account_pk: AccountPk,
     text: &str,
-    others: &RunFilter,
+    others: &Conditions,
     below: Option<i64>,
     want: usize,
 ) -> Result<Vec<TextMatch>, AppError> {
@@ -151,7 +152,7 @@ pub async fn own_text_exceeds(
     conn: &mut SqliteConnection,
     account_pk: AccountPk,
     text: &str,
-    others: &RunFilter,
+    others: &Conditions,
     at_least: i64,
 ) -> Result<bool, AppError> {
     let passing: i64 = own_text_count_query(account_pk, text, others, at_least + 1)?
@@ -166,7 +167,7 @@ pub async fn own_text_exceeds(
 pub fn own_text_count_query(
     account_pk: AccountPk,
     text: &str,
-    others: &RunFilter,
+    others: &Conditions,
     read: i64,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let mut query = QueryBuilder::new(
@@ -177,7 +178,7 @@ pub fn own_text_count_query(
         .push(" ORDER BY rowid DESC LIMIT ")
         .push_bind(read)
         .push(") m CROSS JOIN runs r ON r.pk = m.pk");
-    push_filter(&mut query, account_pk, others, Reading::Aggregate)?;
+    push_conditions(&mut query, account_pk, others, Reading::Aggregate);
     Ok(query)
 }
 
@@ -186,7 +187,7 @@ pub fn own_text_count_query(
 async fn passing(
     conn: &mut SqliteConnection,
     account_pk: AccountPk,
-    others: &RunFilter,
+    others: &Conditions,
     run_pks: &[i64],
 ) -> Result<Vec<TextMatch>, AppError> {
     if run_pks.is_empty() {
@@ -214,13 +215,13 @@ async fn passing(
 /// explain its plan.
 pub fn passing_query(
     account_pk: AccountPk,
-    others: &RunFilter,
+    others: &Conditions,
     keys: String,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
     let mut query = QueryBuilder::new("SELECT r.pk, r.status, r.created_at FROM json_each(");
     query
         .push_bind(keys)
         .push(") j CROSS JOIN runs r ON r.pk = j.value");
-    push_filter(&mut query, account_pk, others, Reading::Aggregate)?;
+    push_conditions(&mut query, account_pk, others, Reading::Aggregate);
     Ok(query)
 }

@@ -1,13 +1,15 @@
 //! Saved views: named queries of the runs list. A person sees their own views and
-//! the account's shared ones; only a view's author changes it, and an account
-//! owner may also change or delete shared views (someone has to tidy up after a
-//! person leaves). Every change is audited.
+//! the account's shared ones; anyone may save views, sharing one takes a member;
+//! only a view's author changes it, and an account owner may also change or
+//! delete shared views (someone has to tidy up after a person leaves). Every
+//! change is audited. The API and the dashboard both come here with the caller's
+//! role, so the rule is this module's alone.
 
 use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, Db};
 use model::{
     validate_view_columns, validate_view_name, validate_view_query, AccountPk, AppError,
-    AuditAction, SavedView, UserPk, MAX_VIEWS_PER_USER,
+    AuditAction, Role, SavedView, UserPk, MAX_VIEWS_PER_USER,
 };
 use serde_json::json;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -107,12 +109,22 @@ pub struct ViewChange {
     pub shared: Option<bool>,
 }
 
-/// Saves a view for the acting person.
+/// Sharing a view takes a member: viewers keep their views to themselves.
+fn check_sharing(role: Role, shared: Option<bool>) -> Result<(), AppError> {
+    if shared == Some(true) {
+        role.require(Role::Member)?;
+    }
+    Ok(())
+}
+
+/// Saves a view for the acting person (whose role is `role`).
 pub async fn create_view(
     db: &Db,
     actor: &Actor,
+    role: Role,
     change: ViewChange,
 ) -> Result<SavedView, AppError> {
+    check_sharing(role, change.shared)?;
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     let name = validate_view_name(change.name.as_deref().unwrap_or_default())?;
     let q = validate_view_query(change.q.as_deref().unwrap_or_default())?;
@@ -160,16 +172,17 @@ pub async fn create_view(
     Ok(view)
 }
 
-/// Changes a view: its author may, and for a shared view an account owner
-/// (`manages_shared`). Anyone else gets `Forbidden` for a view they see, and
-/// `NotFound` for one they do not.
+/// Changes a view: its author may, and for a shared view an account owner.
+/// Anyone else gets `Forbidden` for a view they see, and `NotFound` for one they
+/// do not.
 pub async fn update_view(
     db: &Db,
     actor: &Actor,
+    role: Role,
     id: Uuid,
     change: ViewChange,
-    manages_shared: bool,
 ) -> Result<SavedView, AppError> {
+    check_sharing(role, change.shared)?;
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     let name = change.name.as_deref().map(validate_view_name).transpose()?;
     let q = change.q.as_deref().map(validate_view_query).transpose()?;
@@ -179,7 +192,7 @@ pub async fn update_view(
         .map(validate_view_columns)
         .transpose()?;
     let mut tx = db.begin_write().await?;
-    let row = writable_row(&mut tx, actor.account_pk, user_pk, id, manages_shared).await?;
+    let row = writable_row(&mut tx, actor.account_pk, user_pk, id, role).await?;
     sqlx::query(
         "UPDATE saved_views SET name = COALESCE(?, name), q = COALESCE(?, q),
             columns = CASE WHEN ? THEN ? ELSE columns END, shared = COALESCE(?, shared),
@@ -217,15 +230,10 @@ pub async fn update_view(
 }
 
 /// Deletes a view, on the same terms as [`update_view`].
-pub async fn delete_view(
-    db: &Db,
-    actor: &Actor,
-    id: Uuid,
-    manages_shared: bool,
-) -> Result<(), AppError> {
+pub async fn delete_view(db: &Db, actor: &Actor, role: Role, id: Uuid) -> Result<(), AppError> {
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     let mut tx = db.begin_write().await?;
-    let row = writable_row(&mut tx, actor.account_pk, user_pk, id, manages_shared).await?;
+    let row = writable_row(&mut tx, actor.account_pk, user_pk, id, role).await?;
     sqlx::query("DELETE FROM saved_views WHERE pk = ?")
         .bind(row.pk)
         .execute(&mut *tx)
@@ -247,10 +255,10 @@ async fn writable_row(
     account_pk: AccountPk,
     user_pk: UserPk,
     id: Uuid,
-    manages_shared: bool,
+    role: Role,
 ) -> Result<ViewRow, AppError> {
     let row = visible_row(conn, account_pk, user_pk, id).await?;
-    if row.user_pk == user_pk || (row.shared && manages_shared) {
+    if row.user_pk == user_pk || (row.shared && role == Role::Owner) {
         Ok(row)
     } else {
         Err(AppError::Forbidden(format!(

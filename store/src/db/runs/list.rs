@@ -1,10 +1,11 @@
 //! The runs list: one page newest first (keyset or offset), its total, the
 //! status counts and the daily chart, each under the same filter. Counts come
 //! from `run_counts` when it can answer and are capped otherwise; a full-text
-//! filter is walked by [`text_search`].
+//! filter is walked by [`text_search`]. A request reads the query's relative
+//! times at one `now` for all of them ([`Conditions`]).
 
 use super::read::parse_tags;
-use crate::db::filter::{fts_query, push_filter, push_input_field, Reading};
+use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
 use model::{
@@ -26,24 +27,12 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
         })
 }
 
-/// A filter's full-text query, if it has one, and the rest of the filter.
-fn split_text(filter: &RunFilter) -> Option<(String, RunFilter)> {
-    let text = filter.q.as_deref().and_then(fts_query)?;
-    Some((
-        text,
-        RunFilter {
-            q: None,
-            ..filter.clone()
-        },
-    ))
-}
-
 /// Runs matching a full-text filter, newest first: at most `want`, from the top.
 async fn text_matches(
     pool: &SqlitePool,
     account_pk: AccountPk,
     text: &str,
-    others: &RunFilter,
+    others: &Conditions,
     below: Option<i64>,
     want: i64,
 ) -> Result<Vec<TextMatch>, AppError> {
@@ -67,9 +56,13 @@ pub fn per_status<'a>(rows: impl Iterator<Item = (&'a str, i64)> + Clone) -> Vec
         .collect()
 }
 
-/// Whether `run_counts` can answer for this filter: it knows accounts, days, agents
-/// and statuses, nothing else.
-fn from_counters(filter: &RunFilter) -> bool {
+/// Whether `run_counts` can answer for these conditions: it knows accounts, days,
+/// agents and statuses, nothing else.
+fn from_counters(conditions: &Conditions) -> bool {
+    let filter = &conditions.filter;
+    if conditions.expr.is_some() {
+        return false;
+    }
     let counted = RunFilter {
         statuses: filter.statuses.clone(),
         agent: filter.agent.clone(),
@@ -113,13 +106,19 @@ pub async fn daily_counts(
     filter: &RunFilter,
     days: i64,
 ) -> Result<Vec<DayCounts>, AppError> {
-    let today = now_ms().div_euclid(DAY_MS);
+    let now = now_ms();
+    let conditions = Conditions::new(filter, now)?;
+    let today = now.div_euclid(DAY_MS);
     let first = today - days + 1;
-    let rows: Vec<(i64, String, i64)> = match split_text(filter) {
+    let rows: Vec<(i64, String, i64)> = match conditions.split_text() {
         Some((text, mut others)) => {
             let since = from_ms(first * DAY_MS);
-            others.created_after =
-                Some(others.created_after.map_or(since, |after| after.max(since)));
+            others.filter.created_after = Some(
+                others
+                    .filter
+                    .created_after
+                    .map_or(since, |after| after.max(since)),
+            );
             let matches =
                 text_matches(pool, account_pk, &text, &others, None, TEXT_COUNT_CAP).await?;
             let mut rows: Vec<(i64, String, i64)> = Vec::new();
@@ -136,7 +135,7 @@ pub async fn daily_counts(
             rows
         }
         None => {
-            daily_counts_query(account_pk, filter, first)?
+            daily_counts_sql(account_pk, &conditions, first)
                 .build_query_as()
                 .fetch_all(pool)
                 .await?
@@ -163,7 +162,20 @@ pub fn daily_counts_query(
     filter: &RunFilter,
     first: i64,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    if from_counters(filter) {
+    Ok(daily_counts_sql(
+        account_pk,
+        &Conditions::new(filter, now_ms())?,
+        first,
+    ))
+}
+
+fn daily_counts_sql(
+    account_pk: AccountPk,
+    conditions: &Conditions,
+    first: i64,
+) -> QueryBuilder<'static, Sqlite> {
+    let filter = &conditions.filter;
+    if from_counters(conditions) {
         let mut query =
             QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
@@ -172,20 +184,20 @@ pub fn daily_counts_query(
             .push(" AND day >= ")
             .push_bind(first)
             .push(" GROUP BY day, status");
-        Ok(query)
+        query
     } else {
         let mut query = QueryBuilder::new(
             "SELECT created_at / 86400000 AS day, status, count(*)
              FROM (SELECT r.created_at, r.status FROM runs r",
         );
-        push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
+        push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         query
             .push(" AND r.created_at >= ")
             .push_bind(first * DAY_MS)
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
             .push(") GROUP BY day, status");
-        Ok(query)
+        query
     }
 }
 
@@ -195,18 +207,15 @@ pub async fn status_counts(
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<Vec<(RunStatus, i64)>, AppError> {
-    let rows: Vec<(String, i64)> = match split_text(filter) {
+    let conditions = all_statuses(Conditions::new(filter, now_ms())?);
+    let rows: Vec<(String, i64)> = match conditions.split_text() {
         Some((text, others)) => {
-            let all_statuses = RunFilter {
-                statuses: Vec::new(),
-                ..others
-            };
             let matches =
-                text_matches(pool, account_pk, &text, &all_statuses, None, TEXT_COUNT_CAP).await?;
+                text_matches(pool, account_pk, &text, &others, None, TEXT_COUNT_CAP).await?;
             matches.into_iter().map(|found| (found.status, 1)).collect()
         }
         None => {
-            status_counts_query(account_pk, filter)?
+            status_counts_sql(account_pk, &conditions)
                 .build_query_as()
                 .fetch_all(pool)
                 .await?
@@ -223,26 +232,37 @@ pub fn status_counts_query(
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    let all_statuses = RunFilter {
-        statuses: Vec::new(),
-        ..filter.clone()
-    };
-    if from_counters(&all_statuses) {
+    let conditions = all_statuses(Conditions::new(filter, now_ms())?);
+    Ok(status_counts_sql(account_pk, &conditions))
+}
+
+/// The conditions without the separate status filter (and a `status:` of the
+/// query's top level, which is the same): the status chips count every status.
+fn all_statuses(mut conditions: Conditions) -> Conditions {
+    conditions.filter.statuses = Vec::new();
+    conditions
+}
+
+fn status_counts_sql(
+    account_pk: AccountPk,
+    conditions: &Conditions,
+) -> QueryBuilder<'static, Sqlite> {
+    if from_counters(conditions) {
         let mut query =
             QueryBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
-        push_counter_filter(&mut query, account_pk, &all_statuses, false);
+        push_counter_filter(&mut query, account_pk, &conditions.filter, false);
         query.push(" GROUP BY status");
-        Ok(query)
+        query
     } else {
         let mut query =
             QueryBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
-        push_filter(&mut query, account_pk, &all_statuses, Reading::Aggregate)?;
+        push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         query
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
             .push(") GROUP BY status");
-        Ok(query)
+        query
     }
 }
 
@@ -262,9 +282,9 @@ pub const TEXT_COUNT_CAP: i64 = 1_000;
 async fn count_runs(
     pool: &SqlitePool,
     account_pk: AccountPk,
-    filter: &RunFilter,
+    conditions: &Conditions,
 ) -> Result<(i64, bool), AppError> {
-    let (counted, cap) = match split_text(filter) {
+    let (counted, cap) = match conditions.split_text() {
         Some((text, others)) => {
             let want = TEXT_COUNT_CAP + 1;
             let own_text_enough = text_search::own_text_exceeds(
@@ -285,11 +305,11 @@ async fn count_runs(
             (counted, TEXT_COUNT_CAP)
         }
         None => {
-            let counted: i64 = count_query(account_pk, filter)?
+            let counted: i64 = count_sql(account_pk, conditions)
                 .build_query_scalar()
                 .fetch_one(pool)
                 .await?;
-            if from_counters(filter) {
+            if from_counters(conditions) {
                 return Ok((counted, true));
             }
             (counted, COUNT_CAP)
@@ -304,15 +324,20 @@ pub fn count_query(
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    if from_counters(filter) {
+    Ok(count_sql(account_pk, &Conditions::new(filter, now_ms())?))
+}
+
+fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> QueryBuilder<'static, Sqlite> {
+    let filter = &conditions.filter;
+    if from_counters(conditions) {
         let mut query =
             QueryBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
-        return Ok(query);
+        return query;
     }
     let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
-    match input_field_alone(filter) {
+    match input_field_alone(conditions) {
         // The field's own rows are its runs, one each: counting them reads one
         // index range (0.3 ms for 10,001 at 1M runs) where counting the runs
         // they name read 10,001 runs by key (11–20 ms; docs/performance.md).
@@ -322,15 +347,19 @@ pub fn count_query(
         }
         None => {
             query.push("runs r");
-            push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
+            push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         }
     }
     query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(")");
-    Ok(query)
+    query
 }
 
-/// The one input-field condition of a filter that has nothing else.
-fn input_field_alone(filter: &RunFilter) -> Option<(&str, &str)> {
+/// The one input-field condition of conditions that have nothing else.
+fn input_field_alone(conditions: &Conditions) -> Option<(&str, &str)> {
+    if conditions.expr.is_some() {
+        return None;
+    }
+    let filter = &conditions.filter;
     let [(path, value)] = filter.input.as_slice() else {
         return None;
     };
@@ -410,7 +439,8 @@ pub async fn list_runs(
     filter: &RunFilter,
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
-    let rows: Vec<ListRow> = match split_text(filter) {
+    let conditions = Conditions::new(filter, now_ms())?;
+    let rows: Vec<ListRow> = match conditions.split_text() {
         Some((text, others)) => {
             // Newest first by run key; a cursor's key is where the page starts.
             let below = filter
@@ -438,7 +468,7 @@ pub async fn list_runs(
             rows
         }
         None => {
-            list_query(account_pk, filter)?
+            list_sql(account_pk, &conditions)?
                 .build_query_as()
                 .fetch_all(pool)
                 .await?
@@ -452,7 +482,7 @@ pub async fn list_runs(
         .flatten();
     let runs = rows.into_iter().filter_map(ListRow::into_run_row).collect();
 
-    let (total, total_exact) = count_runs(pool, account_pk, filter).await?;
+    let (total, total_exact) = count_runs(pool, account_pk, &conditions).await?;
     Ok(RunPage {
         runs,
         total,
@@ -475,9 +505,17 @@ pub fn list_query(
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    list_sql(account_pk, &Conditions::new(filter, now_ms())?)
+}
+
+fn list_sql(
+    account_pk: AccountPk,
+    conditions: &Conditions,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let filter = &conditions.filter;
     let (limit, offset) = filter.page()?;
-    let mut others = filter.clone();
-    let driving = (!others.input.is_empty()).then(|| others.input.remove(0));
+    let mut others = conditions.clone();
+    let driving = (!others.filter.input.is_empty()).then(|| others.filter.input.remove(0));
     let mut query = QueryBuilder::new(format!("{LIST_COLUMNS} FROM "));
     if driving.is_some() {
         // CROSS JOIN is SQLite's way to fix the join order: with statistics the
@@ -488,7 +526,7 @@ pub fn list_query(
         query.push("runs r ");
     }
     query.push(LIST_JOINS);
-    push_filter(&mut query, account_pk, &others, Reading::NewestPage)?;
+    push_conditions(&mut query, account_pk, &others, Reading::NewestPage);
     // The page's order, from the table that drives it (the same values either way).
     let (created_col, pk_col) = match driving {
         Some((path, value)) => {

@@ -1,0 +1,226 @@
+//! The runs list's actions on every matching run: export (a download of the
+//! list's filters as CSV or NDJSON, every run, not one page) and bulk actions
+//! (cancel, retry, tag, untag, delete). A bulk action is previewed first (the
+//! exact count it would change, in a confirmation), then runs as a job whose
+//! progress the live stream reports.
+
+use crate::components::layout::IfRole;
+use crate::components::progress_bar::ProgressBar;
+use crate::functions::bulk::{cancel_bulk, preview_bulk, start_bulk};
+use crate::live::on_change;
+use leptos::prelude::*;
+use model::{format_count, BulkAction, BulkJob, BulkPreview, ChangeData, Role};
+
+/// The list's query string without paging: what an export or a job covers.
+fn without_paging(query: &str) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
+        if !matches!(key.as_ref(), "limit" | "offset" | "cursor") && !value.is_empty() {
+            serializer.append_pair(&key, &value);
+        }
+    }
+    serializer.finish()
+}
+
+/// The export's address for the list's query and a format.
+pub fn export_href(query: &str, format: &str) -> String {
+    let query = without_paging(query);
+    if query.is_empty() {
+        format!("/api/runs/export?format={format}")
+    } else {
+        format!("/api/runs/export?{query}&format={format}")
+    }
+}
+
+/// "Export CSV" and "NDJSON": downloads of every run the list matches, with the
+/// list's columns.
+#[component]
+pub fn ExportLinks(query: Signal<String>) -> impl IntoView {
+    view! {
+        <span class="export-links">
+            <a class="button subtle" download="" href=move || export_href(&query.get(), "csv")>"Export CSV"</a>
+            <a class="button subtle" download="" href=move || export_href(&query.get(), "ndjson")>"NDJSON"</a>
+        </span>
+    }
+}
+
+/// What the bulk control shows.
+#[derive(Clone, Debug, PartialEq)]
+enum Stage {
+    Choosing,
+    Confirming(BulkAction, Option<String>, BulkPreview),
+    Working(BulkJob),
+}
+
+fn verb(action: BulkAction) -> &'static str {
+    match action {
+        BulkAction::Cancel => "Cancel",
+        BulkAction::Retry => "Retry",
+        BulkAction::Delete => "Delete",
+        BulkAction::Tag => "Tag",
+        BulkAction::Untag => "Untag",
+    }
+}
+
+/// "Apply to all matching…": choose an action, confirm the previewed count,
+/// then follow the job's progress.
+#[component]
+pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl IntoView {
+    let stage = RwSignal::new(Stage::Choosing);
+    let error = RwSignal::new(None::<String>);
+    let action = NodeRef::<leptos::html::Select>::new();
+    let tag = NodeRef::<leptos::html::Input>::new();
+    let chosen = RwSignal::new(BulkAction::Cancel);
+    on_change(move |change| {
+        if let ChangeData::BulkJobChanged(job) = &change.data {
+            if matches!(stage.get_untracked(), Stage::Working(ref current) if current.id == job.id)
+            {
+                stage.set(Stage::Working(job.clone()));
+            }
+        }
+    });
+    let chosen_tag = move || {
+        tag.get()
+            .map(|input| input.value().trim().to_string())
+            .filter(|tag| !tag.is_empty())
+    };
+    let preview = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let action = chosen.get_untracked();
+        let tag = action.takes_tag().then(chosen_tag).flatten();
+        let query = without_paging(&query.get_untracked());
+        leptos::task::spawn_local(async move {
+            match preview_bulk(action, query, tag.clone()).await {
+                Ok(preview) => {
+                    error.set(None);
+                    stage.set(Stage::Confirming(action, tag, preview));
+                }
+                Err(failed) => error.set(Some(failed.to_string())),
+            }
+        });
+    };
+    let confirm = move |_| {
+        let Stage::Confirming(action, tag, _) = stage.get_untracked() else {
+            return;
+        };
+        let query = without_paging(&query.get_untracked());
+        leptos::task::spawn_local(async move {
+            match start_bulk(action, query, tag).await {
+                Ok(job) => {
+                    error.set(None);
+                    stage.set(Stage::Working(job));
+                }
+                Err(failed) => error.set(Some(failed.to_string())),
+            }
+        });
+    };
+    let stop = move |_| {
+        let Stage::Working(job) = stage.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match cancel_bulk(job.id.to_string()).await {
+                Ok(job) => stage.set(Stage::Working(job)),
+                Err(failed) => error.set(Some(failed.to_string())),
+            }
+        });
+    };
+    let on_action = move |_| {
+        if let Some(select) = action.get() {
+            let picked = match select.value().as_str() {
+                "retry" => BulkAction::Retry,
+                "delete" => BulkAction::Delete,
+                "tag" => BulkAction::Tag,
+                "untag" => BulkAction::Untag,
+                _ => BulkAction::Cancel,
+            };
+            chosen.set(picked);
+        }
+    };
+    let matching = move || {
+        total
+            .get()
+            .map(|total| format!("Apply to all {} matching…", format_count(total)))
+            .unwrap_or_else(|| "Apply to all matching…".to_string())
+    };
+    view! {
+        <IfRole needed=Role::Member>
+            <div class="bulk-actions">
+                {move || match stage.get() {
+                    Stage::Choosing => view! {
+                        <form class="inline-form bulk-form" on:submit=preview aria-label="Bulk action on every matching run">
+                            <select node_ref=action aria-label="Bulk action" on:change=on_action>
+                                <option value="cancel">"Cancel"</option>
+                                <option value="retry">"Retry"</option>
+                                <option value="tag">"Add tag"</option>
+                                <option value="untag">"Remove tag"</option>
+                                <IfRole needed=Role::Owner><option value="delete">"Delete"</option></IfRole>
+                            </select>
+                            <Show when=move || chosen.get().takes_tag()>
+                                <input node_ref=tag type="text" maxlength="64" required placeholder="tag" aria-label="Tag" />
+                            </Show>
+                            <button type="submit" class="button subtle">{matching}</button>
+                        </form>
+                    }.into_any(),
+                    Stage::Confirming(action, tag, preview) => {
+                        let what = match &tag {
+                            Some(tag) => format!("{} “{tag}”", verb(action).to_lowercase()),
+                            None => verb(action).to_lowercase(),
+                        };
+                        let unchanged = preview.matched - preview.would_change;
+                        view! {
+                            <div class="bulk-confirm" role="alertdialog" aria-label="Confirm the bulk action">
+                                <p>
+                                    <strong>{format!("{} {} of {} matching runs?", verb(action), format_count(preview.would_change), format_count(preview.matched))}</strong>
+                                    {(unchanged > 0).then(|| format!(" {} would be left as they are (the action does not apply to them).", format_count(unchanged)))}
+                                </p>
+                                <button type="button" class="button primary" class:danger=action == BulkAction::Delete
+                                    disabled=preview.would_change == 0 on:click=confirm>{format!("Yes, {what}")}</button>
+                                <button type="button" class="button subtle" on:click=move |_| stage.set(Stage::Choosing)>"Keep them"</button>
+                            </div>
+                        }.into_any()
+                    }
+                    Stage::Working(job) => {
+                        let reached = job.done + job.skipped + job.failed;
+                        let progress = if job.matched > 0 { reached as f64 / job.matched as f64 } else { 1.0 };
+                        let finished = job.status.is_finished();
+                        view! {
+                            <div class="bulk-job" data-status=job.status.as_str()>
+                                <span class="bulk-job-title">{format!("{}: {}", verb(job.action), job.status.as_str())}</span>
+                                <ProgressBar progress />
+                                <span class="muted bulk-job-counts">
+                                    {format!("{} of {} · {} changed, {} skipped, {} failed",
+                                        format_count(reached), format_count(job.matched), format_count(job.done),
+                                        format_count(job.skipped), format_count(job.failed))}
+                                </span>
+                                {if finished {
+                                    view! { <button type="button" class="button subtle" on:click=move |_| stage.set(Stage::Choosing)>"Done"</button> }.into_any()
+                                } else {
+                                    view! { <button type="button" class="button subtle" on:click=stop>"Stop"</button> }.into_any()
+                                }}
+                            </div>
+                        }.into_any()
+                    }
+                }}
+                {move || error.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            </div>
+        </IfRole>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_cover_the_filters_without_paging() {
+        assert_eq!(
+            export_href(
+                "?status=failed&offset=40&cursor=1.2&fields=input.x&q=",
+                "csv"
+            ),
+            "/api/runs/export?status=failed&fields=input.x&format=csv"
+        );
+        assert_eq!(export_href("", "ndjson"), "/api/runs/export?format=ndjson");
+    }
+}

@@ -1,0 +1,51 @@
+// Bulk actions and export from the runs list: an owner retries "all matching"
+// failed runs after a confirmation that states the exact count, follows the job's
+// progress, and downloads the matching runs as CSV.
+import { readFileSync } from "node:fs";
+import { apiToken, createRun, report } from "./api";
+import { expect, gotoHydrated, logIn, screenshots, test } from "./helpers";
+
+test("a bulk retry of all matching runs with its progress, and an export download", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const failed: string[] = [];
+  for (const company of ["Stripe", "Acme", "Globex"]) {
+    const run = await createRun(request, token, { agent: "bulk-crawler", input: { company_name: company } });
+    await report(request, run.runner, run.id, "status", { status: "failed", error: { message: "boom" } });
+    failed.push(run.id);
+  }
+  // Matches the query but is not retryable: the preview says it is left alone.
+  await createRun(request, token, { agent: "bulk-crawler", input: { company_name: "Initech" } });
+
+  await logIn(page);
+  await gotoHydrated(page, "/?q=agent%3Abulk-crawler&fields=input.company_name");
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(4);
+
+  await page.getByLabel("Bulk action").selectOption("retry");
+  await page.getByRole("button", { name: "Apply to all 4 matching…" }).click();
+  const confirmation = page.getByRole("alertdialog", { name: "Confirm the bulk action" });
+  await expect(confirmation).toContainText("Retry 3 of 4 matching runs?");
+  await expect(confirmation).toContainText("1 would be left as they are");
+  await screenshots(page, "bulk-confirm");
+  await confirmation.getByRole("button", { name: "Yes, retry" }).click();
+  const job = page.locator(".bulk-job");
+  await expect(job).toHaveAttribute("data-status", "done");
+  await expect(job).toContainText("4 of 4 · 3 changed, 1 skipped, 0 failed");
+  await expect(job.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
+  // The retries are in the list, live.
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(7);
+  const runs = await request.get("/api/runs?q=agent%3Abulk-crawler%20retryOf%3A*", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect((await runs.json()).data.total).toBe(3);
+
+  // Export every matching run with the list's columns.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Export CSV" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^runs-.*\.csv$/);
+  const csv = readFileSync(await download.path(), "utf8").trim().split(/\r?\n/);
+  expect(csv[0]).toBe("input.company_name");
+  expect(csv.length).toBe(8);
+  expect(csv.slice(1).sort()).toEqual(["Acme", "Acme", "Globex", "Globex", "Initech", "Stripe", "Stripe"]);
+});
