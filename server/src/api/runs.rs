@@ -580,6 +580,7 @@ mod tests {
                 "limit" => "10",
                 "ci" => "true",
                 "cursor" => "1.1",
+                "fields" => "id,status",
                 _ => "x",
             };
             assert!(RunFilter::from_query([(name, value)]).is_ok(), "{name}");

@@ -264,6 +264,7 @@ async fn a_query_with_a_syntax_error_is_400_naming_q() {
     assert_eq!(status, 400, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["field"], "q", "{body}");
+    assert!(body["error"]["position"].is_u64(), "{body}");
 }
 
 #[tokio::test]
