@@ -4,6 +4,9 @@
 //! of figures against its targets (docs/performance.md); the exit status is 2 when
 //! a target is missed.
 //!
+//! - `export`: exporting every run of a `scale` database (time, server memory).
+//! - `bulk`: a bulk job over the newest 100k runs of a `scale` database (the
+//!   longest writer hold).
 //! - `live`: the live stream's fan-out to N subscribers.
 //! - `prune`: pruning a `scale` database by the retention policy while ingest
 //!   goes on.
@@ -12,6 +15,7 @@
 //!   same work.
 
 mod common;
+mod fleet;
 mod live;
 mod logins;
 mod prune;
@@ -33,6 +37,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Export: every run of a `scale` database downloaded twice; time and the
+    /// server's memory growth.
+    Export(fleet::ExportArgs),
+    /// Bulk: a bulk job tagging the newest N runs of a `scale` database; the
+    /// longest writer hold of its transactions.
+    Bulk(fleet::BulkArgs),
     /// Live stream fan-out: N subscribers, commit-to-client latency, memory per subscriber.
     Live(live::LiveArgs),
     /// Password guessing: /healthz latency while N clients post wrong logins.
@@ -48,6 +58,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<ExitCode> {
     match Cli::parse().command {
+        Command::Export(args) => fleet::export(args).await,
+        Command::Bulk(args) => fleet::bulk(args).await,
         Command::Live(args) => live::live(args).await,
         Command::Logins(args) => logins::logins(args).await,
         Command::Prune(args) => prune::prune(args).await,

@@ -213,9 +213,15 @@ async fn for_seconds(
 /// The writer holds the server logged for its pruning transactions, in ms,
 /// with the rows each was sized for.
 fn holds(log: &str) -> Vec<(f64, u64)> {
+    logged_holds(log, "retention: write transaction")
+}
+
+/// The writer holds (ms) and rows of the server's debug lines `message` with
+/// `rows=… held_us=…` (pruning's and bulk jobs' transactions).
+pub(crate) fn logged_holds(log: &str, message: &str) -> Vec<(f64, u64)> {
     let log = strip_ansi(log);
     log.lines()
-        .filter(|line| line.contains("retention: write transaction"))
+        .filter(|line| line.contains(message))
         .filter_map(|line| {
             let field = |name: &str| -> Option<u64> {
                 let start = line.find(&format!("{name}="))? + name.len() + 1;

@@ -117,6 +117,26 @@ fn add_constraints(openapi: &mut OpenApiDocument) {
         )
         .build();
     require_one_of(openapi, "PipelineRunBody", pipeline_webhook);
+    // A bulk body's `tag` is required for tag and untag and refused otherwise.
+    let action = |actions: &[&str]| {
+        string().enum_values(Some(actions.iter().map(|action| action.to_string())))
+    };
+    let bulk_tag = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .required("action")
+                .required("tag")
+                .property("action", action(&["tag", "untag"]))
+                .property("tag", tag_string()),
+        )
+        .item(
+            ObjectBuilder::new()
+                .required("action")
+                .property("action", action(&["cancel", "retry", "delete"]))
+                .property("tag", ObjectBuilder::new().schema_type(Type::Null)),
+        )
+        .build();
+    require_one_of(openapi, "BulkBody", bulk_tag);
 }
 
 // The run lists' query parameters, whose empty value (`?status=`), as the filter

@@ -150,6 +150,27 @@ async fn a_dry_run_counts_exactly_and_changes_nothing() {
             0,
             0,
         ),
+        // The query language, alone and beside the filter.
+        (
+            json!({"action": "cancel", "q": "agent:crawler status:running"}),
+            30,
+            30,
+        ),
+        (
+            json!({"action": "retry", "q": "agent:crawler (status:failed OR status:cancelled)"}),
+            20,
+            20,
+        ),
+        (
+            json!({"action": "retry", "q": "-tag:x", "filter": {"agent": "crawler"}}),
+            45,
+            5,
+        ),
+        (
+            json!({"action": "untag", "tag": "x", "q": "tag:x OR agent:other"}),
+            26,
+            15,
+        ),
     ] {
         let mut body = body;
         body["dryRun"] = json!(true);
@@ -236,11 +257,11 @@ async fn each_action_changes_what_it_applies_to_and_the_rest_follows() {
     .unwrap();
     assert_eq!(retried, 10);
 
-    // tag and untag.
+    // tag (by a query) and untag.
     let id = start(
         &app,
         &token,
-        json!({"action": "tag", "tag": "nightly", "filter": {"agent": "other"}}),
+        json!({"action": "tag", "tag": "nightly", "q": "agent:other"}),
     )
     .await;
     assert_eq!(counts(&finished(&app, &token, &id).await), (5, 5, 0, 0));
@@ -538,7 +559,8 @@ async fn bad_input_is_400_naming_the_field_and_roles_apply() {
         (json!({"action": "untag", "tag": " "}), "tag"),
         (json!({"action": "tag", "tag": "x".repeat(65)}), "tag"),
         (json!({"action": "cancel", "tag": "x"}), "tag"),
-        (json!({"action": "cancel", "q": "input..x=1"}), "q"),
+        (json!({"action": "cancel", "q": "status:(failed"}), "q"),
+        (json!({"action": "cancel", "q": "created:>yesterday"}), "q"),
         (
             json!({"action": "cancel", "filter": {"status": "sleeping"}}),
             "filter.status",

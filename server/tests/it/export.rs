@@ -231,9 +231,40 @@ async fn the_lists_filters_apply() {
         ids("agent=crawler&status=requested").await,
         vec![acme.clone()]
     );
-    assert_eq!(ids("agent=crawler").await, vec![acme, stripe]);
+    assert_eq!(
+        ids("agent=crawler").await,
+        vec![acme.clone(), stripe.clone()]
+    );
     assert_eq!(ids("input.company=stripe&ci=true").await.len(), 2);
     assert!(ids("createdAfter=2999-01-01").await.is_empty());
+    // The query language, as the list reads it: qualifiers, OR, negation, text.
+    assert_eq!(ids("q=status%3Afailed").await, vec![stripe.clone()]);
+    assert_eq!(
+        ids("q=agent%3Acrawler+input.company%3AStripe").await,
+        vec![stripe.clone()]
+    );
+    assert_eq!(
+        ids("q=agent%3Acrawler+-status%3Afailed").await,
+        vec![acme.clone()]
+    );
+    assert_eq!(
+        ids("q=status%3Afailed+OR+agent%3Amailer").await.len(),
+        2,
+        "the failed run and the mailer's"
+    );
+    assert_eq!(ids("q=boom").await, vec![stripe.clone()], "full text");
+    assert_eq!(ids("q=agent%3Acrawler&status=failed").await, vec![stripe]);
+}
+
+#[tokio::test]
+async fn a_query_with_a_syntax_error_is_400_naming_q() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (status, _, body) = export(&app, &token, "?q=status%3A(failed").await;
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["field"], "q", "{body}");
+    assert!(body["error"]["position"].is_u64(), "{body}");
 }
 
 #[tokio::test]
