@@ -206,6 +206,26 @@ pub struct RunRowError {
     pub message: String,
 }
 
+/// The runs list's parameters besides `input.<path>`, as [`RunFilter::from_query`] reads them.
+pub const LIST_PARAMS: [&str; 16] = [
+    "status",
+    "agent",
+    "pipeline_id",
+    "campaign",
+    "campaignId",
+    "initiator",
+    "createdAfter",
+    "createdBefore",
+    "minDurationMs",
+    "maxDurationMs",
+    "q",
+    "ci",
+    "limit",
+    "offset",
+    "cursor",
+    "fields",
+];
+
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 
@@ -278,7 +298,8 @@ impl RunFilter {
                 filter.input.push((path.to_string(), value.to_string()));
                 continue;
             }
-            if value.is_empty() {
+            // An empty value is no filter; an unknown name is refused all the same.
+            if value.is_empty() && LIST_PARAMS.contains(&key) {
                 continue;
             }
             match key {

@@ -69,7 +69,10 @@ pub fn validate_view_query(q: &str) -> Result<String, AppError> {
 /// A view's columns as stored (checked by [`Columns`]); an empty list is the default.
 pub fn validate_view_columns(columns: &[String]) -> Result<Option<Vec<String>>, AppError> {
     if columns.iter().any(|name| name.trim().is_empty()) {
-        return Err(AppError::invalid("columns", "a column name must not be empty"));
+        return Err(AppError::invalid(
+            "columns",
+            "a column name must not be empty",
+        ));
     }
     let columns = Columns::from_names("columns", columns.iter().map(String::as_str))?;
     Ok((!columns.is_empty()).then(|| columns.names().to_vec()))

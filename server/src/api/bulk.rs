@@ -32,6 +32,7 @@ struct BulkBody {
     /// string: `{"status": "failed,cancelled", "agent": "crawler", "input.company": "Stripe"}`.
     /// AND-combined with `q`.
     #[serde(default)]
+    #[schema(schema_with = super::filter_object)]
     filter: BTreeMap<String, String>,
     /// The tag to add or remove: required for `tag` and `untag`, refused otherwise.
     #[schema(schema_with = super::tag)]

@@ -62,6 +62,8 @@ pub fn export_request(query: &str, accept: Option<&str>) -> Result<ExportRequest
     let mut filters = Vec::with_capacity(pairs.len());
     for (key, value) in &pairs {
         match key.as_str() {
+            // An empty value is no choice, as for every list parameter.
+            "format" if value.trim().is_empty() => {}
             "format" => {
                 format = Some(match value.trim() {
                     "csv" => Format::Csv,

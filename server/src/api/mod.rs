@@ -157,7 +157,7 @@ fn or_empty(schemas: impl IntoIterator<Item = ObjectBuilder>) -> Schema {
     schemas
         .into_iter()
         .fold(AnyOfBuilder::new(), |any, schema| any.item(schema))
-        .item(string().max_length(Some(0)))
+        .item(string().pattern(Some("^\\s*$")))
         .build()
         .into()
 }
@@ -176,7 +176,7 @@ pub(crate) fn id_filter() -> Schema {
 }
 
 /// One column of a runs list (`model::Columns`): an item field or `input.<path>`.
-const COLUMN: &str = "(id|agent|campaign|status|progress|initiator|summary|createdAt|startedAt|completedAt|durationMs|input|webhookStatus|tags|error|lastSeenAt|input(\\.[^.,\\s]+)+)";
+const COLUMN: &str = "(id|agent|campaign|status|progress|initiator|summary|createdAt|startedAt|completedAt|durationMs|input|webhookStatus|tags|error|lastSeenAt|input(\\.[^.,\\s\\x00-\\x1f\\x7f-\\x9f]+)+)";
 
 /// `fields=`: columns, comma-separated.
 pub(crate) fn fields_filter() -> Schema {
@@ -202,7 +202,8 @@ fn tag_string() -> ObjectBuilder {
         .pattern(Some(TAG))
 }
 
-const TAG: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
+const TAG: &str =
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
 
 /// One tag, or none.
 pub(crate) fn tag() -> Schema {
@@ -218,6 +219,39 @@ pub(crate) fn tag_list() -> Schema {
         .items(tag_string())
         .max_items(Some(20))
         .into()
+}
+
+/// A bulk action's `filter`: the runs list's filter parameters by name, each value
+/// a string the list's parser takes.
+pub(crate) fn filter_object() -> Schema {
+    let statuses = "(requested|queued|running|completed|failed|cancelled)";
+    let date = AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+        .item(string().max_length(Some(0)))
+        .build();
+    let date = Schema::AnyOf(date);
+    let mut object = ObjectBuilder::new()
+        .property_names(Some(string().pattern(Some(
+            "^(status|agent|pipeline_id|campaign|campaignId|initiator|createdAfter|createdBefore|minDurationMs|maxDurationMs|ci|(input|initial_input)(\\.[^.]+)+)$",
+        ))))
+        .additional_properties(Some(string()))
+        .property(
+            "status",
+            string().pattern(Some(format!("^({statuses}(,{statuses})*)?$"))),
+        )
+        .property(
+            "campaign",
+            string().pattern(Some(
+                "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$",
+            )),
+        )
+        .property("createdAfter", date.clone())
+        .property("createdBefore", date)
+        .property("ci", string().pattern(Some("^(true|false|1|0)?$")));
+    for key in ["minDurationMs", "maxDurationMs"] {
+        object = object.property(key, string().pattern(Some("^(-?[0-9]{1,15})?$")));
+    }
+    object.into()
 }
 
 /// A whole number.
