@@ -143,7 +143,14 @@ pub async fn items_below(
     query
         .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
         .push_bind(limit);
-    let rows: Vec<ItemRow> = query.build_query_as().fetch_all(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let rows: Vec<ItemRow> = query.build_query_as().fetch_all(&mut *conn).await?;
+    // A walk reads each page once: what it leaves in the connection's page cache
+    // (up to 32 MB on each of the pool's connections, 256 MB in all) only grows
+    // the server's memory. Exporting 1M runs grew it by 170 MB, then 114 MB more.
+    sqlx::query("PRAGMA shrink_memory")
+        .execute(&mut *conn)
+        .await?;
     let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
     let next = rows.last().map(ItemRow::position).filter(|_| full);
     Ok(ItemBatch {
