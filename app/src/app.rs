@@ -2,6 +2,7 @@
 
 use crate::components::layout::{JustStarted, Layout};
 use crate::pages::{
+    agent_health::AgentHealthPage,
     agents::AgentsPage,
     audit::AuditPage,
     campaigns::{CampaignPage, CampaignsPage},
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/audit") view=AuditPage />
                     <Route path=path!("/settings/storage") view=StoragePage />
                     <Route path=path!("/agents") view=AgentsPage />
+                    <Route path=path!("/agents/:slug") view=AgentHealthPage ssr=SsrMode::Async />
                     <Route path=path!("/views/:id") view=SavedViewPage ssr=SsrMode::Async />
                     <Route path=path!("/campaigns") view=CampaignsPage />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />

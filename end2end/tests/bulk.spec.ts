@@ -49,3 +49,45 @@ test("a bulk retry of all matching runs with its progress, and an export downloa
   expect(csv.length).toBe(8);
   expect(csv.slice(1).sort()).toEqual(["Acme", "Acme", "Globex", "Globex", "Initech", "Stripe", "Stripe"]);
 });
+
+test("ticked rows are what a bulk action changes, and the page's checkbox ticks them all", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const runs: string[] = [];
+  for (const company of ["Umbrella", "Hooli", "Vandelay"]) {
+    const run = await createRun(request, token, { agent: "pick-crawler", input: { company_name: company } });
+    runs.push(run.id);
+  }
+
+  await logIn(page);
+  await gotoHydrated(page, "/?q=agent%3Apick-crawler");
+  const rows = page.locator("table.runs tbody tr");
+  await expect(rows).toHaveCount(3);
+  // The newest first: Vandelay, Hooli, Umbrella. Tick two of them.
+  await page.locator(`tr[data-run-id="${runs[2]}"] input.select-run`).check();
+  await page.locator(`tr[data-run-id="${runs[0]}"] input.select-run`).check();
+  await page.getByLabel("Bulk action").selectOption("cancel");
+  await expect(page.getByRole("button", { name: "Run on 2 selected…" })).toBeVisible();
+  await screenshots(page, "bulk-selected");
+  await page.getByRole("button", { name: "Run on 2 selected…" }).click();
+  const confirmation = page.getByRole("alertdialog", { name: "Confirm the bulk action" });
+  await expect(confirmation).toContainText("Cancel 2 of 2 selected runs?");
+  await confirmation.getByRole("button", { name: "Yes, cancel" }).click();
+  await expect(page.locator(".bulk-job")).toHaveAttribute("data-status", "done");
+  await expect(page.locator(".bulk-job")).toContainText("2 of 2 · 2 changed, 0 skipped, 0 failed");
+  const statusOf = async (id: string) => {
+    const response = await request.get(`/api/runs/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    return (await response.json()).data.status;
+  };
+  expect(await statusOf(runs[0])).toBe("cancelled");
+  expect(await statusOf(runs[1])).toBe("requested");
+  expect(await statusOf(runs[2])).toBe("cancelled");
+
+  // The header's checkbox ticks every row of the page; the selection is then the page.
+  await page.locator(".bulk-job").getByRole("button", { name: "Done" }).click();
+  await page.getByLabel("Select every run on this page").check();
+  await expect(page.locator("input.select-run:checked")).toHaveCount(3);
+  await expect(page.getByRole("button", { name: "Run on 3 selected…" })).toBeVisible();
+  await page.getByRole("button", { name: "Clear selection" }).click();
+  await expect(page.locator("input.select-run:checked")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Run on all 3 matching…" })).toBeVisible();
+});

@@ -111,7 +111,7 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
   expect(await documentWasKept(page)).toBe(true);
 
   // Agent, initiator, dates and durations together.
-  await page.getByLabel("Agent").fill("jobseek-add-company");
+  await page.getByLabel("Agent", { exact: true }).fill("jobseek-add-company");
   await page.getByLabel("Initiator").fill("api");
   await page.getByLabel("Created from").fill("2000-01-01");
   await page.getByLabel("Created before").fill("2999-01-01");
@@ -133,7 +133,7 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
   const before = await page.locator("tbody tr").count();
   await page.reload();
   await expect(page).toHaveURL(url);
-  await expect(page.getByLabel("Agent")).toHaveValue("jobseek-add-company");
+  await expect(page.getByLabel("Agent", { exact: true })).toHaveValue("jobseek-add-company");
   await expect(page.locator("tbody tr")).toHaveCount(before);
 
   // Back returns to the search alone.
@@ -142,7 +142,7 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
 });
 
 test("a filter that matches nothing says so", async ({ page }) => {
-  await page.getByLabel("Agent").fill("no-such-agent");
+  await page.getByLabel("Agent", { exact: true }).fill("no-such-agent");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(page.getByRole("heading", { name: "No runs match these filters" })).toBeVisible();
 });

@@ -13,6 +13,7 @@ mod change;
 mod columns;
 mod detail;
 mod event;
+mod health;
 mod pk;
 pub mod query;
 mod retention;
@@ -35,6 +36,10 @@ pub use columns::{cell_text, input_field, Columns, ProjectedRow, MAX_COLUMNS, RU
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
+pub use health::{
+    exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
+    FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow,
+};
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
 pub use query::{Query, QueryError};
 pub use retention::{

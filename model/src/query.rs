@@ -27,8 +27,9 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use std::fmt;
 use uuid::Uuid;
 
-/// The longest query text accepted, in characters.
-pub const MAX_QUERY_CHARS: usize = 2_000;
+/// The longest query text accepted, in characters: room for a selection of a
+/// whole page of runs (`id:` with 100 ids is 3,703 characters).
+pub const MAX_QUERY_CHARS: usize = 4_000;
 /// How deep parentheses and negations may nest.
 pub const MAX_DEPTH: usize = 12;
 /// How many terms (words, phrases, qualifiers) one query may have: each becomes
@@ -118,6 +119,8 @@ pub enum TermKind {
     Error(String),
     /// `retryOf:*` (any retry, `None`) or `retryOf:<run id>`.
     RetryOf(Option<Uuid>),
+    /// `id:<run id>,<run id>`: these runs (the dashboard's selected rows).
+    Id(Vec<Uuid>),
     Has(Has),
 }
 
@@ -295,6 +298,7 @@ pub const QUALIFIERS: &[(&str, &str)] = &[
     ("progress", "<0.5 (from 0 to 1)"),
     ("error", "the run's error code"),
     ("retryOf", "* for any retry, or the id of the run retried"),
+    ("id", "a run's id (a comma list: any of them)"),
     ("has", "error or campaign"),
 ];
 
@@ -464,6 +468,10 @@ impl fmt::Display for Term {
             TermKind::Error(code) => write!(f, "error:{}", value_text(code)),
             TermKind::RetryOf(None) => f.write_str("retryOf:*"),
             TermKind::RetryOf(Some(id)) => write!(f, "retryOf:{id}"),
+            TermKind::Id(ids) => {
+                let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+                write!(f, "id:{}", ids.join(","))
+            }
             TermKind::Has(Has::Error) => f.write_str("has:error"),
             TermKind::Has(Has::Campaign) => f.write_str("has:campaign"),
         }
@@ -788,6 +796,28 @@ impl Lexer {
                 } else {
                     TermKind::RetryOf(Some(text.parse().map_err(|_| value.invalid(expected))?))
                 }
+            }
+            "id" => {
+                let expected = "a run's id (a comma list: any of them)";
+                let text = value.required(expected)?;
+                let mut ids = Vec::new();
+                let mut at = value.at + usize::from(value.quoted);
+                for part in text.split(',') {
+                    match part.trim().parse::<Uuid>() {
+                        Ok(id) => ids.push(id),
+                        Err(_) => {
+                            return error(
+                                at,
+                                format!(
+                                    "expected {expected} after {}, got \"{part}\"",
+                                    quoted(&value.after)
+                                ),
+                            )
+                        }
+                    }
+                    at += part.chars().count() + 1;
+                }
+                TermKind::Id(ids)
             }
             "has" => {
                 let expected = "error or campaign";
@@ -1368,6 +1398,17 @@ mod tests {
             ),
             ("has:error", TermKind::Has(Has::Error)),
             ("has:campaign", TermKind::Has(Has::Campaign)),
+            (
+                "id:0193a5f0-0000-7000-8000-000000000001",
+                TermKind::Id(vec![id]),
+            ),
+            (
+                "ID:0193a5f0-0000-7000-8000-000000000001,0193a5f0-0000-7000-8000-000000000002",
+                TermKind::Id(vec![
+                    id,
+                    "0193a5f0-0000-7000-8000-000000000002".parse().unwrap(),
+                ]),
+            ),
             ("stripe", TermKind::Word("stripe".into())),
             ("12:30", TermKind::Word("12:30".into())),
             ("a=b", TermKind::Word("a=b".into())),
@@ -1475,6 +1516,8 @@ mod tests {
             ("tag:", 4, "expected a tag after \"tag:\""),
             ("agent:\"\"", 6, "expected an agent's slug"),
             ("retryOf:yes", 8, "expected * (any retry) or the id of the run retried"),
+            ("id:0193a5f0-0000-7000-8000-000000000001,nope", 40, "expected a run's id (a comma list: any of them) after \"id:\", got \"nope\""),
+            ("id:", 3, "expected a run's id"),
             ("has:tags", 4, "expected error or campaign after \"has:\", got \"tags\""),
             ("input.:x", 0, "expected a field path such as input.company.name"),
             ("input.a..b:x", 0, "expected a field path"),
@@ -1513,7 +1556,7 @@ mod tests {
         let long = "a".repeat(MAX_QUERY_CHARS + 1);
         let error = fails(&long);
         assert_eq!(error.position, MAX_QUERY_CHARS);
-        assert!(error.message.contains("at most 2000"), "{error}");
+        assert!(error.message.contains("at most 4000"), "{error}");
         assert!(Query::parse(&"a".repeat(MAX_QUERY_CHARS)).is_ok());
 
         let deep = format!(

@@ -1,8 +1,10 @@
-//! The runs list's actions on every matching run: export (a download of the
-//! list's filters as CSV or NDJSON, every run, not one page) and bulk actions
-//! (cancel, retry, tag, untag, delete). A bulk action is previewed first (the
-//! exact count it would change, in a confirmation), then runs as a job whose
-//! progress the live stream reports.
+//! The runs list's actions on many runs: export (a download of the list's
+//! filters as CSV or NDJSON, every run, not one page) and bulk actions (cancel,
+//! retry, tag, untag, delete) on the rows the user ticked or on every matching
+//! run. A bulk action is previewed first (the exact count it would change, in a
+//! confirmation), then runs as a job whose progress the live stream reports. The
+//! ticked rows travel as the query language's `id:` term, so a selection is a
+//! query like any other.
 
 use crate::components::layout::IfRole;
 use crate::components::progress_bar::ProgressBar;
@@ -10,6 +12,60 @@ use crate::functions::bulk::{cancel_bulk, preview_bulk, start_bulk};
 use crate::live::on_change;
 use leptos::prelude::*;
 use model::{format_count, BulkAction, BulkJob, BulkPreview, ChangeData, Role};
+use uuid::Uuid;
+
+/// The rows ticked on a runs list, in the order they were ticked: what "Run on
+/// N selected" covers. Cleared when the list's filters change.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection(pub RwSignal<Vec<Uuid>>);
+
+impl Selection {
+    pub fn new() -> Self {
+        Self(RwSignal::new(Vec::new()))
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.0.with(|ids| ids.contains(&id))
+    }
+
+    /// Ticks or unticks one row.
+    pub fn set(&self, id: Uuid, ticked: bool) {
+        self.0.update(|ids| {
+            ids.retain(|other| *other != id);
+            if ticked {
+                ids.push(id);
+            }
+        });
+    }
+
+    /// Ticks or unticks every row of a page.
+    pub fn set_all(&self, page: &[Uuid], ticked: bool) {
+        self.0.update(|ids| {
+            ids.retain(|other| !page.contains(other));
+            if ticked {
+                ids.extend_from_slice(page);
+            }
+        });
+    }
+
+    pub fn clear(&self) {
+        self.0.set(Vec::new());
+    }
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The query string of a job over exactly these runs.
+fn selection_query(ids: &[Uuid]) -> String {
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", &format!("id:{}", ids.join(",")))
+        .finish()
+}
 
 /// The list's query string without paging: what an export or a job covers.
 fn without_paging(query: &str) -> String {
@@ -48,8 +104,16 @@ pub fn ExportLinks(query: Signal<String>) -> impl IntoView {
 #[derive(Clone, Debug, PartialEq)]
 enum Stage {
     Choosing,
-    Confirming(BulkAction, Option<String>, BulkPreview),
+    /// The action, its tag, the preview, and the query string it covers.
+    Confirming(BulkAction, Option<String>, BulkPreview, Covered),
     Working(BulkJob),
+}
+
+/// What a job covers: the ticked rows or every matching run, as a query string.
+#[derive(Clone, Debug, PartialEq)]
+struct Covered {
+    query: String,
+    selected: bool,
 }
 
 fn verb(action: BulkAction) -> &'static str {
@@ -62,10 +126,14 @@ fn verb(action: BulkAction) -> &'static str {
     }
 }
 
-/// "Run on all matching…": choose an action, confirm the previewed count,
-/// then follow the job's progress.
+/// "Run on N selected…" or "Run on all matching…": choose an action, confirm
+/// the previewed count, then follow the job's progress.
 #[component]
-pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl IntoView {
+pub fn BulkActions(
+    query: Signal<String>,
+    total: Signal<Option<i64>>,
+    selection: Selection,
+) -> impl IntoView {
     let stage = RwSignal::new(Stage::Choosing);
     let error = RwSignal::new(None::<String>);
     let action = NodeRef::<leptos::html::Select>::new();
@@ -88,26 +156,40 @@ pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl In
         event.prevent_default();
         let action = chosen.get_untracked();
         let tag = action.takes_tag().then(chosen_tag).flatten();
-        let query = without_paging(&query.get_untracked());
+        let covered = selection.0.with_untracked(|ids| {
+            if ids.is_empty() {
+                Covered {
+                    query: without_paging(&query.get_untracked()),
+                    selected: false,
+                }
+            } else {
+                Covered {
+                    query: selection_query(ids),
+                    selected: true,
+                }
+            }
+        });
         leptos::task::spawn_local(async move {
-            match preview_bulk(action, query, tag.clone()).await {
+            match preview_bulk(action, covered.query.clone(), tag.clone()).await {
                 Ok(preview) => {
                     error.set(None);
-                    stage.set(Stage::Confirming(action, tag, preview));
+                    stage.set(Stage::Confirming(action, tag, preview, covered));
                 }
                 Err(failed) => error.set(Some(failed.to_string())),
             }
         });
     };
     let confirm = move |_| {
-        let Stage::Confirming(action, tag, _) = stage.get_untracked() else {
+        let Stage::Confirming(action, tag, _, covered) = stage.get_untracked() else {
             return;
         };
-        let query = without_paging(&query.get_untracked());
         leptos::task::spawn_local(async move {
-            match start_bulk(action, query, tag).await {
+            match start_bulk(action, covered.query, tag).await {
                 Ok(job) => {
                     error.set(None);
+                    if covered.selected {
+                        selection.clear();
+                    }
                     stage.set(Stage::Working(job));
                 }
                 Err(failed) => error.set(Some(failed.to_string())),
@@ -137,11 +219,15 @@ pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl In
             chosen.set(picked);
         }
     };
-    let matching = move || {
-        total
+    let ticked = move || selection.0.with(Vec::len);
+    let any_ticked = move || ticked() != 0;
+    let matching = move || match ticked() {
+        0 => total
             .get()
             .map(|total| format!("Run on all {} matching…", format_count(total)))
-            .unwrap_or_else(|| "Run on all matching…".to_string())
+            .unwrap_or_else(|| "Run on all matching…".to_string()),
+        1 => "Run on 1 selected…".to_string(),
+        ticked => format!("Run on {} selected…", format_count(ticked as i64)),
     };
     view! {
         <IfRole needed=Role::Member>
@@ -160,9 +246,13 @@ pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl In
                                 <input node_ref=tag type="text" maxlength="64" required placeholder="tag" aria-label="Tag" />
                             </Show>
                             <button type="submit" class="button subtle">{matching}</button>
+                            <Show when=any_ticked>
+                                <button type="button" class="button subtle" on:click=move |_| selection.clear()>"Clear selection"</button>
+                            </Show>
                         </form>
                     }.into_any(),
-                    Stage::Confirming(action, tag, preview) => {
+                    Stage::Confirming(action, tag, preview, covered) => {
+                        let which = if covered.selected { "selected" } else { "matching" };
                         let what = match &tag {
                             Some(tag) => format!("{} “{tag}”", verb(action).to_lowercase()),
                             None => verb(action).to_lowercase(),
@@ -171,7 +261,7 @@ pub fn BulkActions(query: Signal<String>, total: Signal<Option<i64>>) -> impl In
                         view! {
                             <div class="bulk-confirm" role="alertdialog" aria-label="Confirm the bulk action">
                                 <p>
-                                    <strong>{format!("{} {} of {} matching runs?", verb(action), format_count(preview.would_change), format_count(preview.matched))}</strong>
+                                    <strong>{format!("{} {} of {} {which} runs?", verb(action), format_count(preview.would_change), format_count(preview.matched))}</strong>
                                     {(unchanged > 0).then(|| format!(" {} would be left as they are (the action does not apply to them).", format_count(unchanged)))}
                                 </p>
                                 <button type="button" class="button primary" class:danger=action == BulkAction::Delete
@@ -222,5 +312,18 @@ mod tests {
             "/api/runs/export?status=failed&fields=input.x&format=csv"
         );
         assert_eq!(export_href("", "ndjson"), "/api/runs/export?format=ndjson");
+    }
+
+    #[test]
+    fn a_selection_is_a_query_of_its_ids() {
+        let one: Uuid = "0193a5f0-0000-7000-8000-000000000001".parse().unwrap();
+        let two: Uuid = "0193a5f0-0000-7000-8000-000000000002".parse().unwrap();
+        let query = selection_query(&[one, two]);
+        let q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(q, vec![("q".to_string(), format!("id:{one},{two}"))]);
+        let parsed = model::query::Query::parse(&q[0].1).unwrap().unwrap();
+        assert_eq!(parsed.to_string(), format!("id:{one},{two}"));
     }
 }

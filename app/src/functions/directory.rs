@@ -2,15 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use model::{Agent, AppError, Campaign, RunStatus};
+use model::{Agent, AgentDay, AgentStats, AppError, Campaign, RunStatus};
 use serde::{Deserialize, Serialize};
 
-/// An agent with its runs by status and its latest run's time.
+/// An agent with its runs by status, its latest run's time and its last 24 hours.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentOverview {
     pub agent: Agent,
     pub counts: Vec<(RunStatus, i64)>,
     pub last_run_at: Option<DateTime<Utc>>,
+    pub last_day: AgentDay,
 }
 
 #[server(prefix = "/fn", endpoint = "list_agent_overviews")]
@@ -18,14 +19,40 @@ pub async fn list_agent_overviews() -> Result<Vec<AgentOverview>, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
         let activity = store::db::agents::agent_activity(&state.db.read, user.account_pk).await?;
+        let mut last_days =
+            store::db::health::agents_last_day(&state.db.read, user.account_pk).await?;
         Ok(activity
             .into_iter()
             .map(|(agent, counts, last)| AgentOverview {
+                last_day: last_days.remove(&agent.slug).unwrap_or_default(),
                 agent: agent.as_seen_by(user.role),
                 counts,
                 last_run_at: last.map(store::db::from_ms),
             })
             .collect())
+    })
+    .await
+}
+
+/// An agent's health page: the agent and its numbers over `window` (`24h`, `7d`, `30d`).
+#[server(prefix = "/fn", endpoint = "agent_health")]
+pub async fn agent_health(slug: String, window: String) -> Result<(Agent, AgentStats), AppError> {
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let window = if window.is_empty() {
+            model::StatsWindow::default()
+        } else {
+            model::StatsWindow::parse(&window)?
+        };
+        let stats =
+            store::db::health::agent_stats(&state.db.read, user.account_pk, &slug, window, None)
+                .await?;
+        let agent = store::db::agents::list_agents(&state.db.read, user.account_pk)
+            .await?
+            .into_iter()
+            .find(|agent| agent.slug == slug)
+            .ok_or(AppError::NotFound)?;
+        Ok((agent.as_seen_by(user.role), stats))
     })
     .await
 }

@@ -1,4 +1,5 @@
-//! Agents (`/agents`): slug, runs by status, last run, and for owners the
+//! Agents (`/agents`): slug (leading to its health page), its last 24 hours
+//! (runs, success rate, duration p95), runs by status, last run, and for owners the
 //! dispatch URL and the limits that keep runs from staying stuck (heartbeat
 //! timeout, maximum run time, queue timeout, maximum attempts, claim lease).
 
@@ -9,7 +10,7 @@ use crate::functions::directory::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::{format_secs, format_timestamp, AgentLimits, Role};
+use model::{format_count, format_duration_ms, format_secs, format_timestamp, AgentLimits, Role};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
@@ -41,7 +42,7 @@ pub fn AgentsPage() -> impl IntoView {
                         Ok(list) => view! {
                             <div class="table-wrap">
                                 <table class="agents">
-                                    <thead><tr><th>"Agent"</th><th>"Runs by status"</th><th>"Last run"</th><th>"Limits"</th><th>"Dispatch URL"</th></tr></thead>
+                                    <thead><tr><th>"Agent"</th><th>"Last 24 h"</th><th>"Runs by status"</th><th>"Last run"</th><th>"Limits"</th><th>"Dispatch URL"</th></tr></thead>
                                     <tbody>{list.into_iter().map(|overview| view! { <AgentRow overview save save_limits /> }).collect_view()}</tbody>
                                 </table>
                             </div>
@@ -71,8 +72,25 @@ fn AgentRow(
     view! {
         <tr data-agent=slug.clone()>
             <td>
-                <a href=format!("/?agent={slug}")><code>{slug.clone()}</code></a>
+                <a href=format!("/agents/{slug}") title="Health"><code>{slug.clone()}</code></a>
                 {overview.agent.name.clone().map(|name| view! { <div class="muted">{name}</div> })}
+            </td>
+            <td class="last-day">
+                {
+                    let day = overview.last_day.clone();
+                    if day.runs == 0 {
+                        view! { <span class="muted">"no runs"</span> }.into_any()
+                    } else {
+                        view! {
+                            <a href=format!("/agents/{slug}")>{format!("{} runs", format_count(day.runs))}</a>
+                            <div class="muted">
+                                {day.success_rate.map(|rate| format!("{:.0} % succeeded", rate * 100.0)).unwrap_or_else(|| "none finished".into())}
+                                {day.duration_p95_ms.map(|ms| format!(" · p95 {}", format_duration_ms(ms))).unwrap_or_default()}
+                            </div>
+                        }
+                        .into_any()
+                    }
+                }
             </td>
             <td class="counts">
                 {overview

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod agent_health;
 pub mod agents;
 pub mod audit;
 pub mod campaigns;

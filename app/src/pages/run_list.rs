@@ -4,8 +4,8 @@
 //! renders the filtered page directly; after hydration, changing a filter swaps the
 //! list without a page reload.
 
-use crate::components::bulk_actions::{BulkActions, ExportLinks};
-use crate::components::layout::SignedInRole;
+use crate::components::bulk_actions::{BulkActions, ExportLinks, Selection};
+use crate::components::layout::{IfRole, SignedInRole};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::query_box::QueryBox;
 use crate::components::runs_chart::RunsChart;
@@ -18,9 +18,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
-    cell_text, format_duration_ms, format_timestamp, input_field, AppError, RunListView, RunRow,
-    RunStatus,
+    cell_text, format_duration_ms, format_timestamp, input_field, AppError, Role, RunListView,
+    RunRow, RunStatus,
 };
+use uuid::Uuid;
 
 /// The pairs of a query string (without its `?`).
 fn pairs(query: &str) -> Vec<(String, String)> {
@@ -159,6 +160,10 @@ pub fn RunsExplorer(
         href("", &all).trim_start_matches('?').to_string()
     });
     let runs = Resource::new(move || scope.get(), list_runs);
+    // Ticked rows belong to the filters they were ticked under.
+    let selection = Selection::new();
+    provide_context(selection);
+    Effect::watch(move || scope.get(), move |_, _, _| selection.clear(), false);
     let total = Signal::derive(move || runs.get().and_then(Result::ok).map(|view| view.page.total));
     // Live: a change that can touch a row (or a count) reloads the page's view,
     // under the same filters; a burst of changes is one reload.
@@ -176,7 +181,7 @@ pub fn RunsExplorer(
             <AddColumnForm query />
             <ExportLinks query=Signal::from(scope) />
         </div>
-        <BulkActions query=Signal::from(scope) total />
+        <BulkActions query=Signal::from(scope) total selection />
         <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
             {move || Suspend::new(async move {
                 let current = query.get_untracked();
@@ -444,6 +449,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         .filter(|_| more)
         .map(|cursor| at_page(&base, &query, "cursor", &cursor));
     let columns = input_columns(&query);
+    let page_ids: Vec<Uuid> = page.runs.iter().map(|run| run.id).collect();
     let column_headers = columns
         .iter()
         .map(|path| {
@@ -462,6 +468,9 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
             <table class="runs">
                 <thead>
                     <tr>
+                        <IfRole needed=Role::Member>
+                            <th scope="col" class="select-cell"><SelectPage ids=page_ids.clone() /></th>
+                        </IfRole>
                         <th scope="col">"Status"</th>
                         <th scope="col">"Agent"</th>
                         <th scope="col">"Summary"</th>
@@ -506,6 +515,11 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
             view! { <a class="tag" href=filter>{tag.clone()}</a> }
         })
         .collect_view();
+    let title = run
+        .summary
+        .clone()
+        .unwrap_or_else(|| format!("{} run", run.agent));
+    let row_label = title.clone();
     let duration = match (run.duration_ms, run.status) {
         (Some(ms), _) => format_duration_ms(ms),
         (None, RunStatus::Running) => "running…".to_string(),
@@ -513,10 +527,13 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
     };
     view! {
         <tr data-run-id=run.id.to_string()>
+            <IfRole needed=Role::Member>
+                <td class="select-cell"><SelectRow id=run.id label=row_label.clone() /></td>
+            </IfRole>
             <td><StatusBadge status=run.status /></td>
             <td class="agent">{run.agent.clone()}</td>
             <td class="summary">
-                <a href=format!("/runs/{}", run.id)>{run.summary.unwrap_or_else(|| format!("{} run", run.agent))}</a>
+                <a href=format!("/runs/{}", run.id)>{title.clone()}</a>
                 {(!run.tags.is_empty()).then(|| view! { <span class="tags">{tags}</span> })}
             </td>
             <td>{run.campaign.unwrap_or_default()}</td>
@@ -527,6 +544,30 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
             <td class="progress-cell"><ProgressBar progress=run.progress /></td>
             {cells}
         </tr>
+    }
+}
+
+/// The checkbox that ticks one row for "Run on N selected".
+#[component]
+fn SelectRow(id: Uuid, label: String) -> impl IntoView {
+    let selection = expect_context::<Selection>();
+    view! {
+        <input type="checkbox" class="select-run" aria-label=format!("Select {label}")
+            prop:checked=move || selection.contains(id)
+            on:change=move |event| selection.set(id, event_target_checked(&event)) />
+    }
+}
+
+/// The header's checkbox: ticks or unticks every row of the page.
+#[component]
+fn SelectPage(ids: Vec<Uuid>) -> impl IntoView {
+    let selection = expect_context::<Selection>();
+    let page = ids.clone();
+    let all = move || !ids.is_empty() && ids.iter().all(|id| selection.contains(*id));
+    view! {
+        <input type="checkbox" class="select-page" aria-label="Select every run on this page"
+            prop:checked=all
+            on:change=move |event| selection.set_all(&page, event_target_checked(&event)) />
     }
 }
 

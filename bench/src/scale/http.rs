@@ -93,21 +93,20 @@ fn form_value(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// One request; `Ok(false)` when it answered anything but 200.
-async fn fetch(request: reqwest::RequestBuilder) -> bool {
-    match request.send().await {
-        Ok(response) => {
-            let ok = response.status() == 200;
-            response.bytes().await.is_ok() && ok
-        }
-        Err(_) => false,
-    }
+/// One request: the size of its body when it answered 200, `None` otherwise.
+async fn fetch(request: reqwest::RequestBuilder) -> Option<usize> {
+    let response = request.send().await.ok()?;
+    let ok = response.status() == 200;
+    let body = response.bytes().await.ok()?;
+    ok.then_some(body.len())
 }
 
 /// Latency of one request at a time.
 pub struct Latency {
     pub millis: Percentiles,
     pub errors: usize,
+    /// The largest answer's body, in bytes (what a page of this read weighs).
+    pub bytes: usize,
 }
 
 pub async fn latency(clients: &Clients, case: &Case, budget: Duration, max: usize) -> Latency {
@@ -116,17 +115,20 @@ pub async fn latency(clients: &Clients, case: &Case, budget: Duration, max: usiz
     }
     let mut times = Vec::new();
     let mut errors = 0;
+    let mut bytes = 0;
     let started = Instant::now();
     while times.len() < max && (times.len() < 5 || started.elapsed() < budget) {
         let began = Instant::now();
-        if !fetch(clients.request(case)).await {
-            errors += 1;
+        match fetch(clients.request(case)).await {
+            Some(size) => bytes = bytes.max(size),
+            None => errors += 1,
         }
         times.push(millis(began.elapsed()));
     }
     Latency {
         millis: Percentiles::new(times),
         errors,
+        bytes,
     }
 }
 
@@ -179,7 +181,7 @@ pub async fn throughput(
         let (done, errors) = (done.clone(), errors.clone());
         async move {
             while Instant::now() < deadline {
-                if !fetch(clients.request(case)).await {
+                if fetch(clients.request(case)).await.is_none() {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
                 done.fetch_add(1, Ordering::Relaxed);
@@ -293,7 +295,7 @@ async fn concurrent_posts(
                 .bearer_auth(&run.runner_token)
                 .header("content-type", "application/json")
                 .body(payload);
-            if !fetch(request).await {
+            if fetch(request).await.is_none() {
                 errors += 1;
             }
             times.push(millis(began.elapsed()));

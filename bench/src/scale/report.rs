@@ -145,8 +145,12 @@ impl Figures<'_> {
         });
         vec![
             Row {
-                figure: format!("{}: p50 / p99 (ms)", case.name),
-                runboard: p50_p99(&read.latency.millis),
+                figure: format!("{}: p50 / p99 (ms), answer size", case.name),
+                runboard: format!(
+                    "{} ({:.1} KB)",
+                    p50_p99(&read.latency.millis),
+                    read.latency.bytes as f64 / 1024.0
+                ),
                 raw: p50_p99(&read.raw.whole),
                 ratio: format!("{:.1}×", p99 / raw_p99),
                 target: latency_target

@@ -3,10 +3,12 @@
 use super::auth::Caller;
 use crate::http::{ok, ApiJson, ApiResult, Envelope, ErrorEnvelope};
 use app::state::AppState;
-use axum::extract::{Path, State};
-use model::{Agent, Role};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use model::{Agent, AgentStats, AppError, Role, StatsBucket, StatsWindow};
 use serde::{Deserialize, Deserializer, Serialize};
 use store::db::agents::{self, AgentUpdate};
+use store::db::health;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -100,8 +102,54 @@ async fn put_agent(
     ok(agents::put_agent(&state.db, &caller.actor(), &slug, update).await?)
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct StatsParams {
+    /// How far back: `24h` (default), `7d` or `30d`, ending with the current hour.
+    #[param(pattern = "^(24h|7d|30d)$")]
+    window: Option<String>,
+    /// The width of each of `buckets`: `1h`, `6h` or `1d` (default: 1h for 24h, 6h for 7d, 1d for 30d).
+    #[param(pattern = "^(1h|6h|1d)$")]
+    bucket: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/agents/{slug}/stats", tag = "agents",
+    params(("slug" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$", description = "The agent's slug"), StatsParams),
+    description = "The agent's health over a window, for the runs created in it: counts by status, success \
+        rate (completed over finished), duration and queue-wait percentiles, cache-hit and retry rates, \
+        the steps that fail most, token and cost totals when runners report `metadata.tokens` and \
+        `metadata.costUsd`, and chart buckets. Read from hourly rollups; percentiles are histogram \
+        estimates at most 19 % above the exact value.",
+    responses((status = 200, body = Envelope<AgentStats>),
+        (status = 400, description = "An unknown window or bucket", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, description = "No such agent in the caller's account", body = ErrorEnvelope)))]
+async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    params: Result<Query<StatsParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(params) =
+        params.map_err(|rejection| AppError::invalid("query", rejection.body_text()))?;
+    let window = params
+        .window
+        .as_deref()
+        .map(StatsWindow::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let bucket = params
+        .bucket
+        .as_deref()
+        .map(StatsBucket::parse)
+        .transpose()?;
+    ok(health::agent_stats(&state.db.read, caller.account_pk, &slug, window, bucket).await?)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(put_agent))
+        .routes(routes!(stats))
 }

@@ -548,6 +548,59 @@ async fn jobs_and_their_runs_belong_to_one_account() {
     assert_eq!(list["data"]["jobs"], json!([]));
 }
 
+/// The dashboard's "Run on N selected" sends the ticked rows as `id:`: the job
+/// covers exactly those runs of the caller's account, whatever else matches.
+#[tokio::test]
+async fn selected_runs_by_id_are_exactly_what_a_job_changes() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let other = app.other_account_token().await;
+    let account = app.owner_account().await;
+    insert_runs(&app, account, "crawler", 10, RunStatus::Running, &[]).await;
+    let (theirs, _) = app.create_run(&other, json!({"agent": "crawler"})).await;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE account_pk = ? ORDER BY pk LIMIT 3")
+            .bind(account)
+            .fetch_all(&app.db.read)
+            .await
+            .unwrap();
+    let q = format!("id:{},{theirs}", ids.join(","));
+    let (status, preview) = bulk(
+        &app,
+        &token,
+        json!({"action": "cancel", "q": q, "dryRun": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        preview["data"],
+        json!({"matched": 3, "wouldChange": 3}),
+        "another account's run id matches nothing"
+    );
+    let id = start(&app, &token, json!({"action": "cancel", "q": q})).await;
+    assert_eq!(counts(&finished(&app, &token, &id).await), (3, 3, 0, 0));
+    let cancelled: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE account_pk = ? AND status = 'cancelled' ORDER BY pk",
+    )
+    .bind(account)
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
+    assert_eq!(cancelled, ids, "exactly the selected runs");
+    assert_eq!(
+        statuses(&app, "crawler").await,
+        vec![
+            ("cancelled".to_string(), 3),
+            ("requested".to_string(), 1),
+            ("running".to_string(), 7)
+        ]
+    );
+    let (_, run) = app
+        .call(Method::GET, &format!("/api/runs/{theirs}"), &other, None)
+        .await;
+    assert_eq!(run["data"]["status"], "requested", "{run}");
+}
+
 #[tokio::test]
 async fn bad_input_is_400_naming_the_field_and_roles_apply() {
     let app = spawn_app().await;

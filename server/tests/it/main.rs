@@ -13,6 +13,7 @@ mod csrf;
 mod database;
 mod demo;
 mod export;
+mod health;
 mod helpers;
 mod live;
 mod login;

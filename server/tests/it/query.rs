@@ -567,7 +567,7 @@ async fn a_query_that_does_not_parse_is_a_400_naming_q_and_the_position() {
             );
         }
     }
-    let long = "a ".repeat(1_001);
+    let long = "a ".repeat(2_001);
     let (status, body) = app
         .call(
             Method::GET,
@@ -581,7 +581,7 @@ async fn a_query_that_does_not_parse_is_a_400_naming_q_and_the_position() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("at most 2000"),
+            .contains("at most 4000"),
         "{body}"
     );
 }

@@ -630,6 +630,18 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         cases.push(format!("{base}{joiner}cursor={cursor}"));
     }
     cases.push(format!("cursor={deep_created}.{deep_pk}"));
+    // A selection of rows (`id:`), alone and beside other filters.
+    let picked: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE account_pk = ? ORDER BY pk DESC LIMIT 3 OFFSET 500",
+    )
+    .bind(fx.account_pk)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let picked = format!("id:{}", picked.join(","));
+    cases.push(format!("q={}", encode(&picked)));
+    cases.push(format!("q={}&status=failed", encode(&picked)));
+    cases.push(format!("q={}", encode(&format!("{picked} OR tag:nightly"))));
     cases.push(format!("status=completed&cursor={deep_created}.{deep_pk}"));
 
     let first_day = now.div_euclid(DAY_MS) - CHART_DAYS + 1;

@@ -483,6 +483,14 @@ fn push_term(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, term: &Ter
                 .push_bind(account_pk)
                 .push(")");
         }
+        TermKind::Id(ids) => {
+            query.push("r.id IN (");
+            let mut separated = query.separated(", ");
+            for id in ids {
+                separated.push_bind(id.to_string());
+            }
+            query.push(")");
+        }
         TermKind::Has(Has::Error) => {
             query.push(format!(
                 "{} IS NOT NULL",

@@ -25,6 +25,7 @@ pub mod changes;
 pub mod deliveries;
 pub mod events;
 pub mod filter;
+pub mod health;
 pub mod members;
 pub mod outbox;
 pub mod prune;

@@ -191,8 +191,16 @@ fn daily_counts_sql(
              FROM (SELECT r.created_at, r.status FROM runs r",
         );
         push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
+        // With a duration range, the chart reads the duration index and checks
+        // the days on each match (up to the cap): statistics sampled from the
+        // file's layout may otherwise prefer walking every run of the chart's days.
+        let by_duration = filter.min_duration_ms.is_some() || filter.max_duration_ms.is_some();
         query
-            .push(" AND r.created_at >= ")
+            .push(if by_duration {
+                " AND +r.created_at >= "
+            } else {
+                " AND r.created_at >= "
+            })
             .push_bind(first * DAY_MS)
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
