@@ -57,12 +57,13 @@ fn bar_end(stats: &AgentStats, index: usize) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or(stats.to)
 }
 
-/// A round axis maximum at or above `value`: 1, 2 or 5 times a power of ten.
+/// A round axis maximum at or above `value` whose half is round too: 1, 2 or 4
+/// times a power of ten.
 pub fn axis_max(value: f64) -> f64 {
     let value = value.max(1.0);
     let mut step = 1.0;
     loop {
-        for factor in [1.0, 2.0, 5.0] {
+        for factor in [1.0, 2.0, 4.0] {
             if step * factor >= value {
                 return step * factor;
             }
@@ -226,14 +227,16 @@ fn StatusChart(stats: AgentStats) -> impl IntoView {
             let height = count as f64 / top * plot_height;
             y -= height;
             let href = runs_href(&stats.agent, bar.start, end, Some(status.as_str()));
+            // In a `g`, so that the macro makes an SVG link (not an HTML one)
+            // when the chart is drawn in the browser.
             shapes.push(view! {
-                <a href=href>
+                <g><a href=href>
                     <rect class=format!("chart-bar status-{}", status.as_str())
                         x=format!("{:.1}", x + slot * 0.12) y=format!("{y:.1}")
                         width=format!("{:.1}", slot * 0.76) height=format!("{height:.1}")>
                         <title>{format!("{}: {count} {}", bar_label(&stats, bar), status.as_str())}</title>
                     </rect>
-                </a>
+                </a></g>
             }.into_any());
         }
         if index % label_every == 0 {
@@ -327,11 +330,11 @@ fn DurationChart(stats: AgentStats) -> impl IntoView {
             let (x, y) = point(index, p95);
             let href = runs_href(&stats.agent, bar.start, bar_end(&stats, index), Some("completed,failed,cancelled"));
             Some(view! {
-                <a href=href>
+                <g><a href=href>
                     <circle class="chart-dot p95" cx=format!("{x:.1}") cy=format!("{y:.1}") r="3.5">
                         <title>{format!("{}: p50 {}, p95 {}", bar_label(&stats, bar), millis(bar.duration_ms.p50), millis(Some(p95)))}</title>
                     </circle>
-                </a>
+                </a></g>
             })
         })
         .collect_view();
@@ -394,10 +397,11 @@ mod tests {
     #[test]
     fn axis_tops_are_round() {
         assert_eq!(axis_max(0.0), 1.0);
-        assert_eq!(axis_max(3.0), 5.0);
+        assert_eq!(axis_max(3.0), 4.0);
+        assert_eq!(axis_max(5.0), 10.0);
         assert_eq!(axis_max(17.0), 20.0);
-        assert_eq!(axis_max(5_000.0), 5_000.0);
-        assert_eq!(axis_max(5_001.0), 10_000.0);
+        assert_eq!(axis_max(4_000.0), 4_000.0);
+        assert_eq!(axis_max(4_001.0), 10_000.0);
     }
 
     #[test]
