@@ -333,6 +333,27 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
         p99_target: Some(TARGET_P99_MS),
         rate_target: None,
     });
+    // An agent's health over each window, for the busiest agent (the rollups).
+    let busiest = AGENTS[0].slug;
+    for window in model::StatsWindow::ALL {
+        cases.push(Case {
+            name: format!("agent stats, {} of {busiest}", window.as_str()),
+            path: format!("/api/agents/{busiest}/stats?window={}", window.as_str()),
+            auth: Auth::Bearer,
+            pieces: vec![Piece {
+                name: "agent stats",
+                work: Work::Call(Box::new(move |pool| {
+                    Box::pin(async move {
+                        store::db::health::agent_stats(&pool, account_pk, busiest, window, None)
+                            .await
+                            .map(|_| ())
+                    })
+                })),
+            }],
+            p99_target: Some(TARGET_P99_MS),
+            rate_target: None,
+        });
+    }
     cases.push(Case {
         name: "runs list page GET / (server-rendered)".into(),
         path: "/".into(),
