@@ -4,14 +4,11 @@
 //! filter is walked by [`text_search`]. A request reads the query's relative
 //! times at one `now` for all of them ([`Conditions`]).
 
-use super::read::parse_tags;
+use super::walk::{ItemRow, ITEM_COLUMNS, ITEM_JOINS};
 use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{
-    AccountPk, AppError, DayCounts, RunFilter, RunPage, RunRow, RunRowError, RunStatus,
-    WebhookStatus,
-};
+use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunStatus};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the `(created_at, pk)` of the last run of a page.
@@ -382,64 +379,6 @@ fn input_field_alone(conditions: &Conditions) -> Option<(&str, &str)> {
     (*filter == only_input).then_some((path.as_str(), value.as_str()))
 }
 
-/// What a runs list row reads, from `runs r` and [`LIST_JOINS`].
-const LIST_COLUMNS: &str = "SELECT r.pk, r.id, a.slug, c.name, r.status, r.progress, r.initiator,
-        r.summary, r.created_at, r.started_at, r.completed_at, r.duration_ms, r.input,
-        r.webhook_status, r.tags, r.error_code, r.error_message, r.last_seen_at";
-const LIST_JOINS: &str =
-    " JOIN agents a ON a.pk = r.agent_pk LEFT JOIN campaigns c ON c.pk = r.campaign_pk";
-
-/// A row of [`LIST_COLUMNS`].
-#[derive(sqlx::FromRow)]
-struct ListRow {
-    pk: i64,
-    id: String,
-    slug: String,
-    name: Option<String>,
-    status: String,
-    progress: f64,
-    initiator: Option<String>,
-    summary: Option<String>,
-    created_at: i64,
-    started_at: Option<i64>,
-    completed_at: Option<i64>,
-    duration_ms: Option<i64>,
-    input: String,
-    webhook_status: String,
-    tags: Option<String>,
-    error_code: Option<String>,
-    error_message: Option<String>,
-    last_seen_at: Option<i64>,
-}
-
-impl ListRow {
-    /// The row as the list shows it; `None` for a row whose stored id or status
-    /// does not parse (never written by this server).
-    fn into_run_row(self) -> Option<RunRow> {
-        Some(RunRow {
-            id: self.id.parse().ok()?,
-            agent: self.slug,
-            campaign: self.name,
-            status: self.status.parse().ok()?,
-            progress: self.progress,
-            initiator: self.initiator,
-            summary: self.summary,
-            created_at: from_ms(self.created_at),
-            started_at: self.started_at.map(from_ms),
-            completed_at: self.completed_at.map(from_ms),
-            duration_ms: self.duration_ms,
-            input: serde_json::from_str(&self.input).ok()?,
-            webhook_status: WebhookStatus::parse(&self.webhook_status),
-            tags: parse_tags(self.tags.as_deref()),
-            error: self.error_message.map(|message| RunRowError {
-                code: self.error_code,
-                message,
-            }),
-            last_seen_at: self.last_seen_at.map(from_ms),
-        })
-    }
-}
-
 /// One page of an account's runs, newest first, with the total that match.
 pub async fn list_runs(
     pool: &SqlitePool,
@@ -448,7 +387,7 @@ pub async fn list_runs(
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
     let conditions = Conditions::new(filter, now_ms())?;
-    let rows: Vec<ListRow> = match conditions.split_text() {
+    let rows: Vec<ItemRow> = match conditions.split_text() {
         Some((text, others)) => {
             // Newest first by run key; a cursor's key is where the page starts.
             let below = filter
@@ -466,13 +405,13 @@ pub async fn list_runs(
                     .map(|found| found.pk)
                     .collect();
             let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
-            let mut rows: Vec<ListRow> = sqlx::query_as(&format!(
-                "{LIST_COLUMNS} FROM runs r {LIST_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
+            let mut rows: Vec<ItemRow> = sqlx::query_as(&format!(
+                "{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
             ))
             .bind(keys)
             .fetch_all(pool)
             .await?;
-            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.pk));
+            rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.position().pk));
             rows
         }
         None => {
@@ -484,11 +423,13 @@ pub async fn list_runs(
     };
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| {
-            rows.last()
-                .map(|row| format!("{}.{}", row.created_at, row.pk))
+            rows.last().map(|row| {
+                let at = row.position();
+                format!("{}.{}", at.created_at, at.pk)
+            })
         })
         .flatten();
-    let runs = rows.into_iter().filter_map(ListRow::into_run_row).collect();
+    let runs = rows.into_iter().filter_map(ItemRow::into_run_row).collect();
 
     let (total, total_exact) = count_runs(pool, account_pk, &conditions).await?;
     Ok(RunPage {
@@ -524,7 +465,7 @@ fn list_sql(
     let (limit, offset) = filter.page()?;
     let mut others = conditions.clone();
     let driving = (!others.filter.input.is_empty()).then(|| others.filter.input.remove(0));
-    let mut query = QueryBuilder::new(format!("{LIST_COLUMNS} FROM "));
+    let mut query = QueryBuilder::new(format!("{ITEM_COLUMNS} FROM "));
     if driving.is_some() {
         // CROSS JOIN is SQLite's way to fix the join order: with statistics the
         // planner otherwise started from `runs` and probed the fields of each run
@@ -533,7 +474,7 @@ fn list_sql(
     } else {
         query.push("runs r ");
     }
-    query.push(LIST_JOINS);
+    query.push(ITEM_JOINS);
     push_conditions(&mut query, account_pk, &others, Reading::NewestPage);
     // The page's order, from the table that drives it (the same values either way).
     let (created_col, pk_col) = match driving {

@@ -6,7 +6,7 @@
 //! does.
 //!
 //! The list item's columns and row type are here as well ([`ITEM_COLUMNS`],
-//! [`ItemRow`]): `list.rs` has the same ones for its pages and can adopt these.
+//! [`ItemRow`]): the list's pages (`list.rs`) read the same ones.
 
 use super::read::parse_tags;
 use crate::db::filter::{push_filter, Reading};
