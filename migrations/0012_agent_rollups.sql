@@ -102,24 +102,20 @@ END;
 -- own triggers fire the run is gone and they cannot find its agent and hour: their
 -- weight is taken off here, while both still exist.
 CREATE TRIGGER runs_rollup_delete_children BEFORE DELETE ON runs BEGIN
-    UPDATE agent_hour_steps SET
-        steps = steps - (SELECT count(*) FROM steps s
-                         WHERE s.run_pk = OLD.pk AND coalesce(s.name, s.step_id) = agent_hour_steps.name
-                           AND s.status = agent_hour_steps.status
-                           AND CASE WHEN s.status = 'failed' THEN coalesce(json_extract(s.error, '$.code'), '') ELSE '' END = agent_hour_steps.code),
-        cache_hits = cache_hits - (SELECT coalesce(sum(s.cache_hit), 0) FROM steps s
-                         WHERE s.run_pk = OLD.pk AND coalesce(s.name, s.step_id) = agent_hour_steps.name
-                           AND s.status = agent_hour_steps.status
-                           AND CASE WHEN s.status = 'failed' THEN coalesce(json_extract(s.error, '$.code'), '') ELSE '' END = agent_hour_steps.code)
+    UPDATE agent_hour_steps SET (steps, cache_hits) = (
+        SELECT agent_hour_steps.steps - count(*), agent_hour_steps.cache_hits - coalesce(sum(s.cache_hit), 0)
+        FROM steps s
+        WHERE s.run_pk = OLD.pk AND coalesce(s.name, s.step_id) = agent_hour_steps.name
+          AND s.status = agent_hour_steps.status
+          AND CASE WHEN s.status = 'failed' THEN coalesce(json_extract(s.error, '$.code'), '') ELSE '' END = agent_hour_steps.code)
     WHERE agent_pk = OLD.agent_pk AND hour = OLD.created_at / 3600000
       AND EXISTS (SELECT 1 FROM steps s WHERE s.run_pk = OLD.pk);
-    UPDATE agent_hour_usage SET
-        tokens = tokens - (SELECT coalesce(sum(coalesce(json_extract(e.metadata, '$.tokens'), 0)), 0) FROM events e
-                           WHERE e.run_pk = OLD.pk AND e.metadata IS NOT NULL
-                             AND (instr(e.metadata, '"tokens"') OR instr(e.metadata, '"costUsd"'))),
-        cost_usd = cost_usd - (SELECT coalesce(sum(coalesce(json_extract(e.metadata, '$.costUsd'), 0)), 0) FROM events e
-                           WHERE e.run_pk = OLD.pk AND e.metadata IS NOT NULL
-                             AND (instr(e.metadata, '"tokens"') OR instr(e.metadata, '"costUsd"')))
+    UPDATE agent_hour_usage SET (tokens, cost_usd) = (
+        SELECT agent_hour_usage.tokens - coalesce(sum(coalesce(CAST(json_extract(e.metadata, '$.tokens') AS INTEGER), 0)), 0),
+               agent_hour_usage.cost_usd - coalesce(sum(coalesce(CAST(json_extract(e.metadata, '$.costUsd') AS REAL), 0)), 0)
+        FROM events e
+        WHERE e.run_pk = OLD.pk AND e.metadata IS NOT NULL
+          AND (instr(e.metadata, '"tokens"') OR instr(e.metadata, '"costUsd"')))
     WHERE agent_pk = OLD.agent_pk AND hour = OLD.created_at / 3600000;
 END;
 

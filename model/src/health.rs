@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const HOUR_MS: i64 = 3_600_000;
+/// An hour in milliseconds: the rollups' unit of time (`created_at / HOUR_MS`).
+pub const HOUR_MS: i64 = 3_600_000;
 
 /// How far back the numbers go: the last 24 hours, 7 or 30 days, ending with the
 /// current hour.

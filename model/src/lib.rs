@@ -38,7 +38,7 @@ pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};
 pub use health::{
     exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
-    FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow,
+    FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow, HOUR_MS,
 };
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
 pub use query::{Query, QueryError};

@@ -44,14 +44,11 @@ pub async fn agent_health(slug: String, window: String) -> Result<(Agent, AgentS
         } else {
             model::StatsWindow::parse(&window)?
         };
+        let (agent_pk, agent) =
+            store::db::agents::find_agent(&state.db.read, user.account_pk, &slug).await?;
         let stats =
-            store::db::health::agent_stats(&state.db.read, user.account_pk, &slug, window, None)
+            store::db::health::agent_stats(&state.db.read, agent_pk, &agent.slug, window, None)
                 .await?;
-        let agent = store::db::agents::list_agents(&state.db.read, user.account_pk)
-            .await?
-            .into_iter()
-            .find(|agent| agent.slug == slug)
-            .ok_or(AppError::NotFound)?;
         Ok((agent.as_seen_by(user.role), stats))
     })
     .await

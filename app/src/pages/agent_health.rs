@@ -5,6 +5,7 @@
 //! filtered to its runs. The numbers are `GET /api/agents/{slug}/stats`'s.
 
 use crate::functions::directory::agent_health;
+use crate::pages::run_list::with_param;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -32,10 +33,7 @@ fn runs_href(
     if let Some(status) = status {
         q.push_str(&format!(" status:{status}"));
     }
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("q", &q)
-        .finish();
-    format!("/?{query}")
+    with_param("/", "", "q", &q)
 }
 
 fn percent(rate: Option<f64>) -> String {

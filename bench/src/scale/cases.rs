@@ -344,7 +344,9 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
                 name: "agent stats",
                 work: Work::Call(Box::new(move |pool| {
                     Box::pin(async move {
-                        store::db::health::agent_stats(&pool, account_pk, busiest, window, None)
+                        let (agent, _) =
+                            store::db::agents::find_agent(&pool, account_pk, busiest).await?;
+                        store::db::health::agent_stats(&pool, agent, busiest, window, None)
                             .await
                             .map(|_| ())
                     })

@@ -144,7 +144,8 @@ async fn stats(
         .as_deref()
         .map(StatsBucket::parse)
         .transpose()?;
-    ok(health::agent_stats(&state.db.read, caller.account_pk, &slug, window, bucket).await?)
+    let (agent_pk, agent) = agents::find_agent(&state.db.read, caller.account_pk, &slug).await?;
+    ok(health::agent_stats(&state.db.read, agent_pk, &agent.slug, window, bucket).await?)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

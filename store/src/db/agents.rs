@@ -54,6 +54,30 @@ pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec
     Ok(rows.into_iter().map(to_agent).collect())
 }
 
+/// An agent of the account by its slug, with its key; 404 for none (another
+/// account's agent is none).
+pub async fn find_agent(
+    pool: &SqlitePool,
+    account_pk: AccountPk,
+    slug: &str,
+) -> Result<(i64, Agent), AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        pk: i64,
+        #[sqlx(flatten)]
+        row: AgentRow,
+    }
+    let found: Found = sqlx::query_as(&format!(
+        "SELECT pk, {AGENT_COLUMNS} FROM agents WHERE account_pk = ? AND slug = ?"
+    ))
+    .bind(account_pk)
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok((found.pk, to_agent(found.row)))
+}
+
 /// What registering an agent may set; absent fields keep their value, an empty
 /// string clears a text and `Some(None)` turns a limit off.
 #[derive(Clone, Debug, Default)]

@@ -6,12 +6,11 @@
 use crate::db::now_ms;
 use model::{
     histogram_percentile, window_hours, AccountPk, AgentDay, AgentStats, AppError, FailingStep,
-    Percentiles, RunStatus, StatsBar, StatsBucket, StatsWindow,
+    Percentiles, RunStatus, StatsBar, StatsBucket, StatsWindow, HOUR_MS,
 };
 use sqlx::SqlitePool;
 use std::collections::BTreeMap;
 
-const HOUR_MS: i64 = 3_600_000;
 /// At most this many failing step names in an answer.
 const FAILING_STEPS: usize = 10;
 
@@ -47,26 +46,17 @@ fn success_rate(by_status: &BTreeMap<String, i64>) -> Option<f64> {
     rate(count(RunStatus::Completed), finished)
 }
 
-/// The agent's key in the caller's account; 404 for another account's or none.
-async fn agent_pk(pool: &SqlitePool, account_pk: AccountPk, slug: &str) -> Result<i64, AppError> {
-    sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
-        .bind(account_pk)
-        .bind(slug)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-/// An agent's health over `window`, in bars of `bucket` (the window's default when `None`).
+/// The health of the agent `agent` (its key, from [`crate::db::agents::find_agent`],
+/// which scopes it to the caller's account) over `window`, in bars of `bucket`
+/// (the window's default when `None`).
 pub async fn agent_stats(
     pool: &SqlitePool,
-    account_pk: AccountPk,
+    agent: i64,
     slug: &str,
     window: StatsWindow,
     bucket: Option<StatsBucket>,
 ) -> Result<AgentStats, AppError> {
     let bucket = bucket.unwrap_or(window.default_bucket());
-    let agent = agent_pk(pool, account_pk, slug).await?;
     let (first, end) = window_hours(window, now_ms());
     let width = bucket.hours();
     // Bars end with the window: the first may start before it and is cut to it.
