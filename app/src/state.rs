@@ -3,6 +3,7 @@
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
+use store::db::alerts::Delivery;
 use store::db::Db;
 use store::fanout::Fanout;
 use store::keys::Keys;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub live: Arc<Fanout>,
     /// Failed logins of the last minute, per address and per email.
     pub logins: Arc<LoginLimiter>,
+    /// What alert notifications this server can send (email needs an SMTP relay).
+    pub alert_delivery: Delivery,
 }
 
 /// Size limits on what callers may send.

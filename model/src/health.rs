@@ -110,11 +110,24 @@ impl StatsBucket {
     }
 }
 
-/// The hours a window covers, as `created_at / 3_600_000`: `[first, end)`,
-/// ending with the hour of `now_ms`.
-pub fn window_hours(window: StatsWindow, now_ms: i64) -> (i64, i64) {
-    let end = now_ms.div_euclid(HOUR_MS) + 1;
-    (end - window.hours(), end)
+/// The hours a window covers, as `created_at / 3_600_000`: `[first, end)`, in
+/// bars of `bucket` aligned to UTC (whole hours, quarters of a day, days), the
+/// last one the bar of `now_ms`, so far. A 30-day window in days is the last 30
+/// calendar days, today included: every bar is one day, and a day's rollup row
+/// serves it whole.
+pub fn window_hours(window: StatsWindow, bucket: StatsBucket, now_ms: i64) -> (i64, i64) {
+    let hour = now_ms.div_euclid(HOUR_MS);
+    let width = bucket.hours();
+    let bars = window.bars(bucket);
+    let first = (hour.div_euclid(width) - bars + 1) * width;
+    (first, hour + 1)
+}
+
+impl StatsWindow {
+    /// How many bars of `bucket` the window is drawn in (at least one).
+    pub fn bars(self, bucket: StatsBucket) -> i64 {
+        (self.hours() / bucket.hours()).max(1)
+    }
 }
 
 /// p50/p95/p99 in milliseconds; `None` without data.
@@ -270,6 +283,20 @@ mod tests {
             .contains("24h, 7d or 30d"));
         assert_eq!(StatsBucket::parse("6h").unwrap(), StatsBucket::SixHours);
         assert!(StatsBucket::parse("5m").is_err());
-        assert_eq!(window_hours(StatsWindow::Day, 3 * HOUR_MS + 5), (-20, 4));
+        assert_eq!(
+            window_hours(StatsWindow::Day, StatsBucket::Hour, 3 * HOUR_MS + 5),
+            (-20, 4)
+        );
+        // Days: the last 30 calendar days, today (hour 3 of day 10) so far.
+        let now = (10 * 24 + 3) * HOUR_MS + 5;
+        assert_eq!(
+            window_hours(StatsWindow::Month, StatsBucket::Day, now),
+            (-19 * 24, 10 * 24 + 4)
+        );
+        // Quarter days: 28 bars, the first starting at 00:00, 06:00, 12:00 or 18:00.
+        assert_eq!(
+            window_hours(StatsWindow::Week, StatsBucket::SixHours, now),
+            ((40 - 27) * 6, 10 * 24 + 4)
+        );
     }
 }

@@ -6,6 +6,7 @@
 mod error;
 
 mod agent;
+mod alert;
 mod artifact;
 mod bulk;
 mod campaign;
@@ -28,6 +29,11 @@ mod user;
 mod view;
 
 pub use agent::{Agent, AgentLimit, AgentLimits};
+pub use alert::{
+    is_email, validate_rule, AlertChannel, AlertCondition, AlertConditionType, AlertFiring,
+    AlertRule, AlertRuleChange, AlertScope, AlertState, FiringChannel, FiringKind, ValidRule,
+    DEFAULT_WINDOW_MINS, MAX_ALERT_CHANNELS, MAX_ALERT_RULES, MAX_WINDOW_MINS,
+};
 pub use artifact::Artifact;
 pub use bulk::{BulkAction, BulkJob, BulkJobStatus, BulkPreview};
 pub use campaign::{Campaign, CampaignStatus};
@@ -59,8 +65,8 @@ pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};
 pub use view::{
-    query_text, query_value, validate_view_columns, validate_view_name, validate_view_query,
-    SavedView, MAX_VIEWS_PER_USER, MAX_VIEW_NAME_CHARS,
+    query_text, query_value, validate_display_name, validate_view_columns, validate_view_name,
+    validate_view_query, SavedView, MAX_VIEWS_PER_USER, MAX_VIEW_NAME_CHARS,
 };
 
 /// A public id taken from a URL. Anything that is not a UUID names nothing, so it

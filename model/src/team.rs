@@ -116,6 +116,19 @@ pub enum AuditAction {
     #[serde(rename = "view.delete")]
     #[strum(serialize = "view.delete")]
     ViewDelete,
+    #[serde(rename = "alert.create")]
+    #[strum(serialize = "alert.create")]
+    AlertCreate,
+    #[serde(rename = "alert.update")]
+    #[strum(serialize = "alert.update")]
+    AlertUpdate,
+    #[serde(rename = "alert.delete")]
+    #[strum(serialize = "alert.delete")]
+    AlertDelete,
+    /// An owner sent a rule's test notification.
+    #[serde(rename = "alert.test")]
+    #[strum(serialize = "alert.test")]
+    AlertTest,
     #[serde(rename = "agent.update")]
     #[strum(serialize = "agent.update")]
     AgentUpdate,

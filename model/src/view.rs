@@ -35,20 +35,26 @@ pub struct SavedView {
 
 /// A view's name as stored: trimmed, 1–80 characters, no control characters.
 pub fn validate_view_name(name: &str) -> Result<String, AppError> {
+    validate_display_name("name", "a view", name)
+}
+
+/// A name people give a thing (`what`: "a view", "an alert") as stored: trimmed,
+/// 1–80 characters, no control characters; a 400 naming `field` otherwise.
+pub fn validate_display_name(field: &str, what: &str, name: &str) -> Result<String, AppError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(AppError::invalid("name", "a view needs a name"));
+        return Err(AppError::invalid(field, format!("{what} needs a name")));
     }
     if name.chars().count() > MAX_VIEW_NAME_CHARS {
         return Err(AppError::invalid(
-            "name",
-            format!("a view's name has at most {MAX_VIEW_NAME_CHARS} characters"),
+            field,
+            format!("{what}'s name has at most {MAX_VIEW_NAME_CHARS} characters"),
         ));
     }
     if name.chars().any(char::is_control) {
         return Err(AppError::invalid(
-            "name",
-            "a view's name must not contain control characters",
+            field,
+            format!("{what}'s name must not contain control characters"),
         ));
     }
     Ok(name.to_string())

@@ -221,6 +221,32 @@ pub struct Config {
     )]
     pub sweep_secs: u64,
 
+    /// Seconds between evaluations of the threshold alert rules (failure rate,
+    /// duration p95, no success).
+    #[arg(
+        long,
+        env = "RUNBOARD_ALERT_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub alert_secs: u64,
+
+    /// The SMTP relay alert emails go through: `smtp://host:25`,
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://host:465`.
+    /// Without it, alert rules cannot have email channels.
+    #[arg(long, env = "RUNBOARD_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of alert emails.
+    #[arg(
+        long,
+        env = "RUNBOARD_SMTP_FROM",
+        default_value = "Runboard <runboard@localhost>",
+        global = true
+    )]
+    pub smtp_from: String,
+
     /// Failed logins allowed per minute per client address and per email; past it
     /// logins are refused with 429 until the minute has passed.
     #[arg(

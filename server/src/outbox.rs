@@ -12,6 +12,7 @@
 //! to. What a failure stores ([`Failure`]) says what went wrong in general terms,
 //! never the receiver's words or the socket's error.
 
+use crate::mail::{MailError, Mailer};
 use app::state::AppState;
 use hmac::{Hmac, Mac};
 use model::AppError;
@@ -60,7 +61,7 @@ impl RetryPolicy {
     fn attempts_for(&self, kind: Kind) -> i64 {
         match kind {
             Kind::Dispatch => self.dispatch_attempts,
-            Kind::Webhook => self.webhook_attempts,
+            Kind::Webhook | Kind::Alert => self.webhook_attempts,
         }
     }
 }
@@ -117,8 +118,14 @@ pub fn client(outbound: Arc<Outbound>, timeout: Duration) -> reqwest::Result<req
         .build()
 }
 
-/// Runs until `stop` changes, delivering whatever is due.
-pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver<bool>) {
+/// Runs until `stop` changes, delivering whatever is due; alert emails go
+/// through `mailer` (none: the server has no SMTP relay).
+pub async fn run(
+    state: AppState,
+    policy: RetryPolicy,
+    mailer: Option<Arc<Mailer>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let client = match client(state.db.outbound().clone(), policy.timeout) {
         Ok(client) => client,
         Err(error) => {
@@ -127,7 +134,7 @@ pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver
         }
     };
     loop {
-        match deliver_due(&state, &client, &policy).await {
+        match deliver_due(&state, &client, mailer.as_deref(), &policy).await {
             Ok(0) | Err(_) => {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -146,12 +153,13 @@ pub async fn run(state: AppState, policy: RetryPolicy, mut stop: watch::Receiver
 async fn deliver_due(
     state: &AppState,
     client: &reqwest::Client,
+    mailer: Option<&Mailer>,
     policy: &RetryPolicy,
 ) -> Result<usize, AppError> {
     let due = deliveries::due(&state.db.read).await?;
     let count = due.len();
     for item in due {
-        if let Err(error) = deliver(state, client, policy, item).await {
+        if let Err(error) = deliver(state, client, mailer, policy, item).await {
             tracing::warn!(
                 ?error,
                 "outbox: bookkeeping failed; the delivery will be retried"
@@ -164,6 +172,7 @@ async fn deliver_due(
 async fn deliver(
     state: &AppState,
     client: &reqwest::Client,
+    mailer: Option<&Mailer>,
     policy: &RetryPolicy,
     item: Due,
 ) -> Result<(), AppError> {
@@ -173,6 +182,7 @@ async fn deliver(
     let result = match kind {
         Kind::Dispatch => dispatch(state, client, &item).await,
         Kind::Webhook => webhook(state, client, &item).await,
+        Kind::Alert => alert(state, client, mailer, &item).await,
     };
     let attempts = item.attempts + 1;
     let outcome = match result {
@@ -216,12 +226,21 @@ pub enum Failure {
     BadUrl,
     /// The request could not be prepared (the run or account could not be read).
     Internal,
+    /// An email channel, and the server has no SMTP relay (`RUNBOARD_SMTP_URL`).
+    NoMailRelay,
+    /// The mail relay refused the message for good.
+    MailRejected,
+    /// The mail relay could not be reached or asked to try later.
+    MailUnavailable,
 }
 
 impl Failure {
     /// Whether trying again cannot help.
     fn is_final(self) -> bool {
-        matches!(self, Failure::Refused | Failure::BadUrl)
+        matches!(
+            self,
+            Failure::Refused | Failure::BadUrl | Failure::NoMailRelay | Failure::MailRejected
+        )
     }
 
     fn of(error: &reqwest::Error) -> Failure {
@@ -254,6 +273,11 @@ impl std::fmt::Display for Failure {
             Failure::Request => f.write_str("the request failed"),
             Failure::BadUrl => f.write_str("the URL cannot be requested"),
             Failure::Internal => f.write_str("the request could not be prepared"),
+            Failure::NoMailRelay => {
+                f.write_str("this server has no mail relay (RUNBOARD_SMTP_URL)")
+            }
+            Failure::MailRejected => f.write_str("the mail relay refused the message"),
+            Failure::MailUnavailable => f.write_str("the mail relay could not take the message"),
         }
     }
 }
@@ -304,6 +328,87 @@ async fn webhook(state: &AppState, client: &reqwest::Client, item: &Due) -> Resu
         .to_string();
     let signed = signature(&secret, chrono::Utc::now().timestamp(), &body);
     post(client, state.db.outbound(), &item.url, body, Some(signed)).await
+}
+
+/// An alert's notification through its channel: the signed JSON of a run
+/// webhook, a Slack-compatible `{"text": …}`, or an email. The notification was
+/// stored when the rule fired; its link is made absolute here.
+async fn alert(
+    state: &AppState,
+    client: &reqwest::Client,
+    mailer: Option<&Mailer>,
+    item: &Due,
+) -> Result<(), Failure> {
+    let mut notification: serde_json::Value =
+        serde_json::from_str(&item.payload).map_err(internal)?;
+    let link = format!(
+        "{}{}",
+        state.public_url,
+        notification["path"].as_str().unwrap_or("/")
+    );
+    notification["url"] = json!(link);
+    let text = AlertText::of(&notification, &link);
+    match item.channel.as_deref() {
+        Some("webhook") => {
+            let secret = accounts::webhook_secret(&state.db.read, item.account_pk)
+                .await
+                .map_err(internal)?;
+            let body = notification.to_string();
+            let signed = signature(&secret, chrono::Utc::now().timestamp(), &body);
+            post(client, state.db.outbound(), &item.url, body, Some(signed)).await
+        }
+        Some("slack") => {
+            let body = json!({"text": text.slack}).to_string();
+            post(client, state.db.outbound(), &item.url, body, None).await
+        }
+        Some("email") => {
+            let mailer = mailer.ok_or(Failure::NoMailRelay)?;
+            mailer
+                .send(&item.url, &text.subject, text.body)
+                .await
+                .map_err(|error| match error {
+                    MailError::BadAddress | MailError::Rejected => Failure::MailRejected,
+                    MailError::Unavailable => Failure::MailUnavailable,
+                })
+        }
+        _ => Err(internal("an alert delivery without a known channel")),
+    }
+}
+
+/// An alert notification as words: a Slack line, an email's subject and body.
+struct AlertText {
+    slack: String,
+    subject: String,
+    body: String,
+}
+
+impl AlertText {
+    fn of(notification: &serde_json::Value, link: &str) -> AlertText {
+        let name = notification["alert"]["name"].as_str().unwrap_or("alert");
+        let message = notification["firing"]["message"].as_str().unwrap_or("");
+        let (mark, word) = match notification["firing"]["kind"].as_str() {
+            Some("resolved") => ("\u{2705}", "Resolved"),
+            Some("test") => ("\u{1f514}", "Test"),
+            _ => ("\u{1f6a8}", "Alert"),
+        };
+        // Slack's link syntax is `<url|text>`; `<`, `>` and `&` in text are escaped.
+        let escape = |text: &str| {
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        AlertText {
+            slack: format!(
+                "{mark} *{}*: {} <{link}|Open in Runboard>",
+                escape(name),
+                escape(message)
+            ),
+            subject: format!("[Runboard] {word}: {name}"),
+            body: format!(
+                "{message}\n\n{link}\n\nSent by the alert rule \u{201c}{name}\u{201d} of Runboard.\n"
+            ),
+        }
+    }
 }
 
 /// Posts `body` to `url` with `client` (built by [`client`] over the same

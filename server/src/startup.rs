@@ -37,6 +37,8 @@ pub struct Application {
     stop_outbox: watch::Sender<bool>,
     outbox: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Evaluates the threshold alert rules; stopped like the outbox.
+    alerts: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
     /// The bulk job worker, when it runs; stopped like the outbox.
     bulk: Option<tokio::task::JoinHandle<()>>,
@@ -90,6 +92,12 @@ impl Application {
             max_upload_bytes: config.max_upload,
             ..Limits::default()
         };
+        let mailer = config
+            .smtp_url
+            .as_deref()
+            .map(|url| crate::mail::Mailer::new(url, &config.smtp_from))
+            .transpose()?
+            .map(Arc::new);
         let state = AppState {
             db: db.clone(),
             leptos_options,
@@ -101,6 +109,9 @@ impl Application {
             logins: Arc::new(store::login_limit::LoginLimiter::new(
                 config.login_failures_per_minute,
             )),
+            alert_delivery: store::db::alerts::Delivery {
+                email: mailer.is_some(),
+            },
         };
 
         let sessions = crate::http::layers::sessions(&db, config.serves_tls());
@@ -130,7 +141,17 @@ impl Application {
                 stopped.clone(),
             ))
         });
-        let outbox = tokio::spawn(crate::outbox::run(state.clone(), policy, stopped.clone()));
+        let outbox = tokio::spawn(crate::outbox::run(
+            state.clone(),
+            policy,
+            mailer,
+            stopped.clone(),
+        ));
+        let alerts = tokio::spawn(crate::alerts::run(
+            db.clone(),
+            std::time::Duration::from_secs(config.alert_secs.max(1)),
+            stopped.clone(),
+        ));
         db.set_retry_base(std::time::Duration::from_millis(config.retry_base_ms));
         let sweeper = tokio::spawn(crate::sweeper::run(
             db.clone(),
@@ -153,6 +174,7 @@ impl Application {
             stop_outbox,
             outbox,
             sweeper,
+            alerts,
             pruner,
             bulk,
             stop_streams,
@@ -204,6 +226,7 @@ impl Application {
         let _ = self.stop_outbox.send(true);
         let _ = self.outbox.await;
         let _ = self.sweeper.await;
+        let _ = self.alerts.await;
         if let Some(backups) = self.backups {
             if tokio::time::timeout(BACKUP_STOP_WAIT, backups)
                 .await

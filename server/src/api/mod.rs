@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod agents;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
@@ -47,6 +48,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "audit", description = "What people and API tokens did (owners)"),
         (name = "retention", description = "How long runs, events and artifacts are kept, and the storage they take (owners)"),
         (name = "views", description = "Saved views: named queries of the runs list, private or shared"),
+        (name = "alerts", description = "Alert rules: conditions on runs and campaigns, and the webhooks, Slack channels and addresses that hear of them"),
         (name = "auth", description = "Owner API JWTs"),
         (name = "live", description = "Server-sent events of committed changes"),
     )
@@ -316,6 +318,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
         .merge(audit::router())
         .merge(retention::router())
         .merge(views::router())
+        .merge(alerts::router())
         .merge(runner::router(max_upload_bytes))
         .merge(crate::live::router())
         .split_for_parts();

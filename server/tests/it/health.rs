@@ -25,6 +25,46 @@ impl Dice {
 }
 
 /// The rollups as they are, without rows that count nothing.
+/// The daily rollups (migration 0013) are the sums of their hours.
+async fn days_sum_their_hours(app: &TestApp, when: &str) {
+    for (days, hours) in [
+        (
+            "SELECT agent_pk, kind, day, upper_ms, runs FROM agent_day_times WHERE runs != 0 ORDER BY 1, 2, 3, 4",
+            "SELECT agent_pk, kind, hour / 24, upper_ms, sum(runs) FROM agent_hour_times
+             GROUP BY 1, 2, 3, 4 HAVING sum(runs) != 0 ORDER BY 1, 2, 3, 4",
+        ),
+        (
+            "SELECT agent_pk, day, name || status || code, steps, cache_hits FROM agent_day_steps
+             WHERE steps != 0 ORDER BY 1, 2, 3",
+            "SELECT agent_pk, hour / 24, name || status || code, sum(steps), sum(cache_hits) FROM agent_hour_steps
+             GROUP BY agent_pk, hour / 24, name, status, code HAVING sum(steps) != 0 ORDER BY 1, 2, 3",
+        ),
+    ] {
+        let read = |sql: &'static str| async move {
+            sqlx::query(sql)
+                .fetch_all(&app.db.read)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    use sqlx::Row;
+                    (0..5)
+                        .map(|i| {
+                            row.try_get::<i64, _>(i)
+                                .map(|n| n.to_string())
+                                .unwrap_or_else(|_| row.get::<String, _>(i))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect::<Vec<String>>()
+        };
+        let by_day = read(days).await;
+        assert!(!by_day.is_empty(), "{when}: {days}");
+        assert_eq!(by_day, read(hours).await, "{when}");
+    }
+}
+
 async fn rollups(app: &TestApp) -> Vec<String> {
     let mut rows: Vec<String> = Vec::new();
     let hours: Vec<(i64, i64, String, i64, i64)> = sqlx::query_as(
@@ -211,6 +251,7 @@ async fn rollups_equal_the_exact_aggregates_through_changes_and_deletions() {
     insert_history(&app, account, &mut dice, 120).await;
     let live = live_runs(&app, &token, &mut dice, 12).await;
     assert_eq!(rollups(&app).await, exact(&app).await, "after creation");
+    days_sum_their_hours(&app, "after creation").await;
     assert!(rollups(&app)
         .await
         .iter()
@@ -239,6 +280,7 @@ async fn rollups_equal_the_exact_aggregates_through_changes_and_deletions() {
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(rollups(&app).await, exact(&app).await, "after deletions");
+    days_sum_their_hours(&app, "after deletions").await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -284,6 +326,7 @@ async fn rollups_equal_the_exact_aggregates_through_changes_and_deletions() {
         .unwrap();
     assert!(after < before, "pruning removed runs ({before} → {after})");
     assert_eq!(rollups(&app).await, exact(&app).await, "after pruning");
+    days_sum_their_hours(&app, "after pruning").await;
 }
 
 /// The stats API over the whole window against exact SQL on the runs.
@@ -309,7 +352,10 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
         let stats = &body["data"];
         assert_eq!(stats["window"], window);
         assert_eq!(stats["buckets"].as_array().unwrap().len(), bars, "{window}");
-        let first = (now / 3_600_000 + 1 - hours) * 3_600_000;
+        let parsed = model::StatsWindow::parse(window).unwrap();
+        let (first_hour, end_hour) = model::window_hours(parsed, parsed.default_bucket(), now);
+        assert!(end_hour - first_hour <= hours && end_hour - first_hour > hours - 24);
+        let first = first_hour * 3_600_000;
         let runs: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT r.status, r.attempt, r.duration_ms, r.started_at - r.created_at FROM runs r
              JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler' AND r.created_at >= ?",

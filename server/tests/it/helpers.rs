@@ -1,10 +1,15 @@
 //! A real Runboard server on 127.0.0.1:0 with a fresh SQLite file per test.
 
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::redirect::Policy;
 use runboard::config::Config;
 use runboard::startup::Application;
-use std::sync::Arc;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -433,4 +438,69 @@ impl Stream {
         }
         messages
     }
+}
+
+/// An HTTP endpoint that records what it receives and answers from a script.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub received: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    /// Status codes to answer, in order; 200 once they run out (or always `fallback`).
+    script: Arc<Mutex<Vec<u16>>>,
+    fallback: u16,
+}
+
+impl Receiver {
+    pub fn new(script: Vec<u16>, fallback: u16) -> Receiver {
+        Receiver {
+            received: Arc::default(),
+            script: Arc::new(Mutex::new(script)),
+            fallback,
+        }
+    }
+
+    pub async fn serve_on(&self, listener: tokio::net::TcpListener) {
+        let router = axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
+
+    pub async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        self.serve_on(listener).await;
+        url
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> (HeaderMap, Value) {
+        let received = self.received.lock().unwrap();
+        let (headers, body) = received.last().unwrap().clone();
+        (headers, serde_json::from_str(&body).unwrap())
+    }
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+    receiver.received.lock().unwrap().push((headers, body));
+    let mut script = receiver.script.lock().unwrap();
+    let code = if script.is_empty() {
+        receiver.fallback
+    } else {
+        script.remove(0)
+    };
+    StatusCode::from_u16(code).unwrap()
+}
+
+/// Polls until `check` holds (the outbox works in the background).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
 }

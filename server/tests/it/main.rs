@@ -3,6 +3,7 @@
 #![recursion_limit = "512"]
 
 mod accounts;
+mod alerts;
 mod api_runs;
 mod artifacts;
 mod backup;

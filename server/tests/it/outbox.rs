@@ -4,78 +4,8 @@
 //! start one without that allowance).
 
 use crate::helpers::*;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// An HTTP endpoint that records what it receives and answers from a script.
-#[derive(Clone, Default)]
-struct Receiver {
-    received: Arc<Mutex<Vec<(HeaderMap, String)>>>,
-    /// Status codes to answer, in order; 200 once they run out (or always `fallback`).
-    script: Arc<Mutex<Vec<u16>>>,
-    fallback: u16,
-}
-
-impl Receiver {
-    fn new(script: Vec<u16>, fallback: u16) -> Receiver {
-        Receiver {
-            received: Arc::default(),
-            script: Arc::new(Mutex::new(script)),
-            fallback,
-        }
-    }
-
-    async fn serve_on(&self, listener: tokio::net::TcpListener) {
-        let router = axum::Router::new()
-            .route("/hook", post(receive))
-            .with_state(self.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    }
-
-    async fn start(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        self.serve_on(listener).await;
-        url
-    }
-
-    fn count(&self) -> usize {
-        self.received.lock().unwrap().len()
-    }
-
-    fn last(&self) -> (HeaderMap, Value) {
-        let received = self.received.lock().unwrap();
-        let (headers, body) = received.last().unwrap().clone();
-        (headers, serde_json::from_str(&body).unwrap())
-    }
-}
-
-async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
-    receiver.received.lock().unwrap().push((headers, body));
-    let mut script = receiver.script.lock().unwrap();
-    let code = if script.is_empty() {
-        receiver.fallback
-    } else {
-        script.remove(0)
-    };
-    StatusCode::from_u16(code).unwrap()
-}
-
-/// Polls until `check` holds (the outbox works in the background).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 async fn run_field(app: &TestApp, token: &str, id: &str, field: &str) -> Value {
     let (_, body) = app

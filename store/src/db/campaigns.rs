@@ -3,7 +3,7 @@
 //! module calls in here; this module does not know about runs' storage.
 
 use super::audit::{self, Actor, Target};
-use super::{changes, from_ms, now_ms, Db};
+use super::{alerts, changes, from_ms, now_ms, Db};
 use model::{
     AccountPk, AppError, AuditAction, Campaign, CampaignPk, CampaignStatus, ChangeData, Run, RunPk,
     RunStatus,
@@ -184,6 +184,12 @@ pub async fn on_run_finished(
     } else {
         None
     };
+    let (before, name): (String, String) =
+        sqlx::query_as("SELECT status, name FROM campaigns WHERE account_pk = ? AND id = ?")
+            .bind(account_pk)
+            .bind(campaign_id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
     sqlx::query(
         "UPDATE campaigns SET status = ?, bundle_url = COALESCE(?, bundle_url), latest_run_pk = ?, updated_at = ?
          WHERE account_pk = ? AND id = ?",
@@ -196,6 +202,9 @@ pub async fn on_run_finished(
     .bind(campaign_id.to_string())
     .execute(&mut *conn)
     .await?;
+    let before = CampaignStatus::parse(&before);
+    let campaign = (campaign_id, name.as_str());
+    alerts::on_campaign_changed(conn, account_pk, campaign, before, status, run).await?;
     record_change(conn, account_pk, campaign_id).await?;
     Ok(())
 }

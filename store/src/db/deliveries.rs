@@ -18,12 +18,14 @@ pub struct Due {
     pub url: String,
     pub payload: String,
     pub attempts: i64,
+    /// Alerts: the channel's type (webhook, slack, email).
+    pub channel: Option<String>,
 }
 
 /// The next deliveries due, oldest due first, at most 16.
 pub async fn due(pool: &SqlitePool) -> Result<Vec<Due>, AppError> {
     Ok(sqlx::query_as(
-        "SELECT pk, kind, account_pk, run_pk, url, payload, attempts FROM outbox
+        "SELECT pk, kind, account_pk, run_pk, url, payload, attempts, channel FROM outbox
          WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 16",
     )
     .bind(now_ms())
@@ -106,6 +108,8 @@ async fn settle_run(
 ) -> Result<(), AppError> {
     let Some(run_pk) = run_pk else { return Ok(()) };
     match kind {
+        // An alert's delivery is its own record (the firing's channel status).
+        Kind::Alert => {}
         Kind::Webhook => {
             sqlx::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
                 .bind(if delivered { "delivered" } else { "failed" })

@@ -1,7 +1,8 @@
-//! Agent health from the hourly rollups (migration 0012, kept by triggers in the
-//! same statements that change runs, steps and events): a window's totals,
-//! percentiles, failing steps and chart bars read a few rows per hour, never the
-//! runs themselves. An agent's overview on the agents list reads the same rows.
+//! Agent health from the rollups (migrations 0012 and 0013, kept by triggers in
+//! the same statements that change runs, steps and events): a window's totals,
+//! percentiles, failing steps and chart bars read a few rows per hour, or per day
+//! when the bars are days, never the runs themselves. An agent's overview on the
+//! agents list reads the same rows.
 
 use crate::db::now_ms;
 use model::{
@@ -57,12 +58,27 @@ pub async fn agent_stats(
     bucket: Option<StatsBucket>,
 ) -> Result<AgentStats, AppError> {
     let bucket = bucket.unwrap_or(window.default_bucket());
-    let (first, end) = window_hours(window, now_ms());
+    let (first, end) = window_hours(window, bucket, now_ms());
     let width = bucket.hours();
-    // Bars end with the window: the first may start before it and is cut to it.
-    let bar_of = |hour: i64| (hour - end).div_euclid(width);
-    let bars = (window.hours() + width - 1) / width;
-    let bar_start = |bar: i64| (end + bar * width).max(first);
+    // Bars are aligned to UTC; bar 0 starts at `first`.
+    let bars = window.bars(bucket);
+    let bar_of = |hour: i64| (hour - first).div_euclid(width);
+    let bar_start = |bar: i64| first + bar * width;
+    // Day bars read the daily rollups: `first` starts a day, and no hour after
+    // `end` (the current one) has runs yet, so the days hold exactly the window.
+    let by_day = width == 24;
+    let (times_table, steps_table, unit, from, to) = if by_day {
+        (
+            "agent_day_times",
+            "agent_day_steps",
+            "day",
+            first / 24,
+            (end + 23) / 24,
+        )
+    } else {
+        ("agent_hour_times", "agent_hour_steps", "hour", first, end)
+    };
+    let hours_per_unit = if by_day { 24 } else { 1 };
 
     let mut conn = pool.acquire().await?;
     let counts: Vec<(i64, String, i64, i64)> = sqlx::query_as(
@@ -74,25 +90,28 @@ pub async fn agent_stats(
     .bind(end)
     .fetch_all(&mut *conn)
     .await?;
-    let times: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT kind, (hour - ?3) / ?4 - ((hour - ?3) % ?4 < 0), upper_ms, sum(runs) FROM agent_hour_times
-         WHERE agent_pk = ?1 AND kind IN ('duration', 'wait') AND hour >= ?2 AND hour < ?3
-         GROUP BY 1, 2, 3 HAVING sum(runs) != 0 ORDER BY 1, 2, 3",
-    )
+    // (kind, bar, bucket bound, runs); bars counted from `first` (both units
+    // start there), in steps of `width` hours.
+    let times: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT kind, ({unit} - ?2) * ?4 / ?5, upper_ms, sum(runs) FROM {times_table}
+         WHERE agent_pk = ?1 AND kind IN ('duration', 'wait') AND {unit} >= ?2 AND {unit} < ?3
+         GROUP BY 1, 2, 3 HAVING sum(runs) != 0 ORDER BY 1, 2, 3"
+    ))
     .bind(agent)
-    .bind(first)
-    .bind(end)
+    .bind(from)
+    .bind(to)
+    .bind(hours_per_unit)
     .bind(width)
     .fetch_all(&mut *conn)
     .await?;
-    let steps: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT name, status, code, sum(steps), sum(cache_hits) FROM agent_hour_steps
-         WHERE agent_pk = ? AND hour >= ? AND hour < ?
-         GROUP BY name, status, code HAVING sum(steps) != 0",
-    )
+    let steps: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT name, status, code, sum(steps), sum(cache_hits) FROM {steps_table}
+         WHERE agent_pk = ? AND {unit} >= ? AND {unit} < ?
+         GROUP BY name, status, code HAVING sum(steps) != 0"
+    ))
     .bind(agent)
-    .bind(first)
-    .bind(end)
+    .bind(from)
+    .bind(to)
     .fetch_all(&mut *conn)
     .await?;
     let usage: Option<(Option<i64>, Option<f64>)> = sqlx::query_as(
@@ -112,8 +131,10 @@ pub async fn agent_stats(
     for (hour, status, runs, retried) in counts {
         *by_status.entry(status.clone()).or_default() += runs;
         retries += retried;
-        let bar = (bar_of(hour) + bars) as usize;
-        if let Some(counts) = bar_counts.get_mut(bar) {
+        if let Some(counts) = usize::try_from(bar_of(hour))
+            .ok()
+            .and_then(|bar| bar_counts.get_mut(bar))
+        {
             *counts.entry(status).or_default() += runs;
         }
     }
@@ -130,7 +151,10 @@ pub async fn agent_stats(
             continue;
         }
         *durations.entry(upper).or_default() += runs;
-        if let Some(histogram) = bar_durations.get_mut((bar + bars) as usize) {
+        if let Some(histogram) = usize::try_from(bar)
+            .ok()
+            .and_then(|bar| bar_durations.get_mut(bar))
+        {
             histogram.push((upper, runs));
         }
     }
@@ -181,7 +205,7 @@ pub async fn agent_stats(
             .map(|(index, (mut by_status, durations))| {
                 by_status.retain(|_, count| *count != 0);
                 StatsBar {
-                    start: hour_start(bar_start(index as i64 - bars)),
+                    start: hour_start(bar_start(index as i64)),
                     by_status,
                     duration_ms: percentiles(&durations, false),
                 }
@@ -196,7 +220,7 @@ pub async fn agents_last_day(
     pool: &SqlitePool,
     account_pk: AccountPk,
 ) -> Result<BTreeMap<String, AgentDay>, AppError> {
-    let (first, end) = window_hours(StatsWindow::Day, now_ms());
+    let (first, end) = window_hours(StatsWindow::Day, StatsBucket::Hour, now_ms());
     let mut conn = pool.acquire().await?;
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT a.slug, h.status, sum(h.runs) FROM agents a

@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod alerts;
 pub mod artifacts;
 pub mod audit;
 pub mod bulk;

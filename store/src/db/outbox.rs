@@ -3,7 +3,7 @@
 //! crash or restart never loses one; a background worker delivers them.
 
 use super::now_ms;
-use model::{AccountPk, RunPk};
+use model::{AccountPk, AlertChannel, RunPk};
 use sqlx::SqliteConnection;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
@@ -11,6 +11,8 @@ use sqlx::SqliteConnection;
 pub enum Kind {
     Webhook,
     Dispatch,
+    /// An alert's notification through one channel (`channel`: webhook, slack, email).
+    Alert,
 }
 
 impl Kind {
@@ -42,6 +44,32 @@ pub async fn enqueue(
     .bind(account_pk)
     .bind(run_pk)
     .bind(url)
+    .bind(payload)
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues an alert firing's notification through `channel`, due now. `payload`
+/// is the notification as JSON; the worker shapes it for the channel.
+pub async fn enqueue_alert(
+    conn: &mut SqliteConnection,
+    account_pk: AccountPk,
+    firing_pk: i64,
+    channel: &AlertChannel,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO outbox (kind, account_pk, firing_pk, channel, url, payload, next_attempt_at, created_at)
+         VALUES ('alert', ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(account_pk)
+    .bind(firing_pk)
+    .bind(channel.kind())
+    .bind(channel.target())
     .bind(payload)
     .bind(now)
     .bind(now)

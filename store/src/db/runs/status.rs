@@ -7,7 +7,7 @@ use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::tags::set_tags;
 use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
-use crate::db::{campaigns, changes, now_ms, outbox, Db, WriteTx};
+use crate::db::{alerts, campaigns, changes, now_ms, outbox, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
     validate_tags, AccountPk, AppError, AuditAction, ChangeData, ConflictCode, RunError, RunPk,
@@ -127,6 +127,9 @@ pub async fn apply_status(
                 &payload,
             )
             .await?;
+        }
+        if next == RunStatus::Failed {
+            alerts::on_run_failed(conn, &updated).await?;
         }
     }
     changes::record(
