@@ -29,6 +29,9 @@ export const serverEnv = {
   RUNBOARD_LOGIN_FAILURES_PER_MINUTE: "1000",
   // Sweep every second, so a stalled run (stuck.spec.ts) turns within seconds.
   RUNBOARD_SWEEP_SECS: "1",
+  // Alert notifications (alerts.spec.ts) go to a receiver the spec starts on
+  // 127.0.0.1, which the outbound policy refuses unless allowed.
+  RUNBOARD_OUTBOUND_ALLOW: "127.0.0.1",
 };
 
 export default defineConfig({

@@ -4,6 +4,7 @@ use crate::components::layout::{JustStarted, Layout};
 use crate::pages::{
     agent_health::AgentHealthPage,
     agents::AgentsPage,
+    alerts::{AlertPage, AlertsListPage},
     audit::AuditPage,
     campaigns::{CampaignPage, CampaignsPage},
     invite::InvitePage,
@@ -66,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/storage") view=StoragePage />
                     <Route path=path!("/agents") view=AgentsPage />
                     <Route path=path!("/agents/:slug") view=AgentHealthPage ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view=AlertsListPage />
+                    <Route path=path!("/alerts/:id") view=AlertPage ssr=SsrMode::Async />
                     <Route path=path!("/views/:id") view=SavedViewPage ssr=SsrMode::Async />
                     <Route path=path!("/campaigns") view=CampaignsPage />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />

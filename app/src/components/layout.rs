@@ -61,6 +61,7 @@ pub fn Layout() -> impl IntoView {
                     <IfRole needed=Role::Member><A href="/runs/new">"New run"</A></IfRole>
                     <A href="/campaigns">"Campaigns"</A>
                     <A href="/agents">"Agents"</A>
+                    <A href="/alerts">"Alerts"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <div class="account">

@@ -1,6 +1,7 @@
 //! Server functions: the dashboard's calls into the server. Each one is a public
 //! HTTP endpoint, so each authenticates before touching the database layer.
 
+pub mod alerts;
 pub mod auth;
 pub mod bulk;
 pub mod directory;

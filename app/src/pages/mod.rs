@@ -2,6 +2,7 @@
 
 pub mod agent_health;
 pub mod agents;
+pub mod alerts;
 pub mod audit;
 pub mod campaigns;
 pub mod invite;

@@ -54,6 +54,13 @@ async fn the_openapi_document_lists_every_api_route() {
         ("/api/runner/runs/{run_id}/artifacts", "post"),
         ("/api/runner/runs/{run_id}/steps", "post"),
         ("/api/runner/claim", "post"),
+        ("/api/alerts", "get"),
+        ("/api/alerts", "post"),
+        ("/api/alerts/{id}", "get"),
+        ("/api/alerts/{id}", "patch"),
+        ("/api/alerts/{id}", "delete"),
+        ("/api/alerts/{id}/firings", "get"),
+        ("/api/alerts/{id}/test", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|item| item.get(method)).is_some(),

@@ -62,7 +62,6 @@ pub async fn agent_stats(
     let width = bucket.hours();
     // Bars are aligned to UTC; bar 0 starts at `first`.
     let bars = window.bars(bucket);
-    let bar_of = |hour: i64| (hour - first).div_euclid(width);
     let bar_start = |bar: i64| first + bar * width;
     // Day bars read the daily rollups: `first` starts a day, and no hour after
     // `end` (the current one) has runs yet, so the days hold exactly the window.
@@ -81,19 +80,24 @@ pub async fn agent_stats(
     let hours_per_unit = if by_day { 24 } else { 1 };
 
     let mut conn = pool.acquire().await?;
+    // (bar, status, runs, retries), summed per bar in SQL: a 30-day window's 720
+    // hours of counts come back as 30 bars' worth of rows.
     let counts: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT hour, status, runs, retries FROM agent_hours
-         WHERE agent_pk = ? AND hour >= ? AND hour < ? AND runs != 0",
+        "SELECT (hour - ?2) / ?4, status, sum(runs), sum(retries) FROM agent_hours
+         WHERE agent_pk = ?1 AND hour >= ?2 AND hour < ?3
+         GROUP BY 1, 2 HAVING sum(runs) != 0",
     )
     .bind(agent)
     .bind(first)
     .bind(end)
+    .bind(width)
     .fetch_all(&mut *conn)
     .await?;
     // (kind, bar, bucket bound, runs); bars counted from `first` (both units
     // start there), in steps of `width` hours.
-    let times: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT kind, ({unit} - ?2) * ?4 / ?5, upper_ms, sum(runs) FROM {times_table}
+    // `kind = 'wait'` comes back as a flag: thousands of rows, no string each.
+    let times: Vec<(bool, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT kind = 'wait', ({unit} - ?2) * ?4 / ?5, upper_ms, sum(runs) FROM {times_table}
          WHERE agent_pk = ?1 AND kind IN ('duration', 'wait') AND {unit} >= ?2 AND {unit} < ?3
          GROUP BY 1, 2, 3 HAVING sum(runs) != 0 ORDER BY 1, 2, 3"
     ))
@@ -128,10 +132,10 @@ pub async fn agent_stats(
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
     let mut retries = 0;
     let mut bar_counts: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); bars as usize];
-    for (hour, status, runs, retried) in counts {
+    for (bar, status, runs, retried) in counts {
         *by_status.entry(status.clone()).or_default() += runs;
         retries += retried;
-        if let Some(counts) = usize::try_from(bar_of(hour))
+        if let Some(counts) = usize::try_from(bar)
             .ok()
             .and_then(|bar| bar_counts.get_mut(bar))
         {
@@ -145,8 +149,8 @@ pub async fn agent_stats(
     let mut durations: BTreeMap<i64, i64> = BTreeMap::new();
     let mut waits: BTreeMap<i64, i64> = BTreeMap::new();
     let mut bar_durations: Vec<Histogram> = vec![Vec::new(); bars as usize];
-    for (kind, bar, upper, runs) in times {
-        if kind == "wait" {
+    for (is_wait, bar, upper, runs) in times {
+        if is_wait {
             *waits.entry(upper).or_default() += runs;
             continue;
         }
