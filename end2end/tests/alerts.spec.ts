@@ -39,7 +39,7 @@ test("an owner creates an alert, sends a test, and a failed run fires it once", 
     await form.getByLabel("Send to").selectOption("slack");
     await form.getByLabel("URL or address").fill(hook.url);
     await form.getByRole("button", { name: "Create alert" }).click();
-    await expect(page.getByRole("status")).toContainText("Created");
+    await expect(page.locator(".form-ok")).toContainText("Created");
     const row = page.locator("table.alerts tbody tr", { hasText: "Crawler failed" });
     await expect(row).toContainText("A run failed");
     await expect(row).toContainText("agent alert-crawler");

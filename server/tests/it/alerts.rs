@@ -554,10 +554,13 @@ async fn threshold_rules_fire_once_when_crossed_and_resolve_once_when_back() {
     assert_eq!(receiver.count(), 6);
 }
 
-/// A minimal SMTP server: accepts every message and keeps (recipients, data).
+/// A message as the sink received it: its recipients and its data.
+type Mail = (Vec<String>, String);
+
+/// A minimal SMTP server: accepts every message and keeps it.
 #[derive(Clone, Default)]
 struct SmtpSink {
-    messages: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    messages: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl SmtpSink {
