@@ -10,8 +10,9 @@
 //!
 //! The modules depend one way, never in a circle: [`filter`] (the runs filter as
 //! SQL) is used by [`runs`], [`text_search`] and [`events`]; `runs` reads through
-//! `text_search` and writes through [`campaigns`], [`outbox`] and [`changes`],
-//! none of which calls back into it. [`runner`] (what a run's runner writes) and
+//! `text_search` and writes through [`campaigns`], [`alerts`], [`outbox`] and
+//! [`changes`], none of which calls back into it ([`alerts`] reads the runs filter
+//! and takes `runs`' `StoredRun` type, but calls no `runs` function). [`runner`] (what a run's runner writes) and
 //! [`deliveries`] (the outbox worker's bookkeeping) and [`bulk`] (bulk jobs) sit
 //! on top: they use `runs` and nothing uses them.
 
