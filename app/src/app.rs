@@ -12,6 +12,7 @@ use crate::pages::{
     members::MembersPage,
     new_run::NewRunPage,
     not_found::NotFound,
+    run_compare::RunComparePage,
     run_detail::RunPage,
     run_list::RunListPage,
     saved_view::SavedViewPage,
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />
                     // Async: the page waits for the run, so a missing one answers 404.
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async />
+                    <Route path=path!("/runs/:id/compare") view=RunComparePage ssr=SsrMode::Async />
+                    <Route path=path!("/runs/:id/compare/:other") view=RunComparePage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

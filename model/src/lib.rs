@@ -12,6 +12,7 @@ mod bulk;
 mod campaign;
 mod change;
 mod columns;
+mod compare;
 mod detail;
 mod event;
 mod health;
@@ -39,6 +40,12 @@ pub use bulk::{BulkAction, BulkJob, BulkJobStatus, BulkPreview};
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
 pub use columns::{cell_text, input_field, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS};
+pub use compare::{
+    compare_errors, compare_steps, diff_inputs, first_difference, format_delta_ms,
+    ArtifactComparison, ComparedArtifact, ComparedRun, ComparedStep, ComparisonView, DiffLine,
+    DiffOp, Difference, ErrorComparison, FieldDiff, LogComparison, LogDivergence, RunChoice,
+    RunComparison, StepComparison, TextDiff, MAX_COMPARED_FIELDS,
+};
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{Event, EventPage};

@@ -8,11 +8,13 @@
 pub mod auth;
 pub mod backup;
 pub mod bulk;
+pub mod compare;
 pub mod db;
 pub mod fanout;
 pub mod keys;
 pub mod login_limit;
 pub mod metrics;
 pub mod outbound;
+pub mod preview;
 pub mod prune;
 pub mod storage;

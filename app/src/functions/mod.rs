@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod bulk;
+pub mod compare;
 pub mod directory;
 pub mod manage;
 pub mod retention;

@@ -112,14 +112,11 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use crate::state::AppState;
-    use futures::StreamExt;
     use model::AppError;
     use model::{Artifact, ArtifactView, CurrentUser, Preview};
     use store::db::runs::StoredRun;
+    use store::preview::{self, ArtifactKind};
     use uuid::Uuid;
-
-    /// Largest text shown inline; bigger files are offered for download only.
-    const MAX_PREVIEW_BYTES: i64 = 64 * 1024;
 
     /// The signed-in caller and their run with this id (`NotFound` for anyone else's).
     pub async fn callers_run(id: &str) -> Result<(AppState, CurrentUser, StoredRun), AppError> {
@@ -127,69 +124,6 @@ pub(crate) mod ssr {
         let id = model::parse_public_id(id)?;
         let stored = store::db::runs::find_run(&state.db.read, user.account_pk, id).await?;
         Ok((state, user, stored))
-    }
-
-    #[derive(PartialEq)]
-    enum Kind {
-        Image,
-        Html,
-        Markdown,
-        Json,
-        Text,
-        Other,
-    }
-
-    fn kind_of(artifact: &Artifact) -> Kind {
-        let content_type = artifact
-            .content_type
-            .as_deref()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let name = artifact.name.as_deref().unwrap_or("").to_ascii_lowercase();
-        let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
-        if content_type.starts_with("image/")
-            || matches!(extension, "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg")
-        {
-            Kind::Image
-        } else if content_type.starts_with("text/html") || matches!(extension, "html" | "htm") {
-            Kind::Html
-        } else if content_type.starts_with("text/markdown")
-            || matches!(extension, "md" | "markdown")
-        {
-            Kind::Markdown
-        } else if content_type.contains("json") || extension == "json" {
-            Kind::Json
-        } else if content_type.starts_with("text/")
-            || matches!(extension, "txt" | "log" | "csv")
-            || (artifact.inline_text.is_some() && content_type.is_empty())
-        {
-            Kind::Text
-        } else {
-            Kind::Other
-        }
-    }
-
-    /// The artifact's text, when it is small enough to show: inline, or read from the store.
-    async fn small_text(state: &AppState, artifact: &Artifact) -> Option<String> {
-        if let Some(text) = &artifact.inline_text {
-            return Some(text.clone());
-        }
-        let key = artifact
-            .storage_key
-            .as_deref()
-            .filter(|_| artifact.stored)?;
-        if artifact.size_bytes.unwrap_or(i64::MAX) > MAX_PREVIEW_BYTES {
-            return None;
-        }
-        let mut stream = state.store.open(key).await.ok()?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.ok()?);
-            if bytes.len() as i64 > MAX_PREVIEW_BYTES {
-                return None;
-            }
-        }
-        String::from_utf8(bytes).ok()
     }
 
     /// What a markdown preview may contain: ammonia's allow-list of tags and
@@ -220,29 +154,18 @@ pub(crate) mod ssr {
     }
 
     pub async fn artifact_view(state: &AppState, run_id: Uuid, artifact: Artifact) -> ArtifactView {
-        let own_content = artifact.stored || artifact.inline_text.is_some();
-        let content_url = if own_content {
-            Some(format!(
-                "/api/runs/{run_id}/artifacts/{}/content",
-                artifact.id
-            ))
-        } else {
-            artifact.url.clone()
-        };
-        let kind = kind_of(&artifact);
+        let content_url = preview::content_url(run_id, &artifact);
+        let kind = preview::kind_of(&artifact);
         let preview = match kind {
-            Kind::Image if content_url.is_some() => Preview::Image,
-            Kind::Html if own_content => Preview::Html,
-            Kind::Markdown | Kind::Json | Kind::Text => match small_text(state, &artifact).await {
+            ArtifactKind::Image if content_url.is_some() => Preview::Image,
+            ArtifactKind::Html if preview::has_own_content(&artifact) => Preview::Html,
+            kind if kind.is_text() => match preview::small_text(&state.store, &artifact).await {
                 Some(text) => match kind {
-                    Kind::Markdown => Preview::Markdown {
+                    ArtifactKind::Markdown => Preview::Markdown {
                         html: markdown_html(&text),
                     },
-                    Kind::Json => Preview::Json {
-                        text: serde_json::from_str::<serde_json::Value>(&text)
-                            .ok()
-                            .and_then(|value| serde_json::to_string_pretty(&value).ok())
-                            .unwrap_or(text),
+                    ArtifactKind::Json => Preview::Json {
+                        text: preview::pretty_json(text),
                     },
                     _ => Preview::Text { text },
                 },

@@ -11,6 +11,7 @@ pub mod members;
 pub mod new_run;
 pub mod not_found;
 pub mod retention;
+pub mod run_compare;
 pub mod run_detail;
 pub mod run_list;
 pub mod saved_view;

@@ -399,6 +399,9 @@ fn RunActions(
         <div class="actions">
             {move || match confirming.get() {
                 None => view! {
+                    <A href=format!("/runs/{}/compare", id.get_value()) attr:class="button" attr:title="Side by side with the previous completed run of this agent, or any other run">
+                        "Compare with…"
+                    </A>
                     <IfRole needed=Role::Member>
                         <button
                             type="button"

@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use model::{
-    parse_public_id, AppError, Artifact, Columns, EventPage, Role, Run, RunError, RunFilter,
-    RunPage, RunStatus, Step,
+    parse_public_id, AppError, Artifact, Columns, EventPage, Role, Run, RunComparison, RunError,
+    RunFilter, RunPage, RunStatus, Step,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -412,6 +412,59 @@ async fn artifacts(
     })
 }
 
+#[utoipa::path(get, path = "/api/runs/{id}/compare/{other_id}", tag = "runs",
+    params(("id" = Uuid, Path), ("other_id" = Uuid, Path, description = "The run to compare with (the baseline)")),
+    description = "The run against another run of the account: input key by key, steps by step id (status, \
+        attempts, duration delta, cache use), error, artifacts matched by name (line diff of text and JSON), and the \
+        first event whose type differs. Read from the other run to this one: `added` is in this run only, \
+        `removed` in the other only.",
+    responses((status = 200, body = Envelope<RunComparison>), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, description = "Either run unknown, or another account's", body = ErrorEnvelope)))]
+async fn compare(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, other_id)): Path<(String, String)>,
+) -> ApiResult {
+    let (id, other_id) = (parse_public_id(&id)?, parse_public_id(&other_id)?);
+    ok(
+        store::compare::compare_runs(&state.db, &state.store, caller.account_pk, id, other_id)
+            .await?,
+    )
+}
+
+#[utoipa::path(get, path = "/api/runs/{id}/compare", tag = "runs", params(("id" = Uuid, Path)),
+    description = "The run against the newest completed run of its agent created before it: what \
+        `/api/runs/{id}/compare/{otherId}` answers for that run. A 400 (`otherId`) when there is none.",
+    responses((status = 200, body = Envelope<RunComparison>), (status = 400, body = ErrorEnvelope), (status = 401, description = "No or bad credentials", body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+async fn compare_previous(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let run = load(&state, &caller, &id).await?;
+    let Some(other_id) = runs::previous_completed(&state.db.read, &run).await? else {
+        return Err(no_baseline(&run.run).into());
+    };
+    ok(store::compare::compare_runs(
+        &state.db,
+        &state.store,
+        caller.account_pk,
+        run.run.id,
+        other_id,
+    )
+    .await?)
+}
+
+/// Why a run has nothing to be compared with by default.
+fn no_baseline(run: &Run) -> AppError {
+    AppError::invalid(
+        "otherId",
+        format!(
+            "agent `{}` has no completed run before this one; name the run to compare with: /api/runs/{}/compare/{{otherId}}",
+            run.agent, run.id
+        ),
+    )
+}
+
 /// The bytes of an artifact, served as [`super::content`] says.
 #[utoipa::path(get, path = "/api/runs/{id}/artifacts/{artifact_id}/content", tag = "runs",
     params(("id" = Uuid, Path), ("artifact_id" = Uuid, Path)),
@@ -561,6 +614,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events))
         .routes(routes!(artifacts))
         .routes(routes!(artifact_content))
+        .routes(routes!(compare))
+        .routes(routes!(compare_previous))
         .routes(routes!(cancel))
         .routes(routes!(retry))
         .routes(routes!(pin, unpin))

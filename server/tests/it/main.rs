@@ -10,6 +10,7 @@ mod backup;
 mod binary;
 mod bulk;
 mod campaigns;
+mod compare;
 mod csrf;
 mod database;
 mod demo;

@@ -281,8 +281,9 @@ enum Shape {
     Events,
     /// The sweeper's candidates: the oldest few of a partial index, never sorted.
     Sweep,
-    /// A query of pruning: it must read by the index named here.
-    Prune(&'static str),
+    /// A query that must read by the index named here, without sorting
+    /// (pruning's candidates, the comparison's and the alerts' reads).
+    Indexed(&'static str),
 }
 
 /// An `OR`, a negation or `has:` may be read by walking the account's runs (or
@@ -333,12 +334,12 @@ fn problems(plan: &[(i64, i64, String)], shape: Shape, with_stats: bool) -> Vec<
             });
         }
     }
-    if let Shape::Prune(index) = shape {
+    if let Shape::Indexed(index) = shape {
         if !any(&|detail| detail.contains(index)) {
-            found.push("a prune query does not read by its index");
+            found.push("the query does not read by its index");
         }
         if any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY") {
-            found.push("a prune query sorts its candidates");
+            found.push("the query sorts what its index could give in order");
         }
     }
     let sorted = any(&|detail| detail == "USE TEMP B-TREE FOR ORDER BY");
@@ -902,7 +903,7 @@ async fn prune_cases(checker: &mut Checker<'_>, fx: &Fixture) {
                 checker
                     .check(
                         &format!("prune candidates {kind:?} of agent {agent_pk} from the {at}"),
-                        Shape::Prune(index),
+                        Shape::Indexed(index),
                         prune::candidates_query(&cut, kind, from, 1000),
                     )
                     .await;
@@ -910,7 +911,7 @@ async fn prune_cases(checker: &mut Checker<'_>, fx: &Fixture) {
             checker
                 .check(
                     &format!("prune preview {kind:?} of agent {agent_pk}"),
-                    Shape::Prune(index),
+                    Shape::Indexed(index),
                     prune::preview_query(&cut, kind, Some(10_000)),
                 )
                 .await;
@@ -919,10 +920,71 @@ async fn prune_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     checker
         .check(
             "change log batch",
-            Shape::Prune("INTEGER PRIMARY KEY"),
+            Shape::Indexed("INTEGER PRIMARY KEY"),
             prune::changes_batch_query(1_000, 500),
         )
         .await;
+}
+
+/// The reads of run comparison (the default baseline, the picker's runs, the
+/// walk of a log's event types) and of alert rules (the rules a run's end asks
+/// about, the threshold rules due, a threshold's window of finished runs).
+async fn compare_and_alert_cases(checker: &mut Checker<'_>, fx: &Fixture) {
+    use model::{AlertConditionType, RunFilter};
+    use store::db::alerts;
+    let run = runs::find_run_by_pk(checker.pool, fx.long_run_pk)
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "compare: previous completed run",
+            "runs_account_agent_st",
+            runs::previous_completed_query(&run),
+        ),
+        (
+            "compare: the agent's latest runs",
+            "runs_account_agent",
+            runs::latest_of_agent_query(&run, 20),
+        ),
+        (
+            "compare: event types of a long log",
+            "events_run_seq",
+            events::event_types_query(fx.long_run_pk, 1_000, 2_000),
+        ),
+        (
+            "alerts: rules a run's end asks about",
+            "alert_rules_account",
+            alerts::enabled_rules_query(fx.account_pk, &AlertConditionType::ALL),
+        ),
+        (
+            "alerts: threshold rules due",
+            "alert_rules_threshold",
+            alerts::due_threshold_rules_query(now_ms()),
+        ),
+    ];
+    for (label, index, query) in cases {
+        checker.check(label, Shape::Indexed(index), query).await;
+    }
+    let since = now_ms() - DAY_MS;
+    for (name, filter) in [
+        ("the whole account", RunFilter::default()),
+        (
+            "one agent",
+            RunFilter {
+                agent: Some(AGENTS[0].to_string()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let query = alerts::window_query(fx.account_pk, &filter, since, "count(*)").unwrap();
+        checker
+            .check(
+                &format!("alerts: threshold window of {name}"),
+                Shape::Indexed("runs_account_completed"),
+                query,
+            )
+            .await;
+    }
 }
 
 /// Every case on `pool`; what is wrong, as failure reports.
@@ -936,6 +998,7 @@ async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<Str
     event_cases(&mut checker, fx).await;
     sweep_cases(&mut checker, fx).await;
     prune_cases(&mut checker, fx).await;
+    compare_and_alert_cases(&mut checker, fx).await;
     checker.failures
 }
 

@@ -245,29 +245,20 @@ pub async fn create_alert(
     }
     let id = Uuid::now_v7();
     let now = now_ms();
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO alert_rules (id, account_pk, name, scope_agent, scope_campaign, scope_q,
             condition_type, threshold, window_mins, min_runs, channels, enabled, created_by,
             created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
-    .bind(actor.account_pk)
-    .bind(&rule.name)
-    .bind(&rule.scope.agent)
-    .bind(rule.scope.campaign.map(|id| id.to_string()))
-    .bind(&rule.scope.q)
-    .bind(rule.condition.kind.as_str())
-    .bind(rule.condition.threshold)
-    .bind(rule.condition.window_mins)
-    .bind(rule.condition.min_runs)
-    .bind(json!(rule.channels).to_string())
-    .bind(change.enabled.unwrap_or(true))
-    .bind(&actor.name)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    .bind(actor.account_pk);
+    bind_rule_columns(insert, &rule, change.enabled.unwrap_or(true))
+        .bind(&actor.name)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let created = rule_row(&mut tx, actor.account_pk, id).await?.into_rule()?;
     audit::record(
         &mut tx,
@@ -278,6 +269,28 @@ pub async fn create_alert(
     .await?;
     tx.commit().await?;
     Ok(created)
+}
+
+type RuleQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds a rule's stored columns, `name` through `enabled`, in the order both
+/// the insert and the update list them.
+fn bind_rule_columns<'q>(
+    query: RuleQuery<'q>,
+    rule: &'q ValidRule,
+    enabled: bool,
+) -> RuleQuery<'q> {
+    query
+        .bind(&rule.name)
+        .bind(&rule.scope.agent)
+        .bind(rule.scope.campaign.map(|id| id.to_string()))
+        .bind(&rule.scope.q)
+        .bind(rule.condition.kind.as_str())
+        .bind(rule.condition.threshold)
+        .bind(rule.condition.window_mins)
+        .bind(rule.condition.min_runs)
+        .bind(json!(rule.channels).to_string())
+        .bind(enabled)
 }
 
 fn audit_detail(rule: &AlertRule) -> Value {
@@ -312,7 +325,7 @@ pub async fn update_alert(
     check_against_account(db, &mut tx, actor.account_pk, &rule, delivery).await?;
     let enabled = change.enabled.unwrap_or(current.enabled);
     let reset = restarts || !enabled;
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE alert_rules SET name = ?, scope_agent = ?, scope_campaign = ?, scope_q = ?,
             condition_type = ?, threshold = ?, window_mins = ?, min_runs = ?, channels = ?,
             enabled = ?, updated_at = ?,
@@ -320,25 +333,16 @@ pub async fn update_alert(
             last_value = CASE WHEN ? THEN NULL ELSE last_value END,
             evaluated_at = CASE WHEN ? THEN NULL ELSE evaluated_at END
          WHERE account_pk = ? AND id = ?",
-    )
-    .bind(&rule.name)
-    .bind(&rule.scope.agent)
-    .bind(rule.scope.campaign.map(|id| id.to_string()))
-    .bind(&rule.scope.q)
-    .bind(rule.condition.kind.as_str())
-    .bind(rule.condition.threshold)
-    .bind(rule.condition.window_mins)
-    .bind(rule.condition.min_runs)
-    .bind(json!(rule.channels).to_string())
-    .bind(enabled)
-    .bind(now_ms())
-    .bind(reset)
-    .bind(reset)
-    .bind(reset)
-    .bind(actor.account_pk)
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_rule_columns(update, &rule, enabled)
+        .bind(now_ms())
+        .bind(reset)
+        .bind(reset)
+        .bind(reset)
+        .bind(actor.account_pk)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     let updated = rule_row(&mut tx, actor.account_pk, id).await?.into_rule()?;
     audit::record(
         &mut tx,
@@ -383,6 +387,9 @@ struct FiringRow {
     at: i64,
 }
 
+/// A firing's delivery on one channel: firing, channel, state, attempts, last error.
+type ChannelRow = (i64, Option<String>, String, i64, Option<String>);
+
 /// A rule's history, newest first (at most [`FIRINGS_PAGE`]), with how each
 /// channel's delivery went.
 pub async fn list_firings(
@@ -400,14 +407,28 @@ pub async fn list_firings(
     .bind(FIRINGS_PAGE)
     .fetch_all(&mut *conn)
     .await?;
+    // Every channel of the page's firings in one read (the partial index on firing_pk).
+    let channels: Vec<ChannelRow> = sqlx::query_as(
+        "SELECT firing_pk, channel, state, attempts, last_error FROM outbox
+         WHERE firing_pk IN (SELECT value FROM json_each(?)) ORDER BY firing_pk, pk",
+    )
+    .bind(
+        serde_json::to_string(&rows.iter().map(|row| row.pk).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_firing: std::collections::HashMap<i64, Vec<FiringChannel>> = Default::default();
+    for (firing_pk, kind, status, attempts, error) in channels {
+        by_firing.entry(firing_pk).or_default().push(FiringChannel {
+            kind: kind.unwrap_or_default(),
+            status,
+            attempts,
+            error,
+        });
+    }
     let mut firings = Vec::with_capacity(rows.len());
     for row in rows {
-        let channels: Vec<(Option<String>, String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT channel, state, attempts, last_error FROM outbox WHERE firing_pk = ? ORDER BY pk",
-        )
-        .bind(row.pk)
-        .fetch_all(&mut *conn)
-        .await?;
         let parse_id = |id: Option<String>| id.and_then(|id| id.parse().ok());
         firings.push(AlertFiring {
             id: row.id.parse().map_err(|_| AppError::Internal)?,
@@ -417,15 +438,7 @@ pub async fn list_firings(
             campaign_id: parse_id(row.campaign_id),
             value: row.value,
             message: row.message,
-            channels: channels
-                .into_iter()
-                .map(|(kind, status, attempts, error)| FiringChannel {
-                    kind: kind.unwrap_or_default(),
-                    status,
-                    attempts,
-                    error,
-                })
-                .collect(),
+            channels: by_firing.remove(&row.pk).unwrap_or_default(),
         });
     }
     Ok(firings)
@@ -575,6 +588,17 @@ async fn enabled_rules(
     account_pk: AccountPk,
     kinds: &[AlertConditionType],
 ) -> Result<Vec<RuleRow>, AppError> {
+    Ok(enabled_rules_query(account_pk, kinds)
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// The SQL of [`enabled_rules`] (public so that the query-plans test can explain it).
+pub fn enabled_rules_query(
+    account_pk: AccountPk,
+    kinds: &[AlertConditionType],
+) -> QueryBuilder<'static, Sqlite> {
     let mut query = QueryBuilder::<Sqlite>::new(RULE_SELECT);
     query
         .push(" WHERE account_pk = ")
@@ -585,7 +609,7 @@ async fn enabled_rules(
         kinds_list.push_bind(kind.as_str());
     }
     query.push(")");
-    Ok(query.build_query_as().fetch_all(&mut *conn).await?)
+    query
 }
 
 /// Whether the run `run_pk` is in the rule's scope: asked of the runs filter, so
@@ -716,15 +740,23 @@ pub struct DueRule {
 
 /// The enabled threshold rules of every account not evaluated since `before`.
 pub async fn due_threshold_rules(pool: &SqlitePool, before: i64) -> Result<Vec<DueRule>, AppError> {
-    let pks: Vec<i64> = sqlx::query_scalar(
-        "SELECT pk FROM alert_rules
-         WHERE enabled AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
-           AND coalesce(evaluated_at, 0) < ? ORDER BY coalesce(evaluated_at, 0)",
-    )
-    .bind(before)
-    .fetch_all(pool)
-    .await?;
+    let pks: Vec<i64> = due_threshold_rules_query(before)
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await?;
     Ok(pks.into_iter().map(|pk| DueRule { pk }).collect())
+}
+
+/// The SQL of [`due_threshold_rules`], by the partial index of threshold rules
+/// (never evaluated first: NULL sorts first).
+pub fn due_threshold_rules_query(before: i64) -> QueryBuilder<'static, Sqlite> {
+    let mut query = QueryBuilder::new(
+        "SELECT pk FROM alert_rules INDEXED BY alert_rules_threshold
+         WHERE enabled AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
+           AND (evaluated_at IS NULL OR evaluated_at < ",
+    );
+    query.push_bind(before).push(") ORDER BY evaluated_at");
+    query
 }
 
 /// What a window of runs measured for a threshold rule.
@@ -738,6 +770,22 @@ pub struct Measure {
     pub runs: i64,
 }
 
+/// `columns` over the runs of the scope `filter` that finished since `since`,
+/// by the index on finish time: the read of every threshold measure.
+pub fn window_query(
+    account_pk: AccountPk,
+    filter: &RunFilter,
+    since: i64,
+    columns: &str,
+) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    let mut query = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {columns} FROM runs r INDEXED BY runs_account_completed"
+    ));
+    push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
+    query.push(" AND r.completed_at >= ").push_bind(since);
+    Ok(query)
+}
+
 /// Measures the rule's window on the read pool: the runs of its scope that
 /// finished in the last `windowMins` (by the index on finish time).
 async fn measure(pool: &SqlitePool, rule: &RuleRow, now: i64) -> Result<Measure, AppError> {
@@ -745,19 +793,7 @@ async fn measure(pool: &SqlitePool, rule: &RuleRow, now: i64) -> Result<Measure,
     let window_mins = rule.window_mins.unwrap_or(model::DEFAULT_WINDOW_MINS);
     let since = now - window_mins * 60_000;
     let min_runs = rule.min_runs.unwrap_or(1);
-    let select = |columns: &str| {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {columns} FROM runs r INDEXED BY runs_account_completed"
-        ));
-        push_filter(
-            &mut query,
-            rule.account_pk,
-            &rule.filter()?,
-            Reading::Aggregate,
-        )?;
-        query.push(" AND r.completed_at >= ").push_bind(since);
-        Ok::<_, AppError>(query)
-    };
+    let select = |columns: &str| window_query(rule.account_pk, &rule.filter()?, since, columns);
     match kind {
         AlertConditionType::FailureRate => {
             let (runs, failed): (i64, i64) =

@@ -304,3 +304,29 @@ pub fn list_query(
     .push_bind(query.limit);
     Ok(sql)
 }
+
+/// Sequence numbers and types of a run's events after `after`, in order: the
+/// light read run comparison walks two logs with.
+pub async fn event_types_after(
+    pool: &SqlitePool,
+    run_pk: RunPk,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(event_types_query(run_pk, after, limit)
+        .build_query_as()
+        .fetch_all(pool)
+        .await?)
+}
+
+/// The SQL of [`event_types_after`].
+pub fn event_types_query(run_pk: RunPk, after: i64, limit: i64) -> QueryBuilder<'static, Sqlite> {
+    let mut query = QueryBuilder::new("SELECT seq, event_type FROM events WHERE run_pk = ");
+    query
+        .push_bind(run_pk)
+        .push(" AND seq > ")
+        .push_bind(after)
+        .push(" ORDER BY seq LIMIT ")
+        .push_bind(limit);
+    query
+}

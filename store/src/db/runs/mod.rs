@@ -19,6 +19,7 @@ pub use list::{
 pub use pin::set_pinned;
 pub use read::{
     find_run, find_run_any_account, find_run_by_pk, get_run, get_run_any_account, get_run_by_pk,
+    latest_of_agent, latest_of_agent_query, previous_completed, previous_completed_query,
     StoredRun,
 };
 pub use status::{

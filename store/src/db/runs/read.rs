@@ -3,7 +3,7 @@
 
 use crate::db::from_ms;
 use model::{AccountPk, AppError, Run, RunError, RunPk, WebhookStatus};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// The columns of a [`Run`], selected from `runs r` and its joins.
@@ -168,4 +168,77 @@ pub(crate) fn parse_tags(stored: Option<&str>) -> Vec<String> {
     stored
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_default()
+}
+
+/// The newest completed run of the same agent created before `run`: what a run
+/// is compared with by default.
+pub async fn previous_completed(
+    pool: &SqlitePool,
+    stored: &StoredRun,
+) -> Result<Option<Uuid>, AppError> {
+    let id: Option<String> = previous_completed_query(stored)
+        .build_query_scalar()
+        .fetch_optional(pool)
+        .await?;
+    Ok(id.and_then(|id| id.parse().ok()))
+}
+
+/// The SQL of [`previous_completed`]: newest first along the agent's completed
+/// runs in the index, from just before the run.
+pub fn previous_completed_query(stored: &StoredRun) -> QueryBuilder<'static, Sqlite> {
+    let created_at = stored.run.created_at.timestamp_millis();
+    let mut query = QueryBuilder::new(
+        "SELECT r.id FROM runs r INDEXED BY runs_account_agent_st WHERE r.account_pk = ",
+    );
+    query
+        .push_bind(stored.account_pk)
+        .push(" AND r.agent_pk = (SELECT agent_pk FROM runs WHERE pk = ")
+        .push_bind(stored.pk)
+        .push(") AND r.status = 'completed' AND (r.created_at, r.pk) < (")
+        .push_bind(created_at)
+        .push(", ")
+        .push_bind(stored.pk)
+        .push(") ORDER BY r.created_at DESC, r.pk DESC LIMIT 1");
+    query
+}
+
+/// The agent's latest runs besides `stored`, newest first: the runs the
+/// comparison page offers to compare with.
+pub async fn latest_of_agent(
+    pool: &SqlitePool,
+    stored: &StoredRun,
+    limit: i64,
+) -> Result<Vec<model::RunChoice>, AppError> {
+    let rows: Vec<(String, String, i64, Option<String>)> = latest_of_agent_query(stored, limit)
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status, created_at, summary)| {
+            Some(model::RunChoice {
+                id: id.parse().ok()?,
+                status: status.parse().ok()?,
+                created_at: from_ms(created_at),
+                summary,
+            })
+        })
+        .collect())
+}
+
+/// The SQL of [`latest_of_agent`].
+pub fn latest_of_agent_query(stored: &StoredRun, limit: i64) -> QueryBuilder<'static, Sqlite> {
+    let mut query = QueryBuilder::new(
+        "SELECT r.id, r.status, r.created_at, r.summary FROM runs r INDEXED BY runs_account_agent
+         WHERE r.account_pk = ",
+    );
+    query
+        .push_bind(stored.account_pk)
+        .push(" AND r.agent_pk = (SELECT agent_pk FROM runs WHERE pk = ")
+        .push_bind(stored.pk)
+        .push(") AND r.pk <> ")
+        .push_bind(stored.pk)
+        .push(" ORDER BY r.created_at DESC LIMIT ")
+        .push_bind(limit);
+    query
 }
