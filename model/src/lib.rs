@@ -53,6 +53,14 @@ pub use health::{
     exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
     FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow, HOUR_MS,
 };
+/// A run's (or campaign's) id for people: its last eight hex digits. Ids are
+/// UUIDv7, whose leading digits are the creation time and so shared by every
+/// run made in the same minute; the trailing ones are random.
+pub fn short_id(id: impl std::fmt::Display) -> String {
+    let digits: Vec<char> = id.to_string().chars().filter(|c| *c != '-').collect();
+    digits[digits.len().saturating_sub(8)..].iter().collect()
+}
+
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
 pub use query::{Query, QueryError};
 pub use retention::{

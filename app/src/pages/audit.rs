@@ -100,10 +100,11 @@ pub fn AuditPage() -> impl IntoView {
 fn AuditRow(entry: AuditEntry) -> impl IntoView {
     let target = match (&entry.target_type, &entry.target_id) {
         (Some(kind), Some(id)) if kind == "run" => {
-            view! { <A href=format!("/runs/{id}")>{format!("run {}", id.chars().take(8).collect::<String>())}</A> }.into_any()
+            view! { <A href=format!("/runs/{id}")>{format!("run {}", model::short_id(id))}</A> }
+                .into_any()
         }
         (Some(kind), Some(id)) => {
-            let short: String = id.chars().take(8).collect();
+            let short = model::short_id(id);
             view! { <span title=id.clone()>{format!("{kind} {short}")}</span> }.into_any()
         }
         _ => view! { <span class="muted">"—"</span> }.into_any(),

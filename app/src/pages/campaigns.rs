@@ -58,7 +58,7 @@ pub fn CampaignsPage() -> impl IntoView {
                                                 <td><a href=format!("/campaigns/{}", campaign.id)>{campaign.name.clone()}</a></td>
                                                 <td><CampaignStatusTag campaign=campaign.clone() /></td>
                                                 <td>{campaign.bundle_url.clone().map(|url| view! { <StoredLink url /> })}</td>
-                                                <td>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string().chars().take(8).collect::<String>()}</a> })}</td>
+                                                <td>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{model::short_id(id)}</a> })}</td>
                                                 <td>{format_timestamp(campaign.created_at)}</td>
                                             </tr>
                                         }).collect_view()}

@@ -46,10 +46,6 @@ pub fn RunComparePage() -> impl IntoView {
     }
 }
 
-fn short(id: Uuid) -> String {
-    id.to_string().chars().take(8).collect()
-}
-
 #[component]
 fn ComparisonPage(data: ComparisonView) -> impl IntoView {
     let ComparisonView {
@@ -64,7 +60,7 @@ fn ComparisonPage(data: ComparisonView) -> impl IntoView {
             <nav class="crumbs" aria-label="Breadcrumb">
                 <A href="/">"Runs"</A>
                 " / "
-                <A href=format!("/runs/{run_id}")>{short(run_id)}</A>
+                <A href=format!("/runs/{run_id}")>{model::short_id(run_id)}</A>
                 " / "
                 <span>"Compare"</span>
             </nav>
@@ -86,6 +82,17 @@ fn ComparisonPage(data: ComparisonView) -> impl IntoView {
                 .into_any(),
             }}
         </main>
+    }
+}
+
+/// Something of this run beside the same of the other run, each side named (the
+/// two stack on narrow screens).
+fn pair(run: impl IntoView, other: impl IntoView) -> impl IntoView {
+    view! {
+        <div class="compare-pair">
+            <div class="compare-side"><span class="side-label">"This run"</span>{run}</div>
+            <div class="compare-side"><span class="side-label">"Compared with"</span>{other}</div>
+        </div>
     }
 }
 
@@ -179,10 +186,7 @@ fn ComparisonBody(comparison: RunComparison) -> impl IntoView {
         <StepsDiff steps />
         <section class="compare-section" aria-labelledby="compare-error">
             <h2 id="compare-error">"Error" <ChangeLabel change=error.change /></h2>
-            <div class="compare-pair">
-                <ErrorBox error=error.run />
-                <ErrorBox error=error.other />
-            </div>
+            {pair(view! { <ErrorBox error=error.run /> }, view! { <ErrorBox error=error.other /> })}
         </section>
         <ArtifactsDiff artifacts />
         <LogDiff log run_id other_id />
@@ -197,7 +201,7 @@ fn RunCard(label: &'static str, run: ComparedRun) -> impl IntoView {
             <p class="compare-card-title">
                 <StatusBadge status=run.status />
                 " "
-                <A href=format!("/runs/{}", run.id)><code>{short(run.id)}</code></A>
+                <A href=format!("/runs/{}", run.id)><code>{model::short_id(run.id)}</code></A>
                 " "
                 <span>{run.summary.clone().unwrap_or_else(|| format!("{} run", run.agent))}</span>
             </p>
@@ -401,10 +405,7 @@ fn ArtifactDiff(artifact: ArtifactComparison) -> impl IntoView {
     view! {
         <article class=format!("compare-artifact diff-{}", change.as_str()) data-testid="compare-artifact">
             <h3><code>{key}</code>" "<ChangeLabel change /></h3>
-            <div class="compare-pair">
-                {artifact_side(run)}
-                {artifact_side(other)}
-            </div>
+            {pair(artifact_side(run), artifact_side(other))}
             {text_diff.map(|diff| view! {
                 <p class="muted diff-counts">
                     {format!("+{} −{} lines", diff.inserted, diff.deleted)}
@@ -463,10 +464,7 @@ fn LogDiff(log: LogComparison, run_id: Uuid, other_id: Uuid) -> impl IntoView {
                             divergence.index + 1
                         )}
                     </p>
-                    <div class="compare-pair">
-                        {event_line(divergence.run, run_id)}
-                        {event_line(divergence.other, other_id)}
-                    </div>
+                    {pair(event_line(divergence.run, run_id), event_line(divergence.other, other_id))}
                 }
                 .into_any(),
                 None if log.complete => view! {

@@ -86,7 +86,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     } = detail;
     let run_id = run.id;
     let id = run_id.to_string();
-    let short_id: String = id.chars().take(8).collect();
+    let short_id = model::short_id(run_id);
     let input = run.input.clone();
     let run = RwSignal::new(run);
     let steps = RwSignal::new(steps);
@@ -283,7 +283,7 @@ fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
             <dd>
                 {run.attempt}
                 {run.retry_of.map(|original| view! {
-                    " (retry of "<a href=format!("/runs/{original}")>{original.to_string().chars().take(8).collect::<String>()}</a>")"
+                    " (retry of "<a href=format!("/runs/{original}")>{model::short_id(original)}</a>")"
                 })}
             </dd>
             <dt>"Last heard"</dt>
