@@ -88,6 +88,14 @@ impl Columns {
         &self.0
     }
 
+    /// The input paths among the columns (`input.company.name` → `company.name`).
+    pub fn input_paths(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|name| name.strip_prefix("input."))
+            .collect()
+    }
+
     /// The columns as `fields=` takes them.
     pub fn to_param(&self) -> String {
         self.0.join(",")
@@ -153,6 +161,30 @@ pub fn input_field<'a>(input: &'a Value, path: &str) -> Option<&'a Value> {
         })
 }
 
+/// Only the fields of `input` at `paths`, where they are, nested as objects (an
+/// array index becomes an object key, which [`input_field`] reads alike): what a
+/// list that shows these input columns needs of a run's input, and no more.
+pub fn input_subset(input: &Value, paths: &[&str]) -> Value {
+    let mut kept = Value::Null;
+    for path in paths {
+        let Some(value) = input_field(input, path) else {
+            continue;
+        };
+        let mut slot = &mut kept;
+        for segment in path.split('.') {
+            if !slot.is_object() {
+                *slot = Value::Object(Default::default());
+            }
+            let Value::Object(fields) = slot else {
+                unreachable!("made an object just above")
+            };
+            slot = fields.entry(segment).or_insert(Value::Null);
+        }
+        *slot = value.clone();
+    }
+    kept
+}
+
 /// A value as one cell of text (CSV, a table column): strings bare, `null` empty,
 /// anything else as JSON.
 pub fn cell_text(value: &Value) -> String {
@@ -168,6 +200,25 @@ mod tests {
     use super::*;
     use crate::{RunStatus, WebhookStatus};
     use serde_json::json;
+
+    #[test]
+    fn an_input_subset_keeps_only_the_shown_paths_readable_alike() {
+        let input = json!({"company": {"name": "Stripe", "size": 10}, "items": [{"sku": "a"}, {"sku": "b"}], "secret": "x"});
+        let paths = ["company.name", "items.1.sku", "missing.path"];
+        let kept = input_subset(&input, &paths);
+        assert_eq!(
+            kept,
+            json!({"company": {"name": "Stripe"}, "items": {"1": {"sku": "b"}}})
+        );
+        for path in paths {
+            assert_eq!(
+                input_field(&kept, path),
+                input_field(&input, path),
+                "{path}"
+            );
+        }
+        assert_eq!(input_subset(&input, &[]), Value::Null);
+    }
 
     fn row() -> RunRow {
         RunRow {

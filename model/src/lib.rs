@@ -39,7 +39,9 @@ pub use artifact::Artifact;
 pub use bulk::{BulkAction, BulkJob, BulkJobStatus, BulkPreview};
 pub use campaign::{Campaign, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
-pub use columns::{cell_text, input_field, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS};
+pub use columns::{
+    cell_text, input_field, input_subset, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS,
+};
 pub use compare::{
     compare_errors, compare_steps, diff_inputs, first_difference, format_delta_ms,
     ArtifactComparison, ComparedArtifact, ComparedRun, ComparedStep, ComparisonView, DiffLine,

@@ -5,7 +5,18 @@ use chrono::{DateTime, Utc};
 
 /// `2026-11-25 07:49:52 UTC`: absolute and in UTC, so server and browser agree.
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    // Written out rather than through a strftime pattern, which is parsed anew on
+    // every call: a list page formats dozens of these per render.
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// A compact human duration: `850 ms`, `12.4 s`, `3m 05s`, `2h 07m`.

@@ -11,4 +11,5 @@ pub mod runs_chart;
 pub mod status_badge;
 pub mod step_timeline;
 pub mod stored_link;
+pub mod svg;
 pub mod views_sidebar;

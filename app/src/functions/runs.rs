@@ -14,8 +14,16 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
         let (state, user) = super::ssr::require_user().await?;
         let query = query.trim_start_matches('?');
         let mut filter = RunFilter::from_query_string(query)?;
-        // The columns are the page's to show: every row carries its input.
-        filter.fields = None;
+        // The page shows its own columns; of each run's input only the fields
+        // it shows as columns travel (and are kept in the view cache).
+        let input_paths: Vec<String> = match filter.fields.take() {
+            Some(list) => model::Columns::parse("fields", &list)?
+                .input_paths()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            None => Vec::new(),
+        };
         // The same view for every tab of the account until the next write.
         let key = ViewKey::new("runs-list", user.account_pk, query);
         let account_pk = user.account_pk;
@@ -24,7 +32,11 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
             .views()
             .get_or_load(key, || async {
                 let pool = &state.db.read;
-                let page = store::db::runs::list_runs(pool, account_pk, &filter).await?;
+                let mut page = store::db::runs::list_runs(pool, account_pk, &filter).await?;
+                let paths: Vec<&str> = input_paths.iter().map(String::as_str).collect();
+                for row in &mut page.runs {
+                    row.input = model::input_subset(&row.input, &paths);
+                }
                 let status_counts =
                     store::db::runs::status_counts(pool, account_pk, &filter).await?;
                 let chart =

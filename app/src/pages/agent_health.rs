@@ -4,6 +4,7 @@
 //! over the last 24 hours, 7 or 30 days. Every bar and point links to the run list
 //! filtered to its runs. The numbers are `GET /api/agents/{slug}/stats`'s.
 
+use crate::components::svg::num;
 use crate::functions::directory::agent_health;
 use crate::pages::run_list::with_param;
 use leptos::prelude::*;
@@ -230,8 +231,8 @@ fn StatusChart(stats: AgentStats) -> impl IntoView {
             shapes.push(view! {
                 <g><a href=href>
                     <rect class=format!("chart-bar status-{}", status.as_str())
-                        x=format!("{:.1}", x + slot * 0.12) y=format!("{y:.1}")
-                        width=format!("{:.1}", slot * 0.76) height=format!("{height:.1}")>
+                        x=num(x + slot * 0.12) y=num(y)
+                        width=num(slot * 0.76) height=num(height)>
                         <title>{format!("{}: {count} {}", bar_label(&stats, bar), status.as_str())}</title>
                     </rect>
                 </a></g>
@@ -239,7 +240,7 @@ fn StatusChart(stats: AgentStats) -> impl IntoView {
         }
         if index % label_every == 0 {
             shapes.push(view! {
-                <text class="chart-label" x=format!("{:.1}", x + slot / 2.0) y=format!("{:.1}", HEIGHT - 5.0)>{bar_label(&stats, bar)}</text>
+                <text class="chart-label" x=num(x + slot / 2.0) y=num(HEIGHT - 5.0)>{bar_label(&stats, bar)}</text>
             }.into_any());
         }
     }
@@ -279,8 +280,8 @@ fn Axis(top: f64, unit: &'static str) -> impl IntoView {
                 format_count(value as i64)
             };
             view! {
-                <line class="chart-grid" x1=format!("{LEFT}") x2=format!("{WIDTH}") y1=format!("{y:.1}") y2=format!("{y:.1}") />
-                <text class="chart-axis" x=format!("{:.1}", LEFT - 4.0) y=format!("{:.1}", y + 3.0)>{text}</text>
+                <line class="chart-grid" x1=format!("{LEFT}") x2=format!("{WIDTH}") y1=num(y) y2=num(y) />
+                <text class="chart-axis" x=num(LEFT - 4.0) y=num(y + 3.0)>{text}</text>
             }
         })
         .collect_view()
@@ -313,7 +314,7 @@ fn DurationChart(stats: AgentStats) -> impl IntoView {
             .iter()
             .enumerate()
             .filter_map(|(index, bar)| pick(bar).map(|ms| point(index, ms)))
-            .map(|(x, y)| format!("{x:.1},{y:.1}"))
+            .map(|(x, y)| format!("{},{}", num(x), num(y)))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -329,7 +330,7 @@ fn DurationChart(stats: AgentStats) -> impl IntoView {
             let href = runs_href(&stats.agent, bar.start, bar_end(&stats, index), Some("completed,failed,cancelled"));
             Some(view! {
                 <g><a href=href>
-                    <circle class="chart-dot p95" cx=format!("{x:.1}") cy=format!("{y:.1}") r="3.5">
+                    <circle class="chart-dot p95" cx=num(x) cy=num(y) r="3.5">
                         <title>{format!("{}: p50 {}, p95 {}", bar_label(&stats, bar), millis(bar.duration_ms.p50), millis(Some(p95)))}</title>
                     </circle>
                 </a></g>
