@@ -44,7 +44,7 @@ pub async fn compare_runs(
     );
     let error = model::compare_errors(run.run.error.as_ref(), other.run.error.as_ref());
     let artifacts = compare_artifacts(db, store, &run, &other).await?;
-    let log = compare_logs(db, &run, &other).await?;
+    let log = compare_logs(db, &run, &other, MAX_COMPARED_EVENTS).await?;
     Ok(RunComparison {
         run: compared_run(&run),
         other: compared_run(&other),
@@ -244,20 +244,38 @@ pub fn text_diff(other: &str, run: &str) -> TextDiff {
 
 /// Walks both logs in sequence order, a chunk at a time, to the first position
 /// whose event types differ (or where one log ends first), reading at most
-/// [`MAX_COMPARED_EVENTS`] of each.
+/// `cap` of each ([`MAX_COMPARED_EVENTS`]).
 async fn compare_logs(
     db: &Db,
     run: &StoredRun,
     other: &StoredRun,
+    cap: i64,
 ) -> Result<LogComparison, AppError> {
     let (mut run_after, mut other_after, mut compared) = (0_i64, 0_i64, 0_i64);
     loop {
-        let limit = EVENT_CHUNK.min(MAX_COMPARED_EVENTS - compared);
+        let limit = EVENT_CHUNK.min(cap - compared);
         if limit <= 0 {
+            // At the cap: the logs agree if both end here, part here if one does.
+            let next = |pk, after| events::event_types_after(&db.read, pk, after, 1);
+            let mine = next(run.pk, run_after).await?;
+            let theirs = next(other.pk, other_after).await?;
+            let divergence = match (mine.first(), theirs.first()) {
+                (Some((seq, _)), None) => Some(LogDivergence {
+                    index: compared,
+                    run: event_at(db, run, Some(*seq)).await?,
+                    other: None,
+                }),
+                (None, Some((seq, _))) => Some(LogDivergence {
+                    index: compared,
+                    run: None,
+                    other: event_at(db, other, Some(*seq)).await?,
+                }),
+                _ => None,
+            };
             return Ok(LogComparison {
                 compared,
-                complete: false,
-                divergence: None,
+                complete: divergence.is_some() || (mine.is_empty() && theirs.is_empty()),
+                divergence,
             });
         }
         let mine = events::event_types_after(&db.read, run.pk, run_after, limit).await?;
@@ -311,7 +329,73 @@ async fn event_at(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::db::accounts::create_account;
+    use crate::db::audit::Actor;
+    use crate::db::events::{append_events, NewEvent};
+    use crate::db::runs::{create_run, CreateRun};
+
+    /// Runs of one account with these event types, one run each.
+    async fn runs_with_logs(logs: &[&[&str]]) -> (tempfile::TempDir, Db, Vec<StoredRun>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/compare.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let account_pk = create_account(&mut tx, "Compare tests").await.unwrap();
+        tx.commit().await.unwrap();
+        let actor = Actor::system(account_pk, model::Via::System);
+        let mut runs = Vec::new();
+        for log in logs {
+            let run = create_run(
+                &db,
+                &actor,
+                CreateRun {
+                    agent: "a".into(),
+                    ..CreateRun::default()
+                },
+            )
+            .await
+            .unwrap();
+            let events: Vec<NewEvent> = log
+                .iter()
+                .map(|kind| NewEvent {
+                    client_id: None,
+                    event_type: kind.to_string(),
+                    message: None,
+                    metadata: None,
+                })
+                .collect();
+            let mut tx = db.begin_write().await.unwrap();
+            append_events(&mut tx, run.pk, &events).await.unwrap();
+            tx.commit().await.unwrap();
+            runs.push(run);
+        }
+        (dir, db, runs)
+    }
+
+    #[tokio::test]
+    async fn at_the_cap_logs_agree_only_if_both_end_there() {
+        let (_dir, db, runs) =
+            runs_with_logs(&[&["a", "b", "c"], &["a", "b", "c"], &["a", "b", "c", "d"]]).await;
+        let log = compare_logs(&db, &runs[0], &runs[1], 3).await.unwrap();
+        assert_eq!(
+            (log.compared, log.complete, log.divergence),
+            (3, true, None),
+            "both end at the cap"
+        );
+        let log = compare_logs(&db, &runs[2], &runs[0], 3).await.unwrap();
+        let divergence = log.divergence.expect("one log goes on past the cap");
+        assert_eq!((divergence.index, divergence.other), (3, None));
+        assert_eq!(divergence.run.unwrap().event_type, "d");
+        let log = compare_logs(&db, &runs[2], &runs[2], 2).await.unwrap();
+        assert_eq!(
+            (log.compared, log.complete, log.divergence),
+            (2, false, None),
+            "both go on: unknown"
+        );
+    }
 
     #[test]
     fn text_diffs_show_changed_lines_with_context_and_line_numbers() {
