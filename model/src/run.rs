@@ -282,6 +282,27 @@ impl RunFilter {
         )
     }
 
+    /// A dashboard page's filter from its address: like [`RunFilter::from_query_string`],
+    /// but parameters the runs list does not know (`utm_source` on a link shared in
+    /// chat, say) are ignored rather than refused. A page's address is a person's;
+    /// the JSON API, a program's, keeps refusing them.
+    pub fn from_page_query_string(query: &str) -> Result<RunFilter, AppError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .filter(|(key, _)| RunFilter::is_list_param(key))
+            .collect();
+        RunFilter::from_query(
+            pairs
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )
+    }
+
+    /// A parameter the runs list reads: one of [`LIST_PARAMS`] or an input field.
+    pub fn is_list_param(key: &str) -> bool {
+        LIST_PARAMS.contains(&key) || key.starts_with("input.") || key.starts_with("initial_input.")
+    }
+
     /// Reads a filter from query parameters. Unknown parameters are refused, so a
     /// typo never silently widens the result.
     pub fn from_query<'a>(
@@ -509,6 +530,25 @@ mod tests {
         }
         assert!(!Running.can_transition_to(Queued));
         assert!(!Queued.can_transition_to(Requested));
+    }
+
+    #[test]
+    fn pages_ignore_parameters_the_list_does_not_know() {
+        let page = RunFilter::from_page_query_string(
+            "utm_source=slack&status=failed&input.company=Acme&fbclid=1",
+        )
+        .unwrap();
+        assert_eq!(page.statuses, vec![RunStatus::Failed]);
+        assert_eq!(
+            page.input,
+            vec![("company".to_string(), "Acme".to_string())]
+        );
+        assert!(
+            RunFilter::from_query_string("utm_source=slack").is_err(),
+            "the API refuses them"
+        );
+        // A bad value of a known parameter is still an error on a page.
+        assert!(RunFilter::from_page_query_string("status=done&utm_source=x").is_err());
     }
 
     #[test]

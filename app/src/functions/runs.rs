@@ -13,7 +13,7 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
     super::ssr::with_status(async {
         let (state, user) = super::ssr::require_user().await?;
         let query = query.trim_start_matches('?');
-        let mut filter = RunFilter::from_query_string(query)?;
+        let mut filter = RunFilter::from_page_query_string(query)?;
         // The page shows its own columns; of each run's input only the fields
         // it shows as columns travel (and are kept in the view cache).
         let input_paths: Vec<String> = match filter.fields.take() {

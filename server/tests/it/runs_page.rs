@@ -148,6 +148,62 @@ async fn pages_of_twenty_link_to_older_runs_by_keyset() {
 }
 
 #[tokio::test]
+async fn parameters_the_list_does_not_know_are_ignored_by_pages_and_refused_by_the_api() {
+    let app = spawn_app().await;
+    let account = app.owner_account().await;
+    let base = 1_780_000_000_000;
+    insert(
+        &app,
+        account,
+        &[
+            run("agent", RunStatus::Completed, "a completed run", base),
+            run("agent", RunStatus::Failed, "a failed run", base + 1),
+        ],
+    )
+    .await;
+    app.login_owner().await;
+    // A link shared in chat gains tracking parameters; the page still lists, and
+    // still applies the parameters it knows.
+    let response = app.get("/?utm_source=slack&status=failed&ref=x").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("a failed run"), "the known filter applies");
+    assert!(!html.contains("a completed run"));
+    assert!(
+        !html.contains("could not be loaded"),
+        "no error for utm_source"
+    );
+    // The page's own call, as the browser makes it on every live update.
+    let response = app
+        .client
+        .post(app.url("/fn/list_runs"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("query=utm_source%3Dslack")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A program's typo is still a 400 naming it.
+    let token = app.owner_token().await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/runs?utm_source=slack",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("utm_source"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_status_is_a_400_naming_the_field() {
     let app = spawn_app().await;
     app.login_owner().await;
