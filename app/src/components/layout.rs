@@ -5,7 +5,7 @@ use crate::functions::auth::{signed_in_user, Logout};
 use crate::live::{provide_live, LiveIndicator};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use model::{AppError, Role};
 
 /// The run just started from the new-run form, and its runner token: the run page
@@ -49,40 +49,73 @@ pub fn Layout() -> impl IntoView {
         _ => {}
     });
 
+    // The skip link moves focus itself: the router would take `#main` for a
+    // navigation and only scroll.
+    let main = NodeRef::<leptos::html::Div>::new();
+    let skip_to_main = move |event: leptos::ev::MouseEvent| {
+        if let Some(main) = main.get() {
+            event.prevent_default();
+            let _ = main.focus();
+        }
+    };
+    // The menu of a narrow screen: closed again on every navigation.
+    let menu_open = RwSignal::new(false);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        location.search.track();
+        menu_open.set(false);
+    });
+
     view! {
         <div class="app">
-            <header class="topbar">
+            <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
+            <header class="topbar" class:menu-open=move || menu_open.get()>
                 <A href="/" attr:class="brand">
                     <span class="brand-mark" aria-hidden="true"></span>
                     "Runboard"
                 </A>
-                <nav class="nav" aria-label="Main">
-                    <A href="/" exact=true>"Runs"</A>
-                    <IfRole needed=Role::Member><A href="/runs/new">"New run"</A></IfRole>
-                    <A href="/campaigns">"Campaigns"</A>
-                    <A href="/agents">"Agents"</A>
-                    <A href="/alerts">"Alerts"</A>
-                    <A href="/settings">"Settings"</A>
-                </nav>
-                <div class="account">
-                    <LiveIndicator />
-                    <Transition>
-                        {move || Suspend::new(async move {
-                            user.await
-                                .ok()
-                                .flatten()
-                                .map(|user| view! {
-                                    <span class="who" title=user.account_name>{user.email}</span>
-                                    <span class="role" data-role=user.role.as_str()>{user.role.as_str()}</span>
-                                })
-                        })}
-                    </Transition>
-                    <ActionForm action=logout>
-                        <button type="submit" class="button subtle">"Log out"</button>
-                    </ActionForm>
+                <LiveIndicator />
+                <button
+                    type="button"
+                    class="button subtle menu-toggle"
+                    aria-controls="main-menu"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)
+                >
+                    <span class="menu-icon" aria-hidden="true"></span>
+                    "Menu"
+                </button>
+                <div class="menu" id="main-menu">
+                    <nav class="nav" aria-label="Main">
+                        <A href="/" exact=true>"Runs"</A>
+                        <IfRole needed=Role::Member><A href="/runs/new">"New run"</A></IfRole>
+                        <A href="/campaigns">"Campaigns"</A>
+                        <A href="/agents">"Agents"</A>
+                        <A href="/alerts">"Alerts"</A>
+                        <A href="/settings">"Settings"</A>
+                    </nav>
+                    <div class="account">
+                        <Transition>
+                            {move || Suspend::new(async move {
+                                user.await
+                                    .ok()
+                                    .flatten()
+                                    .map(|user| view! {
+                                        <span class="who" title=user.account_name>{user.email}</span>
+                                        <span class="role" data-role=user.role.as_str()>{user.role.as_str()}</span>
+                                    })
+                            })}
+                        </Transition>
+                        <ActionForm action=logout>
+                            <button type="submit" class="button subtle">"Log out"</button>
+                        </ActionForm>
+                    </div>
                 </div>
             </header>
-            <Outlet />
+            <div id="main" class="main" tabindex="-1" node_ref=main>
+                <Outlet />
+            </div>
         </div>
     }
 }

@@ -1,0 +1,65 @@
+// The shell on a phone: no page is wider than the screen at 390 px, the top bar
+// folds its menu behind "Menu" (closed again after a navigation), and a skip link
+// leads past it.
+import { apiToken, createRun, report } from "./api";
+import { expect, gotoHydrated, logIn, screenshots, test } from "./helpers";
+
+test.describe("narrow screens", () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test("no page scrolls sideways at 390 px", async ({ page, request }) => {
+    const token = await apiToken(request);
+    const agent = `narrow-${Date.now()}`;
+    const done = await createRun(request, token, { agent, summary: "A finished run with a long summary that has to wrap on a phone", input: { company: { name: "Acme" } } });
+    await report(request, done.runner, done.id, "status", { status: "completed" });
+    const failed = await createRun(request, token, { agent, input: { company: { name: "Stripe" } } });
+    await report(request, failed.runner, failed.id, "status", { status: "failed", error: { code: "http_500", message: "the site is down" } });
+    await logIn(page);
+    const pages = [
+      "/", "/?utm_source=slack", "/runs/new", "/campaigns", "/agents", `/agents/${agent}`, "/alerts",
+      "/settings", "/settings/members", "/settings/audit", "/settings/storage",
+      `/runs/${failed.id}`, `/runs/${failed.id}/compare`,
+    ];
+    const wide: string[] = [];
+    for (const path of pages) {
+      await gotoHydrated(page, path);
+      const { scroll, inner } = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        inner: window.innerWidth,
+      }));
+      if (scroll > inner) wide.push(`${path}: ${scroll} px`);
+    }
+    expect(wide, "pages wider than the screen").toEqual([]);
+  });
+
+  test("the menu folds behind a button and closes after a navigation", async ({ page }) => {
+    await logIn(page);
+    await gotoHydrated(page, "/");
+    const nav = page.getByRole("navigation", { name: "Main" });
+    const toggle = page.getByRole("button", { name: "Menu" });
+    await expect(nav).toBeHidden();
+    await expect(toggle).toHaveAttribute("aria-expanded", "false");
+    await toggle.click();
+    await expect(toggle).toHaveAttribute("aria-expanded", "true");
+    await expect(nav).toBeVisible();
+    await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+    await screenshots(page, "menu-open");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await nav.getByRole("link", { name: "Agents" }).click();
+    await expect(page).toHaveURL(/\/agents$/);
+    await expect(nav).toBeHidden();
+  });
+});
+
+test("a skip link leads past the top bar", async ({ page }) => {
+  await logIn(page);
+  await gotoHydrated(page, "/");
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("#main")).toBeFocused();
+  // At 1440 px the menu is the bar itself.
+  await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Menu" })).toBeHidden();
+});
