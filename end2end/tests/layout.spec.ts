@@ -39,6 +39,20 @@ test.describe("narrow screens", () => {
     const toggle = page.getByRole("button", { name: "Menu" });
     await expect(nav).toBeHidden();
     await expect(toggle).toHaveAttribute("aria-expanded", "false");
+    // Runs read as cards that lead with status and title.
+    const first = page.locator("table.runs tbody tr").first();
+    const status = await first.locator(".status-cell").boundingBox();
+    const title = await first.locator("td.summary").boundingBox();
+    expect(title!.y).toBeGreaterThan(status!.y);
+    expect(title!.width).toBeGreaterThan(300);
+    await page.locator(".runs-main").screenshot({ path: "results/screenshots/runs-cards-390.png" });
+    // The filters besides the search fold behind "Filters".
+    const filters = page.getByRole("search", { name: "Filter runs" });
+    await expect(filters.getByLabel("Agent", { exact: true })).toBeHidden();
+    await expect(filters.getByLabel("Search")).toBeVisible();
+    await filters.getByRole("button", { name: "Filters" }).click();
+    await expect(filters.getByLabel("Agent", { exact: true })).toBeVisible();
+    await filters.getByRole("button", { name: "Filters" }).click();
     await toggle.click();
     await expect(toggle).toHaveAttribute("aria-expanded", "true");
     await expect(nav).toBeVisible();

@@ -243,13 +243,41 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             .map(|view| view.agents)
             .unwrap_or_default()
     });
+    // On a narrow screen the fields besides the search fold behind "Filters".
+    let more_open = RwSignal::new(false);
+    let active = move || {
+        let current = query.get();
+        [
+            "agent",
+            "campaign",
+            "initiator",
+            "createdAfter",
+            "createdBefore",
+            "minDurationMs",
+            "maxDurationMs",
+        ]
+        .iter()
+        .filter(|name| !param(&current, name).is_empty())
+        .count()
+    };
     view! {
-        <form class="filter-bar" method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
+        <form class="filter-bar" class:more-open=move || more_open.get() method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
             <div class="grow search-field">
                 <label for="q-input">"Search"</label>
                 <QueryBox node_ref=fields[0].1 value=Signal::derive(value("q")) agents problem />
             </div>
+            <button
+                type="button"
+                class="button more-filters-toggle"
+                aria-expanded=move || more_open.get().to_string()
+                on:click=move |_| more_open.update(|open| *open = !*open)
+            >
+                {move || match active() {
+                    0 => "Filters".to_string(),
+                    count => format!("Filters ({count})"),
+                }}
+            </button>
             <label>
                 <span>"Agent"</span>
                 <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
@@ -520,6 +548,7 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
         .clone()
         .unwrap_or_else(|| format!("{} run", run.agent));
     let row_label = title.clone();
+    let no_campaign = run.campaign.is_none();
     let duration = match (run.duration_ms, run.status) {
         (Some(ms), _) => format_duration_ms(ms),
         (None, RunStatus::Running) => "running…".to_string(),
@@ -530,17 +559,17 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
             <IfRole needed=Role::Member>
                 <td class="select-cell"><SelectRow id=run.id label=row_label.clone() /></td>
             </IfRole>
-            <td><StatusBadge status=run.status /></td>
+            <td class="status-cell"><StatusBadge status=run.status /></td>
             <td class="agent">{run.agent.clone()}</td>
             <td class="summary">
                 <a href=format!("/runs/{}", run.id)>{title.clone()}</a>
                 {(!run.tags.is_empty()).then(|| view! { <span class="tags">{tags}</span> })}
             </td>
-            <td>{run.campaign.unwrap_or_default()}</td>
-            <td>
+            <td class="campaign-cell" class:none=no_campaign>{run.campaign.unwrap_or_default()}</td>
+            <td class="created-cell">
                 <time datetime=run.created_at.to_rfc3339()>{format_timestamp(run.created_at)}</time>
             </td>
-            <td class="num">{duration}</td>
+            <td class="num duration-cell">{duration}</td>
             <td class="progress-cell"><ProgressBar progress=run.progress /></td>
             {cells}
         </tr>
