@@ -16,8 +16,17 @@ test("an API token is shown once, works, and stops working when revoked", async 
   const works = await request.get("/api/runs", { headers: { authorization: `Bearer ${token}` } });
   expect(works.status()).toBe(200);
 
+  // Revoking asks first; "Keep it" changes nothing.
   await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row.getByRole("alertdialog")).toContainText("Revoke “e2e-ci”?");
+  await row.getByRole("button", { name: "Keep it" }).click();
+  await expect(row).toContainText("active");
+  expect((await request.get("/api/runs", { headers: { authorization: `Bearer ${token}` } })).status()).toBe(200);
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await row.getByRole("button", { name: "Yes, revoke it" }).click();
   await expect(row).toContainText("revoked");
+  await expect(secret).toHaveCount(0);
+  await expect(page.locator("body")).not.toContainText(token);
   const refused = await request.get("/api/runs", { headers: { authorization: `Bearer ${token}` } });
   expect(refused.status()).toBe(401);
 });

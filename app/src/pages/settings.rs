@@ -21,7 +21,21 @@ pub fn SettingsPage() -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         |_| list_tokens(),
     );
-    let created = move || create.value().get().and_then(Result::ok);
+    // The new token's secret, shown once; any revoke clears it from the page.
+    let shown_secret = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(secret)) = create.value().get() {
+            shown_secret.set(Some(secret));
+        }
+    });
+    Effect::new(move |_| {
+        if revoke.version().get() > 0 {
+            shown_secret.set(None);
+        }
+    });
+    let created = move || shown_secret.get();
+    // The token whose revoke waits for a confirmation.
+    let confirming = RwSignal::new(None::<String>);
     let create_error = move || {
         create
             .value()
@@ -108,11 +122,29 @@ pub fn SettingsPage() -> impl IntoView {
                                                     <td>{token.last_used_at.map(format_timestamp).unwrap_or_else(|| "never".into())}</td>
                                                     <td>{status}</td>
                                                     <td>
-                                                        {live.then(|| view! {
-                                                            <ActionForm action=revoke>
-                                                                <input type="hidden" name="id" value=id.clone() />
-                                                                <button type="submit" class="button danger small">"Revoke"</button>
-                                                            </ActionForm>
+                                                        {live.then(|| {
+                                                            let (id, name) = (id.clone(), token.name.clone());
+                                                            move || {
+                                                                let id = id.clone();
+                                                                if confirming.get().as_deref() == Some(id.as_str()) {
+                                                                    view! {
+                                                                        <div class="confirm" role="alertdialog" aria-label="Confirm">
+                                                                            <span>{format!("Revoke \u{201c}{name}\u{201d}? Programs using it get 401 from now on.")}</span>
+                                                                            <ActionForm action=revoke>
+                                                                                <input type="hidden" name="id" value=id />
+                                                                                <button type="submit" class="button danger small">"Yes, revoke it"</button>
+                                                                            </ActionForm>
+                                                                            <button type="button" class="button subtle small" on:click=move |_| confirming.set(None)>"Keep it"</button>
+                                                                        </div>
+                                                                    }
+                                                                    .into_any()
+                                                                } else {
+                                                                    view! {
+                                                                        <button type="button" class="button danger small" on:click=move |_| confirming.set(Some(id.clone()))>"Revoke"</button>
+                                                                    }
+                                                                    .into_any()
+                                                                }
+                                                            }
                                                         })}
                                                     </td>
                                                 </tr>
