@@ -19,6 +19,7 @@ test("a run shows its header, step timeline with retries, paged events and artif
   await report(request, runner, id, "events", { eventType: "error", message: "something broke" });
   await upload(request, runner, id, "home.png", "image/png", PNG);
   await report(request, runner, id, "artifacts", { artifactType: "report", name: "notes.txt", contentType: "text/plain", inlineText: "hello report" });
+  await report(request, runner, id, "artifacts", { artifactType: "link", name: "trace", url: "https://example.com/trace/1" });
 
   await logIn(page);
   await page.getByRole("link", { name: "Timeline run" }).click();
@@ -26,6 +27,7 @@ test("a run shows its header, step timeline with retries, paged events and artif
   await expect(page.getByRole("heading", { name: "Timeline run" })).toBeVisible();
   await expect(page.locator(".run-title .badge")).toHaveText("running");
   await expect(page.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "50");
+  await expect(page.getByTestId("progress-percent")).toHaveText("50 %");
   await expect(page.locator("details.json").first()).toContainText("Stripe");
 
   // Timeline: every attempt its own bar, in order on one axis; cache hit marked.
@@ -59,6 +61,12 @@ test("a run shows its header, step timeline with retries, paged events and artif
   await expect(image).toBeVisible();
   await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
   await expect(page.locator(".preview-text")).toHaveText("hello report");
+  // Bytes Runboard holds are downloaded; a runner's link is opened.
+  const notes = page.locator(".artifact", { hasText: "notes.txt" });
+  await expect(notes.getByRole("link", { name: "Download" })).toHaveAttribute("download", "notes.txt");
+  const trace = page.locator(".artifact", { hasText: "trace" });
+  await expect(trace.getByRole("link", { name: "Open" })).toHaveAttribute("href", "https://example.com/trace/1");
+  await expect(trace.getByRole("link", { name: "Download" })).toHaveCount(0);
   await page.screenshot({ path: "results/screenshots/run-page.png", fullPage: true });
 });
 

@@ -6,24 +6,6 @@ use crate::components::stored_link::UnlinkedUrl;
 use leptos::prelude::*;
 use model::{format_timestamp, ArtifactView, Preview};
 
-/// `1.2 MB`, `340 B`.
-pub fn format_size(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64;
-    let mut unit = "B";
-    for next in UNITS {
-        if value < 1000.0 {
-            break;
-        }
-        value /= 1000.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit}")
-}
-
 #[component]
 pub fn ArtifactList(artifacts: Vec<ArtifactView>) -> impl IntoView {
     if artifacts.is_empty() {
@@ -44,6 +26,7 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
         .name
         .clone()
         .unwrap_or_else(|| artifact.artifact_type.clone());
+    let own_bytes = artifact.stored || artifact.inline_text.is_some();
     // A stored URL that may not be a link is shown as text, and nothing loads from it.
     let (url, unlinked) = match view.content_url {
         Some(url) if model::link_target(&url).is_some() => (Some(url), None),
@@ -73,26 +56,23 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
             <div class="artifact-head">
                 <strong>{name.clone()}</strong>
                 <span class="tag">{artifact.artifact_type.clone()}</span>
-                {artifact.size_bytes.map(|size| view! { <span class="muted">{format_size(size)}</span> })}
+                {artifact.size_bytes.map(|size| view! { <span class="muted">{model::format_bytes(size)}</span> })}
                 <time datetime=artifact.created_at.to_rfc3339()>{format_timestamp(artifact.created_at)}</time>
-                {url.map(|href| view! {
-                    <a class="button subtle small" href=href download=name.clone() rel="noopener" target="_blank">"Download"</a>
+                {url.map(|href| if own_bytes {
+                    view! {
+                        <a class="button subtle small" href=href download=name.clone() rel="noopener" target="_blank">"Download"</a>
+                    }
+                    .into_any()
+                } else {
+                    // A link the runner reported: opened, not downloaded.
+                    view! {
+                        <a class="button subtle small" href=href rel="noopener noreferrer" target="_blank">"Open"</a>
+                    }
+                    .into_any()
                 })}
                 {unlinked.map(|url| view! { <UnlinkedUrl url /> })}
             </div>
             {preview.map(|preview| view! { <div class="artifact-preview">{preview}</div> })}
         </li>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_size;
-
-    #[test]
-    fn sizes_read_naturally() {
-        assert_eq!(format_size(340), "340 B");
-        assert_eq!(format_size(1_200_000), "1.2 MB");
-        assert_eq!(format_size(15_000), "15.0 KB");
     }
 }

@@ -165,7 +165,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 <RunActions id=id.clone() status pinned on_change=on_action />
             </header>
             <RunnerTokenBanner run_id=id.clone() />
-            {move || view! { <ProgressBar progress=run.with(|run| run.progress) /> }}
+            {move || view! { <ProgressBar progress=run.with(|run| run.progress) show_percent=true /> }}
             <RunnerContact run />
             {move || view! { <RunFacts run=run.get() campaign_name=campaign_name.clone() /> }}
             {move || run.with(|run| run.error.clone()).map(|error| view! {
