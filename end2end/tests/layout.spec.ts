@@ -73,6 +73,12 @@ test("a skip link leads past the top bar", async ({ page }) => {
   await expect(skip).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(page.locator("#main")).toBeFocused();
+  // `/` goes to the search box; typed inside a field it is just a character.
+  await page.keyboard.press("/");
+  const search = page.getByRole("search", { name: "Filter runs" }).getByLabel("Search");
+  await expect(search).toBeFocused();
+  await page.keyboard.type("a/b");
+  await expect(search).toHaveValue("a/b");
   // At 1440 px the menu is the bar itself.
   await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Menu" })).toBeHidden();

@@ -243,6 +243,25 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             .map(|view| view.agents)
             .unwrap_or_default()
     });
+    // `/` anywhere on the page (outside a field) goes to the search box.
+    #[cfg(feature = "hydrate")]
+    {
+        let search = fields[0].1;
+        let handle = window_event_listener(leptos::ev::keydown, move |event| {
+            if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let typing = document().active_element().is_some_and(|element| {
+                matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                    || element.has_attribute("contenteditable")
+            });
+            if let (false, Some(input)) = (typing, search.get_untracked()) {
+                event.prevent_default();
+                let _ = input.focus();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
     // On a narrow screen the fields besides the search fold behind "Filters".
     let more_open = RwSignal::new(false);
     let active = move || {
