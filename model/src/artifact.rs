@@ -23,3 +23,11 @@ pub struct Artifact {
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
+
+impl Artifact {
+    /// Runboard holds the bytes (uploaded or inline), so `/content` serves them;
+    /// otherwise the artifact is at most a link the runner reported.
+    pub fn has_own_content(&self) -> bool {
+        self.stored || self.inline_text.is_some()
+    }
+}

@@ -395,7 +395,7 @@ pub fn compare_errors(run: Option<&RunError>, other: Option<&RunError>) -> Error
 
 /// The first position where two lists of event types differ (one ending
 /// before the other counts), or `None` when they are equal.
-pub fn first_difference(run: &[String], other: &[String]) -> Option<usize> {
+pub fn first_difference<T: PartialEq>(run: &[T], other: &[T]) -> Option<usize> {
     run.iter()
         .zip(other)
         .position(|(a, b)| a != b)

@@ -272,14 +272,7 @@ impl RunFilter {
     /// Reads a filter from a URL's query string (without its `?`), percent-decoded:
     /// the one parser of the JSON API's run lists and the dashboard's.
     pub fn from_query_string(query: &str) -> Result<RunFilter, AppError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        RunFilter::from_query(
-            pairs
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        )
+        RunFilter::from_pairs(form_urlencoded::parse(query.as_bytes()).into_owned())
     }
 
     /// A dashboard page's filter from its address: like [`RunFilter::from_query_string`],
@@ -287,10 +280,16 @@ impl RunFilter {
     /// chat, say) are ignored rather than refused. A page's address is a person's;
     /// the JSON API, a program's, keeps refusing them.
     pub fn from_page_query_string(query: &str) -> Result<RunFilter, AppError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .filter(|(key, _)| RunFilter::is_list_param(key))
-            .collect();
+        RunFilter::from_pairs(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .filter(|(key, _)| RunFilter::is_list_param(key)),
+        )
+    }
+
+    /// [`RunFilter::from_query`] over decoded, owned pairs.
+    fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Result<RunFilter, AppError> {
+        let pairs: Vec<(String, String)> = pairs.collect();
         RunFilter::from_query(
             pairs
                 .iter()

@@ -3,13 +3,13 @@
 //! database and the object store: matching artifacts and diffing their text,
 //! and walking both logs in order to the first event whose type differs.
 
-use crate::db::runs::{find_run, StoredRun};
+use crate::db::runs::StoredRun;
 use crate::db::{artifacts, events, steps, Db};
 use crate::preview::{self, ArtifactKind};
 use crate::storage::Store;
 use model::{
-    AccountPk, AppError, Artifact, ArtifactComparison, ComparedArtifact, ComparedRun, DiffLine,
-    DiffOp, Difference, LogComparison, LogDivergence, RunComparison, TextDiff,
+    AppError, Artifact, ArtifactComparison, ComparedArtifact, ComparedRun, DiffLine, DiffOp,
+    Difference, LogComparison, LogDivergence, RunComparison, TextDiff,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -27,27 +27,24 @@ const DIFF_CONTEXT: usize = 3;
 /// How long the line diff may search for a minimal answer before settling.
 const DIFF_DEADLINE: Duration = Duration::from_millis(250);
 
-/// `run_id` against `other_id`, both of the account (another account's run is `NotFound`).
+/// `run` against `other`, two runs the caller read within one account.
 pub async fn compare_runs(
     db: &Db,
     store: &Store,
-    account_pk: AccountPk,
-    run_id: Uuid,
-    other_id: Uuid,
+    run: &StoredRun,
+    other: &StoredRun,
 ) -> Result<RunComparison, AppError> {
-    let run = find_run(&db.read, account_pk, run_id).await?;
-    let other = find_run(&db.read, account_pk, other_id).await?;
     let (input, input_truncated) = model::diff_inputs(&run.run.input, &other.run.input);
     let steps = model::compare_steps(
         &steps::list_steps(&db.read, run.pk).await?,
         &steps::list_steps(&db.read, other.pk).await?,
     );
     let error = model::compare_errors(run.run.error.as_ref(), other.run.error.as_ref());
-    let artifacts = compare_artifacts(db, store, &run, &other).await?;
-    let log = compare_logs(db, &run, &other, MAX_COMPARED_EVENTS).await?;
+    let artifacts = compare_artifacts(db, store, run, other).await?;
+    let log = compare_logs(db, run, other, MAX_COMPARED_EVENTS).await?;
     Ok(RunComparison {
-        run: compared_run(&run),
-        other: compared_run(&other),
+        run: compared_run(run),
+        other: compared_run(other),
         input,
         input_truncated,
         steps,
@@ -78,17 +75,11 @@ fn keyed(artifacts: Vec<Artifact>) -> Vec<(String, Artifact)> {
         .into_iter()
         .take(MAX_COMPARED_ARTIFACTS)
         .map(|artifact| {
-            let base = artifact
-                .name
-                .clone()
-                .filter(|name| !name.trim().is_empty())
-                .unwrap_or_else(|| artifact.artifact_type.clone());
+            let name = artifact.name.clone().filter(|name| !name.trim().is_empty());
+            let named = name.is_some();
+            let base = name.unwrap_or_else(|| artifact.artifact_type.clone());
             let count = seen.entry(base.clone()).or_default();
             *count += 1;
-            let named = artifact
-                .name
-                .as_deref()
-                .is_some_and(|n| !n.trim().is_empty());
             let key = match (*count, named) {
                 (1, true) => base,
                 (n, _) => format!("{base} #{n}"),
@@ -242,6 +233,11 @@ pub fn text_diff(other: &str, run: &str) -> TextDiff {
     }
 }
 
+/// A chunk's event types, borrowed.
+fn types(chunk: &[(i64, String)]) -> Vec<&str> {
+    chunk.iter().map(|(_, kind)| kind.as_str()).collect()
+}
+
 /// Walks both logs in sequence order, a chunk at a time, to the first position
 /// whose event types differ (or where one log ends first), reading at most
 /// `cap` of each ([`MAX_COMPARED_EVENTS`]).
@@ -253,36 +249,15 @@ async fn compare_logs(
 ) -> Result<LogComparison, AppError> {
     let (mut run_after, mut other_after, mut compared) = (0_i64, 0_i64, 0_i64);
     loop {
-        let limit = EVENT_CHUNK.min(cap - compared);
-        if limit <= 0 {
-            // At the cap: the logs agree if both end here, part here if one does.
-            let next = |pk, after| events::event_types_after(&db.read, pk, after, 1);
-            let mine = next(run.pk, run_after).await?;
-            let theirs = next(other.pk, other_after).await?;
-            let divergence = match (mine.first(), theirs.first()) {
-                (Some((seq, _)), None) => Some(LogDivergence {
-                    index: compared,
-                    run: event_at(db, run, Some(*seq)).await?,
-                    other: None,
-                }),
-                (None, Some((seq, _))) => Some(LogDivergence {
-                    index: compared,
-                    run: None,
-                    other: event_at(db, other, Some(*seq)).await?,
-                }),
-                _ => None,
-            };
-            return Ok(LogComparison {
-                compared,
-                complete: divergence.is_some() || (mine.is_empty() && theirs.is_empty()),
-                divergence,
-            });
-        }
+        // At the cap, one more event of each says whether the logs end there.
+        let at_cap = compared >= cap;
+        let limit = if at_cap {
+            1
+        } else {
+            EVENT_CHUNK.min(cap - compared)
+        };
         let mine = events::event_types_after(&db.read, run.pk, run_after, limit).await?;
         let theirs = events::event_types_after(&db.read, other.pk, other_after, limit).await?;
-        let types = |chunk: &[(i64, String)]| -> Vec<String> {
-            chunk.iter().map(|(_, kind)| kind.clone()).collect()
-        };
         if let Some(at) = model::first_difference(&types(&mine), &types(&theirs)) {
             let seq_at = |chunk: &[(i64, String)]| chunk.get(at).map(|(seq, _)| *seq);
             return Ok(LogComparison {
@@ -293,6 +268,14 @@ async fn compare_logs(
                     run: event_at(db, run, seq_at(&mine)).await?,
                     other: event_at(db, other, seq_at(&theirs)).await?,
                 }),
+            });
+        }
+        if at_cap {
+            // Past the cap the answer is open unless both logs ended at it.
+            return Ok(LogComparison {
+                compared,
+                complete: mine.is_empty(),
+                divergence: None,
             });
         }
         compared += mine.len() as i64;
@@ -377,8 +360,13 @@ mod tests {
 
     #[tokio::test]
     async fn at_the_cap_logs_agree_only_if_both_end_there() {
-        let (_dir, db, runs) =
-            runs_with_logs(&[&["a", "b", "c"], &["a", "b", "c"], &["a", "b", "c", "d"]]).await;
+        let (_dir, db, runs) = runs_with_logs(&[
+            &["a", "b", "c"],
+            &["a", "b", "c"],
+            &["a", "b", "c", "d"],
+            &["a", "b", "x"],
+        ])
+        .await;
         let log = compare_logs(&db, &runs[0], &runs[1], 3).await.unwrap();
         assert_eq!(
             (log.compared, log.complete, log.divergence),
@@ -393,8 +381,14 @@ mod tests {
         assert_eq!(
             (log.compared, log.complete, log.divergence),
             (2, false, None),
-            "both go on: unknown"
+            "both go on alike: unknown"
         );
+        let log = compare_logs(&db, &runs[3], &runs[0], 2).await.unwrap();
+        let divergence = log
+            .divergence
+            .expect("the first event past the cap differs");
+        assert_eq!((log.compared, divergence.index), (2, 2));
+        assert_eq!(divergence.run.unwrap().event_type, "x");
     }
 
     #[test]

@@ -59,15 +59,10 @@ pub fn kind_of(artifact: &Artifact) -> ArtifactKind {
     }
 }
 
-/// Runboard holds the artifact's bytes (uploaded or inline), so `/content` serves them.
-pub fn has_own_content(artifact: &Artifact) -> bool {
-    artifact.stored || artifact.inline_text.is_some()
-}
-
 /// Where the bytes can be fetched: Runboard's content route for its own bytes,
 /// else the link the runner reported, if any.
 pub fn content_url(run_id: Uuid, artifact: &Artifact) -> Option<String> {
-    if has_own_content(artifact) {
+    if artifact.has_own_content() {
         Some(format!(
             "/api/runs/{run_id}/artifacts/{}/content",
             artifact.id

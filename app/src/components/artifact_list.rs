@@ -26,7 +26,7 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
         .name
         .clone()
         .unwrap_or_else(|| artifact.artifact_type.clone());
-    let own_bytes = artifact.stored || artifact.inline_text.is_some();
+    let own_bytes = artifact.has_own_content();
     // A stored URL that may not be a link is shown as text, and nothing loads from it.
     let (url, unlinked) = match view.content_url {
         Some(url) if model::link_target(&url).is_some() => (Some(url), None),

@@ -21,16 +21,11 @@ pub async fn load_comparison(
             None => store::db::runs::previous_completed(&state.db.read, &stored).await?,
         };
         let comparison = match other_id {
-            Some(other_id) => Some(
-                store::compare::compare_runs(
-                    &state.db,
-                    &state.store,
-                    user.account_pk,
-                    stored.run.id,
-                    other_id,
-                )
-                .await?,
-            ),
+            Some(other_id) => {
+                let other =
+                    store::db::runs::find_run(&state.db.read, user.account_pk, other_id).await?;
+                Some(store::compare::compare_runs(&state.db, &state.store, &stored, &other).await?)
+            }
             None => None,
         };
         Ok(ComparisonView {

@@ -158,7 +158,7 @@ pub(crate) mod ssr {
         let kind = preview::kind_of(&artifact);
         let preview = match kind {
             ArtifactKind::Image if content_url.is_some() => Preview::Image,
-            ArtifactKind::Html if preview::has_own_content(&artifact) => Preview::Html,
+            ArtifactKind::Html if artifact.has_own_content() => Preview::Html,
             kind if kind.is_text() => match preview::small_text(&state.store, &artifact).await {
                 Some(text) => match kind {
                     ArtifactKind::Markdown => Preview::Markdown {

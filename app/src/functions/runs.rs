@@ -16,14 +16,11 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
         let mut filter = RunFilter::from_page_query_string(query)?;
         // The page shows its own columns; of each run's input only the fields
         // it shows as columns travel (and are kept in the view cache).
-        let input_paths: Vec<String> = match filter.fields.take() {
-            Some(list) => model::Columns::parse("fields", &list)?
-                .input_paths()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            None => Vec::new(),
-        };
+        let columns = filter
+            .fields
+            .take()
+            .map(|list| model::Columns::parse("fields", &list))
+            .transpose()?;
         // The same view for every tab of the account until the next write.
         let key = ViewKey::new("runs-list", user.account_pk, query);
         let account_pk = user.account_pk;
@@ -33,7 +30,10 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
             .get_or_load(key, || async {
                 let pool = &state.db.read;
                 let mut page = store::db::runs::list_runs(pool, account_pk, &filter).await?;
-                let paths: Vec<&str> = input_paths.iter().map(String::as_str).collect();
+                let paths = columns
+                    .as_ref()
+                    .map(model::Columns::input_paths)
+                    .unwrap_or_default();
                 for row in &mut page.runs {
                     row.input = model::input_subset(&row.input, &paths);
                 }

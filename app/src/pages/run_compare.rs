@@ -291,10 +291,7 @@ fn InputDiff(fields: Vec<FieldDiff>, truncated: bool) -> impl IntoView {
 fn step_cell(step: Option<ComparedStep>) -> impl IntoView {
     match step {
         Some(step) => view! {
-            <span class=format!("badge status-{}", step.status.as_str())>
-                <span class="dot" aria-hidden="true"></span>
-                {step.status.as_str()}
-            </span>
+            <StatusBadge status=step.status />
             {(step.attempts > 1).then(|| format!(" · {} attempts", step.attempts))}
             {step.duration_ms.map(|ms| format!(" · {}", format_duration_ms(ms)))}
             {step.cache_hit.then(|| view! { <span class="tag">"cache hit"</span> })}

@@ -424,11 +424,9 @@ async fn compare(
     caller: Caller,
     Path((id, other_id)): Path<(String, String)>,
 ) -> ApiResult {
-    let (id, other_id) = (parse_public_id(&id)?, parse_public_id(&other_id)?);
-    ok(
-        store::compare::compare_runs(&state.db, &state.store, caller.account_pk, id, other_id)
-            .await?,
-    )
+    let run = load(&state, &caller, &id).await?;
+    let other = load(&state, &caller, &other_id).await?;
+    ok(store::compare::compare_runs(&state.db, &state.store, &run, &other).await?)
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}/compare", tag = "runs", params(("id" = Uuid, Path)),
@@ -444,14 +442,8 @@ async fn compare_previous(
     let Some(other_id) = runs::previous_completed(&state.db.read, &run).await? else {
         return Err(no_baseline(&run.run).into());
     };
-    ok(store::compare::compare_runs(
-        &state.db,
-        &state.store,
-        caller.account_pk,
-        run.run.id,
-        other_id,
-    )
-    .await?)
+    let other = runs::find_run(&state.db.read, caller.account_pk, other_id).await?;
+    ok(store::compare::compare_runs(&state.db, &state.store, &run, &other).await?)
 }
 
 /// Why a run has nothing to be compared with by default.
