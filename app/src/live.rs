@@ -3,9 +3,71 @@
 //! while they are mounted, and whose state the navigation bar shows. The browser
 //! reconnects by itself with `Last-Event-ID`; when it gives up, this module
 //! reconnects with the last id it saw, so no change is lost either way.
+//!
+//! The stream carries only what the mounted pages [`Follow`]: a list of runs
+//! asks for run-level changes (no step, event or artifact traffic), a run's page
+//! for that run's changes. When the pages change, the stream is opened again
+//! from the last change seen, under the new filter.
 
 use leptos::prelude::*;
-use model::Change;
+use model::{Change, ChangeKind};
+use uuid::Uuid;
+
+/// What a page follows on the live stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Follow {
+    pub kinds: &'static [ChangeKind],
+    /// Only this run's changes (`None`: every run of the account).
+    pub run: Option<Uuid>,
+}
+
+/// The changes that move a list of runs: rows appear, change and go.
+pub const RUN_LIST_CHANGES: &[ChangeKind] = &[
+    ChangeKind::RunCreated,
+    ChangeKind::RunUpdated,
+    ChangeKind::RunDeleted,
+];
+
+impl Follow {
+    /// These kinds of change of every run.
+    pub const fn every_run(kinds: &'static [ChangeKind]) -> Follow {
+        Follow { kinds, run: None }
+    }
+
+    /// These kinds of change of one run.
+    pub const fn one_run(run: Uuid, kinds: &'static [ChangeKind]) -> Follow {
+        Follow {
+            kinds,
+            run: Some(run),
+        }
+    }
+
+    /// Whether `change` is one of these (a resync always is).
+    pub fn wants(&self, change: &Change) -> bool {
+        let kind = change.data.kind();
+        if kind == ChangeKind::Resync {
+            return true;
+        }
+        self.kinds.contains(&kind) && self.run.is_none_or(|run| change.run_id == Some(run))
+    }
+
+    /// The stream's query for everything `follows` want together: the union of
+    /// their kinds, and one run when they all follow the same one.
+    pub fn stream_query(follows: &[Follow]) -> String {
+        let kinds: Vec<&str> = ChangeKind::ALL
+            .iter()
+            .filter(|kind| follows.iter().any(|follow| follow.kinds.contains(kind)))
+            .map(|kind| kind.as_str())
+            .collect();
+        let mut query = format!("kinds={}", kinds.join(","));
+        if let Some(run) = follows.first().and_then(|first| first.run) {
+            if follows.iter().all(|follow| follow.run == Some(run)) {
+                query.push_str(&format!("&runId={run}"));
+            }
+        }
+        query
+    }
+}
 
 /// The stream's state, as the connection indicator shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,16 +120,17 @@ pub fn LiveIndicator() -> impl IntoView {
     }
 }
 
-/// Calls `handler` with every change that arrives while the calling component is
-/// mounted (in the browser; on the server nothing streams).
-pub fn on_change(handler: impl Fn(&Change) + 'static) {
+/// Calls `handler` with every change that `follow` wants (and every resync)
+/// while the calling component is mounted (in the browser; on the server
+/// nothing streams).
+pub fn on_change(follow: Follow, handler: impl Fn(&Change) + 'static) {
     #[cfg(feature = "hydrate")]
     {
-        let id = browser::add_handler(Box::new(handler));
+        let id = browser::add_handler(follow, Box::new(handler));
         on_cleanup(move || browser::remove_handler(id));
     }
     #[cfg(not(feature = "hydrate"))]
-    drop(handler);
+    drop((follow, handler));
 }
 
 /// Runs `action` at most once per `delay`, after the first call of a burst: many
@@ -92,7 +155,7 @@ pub fn debounced(delay: std::time::Duration, action: impl Fn() + Clone + 'static
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::Connection;
+    use super::{Connection, Follow};
     use leptos::prelude::*;
     use model::{Change, ChangeKind};
     use std::cell::{Cell, RefCell};
@@ -103,34 +166,86 @@ mod browser {
     type Handler = Box<dyn Fn(&Change)>;
 
     thread_local! {
-        static HANDLERS: RefCell<Vec<(u64, Handler)>> = const { RefCell::new(Vec::new()) };
+        static HANDLERS: RefCell<Vec<(u64, Follow, Handler)>> = const { RefCell::new(Vec::new()) };
         static NEXT_ID: Cell<u64> = const { Cell::new(0) };
         /// The id of the last change received: where a new connection resumes.
         static LAST_SEEN: Cell<Option<i64>> = const { Cell::new(None) };
         static SOURCE: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+        /// The filter the open stream was asked for.
+        static FOLLOWING: RefCell<String> = const { RefCell::new(String::new()) };
+        /// The indicator's state, once the first connection was made.
+        static STATE: Cell<Option<RwSignal<Connection>>> = const { Cell::new(None) };
+        /// A check of the filter against the handlers is due (after the page
+        /// change that added and removed handlers has settled).
+        static CHECK_DUE: Cell<bool> = const { Cell::new(false) };
     }
 
-    pub fn add_handler(handler: Handler) -> u64 {
+    pub fn add_handler(follow: Follow, handler: Handler) -> u64 {
         let id = NEXT_ID.with(|next| {
             let id = next.get();
             next.set(id + 1);
             id
         });
-        HANDLERS.with(|handlers| handlers.borrow_mut().push((id, handler)));
+        HANDLERS.with(|handlers| handlers.borrow_mut().push((id, follow, handler)));
+        check_filter_soon();
         id
     }
 
     pub fn remove_handler(id: u64) {
-        HANDLERS.with(|handlers| handlers.borrow_mut().retain(|(each, _)| *each != id));
+        HANDLERS.with(|handlers| handlers.borrow_mut().retain(|(each, _, _)| *each != id));
+        check_filter_soon();
+    }
+
+    fn wanted_query() -> String {
+        let follows: Vec<Follow> = HANDLERS.with(|handlers| {
+            handlers
+                .borrow()
+                .iter()
+                .map(|(_, follow, _)| *follow)
+                .collect()
+        });
+        Follow::stream_query(&follows)
+    }
+
+    /// Opens the stream again, from the last change seen, when the handlers
+    /// now want something else than it was asked for.
+    fn check_filter_soon() {
+        if CHECK_DUE.with(|due| due.replace(true)) {
+            return;
+        }
+        set_timeout(
+            || {
+                CHECK_DUE.with(|due| due.set(false));
+                let Some(state) = STATE.with(Cell::get) else {
+                    return;
+                };
+                if FOLLOWING.with(|following| *following.borrow() == wanted_query()) {
+                    return;
+                }
+                if let Some(source) = SOURCE.with(|source| source.borrow_mut().take()) {
+                    source.close();
+                }
+                connect(state);
+            },
+            std::time::Duration::from_millis(50),
+        );
     }
 
     fn dispatch(change: &Change) {
         // Handlers may (un)register others while running: call a snapshot of ids.
-        let ids: Vec<u64> =
-            HANDLERS.with(|handlers| handlers.borrow().iter().map(|(id, _)| *id).collect());
+        let ids: Vec<u64> = HANDLERS.with(|handlers| {
+            handlers
+                .borrow()
+                .iter()
+                .filter(|(_, follow, _)| follow.wants(change))
+                .map(|(id, _, _)| *id)
+                .collect()
+        });
         for id in ids {
             HANDLERS.with(|handlers| {
-                if let Some((_, handler)) = handlers.borrow().iter().find(|(each, _)| *each == id) {
+                if let Some((_, _, handler)) =
+                    handlers.borrow().iter().find(|(each, _, _)| *each == id)
+                {
                     handler(change);
                 }
             });
@@ -139,13 +254,16 @@ mod browser {
 
     /// Opens the stream; one per tab (a second call while one is open does nothing).
     pub fn connect(state: RwSignal<Connection>) {
+        STATE.with(|slot| slot.set(Some(state)));
         if SOURCE.with(|source| source.borrow().is_some()) {
             return;
         }
+        let following = wanted_query();
         let url = match LAST_SEEN.with(Cell::get) {
-            Some(seq) => format!("/api/events/stream?lastEventId={seq}"),
-            None => "/api/events/stream".to_string(),
+            Some(seq) => format!("/api/events/stream?{following}&lastEventId={seq}"),
+            None => format!("/api/events/stream?{following}"),
         };
+        FOLLOWING.with(|slot| *slot.borrow_mut() = following);
         let Ok(source) = EventSource::new(&url) else {
             state.set(Connection::Reconnecting);
             return;
@@ -168,7 +286,23 @@ mod browser {
         }
         on_message.forget();
 
-        let on_ready = Closure::<dyn Fn()>::new(move || state.set(Connection::Live));
+        let on_ready = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+            // Where the stream began: a stream opened again under another filter
+            // before any change arrived resumes from there.
+            let position = event
+                .data()
+                .as_string()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|ready| ready.get("position").and_then(serde_json::Value::as_i64));
+            if let Some(position) = position {
+                LAST_SEEN.with(|last| {
+                    if last.get().is_none() {
+                        last.set(Some(position));
+                    }
+                });
+            }
+            state.set(Connection::Live);
+        });
         let _ = source.add_event_listener_with_callback("ready", on_ready.as_ref().unchecked_ref());
         on_ready.forget();
 

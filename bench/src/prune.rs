@@ -236,6 +236,37 @@ pub(crate) fn logged_holds(log: &str, message: &str) -> Vec<(f64, u64)> {
         .collect()
 }
 
+/// The pruning transactions over [`MAX_HOLD_MS`] by kind (the `what` of their
+/// debug line), each as (held, of which the commit) in ms: what to look at
+/// when the target is missed.
+fn long_holds(log: &str) -> std::collections::BTreeMap<String, Vec<(f64, f64)>> {
+    let mut long: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
+    for line in strip_ansi(log)
+        .lines()
+        .filter(|line| line.contains("retention: write transaction"))
+    {
+        let field = |name: &str| -> Option<&str> {
+            let start = line.find(&format!(" {name}="))? + name.len() + 2;
+            let value = line[start..].split(' ').next()?;
+            Some(value.trim_matches('"'))
+        };
+        let micros = |name: &str| {
+            field(name)
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|us| us / 1000.0)
+        };
+        let (Some(what), Some(held)) = (field("what"), micros("held_us")) else {
+            continue;
+        };
+        if held > MAX_HOLD_MS {
+            long.entry(what.to_string())
+                .or_default()
+                .push((held, micros("commit_us").unwrap_or(f64::NAN)));
+        }
+    }
+    long
+}
+
 /// The log without terminal colour codes (`ESC [ … m`).
 fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -483,6 +514,23 @@ pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
             "FAIL"
         },
     );
+    let long = long_holds(&log);
+    if !long.is_empty() {
+        println!("\nTransactions over {MAX_HOLD_MS:.0} ms, by kind:\n");
+        println!("| kind | count | longest (ms) | of which the commit (ms) |");
+        println!("| --- | --- | --- | --- |");
+        for (what, holds) in &long {
+            let longest = holds
+                .iter()
+                .fold((0.0, 0.0), |a, b| if b.0 > a.0 { *b } else { a });
+            println!(
+                "| {what} | {} | {:.1} | {:.1} |",
+                holds.len(),
+                longest.0,
+                longest.1
+            );
+        }
+    }
     println!(
         "\nResult: {}",
         if passed {
@@ -513,5 +561,16 @@ mod tests {
         assert_eq!(holds(log), vec![(12.345, 63), (0.8, 126)]);
         let coloured = "\u{1b}[2m2026\u{1b}[0m DEBUG retention: write transaction \u{1b}[3mrows\u{1b}[0m\u{1b}[2m=\u{1b}[0m7 \u{1b}[3mheld_us\u{1b}[0m\u{1b}[2m=\u{1b}[0m2000";
         assert_eq!(holds(coloured), vec![(2.0, 7)]);
+    }
+
+    #[test]
+    fn long_holds_are_grouped_by_kind() {
+        let log = "x DEBUG store::prune: retention: write transaction what=\"delete\" rows=63 held_us=72000 commit_us=70000\n\
+                   x DEBUG store::prune: retention: write transaction what=\"delete\" rows=63 held_us=9000 commit_us=100\n\
+                   x DEBUG store::prune: retention: write transaction what=event_text rows=9 held_us=51000 commit_us=2000";
+        let long = long_holds(log);
+        assert_eq!(long["delete"], vec![(72.0, 70.0)]);
+        assert_eq!(long["event_text"], vec![(51.0, 2.0)]);
+        assert_eq!(long.len(), 2);
     }
 }

@@ -14,7 +14,7 @@ async function expectLive(page: Page) {
   await expect(page.locator(".live-indicator")).toHaveAttribute("data-live", "live");
 }
 
-test("a run created and changed through the API appears and updates in the open list", async ({ page, request }) => {
+test("new runs wait behind a pill; a shown row follows its run in place and keeps the focus", async ({ page, request }) => {
   await logIn(page);
   await expectLive(page);
   await markDocument(page);
@@ -22,18 +22,37 @@ test("a run created and changed through the API appears and updates in the open 
   const summary = `Live list ${Date.now()}`;
   const { id, runner } = await createRun(request, token, { agent: "live-agent", summary });
 
-  const row = page.locator("tbody tr", { has: page.getByRole("link", { name: summary }) });
-  await expect(row).toBeVisible();
+  // The list does not move under the reader: the new run is announced.
+  const pill = page.locator(".new-runs-pill");
+  await expect(pill).toHaveText("1 new run — show");
+  await expect(page.getByRole("link", { name: summary })).toHaveCount(0);
+  await pill.click();
+  const link = page.getByRole("link", { name: summary });
+  await expect(link).toBeVisible();
+  await expect(pill).toHaveCount(0);
+
+  const row = page.locator("tbody tr", { has: link });
   await expect(row.locator(".badge")).toHaveText("requested");
   const runningBefore = Number(await page.locator('.chip[data-status="running"] .count').textContent());
+  await link.focus();
 
+  // Its run changes, and newer runs arrive: the row changes in place, the
+  // focused link is the same element on the same run.
   await report(request, runner, id, "status", { status: "running", progress: 0.4 });
+  await createRun(request, token, { agent: "live-agent", summary: `${summary} (newer 1)` });
+  await createRun(request, token, { agent: "live-agent", summary: `${summary} (newer 2)` });
   await expect(row.locator(".badge")).toHaveText("running");
+  await expect(row.locator(".progress")).toHaveAttribute("aria-valuenow", "40");
   await expect(page.locator('.chip[data-status="running"] .count')).toHaveText(String(runningBefore + 1));
+  await expect(pill).toHaveText("2 new runs — show");
+  expect(await page.evaluate(() => (document.activeElement as HTMLAnchorElement | null)?.getAttribute("href"))).toBe(`/runs/${id}`);
+  // Enter opens the focused run.
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(`/runs/${id}$`));
   expect(await documentWasKept(page)).toBe(true);
 });
 
-test("the list's live rows respect its filters", async ({ page, request }) => {
+test("the list's news respect its filters", async ({ page, request }) => {
   await logIn(page);
   await gotoHydrated(page, "/?agent=live-filtered");
   await expectLive(page);
@@ -42,8 +61,28 @@ test("the list's live rows respect its filters", async ({ page, request }) => {
   const shown = `Filtered agent ${Date.now()}`;
   await createRun(request, token, { agent: "live-elsewhere", summary: hidden });
   await createRun(request, token, { agent: "live-filtered", summary: shown });
+  await expect(page.locator(".new-runs-pill")).toHaveText("1 new run — show");
+  await page.locator(".new-runs-pill").click();
   await expect(page.getByRole("link", { name: shown })).toBeVisible();
   await expect(page.getByRole("link", { name: hidden })).toHaveCount(0);
+});
+
+test("a list tab's stream carries run-level changes only", async ({ page, request }) => {
+  const streams: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().includes("/api/events/stream")) streams.push(request.url());
+  });
+  await logIn(page);
+  await expectLive(page);
+  expect(streams.at(-1)).toContain("kinds=run.created,run.updated,run.deleted,bulk_job.changed");
+  expect(streams.at(-1)).not.toContain("events.appended");
+  // A run's page follows that run, every kind its page shows.
+  const token = await apiToken(request);
+  const { id } = await createRun(request, token, { agent: "live-agent", summary: "Stream scope" });
+  await gotoHydrated(page, `/runs/${id}`);
+  await expectLive(page);
+  expect(streams.at(-1)).toContain(`runId=${id}`);
+  expect(streams.at(-1)).toContain("events.appended");
 });
 
 test("the run page follows status, steps, log tail and artifacts live", async ({ page, request }) => {

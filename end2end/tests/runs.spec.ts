@@ -115,13 +115,14 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
   await page.getByLabel("Initiator").fill("api");
   await page.getByLabel("Created from").fill("2000-01-01");
   await page.getByLabel("Created before").fill("2999-01-01");
-  await page.getByLabel("Min duration (ms)").fill("0");
-  await page.getByLabel("Max duration (ms)").fill("99999999");
+  await page.getByLabel("Min duration").fill("0");
+  await page.getByLabel("Max duration").fill("30h");
   await page.getByRole("button", { name: "Apply" }).click();
   await expect(page).toHaveURL(/agent=jobseek-add-company/);
   await expect(page).toHaveURL(/initiator=api/);
   await expect(page).toHaveURL(/createdAfter=2000-01-01/);
-  await expect(page).toHaveURL(/maxDurationMs=99999999/);
+  // Durations are typed with a unit and travel in milliseconds.
+  await expect(page).toHaveURL(/maxDurationMs=108000000/);
   for (const agent of await page.locator("tbody td.agent").allTextContents()) {
     expect(agent).toBe("jobseek-add-company");
   }
@@ -134,11 +135,25 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
   await page.reload();
   await expect(page).toHaveURL(url);
   await expect(page.getByLabel("Agent", { exact: true })).toHaveValue("jobseek-add-company");
+  await expect(page.getByLabel("Max duration")).toHaveValue("30h");
   await expect(page.locator("tbody tr")).toHaveCount(before);
 
   // Back returns to the search alone.
   await page.goBack();
   await expect(page).toHaveURL(/q=input\.company_name%3DStripe$/);
+});
+
+test.describe("contradictory ranges", () => {
+  test.use({ expectedStatuses: [400, 401] });
+
+  test("a contradictory range is explained, not answered with no runs", async ({ page }) => {
+    await page.getByLabel("Min duration").fill("5m");
+    await page.getByLabel("Max duration").fill("90s");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect(page.getByRole("alert")).toContainText("maxDurationMs (90s) must not be less than minDurationMs (5m)");
+    await page.goto("/?createdAfter=2026-12-02&createdBefore=2026-12-01");
+    await expect(page.getByRole("alert")).toContainText("createdBefore (2026-12-01 00:00:00 UTC) must be later than createdAfter");
+  });
 });
 
 test("a filter that matches nothing says so", async ({ page }) => {

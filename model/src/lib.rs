@@ -64,20 +64,22 @@ pub fn short_id(id: impl std::fmt::Display) -> String {
 }
 
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
-pub use query::{Query, QueryError};
+pub use query::{format_duration_amount, parse_duration, Query, QueryError};
 pub use retention::{
     format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
     PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,
     MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
 };
 pub use run::{
-    DayCounts, Run, RunError, RunFilter, RunListView, RunPage, RunRow, RunRowError, RunStatus,
-    WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    DayCounts, Run, RunError, RunFilter, RunListNews, RunListView, RunPage, RunRow, RunRowError,
+    RunStatus, WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};
 pub use tag::{validate_tag, validate_tags, MAX_TAGS, MAX_TAG_CHARS};
 pub use team::{AddedMember, AuditAction, AuditEntry, AuditPage, Member, Via};
-pub use time::{format_age, format_duration_ms, format_secs, format_timestamp};
+pub use time::{
+    format_age, format_duration_ms, format_secs, format_timestamp, format_timestamp_at,
+};
 pub use token::ApiToken;
 pub use url::{is_http_url, link_target, validate_http_url, MAX_URL_LEN};
 pub use user::{CurrentUser, Role};

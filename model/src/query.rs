@@ -725,11 +725,8 @@ impl Lexer {
             "duration" => {
                 let expected = "a duration with its unit (500ms, 60s, 5m, 2h)";
                 let text = value.required(expected)?;
-                let amount = parse_amount(
-                    &text,
-                    &[Unit::Millis, Unit::Seconds, Unit::Minutes, Unit::Hours],
-                )
-                .ok_or_else(|| value.invalid(expected))?;
+                let amount =
+                    parse_amount(&text, &DURATION_UNITS).ok_or_else(|| value.invalid(expected))?;
                 Ok(TermKind::Duration(cmp, amount))
             }
             "progress" => {
@@ -939,6 +936,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// `60s`, `500ms`: a whole number and one of `units`; `None` if not, or if it
 /// overflows in milliseconds.
+/// The units a duration is written in, here and in `duration:`.
+const DURATION_UNITS: [Unit; 4] = [Unit::Millis, Unit::Seconds, Unit::Minutes, Unit::Hours];
+
+/// A duration written as people write it, in milliseconds: `500ms`, `90s`,
+/// `5m`, `2h` (the same units as `duration:`).
+pub fn parse_duration(text: &str) -> Option<i64> {
+    parse_amount(text.trim(), &DURATION_UNITS).map(Amount::millis)
+}
+
+/// Milliseconds in the largest unit that holds them exactly: `90s`, `5m`,
+/// `1500ms` ([`parse_duration`] reads it back).
+pub fn format_duration_amount(ms: i64) -> String {
+    let unit = DURATION_UNITS
+        .iter()
+        .rev()
+        .find(|unit| ms % unit.millis() == 0)
+        .copied()
+        .unwrap_or(Unit::Millis);
+    Amount {
+        value: ms / unit.millis(),
+        unit,
+    }
+    .to_string()
+}
+
 fn parse_amount(text: &str, units: &[Unit]) -> Option<Amount> {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
     let (number, suffix) = text.split_at(digits);

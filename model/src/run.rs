@@ -197,6 +197,28 @@ pub struct RunRow {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
+impl RunRow {
+    /// This row after its run changed to `run`: how an open list follows a run
+    /// in place (what only a list item knows, its campaign's name and its input
+    /// cut to the shown columns, stays).
+    pub fn follow(&mut self, run: &Run) {
+        self.status = run.status;
+        self.progress = run.progress;
+        self.initiator.clone_from(&run.initiator);
+        self.summary.clone_from(&run.summary);
+        self.started_at = run.started_at;
+        self.completed_at = run.completed_at;
+        self.duration_ms = run.duration_ms;
+        self.webhook_status = run.webhook_status;
+        self.tags.clone_from(&run.tags);
+        self.error = run.error.as_ref().map(|error| RunRowError {
+            code: error.code.clone(),
+            message: error.message.clone(),
+        });
+        self.last_seen_at = run.last_seen_at;
+    }
+}
+
 /// A list item's error: the code and the message, without the details.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -336,8 +358,8 @@ impl RunFilter {
                 "initiator" => filter.initiator = Some(value.to_string()),
                 "createdAfter" => filter.created_after = Some(parse_time(key, value)?),
                 "createdBefore" => filter.created_before = Some(parse_time(key, value)?),
-                "minDurationMs" => filter.min_duration_ms = Some(parse_int(key, value)?),
-                "maxDurationMs" => filter.max_duration_ms = Some(parse_int(key, value)?),
+                "minDurationMs" => filter.min_duration_ms = Some(parse_duration_param(key, value)?),
+                "maxDurationMs" => filter.max_duration_ms = Some(parse_duration_param(key, value)?),
                 "q" => {
                     // Checked here, so a query that does not parse is a 400 naming
                     // `q` and the position; kept as written (positions are into it).
@@ -358,7 +380,38 @@ impl RunFilter {
             }
         }
         filter.page()?;
+        filter.check_ranges()?;
         Ok(filter)
+    }
+
+    /// A range whose start is not before its end matches nothing: say why
+    /// rather than answer "no runs".
+    fn check_ranges(&self) -> Result<(), AppError> {
+        if let (Some(after), Some(before)) = (self.created_after, self.created_before) {
+            if after >= before {
+                return Err(AppError::invalid(
+                    "createdBefore",
+                    format!(
+                        "createdBefore ({}) must be later than createdAfter ({}): no run can be created in between",
+                        crate::format_timestamp(before),
+                        crate::format_timestamp(after)
+                    ),
+                ));
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_duration_ms, self.max_duration_ms) {
+            if min > max {
+                return Err(AppError::invalid(
+                    "maxDurationMs",
+                    format!(
+                        "maxDurationMs ({}) must not be less than minDurationMs ({}): no run lasts that long and that short",
+                        crate::format_duration_amount(max),
+                        crate::format_duration_amount(min)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The parsed query of `q`, if it has one that is not blank.
@@ -430,6 +483,21 @@ fn parse_time(key: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
         })
 }
 
+/// A duration parameter: milliseconds (`90000`), or with a unit (`90s`, `5m`, `2h`).
+fn parse_duration_param(key: &str, value: &str) -> Result<i64, AppError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .or_else(|| crate::parse_duration(value))
+        .filter(|ms| *ms >= 0)
+        .ok_or_else(|| {
+            AppError::invalid(
+                key,
+                format!("{key} must be a duration: milliseconds (90000) or with a unit (500ms, 90s, 5m, 2h), got `{value}`"),
+            )
+        })
+}
+
 fn parse_int(key: &str, value: &str) -> Result<i64, AppError> {
     value
         .parse()
@@ -458,6 +526,17 @@ pub struct RunListView {
     pub status_counts: Vec<(RunStatus, i64)>,
     pub agents: Vec<String>,
     pub campaigns: Vec<(Uuid, String)>,
+}
+
+/// What moves on an open runs list while the stream brings changes: the chips'
+/// counts, the chart, and how many matching runs are newer than the newest one
+/// shown (the "N new runs" the list offers instead of moving its rows).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunListNews {
+    pub chart: Vec<DayCounts>,
+    pub status_counts: Vec<(RunStatus, i64)>,
+    pub newer: i64,
 }
 
 /// How many days the runs chart covers.
@@ -639,6 +718,55 @@ mod tests {
                 "{key}: {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn durations_are_read_in_milliseconds_or_with_a_unit() {
+        let read = |value: &str| {
+            RunFilter::from_query([("minDurationMs", value)]).map(|filter| filter.min_duration_ms)
+        };
+        assert_eq!(read("90000"), Ok(Some(90_000)));
+        assert_eq!(read("90s"), Ok(Some(90_000)));
+        assert_eq!(read("5m"), Ok(Some(300_000)));
+        assert_eq!(read("2h"), Ok(Some(7_200_000)));
+        assert_eq!(read("500ms"), Ok(Some(500)));
+        for bad in ["5 minutes", "-3", "1.5s", "m"] {
+            let error = read(bad).unwrap_err();
+            assert_eq!(error.field(), Some("minDurationMs"), "{bad}");
+            assert!(error.to_string().contains("90s"), "{error}");
+        }
+        assert_eq!(crate::format_duration_amount(90_000), "90s");
+        assert_eq!(crate::format_duration_amount(300_000), "5m");
+        assert_eq!(crate::format_duration_amount(1_500), "1500ms");
+    }
+
+    #[test]
+    fn contradictory_ranges_are_explained() {
+        let error = RunFilter::from_query([
+            ("createdAfter", "2026-12-02"),
+            ("createdBefore", "2026-12-01"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.field(), Some("createdBefore"));
+        assert!(
+            error
+                .to_string()
+                .contains("must be later than createdAfter"),
+            "{error}"
+        );
+        let error =
+            RunFilter::from_query([("minDurationMs", "5m"), ("maxDurationMs", "90s")]).unwrap_err();
+        assert_eq!(error.field(), Some("maxDurationMs"));
+        assert!(
+            error
+                .to_string()
+                .contains("(90s) must not be less than minDurationMs (5m)"),
+            "{error}"
+        );
+        // An empty range's ends may meet for durations (exactly 5m), not for times.
+        assert!(
+            RunFilter::from_query([("minDurationMs", "5m"), ("maxDurationMs", "300000")]).is_ok()
+        );
     }
 
     #[test]

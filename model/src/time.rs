@@ -19,6 +19,29 @@ pub fn format_timestamp(at: DateTime<Utc>) -> String {
     )
 }
 
+/// `at` in the zone at `offset`: `2026-12-02 03:41:18 UTC+01:00` (`… UTC` at offset 0).
+pub fn format_timestamp_at(at: DateTime<Utc>, offset: chrono::FixedOffset) -> String {
+    use chrono::{Datelike, Timelike};
+    let local = at.with_timezone(&offset);
+    let seconds = offset.local_minus_utc();
+    let zone = if seconds == 0 {
+        "UTC".to_string()
+    } else {
+        let sign = if seconds < 0 { '-' } else { '+' };
+        let minutes = seconds.abs() / 60;
+        format!("UTC{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {zone}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+}
+
 /// A compact human duration: `850 ms`, `12.4 s`, `3m 05s`, `2h 07m`.
 pub fn format_duration_ms(ms: i64) -> String {
     let ms = ms.max(0);
@@ -60,6 +83,25 @@ pub fn format_secs(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_times_say_their_zone() {
+        let at = DateTime::parse_from_rfc3339("2026-12-02T23:41:18Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let utc = chrono::FixedOffset::east_opt(0).unwrap();
+        assert_eq!(format_timestamp_at(at, utc), format_timestamp(at));
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        assert_eq!(
+            format_timestamp_at(at, paris),
+            "2026-12-03 00:41:18 UTC+01:00"
+        );
+        let newfoundland = chrono::FixedOffset::west_opt(3 * 3600 + 1800).unwrap();
+        assert_eq!(
+            format_timestamp_at(at, newfoundland),
+            "2026-12-02 20:11:18 UTC-03:30"
+        );
+    }
 
     #[test]
     fn ages_and_limits_read_in_their_largest_unit() {

@@ -16,6 +16,7 @@ use model::{AppError, Change, ChangeData, ChangeKind, Resync};
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
+use store::db::changes::ChangeFilter;
 use store::fanout::{Message, Subscription};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +29,7 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 #[derive(Debug, Default, PartialEq)]
 struct StreamRequest {
     run_id: Option<uuid::Uuid>,
+    kinds: Option<Vec<ChangeKind>>,
     last_event_id: Option<i64>,
 }
 
@@ -54,11 +56,14 @@ fn parse_request(query: Option<&str>, headers: &HeaderMap) -> Result<StreamReque
                         AppError::invalid("runId", "runId must be a run id (a UUID)")
                     })?)
             }
+            "kinds" => request.kinds = Some(parse_kinds(&value)?),
             "lastEventId" => request.last_event_id = Some(event_id("lastEventId", &value)?),
             other => {
                 return Err(AppError::invalid(
                     other,
-                    format!("unknown parameter {other}; the stream takes runId and lastEventId"),
+                    format!(
+                        "unknown parameter {other}; the stream takes runId, kinds and lastEventId"
+                    ),
                 ))
             }
         }
@@ -74,6 +79,28 @@ fn parse_request(query: Option<&str>, headers: &HeaderMap) -> Result<StreamReque
         }
     }
     Ok(request)
+}
+
+/// `kinds`: change kinds separated by commas (empty: none but `resync`).
+fn parse_kinds(value: &str) -> Result<Vec<ChangeKind>, AppError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|kind| !kind.is_empty())
+        .map(|kind| {
+            kind.parse::<ChangeKind>().map_err(|_| {
+                let known: Vec<&str> = ChangeKind::ALL
+                    .iter()
+                    .filter(|kind| **kind != ChangeKind::Resync)
+                    .map(|kind| kind.as_str())
+                    .collect();
+                AppError::invalid(
+                    "kinds",
+                    format!("unknown change kind {kind}; kinds are {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
 }
 
 fn to_event(message: Message) -> Event {
@@ -163,6 +190,9 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
 #[utoipa::path(get, path = "/api/events/stream", tag = "live",
     params(
         ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
+        ("kinds" = Option<String>, Query, description = "Follow only these kinds of change, separated by commas \
+            (e.g. `run.created,run.updated,run.deleted` for a list of runs: no step, event or artifact traffic); \
+            `resync` always comes"),
         ("lastEventId" = Option<i64>, Query, minimum = 0, description = "Replay what came after this message id \
             (the `Last-Event-ID` header, which browsers send when they reconnect, takes precedence)"),
     ),
@@ -189,9 +219,13 @@ async fn stream(
         }
         None => None,
     };
+    let filter = ChangeFilter {
+        run_id,
+        kinds: request.kinds,
+    };
     let subscription = state
         .live
-        .subscribe(caller.account_pk, run_id, request.last_event_id)
+        .subscribe(caller.account_pk, filter, request.last_event_id)
         .await?;
     let keep_alive = KeepAlive::new()
         .interval(state.live.options.heartbeat)
@@ -236,6 +270,7 @@ mod tests {
             parse_request(Some(&query), &headers).ok(),
             Some(StreamRequest {
                 run_id: run.parse().ok(),
+                kinds: None,
                 last_event_id: Some(5)
             })
         );
@@ -252,5 +287,20 @@ mod tests {
         let mut bad = HeaderMap::new();
         bad.insert("last-event-id", http::HeaderValue::from_static("abc"));
         assert!(parse_request(None, &bad).is_err());
+    }
+
+    #[test]
+    fn kinds_are_a_comma_list_of_change_kinds() {
+        let kinds = |query: &str| parse_request(Some(query), &HeaderMap::new()).map(|r| r.kinds);
+        assert_eq!(
+            kinds("kinds=run.created,%20run.updated").ok(),
+            Some(Some(vec![ChangeKind::RunCreated, ChangeKind::RunUpdated]))
+        );
+        assert_eq!(kinds("kinds=").ok(), Some(Some(vec![])));
+        assert_eq!(kinds("").ok(), Some(None));
+        let Err(error) = kinds("kinds=run.created,run.exploded") else {
+            panic!("an unknown kind must be refused");
+        };
+        assert!(error.to_string().contains("run.exploded"), "{error}");
     }
 }

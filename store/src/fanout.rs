@@ -5,7 +5,7 @@
 //! falls behind the broadcast catches up from the durable log, and one that is
 //! too far behind (or asks for changes no longer kept) gets an explicit resync.
 
-use crate::db::changes::{self, LoggedChange};
+use crate::db::changes::{self, ChangeFilter, LoggedChange};
 use crate::db::Db;
 use model::{AccountPk, AppError};
 use sqlx::SqlitePool;
@@ -73,12 +73,12 @@ impl Fanout {
         self.sender.receiver_count()
     }
 
-    /// A subscription to one account's changes (one run's, when given). With
+    /// A subscription to one account's changes that pass `filter`. With
     /// `last_seen`, everything after it is replayed first.
     pub async fn subscribe(
         &self,
         account_pk: AccountPk,
-        run_id: Option<String>,
+        filter: ChangeFilter,
         last_seen: Option<i64>,
     ) -> Result<Subscription, AppError> {
         // Subscribe before reading the log: whatever is committed after the read
@@ -87,7 +87,7 @@ impl Fanout {
         let head = changes::head(&self.db.read).await?;
         let mut subscription = Subscription {
             account_pk,
-            run_id,
+            filter,
             last_seq: head,
             receiver,
             backlog: VecDeque::new(),
@@ -172,7 +172,7 @@ pub enum Message {
 #[derive(Debug)]
 pub struct Subscription {
     account_pk: AccountPk,
-    run_id: Option<String>,
+    filter: ChangeFilter,
     /// The last sequence number sent (or known to need no sending).
     last_seq: i64,
     receiver: broadcast::Receiver<Arc<LoggedChange>>,
@@ -195,10 +195,7 @@ impl Subscription {
     fn wants(&self, change: &LoggedChange) -> bool {
         change.account_pk == self.account_pk
             && change.seq > self.last_seq
-            && match &self.run_id {
-                Some(run_id) => change.run_id.as_deref() == Some(run_id.as_str()),
-                None => true,
-            }
+            && self.filter.passes(change.run_id.as_deref(), change.kind)
     }
 
     /// The next message; `None` when the server shuts down or the log cannot be read.
@@ -218,7 +215,7 @@ impl Subscription {
                 let missed = match changes::for_account_after(
                     &self.pool,
                     self.account_pk,
-                    self.run_id.as_deref(),
+                    &self.filter,
                     self.last_seq,
                     PAGE,
                 )
@@ -320,6 +317,58 @@ mod tests {
             .unwrap()
     }
 
+    async fn commit_deletions(db: &Db, account_pk: AccountPk, count: usize) {
+        let mut tx = db.begin_write().await.unwrap();
+        for _ in 0..count {
+            let id = uuid::Uuid::now_v7();
+            let change = ChangeData::RunDeleted(model::DeletedRun { id });
+            changes::record(&mut tx, account_pk, Some(id), &change)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_gets_only_the_kinds_it_follows_live_and_in_replay() {
+        let (_dir, db) = database().await;
+        let (_stop, stopped) = watch::channel(false);
+        let (fanout, _task) = Fanout::start(db.clone(), LiveOptions::default(), stopped)
+            .await
+            .unwrap();
+        let created_only = ChangeFilter {
+            run_id: None,
+            kinds: Some(vec![model::ChangeKind::RunCreated]),
+        };
+        // Live: deletions pass by, a resync gets through.
+        let mut live = fanout
+            .subscribe(AccountPk(1), created_only.clone(), None)
+            .await
+            .unwrap();
+        commit_deletions(&db, AccountPk(1), 3).await;
+        commit_changes(&db, AccountPk(1), 1).await;
+        assert_eq!(seqs(&[next(&mut live).await]), vec![4]);
+        // Replay from the start: more than a page of deletions is skipped in the
+        // log itself, and the replay goes on past them to the resync.
+        commit_deletions(&db, AccountPk(1), PAGE as usize + 100).await;
+        commit_changes(&db, AccountPk(1), 1).await;
+        let mut replay = fanout
+            .subscribe(AccountPk(1), created_only, Some(0))
+            .await
+            .unwrap();
+        let last = 4 + PAGE + 100 + 1;
+        assert_eq!(
+            seqs(&[next(&mut replay).await, next(&mut replay).await]),
+            vec![4, last]
+        );
+        // Without a filter, everything.
+        let mut all = fanout
+            .subscribe(AccountPk(1), ChangeFilter::default(), Some(0))
+            .await
+            .unwrap();
+        assert_eq!(seqs(&[next(&mut all).await]), vec![1]);
+    }
+
     #[tokio::test]
     async fn a_subscriber_that_lags_catches_up_from_the_log_without_a_gap() {
         let (_dir, db) = database().await;
@@ -329,7 +378,10 @@ mod tests {
         };
         let (_stop, stopped) = watch::channel(false);
         let (fanout, _task) = Fanout::start(db.clone(), options, stopped).await.unwrap();
-        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
+        let mut subscription = fanout
+            .subscribe(AccountPk(1), ChangeFilter::default(), None)
+            .await
+            .unwrap();
         commit_changes(&db, AccountPk(1), 100).await;
         commit_changes(&db, AccountPk(2), 10).await;
         // Let the broadcast overrun the subscriber's four places.
@@ -351,7 +403,10 @@ mod tests {
         };
         let (_stop, stopped) = watch::channel(false);
         let (fanout, _task) = Fanout::start(db.clone(), options, stopped).await.unwrap();
-        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
+        let mut subscription = fanout
+            .subscribe(AccountPk(1), ChangeFilter::default(), None)
+            .await
+            .unwrap();
         commit_changes(&db, AccountPk(1), 50).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
@@ -374,7 +429,10 @@ mod tests {
             .await
             .unwrap();
         commit_changes(&db, AccountPk(1), 5).await;
-        let mut subscription = fanout.subscribe(AccountPk(1), None, Some(2)).await.unwrap();
+        let mut subscription = fanout
+            .subscribe(AccountPk(1), ChangeFilter::default(), Some(2))
+            .await
+            .unwrap();
         commit_changes(&db, AccountPk(1), 1).await;
         let mut messages = Vec::new();
         for _ in 0..4 {
@@ -390,7 +448,10 @@ mod tests {
         let (fanout, task) = Fanout::start(db.clone(), LiveOptions::default(), stopped)
             .await
             .unwrap();
-        let mut subscription = fanout.subscribe(AccountPk(1), None, None).await.unwrap();
+        let mut subscription = fanout
+            .subscribe(AccountPk(1), ChangeFilter::default(), None)
+            .await
+            .unwrap();
         stop.send(true).unwrap();
         assert_eq!(subscription.next().await, None);
         tokio::time::timeout(Duration::from_secs(2), task)

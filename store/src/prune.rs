@@ -348,6 +348,7 @@ impl Pass<'_> {
             what,
             rows,
             held_us = written.held.as_micros() as u64,
+            commit_us = written.commit.as_micros() as u64,
             "retention: write transaction"
         );
         self.report.transactions += 1;

@@ -3,8 +3,9 @@
 //! frame. Only an http(s) URL or a path of this site is linked or loaded.
 
 use crate::components::stored_link::UnlinkedUrl;
+use crate::components::time::Ago;
 use leptos::prelude::*;
-use model::{format_timestamp, ArtifactView, Preview};
+use model::{ArtifactView, Preview};
 
 #[component]
 pub fn ArtifactList(artifacts: Vec<ArtifactView>) -> impl IntoView {
@@ -57,7 +58,7 @@ fn ArtifactItem(view: ArtifactView) -> impl IntoView {
                 <strong>{name.clone()}</strong>
                 <span class="tag">{artifact.artifact_type.clone()}</span>
                 {artifact.size_bytes.map(|size| view! { <span class="muted">{model::format_bytes(size)}</span> })}
-                <time datetime=artifact.created_at.to_rfc3339()>{format_timestamp(artifact.created_at)}</time>
+                <Ago at=artifact.created_at />
                 {url.map(|href| if own_bytes {
                     view! {
                         <a class="button subtle small" href=href download=name.clone() rel="noopener" target="_blank">"Download"</a>

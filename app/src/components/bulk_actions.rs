@@ -9,9 +9,9 @@
 use crate::components::layout::IfRole;
 use crate::components::progress_bar::ProgressBar;
 use crate::functions::bulk::{cancel_bulk, preview_bulk, start_bulk};
-use crate::live::on_change;
+use crate::live::{on_change, Follow};
 use leptos::prelude::*;
-use model::{format_count, BulkAction, BulkJob, BulkPreview, ChangeData, Role};
+use model::{format_count, BulkAction, BulkJob, BulkPreview, ChangeData, ChangeKind, Role};
 use uuid::Uuid;
 
 /// The rows ticked on a runs list, in the order they were ticked: what "Run on
@@ -139,14 +139,17 @@ pub fn BulkActions(
     let action = NodeRef::<leptos::html::Select>::new();
     let tag = NodeRef::<leptos::html::Input>::new();
     let chosen = RwSignal::new(BulkAction::Cancel);
-    on_change(move |change| {
-        if let ChangeData::BulkJobChanged(job) = &change.data {
-            if matches!(stage.get_untracked(), Stage::Working(ref current) if current.id == job.id)
-            {
-                stage.set(Stage::Working(job.clone()));
+    on_change(
+        Follow::every_run(&[ChangeKind::BulkJobChanged]),
+        move |change| {
+            if let ChangeData::BulkJobChanged(job) = &change.data {
+                if matches!(stage.get_untracked(), Stage::Working(ref current) if current.id == job.id)
+                {
+                    stage.set(Stage::Working(job.clone()));
+                }
             }
-        }
-    });
+        },
+    );
     let chosen_tag = move || {
         tag.get()
             .map(|input| input.value().trim().to_string())

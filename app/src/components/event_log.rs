@@ -4,10 +4,11 @@
 //! bottom, new events arrive live and the log follows the tail; a reader who
 //! scrolled up is told how many arrived instead of being moved.
 
+use crate::components::time::Exact;
 use crate::functions::run_page::run_events;
-use crate::live::on_change;
+use crate::live::{on_change, Follow};
 use leptos::prelude::*;
-use model::{format_timestamp, ChangeData, Event, EventPage};
+use model::{ChangeData, ChangeKind, Event, EventPage};
 use uuid::Uuid;
 
 /// The most events the log shows at once, whatever the run's size.
@@ -185,7 +186,7 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
 
     // Live: new events of this run join the log while the reader is at the tail of
     // an unfiltered log; otherwise they are counted and "Load more" picks them up.
-    on_change({
+    on_change(Follow::one_run(run_id, &[ChangeKind::EventsAppended]), {
         let fetch = fetch.clone();
         move |change| {
             let appended = match &change.data {
@@ -326,7 +327,7 @@ fn EventRow(event: Event) -> impl IntoView {
     view! {
         <li class=format!("log-line level-{level}") data-seq=event.seq.to_string()>
             <span class="seq">{event.seq}</span>
-            <time datetime=event.created_at.to_rfc3339()>{format_timestamp(event.created_at)}</time>
+            <Exact at=event.created_at />
             <span class="event-type">{event.event_type.clone()}</span>
             <span class="message">{event.message.clone().unwrap_or_default()}</span>
             {metadata.map(|metadata| view! {

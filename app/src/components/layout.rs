@@ -1,6 +1,7 @@
 //! The navigation shell around every signed-in page, and [`IfRole`], which shows
 //! people only what their role lets them do.
 
+use crate::components::time::{provide_clock, ZoneSwitch};
 use crate::functions::auth::{signed_in_user, Logout};
 use crate::live::{provide_live, LiveIndicator};
 use leptos::prelude::*;
@@ -38,9 +39,14 @@ pub fn Layout() -> impl IntoView {
     provide_context(SignedInRole(role));
     let logout = ServerAction::<Logout>::new();
     provide_live();
+    let email = RwSignal::new(None::<String>);
+    provide_clock(email.into());
 
     Effect::new(move |_| match user.get() {
-        Some(Ok(Some(user))) => role.set(Some(user.role)),
+        Some(Ok(Some(user))) => {
+            role.set(Some(user.role));
+            email.set(Some(user.email));
+        }
         // A session that ended while the app was open: go to the login form.
         Some(Ok(None) | Err(AppError::Unauthorized)) => {
             role.set(None);
@@ -107,6 +113,7 @@ pub fn Layout() -> impl IntoView {
                                     })
                             })}
                         </Transition>
+                        <ZoneSwitch />
                         <ActionForm action=logout>
                             <button type="submit" class="button subtle">"Log out"</button>
                         </ActionForm>

@@ -12,4 +12,5 @@ pub mod status_badge;
 pub mod step_timeline;
 pub mod stored_link;
 pub mod svg;
+pub mod time;
 pub mod views_sidebar;

@@ -1,9 +1,10 @@
 //! The step timeline: one bar per attempt of each step on one time axis, cache
 //! hits and skipped steps marked; a click shows the attempt's details.
 
+use crate::components::time::Exact;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use model::{format_duration_ms, format_timestamp, Step, StepStatus};
+use model::{format_duration_ms, Step, StepStatus};
 
 /// Where an attempt's bar sits on the axis, in percent of its width.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -158,9 +159,9 @@ fn StepDetails(step: Step) -> impl IntoView {
                 <dt>"Cache hit"</dt>
                 <dd>{if step.cache_hit { "yes" } else { "no" }}</dd>
                 <dt>"Started"</dt>
-                <dd>{step.started_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</dd>
+                <dd><Exact at=step.started_at /></dd>
                 <dt>"Ended"</dt>
-                <dd>{step.ended_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</dd>
+                <dd><Exact at=step.ended_at /></dd>
                 <dt>"Duration"</dt>
                 <dd>{step.duration_ms.map(format_duration_ms).unwrap_or_else(|| "—".into())}</dd>
                 {step.output_artifact_ids.clone().filter(|ids| !ids.is_empty()).map(|ids| view! {

@@ -3,7 +3,7 @@
 //! saves the list's current search as a view.
 
 use crate::functions::views::{list_views, save_view, CountedView};
-use crate::live::{debounced, on_change};
+use crate::live::{debounced, on_change, Follow, RUN_LIST_CHANGES};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use model::{format_count, query_text, Role};
@@ -33,7 +33,7 @@ pub fn ViewsSidebar(current: Option<String>) -> impl IntoView {
     let version = views_version();
     let views = Resource::new(move || version.get(), |_| list_views());
     let reload = debounced(COUNTS_RELOAD_DELAY, move || views.refetch());
-    on_change(move |change| {
+    on_change(Follow::every_run(RUN_LIST_CHANGES), move |change| {
         if change.data.touches_run_list() {
             reload();
         }

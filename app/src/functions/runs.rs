@@ -1,7 +1,8 @@
 //! Runs as the dashboard lists them.
 
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use model::{AppError, RunListView};
+use model::{AppError, RunListNews, RunListView};
 
 /// The runs list for a URL query string: the same parameters, parsed by the same
 /// function, as `GET /api/runs`, so a dashboard URL and an API URL filter alike.
@@ -52,6 +53,46 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
                 })
             })
             .await
+    })
+    .await
+}
+
+/// The news of an open runs list ([`RunListNews`]) under the same query:
+/// `newer` counts the matching runs created after `newest_shown` (0 without it).
+#[server(prefix = "/fn", endpoint = "list_news")]
+pub async fn list_news(
+    query: String,
+    newest_shown: Option<DateTime<Utc>>,
+) -> Result<RunListNews, AppError> {
+    use model::RunFilter;
+
+    super::ssr::with_status(async {
+        let (state, user) = super::ssr::require_user().await?;
+        let mut filter = RunFilter::from_page_query_string(query.trim_start_matches('?'))?;
+        filter.fields = None;
+        let pool = &state.db.read;
+        let account_pk = user.account_pk;
+        let status_counts = store::db::runs::status_counts(pool, account_pk, &filter).await?;
+        let chart =
+            store::db::runs::daily_counts(pool, account_pk, &filter, model::CHART_DAYS).await?;
+        let newer = match newest_shown {
+            Some(newest) => {
+                let after = newest + chrono::Duration::milliseconds(1);
+                filter.created_after =
+                    Some(filter.created_after.map_or(after, |old| old.max(after)));
+                store::db::runs::status_counts(pool, account_pk, &filter)
+                    .await?
+                    .iter()
+                    .map(|(_, count)| count)
+                    .sum()
+            }
+            None => 0,
+        };
+        Ok(RunListNews {
+            chart,
+            status_counts,
+            newer,
+        })
     })
     .await
 }

@@ -5,12 +5,13 @@
 
 use crate::components::layout::IfRole;
 use crate::components::status_badge::StatusBadge;
+use crate::components::time::Ago;
 use crate::functions::directory::{
     list_agent_overviews, AgentOverview, SetAgentLimits, SetDispatchUrl,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::{format_count, format_duration_ms, format_secs, format_timestamp, AgentLimits, Role};
+use model::{format_count, format_duration_ms, format_secs, AgentLimits, Role};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
@@ -105,7 +106,7 @@ fn AgentRow(
                     })
                     .collect_view()}
             </td>
-            <td>{overview.last_run_at.map(format_timestamp).unwrap_or_else(|| "—".into())}</td>
+            <td><Ago at=overview.last_run_at /></td>
             <td class="limits">
                 <LimitsSummary limits />
                 <IfRole needed=Role::Owner>

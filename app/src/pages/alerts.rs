@@ -2,6 +2,7 @@
 //! for a new rule; `/alerts/:id`: one rule, its history with each channel's
 //! delivery, and for owners enable/disable, "Send test" and delete.
 
+use crate::components::time::Ago;
 use crate::functions::alerts::{
     alert_detail, alerts_page, AlertRules, CreateAlert, DeleteAlert, SendAlertTest, SetAlertEnabled,
 };
@@ -325,7 +326,7 @@ fn History(firings: Vec<AlertFiring>) -> impl IntoView {
                             });
                             view! {
                                 <tr>
-                                    <td>{format_timestamp(firing.at)}</td>
+                                    <td><Ago at=firing.at /></td>
                                     <td><span class=kind_class>{firing.kind.as_str()}</span></td>
                                     <td>{firing.message.clone()}{run}</td>
                                     <td>

@@ -2,12 +2,13 @@
 //! token made, and every login, newest first, filtered by actor and action and
 //! read on page by page.
 
+use crate::components::time::Exact;
 use crate::functions::team::{read_audit_log, AUDIT_PAGE};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
-use model::{format_timestamp, AuditAction, AuditEntry};
+use model::{AuditAction, AuditEntry};
 use strum::IntoEnumIterator;
 
 #[component]
@@ -112,7 +113,7 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
     let detail = entry.detail.as_ref().map(readable).unwrap_or_default();
     view! {
         <tr data-action=entry.action.as_str()>
-            <td class="nowrap">{format_timestamp(entry.at)}</td>
+            <td class="nowrap"><Exact at=entry.at /></td>
             <td>{entry.actor.clone()}<span class="muted">{format!(" ({})", entry.via)}</span></td>
             <td><code>{entry.action.as_str()}</code></td>
             <td>{target}</td>

@@ -3,13 +3,14 @@
 
 use crate::components::layout::IfRole;
 use crate::components::stored_link::StoredLink;
+use crate::components::time::Ago;
 use crate::functions::directory::{campaign_detail, campaign_list, NewCampaign};
 use crate::pages::not_found::NotFound;
 use crate::pages::run_list::RunsExplorer;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use model::{format_timestamp, AppError, Campaign, Role};
+use model::{AppError, Campaign, Role};
 
 #[component]
 fn CampaignStatusTag(campaign: Campaign) -> impl IntoView {
@@ -59,7 +60,7 @@ pub fn CampaignsPage() -> impl IntoView {
                                                 <td><CampaignStatusTag campaign=campaign.clone() /></td>
                                                 <td>{campaign.bundle_url.clone().map(|url| view! { <StoredLink url /> })}</td>
                                                 <td>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{model::short_id(id)}</a> })}</td>
-                                                <td>{format_timestamp(campaign.created_at)}</td>
+                                                <td><Ago at=campaign.created_at /></td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
@@ -99,7 +100,7 @@ pub fn CampaignPage() -> impl IntoView {
                                     <dd>{campaign.bundle_url.clone().map(|url| view! { <StoredLink url /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
                                     <dt>"Latest run"</dt>
                                     <dd>{campaign.latest_run_id.map(|id| view! { <a href=format!("/runs/{id}")>{id.to_string()}</a> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
-                                    <dt>"Updated"</dt><dd>{format_timestamp(campaign.updated_at)}</dd>
+                                    <dt>"Updated"</dt><dd><Ago at=campaign.updated_at /></dd>
                                 </dl>
                                 <h2>"Runs"</h2>
                                 <RunsExplorer

@@ -3,11 +3,12 @@
 //! once), change a role, remove someone. The account's last owner stays.
 
 use crate::components::json_view::CopyButton;
+use crate::components::time::Ago;
 use crate::functions::team::{list_members, AddMember, ChangeMemberRole, RemoveMember};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use model::{format_timestamp, Member, Role};
+use model::{Member, Role};
 
 const ROLES: [(Role, &str); 3] = [
     (Role::Viewer, "Viewer — reads everything"),
@@ -138,7 +139,7 @@ fn MemberRow(
                 </ActionForm>
             </td>
             <td>{if member.pending { "invited" } else { "active" }}</td>
-            <td>{format_timestamp(member.created_at)}</td>
+            <td><Ago at=member.created_at /></td>
             <td>
                 {move || if confirming.get() {
                     let id = id.clone();

@@ -9,9 +9,10 @@ use crate::components::layout::{IfRole, JustStarted};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
+use crate::components::time::{Ago, Elapsed, Exact};
 use crate::functions::retention::PinRun;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
-use crate::live::on_change;
+use crate::live::{on_change, Follow};
 use crate::pages::not_found::NotFound;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -19,9 +20,17 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use model::{
-    format_age, format_duration_ms, format_timestamp, AppError, ChangeData, Role, Run, RunDetail,
-    RunStatus, Step,
+    format_age, format_duration_ms, format_timestamp, AppError, ChangeData, ChangeKind, Role, Run,
+    RunDetail, RunStatus, Step,
 };
+
+/// What a run's page follows of its run (its events log follows the events).
+const RUN_PAGE_CHANGES: &[ChangeKind] = &[
+    ChangeKind::RunUpdated,
+    ChangeKind::StepChanged,
+    ChangeKind::ArtifactAdded,
+    ChangeKind::RunDeleted,
+];
 
 #[component]
 pub fn RunPage() -> impl IntoView {
@@ -115,7 +124,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             });
         }
     };
-    on_change({
+    on_change(Follow::one_run(run_id, RUN_PAGE_CHANGES), {
         let reload = reload.clone();
         move |change| {
             if let ChangeData::Resync(_) = change.data {
@@ -248,10 +257,10 @@ fn RunnerContact(run: RwSignal<Run>) -> impl IntoView {
 #[component]
 fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
     let id = run.id.to_string();
-    let duration = match (run.duration_ms, run.status) {
-        (Some(ms), _) => format_duration_ms(ms),
-        (None, RunStatus::Running) => "running…".to_string(),
-        (None, _) => "—".to_string(),
+    let duration = match (run.duration_ms, run.status, run.started_at) {
+        (Some(ms), _, _) => format_duration_ms(ms).into_any(),
+        (None, RunStatus::Running, Some(since)) => view! { <Elapsed since /> }.into_any(),
+        _ => "—".into_any(),
     };
     view! {
         <dl class="facts run-facts">
@@ -272,11 +281,11 @@ fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
             <dt>"Initiator"</dt>
             <dd>{or_dash(run.initiator.clone())}</dd>
             <dt>"Created"</dt>
-            <dd>{format_timestamp(run.created_at)}</dd>
+            <dd><Exact at=run.created_at /></dd>
             <dt>"Started"</dt>
-            <dd>{or_dash(run.started_at.map(format_timestamp))}</dd>
+            <dd><Exact at=run.started_at /></dd>
             <dt>"Completed"</dt>
-            <dd>{or_dash(run.completed_at.map(format_timestamp))}</dd>
+            <dd><Exact at=run.completed_at /></dd>
             <dt>"Duration"</dt>
             <dd>{duration}</dd>
             <dt>"Attempt"</dt>
@@ -287,7 +296,7 @@ fn RunFacts(run: Run, campaign_name: Option<String>) -> impl IntoView {
                 })}
             </dd>
             <dt>"Last heard"</dt>
-            <dd>{or_dash(run.last_seen_at.map(format_timestamp))}</dd>
+            <dd><Ago at=run.last_seen_at /></dd>
             <dt>"Webhook"</dt>
             <dd>{run.webhook_status.as_str()}</dd>
         </dl>

@@ -10,17 +10,20 @@ use crate::components::progress_bar::ProgressBar;
 use crate::components::query_box::QueryBox;
 use crate::components::runs_chart::RunsChart;
 use crate::components::status_badge::StatusBadge;
+use crate::components::time::{Ago, Elapsed};
 use crate::components::views_sidebar::{SaveViewForm, ViewsSidebar};
-use crate::functions::runs::list_runs;
-use crate::live::{debounced, on_change};
+use crate::functions::runs::{list_news, list_runs};
+use crate::live::{debounced, on_change, Follow, RUN_LIST_CHANGES};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
-    cell_text, format_duration_ms, format_timestamp, input_field, AppError, Role, RunListView,
-    RunRow, RunStatus,
+    cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Role,
+    RunListNews, RunListView, RunRow, RunStatus,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The pairs of a query string (without its `?`).
@@ -75,8 +78,106 @@ fn param(query: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// How long the list waits after a change before reloading, gathering a burst.
-const LIVE_RELOAD_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
+/// How often at most an open list asks for its news (counts, chart, newer
+/// runs) while changes arrive.
+const NEWS_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The rows on screen as the live stream changed them since the list was
+/// loaded. A row is keyed by its run and follows that run's changes in place,
+/// so a row (and a focused link in it) never turns into another run.
+#[derive(Clone, Copy)]
+struct LiveRows {
+    /// The rows as loaded.
+    loaded: StoredValue<Vec<RunRow>>,
+    /// Rows changed since (`None`: deleted).
+    changed: RwSignal<HashMap<Uuid, Option<RunRow>>>,
+    /// Counts, chart and newer runs, asked for since the list was loaded.
+    news: RwSignal<Option<RunListNews>>,
+}
+
+/// What a run's change did to the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Followed {
+    /// A shown row changed, its status the same (progress, summary…).
+    SameStatus,
+    /// A shown row changed status.
+    NewStatus,
+    /// The run is not on screen (its change may still move the counts).
+    NotShown,
+}
+
+impl LiveRows {
+    fn new() -> LiveRows {
+        LiveRows {
+            loaded: StoredValue::new(Vec::new()),
+            changed: RwSignal::new(HashMap::new()),
+            news: RwSignal::new(None),
+        }
+    }
+
+    /// A load of the list starts: what changed before it is in what it loads.
+    /// (Changes arriving from now on may be newer than the load: they stay.)
+    fn reloading(&self) {
+        self.loaded.set_value(Vec::new());
+        self.changed.set(HashMap::new());
+        self.news.set(None);
+    }
+
+    /// The rows a load brought.
+    fn show(&self, rows: &[RunRow]) {
+        self.loaded.set_value(rows.to_vec());
+    }
+
+    fn current(&self, id: Uuid) -> Option<RunRow> {
+        match self
+            .changed
+            .with_untracked(|changed| changed.get(&id).cloned())
+        {
+            Some(row) => row,
+            None => self
+                .loaded
+                .with_value(|rows| rows.iter().find(|row| row.id == id).cloned()),
+        }
+    }
+
+    fn follow(&self, run: &model::Run) -> Followed {
+        let Some(mut row) = self.current(run.id) else {
+            return Followed::NotShown;
+        };
+        let before = row.status;
+        row.follow(run);
+        let followed = if row.status == before {
+            Followed::SameStatus
+        } else {
+            Followed::NewStatus
+        };
+        self.changed.update(|changed| {
+            changed.insert(run.id, Some(row));
+        });
+        followed
+    }
+
+    fn delete(&self, id: Uuid) {
+        if self.current(id).is_some() {
+            self.changed.update(|changed| {
+                changed.insert(id, None);
+            });
+        }
+    }
+
+    /// A shown row as it is now (tracked): `None` once its run was deleted.
+    fn row(&self, loaded: &RunRow) -> Option<RunRow> {
+        self.changed
+            .with(|changed| changed.get(&loaded.id).cloned())
+            .unwrap_or_else(|| Some(loaded.clone()))
+    }
+
+    /// When the newest shown run was created.
+    fn newest_shown(&self) -> Option<DateTime<Utc>> {
+        self.loaded
+            .with_value(|rows| rows.iter().map(|row| row.created_at).max())
+    }
+}
 
 /// Where the runs list lives: `/`, or a campaign's page (whose campaign is then
 /// fixed and not part of its URL).
@@ -159,20 +260,62 @@ pub fn RunsExplorer(
         all.extend(fixed.iter().cloned());
         href("", &all).trim_start_matches('?').to_string()
     });
-    let runs = Resource::new(move || scope.get(), list_runs);
+    let live = LiveRows::new();
+    provide_context(live);
+    let runs = Resource::new(
+        move || scope.get(),
+        move |scope| {
+            live.reloading();
+            list_runs(scope)
+        },
+    );
     // Ticked rows belong to the filters they were ticked under.
     let selection = Selection::new();
     provide_context(selection);
     Effect::watch(move || scope.get(), move |_, _, _| selection.clear(), false);
     let total = Signal::derive(move || runs.get().and_then(Result::ok).map(|view| view.page.total));
-    // Live: a change that can touch a row (or a count) reloads the page's view,
-    // under the same filters; a burst of changes is one reload.
-    let reload = debounced(LIVE_RELOAD_DELAY, move || runs.refetch());
-    on_change(move |change| {
-        if change.data.touches_run_list() {
-            reload();
-        }
+    // Live: rows follow their runs in place; the counts, the chart and the
+    // number of newer runs are asked for now and then while changes arrive; the
+    // list itself moves only when the reader asks ("N new runs").
+    let first_page = move || {
+        query.with(|query| param(query, "offset").is_empty() && param(query, "cursor").is_empty())
+    };
+    let refresh_news = debounced(NEWS_DELAY, move || {
+        let asked = scope.get_untracked();
+        // On the first page, what is newer than its newest row (everything, when
+        // it shows none) is news; a later page has none of its own.
+        let newest = first_page().then(|| live.newest_shown().unwrap_or(DateTime::UNIX_EPOCH));
+        leptos::task::spawn_local(async move {
+            if let Ok(news) = list_news(asked.clone(), newest).await {
+                // A list whose filters changed meanwhile has news of its own to come.
+                if asked == scope.get_untracked() {
+                    live.news.set(Some(news));
+                }
+            }
+        });
     });
+    on_change(
+        Follow::every_run(RUN_LIST_CHANGES),
+        move |change| match &change.data {
+            ChangeData::RunUpdated(run) => {
+                if live.follow(run) != Followed::SameStatus {
+                    refresh_news();
+                }
+            }
+            ChangeData::RunDeleted(deleted) => {
+                live.delete(deleted.id);
+                refresh_news();
+            }
+            ChangeData::RunCreated(_) => refresh_news(),
+            ChangeData::Resync(_) => runs.refetch(),
+            ChangeData::StepChanged(_)
+            | ChangeData::EventsAppended(_)
+            | ChangeData::ArtifactAdded(_)
+            | ChangeData::CampaignChanged(_)
+            | ChangeData::BulkJobChanged(_) => {}
+        },
+    );
+    let show_new = move |_| runs.refetch();
 
     view! {
         <FilterBar query runs fixed_campaign />
@@ -182,6 +325,15 @@ pub fn RunsExplorer(
             <ExportLinks query=Signal::from(scope) />
         </div>
         <BulkActions query=Signal::from(scope) total selection />
+        {move || {
+            let newer = live.news.with(|news| news.as_ref().map_or(0, |news| news.newer));
+            (newer > 0).then(|| view! {
+                <button type="button" class="new-runs-pill" on:click=show_new aria-live="polite">
+                    {if newer == 1 { "1 new run".to_string() } else { format!("{} new runs", format_count(newer)) }}
+                    " — show"
+                </button>
+            })
+        }}
         <Transition fallback=|| view! { <p class="muted loading">"Loading runs…"</p> }>
             {move || Suspend::new(async move {
                 let current = query.get_untracked();
@@ -228,7 +380,14 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         ];
         for (name, node) in fields {
             if let Some(input) = node.get() {
-                chosen.push((name.to_string(), input.value().trim().to_string()));
+                let mut value = input.value().trim().to_string();
+                // Durations are typed with a unit (`90s`) and travel in milliseconds.
+                if name.ends_with("DurationMs") {
+                    if let Some(ms) = model::parse_duration(&value) {
+                        value = ms.to_string();
+                    }
+                }
+                chosen.push((name.to_string(), value));
             }
         }
         if let Some(select) = campaign.get() {
@@ -237,6 +396,15 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         navigate(&href(&base, &chosen), Default::default());
     };
     let value = move |name: &'static str| move || param(&query.get(), name);
+    // Durations travel in milliseconds and read in the largest exact unit (`90s`, `5m`).
+    let duration = move |name: &'static str| {
+        move || {
+            let raw = param(&query.get(), name);
+            raw.parse::<i64>()
+                .map(model::format_duration_amount)
+                .unwrap_or(raw)
+        }
+    };
     let agents = Signal::derive(move || {
         runs.get()
             .and_then(Result::ok)
@@ -322,12 +490,12 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
                 <input node_ref=fields[3].1 type="date" name="createdBefore" value=value("createdBefore") />
             </label>
             <label>
-                <span>"Min duration (ms)"</span>
-                <input node_ref=fields[4].1 type="number" min="0" name="minDurationMs" value=value("minDurationMs") />
+                <span>"Min duration"</span>
+                <input node_ref=fields[4].1 type="text" inputmode="text" name="minDurationMs" value=duration("minDurationMs") placeholder="e.g. 90s" />
             </label>
             <label>
-                <span>"Max duration (ms)"</span>
-                <input node_ref=fields[5].1 type="number" min="0" name="maxDurationMs" value=value("maxDurationMs") />
+                <span>"Max duration"</span>
+                <input node_ref=fields[5].1 type="text" inputmode="text" name="maxDurationMs" value=duration("maxDurationMs") placeholder="e.g. 5m" />
             </label>
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
@@ -400,12 +568,13 @@ fn CampaignOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
 
 #[component]
 fn RunListBody(view: RunListView, query: String) -> impl IntoView {
+    let live = expect_context::<LiveRows>();
     let base = list_base();
     let current = param(&query, "status");
-    let total_all: i64 = view.status_counts.iter().map(|(_, count)| count).sum();
+    let query_for_table = query.clone();
     // Past the count cap the chips count a sample of the matches: say so.
     let sampled = !view.page.total_exact;
-    let chip = |label: String, value: String, count: i64| {
+    let chip = move |label: String, value: String, count: i64| {
         let active = current == value;
         view! {
             // A plain link: the router still navigates client-side, and unlike
@@ -423,24 +592,39 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             </a>
         }
     };
-    let chips = std::iter::once(chip("All".into(), String::new(), total_all))
-        .chain(view.status_counts.iter().map(|(status, count)| {
-            chip(
-                status.as_str().to_string(),
-                status.as_str().to_string(),
-                *count,
-            )
-        }))
-        .collect_view();
+    // The counts and the chart as loaded, then as the list's news has them.
+    let (loaded_counts, loaded_chart) = (view.status_counts.clone(), view.chart.clone());
+    let counts = move || {
+        live.news
+            .with(|news| news.as_ref().map(|news| news.status_counts.clone()))
+            .unwrap_or_else(|| loaded_counts.clone())
+    };
+    let chart = move || {
+        live.news
+            .with(|news| news.as_ref().map(|news| news.chart.clone()))
+            .unwrap_or_else(|| loaded_chart.clone())
+    };
+    let chips = move || {
+        let counts = counts();
+        let total_all: i64 = counts.iter().map(|(_, count)| count).sum();
+        std::iter::once(chip.clone()("All".into(), String::new(), total_all))
+            .chain(counts.iter().map(|(status, count)| {
+                chip.clone()(
+                    status.as_str().to_string(),
+                    status.as_str().to_string(),
+                    *count,
+                )
+            }))
+            .collect_view()
+    };
     let agents = view.agents.clone();
-    let chart = view.chart.clone();
     view! {
-        <RunsChart days=chart />
+        {move || view! { <RunsChart days=chart() /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
         <datalist id="agent-choices">
             {agents.into_iter().map(|agent| view! { <option value=agent></option> }).collect_view()}
         </datalist>
-        <RunTable view query />
+        <RunTable view query=query_for_table />
     }
 }
 
@@ -496,6 +680,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         .filter(|_| more)
         .map(|cursor| at_page(&base, &query, "cursor", &cursor));
     let columns = input_columns(&query);
+    expect_context::<LiveRows>().show(&page.runs);
     let page_ids: Vec<Uuid> = page.runs.iter().map(|run| run.id).collect();
     let column_headers = columns
         .iter()
@@ -544,6 +729,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
 
 #[component]
 fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
+    let live = expect_context::<LiveRows>();
     let base = list_base();
     let cells = columns
         .iter()
@@ -554,42 +740,65 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
             view! { <td class="input-cell">{text}</td> }
         })
         .collect_view();
-    let tags = run
-        .tags
-        .iter()
-        .map(|tag| {
-            let filter = with_param(&base, "", "q", &format!("tag:{}", model::query_value(tag)));
-            view! { <a class="tag" href=filter>{tag.clone()}</a> }
-        })
-        .collect_view();
-    let title = run
-        .summary
-        .clone()
-        .unwrap_or_else(|| format!("{} run", run.agent));
-    let row_label = title.clone();
-    let no_campaign = run.campaign.is_none();
-    let duration = match (run.duration_ms, run.status) {
-        (Some(ms), _) => format_duration_ms(ms),
-        (None, RunStatus::Running) => "running…".to_string(),
-        (None, _) => "—".to_string(),
+    let id = run.id;
+    let loaded = run.clone();
+    // The row as the live stream keeps it: `None` once the run is deleted.
+    let current = Memo::new(move |_| live.row(&loaded));
+    let field = move |read: fn(&RunRow) -> String| {
+        move || current.with(|row| row.as_ref().map(read).unwrap_or_default())
     };
+    let title = field(|run| {
+        run.summary
+            .clone()
+            .unwrap_or_else(|| format!("{} run", run.agent))
+    });
+    let row_label = title();
+    let tags = move || {
+        let tags = current.with(|row| row.as_ref().map(|row| row.tags.clone()).unwrap_or_default());
+        (!tags.is_empty()).then(|| {
+            let links = tags
+                .into_iter()
+                .map(|tag| {
+                    let filter =
+                        with_param(&base, "", "q", &format!("tag:{}", model::query_value(&tag)));
+                    view! { <a class="tag" href=filter>{tag}</a> }
+                })
+                .collect_view();
+            view! { <span class="tags">{links}</span> }
+        })
+    };
+    let duration = move || {
+        let timing = current.with(|row| {
+            row.as_ref()
+                .map(|run| (run.duration_ms, run.status, run.started_at))
+        });
+        match timing {
+            Some((Some(ms), _, _)) => format_duration_ms(ms).into_any(),
+            Some((None, RunStatus::Running, Some(since))) => view! { <Elapsed since /> }.into_any(),
+            _ => "—".into_any(),
+        }
+    };
+    let status = move || current.with(|row| row.as_ref().map_or(run.status, |row| row.status));
+    let progress = move || current.with(|row| row.as_ref().map_or(0.0, |row| row.progress));
+    let gone = move || current.with(Option::is_none);
+    let no_campaign = run.campaign.is_none();
     view! {
-        <tr data-run-id=run.id.to_string()>
+        <tr data-run-id=id.to_string() class:deleted=gone aria-hidden=move || gone().then_some("true")>
             <IfRole needed=Role::Member>
-                <td class="select-cell"><SelectRow id=run.id label=row_label.clone() /></td>
+                <td class="select-cell"><SelectRow id label=row_label.clone() /></td>
             </IfRole>
-            <td class="status-cell"><StatusBadge status=run.status /></td>
+            <td class="status-cell">{move || view! { <StatusBadge status=status() /> }}</td>
             <td class="agent">{run.agent.clone()}</td>
             <td class="summary">
-                <a href=format!("/runs/{}", run.id)>{title.clone()}</a>
-                {(!run.tags.is_empty()).then(|| view! { <span class="tags">{tags}</span> })}
+                <a href=format!("/runs/{id}")>{title}</a>
+                {tags}
             </td>
-            <td class="campaign-cell" class:none=no_campaign>{run.campaign.unwrap_or_default()}</td>
+            <td class="campaign-cell" class:none=no_campaign>{run.campaign.clone().unwrap_or_default()}</td>
             <td class="created-cell">
-                <time datetime=run.created_at.to_rfc3339()>{format_timestamp(run.created_at)}</time>
+                <Ago at=run.created_at />
             </td>
             <td class="num duration-cell">{duration}</td>
-            <td class="progress-cell"><ProgressBar progress=run.progress /></td>
+            <td class="progress-cell">{move || view! { <ProgressBar progress=progress() /> }}</td>
             {cells}
         </tr>
     }

@@ -5,6 +5,7 @@
 
 use crate::components::json_view::CopyButton;
 use crate::components::layout::IfRole;
+use crate::components::time::Ago;
 use crate::functions::manage::{list_tokens, ChangePassword, CreateToken, RevokeToken};
 use crate::pages::retention::RetentionSection;
 use leptos::prelude::*;
@@ -118,8 +119,8 @@ pub fn SettingsPage() -> impl IntoView {
                                                 <tr data-token-name=token.name.clone()>
                                                     <td>{token.name.clone()}</td>
                                                     <td><code>{format!("{}…", token.prefix)}</code></td>
-                                                    <td>{format_timestamp(token.created_at)}</td>
-                                                    <td>{token.last_used_at.map(format_timestamp).unwrap_or_else(|| "never".into())}</td>
+                                                    <td><Ago at=token.created_at /></td>
+                                                    <td>{match token.last_used_at { Some(at) => view! { <Ago at /> }.into_any(), None => "never".into_any() }}</td>
                                                     <td>{status}</td>
                                                     <td>
                                                         {live.then(|| {

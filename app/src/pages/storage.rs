@@ -3,6 +3,7 @@
 //! counted: counting reads whole tables, so the server does it now and then),
 //! what the retention policy removes next, and what the last prunes removed.
 
+use crate::components::time::Ago;
 use crate::functions::retention::load_storage;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -178,7 +179,7 @@ fn LastPrunes(prunes: Vec<PruneReport>) -> impl IntoView {
                 <tbody>
                     {prunes.into_iter().map(|prune| view! {
                         <tr>
-                            <td>{format_timestamp(prune.finished_at)}</td>
+                            <td><Ago at=prune.finished_at /></td>
                             <td>{prune.origin.clone()}</td>
                             <td class="num">{format_count(prune.removed.runs)}</td>
                             <td class="num">{format_count(prune.removed.events)}</td>

@@ -324,10 +324,38 @@ async fn full_text_date_range_duration_and_cursor_filters() {
         vec![first.clone()],
         "only finished runs have a duration"
     );
+    // With a unit, as people write durations; a negative one is refused.
     let (_, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?minDurationMs=0s&maxDurationMs=1h",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&body), vec![first.clone()]);
+    let (code, body) = app
         .call(Method::GET, "/api/runs?maxDurationMs=-1", &token, None)
         .await;
-    assert_eq!(ids(&body).len(), 0);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["field"], "maxDurationMs", "{body}");
+    // A range that cannot hold a run says why.
+    let (code, body) = app
+        .call(
+            Method::GET,
+            "/api/runs?minDurationMs=5m&maxDurationMs=90s",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must not be less than"),
+        "{body}"
+    );
 
     // Keyset pages: the cursor continues exactly where the page ended.
     let (_, page1) = app

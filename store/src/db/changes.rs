@@ -5,8 +5,33 @@
 
 use super::now_ms;
 use model::{AccountPk, AppError, Change, ChangeData, ChangeKind, Event, EventsAppended, RunPk};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
+
+/// Which of an account's changes a stream follows: one run's or all runs', and
+/// every kind or only some (a list of runs needs no step, event or artifact
+/// traffic). A `resync` always gets through.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChangeFilter {
+    pub run_id: Option<String>,
+    /// `None`: every kind.
+    pub kinds: Option<Vec<ChangeKind>>,
+}
+
+impl ChangeFilter {
+    /// Whether a change of `run_id` and `kind` passes.
+    pub fn passes(&self, run_id: Option<&str>, kind: ChangeKind) -> bool {
+        let run = match &self.run_id {
+            Some(wanted) => run_id == Some(wanted.as_str()),
+            None => true,
+        };
+        let kind = match &self.kinds {
+            Some(kinds) => kind == ChangeKind::Resync || kinds.contains(&kind),
+            None => true,
+        };
+        run && kind
+    }
+}
 
 /// How long changes are kept for replay; a client away longer gets a resync.
 /// Older ones are removed in batches by [`crate::prune`].
@@ -145,26 +170,36 @@ pub async fn after(
     Ok(rows.into_iter().filter_map(to_logged).collect())
 }
 
-/// One account's changes after `after` (only one run's, when given), oldest first:
-/// what a reconnecting client missed.
+/// One account's changes after `after` that pass `filter`, oldest first: what a
+/// reconnecting client missed.
 pub async fn for_account_after(
     pool: &SqlitePool,
     account_pk: AccountPk,
-    run_id: Option<&str>,
+    filter: &ChangeFilter,
     after: i64,
     limit: i64,
 ) -> Result<Vec<LoggedChange>, AppError> {
-    let rows: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT seq, account_pk, run_id, kind, payload FROM changes
-         WHERE account_pk = ? AND seq > ? AND (? IS NULL OR run_id = ?) ORDER BY seq LIMIT ?",
-    )
-    .bind(account_pk)
-    .bind(after)
-    .bind(run_id)
-    .bind(run_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "SELECT seq, account_pk, run_id, kind, payload FROM changes WHERE account_pk = ",
+    );
+    query
+        .push_bind(account_pk)
+        .push(" AND seq > ")
+        .push_bind(after);
+    if let Some(run_id) = &filter.run_id {
+        query.push(" AND run_id = ").push_bind(run_id.clone());
+    }
+    if let Some(kinds) = &filter.kinds {
+        query.push(" AND kind IN (");
+        let mut list = query.separated(", ");
+        list.push_bind(ChangeKind::Resync.as_str());
+        for kind in kinds {
+            list.push_bind(kind.as_str());
+        }
+        query.push(")");
+    }
+    query.push(" ORDER BY seq LIMIT ").push_bind(limit);
+    let rows: Vec<ChangeRow> = query.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().filter_map(to_logged).collect())
 }
 

@@ -10,7 +10,7 @@
 //! preview of what it would remove.
 
 use super::events::{append_events, NewEvent};
-use super::{artifacts, changes, from_ms, Db};
+use super::{artifacts, changes, from_ms, Db, WriteTx};
 use model::{AccountPk, AppError, ChangeData, DeletedRun, PruneCounts, PruneReport, RunPk, DAY_MS};
 use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -233,6 +233,19 @@ pub struct Written {
     /// Stored files now in the trash, to delete after the commit.
     pub trashed: i64,
     pub held: Duration,
+    /// Of `held`, the commit: SQLite checkpoints the write-ahead log in the
+    /// commit that passes 1,000 pages.
+    pub commit: Duration,
+}
+
+/// Commits a pruning transaction that had the writer from `started`, with how
+/// long it held it.
+async fn commit(tx: WriteTx, started: Instant, mut written: Written) -> Result<Written, AppError> {
+    let committing = Instant::now();
+    tx.commit().await?;
+    written.commit = committing.elapsed();
+    written.held = started.elapsed();
+    Ok(written)
 }
 
 pub(crate) fn push_pks(query: &mut QueryBuilder<'_, Sqlite>, pks: &[RunPk]) {
@@ -287,9 +300,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
     let pks = still_eligible(&mut tx, pks, None).await?;
     let mut written = Written::default();
     if pks.is_empty() {
-        tx.commit().await?;
-        written.held = started.elapsed();
-        return Ok(written);
+        return commit(tx, started, written).await;
     }
     let totals = artifact_totals(&mut tx, &pks).await?;
     written.counts.artifacts = totals.values().map(|(count, _)| count).sum();
@@ -338,9 +349,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
     let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM runs WHERE pk IN ");
     push_pks(&mut query, &pks);
     written.counts.runs = query.build().execute(&mut *tx).await?.rows_affected() as i64;
-    tx.commit().await?;
-    written.held = started.elapsed();
-    Ok(written)
+    commit(tx, started, written).await
 }
 
 /// Deletes up to `limit` of the oldest events of one unpinned run (not the
@@ -362,9 +371,7 @@ pub async fn delete_event_chunk(db: &Db, run_pk: RunPk, limit: i64) -> Result<Wr
         .await?
         .rows_affected() as i64;
     }
-    tx.commit().await?;
-    written.held = started.elapsed();
-    Ok(written)
+    commit(tx, started, written).await
 }
 
 /// The note a pruned run's log gets.
@@ -452,9 +459,7 @@ pub async fn prune_events(
             .await?;
         }
     }
-    tx.commit().await?;
-    written.held = started.elapsed();
-    Ok(written)
+    commit(tx, started, written).await
 }
 
 /// Removes the artifacts of the runs of `pks` that are still unpinned and whose
@@ -510,9 +515,7 @@ pub async fn prune_artifacts(
             .await?;
         }
     }
-    tx.commit().await?;
-    written.held = started.elapsed();
-    Ok(written)
+    commit(tx, started, written).await
 }
 
 /// The full-text indexes pruning deletes from: the events' messages and the runs' text.
@@ -541,11 +544,7 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(Written {
-        held: started.elapsed(),
-        ..Written::default()
-    })
+    commit(tx, started, Written::default()).await
 }
 
 /// Whether FTS5's automatic merging of the events' text index is off (a pass
@@ -577,17 +576,21 @@ pub async fn merge_text(db: &Db, table: &'static str, pages: i64) -> Result<Writ
     let after: i64 = sqlx::query_scalar("SELECT total_changes()")
         .fetch_one(&mut *tx)
         .await?;
-    tx.commit().await?;
     // FTS5: a difference of two or more means the command found work.
-    Ok(Written {
-        other: if after - before >= 2 {
-            after - before
-        } else {
-            0
+    let other = if after - before >= 2 {
+        after - before
+    } else {
+        0
+    };
+    commit(
+        tx,
+        started,
+        Written {
+            other,
+            ..Written::default()
         },
-        held: started.elapsed(),
-        ..Written::default()
-    })
+    )
+    .await
 }
 
 /// The first change-log entry to keep: the oldest one created at or after
@@ -625,12 +628,15 @@ pub async fn prune_changes(db: &Db, kept_from: i64, limit: i64) -> Result<Writte
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
-    tx.commit().await?;
-    Ok(Written {
-        other: removed,
-        held: started.elapsed(),
-        ..Written::default()
-    })
+    commit(
+        tx,
+        started,
+        Written {
+            other: removed,
+            ..Written::default()
+        },
+    )
+    .await
 }
 
 /// Change-log entries before `kept_from` (what a prune would remove).
@@ -675,12 +681,15 @@ pub async fn forget_files(db: &Db, keys: &[String]) -> Result<Written, AppError>
     } else {
         query.build().execute(&mut *tx).await?.rows_affected() as i64
     };
-    tx.commit().await?;
-    Ok(Written {
-        other: removed,
-        held: started.elapsed(),
-        ..Written::default()
-    })
+    commit(
+        tx,
+        started,
+        Written {
+            other: removed,
+            ..Written::default()
+        },
+    )
+    .await
 }
 
 /// The agents of an account: (pk, slug).
