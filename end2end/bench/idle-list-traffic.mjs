@@ -49,7 +49,7 @@ const server = spawn(values.bin, [], {
 async function waitForServer() {
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`${base}/api/health`)).ok) return;
+      if ((await fetch(`${base}/healthz`)).ok) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -86,6 +86,17 @@ try {
   cdp.on("Network.dataReceived", (e) => {
     if (counting) received.set(e.requestId, (received.get(e.requestId) || 0) + e.encodedDataLength);
   });
+  // Chromium reports an event stream's messages, not its bytes: count each
+  // message as it travels (`id:`, `event:`, `data:` lines and the blank line).
+  let streamed = 0;
+  let messages = 0;
+  const kinds = new Map();
+  cdp.on("Network.eventSourceMessageReceived", (e) => {
+    if (!counting) return;
+    messages += 1;
+    kinds.set(e.eventName, (kinds.get(e.eventName) || 0) + 1);
+    streamed += Buffer.byteLength(e.data) + e.eventName.length + String(e.eventId || "").length + 20;
+  });
   cdp.on("Network.loadingFinished", (e) => {
     if (counting) finished.set(e.requestId, e.encodedDataLength);
   });
@@ -97,12 +108,12 @@ try {
   counting = false;
   const elapsed = (Date.now() - started) / 1000;
 
-  let stream = 0;
+  let stream = streamed;
   let other = 0;
   let requests = 0;
   for (const id of new Set([...received.keys(), ...finished.keys()])) {
     const bytes = Math.max(received.get(id) || 0, finished.get(id) || 0);
-    if (streams.has(id)) stream += bytes;
+    if (streams.has(id)) continue;
     else {
       other += bytes;
       requests += 1;
@@ -110,7 +121,8 @@ try {
   }
   const kb = (bytes) => (bytes / 1024 / elapsed).toFixed(2);
   console.log(`idle tab on ${values.path} in demo mode, ${elapsed.toFixed(0)} s after ${values.warmup} s warm-up:`);
-  console.log(`  live stream: ${kb(stream)} KB/s`);
+  const byKind = [...kinds].map(([kind, count]) => `${kind} ${count}`).join(", ");
+  console.log(`  live stream: ${kb(stream)} KB/s (${messages} messages: ${byKind})`);
   console.log(`  other requests: ${kb(other)} KB/s (${requests} requests, ${(requests / elapsed).toFixed(2)}/s)`);
   console.log(`  total: ${kb(stream + other)} KB/s`);
   await browser.close();

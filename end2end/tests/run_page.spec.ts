@@ -42,6 +42,12 @@ test("a run shows its header, step timeline with retries, paged events and artif
   await page.locator(".timeline .bar").first().click();
   await expect(page.locator(".step-details")).toContainText("failed");
   await expect(page.locator(".step-details")).toContainText("timeout");
+  // A chosen step filters the log to what arrived while it ran (nothing: these
+  // steps report times of their own, long before the events were posted).
+  await expect(page.getByTestId("log-step")).toContainText("fetch · attempt 1");
+  await expect(page.locator(".log-line")).toHaveCount(0);
+  await page.locator(".timeline .bar").first().click();
+  await expect(page.getByTestId("log-step")).toHaveCount(0);
 
   // Events: the first page only, then more on demand, without a reload.
   await markDocument(page);

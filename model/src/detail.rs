@@ -10,8 +10,11 @@ pub struct RunDetail {
     pub campaign_name: Option<String>,
     pub steps: Vec<Step>,
     pub artifacts: Vec<ArtifactView>,
-    /// The log's first page, so that the server-rendered page already shows it.
+    /// The log's first page under the page's filter, so that the server-rendered
+    /// page already shows it: a failed run's opens at its first error.
     pub events: EventPage,
+    /// The first error the log opened at (a failed run, no filter).
+    pub opened_at_error: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

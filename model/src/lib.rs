@@ -50,7 +50,7 @@ pub use compare::{
 };
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
-pub use event::{Event, EventPage};
+pub use event::{type_matches, Event, EventLevel, EventPage, LogFilter};
 pub use health::{
     exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
     FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow, HOUR_MS,

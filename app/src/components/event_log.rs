@@ -4,30 +4,15 @@
 //! bottom, new events arrive live and the log follows the tail; a reader who
 //! scrolled up is told how many arrived instead of being moved.
 
-use crate::components::time::Exact;
+use crate::components::time::TimeOfDay;
 use crate::functions::run_page::run_events;
 use crate::live::{on_change, Follow};
 use leptos::prelude::*;
-use model::{ChangeData, ChangeKind, Event, EventPage};
+use model::{ChangeData, ChangeKind, Event, EventPage, LogFilter};
 use uuid::Uuid;
 
 /// The most events the log shows at once, whatever the run's size.
 pub const MAX_ROWS: usize = 300;
-
-/// `error`, `warning` or `info`, from the event type; `pruned` for the notes
-/// the retention policy leaves where it removed events or artifacts.
-pub fn level(event_type: &str) -> &'static str {
-    let lower = event_type.to_ascii_lowercase();
-    if event_type == model::PRUNED_EVENT {
-        "pruned"
-    } else if lower.contains("error") || lower.contains("fail") {
-        "error"
-    } else if lower.contains("warn") {
-        "warning"
-    } else {
-        "info"
-    }
-}
 
 /// The events the log shows, and whether there are more on either side.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -94,15 +79,27 @@ impl Window {
     }
 }
 
+/// The log of `run_id` under `filter` (the page's, kept in its address: the
+/// log reloads when it changes), starting with `initial`; `opened_at_error` is
+/// the first error a failed run's log opened at, shown and scrolled to.
 #[component]
-pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
+pub fn EventLog(
+    run_id: Uuid,
+    initial: EventPage,
+    filter: RwSignal<LogFilter>,
+    #[prop(optional)] opened_at_error: i64,
+) -> impl IntoView {
+    // 0: the log did not open at an error.
+    let opened_at_error = Some(opened_at_error).filter(|seq| *seq > 0);
     let id = run_id.to_string();
-    let window = RwSignal::new(Window::first(initial));
-    let filter = RwSignal::new((String::new(), String::new()));
+    let mut first = Window::first(initial);
+    // Opened at an error, the log starts past the run's first events.
+    first.earlier = first.events.first().is_some_and(|event| event.seq > 1);
+    let window = RwSignal::new(first);
     let loading = RwSignal::new(false);
     let failure = RwSignal::new(None::<String>);
     // The reader is at the bottom of the log: new events are shown and followed.
-    let following = RwSignal::new(true);
+    let following = RwSignal::new(opened_at_error.is_none());
     let arrived = RwSignal::new(0_i64);
     let scroller = NodeRef::<leptos::html::Div>::new();
 
@@ -110,13 +107,13 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
         let id = id.clone();
         move |after: i64, before: Option<i64>, apply: Box<dyn FnOnce(EventPage) + Send + Sync>| {
             let id = id.clone();
-            let (event_type, q) = filter.get_untracked();
+            let asked = filter.get_untracked();
             loading.set(true);
             leptos::task::spawn_local(async move {
-                let result = run_events(id, after, before, event_type.clone(), q.clone()).await;
+                let result = run_events(id, after, before, asked.clone()).await;
                 loading.set(false);
                 // A page of a filter that is no longer the current one is dropped.
-                if filter.get_untracked() != (event_type, q) {
+                if filter.get_untracked() != asked {
                     return;
                 }
                 match result {
@@ -171,18 +168,37 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
             );
         }
     };
-    let apply_filter = {
-        let fetch = fetch.clone();
-        move |event_type: String, q: String| {
-            filter.set((event_type, q));
-            arrived.set(0);
-            fetch(
-                0,
-                None,
-                Box::new(move |page| window.set(Window::first(page))),
-            );
-        }
-    };
+    // A new filter (from the form, the step trace or the address) starts the log over.
+    Effect::watch(
+        move || filter.get(),
+        {
+            let fetch = fetch.clone();
+            move |_, _, _| {
+                arrived.set(0);
+                following.set(true);
+                fetch(
+                    0,
+                    None,
+                    Box::new(move |page| window.set(Window::first(page))),
+                );
+            }
+        },
+        false,
+    );
+    // A failed run's log opened at its first error: show it there.
+    if let Some(seq) = opened_at_error {
+        Effect::new(move |_| {
+            request_animation_frame(move || {
+                let line = document()
+                    .query_selector(&format!(".log-line[data-seq=\"{seq}\"]"))
+                    .ok()
+                    .flatten();
+                if let Some(line) = line {
+                    line.scroll_into_view_with_bool(true);
+                }
+            });
+        });
+    }
 
     // Live: new events of this run join the log while the reader is at the tail of
     // an unfiltered log; otherwise they are counted and "Load more" picks them up.
@@ -208,8 +224,7 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
                 | ChangeData::BulkJobChanged(_) => return,
             };
             let at_tail = window.with_untracked(|window| window.next_after.is_none());
-            let unfiltered =
-                filter.with_untracked(|(event_type, q)| event_type.is_empty() && q.is_empty());
+            let unfiltered = filter.with_untracked(LogFilter::is_empty);
             if !(at_tail && unfiltered && following.get_untracked()) {
                 arrived.update(|count| *count += appended.count);
                 window.update(Window::expect_more);
@@ -242,7 +257,25 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
                 .map(|input| input.value().trim().to_string())
                 .unwrap_or_default()
         };
-        apply_filter(value(type_input), value(search_input));
+        filter.update(|filter| {
+            filter.event_type = value(type_input);
+            filter.q = value(search_input);
+        });
+    };
+    let step_shown = move || {
+        filter.with(|filter| filter.step.clone()).map(|(step, attempt)| {
+            let label = match attempt {
+                Some(attempt) => format!("{step} · attempt {attempt}"),
+                None => step,
+            };
+            view! {
+                <span class="tag step-filter" data-testid="log-step">
+                    "While "<strong>{label}</strong>" ran"
+                    <button type="button" class="clear-step" aria-label="Show the whole log"
+                        on:click=move |_| filter.update(|filter| filter.step = None)>"×"</button>
+                </span>
+            }
+        })
     };
     let on_scroll = move |_| {
         if let Some(scroller) = scroller.get_untracked() {
@@ -254,9 +287,12 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
 
     view! {
         <form class="log-filters" on:submit=submit role="search">
-            <input node_ref=type_input type="text" name="type" placeholder="Event type, e.g. error" aria-label="Event type" />
-            <input node_ref=search_input type="search" name="q" placeholder="Search messages" aria-label="Search messages" />
+            <input node_ref=type_input type="text" name="type" placeholder="Event type, e.g. agent" aria-label="Event type"
+                prop:value=move || filter.with(|filter| filter.event_type.clone()) />
+            <input node_ref=search_input type="search" name="q" placeholder="Search messages" aria-label="Search messages"
+                prop:value=move || filter.with(|filter| filter.q.clone()) />
             <button type="submit" class="button">"Filter"</button>
+            {step_shown}
         </form>
         {move || failure.get().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
         {move || window.with(|window| window.earlier).then(|| {
@@ -278,7 +314,10 @@ pub fn EventLog(run_id: Uuid, initial: EventPage) -> impl IntoView {
                     <For
                         each=move || window.get().events
                         key=|event| event.seq
-                        children=|event| view! { <EventRow event /> }
+                        children=move |event| {
+                            let first_error = opened_at_error == Some(event.seq);
+                            view! { <EventRow event first_error /> }
+                        }
                     />
                 </ol>
             </Show>
@@ -317,22 +356,25 @@ fn shown_text(events: &[Event]) -> String {
 }
 
 #[component]
-fn EventRow(event: Event) -> impl IntoView {
-    let level = level(&event.event_type);
+fn EventRow(event: Event, first_error: bool) -> impl IntoView {
+    let level = model::EventLevel::of(&event.event_type).as_str();
     let metadata = event
         .metadata
         .as_ref()
         .filter(|value| !value.is_null())
         .map(|value| serde_json::to_string_pretty(value).unwrap_or_default());
+    // One line: number, time, level, type, message, and the metadata folded at
+    // its end (it opens below the line).
     view! {
-        <li class=format!("log-line level-{level}") data-seq=event.seq.to_string()>
+        <li class=format!("log-line level-{level}") class:first-error=first_error data-seq=event.seq.to_string()>
             <span class="seq">{event.seq}</span>
-            <Exact at=event.created_at />
+            <TimeOfDay at=event.created_at />
+            <span class="level-chip">{level}</span>
             <span class="event-type">{event.event_type.clone()}</span>
             <span class="message">{event.message.clone().unwrap_or_default()}</span>
             {metadata.map(|metadata| view! {
                 <details class="metadata">
-                    <summary>"metadata"</summary>
+                    <summary title="Metadata">"{…}"</summary>
                     <pre>{metadata}</pre>
                 </details>
             })}
@@ -406,14 +448,5 @@ mod tests {
         );
         assert_eq!(seqs(&window), (1, 12, 12));
         assert!(!window.earlier);
-    }
-
-    #[test]
-    fn levels_come_from_the_event_type() {
-        assert_eq!(level("error"), "error");
-        assert_eq!(level("agent.failed"), "error");
-        assert_eq!(level("warning"), "warning");
-        assert_eq!(level("agent.progress"), "info");
-        assert_eq!(level("retention.pruned"), "pruned");
     }
 }

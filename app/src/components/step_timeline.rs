@@ -1,7 +1,7 @@
 //! The step timeline: one bar per attempt of each step on one time axis, cache
 //! hits and skipped steps marked; a click shows the attempt's details.
 
-use crate::components::time::Exact;
+use crate::components::time::{Elapsed, Exact};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use model::{format_duration_ms, Step, StepStatus};
@@ -19,34 +19,76 @@ const MIN_WIDTH: f64 = 0.8;
 /// Bars for each step (`None` for one that has not started). The axis runs from the
 /// first start to the latest end, or on to `end` while a step is unfinished.
 pub fn bars(steps: &[Step], end: DateTime<Utc>) -> Vec<Option<Bar>> {
-    let Some(start) = steps.iter().filter_map(|step| step.started_at).min() else {
+    let Some(axis) = axis(steps, end) else {
         return vec![None; steps.len()];
     };
-    let latest = steps
-        .iter()
-        .filter_map(|step| step.ended_at.or(step.started_at))
-        .max()
-        .unwrap_or(start);
-    // An unfinished step runs on to `end`; otherwise the axis ends with the last step.
-    let running = steps
-        .iter()
-        .any(|step| step.started_at.is_some() && step.ended_at.is_none());
-    let last = if running { latest.max(end) } else { latest };
-    let span = (last - start).num_milliseconds().max(1) as f64;
+    let span = axis.span_ms as f64;
+    // An unfinished step runs on to the axis' end.
+    let last = axis.start + chrono::Duration::milliseconds(axis.span_ms);
     steps
         .iter()
         .map(|step| {
             let began = step.started_at?;
             let finished = step.ended_at.unwrap_or(last);
-            let left = (began - start).num_milliseconds() as f64 / span * 100.0;
-            let width =
-                ((finished - began).num_milliseconds() as f64 / span * 100.0).max(MIN_WIDTH);
+            let left = (began - axis.start).num_milliseconds() as f64 / span * 100.0;
+            let width = ((finished - began).num_milliseconds() as f64 / span * 100.0).max(MIN_WIDTH);
             Some(Bar {
                 left: left.clamp(0.0, 100.0 - MIN_WIDTH),
                 width: width.min(100.0 - left.clamp(0.0, 100.0 - MIN_WIDTH)),
             })
         })
         .collect()
+}
+
+/// The time axis of `steps`: where it starts, how long it spans, and whether a
+/// step still runs (the axis then ends at `end`, drawn as a "now" line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Axis {
+    pub start: DateTime<Utc>,
+    pub span_ms: i64,
+    pub running: bool,
+}
+
+pub fn axis(steps: &[Step], end: DateTime<Utc>) -> Option<Axis> {
+    let start = steps.iter().filter_map(|step| step.started_at).min()?;
+    let latest = steps
+        .iter()
+        .filter_map(|step| step.ended_at.or(step.started_at))
+        .max()
+        .unwrap_or(start);
+    let running = steps
+        .iter()
+        .any(|step| step.started_at.is_some() && step.ended_at.is_none());
+    let last = if running { latest.max(end) } else { latest };
+    Some(Axis {
+        start,
+        span_ms: (last - start).num_milliseconds().max(1),
+        running,
+    })
+}
+
+/// Ticks for an axis `span_ms` long: about four, at round durations.
+pub fn ticks(span_ms: i64) -> Vec<i64> {
+    const STEPS: [i64; 16] = [
+        100, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000,
+        600_000, 900_000, 1_800_000, 3_600_000,
+    ];
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|step| span_ms / step <= 4)
+        .unwrap_or_else(|| (span_ms / 4 / 3_600_000 + 1) * 3_600_000);
+    (0..=span_ms / step).map(|index| index * step).collect()
+}
+
+/// Where a bar's duration goes: after the bar, or before it when the bar ends
+/// near the right edge.
+fn duration_place(bar: Bar) -> String {
+    if bar.left + bar.width > 82.0 {
+        format!("right: {:.3}%", 100.0 - bar.left)
+    } else {
+        format!("left: {:.3}%", bar.left + bar.width)
+    }
 }
 
 fn step_label(step: &Step) -> String {
@@ -58,20 +100,45 @@ fn step_label(step: &Step) -> String {
     }
 }
 
-/// The timeline of `steps`, redrawn as they change (live); the selected attempt
-/// stays selected across redraws.
+/// The step trace of `steps`, redrawn as they change (live): a bar per attempt
+/// on one time axis, its duration beside it, a "now" line while a step runs.
+/// `selected` (the page's: its log shows what arrived while that attempt ran)
+/// is changed through `on_select`.
 #[component]
 pub fn StepTimeline(
     #[prop(into)] steps: Signal<Vec<Step>>,
     #[prop(into)] end: Signal<DateTime<Utc>>,
+    #[prop(into)] selected: Signal<Option<(String, i64)>>,
+    on_select: Callback<Option<(String, i64)>>,
 ) -> impl IntoView {
-    let selected = RwSignal::new(None::<(String, i64)>);
     let rows = move || {
         let steps = steps.get();
         if steps.is_empty() {
             return view! { <p class="muted">"No steps reported yet."</p> }.into_any();
         }
-        let layout = bars(&steps, end.get());
+        let end = end.get();
+        let layout = bars(&steps, end);
+        let axis = axis(&steps, end);
+        let scale = axis.map(|axis| {
+            let marks = ticks(axis.span_ms)
+                .into_iter()
+                .map(|at| {
+                    let left = at as f64 / axis.span_ms as f64 * 100.0;
+                    view! {
+                        <span class="tick" style=format!("left: {left:.3}%")>{format_duration_ms(at)}</span>
+                    }
+                })
+                .collect_view();
+            view! {
+                <li class="timeline-axis" aria-hidden="true">
+                    <span></span>
+                    <span class="timeline-track">
+                        {marks}
+                        {axis.running.then(|| view! { <span class="now-line" title="now"></span> })}
+                    </span>
+                </li>
+            }
+        });
         let rows = steps
             .into_iter()
             .zip(layout)
@@ -90,10 +157,15 @@ pub fn StepTimeline(
                 let title = format!("{label}: {status} {duration}");
                 let is_selected = {
                     let key = key.clone();
-                    move || selected.with(|current| current.as_ref() == Some(&key))
+                    Memo::new(move |_| selected.with(|current| current.as_ref() == Some(&key)))
+                };
+                let shown_duration = match (step.duration_ms, step.started_at, step.ended_at) {
+                    (Some(ms), _, _) => format_duration_ms(ms).into_any(),
+                    (None, Some(since), None) => view! { <Elapsed since /> }.into_any(),
+                    _ => ().into_any(),
                 };
                 view! {
-                    <li class="timeline-row" data-step-id=step.step_id.clone() data-attempt=step.attempt.to_string()>
+                    <li class="timeline-row" class:selected=is_selected data-step-id=step.step_id.clone() data-attempt=step.attempt.to_string()>
                         <span class="timeline-label" title=label.clone()>
                             {label.clone()}
                             {step.cache_hit.then(|| view! { <span class="tag">"cache hit"</span> })}
@@ -108,11 +180,17 @@ pub fn StepTimeline(
                                         style=format!("left: {:.3}%; width: {:.3}%", bar.left, bar.width)
                                         title=title
                                         aria-label=format!("{label}, {status}")
-                                        aria-pressed=move || is_selected().to_string()
-                                        on:click=move |_| selected.update(|current| {
-                                            *current = if current.as_ref() == Some(&key) { None } else { Some(key.clone()) }
-                                        })
+                                        aria-pressed=move || is_selected.get().to_string()
+                                        on:click=move |_| {
+                                            let chosen = (!selected.with_untracked(|current| current.as_ref() == Some(&key)))
+                                                .then(|| key.clone());
+                                            on_select.run(chosen);
+                                        }
                                     ></button>
+                                    <span
+                                        class="bar-duration"
+                                        style=duration_place(bar)
+                                    >{shown_duration}</span>
                                 }
                                 .into_any(),
                                 None => view! { <span class="muted pending">{status}</span> }.into_any(),
@@ -122,7 +200,7 @@ pub fn StepTimeline(
                 }
             })
             .collect_view();
-        view! { <ol class="timeline" aria-label="Steps on a time axis">{rows}</ol> }.into_any()
+        view! { <ol class="timeline" aria-label="Steps on a time axis">{scale}{rows}</ol> }.into_any()
     };
     let details = move || {
         let (step_id, attempt) = selected.get()?;
@@ -205,6 +283,15 @@ mod tests {
             created_at: at(0),
             updated_at: at(0),
         }
+    }
+
+    #[test]
+    fn the_axis_has_a_few_round_ticks() {
+        assert_eq!(ticks(10_000), vec![0, 5_000, 10_000]);
+        assert_eq!(ticks(95_000), vec![0, 30_000, 60_000, 90_000]);
+        assert_eq!(ticks(400), vec![0, 100, 200, 300, 400]);
+        let long = ticks(20 * 3_600_000);
+        assert!(long.len() <= 5 && long[1] % 3_600_000 == 0, "{long:?}");
     }
 
     #[test]

@@ -60,12 +60,28 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The time now, every second once the page has hydrated (tracked).
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now.get()
+    }
+
     /// An exact time as the reader chose to see it (UTC before hydration).
     pub fn exact(&self, at: DateTime<Utc>) -> String {
         match self.now.get() {
             None => model::format_timestamp(at),
             Some(_) => format_timestamp_at(at, self.zone.get().offset(at)),
         }
+    }
+
+    /// The time of day of `at` (`14:03:27`) in the reader's zone (UTC before hydration).
+    pub fn time_of_day(&self, at: DateTime<Utc>) -> String {
+        use chrono::Timelike;
+        let offset = match self.now.get() {
+            None => Utc.fix(),
+            Some(_) => self.zone.get().offset(at),
+        };
+        let local = at.with_timezone(&offset);
+        format!("{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())
     }
 
     /// How long ago `at` was; the exact time before hydration.
@@ -184,6 +200,18 @@ pub fn Exact(#[prop(into)] at: Option<DateTime<Utc>>) -> impl IntoView {
         .into_any()
     })
     .unwrap_or_else(|| view! { <time class="none">"—"</time> }.into_any())
+}
+
+/// A time of day (`14:03:27`) in the reader's zone, the exact time on hover:
+/// for lines of one run's log, which share a day.
+#[component]
+pub fn TimeOfDay(at: DateTime<Utc>) -> impl IntoView {
+    let clock = use_clock();
+    view! {
+        <time datetime=at.to_rfc3339() title=move || clock.exact(at) class="time-of-day">
+            {move || clock.time_of_day(at)}
+        </time>
+    }
 }
 
 /// The time since `since`, ticking every second.

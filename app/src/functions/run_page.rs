@@ -3,10 +3,10 @@
 //! database functions as the JSON API, so the same rules hold.
 
 use leptos::prelude::*;
-use model::{AppError, EventPage, Run, RunDetail};
+use model::{AppError, EventPage, LogFilter, Run, RunDetail};
 
 #[server(prefix = "/fn", endpoint = "run_detail")]
-pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
+pub async fn load_run(id: String, log: LogFilter) -> Result<RunDetail, AppError> {
     super::ssr::with_status(async {
         let (state, user, stored) = ssr::callers_run(&id).await?;
         let id = stored.run.id;
@@ -24,47 +24,48 @@ pub async fn load_run(id: String) -> Result<RunDetail, AppError> {
         for artifact in store::db::artifacts::list_artifacts(&state.db.read, stored.pk).await? {
             artifacts.push(ssr::artifact_view(&state, id, artifact).await);
         }
-        let events = store::db::events::list_events(
-            &state.db.read,
-            stored.pk,
-            &store::db::events::EventQuery {
-                after: Some(0),
-                limit: EVENTS_PAGE,
-                ..Default::default()
-            },
-        )
-        .await?;
+        // A failed run's log opens a few events before its first error.
+        let opened_at_error = if log.is_empty() && stored.run.status == model::RunStatus::Failed {
+            store::db::events::first_error_seq(&state.db.read, stored.pk).await?
+        } else {
+            None
+        };
+        let after = opened_at_error.map_or(0, |seq| (seq - ERROR_CONTEXT - 1).max(0));
+        let query = ssr::event_query(&log, &steps, after, None);
+        let events = store::db::events::list_events(&state.db.read, stored.pk, &query).await?;
         Ok(RunDetail {
             run: stored.run,
             campaign_name,
             steps,
             artifacts,
             events,
+            opened_at_error,
         })
     })
     .await
 }
 
+/// Events shown before a failed run's first error when its log opens there.
+#[cfg(feature = "ssr")]
+const ERROR_CONTEXT: i64 = 3;
+
 /// A page of a run's events after sequence number `after` (or, with `before`, the
-/// page just before that one), of one type and matching the search text when
-/// those are given.
+/// page just before that one) under the log's filter.
 #[server(prefix = "/fn", endpoint = "run_events")]
 pub async fn run_events(
     id: String,
     after: i64,
     before: Option<i64>,
-    event_type: String,
-    q: String,
+    log: LogFilter,
 ) -> Result<EventPage, AppError> {
     super::ssr::with_status(async {
         let (state, _, stored) = ssr::callers_run(&id).await?;
-        let query = store::db::events::EventQuery {
-            after: Some(after),
-            before,
-            limit: EVENTS_PAGE,
-            event_type: Some(event_type).filter(|value| !value.trim().is_empty()),
-            q: Some(q).filter(|value| !value.trim().is_empty()),
+        let steps = if log.step.is_some() {
+            store::db::steps::list_steps(&state.db.read, stored.pk).await?
+        } else {
+            Vec::new()
         };
+        let query = ssr::event_query(&log, &steps, after, before);
         store::db::events::list_events(&state.db.read, stored.pk, &query).await
     })
     .await
@@ -111,6 +112,44 @@ pub async fn delete_run(id: String) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
+    use model::{LogFilter, Step};
+    use store::db::events::EventQuery;
+
+    /// The events query of a log filter: its type and search, and for a step the
+    /// time its attempt ran (to now while it runs; nothing for a step that has not
+    /// started or does not exist).
+    pub fn event_query(
+        log: &LogFilter,
+        steps: &[Step],
+        after: i64,
+        before: Option<i64>,
+    ) -> EventQuery {
+        let received = log.step.as_ref().map(|(step_id, attempt)| {
+            steps
+                .iter()
+                .filter(|step| &step.step_id == step_id)
+                .filter(|step| attempt.is_none_or(|attempt| step.attempt == attempt))
+                .max_by_key(|step| step.attempt)
+                .and_then(|step| {
+                    let started = step.started_at?.timestamp_millis();
+                    let ended = step
+                        .ended_at
+                        .map_or(i64::MAX, |ended| ended.timestamp_millis());
+                    Some((started, ended))
+                })
+                // No such attempt, or not started: a window nothing falls in.
+                .unwrap_or((1, 0))
+        });
+        EventQuery {
+            after: Some(after),
+            before,
+            limit: super::EVENTS_PAGE,
+            event_type: Some(log.event_type.clone()).filter(|value| !value.trim().is_empty()),
+            q: Some(log.q.clone()).filter(|value| !value.trim().is_empty()),
+            received,
+        }
+    }
+
     use crate::state::AppState;
     use model::AppError;
     use model::{Artifact, ArtifactView, CurrentUser, Preview};

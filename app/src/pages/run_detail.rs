@@ -9,7 +9,7 @@ use crate::components::layout::{IfRole, JustStarted};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::status_badge::StatusBadge;
 use crate::components::step_timeline::StepTimeline;
-use crate::components::time::{Ago, Elapsed, Exact};
+use crate::components::time::{use_clock, Ago, Elapsed, Exact};
 use crate::functions::retention::PinRun;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
 use crate::live::{on_change, Follow};
@@ -18,11 +18,12 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use model::{
     format_age, format_duration_ms, format_timestamp, AppError, ChangeData, ChangeKind, Role, Run,
     RunDetail, RunStatus, Step,
 };
+use model::LogFilter;
 
 /// What a run's page follows of its run (its events log follows the events).
 const RUN_PAGE_CHANGES: &[ChangeKind] = &[
@@ -36,12 +37,15 @@ const RUN_PAGE_CHANGES: &[ChangeKind] = &[
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let detail = Resource::new(move || id.get(), load_run);
+    // The log's filter is in the address; changing it reloads the log, not the run.
+    let location = use_location();
+    let log = move || LogFilter::from_query(&location.search.get_untracked());
+    let detail = Resource::new(move || id.get(), move |id| load_run(id, log()));
     view! {
         <Suspense fallback=|| view! { <main class="page"><p class="muted">"Loading the run…"</p></main> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail_data) => view! { <RunView detail=detail_data /> }.into_any(),
+                    Ok(detail_data) => view! { <RunView detail=detail_data log=log() /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(error) => view! {
                         <main class="page">
@@ -85,13 +89,14 @@ fn upsert_step(steps: &mut Vec<Step>, step: Step) {
 /// live stream (the run and its steps from the changes themselves; artifacts,
 /// whose previews the server makes, by reloading).
 #[component]
-fn RunView(detail: RunDetail) -> impl IntoView {
+fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
     let RunDetail {
         run,
         campaign_name,
         steps,
         artifacts,
         events,
+        opened_at_error,
     } = detail;
     let run_id = run.id;
     let id = run_id.to_string();
@@ -104,15 +109,77 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     let context = Memo::new(move |_| run.with(|run| run.context.clone()));
     let status = Signal::derive(move || run.with(|run| run.status));
     let pinned = Signal::derive(move || run.with(|run| run.pinned));
-    let timeline_end =
-        Signal::derive(move || run.with(|run| run.completed_at.unwrap_or(run.updated_at)));
+    // A running run's trace runs on to now (ticking), a finished one's to its end.
+    let clock = use_clock();
+    let timeline_end = Signal::derive(move || {
+        run.with(|run| match run.completed_at {
+            Some(end) => end,
+            None => clock.now().unwrap_or(run.updated_at).max(run.updated_at),
+        })
+    });
+    // The log's filter, mirrored in the address (replacing the entry, so Back
+    // leaves the run rather than stepping through filters).
+    let log_filter = RwSignal::new(log);
+    let navigate = use_navigate();
+    Effect::watch(
+        move || log_filter.get(),
+        {
+            let path = format!("/runs/{run_id}");
+            move |filter: &LogFilter, _, _| {
+                let query = filter.to_query();
+                let url = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+                navigate(
+                    &url,
+                    leptos_router::NavigateOptions {
+                        replace: true,
+                        scroll: false,
+                        ..Default::default()
+                    },
+                );
+            }
+        },
+        false,
+    );
+    // The step the log follows, as an attempt of the trace (the latest when the
+    // address names none).
+    let selected_step = Signal::derive(move || {
+        let (step_id, attempt) = log_filter.with(|filter| filter.step.clone())?;
+        let attempt = attempt.or_else(|| {
+            steps.with(|steps| {
+                steps
+                    .iter()
+                    .filter(|step| step.step_id == step_id)
+                    .map(|step| step.attempt)
+                    .max()
+            })
+        })?;
+        Some((step_id, attempt))
+    });
+    let select_step = Callback::new(move |chosen: Option<(String, i64)>| {
+        log_filter.update(|filter| {
+            filter.step = chosen.map(|(step_id, attempt)| (step_id, Some(attempt)));
+        });
+    });
+    // The step a failed run failed at: the last failed attempt.
+    let failed_step = Memo::new(move |_| {
+        steps.with(|steps| {
+            steps
+                .iter()
+                .filter(|step| step.status == model::StepStatus::Failed)
+                .max_by_key(|step| step.ended_at.or(step.started_at))
+                .map(|step| {
+                    let name = step.name.clone().unwrap_or_else(|| step.step_id.clone());
+                    (step.step_id.clone(), step.attempt, name)
+                })
+        })
+    });
 
     let reload = {
         let id = id.clone();
         move || {
             let id = id.clone();
             leptos::task::spawn_local(async move {
-                match load_run(id).await {
+                match load_run(id, LogFilter::default()).await {
                     Ok(fresh) => {
                         run.set(fresh.run);
                         steps.set(fresh.steps);
@@ -181,6 +248,19 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 <section class="run-error" role="alert">
                     <h2>"Error"{error.code.clone().map(|code| view! { " "<code>{code}</code> })}</h2>
                     <p>{error.message.clone()}</p>
+                    {move || failed_step.get().map(|(step_id, attempt, name)| view! {
+                        <p class="failed-step">
+                            "Failed at step "<strong>{name.clone()}</strong>
+                            {(attempt > 1).then(|| format!(" (attempt {attempt})"))}
+                            " · "
+                            <button type="button" class="link-button" on:click=move |_| {
+                                select_step.run(Some((step_id.clone(), attempt)));
+                                if let Some(trace) = document().get_element_by_id("steps-heading") {
+                                    trace.scroll_into_view();
+                                }
+                            }>"Show the step and its log"</button>
+                        </p>
+                    })}
                     {error.details.clone().map(|details| view! { <JsonView label="Details" value=details /> })}
                 </section>
             })}
@@ -188,14 +268,16 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 <JsonView label="Input" value=input open=true />
                 {move || view! { <JsonView label="Context" value=context.get() /> }}
             </section>
-            <section aria-labelledby="steps-heading">
-                <h2 id="steps-heading">"Steps"</h2>
-                <StepTimeline steps end=timeline_end />
-            </section>
-            <section aria-labelledby="events-heading">
-                <h2 id="events-heading">"Events"</h2>
-                <EventLog run_id initial=events />
-            </section>
+            <div class="run-trace">
+                <section aria-labelledby="steps-heading">
+                    <h2 id="steps-heading">"Steps"</h2>
+                    <StepTimeline steps end=timeline_end selected=selected_step on_select=select_step />
+                </section>
+                <section aria-labelledby="events-heading">
+                    <h2 id="events-heading">"Events"</h2>
+                    <EventLog run_id initial=events filter=log_filter opened_at_error=opened_at_error.unwrap_or_default() />
+                </section>
+            </div>
             <section aria-labelledby="artifacts-heading">
                 <h2 id="artifacts-heading">"Artifacts"</h2>
                 {move || view! { <ArtifactList artifacts=artifacts.get() /> }}

@@ -395,6 +395,7 @@ async fn events(
         limit: params.limit.unwrap_or(100),
         event_type: params.event_type.filter(|value| !value.is_empty()),
         q: params.q.filter(|value| !value.trim().is_empty()),
+        received: None,
     };
     ok(store::db::events::list_events(&state.db.read, run.pk, &query).await?)
 }

@@ -738,6 +738,7 @@ async fn event_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         limit: 100,
         event_type: event_type.map(str::to_string),
         q: q.map(str::to_string),
+        received: None,
     };
     let cases = [
         ("first page", page(Some(0), None, None, None)),
@@ -761,6 +762,17 @@ async fn event_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         (
             "q and type",
             page(Some(0), None, Some("agent.tool_use"), Some("fetch page")),
+        ),
+        (
+            "type with the types under it",
+            page(Some(0), None, Some("agent"), None),
+        ),
+        (
+            "received while a step ran",
+            EventQuery {
+                received: Some((1_700_000_000_000, 1_800_000_000_000)),
+                ..page(Some(0), None, None, None)
+            },
         ),
     ];
     for (run, run_pk) in [("long log", fx.long_run_pk), ("short log", fx.short_run_pk)] {

@@ -204,8 +204,12 @@ pub struct EventQuery {
     /// (still returned in sequence order), for reading a log backwards.
     pub before: Option<i64>,
     pub limit: i64,
+    /// The type or a type under it ([`model::type_matches`]).
     pub event_type: Option<String>,
     pub q: Option<String>,
+    /// Only events received in this window (ms, both ends included): what
+    /// arrived while a step ran.
+    pub received: Option<(i64, i64)>,
 }
 
 pub const MAX_EVENT_PAGE: i64 = 1000;
@@ -277,8 +281,20 @@ pub fn list_query(
         sql.push(" AND e.seq > ").push_bind(after);
     }
     if let Some(event_type) = &query.event_type {
-        sql.push(" AND e.event_type = ")
-            .push_bind(event_type.clone());
+        // model::type_matches: the type, or one under it after a dot.
+        sql.push(" AND (e.event_type = ")
+            .push_bind(event_type.clone())
+            .push(" OR substr(e.event_type, 1, ")
+            .push_bind(event_type.chars().count() as i64 + 1)
+            .push(") = ")
+            .push_bind(format!("{event_type}."))
+            .push(")");
+    }
+    if let Some((from, until)) = query.received {
+        sql.push(" AND e.created_at BETWEEN ")
+            .push_bind(from)
+            .push(" AND ")
+            .push_bind(until);
     }
     if let Some(before) = query.before {
         sql.push(" AND e.seq < ").push_bind(before);
@@ -303,6 +319,26 @@ pub fn list_query(
     })
     .push_bind(query.limit);
     Ok(sql)
+}
+
+/// The sequence number of a run's first event at the error level
+/// ([`model::EventLevel`]): where a failed run's log opens. Reads types only,
+/// in order, a page at a time, and stops at the first.
+pub async fn first_error_seq(pool: &SqlitePool, run_pk: RunPk) -> Result<Option<i64>, AppError> {
+    let mut after = 0;
+    loop {
+        let page = event_types_after(pool, run_pk, after, 2_000).await?;
+        if let Some((seq, _)) = page
+            .iter()
+            .find(|(_, event_type)| model::EventLevel::of(event_type) == model::EventLevel::Error)
+        {
+            return Ok(Some(*seq));
+        }
+        match page.last() {
+            Some((seq, _)) if page.len() == 2_000 => after = *seq,
+            _ => return Ok(None),
+        }
+    }
 }
 
 /// Sequence numbers and types of a run's events after `after`, in order: the
