@@ -31,7 +31,9 @@ test("a bulk retry of all matching runs with its progress, and an export downloa
   await expect(job).toHaveAttribute("data-status", "done");
   await expect(job).toContainText("4 of 4 · 3 changed, 1 skipped, 0 failed");
   await expect(job.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
-  // The retries are in the list, live.
+  // The retries are announced live, and shown on request.
+  await expect(page.locator(".new-runs-pill")).toHaveText("3 new runs — show");
+  await page.locator(".new-runs-pill").click();
   await expect(page.locator("table.runs tbody tr")).toHaveCount(7);
   const runs = await request.get("/api/runs?q=agent%3Abulk-crawler%20retryOf%3A*", {
     headers: { authorization: `Bearer ${token}` },

@@ -1,27 +1,35 @@
 // The shell on a phone: no page is wider than the screen at 390 px, the top bar
 // folds its menu behind "Menu" (closed again after a navigation), and a skip link
 // leads past it.
+import { type APIRequestContext } from "@playwright/test";
 import { apiToken, createRun, report } from "./api";
 import { expect, gotoHydrated, logIn, screenshots, test } from "./helpers";
+
+/** A finished and a failed run of a fresh agent, and every page of the dashboard with them. */
+async function everyPage(request: APIRequestContext) {
+  const token = await apiToken(request);
+  const agent = `narrow-${Date.now()}`;
+  const done = await createRun(request, token, { agent, summary: "A finished run with a long summary that has to wrap on a phone", input: { company: { name: "Acme" } } });
+  await report(request, done.runner, done.id, "status", { status: "completed" });
+  const failed = await createRun(request, token, { agent, input: { company: { name: "Stripe" } } });
+  await report(request, failed.runner, failed.id, "status", { status: "failed", error: { code: "http_500", message: "the site is down" } });
+  return [
+    ["runs", "/"], ["runs-unknown-param", "/?utm_source=slack"], ["new-run", "/runs/new"], ["campaigns", "/campaigns"],
+    ["agents", "/agents"], ["agent-health", `/agents/${agent}`], ["alerts", "/alerts"], ["settings", "/settings"],
+    ["members", "/settings/members"], ["audit", "/settings/audit"], ["storage", "/settings/storage"],
+    ["run-failed", `/runs/${failed.id}`], ["run-completed", `/runs/${done.id}`],
+    ["compare", `/runs/${failed.id}/compare`],
+  ];
+}
 
 test.describe("narrow screens", () => {
   test.use({ viewport: { width: 390, height: 844 } });
 
   test("no page scrolls sideways at 390 px", async ({ page, request }) => {
-    const token = await apiToken(request);
-    const agent = `narrow-${Date.now()}`;
-    const done = await createRun(request, token, { agent, summary: "A finished run with a long summary that has to wrap on a phone", input: { company: { name: "Acme" } } });
-    await report(request, done.runner, done.id, "status", { status: "completed" });
-    const failed = await createRun(request, token, { agent, input: { company: { name: "Stripe" } } });
-    await report(request, failed.runner, failed.id, "status", { status: "failed", error: { code: "http_500", message: "the site is down" } });
+    const pages = await everyPage(request);
     await logIn(page);
-    const pages = [
-      "/", "/?utm_source=slack", "/runs/new", "/campaigns", "/agents", `/agents/${agent}`, "/alerts",
-      "/settings", "/settings/members", "/settings/audit", "/settings/storage",
-      `/runs/${failed.id}`, `/runs/${failed.id}/compare`,
-    ];
     const wide: string[] = [];
-    for (const path of pages) {
+    for (const [, path] of pages) {
       await gotoHydrated(page, path);
       const { scroll, inner } = await page.evaluate(() => ({
         scroll: document.documentElement.scrollWidth,
@@ -82,4 +90,15 @@ test("a skip link leads past the top bar", async ({ page }) => {
   // At 1440 px the menu is the bar itself.
   await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Menu" })).toBeHidden();
+});
+
+test("every page, photographed at 1440 and 390 px wide", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const pages = await everyPage(request);
+  await logIn(page);
+  for (const [name, path] of pages) {
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await gotoHydrated(page, path);
+    await screenshots(page, `page-${name}`);
+  }
 });

@@ -20,6 +20,8 @@ test("a run shows its header, step timeline with retries, paged events and artif
   await upload(request, runner, id, "home.png", "image/png", PNG);
   await report(request, runner, id, "artifacts", { artifactType: "report", name: "notes.txt", contentType: "text/plain", inlineText: "hello report" });
   await report(request, runner, id, "artifacts", { artifactType: "link", name: "trace", url: "https://example.com/trace/1" });
+  const longReport = Array.from({ length: 60 }, (_, i) => `row ${i + 1}`).join("\n");
+  await report(request, runner, id, "artifacts", { artifactType: "report", name: "long.txt", contentType: "text/plain", inlineText: longReport });
 
   await logIn(page);
   await page.getByRole("link", { name: "Timeline run" }).click();
@@ -66,13 +68,28 @@ test("a run shows its header, step timeline with retries, paged events and artif
   const image = page.locator("img.preview-image");
   await expect(image).toBeVisible();
   await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
-  await expect(page.locator(".preview-text")).toHaveText("hello report");
+  await expect(page.locator(".artifact", { hasText: "notes.txt" }).locator(".preview-text")).toHaveText("hello report");
   // Bytes Runboard holds are downloaded; a runner's link is opened.
   const notes = page.locator(".artifact", { hasText: "notes.txt" });
   await expect(notes.getByRole("link", { name: "Download" })).toHaveAttribute("download", "notes.txt");
   const trace = page.locator(".artifact", { hasText: "trace" });
   await expect(trace.getByRole("link", { name: "Open" })).toHaveAttribute("href", "https://example.com/trace/1");
   await expect(trace.getByRole("link", { name: "Download" })).toHaveCount(0);
+  // Sizes for all: reported, an inline text's own, a link's kind.
+  await expect(notes.locator(".artifact-size")).toHaveText("12 B");
+  await expect(trace.locator(".artifact-size")).toHaveText("link");
+  // A long preview is clipped, and expands.
+  const long = page.locator(".artifact", { hasText: "long.txt" });
+  await expect(long.locator(".artifact-preview")).toHaveClass(/clipped/);
+  await long.getByRole("button", { name: "Show all" }).click();
+  await expect(long.locator(".artifact-preview")).not.toHaveClass(/clipped/);
+  await expect(long.getByRole("button", { name: "Show less" })).toHaveAttribute("aria-expanded", "true");
+  // An image opens full size in a dialog, and closes with Escape.
+  await page.getByRole("button", { name: "Enlarge home.png" }).click();
+  const lightbox = page.locator("dialog.lightbox[open]");
+  await expect(lightbox).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(lightbox).toHaveCount(0);
   await page.screenshot({ path: "results/screenshots/run-page.png", fullPage: true });
 });
 

@@ -30,4 +30,15 @@ impl Artifact {
     pub fn has_own_content(&self) -> bool {
         self.stored || self.inline_text.is_some()
     }
+
+    /// Its size as people read it: the reported size, an inline text's own, or
+    /// `link` for a runner's link of unknown size.
+    pub fn size_text(&self) -> String {
+        match (self.size_bytes, &self.inline_text) {
+            (Some(size), _) => crate::format_bytes(size),
+            (None, Some(text)) => crate::format_bytes(text.len() as i64),
+            (None, None) if self.url.is_some() => "link".to_string(),
+            (None, None) => "size unknown".to_string(),
+        }
+    }
 }

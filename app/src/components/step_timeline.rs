@@ -125,7 +125,7 @@ pub fn StepTimeline(
                 .map(|at| {
                     let left = at as f64 / axis.span_ms as f64 * 100.0;
                     view! {
-                        <span class="tick" style=format!("left: {left:.3}%")>{format_duration_ms(at)}</span>
+                        <span class="tick" class:end={left > 90.0} style=format!("left: {left:.3}%")>{format_duration_ms(at)}</span>
                     }
                 })
                 .collect_view();

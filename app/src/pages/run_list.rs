@@ -5,6 +5,7 @@
 //! list without a page reload.
 
 use crate::components::bulk_actions::{BulkActions, ExportLinks, Selection};
+use crate::components::json_view::copy_to_clipboard;
 use crate::components::layout::{IfRole, SignedInRole};
 use crate::components::progress_bar::ProgressBar;
 use crate::components::query_box::QueryBox;
@@ -618,8 +619,21 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             .collect_view()
     };
     let agents = view.agents.clone();
+    // The chart's bars narrow the list to their day and status, its other filters kept.
+    let chart_base = {
+        let kept: Vec<(String, String)> = pairs(&query_for_table)
+            .into_iter()
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    "status" | "createdAfter" | "createdBefore" | "offset" | "cursor"
+                )
+            })
+            .collect();
+        href(&list_base(), &kept)
+    };
     view! {
-        {move || view! { <RunsChart days=chart() /> }}
+        {move || view! { <RunsChart days=chart() link_base=chart_base.clone() /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
         <datalist id="agent-choices">
             {agents.into_iter().map(|agent| view! { <option value=agent></option> }).collect_view()}
@@ -704,6 +718,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
                             <th scope="col" class="select-cell"><SelectPage ids=page_ids.clone() /></th>
                         </IfRole>
                         <th scope="col">"Status"</th>
+                        <th scope="col" class="id-cell">"Id"</th>
                         <th scope="col">"Agent"</th>
                         <th scope="col">"Summary"</th>
                         <th scope="col">"Campaign"</th>
@@ -782,12 +797,44 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
     let progress = move || current.with(|row| row.as_ref().map_or(0.0, |row| row.progress));
     let gone = move || current.with(Option::is_none);
     let no_campaign = run.campaign.is_none();
+    let short = model::short_id(id);
+    let copy_label = format!("Copy the id of run {short}");
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        copy_to_clipboard(&id.to_string());
+        copied.set(true);
+    };
+    // A click anywhere on the row opens the run; links, buttons and fields in it
+    // keep their own meaning, and the title's real link serves middle-click and
+    // the keyboard.
+    let navigate = use_navigate();
+    let open = move |event: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
+            return;
+        }
+        let inside_control = event
+            .target()
+            .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|element| element.closest("a, button, input, label, select, summary").ok().flatten())
+            .is_some();
+        if !inside_control {
+            navigate(&format!("/runs/{id}"), Default::default());
+        }
+    };
     view! {
-        <tr data-run-id=id.to_string() class:deleted=gone aria-hidden=move || gone().then_some("true")>
+        <tr data-run-id=id.to_string() class="run-row" class:deleted=gone aria-hidden=move || gone().then_some("true") on:click=open>
             <IfRole needed=Role::Member>
                 <td class="select-cell"><SelectRow id label=row_label.clone() /></td>
             </IfRole>
             <td class="status-cell">{move || view! { <StatusBadge status=status() /> }}</td>
+            <td class="id-cell">
+                <code title=id.to_string()>{short}</code>
+                <button type="button" class="copy-id" on:click=copy aria-label=copy_label
+                    title=move || if copied.get() { "Copied" } else { "Copy the full id" }>
+                    {move || if copied.get() { "✓" } else { "⧉" }}
+                </button>
+            </td>
             <td class="agent">{run.agent.clone()}</td>
             <td class="summary">
                 <a href=format!("/runs/{id}")>{title}</a>

@@ -1,0 +1,41 @@
+// The runs list's rows and chart: a whole row opens its run, a short id with a
+// copy button, and a chart with a legend and scale whose bars list their runs.
+import { apiToken, createRun, report } from "./api";
+import { expect, gotoHydrated, logIn, test } from "./helpers";
+
+test("a click anywhere on a row opens its run; the id column shows and copies its id", async ({ page, request, context }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const token = await apiToken(request);
+  const agent = `rows-${Date.now()}`;
+  const { id } = await createRun(request, token, { agent, summary: "Row click" });
+  await logIn(page);
+  await gotoHydrated(page, `/?agent=${agent}`);
+  const row = page.locator("tbody tr", { has: page.getByRole("link", { name: "Row click" }) });
+  const shortId = id.replace(/-/g, "").slice(-8);
+  await expect(row.locator("td.id-cell code")).toHaveText(shortId);
+  await row.getByRole("button", { name: `Copy the id of run ${shortId}` }).click();
+  await expect(row.locator(".copy-id")).toHaveText("✓");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
+  // The copy button and the checkbox do not open the run; the row's cells do.
+  await expect(page).toHaveURL(new RegExp(`\\?agent=${agent}$`));
+  await row.locator("td.agent").click();
+  await expect(page).toHaveURL(new RegExp(`/runs/${id}$`));
+});
+
+test("the chart has a legend and a scale, and a bar lists that day's runs of its status", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const agent = `chart-${Date.now()}`;
+  for (const status of ["completed", "failed", "failed"]) {
+    const run = await createRun(request, token, { agent, summary: `Chart ${status}` });
+    await report(request, run.runner, run.id, "status", { status });
+  }
+  await logIn(page);
+  await gotoHydrated(page, `/?agent=${agent}`);
+  const chart = page.locator(".runs-chart");
+  await expect(chart.locator(".legend-item")).toHaveText(["completed", "failed"]);
+  await expect(chart.locator(".chart-scale span").first()).toHaveText("3");
+  await expect(chart.locator("svg text").last()).toHaveText("Today");
+  await chart.locator("svg a", { has: page.locator("rect.status-failed") }).click();
+  await expect(page).toHaveURL(new RegExp(`agent=${agent}.*createdAfter=\\d{4}-\\d\\d-\\d\\d&createdBefore=\\d{4}-\\d\\d-\\d\\d&status=failed`));
+  await expect(page.locator("tbody tr")).toHaveCount(2);
+});
