@@ -41,21 +41,28 @@ test("a campaign goes live with its bundle when its run completes", async ({ pag
   const { id, runner } = await createRun(request, token, { agent: "site-builder", summary: "Launch site", campaignId });
   await report(request, runner, id, "artifacts", { artifactType: "bundle", url: "https://cdn.example.com/launch/index.html" });
   await report(request, runner, id, "status", { status: "completed" });
+  const second = await createRun(request, token, { agent: "site-builder", summary: "Launch site again", campaignId });
+  await report(request, second.runner, second.id, "status", { status: "failed" });
+  await createRun(request, token, { agent: "site-builder", summary: "Launch site once more", campaignId });
 
+  // The list counts the campaign's runs by outcome, with its success rate.
+  await page.reload();
+  await expect(row.locator(".campaign-summary")).toHaveText("1 of 3 completed · 1 in progress · 1 failed · 50 % success");
   await link.click();
   await expect(page.getByRole("heading", { name: "E2E Launch" })).toBeVisible();
-  await expect(page.locator(".page-header .badge")).toHaveText("live");
+  await expect(page.locator(".page-header .badge")).toHaveText("running");
+  await expect(page.locator(".campaign-progress .campaign-summary")).toHaveText("1 of 3 completed · 1 in progress · 1 failed · 50 % success");
   await expect(page.getByRole("link", { name: "https://cdn.example.com/launch/index.html" })).toBeVisible();
-  await expect(page.getByRole("link", { name: "Launch site" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Launch site", exact: true })).toBeVisible();
   await page.screenshot({ path: "results/screenshots/campaign.png", fullPage: true });
 
   // The campaign's runs take the list's filters, on the campaign's own address.
-  await expect(page.locator('.chip[data-status="all"] .count')).toHaveText("1");
-  await page.locator('.chip[data-status="failed"]').click();
-  await expect(page).toHaveURL(new RegExp(`/campaigns/${campaignId}\\?status=failed$`));
+  await expect(page.locator('.chip[data-status="all"] .count')).toHaveText("3");
+  await page.locator('.chip[data-status="cancelled"]').click();
+  await expect(page).toHaveURL(new RegExp(`/campaigns/${campaignId}\\?status=cancelled$`));
   await expect(page.getByRole("heading", { name: "No runs match these filters" })).toBeVisible();
   await page.locator('.chip[data-status="completed"]').click();
-  await expect(page.getByRole("link", { name: "Launch site" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Launch site", exact: true })).toBeVisible();
   await expect(page.getByRole("heading", { name: "E2E Launch" })).toBeVisible();
 });
 

@@ -14,7 +14,7 @@ test("a click anywhere on a row opens its run; the id column shows and copies it
   const shortId = id.replace(/-/g, "").slice(-8);
   await expect(row.locator("td.id-cell code")).toHaveText(shortId);
   await row.getByRole("button", { name: `Copy the id of run ${shortId}` }).click();
-  await expect(row.locator(".copy-id")).toHaveText("✓");
+  await expect(row.locator(".copy-id .copied")).toHaveText("✓");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
   // The copy button and the checkbox do not open the run; the row's cells do.
   await expect(page).toHaveURL(new RegExp(`\\?agent=${agent}$`));

@@ -149,7 +149,10 @@ mod tests {
         assert_eq!(filter.q, "time out");
         assert_eq!(filter.step, Some(("fetch".to_string(), Some(2))));
         assert_eq!(LogFilter::from_query(&filter.to_query()), filter);
-        assert_eq!(LogFilter::from_query("step=fetch&attempt=0").step, Some(("fetch".to_string(), None)));
+        assert_eq!(
+            LogFilter::from_query("step=fetch&attempt=0").step,
+            Some(("fetch".to_string(), None))
+        );
         assert!(LogFilter::from_query("").is_empty());
         assert_eq!(LogFilter::default().to_query(), "");
     }

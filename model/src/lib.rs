@@ -37,7 +37,7 @@ pub use alert::{
 };
 pub use artifact::Artifact;
 pub use bulk::{BulkAction, BulkJob, BulkJobStatus, BulkPreview};
-pub use campaign::{Campaign, CampaignStatus};
+pub use campaign::{Campaign, CampaignRuns, CampaignStatus};
 pub use change::{Change, ChangeData, ChangeKind, DeletedRun, EventsAppended, Resync};
 pub use columns::{
     cell_text, input_field, input_subset, Columns, ProjectedRow, MAX_COLUMNS, RUN_ROW_FIELDS,

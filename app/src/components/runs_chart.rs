@@ -61,12 +61,20 @@ pub fn RunsChart(days: Vec<DayCounts>, link_base: String) -> impl IntoView {
     let busiest = busiest(&days);
     // The legend names the statuses that appear, in the chart's order.
     let mut shown: Vec<&'static str> = Vec::new();
-    for (status, _) in days.iter().flat_map(|day| day.counts.iter()).filter(|(_, count)| *count > 0) {
+    for (status, _) in days
+        .iter()
+        .flat_map(|day| day.counts.iter())
+        .filter(|(_, count)| *count > 0)
+    {
         if !shown.contains(&status.as_str()) {
             shown.push(status.as_str());
         }
     }
-    shown.sort_by_key(|status| model::RunStatus::ALL.iter().position(|each| each.as_str() == *status));
+    shown.sort_by_key(|status| {
+        model::RunStatus::ALL
+            .iter()
+            .position(|each| each.as_str() == *status)
+    });
     view! {
         <figure class="runs-chart">
             <div class="chart-scale" aria-hidden="true">
@@ -177,8 +185,14 @@ mod tests {
             markup.contains(r#"href="/?agent=a&amp;q=x%22y&amp;createdAfter=2026-12-02&amp;createdBefore=2026-12-03&amp;status=failed""#),
             "{markup}"
         );
-        assert!(markup.contains(">Today<"), "the last day is today: {markup}");
-        assert_eq!(day_link("/", day.day, "completed"), "/?createdAfter=2026-12-02&createdBefore=2026-12-03&status=completed");
+        assert!(
+            markup.contains(">Today<"),
+            "the last day is today: {markup}"
+        );
+        assert_eq!(
+            day_link("/", day.day, "completed"),
+            "/?createdAfter=2026-12-02&createdBefore=2026-12-03&status=completed"
+        );
     }
 
     #[test]

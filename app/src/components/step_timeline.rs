@@ -31,7 +31,8 @@ pub fn bars(steps: &[Step], end: DateTime<Utc>) -> Vec<Option<Bar>> {
             let began = step.started_at?;
             let finished = step.ended_at.unwrap_or(last);
             let left = (began - axis.start).num_milliseconds() as f64 / span * 100.0;
-            let width = ((finished - began).num_milliseconds() as f64 / span * 100.0).max(MIN_WIDTH);
+            let width =
+                ((finished - began).num_milliseconds() as f64 / span * 100.0).max(MIN_WIDTH);
             Some(Bar {
                 left: left.clamp(0.0, 100.0 - MIN_WIDTH),
                 width: width.min(100.0 - left.clamp(0.0, 100.0 - MIN_WIDTH)),
@@ -200,7 +201,8 @@ pub fn StepTimeline(
                 }
             })
             .collect_view();
-        view! { <ol class="timeline" aria-label="Steps on a time axis">{scale}{rows}</ol> }.into_any()
+        view! { <ol class="timeline" aria-label="Steps on a time axis">{scale}{rows}</ol> }
+            .into_any()
     };
     let details = move || {
         let (step_id, attempt) = selected.get()?;

@@ -81,7 +81,12 @@ impl Clock {
             Some(_) => self.zone.get().offset(at),
         };
         let local = at.with_timezone(&offset);
-        format!("{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())
+        format!(
+            "{:02}:{:02}:{:02}",
+            local.hour(),
+            local.minute(),
+            local.second()
+        )
     }
 
     /// How long ago `at` was; the exact time before hydration.

@@ -19,11 +19,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate, use_params_map};
+use model::LogFilter;
 use model::{
     format_age, format_duration_ms, format_timestamp, AppError, ChangeData, ChangeKind, Role, Run,
     RunDetail, RunStatus, Step,
 };
-use model::LogFilter;
 
 /// What a run's page follows of its run (its events log follows the events).
 const RUN_PAGE_CHANGES: &[ChangeKind] = &[
@@ -127,7 +127,11 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
             let path = format!("/runs/{run_id}");
             move |filter: &LogFilter, _, _| {
                 let query = filter.to_query();
-                let url = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+                let url = if query.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{path}?{query}")
+                };
                 navigate(
                     &url,
                     leptos_router::NavigateOptions {

@@ -810,13 +810,23 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
     let navigate = use_navigate();
     let open = move |event: leptos::ev::MouseEvent| {
         use leptos::wasm_bindgen::JsCast;
-        if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
+        if event.button() != 0
+            || event.ctrl_key()
+            || event.meta_key()
+            || event.shift_key()
+            || event.alt_key()
+        {
             return;
         }
         let inside_control = event
             .target()
             .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
-            .and_then(|element| element.closest("a, button, input, label, select, summary").ok().flatten())
+            .and_then(|element| {
+                element
+                    .closest("a, button, input, label, select, summary")
+                    .ok()
+                    .flatten()
+            })
             .is_some();
         if !inside_control {
             navigate(&format!("/runs/{id}"), Default::default());
@@ -832,7 +842,17 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
                 <code title=id.to_string()>{short}</code>
                 <button type="button" class="copy-id" on:click=copy aria-label=copy_label
                     title=move || if copied.get() { "Copied" } else { "Copy the full id" }>
-                    {move || if copied.get() { "✓" } else { "⧉" }}
+                    {move || if copied.get() {
+                        view! { <span class="copied">"✓"</span> }.into_any()
+                    } else {
+                        // Two overlapping sheets: the usual "copy" mark.
+                        view! {
+                            <svg viewBox="0 0 16 16" width="13" height="13" aria-hidden="true" class="copy-icon">
+                                <rect x="5" y="5" width="9" height="9" rx="1.5"></rect>
+                                <path d="M11 5V3.5A1.5 1.5 0 0 0 9.5 2h-6A1.5 1.5 0 0 0 2 3.5v6A1.5 1.5 0 0 0 3.5 11H5"></path>
+                            </svg>
+                        }.into_any()
+                    }}
                 </button>
             </td>
             <td class="agent">{run.agent.clone()}</td>

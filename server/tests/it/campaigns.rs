@@ -352,3 +352,79 @@ async fn the_campaign_pages_link_a_bundle_url_only_when_it_is_http() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_campaign_counts_its_runs_by_outcome_as_they_change() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let campaign_id = campaign(&app, &token).await;
+    let runs_of = |body: &serde_json::Value| body["data"]["runs"].clone();
+    let read = || async {
+        let (_, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/campaigns/{campaign_id}"),
+                &token,
+                None,
+            )
+            .await;
+        runs_of(&body)
+    };
+    assert_eq!(
+        read().await,
+        json!({"total": 0, "completed": 0, "failed": 0, "cancelled": 0, "active": 0})
+    );
+
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        runs.push(
+            app.create_run(&token, json!({"agent": "site", "campaignId": campaign_id}))
+                .await,
+        );
+    }
+    // A run elsewhere does not count.
+    app.create_run(&token, json!({"agent": "site"})).await;
+    finish(&app, &runs[0].0, &runs[0].1, "completed").await;
+    finish(&app, &runs[1].0, &runs[1].1, "completed").await;
+    finish(&app, &runs[2].0, &runs[2].1, "failed").await;
+    assert_eq!(
+        read().await,
+        json!({"total": 4, "completed": 2, "failed": 1, "cancelled": 0, "active": 1})
+    );
+
+    // A retry is a new run of the campaign; a deleted run leaves the counts.
+    let (code, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runs/{}/retry", runs[2].0),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/runs/{}", runs[0].0),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        read().await,
+        json!({"total": 4, "completed": 1, "failed": 1, "cancelled": 0, "active": 2})
+    );
+
+    // The list carries the same counts.
+    let (_, body) = app.call(Method::GET, "/api/campaigns", &token, None).await;
+    let listed = body["data"]["campaigns"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|each| each["id"] == campaign_id.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("the campaign is listed: {body}"));
+    assert_eq!(listed["runs"]["total"], 4);
+}

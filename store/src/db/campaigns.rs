@@ -24,7 +24,11 @@ pub async fn find_campaign_pk(
 }
 
 const CAMPAIGN_SELECT: &str = "SELECT c.id, c.name, c.status, c.bundle_url, r.id AS latest_run_id,
-        c.created_at, c.updated_at
+        c.created_at, c.updated_at,
+        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk) AS runs_total,
+        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'completed') AS runs_completed,
+        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'failed') AS runs_failed,
+        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'cancelled') AS runs_cancelled
     FROM campaigns c LEFT JOIN runs r ON r.pk = c.latest_run_pk";
 
 /// A row of [`CAMPAIGN_SELECT`].
@@ -37,6 +41,11 @@ struct CampaignRow {
     latest_run_id: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// From `campaign_counts` (migrations/0015_campaign_counts.sql).
+    runs_total: i64,
+    runs_completed: i64,
+    runs_failed: i64,
+    runs_cancelled: i64,
 }
 
 fn to_campaign(row: CampaignRow) -> Option<Campaign> {
@@ -48,6 +57,13 @@ fn to_campaign(row: CampaignRow) -> Option<Campaign> {
         latest_run_id: row.latest_run_id.and_then(|id| id.parse().ok()),
         created_at: from_ms(row.created_at),
         updated_at: from_ms(row.updated_at),
+        runs: model::CampaignRuns {
+            total: row.runs_total,
+            completed: row.runs_completed,
+            failed: row.runs_failed,
+            cancelled: row.runs_cancelled,
+            active: row.runs_total - row.runs_completed - row.runs_failed - row.runs_cancelled,
+        },
     })
 }
 
