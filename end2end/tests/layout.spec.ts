@@ -1,6 +1,7 @@
 // The shell on a phone: no page is wider than the screen at 390 px, the top bar
 // folds its menu behind "Menu" (closed again after a navigation), and a skip link
 // leads past it.
+import AxeBuilder from "@axe-core/playwright";
 import { type APIRequestContext } from "@playwright/test";
 import { apiToken, createRun, report } from "./api";
 import { expect, gotoHydrated, logIn, screenshots, test } from "./helpers";
@@ -101,4 +102,25 @@ test("every page, photographed at 1440 and 390 px wide", async ({ page, request 
     await gotoHydrated(page, path);
     await screenshots(page, `page-${name}`);
   }
+});
+
+test("no page has a serious or critical accessibility violation (axe-core)", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const pages = await everyPage(request);
+  await logIn(page);
+  const found: string[] = [];
+  for (const width of [1440, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const [name, path] of pages) {
+      await gotoHydrated(page, path);
+      const results = await new AxeBuilder({ page }).analyze();
+      for (const violation of results.violations) {
+        if (violation.impact === "serious" || violation.impact === "critical") {
+          const where = violation.nodes.slice(0, 3).map((node) => node.target.join(" ")).join(" | ");
+          found.push(`${name} @${width}: ${violation.id} (${violation.impact}, ${violation.nodes.length}): ${where}`);
+        }
+      }
+    }
+  }
+  expect(found, "serious or critical accessibility violations").toEqual([]);
 });

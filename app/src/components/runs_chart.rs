@@ -83,7 +83,7 @@ pub fn RunsChart(days: Vec<DayCounts>, link_base: String) -> impl IntoView {
             </div>
             <svg
                 viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                role="img"
+                role="group"
                 aria-label=format!("Runs created per day over the last {} days: {total} in all, at most {busiest} a day", days.len())
                 preserveAspectRatio="none"
                 inner_html=chart_markup(&days, &link_base)

@@ -255,7 +255,7 @@ fn StatusChart(stats: AgentStats) -> impl IntoView {
         .collect_view();
     view! {
         <figure class="health-chart">
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img"
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="group"
                 aria-label=format!("Runs of {} per {} by status: {} in all", stats.agent, stats.bucket.as_str(), stats.total)>
                 <Axis top unit="" />
                 {shapes}
@@ -339,7 +339,7 @@ fn DurationChart(stats: AgentStats) -> impl IntoView {
         .collect_view();
     view! {
         <figure class="health-chart">
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img"
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="group"
                 aria-label=format!("Duration p50 and p95 of {} per {}", stats.agent, stats.bucket.as_str())>
                 <Axis top unit="ms" />
                 <polyline class="chart-line p50" points=p50 />

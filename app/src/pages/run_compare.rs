@@ -277,7 +277,7 @@ fn InputDiff(fields: Vec<FieldDiff>, truncated: bool) -> impl IntoView {
                     on:change=move |event| show_same.set(event_target_checked(&event)) />
                 {format!(" Show {unchanged} unchanged fields")}
             </label>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0">
                 <table class="compare-input">
                     <thead><tr><th>"Field"</th><th>"This run"</th><th>"Compared with"</th><th></th></tr></thead>
                     <tbody>{rows}</tbody>
@@ -311,7 +311,7 @@ fn StepsDiff(steps: Vec<StepComparison>) -> impl IntoView {
                 view! { <p class="muted">"Neither run reported steps."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
+                    <div class="table-wrap" tabindex="0">
                         <table class="compare-steps">
                             <thead><tr><th>"Step"</th><th>"This run"</th><th>"Compared with"</th><th class="num">"Δ duration"</th><th></th></tr></thead>
                             <tbody>
@@ -408,7 +408,7 @@ fn ArtifactDiff(artifact: ArtifactComparison) -> impl IntoView {
                     {format!("+{} −{} lines", diff.inserted, diff.deleted)}
                     {diff.truncated.then_some(" (the diff is longer than shown)")}
                 </p>
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0">
                     <table class="text-diff">
                         {diff.hunks.into_iter().map(|hunk| view! {
                             <tbody>

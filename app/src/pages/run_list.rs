@@ -800,7 +800,9 @@ fn RunRowView(run: RunRow, columns: Vec<String>) -> impl IntoView {
     let short = model::short_id(id);
     let copy_label = format!("Copy the id of run {short}");
     let copied = RwSignal::new(false);
-    let copy = move |_| {
+    let copy = move |event: leptos::ev::MouseEvent| {
+        // The row's own click would otherwise meet a target this re-render removed.
+        event.stop_propagation();
         copy_to_clipboard(&id.to_string());
         copied.set(true);
     };
