@@ -31,7 +31,7 @@ pub struct EventPage {
 /// matching a search, received while one step attempt ran. Kept in the page's
 /// address (`?type=…&q=…&step=…&attempt=…`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct LogFilter {
     pub event_type: String,
     pub q: String,

@@ -144,7 +144,7 @@ fn chart_markup(days: &[DayCounts], link_base: &str) -> String {
     for (index, day) in days
         .iter()
         .enumerate()
-        .filter(|(index, _)| (last - index) % 2 == 0)
+        .filter(|(index, _)| (last - index).is_multiple_of(2))
     {
         let _ = write!(
             markup,

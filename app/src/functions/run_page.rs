@@ -6,7 +6,10 @@ use leptos::prelude::*;
 use model::{AppError, EventPage, LogFilter, Run, RunDetail};
 
 #[server(prefix = "/fn", endpoint = "run_detail")]
-pub async fn load_run(id: String, log: LogFilter) -> Result<RunDetail, AppError> {
+pub async fn load_run(
+    id: String,
+    #[server(default)] log: LogFilter,
+) -> Result<RunDetail, AppError> {
     super::ssr::with_status(async {
         let (state, user, stored) = ssr::callers_run(&id).await?;
         let id = stored.run.id;
@@ -56,7 +59,7 @@ pub async fn run_events(
     id: String,
     after: i64,
     before: Option<i64>,
-    log: LogFilter,
+    #[server(default)] log: LogFilter,
 ) -> Result<EventPage, AppError> {
     super::ssr::with_status(async {
         let (state, _, stored) = ssr::callers_run(&id).await?;

@@ -157,7 +157,7 @@ async fn json_logs_are_one_object_per_line_and_a_bad_backup_interval_is_refused(
         .starts_with("Runboard listening on http://"));
     assert!(logged["timestamp"].is_string(), "{logged}");
     let status = crate::helpers::terminate(&mut child, Duration::from_secs(15)).await;
-    assert!(status.success());
+    assert!(status.success(), "{status:?}");
 
     let output = command(&[
         ("RUNBOARD_BACKUP_DIR", "/tmp/never-written"),
