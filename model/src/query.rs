@@ -970,6 +970,15 @@ fn parse_amount(text: &str, units: &[Unit]) -> Option<Amount> {
     Some(Amount { value, unit })
 }
 
+/// A time ago as `created:` writes it (`-90m`, `-24h`, `-7d`, `-2w`), in
+/// milliseconds.
+pub fn parse_ago(text: &str) -> Option<i64> {
+    match parse_when(text.trim())? {
+        When::Ago(amount) => Some(amount.millis()),
+        When::Date(_) | When::Time(_) => None,
+    }
+}
+
 fn parse_when(text: &str) -> Option<When> {
     if let Some(ago) = text.strip_prefix('-') {
         let amount = parse_amount(ago, &[Unit::Minutes, Unit::Hours, Unit::Days, Unit::Weeks])?;

@@ -466,7 +466,12 @@ fn validate_input_path(key: &str, path: &str) -> Result<(), AppError> {
     }
 }
 
+/// A time parameter: an RFC 3339 time, a UTC date, or a time ago (`-24h`, as
+/// `created:` writes it), which stays relative in an address that is reloaded.
 fn parse_time(key: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
+    if let Some(ago) = crate::parse_ago(value) {
+        return Ok(Utc::now() - chrono::Duration::milliseconds(ago));
+    }
     DateTime::parse_from_rfc3339(value)
         .map(|time| time.with_timezone(&Utc))
         .or_else(|_| {
@@ -477,7 +482,7 @@ fn parse_time(key: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
             AppError::invalid(
                 key,
                 format!(
-                    "{key} must be an RFC 3339 time (2026-11-25T08:00:00Z) or a date (2026-11-25)"
+                    "{key} must be an RFC 3339 time (2026-11-25T08:00:00Z), a date (2026-11-25) or a time ago (-24h, -7d)"
                 ),
             )
         })
@@ -738,6 +743,21 @@ mod tests {
         assert_eq!(crate::format_duration_amount(90_000), "90s");
         assert_eq!(crate::format_duration_amount(300_000), "5m");
         assert_eq!(crate::format_duration_amount(1_500), "1500ms");
+    }
+
+    #[test]
+    fn a_time_ago_is_read_at_the_time_of_asking() {
+        let filter = RunFilter::from_query([("createdAfter", "-24h")]).unwrap();
+        let after = filter.created_after.unwrap();
+        let expected = Utc::now() - chrono::Duration::hours(24);
+        assert!(
+            (after - expected).num_seconds().abs() < 5,
+            "{after} vs {expected}"
+        );
+        assert!(RunFilter::from_query([("createdAfter", "-24x")]).is_err());
+        assert!(
+            RunFilter::from_query([("createdBefore", "-7d"), ("createdAfter", "-1h")]).is_err()
+        );
     }
 
     #[test]

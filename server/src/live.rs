@@ -190,7 +190,10 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
 #[utoipa::path(get, path = "/api/events/stream", tag = "live",
     params(
         ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
-        ("kinds" = Option<String>, Query, description = "Follow only these kinds of change, separated by commas \
+        ("kinds" = Option<String>, Query,
+            // Every change kind (tests/it/openapi.rs checks it against model::ChangeKind).
+            pattern = r"^((run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|resync)(,(run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|resync))*)?$",
+            description = "Follow only these kinds of change, separated by commas \
             (e.g. `run.created,run.updated,run.deleted` for a list of runs: no step, event or artifact traffic); \
             `resync` always comes"),
         ("lastEventId" = Option<i64>, Query, minimum = 0, description = "Replay what came after this message id \

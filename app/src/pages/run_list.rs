@@ -71,6 +71,25 @@ fn at_page(base: &str, query: &str, key: &str, value: &str) -> String {
     href(base, &kept)
 }
 
+/// The status list with `status` added, or taken out when it is in, in the
+/// lifecycle's order (`queued,failed`).
+fn toggled_status(chosen: &[String], status: &str) -> String {
+    RunStatus::ALL
+        .iter()
+        .map(|each| each.as_str())
+        .filter(|each| (*each == status) != chosen.iter().any(|chosen| chosen == each))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The runs list's time presets: `createdAfter` as a time ago, kept relative.
+const TIME_PRESETS: [(&str, &str); 4] = [
+    ("Last hour", "-1h"),
+    ("24 hours", "-24h"),
+    ("7 days", "-7d"),
+    ("30 days", "-30d"),
+];
+
 fn param(query: &str, key: &str) -> String {
     pairs(query)
         .into_iter()
@@ -364,6 +383,13 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         ("agent", NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Fields that are picked rather than typed apply as soon as they change.
+    let apply_now = move |_| {
+        if let Some(form) = form.get_untracked() {
+            let _ = form.request_submit();
+        }
+    };
     let problem = RwSignal::new(None);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -382,6 +408,13 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         for (name, node) in fields {
             if let Some(input) = node.get() {
                 let mut value = input.value().trim().to_string();
+                // A time preset (`-24h`) has no date to show: an empty date field keeps it.
+                if value.is_empty() && name.starts_with("created") {
+                    let kept = param(&current, name);
+                    if kept.starts_with('-') {
+                        value = kept;
+                    }
+                }
                 // Durations are typed with a unit (`90s`) and travel in milliseconds.
                 if name.ends_with("DurationMs") {
                     if let Some(ms) = model::parse_duration(&value) {
@@ -449,7 +482,7 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         .count()
     };
     view! {
-        <form class="filter-bar" class:more-open=move || more_open.get() method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
+        <form node_ref=form class="filter-bar" class:more-open=move || more_open.get() method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
             <div class="grow search-field">
                 <label for="q-input">"Search"</label>
@@ -468,12 +501,12 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             </button>
             <label>
                 <span>"Agent"</span>
-                <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" />
+                <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" on:change=apply_now />
             </label>
             {(!fixed_campaign).then(|| view! {
                 <label>
                     <span>"Campaign"</span>
-                    <select node_ref=campaign name="campaign">
+                    <select node_ref=campaign name="campaign" on:change=apply_now>
                         <CampaignOptions query runs />
                     </select>
                 </label>
@@ -484,19 +517,19 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             </label>
             <label>
                 <span>"Created from"</span>
-                <input node_ref=fields[2].1 type="date" name="createdAfter" value=value("createdAfter") />
+                <input node_ref=fields[2].1 type="date" name="createdAfter" value=value("createdAfter") on:change=apply_now />
             </label>
             <label>
                 <span>"Created before"</span>
-                <input node_ref=fields[3].1 type="date" name="createdBefore" value=value("createdBefore") />
+                <input node_ref=fields[3].1 type="date" name="createdBefore" value=value("createdBefore") on:change=apply_now />
             </label>
             <label>
                 <span>"Min duration"</span>
-                <input node_ref=fields[4].1 type="text" inputmode="text" name="minDurationMs" value=duration("minDurationMs") placeholder="e.g. 90s" />
+                <input node_ref=fields[4].1 type="text" inputmode="text" name="minDurationMs" value=duration("minDurationMs") placeholder="e.g. 90s" on:change=apply_now />
             </label>
             <label>
                 <span>"Max duration"</span>
-                <input node_ref=fields[5].1 type="text" inputmode="text" name="maxDurationMs" value=duration("maxDurationMs") placeholder="e.g. 5m" />
+                <input node_ref=fields[5].1 type="text" inputmode="text" name="maxDurationMs" value=duration("maxDurationMs") placeholder="e.g. 5m" on:change=apply_now />
             </label>
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
@@ -571,17 +604,33 @@ fn CampaignOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
 fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     let live = expect_context::<LiveRows>();
     let base = list_base();
-    let current = param(&query, "status");
+    // The chips select statuses together: each adds its status to the list's or
+    // takes it out; All clears them.
+    let chosen: Vec<String> = param(&query, "status")
+        .split(',')
+        .map(str::trim)
+        .filter(|status| !status.is_empty())
+        .map(str::to_string)
+        .collect();
     let query_for_table = query.clone();
     // Past the count cap the chips count a sample of the matches: say so.
     let sampled = !view.page.total_exact;
     let chip = move |label: String, value: String, count: i64| {
-        let active = current == value;
+        let active = if value.is_empty() {
+            chosen.is_empty()
+        } else {
+            chosen.contains(&value)
+        };
+        let target = if value.is_empty() {
+            String::new()
+        } else {
+            toggled_status(&chosen, &value)
+        };
         view! {
             // A plain link: the router still navigates client-side, and unlike
             // `<A>` it does not mark every chip current (they share the path `/`).
             <a
-                href=with_param(&base, &query, "status", &value)
+                href=with_param(&base, &query, "status", &target)
                 class=if active { "chip active" } else { "chip" }
                 aria-current=active.then_some("true")
                 data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
@@ -635,10 +684,51 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     view! {
         {move || view! { <RunsChart days=chart() link_base=chart_base.clone() /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
+        <TimePresets query=query_for_table.clone() />
         <datalist id="agent-choices">
             {agents.into_iter().map(|agent| view! { <option value=agent></option> }).collect_view()}
         </datalist>
         <RunTable view query=query_for_table />
+    }
+}
+
+/// When the runs were created: any time, the last hour, day, week or month
+/// (kept relative in the address), or the custom range of the filter bar.
+#[component]
+fn TimePresets(query: String) -> impl IntoView {
+    let base = list_base();
+    let after = param(&query, "createdAfter");
+    let before = param(&query, "createdBefore");
+    let without_range = |after: &str| {
+        let kept: Vec<(String, String)> = pairs(&query)
+            .into_iter()
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    "createdAfter" | "createdBefore" | "offset" | "cursor"
+                )
+            })
+            .chain((!after.is_empty()).then(|| ("createdAfter".to_string(), after.to_string())))
+            .collect();
+        href(&base, &kept)
+    };
+    let custom = !before.is_empty()
+        || (!after.is_empty() && !TIME_PRESETS.iter().any(|(_, ago)| *ago == after));
+    let preset = |label: &'static str, value: &'static str| {
+        let active = !custom && after == value;
+        view! {
+            <a href=without_range(value) class=if active { "chip active" } else { "chip" }
+                aria-current=active.then_some("true") data-range=if value.is_empty() { "any" } else { value }>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav class="filters time-presets" aria-label="Filter by when the runs were created">
+            {preset("Any time", "")}
+            {TIME_PRESETS.iter().map(|(label, ago)| preset(label, ago)).collect_view()}
+            {custom.then(|| view! { <span class="chip active" data-range="custom">"Custom range"</span> })}
+        </nav>
     }
 }
 

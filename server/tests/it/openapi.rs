@@ -95,3 +95,28 @@ async fn the_openapi_document_lists_every_api_route() {
         "{list_params:?}"
     );
 }
+
+/// The live stream's `kinds` is documented as a list of the change kinds there
+/// are, so a schema-valid value is always one the stream takes.
+#[tokio::test]
+async fn the_stream_documents_every_change_kind() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let parameters = document["paths"]["/api/events/stream"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let kinds = parameters
+        .iter()
+        .find(|parameter| parameter["name"] == "kinds")
+        .unwrap();
+    let names: Vec<String> = model::ChangeKind::ALL
+        .iter()
+        .map(|kind| kind.as_str().replace('.', r"\."))
+        .collect();
+    let one = format!("({})", names.join("|"));
+    assert_eq!(
+        kinds["schema"]["pattern"],
+        format!("^({one}(,{one})*)?$"),
+        "{kinds}"
+    );
+}

@@ -238,6 +238,17 @@ pub struct Written {
     pub commit: Duration,
 }
 
+impl Written {
+    /// A transaction that removed `count` change-log entries or files (or, for a
+    /// merge step, changed that many rows of a text index).
+    fn other(count: i64) -> Written {
+        Written {
+            other: count,
+            ..Written::default()
+        }
+    }
+}
+
 /// Commits a pruning transaction that had the writer from `started`, with how
 /// long it held it.
 async fn commit(tx: WriteTx, started: Instant, mut written: Written) -> Result<Written, AppError> {
@@ -582,15 +593,7 @@ pub async fn merge_text(db: &Db, table: &'static str, pages: i64) -> Result<Writ
     } else {
         0
     };
-    commit(
-        tx,
-        started,
-        Written {
-            other,
-            ..Written::default()
-        },
-    )
-    .await
+    commit(tx, started, Written::other(other)).await
 }
 
 /// The first change-log entry to keep: the oldest one created at or after
@@ -628,15 +631,7 @@ pub async fn prune_changes(db: &Db, kept_from: i64, limit: i64) -> Result<Writte
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
-    commit(
-        tx,
-        started,
-        Written {
-            other: removed,
-            ..Written::default()
-        },
-    )
-    .await
+    commit(tx, started, Written::other(removed)).await
 }
 
 /// Change-log entries before `kept_from` (what a prune would remove).
@@ -681,15 +676,7 @@ pub async fn forget_files(db: &Db, keys: &[String]) -> Result<Written, AppError>
     } else {
         query.build().execute(&mut *tx).await?.rows_affected() as i64
     };
-    commit(
-        tx,
-        started,
-        Written {
-            other: removed,
-            ..Written::default()
-        },
-    )
-    .await
+    commit(tx, started, Written::other(removed)).await
 }
 
 /// The agents of an account: (pk, slug).
