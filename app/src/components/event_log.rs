@@ -87,10 +87,8 @@ pub fn EventLog(
     run_id: Uuid,
     initial: EventPage,
     filter: RwSignal<LogFilter>,
-    #[prop(optional)] opened_at_error: i64,
+    #[prop(optional_no_strip)] opened_at_error: Option<i64>,
 ) -> impl IntoView {
-    // 0: the log did not open at an error.
-    let opened_at_error = Some(opened_at_error).filter(|seq| *seq > 0);
     let id = run_id.to_string();
     let mut first = Window::first(initial);
     // Opened at an error, the log starts past the run's first events.

@@ -68,19 +68,24 @@ impl Clock {
     /// An exact time as the reader chose to see it (UTC before hydration).
     pub fn exact(&self, at: DateTime<Utc>) -> String {
         match self.now.get() {
+            // The server's render (and the first in the browser) is UTC.
             None => model::format_timestamp(at),
-            Some(_) => format_timestamp_at(at, self.zone.get().offset(at)),
+            Some(_) => format_timestamp_at(at, self.offset(at)),
+        }
+    }
+
+    /// The offset times are shown at: the reader's zone once hydrated, UTC before.
+    fn offset(&self, at: DateTime<Utc>) -> FixedOffset {
+        match self.now.get() {
+            None => Utc.fix(),
+            Some(_) => self.zone.get().offset(at),
         }
     }
 
     /// The time of day of `at` (`14:03:27`) in the reader's zone (UTC before hydration).
     pub fn time_of_day(&self, at: DateTime<Utc>) -> String {
         use chrono::Timelike;
-        let offset = match self.now.get() {
-            None => Utc.fix(),
-            Some(_) => self.zone.get().offset(at),
-        };
-        let local = at.with_timezone(&offset);
+        let local = at.with_timezone(&self.offset(at));
         format!(
             "{:02}:{:02}:{:02}",
             local.hour(),

@@ -14,7 +14,7 @@ use crate::functions::retention::PinRun;
 use crate::functions::run_page::{load_run, CancelRun, DeleteRun, RetryRun};
 use crate::live::{on_change, Follow};
 use crate::pages::not_found::NotFound;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -279,7 +279,7 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
                 </section>
                 <section aria-labelledby="events-heading">
                     <h2 id="events-heading">"Events"</h2>
-                    <EventLog run_id initial=events filter=log_filter opened_at_error=opened_at_error.unwrap_or_default() />
+                    <EventLog run_id initial=events filter=log_filter opened_at_error />
                 </section>
             </div>
             <section aria-labelledby="artifacts-heading">
@@ -290,29 +290,15 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
     }
 }
 
-/// The time now, ticking every second once the page runs in the browser (the
-/// server renders with its own clock).
-fn ticking_now() -> ReadSignal<DateTime<Utc>> {
-    let (now, set_now) = signal(Utc::now());
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(
-            move || set_now.set(Utc::now()),
-            std::time::Duration::from_secs(1),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    now
-}
-
 /// Where an open run stands with its runner: when it was last heard from (every
 /// runner callback counts), when a claim's lease ends, when a failed run's
 /// automatic retry is due. The sweeper acts on exactly these times.
 #[component]
 fn RunnerContact(run: RwSignal<Run>) -> impl IntoView {
-    let now = ticking_now();
+    let clock = use_clock();
     let line = move || {
-        let now = now.get();
+        // The page's clock once it ticks; the render's own time before.
+        let now = clock.now().unwrap_or_else(Utc::now);
         run.with(|run| {
             if let Some(at) = run.retry_at {
                 return Some(format!(

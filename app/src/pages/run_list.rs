@@ -50,10 +50,7 @@ fn href(base: &str, pairs: &[(String, String)]) -> String {
 
 /// The current query with `key` set to `value` (removed when empty), back on page one.
 pub fn with_param(base: &str, query: &str, key: &str, value: &str) -> String {
-    let mut kept: Vec<(String, String)> = pairs(query)
-        .into_iter()
-        .filter(|(name, _)| name != key && name != "offset" && name != "cursor")
-        .collect();
+    let mut kept = pairs_without(query, &[key, "offset", "cursor"]);
     kept.push((key.to_string(), value.to_string()));
     href(base, &kept)
 }
@@ -61,23 +58,28 @@ pub fn with_param(base: &str, query: &str, key: &str, value: &str) -> String {
 /// The current query at another page: `("offset", n)`, or `("cursor", c)` for
 /// keyset paging (fast at any depth); `("offset", "0")` is the first page.
 fn at_page(base: &str, query: &str, key: &str, value: &str) -> String {
-    let mut kept: Vec<(String, String)> = pairs(query)
-        .into_iter()
-        .filter(|(name, _)| name != "offset" && name != "cursor")
-        .collect();
+    let mut kept = pairs_without(query, &["offset", "cursor"]);
     if value != "0" {
         kept.push((key.to_string(), value.to_string()));
     }
     href(base, &kept)
 }
 
+/// The pairs of a query string without those named `dropped`.
+fn pairs_without(query: &str, dropped: &[&str]) -> Vec<(String, String)> {
+    pairs(query)
+        .into_iter()
+        .filter(|(name, _)| !dropped.contains(&name.as_str()))
+        .collect()
+}
+
 /// The status list with `status` added, or taken out when it is in, in the
 /// lifecycle's order (`queued,failed`).
-fn toggled_status(chosen: &[String], status: &str) -> String {
+fn toggled_status(chosen: &[RunStatus], status: RunStatus) -> String {
     RunStatus::ALL
         .iter()
+        .filter(|each| (**each == status) != chosen.contains(each))
         .map(|each| each.as_str())
-        .filter(|each| (*each == status) != chosen.iter().any(|chosen| chosen == each))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -606,26 +608,18 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     let base = list_base();
     // The chips select statuses together: each adds its status to the list's or
     // takes it out; All clears them.
-    let chosen: Vec<String> = param(&query, "status")
-        .split(',')
-        .map(str::trim)
-        .filter(|status| !status.is_empty())
-        .map(str::to_string)
-        .collect();
+    let chosen: Vec<RunStatus> =
+        model::RunFilter::parse_statuses(&param(&query, "status")).unwrap_or_default();
     let query_for_table = query.clone();
     // Past the count cap the chips count a sample of the matches: say so.
     let sampled = !view.page.total_exact;
     let chip = move |label: String, value: String, count: i64| {
-        let active = if value.is_empty() {
-            chosen.is_empty()
-        } else {
-            chosen.contains(&value)
+        let status = value.parse::<RunStatus>().ok();
+        let active = match status {
+            None => chosen.is_empty(),
+            Some(status) => chosen.contains(&status),
         };
-        let target = if value.is_empty() {
-            String::new()
-        } else {
-            toggled_status(&chosen, &value)
-        };
+        let target = status.map_or_else(String::new, |status| toggled_status(&chosen, status));
         view! {
             // A plain link: the router still navigates client-side, and unlike
             // `<A>` it does not mark every chip current (they share the path `/`).
@@ -669,18 +663,19 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     };
     let agents = view.agents.clone();
     // The chart's bars narrow the list to their day and status, its other filters kept.
-    let chart_base = {
-        let kept: Vec<(String, String)> = pairs(&query_for_table)
-            .into_iter()
-            .filter(|(key, _)| {
-                !matches!(
-                    key.as_str(),
-                    "status" | "createdAfter" | "createdBefore" | "offset" | "cursor"
-                )
-            })
-            .collect();
-        href(&list_base(), &kept)
-    };
+    let chart_base = href(
+        &list_base(),
+        &pairs_without(
+            &query_for_table,
+            &[
+                "status",
+                "createdAfter",
+                "createdBefore",
+                "offset",
+                "cursor",
+            ],
+        ),
+    );
     view! {
         {move || view! { <RunsChart days=chart() link_base=chart_base.clone() /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
@@ -700,16 +695,12 @@ fn TimePresets(query: String) -> impl IntoView {
     let after = param(&query, "createdAfter");
     let before = param(&query, "createdBefore");
     let without_range = |after: &str| {
-        let kept: Vec<(String, String)> = pairs(&query)
-            .into_iter()
-            .filter(|(key, _)| {
-                !matches!(
-                    key.as_str(),
-                    "createdAfter" | "createdBefore" | "offset" | "cursor"
-                )
-            })
-            .chain((!after.is_empty()).then(|| ("createdAfter".to_string(), after.to_string())))
-            .collect();
+        let mut kept = pairs_without(
+            &query,
+            &["createdAfter", "createdBefore", "offset", "cursor"],
+        );
+        // An empty value leaves the parameter out: any time.
+        kept.push(("createdAfter".to_string(), after.to_string()));
         href(&base, &kept)
     };
     let custom = !before.is_empty()

@@ -325,9 +325,10 @@ pub fn list_query(
 /// ([`model::EventLevel`]): where a failed run's log opens. Reads types only,
 /// in order, a page at a time, and stops at the first.
 pub async fn first_error_seq(pool: &SqlitePool, run_pk: RunPk) -> Result<Option<i64>, AppError> {
+    const PAGE: i64 = 2_000;
     let mut after = 0;
     loop {
-        let page = event_types_after(pool, run_pk, after, 2_000).await?;
+        let page = event_types_after(pool, run_pk, after, PAGE).await?;
         if let Some((seq, _)) = page
             .iter()
             .find(|(_, event_type)| model::EventLevel::of(event_type) == model::EventLevel::Error)
@@ -335,7 +336,7 @@ pub async fn first_error_seq(pool: &SqlitePool, run_pk: RunPk) -> Result<Option<
             return Ok(Some(*seq));
         }
         match page.last() {
-            Some((seq, _)) if page.len() == 2_000 => after = *seq,
+            Some((seq, _)) if page.len() as i64 == PAGE => after = *seq,
             _ => return Ok(None),
         }
     }
