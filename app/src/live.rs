@@ -11,6 +11,7 @@
 
 use leptos::prelude::*;
 use model::{Change, ChangeKind};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// What a page follows on the live stream.
@@ -21,12 +22,9 @@ pub struct Follow {
     pub run: Option<Uuid>,
 }
 
-/// The changes that move a list of runs: rows appear, change and go.
-pub const RUN_LIST_CHANGES: &[ChangeKind] = &[
-    ChangeKind::RunCreated,
-    ChangeKind::RunUpdated,
-    ChangeKind::RunDeleted,
-];
+/// The changes that move a list of runs: rows appear, change and go (in
+/// brief: a list needs no run's input or context).
+pub const RUN_LIST_CHANGES: &[ChangeKind] = &[ChangeKind::RunBrief, ChangeKind::RunDeleted];
 
 impl Follow {
     /// These kinds of change of every run.
@@ -42,13 +40,18 @@ impl Follow {
         }
     }
 
-    /// Whether `change` is one of these (a resync always is).
-    pub fn wants(&self, change: &Change) -> bool {
+    /// `change` as this follower takes it (a resync always), if at all: a
+    /// follower of briefs gets one when the stream, asked for whole runs by
+    /// another page of the tab, carries the whole run.
+    pub fn wanted<'c>(&self, change: &'c Change) -> Option<Cow<'c, Change>> {
         let kind = change.data.kind();
-        if kind == ChangeKind::Resync {
-            return true;
+        if kind != ChangeKind::Resync && self.run.is_some_and(|run| change.run_id != Some(run)) {
+            return None;
         }
-        self.kinds.contains(&kind) && self.run.is_none_or(|run| change.run_id == Some(run))
+        match kind.sent_as(self.kinds)? {
+            ChangeKind::RunBrief if kind != ChangeKind::RunBrief => change.brief().map(Cow::Owned),
+            _ => Some(Cow::Borrowed(change)),
+        }
     }
 
     /// The stream's query for everything `follows` want together: the union of
@@ -233,20 +236,16 @@ mod browser {
 
     fn dispatch(change: &Change) {
         // Handlers may (un)register others while running: call a snapshot of ids.
-        let ids: Vec<u64> = HANDLERS.with(|handlers| {
-            handlers
-                .borrow()
-                .iter()
-                .filter(|(_, follow, _)| follow.wants(change))
-                .map(|(id, _, _)| *id)
-                .collect()
-        });
+        let ids: Vec<u64> =
+            HANDLERS.with(|handlers| handlers.borrow().iter().map(|(id, _, _)| *id).collect());
         for id in ids {
             HANDLERS.with(|handlers| {
-                if let Some((_, _, handler)) =
+                if let Some((_, follow, handler)) =
                     handlers.borrow().iter().find(|(each, _, _)| *each == id)
                 {
-                    handler(change);
+                    if let Some(change) = follow.wanted(change) {
+                        handler(&change);
+                    }
                 }
             });
         }
@@ -325,5 +324,66 @@ mod browser {
         on_error.forget();
 
         SOURCE.with(|slot| *slot.borrow_mut() = Some(source));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use model::{ChangeData, DeletedRun, Run};
+
+    fn updated(run: Uuid) -> Change {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": run, "agent": "bot", "campaignId": null, "status": "running",
+            "progress": 0.5, "initiator": null, "summary": null, "input": {}, "context": {},
+            "error": null, "createdAt": "2026-12-03T06:00:00Z", "startedAt": null,
+            "completedAt": null, "updatedAt": "2026-12-03T06:00:00Z", "durationMs": null,
+            "webhookUrl": null, "webhookStatus": "none", "retryOf": null, "attempt": 1,
+            "lastSeenAt": null, "leaseExpiresAt": null, "retryAt": null
+        }))
+        .unwrap();
+        Change {
+            seq: 1,
+            run_id: Some(run.id),
+            data: ChangeData::RunUpdated(run),
+        }
+    }
+
+    #[test]
+    fn a_list_takes_whole_run_changes_in_brief_and_a_run_page_whole() {
+        let id = Uuid::from_u128(1);
+        let change = updated(id);
+        let list = Follow::every_run(RUN_LIST_CHANGES);
+        let taken = list.wanted(&change).unwrap();
+        assert_eq!(taken.kind(), ChangeKind::RunBrief);
+        assert_eq!(taken.brief(), None);
+        let page = Follow::one_run(id, &[ChangeKind::RunUpdated]);
+        assert_eq!(page.wanted(&change).as_deref(), Some(&change));
+        let other_page = Follow::one_run(Uuid::from_u128(2), &[ChangeKind::RunUpdated]);
+        assert!(other_page.wanted(&change).is_none());
+        let deleted = Change {
+            seq: 2,
+            run_id: Some(id),
+            data: ChangeData::RunDeleted(DeletedRun { id }),
+        };
+        assert_eq!(list.wanted(&deleted).as_deref(), Some(&deleted));
+        assert!(page.wanted(&deleted).is_none());
+    }
+
+    #[test]
+    fn the_stream_asks_for_what_the_mounted_pages_follow() {
+        let id = Uuid::from_u128(1);
+        let list = Follow::every_run(RUN_LIST_CHANGES);
+        assert_eq!(Follow::stream_query(&[list]), "kinds=run.deleted,run.brief");
+        let page = Follow::one_run(id, &[ChangeKind::RunUpdated]);
+        assert_eq!(
+            Follow::stream_query(&[page]),
+            format!("kinds=run.updated&runId={id}")
+        );
+        assert_eq!(
+            Follow::stream_query(&[list, page]),
+            "kinds=run.updated,run.deleted,run.brief"
+        );
     }
 }

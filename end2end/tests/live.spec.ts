@@ -67,15 +67,16 @@ test("the list's news respect its filters", async ({ page, request }) => {
   await expect(page.getByRole("link", { name: hidden })).toHaveCount(0);
 });
 
-test("a list tab's stream carries run-level changes only", async ({ page, request }) => {
+test("a list tab's stream carries run-level changes only, in brief", async ({ page, request }) => {
   const streams: string[] = [];
   page.on("request", (request) => {
     if (request.url().includes("/api/events/stream")) streams.push(request.url());
   });
   await logIn(page);
   await expectLive(page);
-  expect(streams.at(-1)).toContain("kinds=run.created,run.updated,run.deleted,bulk_job.changed");
+  expect(streams.at(-1)).toContain("kinds=run.deleted,bulk_job.changed,run.brief");
   expect(streams.at(-1)).not.toContain("events.appended");
+  expect(streams.at(-1)).not.toContain("run.updated");
   // A run's page follows that run, every kind its page shows.
   const token = await apiToken(request);
   const { id } = await createRun(request, token, { agent: "live-agent", summary: "Stream scope" });

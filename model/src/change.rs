@@ -2,7 +2,7 @@
 //! committed change has a sequence number, its SSE `id`, so a client that
 //! reconnects with `Last-Event-ID` resumes exactly where it stopped.
 
-use crate::{Artifact, BulkJob, Campaign, Event, Run, Step};
+use crate::{Artifact, BulkJob, Campaign, Event, Run, RunBrief, Step};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,6 +52,13 @@ pub enum ChangeKind {
     #[serde(rename = "bulk_job.changed")]
     #[strum(serialize = "bulk_job.changed")]
     BulkJobChanged,
+    /// A run was created or changed, as a list of runs shows it ([`RunBrief`]):
+    /// a stream that asks for `run.brief` instead of `run.created` and
+    /// `run.updated` gets a few hundred bytes per change instead of the whole
+    /// run. Sent in their place, never stored.
+    #[serde(rename = "run.brief")]
+    #[strum(serialize = "run.brief")]
+    RunBrief,
     /// The client missed more than the server replays.
     #[serde(rename = "resync")]
     #[strum(serialize = "resync")]
@@ -63,6 +70,37 @@ impl ChangeKind {
 
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// The kinds the change log stores for this one: `run.brief` is sent in
+    /// place of `run.created` and `run.updated`; every other kind is its own.
+    pub fn stored_kinds(self) -> &'static [ChangeKind] {
+        match self {
+            ChangeKind::RunBrief => &[ChangeKind::RunCreated, ChangeKind::RunUpdated],
+            ChangeKind::RunCreated => &[ChangeKind::RunCreated],
+            ChangeKind::RunUpdated => &[ChangeKind::RunUpdated],
+            ChangeKind::RunDeleted => &[ChangeKind::RunDeleted],
+            ChangeKind::StepChanged => &[ChangeKind::StepChanged],
+            ChangeKind::EventsAppended => &[ChangeKind::EventsAppended],
+            ChangeKind::ArtifactAdded => &[ChangeKind::ArtifactAdded],
+            ChangeKind::CampaignChanged => &[ChangeKind::CampaignChanged],
+            ChangeKind::BulkJobChanged => &[ChangeKind::BulkJobChanged],
+            ChangeKind::Resync => &[ChangeKind::Resync],
+        }
+    }
+
+    /// How a follower of `wanted` kinds is sent a change of this kind: as
+    /// itself, as a `run.brief`, or not at all (a resync always goes).
+    pub fn sent_as(self, wanted: &[ChangeKind]) -> Option<ChangeKind> {
+        if self == ChangeKind::Resync || wanted.contains(&self) {
+            Some(self)
+        } else if ChangeKind::RunBrief.stored_kinds().contains(&self)
+            && wanted.contains(&ChangeKind::RunBrief)
+        {
+            Some(ChangeKind::RunBrief)
+        } else {
+            None
+        }
     }
 }
 
@@ -91,6 +129,9 @@ pub enum ChangeData {
     /// A bulk job's progress or status.
     #[serde(rename = "bulk_job.changed")]
     BulkJobChanged(BulkJob),
+    /// A run was created or changed, in brief (streams that ask for `run.brief`).
+    #[serde(rename = "run.brief")]
+    RunBrief(RunBrief),
     /// Reload everything, then follow on from this message's id.
     #[serde(rename = "resync")]
     Resync(Resync),
@@ -107,6 +148,7 @@ impl ChangeData {
             ChangeData::ArtifactAdded(_) => ChangeKind::ArtifactAdded,
             ChangeData::CampaignChanged(_) => ChangeKind::CampaignChanged,
             ChangeData::BulkJobChanged(_) => ChangeKind::BulkJobChanged,
+            ChangeData::RunBrief(_) => ChangeKind::RunBrief,
             ChangeData::Resync(_) => ChangeKind::Resync,
         }
     }
@@ -121,6 +163,7 @@ impl ChangeData {
             ChangeData::ArtifactAdded(artifact) => serde_json::to_string(artifact),
             ChangeData::CampaignChanged(campaign) => serde_json::to_string(campaign),
             ChangeData::BulkJobChanged(job) => serde_json::to_string(job),
+            ChangeData::RunBrief(brief) => serde_json::to_string(brief),
             ChangeData::Resync(resync) => serde_json::to_string(resync),
         }
     }
@@ -131,6 +174,7 @@ impl ChangeData {
             ChangeData::RunCreated(_)
             | ChangeData::RunUpdated(_)
             | ChangeData::RunDeleted(_)
+            | ChangeData::RunBrief(_)
             | ChangeData::Resync(_) => true,
             ChangeData::StepChanged(_)
             | ChangeData::EventsAppended(_)
@@ -173,6 +217,18 @@ impl Change {
     pub fn kind(&self) -> ChangeKind {
         self.data.kind()
     }
+
+    /// This change as a `run.brief`, if it is a run's creation or update.
+    pub fn brief(&self) -> Option<Change> {
+        match &self.data {
+            ChangeData::RunCreated(run) | ChangeData::RunUpdated(run) => Some(Change {
+                seq: self.seq,
+                run_id: self.run_id,
+                data: ChangeData::RunBrief(RunBrief::from(run)),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A change as read off the wire: `data` decoded by `kind` in a second step. Reading
@@ -201,6 +257,7 @@ impl TryFrom<WireChange> for Change {
             ChangeKind::ArtifactAdded => ChangeData::ArtifactAdded(from_value(wire.data)?),
             ChangeKind::CampaignChanged => ChangeData::CampaignChanged(from_value(wire.data)?),
             ChangeKind::BulkJobChanged => ChangeData::BulkJobChanged(from_value(wire.data)?),
+            ChangeKind::RunBrief => ChangeData::RunBrief(from_value(wire.data)?),
             ChangeKind::Resync => ChangeData::Resync(from_value(wire.data)?),
         };
         Ok(Change {
@@ -260,6 +317,63 @@ mod tests {
             change.data.data_json().ok().as_deref(),
             Some(r#"{"id":"00000000-0000-0000-0000-000000000000"}"#)
         );
+    }
+
+    #[test]
+    fn run_briefs_stand_in_for_run_changes_only_when_asked_for() {
+        use ChangeKind::*;
+        assert_eq!(RunUpdated.sent_as(&[RunBrief, RunDeleted]), Some(RunBrief));
+        assert_eq!(RunCreated.sent_as(&[RunBrief]), Some(RunBrief));
+        assert_eq!(RunUpdated.sent_as(&[RunBrief, RunUpdated]), Some(RunUpdated));
+        assert_eq!(RunDeleted.sent_as(&[RunBrief]), None);
+        assert_eq!(EventsAppended.sent_as(&[RunBrief, RunDeleted]), None);
+        assert_eq!(Resync.sent_as(&[]), Some(Resync));
+        assert_eq!(RunBrief.stored_kinds(), &[RunCreated, RunUpdated]);
+        for &kind in ChangeKind::ALL {
+            if kind != RunBrief {
+                assert_eq!(kind.stored_kinds(), &[kind]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_brief_keeps_what_a_row_shows_and_reads_back() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": Uuid::nil(), "agent": "bot", "campaignId": null, "status": "failed",
+            "progress": 0.5, "initiator": null, "summary": "half",
+            "input": {"big": "x".repeat(500)}, "context": {"big": "y".repeat(500)},
+            "error": {"code": "boom", "message": "it broke", "details": {"trace": "z".repeat(500)}},
+            "createdAt": "2026-12-03T06:00:00Z", "startedAt": "2026-12-03T06:00:01Z",
+            "completedAt": "2026-12-03T06:00:03Z", "updatedAt": "2026-12-03T06:00:03Z",
+            "durationMs": 2000, "webhookUrl": null, "webhookStatus": "none", "retryOf": null,
+            "attempt": 1, "lastSeenAt": null, "leaseExpiresAt": null, "retryAt": null,
+            "tags": ["nightly"]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let change = Change {
+            seq: 9,
+            run_id: Some(run.id),
+            data: ChangeData::RunUpdated(run.clone()),
+        };
+        let brief = change.brief().unwrap_or_else(|| panic!("no brief"));
+        let wire = serde_json::to_string(&brief).unwrap_or_default();
+        assert!(wire.len() < 450, "{wire}");
+        assert!(!wire.contains("xxx") && !wire.contains("yyy") && !wire.contains("zzz"));
+        assert!(!wire.contains("null"), "empty fields are left out: {wire}");
+        let back: Change = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, brief);
+        let ChangeData::RunBrief(read) = back.data else {
+            panic!("not a brief")
+        };
+        assert_eq!((read.status, read.progress), (run.status, run.progress));
+        assert_eq!(read.error.map(|e| e.message), Some("it broke".to_string()));
+        assert_eq!(read.tags, ["nightly"]);
+        let deleted = Change {
+            seq: 10,
+            run_id: None,
+            data: ChangeData::RunDeleted(DeletedRun { id: run.id }),
+        };
+        assert_eq!(deleted.brief(), None);
     }
 
     #[test]

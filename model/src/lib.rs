@@ -71,7 +71,7 @@ pub use retention::{
     MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
 };
 pub use run::{
-    DayCounts, Run, RunError, RunFilter, RunListNews, RunListView, RunPage, RunRow, RunRowError,
+    DayCounts, Run, RunBrief, RunError, RunFilter, RunListNews, RunListView, RunPage, RunRow, RunRowError,
     RunStatus, WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};

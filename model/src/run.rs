@@ -198,24 +198,76 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// This row after its run changed to `run`: how an open list follows a run
-    /// in place (what only a list item knows, its campaign's name and its input
-    /// cut to the shown columns, stays).
-    pub fn follow(&mut self, run: &Run) {
-        self.status = run.status;
-        self.progress = run.progress;
-        self.initiator.clone_from(&run.initiator);
-        self.summary.clone_from(&run.summary);
-        self.started_at = run.started_at;
-        self.completed_at = run.completed_at;
-        self.duration_ms = run.duration_ms;
-        self.webhook_status = run.webhook_status;
-        self.tags.clone_from(&run.tags);
-        self.error = run.error.as_ref().map(|error| RunRowError {
-            code: error.code.clone(),
-            message: error.message.clone(),
-        });
-        self.last_seen_at = run.last_seen_at;
+    /// This row after its run changed as `brief` says: how an open list follows
+    /// a run in place (what only a list item knows, its campaign's name and its
+    /// input cut to the shown columns, stays).
+    pub fn follow(&mut self, brief: &RunBrief) {
+        self.status = brief.status;
+        self.progress = brief.progress;
+        self.initiator.clone_from(&brief.initiator);
+        self.summary.clone_from(&brief.summary);
+        self.started_at = brief.started_at;
+        self.completed_at = brief.completed_at;
+        self.duration_ms = brief.duration_ms;
+        self.webhook_status = brief.webhook_status;
+        self.tags.clone_from(&brief.tags);
+        self.error.clone_from(&brief.error);
+        self.last_seen_at = brief.last_seen_at;
+    }
+}
+
+/// A run as a list follows it live (the `run.brief` change): what a row shows
+/// that can change, without the input, context and error details that make a
+/// whole run several times larger. Absent fields are empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunBrief {
+    pub id: Uuid,
+    pub agent: String,
+    pub status: RunStatus,
+    pub progress: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    pub webhook_status: WebhookStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunRowError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Run> for RunBrief {
+    fn from(run: &Run) -> RunBrief {
+        RunBrief {
+            id: run.id,
+            agent: run.agent.clone(),
+            status: run.status,
+            progress: run.progress,
+            initiator: run.initiator.clone(),
+            summary: run.summary.clone(),
+            created_at: run.created_at,
+            started_at: run.started_at,
+            completed_at: run.completed_at,
+            duration_ms: run.duration_ms,
+            webhook_status: run.webhook_status,
+            tags: run.tags.clone(),
+            error: run.error.as_ref().map(|error| RunRowError {
+                code: error.code.clone(),
+                message: error.message.clone(),
+            }),
+            last_seen_at: run.last_seen_at,
+        }
     }
 }
 

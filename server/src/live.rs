@@ -16,7 +16,7 @@ use model::{AppError, Change, ChangeData, ChangeKind, Resync};
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
-use store::db::changes::ChangeFilter;
+use store::db::changes::{ChangeFilter, LoggedChange};
 use store::fanout::{Message, Subscription};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -103,12 +103,23 @@ fn parse_kinds(value: &str) -> Result<Vec<ChangeKind>, AppError> {
         .collect()
 }
 
+/// A change of the log as an SSE message: its sequence number is the `id`.
+fn logged_event(change: &LoggedChange, kind: ChangeKind, json: &str) -> Event {
+    Event::default()
+        .id(change.seq.to_string())
+        .event(kind.as_str())
+        .data(json)
+}
+
 fn to_event(message: Message) -> Event {
     match message {
-        Message::Change(change) => Event::default()
-            .id(change.seq.to_string())
-            .event(change.kind.as_str())
-            .data(change.json.as_str()),
+        Message::Change(change) => logged_event(&change, change.kind, &change.json),
+        Message::Brief(change) => match change.brief_json() {
+            Some(brief) => logged_event(&change, ChangeKind::RunBrief, brief),
+            // Only runs' creations and updates are sent in brief, and a stored
+            // run always reads back: the whole change is the safe fallback.
+            None => logged_event(&change, change.kind, &change.json),
+        },
         Message::Resync { seq, reason } => {
             let change = Change {
                 seq,
@@ -192,16 +203,18 @@ fn messages(subscription: Subscription) -> impl Stream<Item = Result<Event, Infa
         ("runId" = Option<uuid::Uuid>, Query, description = "Follow only this run"),
         ("kinds" = Option<String>, Query,
             // Every change kind (tests/it/openapi.rs checks it against model::ChangeKind).
-            pattern = r"^((run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|resync)(,(run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|resync))*)?$",
+            pattern = r"^((run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|run\.brief|resync)(,(run\.created|run\.updated|run\.deleted|step\.changed|events\.appended|artifact\.added|campaign\.changed|bulk_job\.changed|run\.brief|resync))*)?$",
             description = "Follow only these kinds of change, separated by commas \
-            (e.g. `run.created,run.updated,run.deleted` for a list of runs: no step, event or artifact traffic); \
-            `resync` always comes"),
+            (e.g. `run.brief,run.deleted` for a list of runs: no step, event or artifact traffic, and each run's \
+            creation or update as a `run.brief` of a few hundred bytes instead of the whole run; a stream that \
+            also asks for `run.created` or `run.updated` gets those whole); `resync` always comes"),
         ("lastEventId" = Option<i64>, Query, minimum = 0, description = "Replay what came after this message id \
             (the `Last-Event-ID` header, which browsers send when they reconnect, takes precedence)"),
     ),
     description = "Server-sent events of the caller's account, each after it was committed: \
         `run.created`, `run.updated`, `run.deleted`, `step.changed`, `events.appended`, `artifact.added`, \
-        `campaign.changed` (the `id` is the change's sequence number, `data` a `Change`), `resync` when the client \
+        `campaign.changed`, `bulk_job.changed`, `run.brief` when asked for (the `id` is the change's sequence \
+        number, `data` a `Change`), `resync` when the client \
         missed more than the server replays (reload, then follow on), a first `ready` message, and heartbeat \
         comments while idle. Works with the session cookie and with a bearer token.",
     responses(

@@ -7,7 +7,7 @@
 
 use crate::db::changes::{self, ChangeFilter, LoggedChange};
 use crate::db::Db;
-use model::{AccountPk, AppError};
+use model::{AccountPk, AppError, ChangeKind};
 use sqlx::SqlitePool;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -161,6 +161,8 @@ async fn tail(
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     Change(Arc<LoggedChange>),
+    /// A run's creation or update, to be sent as a `run.brief`.
+    Brief(Arc<LoggedChange>),
     /// Reload everything, then follow on from `seq`; `reason` says why.
     Resync {
         seq: i64,
@@ -195,7 +197,10 @@ impl Subscription {
     fn wants(&self, change: &LoggedChange) -> bool {
         change.account_pk == self.account_pk
             && change.seq > self.last_seq
-            && self.filter.passes(change.run_id.as_deref(), change.kind)
+            && self
+                .filter
+                .sends(change.run_id.as_deref(), change.kind)
+                .is_some()
     }
 
     /// The next message; `None` when the server shuts down or the log cannot be read.
@@ -209,7 +214,12 @@ impl Subscription {
             }
             if let Some(change) = self.backlog.pop_front() {
                 self.last_seq = change.seq;
-                return Some(Message::Change(change));
+                let sent_as = self.filter.sends(change.run_id.as_deref(), change.kind);
+                return Some(if sent_as == Some(ChangeKind::RunBrief) {
+                    Message::Brief(change)
+                } else {
+                    Message::Change(change)
+                });
             }
             if self.catching_up {
                 let missed = match changes::for_account_after(
@@ -304,7 +314,7 @@ mod tests {
         messages
             .iter()
             .filter_map(|message| match message {
-                Message::Change(change) => Some(change.seq),
+                Message::Change(change) | Message::Brief(change) => Some(change.seq),
                 Message::Resync { .. } => None,
             })
             .collect()

@@ -219,7 +219,8 @@ pub fn EventLog(
                 | ChangeData::StepChanged(_)
                 | ChangeData::ArtifactAdded(_)
                 | ChangeData::CampaignChanged(_)
-                | ChangeData::BulkJobChanged(_) => return,
+                | ChangeData::BulkJobChanged(_)
+                | ChangeData::RunBrief(_) => return,
             };
             let at_tail = window.with_untracked(|window| window.next_after.is_none());
             let unfiltered = filter.with_untracked(LogFilter::is_empty);

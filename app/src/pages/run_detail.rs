@@ -217,6 +217,7 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
                 | ChangeData::RunCreated(_)
                 | ChangeData::CampaignChanged(_)
                 | ChangeData::BulkJobChanged(_)
+                | ChangeData::RunBrief(_)
                 | ChangeData::Resync(_) => {}
             }
         }

@@ -162,19 +162,19 @@ impl LiveRows {
         }
     }
 
-    fn follow(&self, run: &model::Run) -> Followed {
-        let Some(mut row) = self.current(run.id) else {
+    fn follow(&self, brief: &model::RunBrief) -> Followed {
+        let Some(mut row) = self.current(brief.id) else {
             return Followed::NotShown;
         };
         let before = row.status;
-        row.follow(run);
+        row.follow(brief);
         let followed = if row.status == before {
             Followed::SameStatus
         } else {
             Followed::NewStatus
         };
         self.changed.update(|changed| {
-            changed.insert(run.id, Some(row));
+            changed.insert(brief.id, Some(row));
         });
         followed
     }
@@ -319,8 +319,8 @@ pub fn RunsExplorer(
     on_change(
         Follow::every_run(RUN_LIST_CHANGES),
         move |change| match &change.data {
-            ChangeData::RunUpdated(run) => {
-                if live.follow(run) != Followed::SameStatus {
+            ChangeData::RunBrief(brief) => {
+                if live.follow(brief) != Followed::SameStatus {
                     refresh_news();
                 }
             }
@@ -328,9 +328,10 @@ pub fn RunsExplorer(
                 live.delete(deleted.id);
                 refresh_news();
             }
-            ChangeData::RunCreated(_) => refresh_news(),
             ChangeData::Resync(_) => runs.refetch(),
-            ChangeData::StepChanged(_)
+            ChangeData::RunCreated(_)
+            | ChangeData::RunUpdated(_)
+            | ChangeData::StepChanged(_)
             | ChangeData::EventsAppended(_)
             | ChangeData::ArtifactAdded(_)
             | ChangeData::CampaignChanged(_)

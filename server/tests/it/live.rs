@@ -221,6 +221,64 @@ async fn run_id_follows_one_run() {
         .is_none());
 }
 
+/// A list follows `run.brief,run.deleted`: each run's creation and update as
+/// a brief (no input, context or error details), live and on replay, and no
+/// event traffic; a stream that also asks for `run.updated` gets that whole.
+#[tokio::test]
+async fn a_list_follows_runs_in_brief() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let mut list = Stream::open(&app, "?kinds=run.brief,run.deleted", &token, None).await;
+    let mut mixed = Stream::open(&app, "?kinds=run.brief,run.updated", &token, None).await;
+    let big = "x".repeat(2000);
+    let (run, runner) = app
+        .create_run(&token, json!({"agent": "brief-bot", "input": {"big": big}}))
+        .await;
+    runner_post(&app, &run, &runner, "events", json!({"events": [{"eventType": "log", "message": "hi"}]}))
+        .await;
+    runner_post(
+        &app,
+        &run,
+        &runner,
+        "status",
+        json!({"status": "running", "progress": 0.25}),
+    )
+    .await;
+
+    // Created; heard from (the events); running.
+    let briefs = list.take(3).await;
+    for message in &briefs {
+        assert_eq!(message.event, "run.brief");
+        assert_eq!(message.data["kind"], "run.brief");
+        assert_eq!(message.data["runId"], json!(run));
+        let brief = &message.data["data"];
+        assert_eq!(brief["id"], json!(run));
+        assert_eq!(brief["agent"], "brief-bot");
+        assert!(brief.get("input").is_none() && brief.get("context").is_none(), "{brief}");
+        assert!(message.data.to_string().len() < 600, "{}", message.data);
+    }
+    assert_eq!(briefs[0].data["data"]["status"], "requested");
+    assert!(briefs[1].data["data"]["lastSeenAt"].is_string());
+    assert_eq!(briefs[2].data["data"]["status"], "running");
+    assert_eq!(briefs[2].data["data"]["progress"], json!(0.25));
+    assert!(briefs[2].data["data"]["startedAt"].is_string());
+    assert!(list.next_within(Duration::from_millis(300)).await.is_none(), "events arrived");
+
+    let mixed = mixed.take(3).await;
+    assert_eq!(mixed[0].event, "run.brief");
+    assert_eq!(mixed[2].event, "run.updated");
+    assert_eq!(mixed[2].data["data"]["input"]["big"], json!(big));
+
+    // A reconnecting list is replayed the same briefs.
+    let first = briefs[0].id.unwrap() - 1;
+    let mut replay = Stream::open(&app, "?kinds=run.brief,run.deleted", &token, Some(first)).await;
+    let replayed = replay.take(3).await;
+    assert_eq!(
+        replayed.iter().map(|m| m.data.clone()).collect::<Vec<_>>(),
+        briefs.iter().map(|m| m.data.clone()).collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test]
 async fn the_session_cookie_opens_the_stream() {
     let app = spawn_app().await;

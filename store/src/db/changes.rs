@@ -6,6 +6,7 @@
 use super::now_ms;
 use model::{AccountPk, AppError, Change, ChangeData, ChangeKind, Event, EventsAppended, RunPk};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// Which of an account's changes a stream follows: one run's or all runs', and
@@ -19,17 +20,18 @@ pub struct ChangeFilter {
 }
 
 impl ChangeFilter {
-    /// Whether a change of `run_id` and `kind` passes.
-    pub fn passes(&self, run_id: Option<&str>, kind: ChangeKind) -> bool {
-        let run = match &self.run_id {
-            Some(wanted) => run_id == Some(wanted.as_str()),
-            None => true,
-        };
-        let kind = match &self.kinds {
-            Some(kinds) => kind == ChangeKind::Resync || kinds.contains(&kind),
-            None => true,
-        };
-        run && kind
+    /// How a change of `run_id` and `kind` is sent to this follower: as
+    /// itself, as a `run.brief` ([`ChangeKind::sent_as`]), or not at all.
+    pub fn sends(&self, run_id: Option<&str>, kind: ChangeKind) -> Option<ChangeKind> {
+        if let Some(wanted) = &self.run_id {
+            if run_id != Some(wanted.as_str()) {
+                return None;
+            }
+        }
+        match &self.kinds {
+            Some(kinds) => kind.sent_as(kinds),
+            None => Some(kind),
+        }
     }
 }
 
@@ -50,6 +52,22 @@ pub struct LoggedChange {
     pub kind: ChangeKind,
     /// The JSON text of the [`Change`].
     pub json: String,
+    /// The JSON text of the change as a `run.brief`, made at most once.
+    brief: OnceLock<Option<String>>,
+}
+
+impl LoggedChange {
+    /// The message as a `run.brief` (made by the first subscriber that asks for
+    /// it, for all of them); `None` for a change that is not a run's creation
+    /// or update.
+    pub fn brief_json(&self) -> Option<&str> {
+        self.brief
+            .get_or_init(|| {
+                let change: Change = serde_json::from_str(&self.json).ok()?;
+                serde_json::to_string(&change.brief()?).ok()
+            })
+            .as_deref()
+    }
 }
 
 fn payload(change: &ChangeData) -> Result<String, AppError> {
@@ -150,6 +168,7 @@ fn to_logged(row: ChangeRow) -> Option<LoggedChange> {
         run_id,
         kind,
         json,
+        brief: OnceLock::new(),
     })
 }
 
@@ -193,8 +212,8 @@ pub async fn for_account_after(
         query.push(" AND kind IN (");
         let mut list = query.separated(", ");
         list.push_bind(ChangeKind::Resync.as_str());
-        for kind in kinds {
-            list.push_bind(kind.as_str());
+        for stored in kinds.iter().flat_map(|kind| kind.stored_kinds()) {
+            list.push_bind(stored.as_str());
         }
         query.push(")");
     }
