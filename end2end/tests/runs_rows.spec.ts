@@ -73,3 +73,50 @@ test("status chips select several statuses; time presets stay relative in the ad
   await page.locator('.chip[data-range="any"]').click();
   await expect(page).not.toHaveURL(/createdAfter/);
 });
+
+test("Created and Duration headers sort the list both ways; a word search keeps newest first", async ({ page, request }) => {
+  const token = await apiToken(request);
+  const agent = `sort-${Date.now()}`;
+  const made: string[] = [];
+  // Oldest first: "Sort slow" runs about a second, the others finish at once.
+  for (const [summary, secs] of [["Sort slow", 1.2], ["Sort quick", 0], ["Sort middle", 0.5]] as const) {
+    const run = await createRun(request, token, { agent, summary });
+    await report(request, run.runner, run.id, "status", { status: "running" });
+    if (secs > 0) await new Promise((resolve) => setTimeout(resolve, secs * 1000));
+    await report(request, run.runner, run.id, "status", { status: "completed" });
+    made.push(summary);
+  }
+  await logIn(page);
+  await gotoHydrated(page, `/?agent=${agent}`);
+  const titles = page.locator("tbody tr td.summary a");
+  const created = page.locator("th", { hasText: "Created" });
+  const duration = page.locator("th", { hasText: "Duration" });
+  await expect(titles).toHaveText([...made].reverse());
+  await expect(created).toHaveAttribute("aria-sort", "descending");
+  await expect(duration).toHaveAttribute("aria-sort", "none");
+
+  await created.getByRole("link").click();
+  await expect(page).toHaveURL(/sort=createdAt/);
+  await expect(titles).toHaveText(made);
+  await expect(created).toHaveAttribute("aria-sort", "ascending");
+
+  await duration.getByRole("link").click();
+  await expect(page).toHaveURL(/sort=-durationMs/);
+  await expect(titles).toHaveText(["Sort slow", "Sort middle", "Sort quick"]);
+  await expect(duration).toHaveAttribute("aria-sort", "descending");
+  await expect(created).toHaveAttribute("aria-sort", "none");
+  await duration.getByRole("link").click();
+  await expect(page).toHaveURL(/sort=durationMs/);
+  await expect(titles).toHaveText(["Sort quick", "Sort middle", "Sort slow"]);
+
+  // Back to newest first: the default leaves `sort` out of the address.
+  await created.getByRole("link").click();
+  await expect(page).not.toHaveURL(/sort=/);
+  await expect(titles).toHaveText([...made].reverse());
+
+  // A search for words lists newest first only: the headers do not offer another order.
+  await gotoHydrated(page, `/?agent=${agent}&q=Sort`);
+  await expect(titles).toHaveCount(3);
+  await expect(created.getByRole("link")).toHaveCount(0);
+  await expect(duration.getByRole("link")).toHaveCount(0);
+});

@@ -324,7 +324,10 @@ mod tests {
         use ChangeKind::*;
         assert_eq!(RunUpdated.sent_as(&[RunBrief, RunDeleted]), Some(RunBrief));
         assert_eq!(RunCreated.sent_as(&[RunBrief]), Some(RunBrief));
-        assert_eq!(RunUpdated.sent_as(&[RunBrief, RunUpdated]), Some(RunUpdated));
+        assert_eq!(
+            RunUpdated.sent_as(&[RunBrief, RunUpdated]),
+            Some(RunUpdated)
+        );
         assert_eq!(RunDeleted.sent_as(&[RunBrief]), None);
         assert_eq!(EventsAppended.sent_as(&[RunBrief, RunDeleted]), None);
         assert_eq!(Resync.sent_as(&[]), Some(Resync));

@@ -281,7 +281,7 @@ pub struct RunRowError {
 }
 
 /// The runs list's parameters besides `input.<path>`, as [`RunFilter::from_query`] reads them.
-pub const LIST_PARAMS: [&str; 16] = [
+pub const LIST_PARAMS: [&str; 17] = [
     "status",
     "agent",
     "pipeline_id",
@@ -298,7 +298,70 @@ pub const LIST_PARAMS: [&str; 16] = [
     "offset",
     "cursor",
     "fields",
+    "sort",
 ];
+
+/// The order of a runs list (`sort=`): by creation or by duration, either way.
+/// Each is read in order from an index that every filter shares (creation) or
+/// from the duration index; a duration order lists the runs that have one
+/// (finished runs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub enum RunSort {
+    /// `-createdAt`, the default.
+    #[default]
+    #[serde(rename = "-createdAt")]
+    NewestFirst,
+    #[serde(rename = "createdAt")]
+    OldestFirst,
+    #[serde(rename = "-durationMs")]
+    LongestFirst,
+    #[serde(rename = "durationMs")]
+    ShortestFirst,
+}
+
+impl RunSort {
+    pub const ALL: [RunSort; 4] = [
+        RunSort::NewestFirst,
+        RunSort::OldestFirst,
+        RunSort::LongestFirst,
+        RunSort::ShortestFirst,
+    ];
+
+    /// The `sort=` value.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            RunSort::NewestFirst => "-createdAt",
+            RunSort::OldestFirst => "createdAt",
+            RunSort::LongestFirst => "-durationMs",
+            RunSort::ShortestFirst => "durationMs",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<RunSort, AppError> {
+        RunSort::ALL
+            .into_iter()
+            .find(|sort| sort.as_param() == value)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "sort",
+                    format!(
+                        "sort must be one of -createdAt (newest first, the default), createdAt, -durationMs or durationMs, got {value}"
+                    ),
+                )
+            })
+    }
+
+    /// Ordered by duration (rather than by creation).
+    pub fn by_duration(self) -> bool {
+        matches!(self, RunSort::LongestFirst | RunSort::ShortestFirst)
+    }
+
+    /// Largest value first.
+    pub fn descending(self) -> bool {
+        matches!(self, RunSort::NewestFirst | RunSort::LongestFirst)
+    }
+}
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
@@ -340,6 +403,9 @@ pub struct RunFilter {
     /// checked by [`crate::Columns`]; `None` for every field. Not a filter: the
     /// list's readers take it off before querying.
     pub fields: Option<String>,
+    /// The page's order.
+    #[serde(default)]
+    pub sort: RunSort,
 }
 
 impl RunFilter {
@@ -423,6 +489,7 @@ impl RunFilter {
                 "offset" => filter.offset = Some(parse_int(key, value)?),
                 "cursor" => filter.cursor = Some(value.to_string()),
                 "fields" => filter.fields = Some(crate::Columns::parse(key, value)?.to_param()),
+                "sort" => filter.sort = RunSort::parse(value)?,
                 other => {
                     return Err(AppError::invalid(
                         other,
@@ -583,6 +650,9 @@ pub struct RunListView {
     pub status_counts: Vec<(RunStatus, i64)>,
     pub agents: Vec<String>,
     pub campaigns: Vec<(Uuid, String)>,
+    /// The orders this list can have ([`RunSort`]): a search for words only
+    /// newest first, say.
+    pub orders: Vec<RunSort>,
 }
 
 /// What moves on an open runs list while the stream brings changes: the chips'

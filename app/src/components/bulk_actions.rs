@@ -67,11 +67,12 @@ fn selection_query(ids: &[Uuid]) -> String {
         .finish()
 }
 
-/// The list's query string without paging: what an export or a job covers.
+/// The list's query string without paging and order: what an export or a job
+/// covers (an export is newest first, a job has no order).
 fn without_paging(query: &str) -> String {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
-        if !matches!(key.as_ref(), "limit" | "offset" | "cursor") && !value.is_empty() {
+        if !matches!(key.as_ref(), "limit" | "offset" | "cursor" | "sort") && !value.is_empty() {
             serializer.append_pair(&key, &value);
         }
     }

@@ -50,6 +50,7 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
                     status_counts,
                     agents,
                     campaigns,
+                    orders: store::db::runs::orders(&filter)?,
                 })
             })
             .await

@@ -22,7 +22,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
     cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Role,
-    RunListNews, RunListView, RunRow, RunStatus,
+    RunListNews, RunListView, RunRow, RunSort, RunStatus,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -299,8 +299,13 @@ pub fn RunsExplorer(
     // Live: rows follow their runs in place; the counts, the chart and the
     // number of newer runs are asked for now and then while changes arrive; the
     // list itself moves only when the reader asks ("N new runs").
+    // Only a newest-first list has new runs at its top.
     let first_page = move || {
-        query.with(|query| param(query, "offset").is_empty() && param(query, "cursor").is_empty())
+        query.with(|query| {
+            param(query, "offset").is_empty()
+                && param(query, "cursor").is_empty()
+                && param(query, "sort").is_empty()
+        })
     };
     let refresh_news = debounced(NEWS_DELAY, move || {
         let asked = scope.get_untracked();
@@ -724,16 +729,73 @@ fn TimePresets(query: String) -> impl IntoView {
     }
 }
 
+/// A column header that orders the list: a link to the other direction when
+/// the list is in this column's order, to `first` otherwise; plain text when
+/// no index gives the list this order (a search for words, say).
+#[component]
+fn SortHeader(
+    label: &'static str,
+    /// This column's orders: the first one a click gives, then the other.
+    first: RunSort,
+    then: RunSort,
+    current: RunSort,
+    orders: Vec<RunSort>,
+    query: String,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    let sorted = [first, then].contains(&current);
+    let aria_sort = match (sorted, current.descending()) {
+        (false, _) => "none",
+        (true, true) => "descending",
+        (true, false) => "ascending",
+    };
+    let next = if current == first { then } else { first };
+    let arrow = match (sorted, current.descending()) {
+        (false, _) => "",
+        (true, true) => " ↓",
+        (true, false) => " ↑",
+    };
+    let content = if orders.contains(&next) {
+        // The default order leaves `sort` out of the address.
+        let value = if next == RunSort::default() {
+            ""
+        } else {
+            next.as_param()
+        };
+        let target = with_param(&list_base(), &query, "sort", value);
+        let title = format!("Sort: {}", sort_label(next));
+        view! { <a href=target class="sort-link" title=title>{label}{arrow}</a> }.into_any()
+    } else {
+        view! { <span title="This list cannot be sorted by this column">{label}{arrow}</span> }
+            .into_any()
+    };
+    view! { <th scope="col" class=class aria-sort=aria_sort>{content}</th> }
+}
+
+/// How an order reads in a tooltip.
+fn sort_label(sort: RunSort) -> &'static str {
+    match sort {
+        RunSort::NewestFirst => "newest first",
+        RunSort::OldestFirst => "oldest first",
+        RunSort::LongestFirst => "longest first",
+        RunSort::ShortestFirst => "shortest first",
+    }
+}
+
 #[component]
 fn RunTable(view: RunListView, query: String) -> impl IntoView {
     let base = list_base();
     let page = view.page;
+    let orders = view.orders;
+    let sort = RunSort::parse(&param(&query, "sort")).unwrap_or_default();
+    // Pages of another order than newest first are earlier and later, not newer and older.
+    let newest_first = sort == RunSort::NewestFirst;
     let keyset = !param(&query, "cursor").is_empty();
     if page.runs.is_empty() && keyset {
         return view! {
             <div class="empty">
-                <h2>"No older runs"</h2>
-                <p><a href=at_page(&base, &query, "offset", "0")>"← Newest runs"</a></p>
+                <h2>{if newest_first { "No older runs" } else { "No more runs" }}</h2>
+                <p><a href=at_page(&base, &query, "offset", "0")>{if newest_first { "← Newest runs" } else { "← First page" }}</a></p>
             </div>
         }
         .into_any();
@@ -750,16 +812,26 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
     };
     // Keyset pages know what they hold, not where they are: they count, and lead back to the newest.
     let position = if keyset {
-        format!("{shown} older runs of {total}")
+        let which = if newest_first {
+            "older runs"
+        } else {
+            "more runs"
+        };
+        format!("{shown} {which} of {total}")
     } else {
         format!("{}–{} of {total}", page.offset + 1, page.offset + shown)
     };
+    let (first_label, back_label, on_label) = if newest_first {
+        ("← Newest", "← Newer", "Older →")
+    } else {
+        ("← First", "← Previous", "Next →")
+    };
     let newer = if keyset {
-        Some(("← Newest", at_page(&base, &query, "offset", "0")))
+        Some((first_label, at_page(&base, &query, "offset", "0")))
     } else {
         (page.offset > 0).then(|| {
             (
-                "← Newer",
+                back_label,
                 at_page(
                     &base,
                     &query,
@@ -804,8 +876,10 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
                         <th scope="col">"Agent"</th>
                         <th scope="col">"Summary"</th>
                         <th scope="col">"Campaign"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col" class="num">"Duration"</th>
+                        <SortHeader label="Created" first=RunSort::NewestFirst then=RunSort::OldestFirst
+                            current=sort orders=orders.clone() query=query.clone() />
+                        <SortHeader label="Duration" first=RunSort::LongestFirst then=RunSort::ShortestFirst
+                            current=sort orders=orders.clone() query=query.clone() class="num" />
                         <th scope="col">"Progress"</th>
                         {column_headers}
                     </tr>
@@ -818,7 +892,7 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         <nav class="pager" aria-label="Pages">
             <span class="muted">{position}</span>
             {newer.map(|(label, href)| view! { <a href=href class="button subtle">{label}</a> })}
-            {older.map(|href| view! { <a href=href class="button subtle">"Older →"</a> })}
+            {older.map(|href| view! { <a href=href class="button subtle">{on_label}</a> })}
         </nav>
     }
     .into_any()

@@ -76,7 +76,7 @@ pub fn export_request(query: &str, accept: Option<&str>) -> Result<ExportRequest
                     }
                 })
             }
-            "limit" | "offset" | "cursor" => {
+            "limit" | "offset" | "cursor" | "sort" => {
                 return Err(AppError::invalid(
                     key.as_str(),
                     format!(

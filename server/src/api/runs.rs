@@ -294,10 +294,17 @@ pub struct RunListParams {
     /// field of the input. Every field when absent.
     #[param(schema_with = super::fields_filter)]
     fields: Option<String>,
+    /// The order: `-createdAt` (newest first, the default), `createdAt`,
+    /// `-durationMs` (longest first) or `durationMs`; a duration order lists the
+    /// runs that have one (finished runs). A search for words (`q` with free
+    /// text) lists newest first only, an input field filter by creation only:
+    /// another order with them is a 400.
+    #[param(pattern = r"^(-?createdAt|-?durationMs)?$")]
+    sort: Option<String>,
 }
 
 /// The names of [`RunListParams`], as the API document lists them.
-pub const RUN_LIST_PARAMS: [&str; 15] = [
+pub const RUN_LIST_PARAMS: [&str; 16] = [
     "status",
     "agent",
     "pipeline_id",
@@ -313,6 +320,7 @@ pub const RUN_LIST_PARAMS: [&str; 15] = [
     "offset",
     "cursor",
     "fields",
+    "sort",
 ];
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRun, AppError> {
@@ -630,6 +638,7 @@ mod tests {
                 "ci" => "true",
                 "cursor" => "1.1",
                 "fields" => "id,input.company.name",
+                "sort" => "-durationMs",
                 _ => "x",
             };
             assert!(RunFilter::from_query([(name, value)]).is_ok(), "{name}");

@@ -853,3 +853,122 @@ async fn a_broad_text_search_counts_up_to_its_cap() {
         assert_eq!(status, 200, "q={q}: {body}");
     }
 }
+
+/// Every page of `/api/runs?{query}`, three runs at a time, by cursor.
+async fn every_page(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/runs?{query}&limit=3&cursor={cursor}"),
+            None => format!("/api/runs?{query}&limit=3"),
+        };
+        let (status, body) = app.call(Method::GET, &path, token, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        seen.extend(ids(&body));
+        match body["data"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn lists_sort_by_creation_or_duration_either_way_page_by_page() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let account = app.owner_account().await;
+    let now = store::db::now_ms();
+    // (seconds ago created, duration in seconds or unfinished, team); two share
+    // a duration, so the order among equals (by run) is tested too.
+    let plan: [(i64, Option<i64>, &str); 8] = [
+        (80, Some(30), "Core"),
+        (70, Some(5), "Other"),
+        (60, Some(45), "Core"),
+        (50, None, "Core"),
+        (40, Some(5), "Core"),
+        (30, Some(12), "Other"),
+        (20, None, "Other"),
+        (10, Some(60), "Core"),
+    ];
+    let mut tx = app.db.begin_write().await.unwrap();
+    let mut made = Vec::new();
+    for (ago, duration, team) in plan {
+        let mut run = store::db::runs::NewRun::requested("sorter", json!({"team": team}));
+        run.created_at = now - ago * 1000;
+        run.started_at = Some(run.created_at);
+        match duration {
+            Some(secs) => {
+                run.status = model::RunStatus::Completed;
+                run.progress = 1.0;
+                run.completed_at = Some(run.created_at + secs * 1000);
+            }
+            None => run.status = model::RunStatus::Running,
+        }
+        let (_, stored) = store::db::runs::insert_run(&mut tx, account, &run)
+            .await
+            .unwrap();
+        made.push(stored.to_string());
+    }
+    tx.commit().await.unwrap();
+    let id = |index: usize| made[index].clone();
+
+    let newest: Vec<String> = (0..8).rev().map(id).collect();
+    assert_eq!(every_page(&app, &token, "agent=sorter").await, newest);
+    assert_eq!(
+        every_page(&app, &token, "agent=sorter&sort=-createdAt").await,
+        newest
+    );
+    let oldest: Vec<String> = (0..8).map(id).collect();
+    assert_eq!(
+        every_page(&app, &token, "agent=sorter&sort=createdAt").await,
+        oldest
+    );
+    // Longest first; equal durations by run, newest run first; unfinished runs
+    // have no duration and are not in a duration order.
+    let longest: Vec<String> = [7, 2, 0, 5, 4, 1].into_iter().map(id).collect();
+    assert_eq!(
+        every_page(&app, &token, "agent=sorter&sort=-durationMs").await,
+        longest
+    );
+    let shortest: Vec<String> = [1, 4, 5, 0, 2, 7].into_iter().map(id).collect();
+    assert_eq!(
+        every_page(&app, &token, "agent=sorter&sort=durationMs").await,
+        shortest
+    );
+    // With an input field (whose own index drives creation orders) and a status.
+    let core_oldest: Vec<String> = [0, 2, 3, 4, 7].into_iter().map(id).collect();
+    assert_eq!(
+        every_page(&app, &token, "input.team=Core&sort=createdAt").await,
+        core_oldest
+    );
+    assert_eq!(
+        every_page(
+            &app,
+            &token,
+            "q=status:completed&agent=sorter&sort=durationMs"
+        )
+        .await
+        .len(),
+        6
+    );
+
+    // A search for words lists newest first only; an unknown order is refused.
+    for (query, field) in [
+        ("q=sorter&sort=createdAt", "sort"),
+        ("sort=title", "sort"),
+        ("input.team=Core&sort=-durationMs", "sort"),
+        ("q=input.team:Core&sort=durationMs", "sort"),
+        ("sort=-createdAt&sort=durationMs&q=x", "sort"),
+    ] {
+        let (status, body) = app
+            .call(Method::GET, &format!("/api/runs?{query}"), &token, None)
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+    }
+    let (status, _) = app
+        .call(Method::GET, "/api/runs?q=sorter", &token, None)
+        .await;
+    assert_eq!(status, 200);
+}

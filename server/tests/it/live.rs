@@ -234,8 +234,14 @@ async fn a_list_follows_runs_in_brief() {
     let (run, runner) = app
         .create_run(&token, json!({"agent": "brief-bot", "input": {"big": big}}))
         .await;
-    runner_post(&app, &run, &runner, "events", json!({"events": [{"eventType": "log", "message": "hi"}]}))
-        .await;
+    runner_post(
+        &app,
+        &run,
+        &runner,
+        "events",
+        json!({"events": [{"eventType": "log", "message": "hi"}]}),
+    )
+    .await;
     runner_post(
         &app,
         &run,
@@ -254,7 +260,10 @@ async fn a_list_follows_runs_in_brief() {
         let brief = &message.data["data"];
         assert_eq!(brief["id"], json!(run));
         assert_eq!(brief["agent"], "brief-bot");
-        assert!(brief.get("input").is_none() && brief.get("context").is_none(), "{brief}");
+        assert!(
+            brief.get("input").is_none() && brief.get("context").is_none(),
+            "{brief}"
+        );
         assert!(message.data.to_string().len() < 600, "{}", message.data);
     }
     assert_eq!(briefs[0].data["data"]["status"], "requested");
@@ -262,7 +271,10 @@ async fn a_list_follows_runs_in_brief() {
     assert_eq!(briefs[2].data["data"]["status"], "running");
     assert_eq!(briefs[2].data["data"]["progress"], json!(0.25));
     assert!(briefs[2].data["data"]["startedAt"].is_string());
-    assert!(list.next_within(Duration::from_millis(300)).await.is_none(), "events arrived");
+    assert!(
+        list.next_within(Duration::from_millis(300)).await.is_none(),
+        "events arrived"
+    );
 
     let mixed = mixed.take(3).await;
     assert_eq!(mixed[0].event, "run.brief");

@@ -521,6 +521,18 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         "limit=100",
         "offset=40",
         "status=failed&offset=200",
+        // Orders (`sort`): creation either way from the index every filter
+        // shares, duration from the duration index.
+        "sort=createdAt",
+        "status=failed&sort=createdAt",
+        "agent=data-sync&sort=createdAt&offset=40",
+        "input.company_name=Stripe&sort=createdAt",
+        "sort=-durationMs",
+        "sort=durationMs",
+        "status=failed&sort=-durationMs",
+        "agent=data-sync&sort=-durationMs",
+        "minDurationMs=600000&sort=-durationMs",
+        "initiator=ci&sort=durationMs",
     ]
     .iter()
     .map(|case| case.to_string())
@@ -537,6 +549,8 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         format!("createdAfter={week_ago}&status=failed"),
         format!("createdAfter={week_ago}&agent=data-sync"),
         format!("createdAfter={week_ago}&q=Stripe"),
+        format!("campaign={campaign}&sort=-durationMs"),
+        format!("createdAfter={yesterday}&sort=-durationMs"),
         format!("createdAfter={week_ago}&input.company_name=Stripe"),
         format!("status=failed&agent=data-sync&initiator=api&campaign={campaign}&createdAfter={month_ago}&minDurationMs=1000&input.address.city=Berlin&q=upstream"),
     ]);

@@ -33,11 +33,14 @@ pub fn fts_match(terms: &[Term]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// What a query does with the matching runs: reads a page of the newest, or
-/// aggregates them (total, status counts, chart).
+/// What a query does with the matching runs: reads a page in creation order
+/// (newest or oldest first), a page in duration order, or aggregates them
+/// (total, status counts, chart). A page reads the index of its order and
+/// leaves the others alone.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
-    NewestPage,
+    CreationPage,
+    DurationPage,
     Aggregate,
 }
 
@@ -259,8 +262,8 @@ pub fn push_conditions(
 /// keeps the condition and leaves the index alone. Aggregates keep the index.
 fn duration_column(reading: Reading) -> &'static str {
     match reading {
-        Reading::NewestPage => "+r.duration_ms",
-        Reading::Aggregate => "r.duration_ms",
+        Reading::CreationPage => "+r.duration_ms",
+        Reading::DurationPage | Reading::Aggregate => "r.duration_ms",
     }
 }
 
@@ -269,7 +272,7 @@ fn duration_column(reading: Reading) -> &'static str {
 /// the index alone, for the reason [`duration_column`] gives; aggregates use it.
 fn ranged(reading: Reading, column: &str) -> String {
     match reading {
-        Reading::NewestPage => format!("+{column}"),
+        Reading::CreationPage | Reading::DurationPage => format!("+{column}"),
         Reading::Aggregate => column.to_string(),
     }
 }

@@ -8,10 +8,11 @@ use super::walk::{ItemRow, ITEM_COLUMNS, ITEM_JOINS};
 use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunStatus};
+use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunSort, RunStatus};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-/// A keyset position: the `(created_at, pk)` of the last run of a page.
+/// A keyset position: the sort key (`created_at`, or `duration_ms` for a
+/// duration order) and `pk` of the last run of a page.
 fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
     cursor
         .split_once('.')
@@ -66,6 +67,7 @@ fn from_counters(conditions: &Conditions) -> bool {
         limit: filter.limit,
         offset: filter.offset,
         cursor: filter.cursor.clone(),
+        sort: filter.sort,
         ..RunFilter::default()
     };
     *filter == counted
@@ -374,12 +376,47 @@ fn input_field_alone(conditions: &Conditions) -> Option<(&str, &str)> {
         limit: filter.limit,
         offset: filter.offset,
         cursor: filter.cursor.clone(),
+        sort: filter.sort,
         ..RunFilter::default()
     };
     (*filter == only_input).then_some((path.as_str(), value.as_str()))
 }
 
-/// One page of an account's runs, newest first, with the total that match.
+/// The orders an index gives under these conditions: a search for words walks
+/// the text indexes newest first, and an input field's own index lists its runs
+/// by creation (a duration order would sort every match).
+fn check_sort(conditions: &Conditions) -> Result<(), AppError> {
+    let sort = conditions.filter.sort;
+    if sort != RunSort::NewestFirst && conditions.split_text().is_some() {
+        return Err(AppError::invalid(
+            "sort",
+            "a search for words lists the newest runs first: remove the words or the sort",
+        ));
+    }
+    if sort.by_duration() && !conditions.filter.input.is_empty() {
+        return Err(AppError::invalid(
+            "sort",
+            "an input field filter lists runs by creation: sort by createdAt or -createdAt",
+        ));
+    }
+    Ok(())
+}
+
+/// The orders a list under `filter` can have (whatever its own `sort`): what
+/// the dashboard offers on its column headers.
+pub fn orders(filter: &RunFilter) -> Result<Vec<RunSort>, AppError> {
+    let conditions = Conditions::new(filter, now_ms())?;
+    Ok(RunSort::ALL
+        .into_iter()
+        .filter(|&sort| {
+            let mut sorted = conditions.clone();
+            sorted.filter.sort = sort;
+            check_sort(&sorted).is_ok()
+        })
+        .collect())
+}
+
+/// One page of an account's runs, in the filter's order, with the total that match.
 pub async fn list_runs(
     pool: &SqlitePool,
     account_pk: AccountPk,
@@ -387,6 +424,7 @@ pub async fn list_runs(
 ) -> Result<RunPage, AppError> {
     let (limit, offset) = filter.page()?;
     let conditions = Conditions::new(filter, now_ms())?;
+    check_sort(&conditions)?;
     let rows: Vec<ItemRow> = match conditions.split_text() {
         Some((text, others)) => {
             // Newest first by run key; a cursor's key is where the page starts.
@@ -425,7 +463,12 @@ pub async fn list_runs(
         .then(|| {
             rows.last().map(|row| {
                 let at = row.position();
-                format!("{}.{}", at.created_at, at.pk)
+                let key = if filter.sort.by_duration() {
+                    row.duration_ms().unwrap_or_default()
+                } else {
+                    at.created_at
+                };
+                format!("{key}.{}", at.pk)
             })
         })
         .flatten();
@@ -442,8 +485,8 @@ pub async fn list_runs(
     })
 }
 
-/// The SQL of one page of [`list_runs`], newest first. Public so that a test can
-/// explain its plan.
+/// The SQL of one page of [`list_runs`], in the filter's order. Public so that
+/// a test can explain its plan.
 ///
 /// With an input-field filter the page is read from `run_input_fields`, whose key
 /// (account, path, value, created_at, run) already lists the matching runs newest
@@ -461,8 +504,10 @@ fn list_sql(
     account_pk: AccountPk,
     conditions: &Conditions,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+    check_sort(conditions)?;
     let filter = &conditions.filter;
     let (limit, offset) = filter.page()?;
+    let sort = filter.sort;
     let mut others = conditions.clone();
     let driving = (!others.filter.input.is_empty()).then(|| others.filter.input.remove(0));
     let mut query = QueryBuilder::new(format!("{ITEM_COLUMNS} FROM "));
@@ -475,35 +520,49 @@ fn list_sql(
         query.push("runs r ");
     }
     query.push(ITEM_JOINS);
-    push_conditions(&mut query, account_pk, &others, Reading::NewestPage);
+    let reading = if sort.by_duration() {
+        Reading::DurationPage
+    } else {
+        Reading::CreationPage
+    };
+    push_conditions(&mut query, account_pk, &others, reading);
     // The page's order, from the table that drives it (the same values either way).
-    let (created_col, pk_col) = match driving {
+    let (key_col, pk_col) = match driving {
         Some((path, value)) => {
             query.push(" AND");
             push_input_field(&mut query, "f", account_pk, &path, &value, filter.input_ci);
             ("f.created_at", "f.run_pk")
         }
+        None if sort.by_duration() => {
+            query.push(" AND r.duration_ms IS NOT NULL");
+            ("r.duration_ms", "r.pk")
+        }
         None => ("r.created_at", "r.pk"),
     };
+    let (before, direction) = if sort.descending() {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(cursor) = &filter.cursor {
-        let (created, pk) = parse_cursor(cursor)?;
+        let (key, pk) = parse_cursor(cursor)?;
         // The first condition is implied by the second; it is there so that the
-        // page is one index range read from the cursor on, newest first, rather
+        // page is one index range read from the cursor on, in order, rather
         // than two ranges (`MULTI-INDEX OR`) sorted whole.
         query
-            .push(format!(" AND {created_col} <= "))
-            .push_bind(created)
-            .push(format!(" AND ({created_col} < "))
-            .push_bind(created)
-            .push(format!(" OR ({created_col} = "))
-            .push_bind(created)
-            .push(format!(" AND {pk_col} < "))
+            .push(format!(" AND {key_col} {before}= "))
+            .push_bind(key)
+            .push(format!(" AND ({key_col} {before} "))
+            .push_bind(key)
+            .push(format!(" OR ({key_col} = "))
+            .push_bind(key)
+            .push(format!(" AND {pk_col} {before} "))
             .push_bind(pk)
             .push("))");
     }
     query
         .push(format!(
-            " ORDER BY {created_col} DESC, {pk_col} DESC LIMIT "
+            " ORDER BY {key_col} {direction}, {pk_col} {direction} LIMIT "
         ))
         .push_bind(limit)
         .push(" OFFSET ")

@@ -13,7 +13,7 @@ mod walk;
 mod write;
 
 pub use list::{
-    count_query, daily_counts, daily_counts_query, list_query, list_runs, per_status,
+    count_query, daily_counts, daily_counts_query, list_query, list_runs, orders, per_status,
     status_counts, status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
 };
 pub use pin::set_pinned;

@@ -54,6 +54,11 @@ impl ItemRow {
         }
     }
 
+    /// The run's duration, the key of a duration order.
+    pub(crate) fn duration_ms(&self) -> Option<i64> {
+        self.duration_ms
+    }
+
     /// The row as a list item; `None` for a row whose stored id, status or input
     /// does not parse (never written by this server).
     pub(crate) fn into_run_row(self) -> Option<RunRow> {
