@@ -38,6 +38,15 @@ test("the chart has a legend and a scale, and a bar lists that day's runs of its
   await chart.locator("svg a", { has: page.locator("rect.status-failed") }).click();
   await expect(page).toHaveURL(new RegExp(`agent=${agent}.*createdAfter=\\d{4}-\\d\\d-\\d\\d&createdBefore=\\d{4}-\\d\\d-\\d\\d&status=failed`));
   await expect(page.locator("tbody tr")).toHaveCount(2);
+
+  // The last 24 hours are charted by the hour; a bar lists that hour's runs.
+  await gotoHydrated(page, `/?agent=${agent}&createdAfter=-24h`);
+  await expect(chart).toHaveAttribute("data-bucket", "hour");
+  await expect(chart.locator("svg text").last()).toHaveText(/^\d\d:00$/);
+  await expect(chart.locator(".legend-hint")).toContainText("per hour (UTC)");
+  await chart.locator("svg a", { has: page.locator("rect.status-completed") }).click();
+  await expect(page).toHaveURL(/createdAfter=\d{4}-\d\d-\d\dT\d\d(:|%3A)00(:|%3A)00Z&createdBefore=\d{4}-\d\d-\d\dT\d\d(:|%3A)00(:|%3A)00Z&status=completed/);
+  await expect(page.locator("tbody tr")).toHaveCount(1);
 });
 
 test("status chips select several statuses; time presets stay relative in the address", async ({ page, request }) => {

@@ -71,8 +71,9 @@ pub use retention::{
     MAX_RETENTION_DAYS, PRUNED_EVENT, RETENTION_FIELDS,
 };
 pub use run::{
-    DayCounts, Run, RunBrief, RunError, RunFilter, RunListNews, RunListView, RunPage, RunRow,
-    RunRowError, RunSort, RunStatus, WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    ChartBar, ChartSpan, Run, RunBrief, RunChart, RunError, RunFilter, RunListNews, RunListView,
+    RunPage, RunRow, RunRowError, RunSort, RunStatus, WebhookStatus, CHART_DAYS, DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
 };
 pub use step::{Step, StepStatus};
 pub use tag::{validate_tag, validate_tags, MAX_TAGS, MAX_TAG_CHARS};

@@ -645,8 +645,8 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, AppError> {
 #[serde(rename_all = "camelCase")]
 pub struct RunListView {
     pub page: RunPage,
-    /// Runs created per day over the last [`CHART_DAYS`] days, by status.
-    pub chart: Vec<DayCounts>,
+    /// Runs created over time, by status ([`ChartSpan`]).
+    pub chart: RunChart,
     pub status_counts: Vec<(RunStatus, i64)>,
     pub agents: Vec<String>,
     pub campaigns: Vec<(Uuid, String)>,
@@ -661,19 +661,108 @@ pub struct RunListView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunListNews {
-    pub chart: Vec<DayCounts>,
+    pub chart: RunChart,
     pub status_counts: Vec<(RunStatus, i64)>,
     pub newer: i64,
 }
 
-/// How many days the runs chart covers.
+/// How many days the runs chart covers at most.
 pub const CHART_DAYS: i64 = 14;
 
-/// Runs created on one UTC day, by status.
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const CHART_DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A created range up to this long is charted in parts of a day.
+const SHORT_RANGE_MS: i64 = 48 * HOUR_MS;
+
+/// The bar sizes of a short range, the first that gives it at most this many bars.
+const SHORT_BUCKETS_MS: [i64; 3] = [5 * MINUTE_MS, 15 * MINUTE_MS, HOUR_MS];
+const MAX_SHORT_BARS: i64 = 48;
+
+/// What the runs chart covers: `bars` bars of `bucket_ms` each from `first_ms`
+/// (UTC, aligned to the bar size). A list without a created range, or with a
+/// long one, is charted per UTC day over its last [`CHART_DAYS`] days; a range
+/// of up to two days per hour, 15 or 5 minutes, whichever gives at most 48 bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChartSpan {
+    pub first_ms: i64,
+    pub bucket_ms: i64,
+    pub bars: i64,
+}
+
+impl ChartSpan {
+    /// The span of a list under `filter` at `now_ms`.
+    pub fn of(filter: &RunFilter, now_ms: i64) -> ChartSpan {
+        let end = filter
+            .created_before
+            .map_or(now_ms, |before| before.timestamp_millis().min(now_ms));
+        let start = filter.created_after.map(|after| after.timestamp_millis());
+        match start {
+            Some(start) if start < end && end - start <= SHORT_RANGE_MS => {
+                let range = end - start;
+                let bucket_ms = SHORT_BUCKETS_MS
+                    .into_iter()
+                    .find(|bucket| range <= bucket * MAX_SHORT_BARS)
+                    .unwrap_or(HOUR_MS);
+                ChartSpan::covering(start, end, bucket_ms)
+            }
+            _ => {
+                let last_day = (end - 1).div_euclid(CHART_DAY_MS);
+                let first_day = start
+                    .map_or(i64::MIN, |start| start.div_euclid(CHART_DAY_MS))
+                    .max(last_day - CHART_DAYS + 1);
+                ChartSpan {
+                    first_ms: first_day * CHART_DAY_MS,
+                    bucket_ms: CHART_DAY_MS,
+                    bars: last_day - first_day + 1,
+                }
+            }
+        }
+    }
+
+    /// Bars of `bucket_ms` from the one holding `start` to the one holding `end - 1`.
+    fn covering(start: i64, end: i64, bucket_ms: i64) -> ChartSpan {
+        let first = start.div_euclid(bucket_ms);
+        let last = (end - 1).div_euclid(bucket_ms);
+        ChartSpan {
+            first_ms: first * bucket_ms,
+            bucket_ms,
+            bars: (last - first + 1).max(1),
+        }
+    }
+
+    /// The first moment after the last bar.
+    pub fn end_ms(&self) -> i64 {
+        self.first_ms + self.bars * self.bucket_ms
+    }
+
+    /// Whether each bar is a whole UTC day.
+    pub fn daily(&self) -> bool {
+        self.bucket_ms == CHART_DAY_MS
+    }
+}
+
+/// Runs created over time, by status: the bars of a [`ChartSpan`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DayCounts {
-    pub day: chrono::NaiveDate,
+pub struct RunChart {
+    pub bucket_ms: i64,
+    pub bars: Vec<ChartBar>,
+}
+
+impl RunChart {
+    /// Whether each bar is a whole UTC day.
+    pub fn daily(&self) -> bool {
+        self.bucket_ms == CHART_DAY_MS
+    }
+}
+
+/// Runs created from `start` for the chart's bar size, by status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartBar {
+    pub start: DateTime<Utc>,
     pub counts: Vec<(RunStatus, i64)>,
 }
 
@@ -711,6 +800,51 @@ impl<R> RunPage<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_created_ranges_are_charted_in_parts_of_a_day() {
+        let now = DateTime::parse_from_rfc3339("2026-12-03T10:20:00Z")
+            .map(|at| at.timestamp_millis())
+            .unwrap_or_default();
+        let span = |query: &str| {
+            let filter = RunFilter::from_query_string(query).unwrap_or_else(|e| panic!("{e:?}"));
+            ChartSpan::of(&filter, now)
+        };
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|at| at.timestamp_millis())
+                .unwrap_or_default()
+        };
+        // No range: the last 14 UTC days, today the last.
+        let days = span("");
+        assert!(days.daily());
+        assert_eq!(days.bars, CHART_DAYS);
+        assert_eq!(days.end_ms(), at("2026-12-04T00:00:00Z"));
+        // A week: its days only.
+        let week = span("createdAfter=2026-11-26T10:20:00Z");
+        assert!(week.daily());
+        assert_eq!((week.first_ms, week.bars), (at("2026-11-26T00:00:00Z"), 8));
+        // 24 hours: hourly, from the hour holding the start to the one holding now.
+        let hours = span("createdAfter=2026-12-02T10:20:00Z");
+        assert_eq!(hours.bucket_ms, HOUR_MS);
+        assert_eq!(
+            (hours.first_ms, hours.bars),
+            (at("2026-12-02T10:00:00Z"), 25)
+        );
+        // An hour: five minutes; a past day: hourly over that day.
+        let hour = span("createdAfter=2026-12-03T09:20:00Z");
+        assert_eq!((hour.bucket_ms, hour.bars), (5 * MINUTE_MS, 12));
+        let past = span("createdAfter=2026-11-01&createdBefore=2026-11-02");
+        assert_eq!(
+            (past.first_ms, past.bucket_ms, past.bars),
+            (at("2026-11-01T00:00:00Z"), HOUR_MS, 24)
+        );
+        let six = span("createdAfter=2026-12-03T04:20:00Z");
+        assert_eq!((six.bucket_ms, six.bars), (15 * MINUTE_MS, 25));
+        // A range longer than the chart: its last 14 days.
+        let long = span("createdAfter=2026-01-01");
+        assert_eq!((long.bucket_ms, long.bars), (CHART_DAY_MS, CHART_DAYS));
+    }
 
     #[test]
     fn legal_transitions_follow_the_lifecycle() {

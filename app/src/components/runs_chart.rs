@@ -1,16 +1,18 @@
 //! Runs over time by status: a small stacked bar chart, drawn as SVG on the
 //! server, with its scale and a legend; a bar's piece links to the list of that
-//! day's runs of that status.
+//! bar's runs of that status. A bar is a UTC day, or an hour or a few minutes
+//! for a short created range ([`model::ChartSpan`]).
 
 use crate::components::svg::num;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use model::DayCounts;
+use model::{ChartBar, RunChart};
 
 const WIDTH: f64 = 700.0;
 const HEIGHT: f64 = 120.0;
 const LABEL_SPACE: f64 = 18.0;
 
-/// One coloured piece of a day's bar.
+/// One coloured piece of a bar.
 #[derive(Debug, PartialEq)]
 pub struct Segment {
     pub x: f64,
@@ -21,8 +23,8 @@ pub struct Segment {
     pub count: i64,
 }
 
-/// The segments of the chart, bottom-up per day, scaled to the busiest day.
-pub fn segments(days: &[DayCounts]) -> Vec<Segment> {
+/// The segments of the chart, bottom-up per bar, scaled to the busiest bar.
+pub fn segments(days: &[ChartBar]) -> Vec<Segment> {
     let busiest = days
         .iter()
         .map(|day| day.counts.iter().map(|(_, count)| count).sum::<i64>())
@@ -50,20 +52,34 @@ pub fn segments(days: &[DayCounts]) -> Vec<Segment> {
     out
 }
 
-/// The chart of `days`; `link_base` is the list's address without its status,
-/// dates and page, which each bar's links narrow to a day and a status.
+/// What one bar of `chart` covers, for its labels: one, several, and "per".
+fn bar_words(chart: &RunChart) -> (&'static str, &'static str, &'static str) {
+    if chart.daily() {
+        ("day", "days", "per day")
+    } else if chart.bucket_ms == 3_600_000 {
+        ("hour", "hours", "per hour (UTC)")
+    } else if chart.bucket_ms == 15 * 60_000 {
+        ("15 minutes", "15-minute periods", "per 15 minutes (UTC)")
+    } else {
+        ("5 minutes", "5-minute periods", "per 5 minutes (UTC)")
+    }
+}
+
+/// The chart; `link_base` is the list's address without its status, dates and
+/// page, which each bar's links narrow to the bar's time and a status.
 #[component]
-pub fn RunsChart(days: Vec<DayCounts>, link_base: String) -> impl IntoView {
-    let total: i64 = days
+pub fn RunsChart(chart: RunChart, link_base: String) -> impl IntoView {
+    let bars = &chart.bars;
+    let total: i64 = bars
         .iter()
-        .flat_map(|day| day.counts.iter().map(|(_, count)| count))
+        .flat_map(|bar| bar.counts.iter().map(|(_, count)| count))
         .sum();
-    let busiest = busiest(&days);
+    let busiest = busiest(bars);
     // The legend names the statuses that appear, in the chart's order.
     let mut shown: Vec<&'static str> = Vec::new();
-    for (status, _) in days
+    for (status, _) in bars
         .iter()
-        .flat_map(|day| day.counts.iter())
+        .flat_map(|bar| bar.counts.iter())
         .filter(|(_, count)| *count > 0)
     {
         if !shown.contains(&status.as_str()) {
@@ -75,8 +91,13 @@ pub fn RunsChart(days: Vec<DayCounts>, link_base: String) -> impl IntoView {
             .iter()
             .position(|each| each.as_str() == *status)
     });
+    let (one, many, per) = bar_words(&chart);
+    let label = format!(
+        "Runs created {per} over {} {many}: {total} in all, at most {busiest} in one {one}",
+        bars.len()
+    );
     view! {
-        <figure class="runs-chart">
+        <figure class="runs-chart" data-bucket=one>
             <div class="chart-scale" aria-hidden="true">
                 <span>{format!("{busiest}")}</span>
                 <span>"0"</span>
@@ -84,49 +105,77 @@ pub fn RunsChart(days: Vec<DayCounts>, link_base: String) -> impl IntoView {
             <svg
                 viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                 role="group"
-                aria-label=format!("Runs created per day over the last {} days: {total} in all, at most {busiest} a day", days.len())
+                aria-label=label
                 preserveAspectRatio="none"
-                inner_html=chart_markup(&days, &link_base)
+                inner_html=chart_markup(&chart, &link_base)
             ></svg>
             <figcaption class="chart-legend">
                 {shown.into_iter().map(|status| view! {
                     <span class=format!("legend-item status-{status}")><span class="swatch" aria-hidden="true"></span>{status}</span>
                 }).collect_view()}
-                <span class="muted legend-hint">"Runs created per day · click a bar to list them"</span>
+                <span class="muted legend-hint">{format!("Runs created {per} · click a bar to list them")}</span>
             </figcaption>
         </figure>
     }
 }
 
-/// The most runs created on one of `days` (at least 1, the scale's top).
-fn busiest(days: &[DayCounts]) -> i64 {
-    days.iter()
-        .map(|day| day.counts.iter().map(|(_, count)| count).sum::<i64>())
+/// The most runs created in one of `bars` (at least 1, the scale's top).
+fn busiest(bars: &[ChartBar]) -> i64 {
+    bars.iter()
+        .map(|bar| bar.counts.iter().map(|(_, count)| count).sum::<i64>())
         .max()
         .unwrap_or(0)
         .max(1)
 }
 
-/// The list narrowed to one UTC day and one status.
-fn day_link(link_base: &str, day: chrono::NaiveDate, status: &str) -> String {
-    let next = day.succ_opt().unwrap_or(day);
-    let separator = if link_base.contains('?') { '&' } else { '?' };
-    format!("{link_base}{separator}createdAfter={day}&createdBefore={next}&status={status}")
+/// A bar's bound in the list's address: a date for a day, a UTC time otherwise.
+fn bound(at: DateTime<Utc>, daily: bool) -> String {
+    if daily {
+        at.date_naive().to_string()
+    } else {
+        at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
 }
 
-/// The chart's bars and day labels as SVG markup, written into one string: a
-/// page renders it on every request, and as one string it is a single node
-/// rather than a hundred (only numbers, dates, status names and the list's own
+/// The list narrowed to one bar's time and one status.
+fn bar_link(link_base: &str, chart: &RunChart, bar: &ChartBar, status: &str) -> String {
+    let daily = chart.daily();
+    let end = bar.start + chrono::Duration::milliseconds(chart.bucket_ms);
+    let separator = if link_base.contains('?') { '&' } else { '?' };
+    format!(
+        "{link_base}{separator}createdAfter={}&createdBefore={}&status={status}",
+        bound(bar.start, daily),
+        bound(end, daily)
+    )
+}
+
+/// A bar's label: "Today" or `Dec 02` for days, `14:00` (UTC) for parts of one.
+fn bar_label(chart: &RunChart, bar: &ChartBar, now: DateTime<Utc>) -> String {
+    if chart.daily() {
+        if bar.start.date_naive() == now.date_naive() {
+            "Today".to_string()
+        } else {
+            bar.start.format("%b %d").to_string()
+        }
+    } else {
+        bar.start.format("%H:%M").to_string()
+    }
+}
+
+/// The chart's bars and labels as SVG markup, written into one string: a page
+/// renders it on every request, and as one string it is a single node rather
+/// than a hundred (only numbers, dates, status names and the list's own
 /// address, escaped, go in; nothing a user wrote unescaped).
-fn chart_markup(days: &[DayCounts], link_base: &str) -> String {
+fn chart_markup(chart: &RunChart, link_base: &str) -> String {
     use std::fmt::Write;
+    let bars = &chart.bars;
     let mut markup = String::with_capacity(4096);
-    let slot = WIDTH / days.len().max(1) as f64;
-    for segment in segments(days) {
-        let index = ((segment.x / slot).floor() as usize).min(days.len().saturating_sub(1));
-        let href = days
+    let slot = WIDTH / bars.len().max(1) as f64;
+    for segment in segments(bars) {
+        let index = ((segment.x / slot).floor() as usize).min(bars.len().saturating_sub(1));
+        let href = bars
             .get(index)
-            .map(|day| escape_attribute(&day_link(link_base, day.day, segment.status)))
+            .map(|bar| escape_attribute(&bar_link(link_base, chart, bar, segment.status)))
             .unwrap_or_default();
         let _ = write!(
             markup,
@@ -139,23 +188,21 @@ fn chart_markup(days: &[DayCounts], link_base: &str) -> String {
             count = segment.count,
         );
     }
-    // Every other day is labelled, counting back from the last (today).
-    let last = days.len().saturating_sub(1);
-    for (index, day) in days
+    // About seven labels, counting back from the last bar.
+    let every = bars.len().div_ceil(7).max(1);
+    let last = bars.len().saturating_sub(1);
+    let now = Utc::now();
+    for (index, bar) in bars
         .iter()
         .enumerate()
-        .filter(|(index, _)| (last - index).is_multiple_of(2))
+        .filter(|(index, _)| (last - index).is_multiple_of(every))
     {
         let _ = write!(
             markup,
             r#"<text x="{x}" y="{y}" class="chart-label">{label}</text>"#,
             x = num(index as f64 * slot + slot / 2.0),
             y = num(HEIGHT - 4.0),
-            label = if index == last {
-                "Today".to_string()
-            } else {
-                day.day.format("%b %d").to_string()
-            },
+            label = bar_label(chart, bar, now),
         );
     }
     markup
@@ -174,31 +221,69 @@ mod tests {
     use super::*;
     use model::RunStatus;
 
+    fn day_chart(start: &str, counts: Vec<(RunStatus, i64)>) -> RunChart {
+        RunChart {
+            bucket_ms: 86_400_000,
+            bars: vec![ChartBar {
+                start: start.parse().unwrap(),
+                counts,
+            }],
+        }
+    }
+
     #[test]
     fn bars_link_to_their_day_and_status_under_the_lists_filters() {
-        let day = DayCounts {
-            day: chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
-            counts: vec![(RunStatus::Failed, 2)],
+        let today = Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        let chart = RunChart {
+            bucket_ms: 86_400_000,
+            bars: vec![ChartBar {
+                start: today,
+                counts: vec![(RunStatus::Failed, 2)],
+            }],
         };
-        let markup = chart_markup(std::slice::from_ref(&day), "/?agent=a&q=x%22y");
+        let markup = chart_markup(&chart, "/?agent=a&q=x%22y");
+        let (day, next) = (today.date_naive(), today.date_naive().succ_opt().unwrap());
         assert!(
-            markup.contains(r#"href="/?agent=a&amp;q=x%22y&amp;createdAfter=2026-12-02&amp;createdBefore=2026-12-03&amp;status=failed""#),
+            markup.contains(&format!(r#"href="/?agent=a&amp;q=x%22y&amp;createdAfter={day}&amp;createdBefore={next}&amp;status=failed""#)),
             "{markup}"
         );
         assert!(
             markup.contains(">Today<"),
             "the last day is today: {markup}"
         );
+        let past = day_chart("2026-12-02T00:00:00Z", vec![]);
         assert_eq!(
-            day_link("/", day.day, "completed"),
+            bar_link("/", &past, &past.bars[0], "completed"),
             "/?createdAfter=2026-12-02&createdBefore=2026-12-03&status=completed"
         );
     }
 
     #[test]
+    fn hourly_bars_link_to_their_hour_and_read_as_times() {
+        let chart = RunChart {
+            bucket_ms: 3_600_000,
+            bars: vec![ChartBar {
+                start: "2026-12-02T14:00:00Z".parse().unwrap(),
+                counts: vec![(RunStatus::Completed, 1)],
+            }],
+        };
+        let markup = chart_markup(&chart, "/?createdAfter=-24h");
+        assert!(
+            markup.contains("createdAfter=2026-12-02T14:00:00Z&amp;createdBefore=2026-12-02T15:00:00Z&amp;status=completed"),
+            "{markup}"
+        );
+        assert!(markup.contains(">14:00<"), "{markup}");
+        assert_eq!(bar_words(&chart), ("hour", "hours", "per hour (UTC)"));
+    }
+
+    #[test]
     fn the_busiest_day_fills_the_height_and_bars_stack() {
-        let day = |completed: i64, failed: i64| DayCounts {
-            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        let day = |completed: i64, failed: i64| ChartBar {
+            start: "2026-11-25T00:00:00Z".parse().unwrap(),
             counts: vec![
                 (RunStatus::Completed, completed),
                 (RunStatus::Failed, failed),

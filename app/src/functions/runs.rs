@@ -40,9 +40,7 @@ pub async fn list_runs(query: String) -> Result<RunListView, AppError> {
                 }
                 let status_counts =
                     store::db::runs::status_counts(pool, account_pk, &filter).await?;
-                let chart =
-                    store::db::runs::daily_counts(pool, account_pk, &filter, model::CHART_DAYS)
-                        .await?;
+                let chart = store::db::runs::chart(pool, account_pk, &filter).await?;
                 let (agents, campaigns) = super::ssr::choices(&state, account_pk).await?;
                 Ok(RunListView {
                     page,
@@ -74,8 +72,7 @@ pub async fn list_news(
         let pool = &state.db.read;
         let account_pk = user.account_pk;
         let status_counts = store::db::runs::status_counts(pool, account_pk, &filter).await?;
-        let chart =
-            store::db::runs::daily_counts(pool, account_pk, &filter, model::CHART_DAYS).await?;
+        let chart = store::db::runs::chart(pool, account_pk, &filter).await?;
         let newer = match newest_shown {
             Some(newest) => {
                 let after = newest + chrono::Duration::milliseconds(1);

@@ -683,7 +683,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
         ),
     );
     view! {
-        {move || view! { <RunsChart days=chart() link_base=chart_base.clone() /> }}
+        {move || view! { <RunsChart chart=chart() link_base=chart_base.clone() /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
         <TimePresets query=query_for_table.clone() />
         <datalist id="agent-choices">

@@ -7,7 +7,7 @@ use crate::common::ADMIN_EMAIL;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Days, Utc};
 use futures::future::BoxFuture;
-use model::{AccountPk, AppError, RunFilter, RunPk, CHART_DAYS};
+use model::{AccountPk, AppError, RunFilter, RunPk};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::EventQuery;
 use uuid::Uuid;
@@ -193,7 +193,6 @@ fn list_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
 fn page_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
     let chips = filter.clone();
     let chart = filter.clone();
-    let first_day = store::db::now_ms().div_euclid(86_400_000) - CHART_DAYS + 1;
     let mut pieces = list_pieces(account_pk, filter);
     if filter.q.is_some() {
         pieces.push(call(
@@ -214,7 +213,7 @@ fn page_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
             filter,
             |pool, account, filter| {
                 Box::pin(async move {
-                    store::db::runs::daily_counts(&pool, account, &filter, CHART_DAYS)
+                    store::db::runs::chart(&pool, account, &filter)
                         .await
                         .map(drop)
                 })
@@ -228,7 +227,7 @@ fn page_pieces(account_pk: AccountPk, filter: &RunFilter) -> Vec<Piece> {
     ));
     pieces.push(sql(
         "chart",
-        Box::new(move || store::db::runs::daily_counts_query(account_pk, &chart, first_day)),
+        Box::new(move || store::db::runs::chart_query(account_pk, &chart)),
     ));
     pieces
 }

@@ -12,7 +12,7 @@
 //! built with STAT4, so bound values can change a plan).
 
 use crate::helpers::*;
-use model::{AccountPk, CampaignPk, RunFilter, RunPk, RunStatus, CHART_DAYS};
+use model::{AccountPk, CampaignPk, RunFilter, RunPk, RunStatus};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -549,6 +549,12 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
         format!("createdAfter={week_ago}&status=failed"),
         format!("createdAfter={week_ago}&agent=data-sync"),
         format!("createdAfter={week_ago}&q=Stripe"),
+        // Short ranges are charted by the hour or by minutes.
+        "createdAfter=-24h".to_string(),
+        "createdAfter=-1h&status=failed".to_string(),
+        "createdAfter=-6h&agent=data-sync".to_string(),
+        "createdAfter=-24h&minDurationMs=1000".to_string(),
+        format!("createdAfter={month_ago}&createdBefore={}", date(now - 27 * DAY_MS)),
         format!("campaign={campaign}&sort=-durationMs"),
         format!("createdAfter={yesterday}&sort=-durationMs"),
         format!("createdAfter={week_ago}&input.company_name=Stripe"),
@@ -659,12 +665,12 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     cases.push(format!("q={}", encode(&format!("{picked} OR tag:nightly"))));
     cases.push(format!("status=completed&cursor={deep_created}.{deep_pk}"));
 
-    let first_day = now.div_euclid(DAY_MS) - CHART_DAYS + 1;
     for case in &cases {
         let filter = filter(case);
         let account = fx.account_pk;
         let label = |query: &str| format!("runs ?{case} [{query}]");
         let conditions = Conditions::new(&filter, now).unwrap();
+        let chart_from = model::ChartSpan::of(&conditions.filter, now).first_ms;
         let page = Shape::Page {
             cursor: filter.cursor.is_some(),
             input: !conditions.filter.input.is_empty(),
@@ -691,7 +697,7 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
                 },
                 Shape::Query {
                     chart: Some(dated),
-                    permille: permille(pool, account, &conditions, Some(first_day * DAY_MS)).await,
+                    permille: permille(pool, account, &conditions, Some(chart_from)).await,
                 },
             )
         } else {
@@ -728,11 +734,7 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
                 status_count,
                 runs::status_counts_query(account, &filter),
             ),
-            (
-                "chart",
-                chart,
-                runs::daily_counts_query(account, &filter, first_day),
-            ),
+            ("chart", chart, runs::chart_query(account, &filter)),
         ];
         for (name, shape, query) in queries {
             checker.check(&label(name), shape, query.unwrap()).await;

@@ -254,11 +254,22 @@ async fn the_runs_chart_counts_each_day_by_status() {
     app.login_owner().await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(
-        html.contains("Runs created per day over the last 14 days: 2 in all"),
+        html.contains("Runs created per day over 14 days: 2 in all"),
         "the 90-day-old run is outside the chart"
     );
     assert!(html.contains("chart-bar status-failed"));
     assert!(html.contains("chart-bar status-completed"));
+    // A short range is charted by the hour: 25 bars from the hour a day ago.
+    let html = app.get("/?createdAfter=-24h").await.text().await.unwrap();
+    assert!(
+        html.contains("Runs created per hour (UTC) over 25 hours: 2 in all"),
+        "{}",
+        html.split("aria-label=\"Runs created")
+            .nth(1)
+            .unwrap_or("no chart")
+    );
+    let html = app.get("/?createdAfter=-1h").await.text().await.unwrap();
+    assert!(html.contains("per 5 minutes (UTC) over 13 5-minute periods: 2 in all"));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The runs list: one page newest first (keyset or offset), its total, the
-//! status counts and the daily chart, each under the same filter. Counts come
+//! status counts and the chart over time, each under the same filter. Counts come
 //! from `run_counts` when it can answer and are capped otherwise; a full-text
 //! filter is walked by [`text_search`]. A request reads the query's relative
 //! times at one `now` for all of them ([`Conditions`]).
@@ -8,7 +8,9 @@ use super::walk::{ItemRow, ITEM_COLUMNS, ITEM_JOINS};
 use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
-use model::{AccountPk, AppError, DayCounts, RunFilter, RunPage, RunSort, RunStatus};
+use model::{
+    AccountPk, AppError, ChartBar, ChartSpan, RunChart, RunFilter, RunPage, RunSort, RunStatus,
+};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the sort key (`created_at`, or `duration_ms` for a
@@ -98,20 +100,20 @@ fn push_counter_filter(
     }
 }
 
-/// Runs per UTC day and status over the last `days` days (ending today), under the filter.
-pub async fn daily_counts(
+/// Runs created over the chart's span ([`ChartSpan`]: the last days, or the
+/// hours of a short created range) by status, under the filter.
+pub async fn chart(
     pool: &SqlitePool,
     account_pk: AccountPk,
     filter: &RunFilter,
-    days: i64,
-) -> Result<Vec<DayCounts>, AppError> {
+) -> Result<RunChart, AppError> {
     let now = now_ms();
     let conditions = Conditions::new(filter, now)?;
-    let today = now.div_euclid(DAY_MS);
-    let first = today - days + 1;
+    let span = ChartSpan::of(&conditions.filter, now);
+    // (bar, status, count): the bar's index in the span.
     let rows: Vec<(i64, String, i64)> = match conditions.split_text() {
         Some((text, mut others)) => {
-            let since = from_ms(first * DAY_MS);
+            let since = from_ms(span.first_ms);
             others.filter.created_after = Some(
                 others
                     .filter
@@ -122,88 +124,99 @@ pub async fn daily_counts(
                 text_matches(pool, account_pk, &text, &others, None, TEXT_COUNT_CAP).await?;
             let mut rows: Vec<(i64, String, i64)> = Vec::new();
             for found in matches {
-                let day = found.created_at.div_euclid(DAY_MS);
+                let bar = (found.created_at - span.first_ms).div_euclid(span.bucket_ms);
                 match rows
                     .iter_mut()
-                    .find(|(d, s, _)| *d == day && *s == found.status)
+                    .find(|(b, s, _)| *b == bar && *s == found.status)
                 {
                     Some(row) => row.2 += 1,
-                    None => rows.push((day, found.status, 1)),
+                    None => rows.push((bar, found.status, 1)),
                 }
             }
             rows
         }
         None => {
-            daily_counts_sql(account_pk, &conditions, first)
+            chart_sql(account_pk, &conditions, span)
                 .build_query_as()
                 .fetch_all(pool)
                 .await?
         }
     };
-    Ok((first..=today)
-        .map(|day| DayCounts {
-            day: from_ms(day * DAY_MS).date_naive(),
-            counts: per_status(
-                rows.iter()
-                    .filter(|(row_day, _, _)| *row_day == day)
-                    .map(|(_, name, count)| (name.as_str(), *count)),
-            ),
-        })
-        .collect())
+    Ok(RunChart {
+        bucket_ms: span.bucket_ms,
+        bars: (0..span.bars)
+            .map(|bar| ChartBar {
+                start: from_ms(span.first_ms + bar * span.bucket_ms),
+                counts: per_status(
+                    rows.iter()
+                        .filter(|(row_bar, _, _)| *row_bar == bar)
+                        .map(|(_, name, count)| (name.as_str(), *count)),
+                ),
+            })
+            .collect(),
+    })
 }
 
 const DAY_MS: i64 = 86_400_000;
 
-/// The SQL of [`daily_counts`] from UTC day number `first` (days since the epoch)
-/// on: `(day, status, count)` rows. Public so that a test can explain its plan.
-pub fn daily_counts_query(
+/// The SQL of [`chart`]: `(bar, status, count)` rows. Public so that a test can
+/// explain its plan.
+pub fn chart_query(
     account_pk: AccountPk,
     filter: &RunFilter,
-    first: i64,
 ) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    Ok(daily_counts_sql(
-        account_pk,
-        &Conditions::new(filter, now_ms())?,
-        first,
-    ))
+    let now = now_ms();
+    let conditions = Conditions::new(filter, now)?;
+    let span = ChartSpan::of(&conditions.filter, now);
+    Ok(chart_sql(account_pk, &conditions, span))
 }
 
-fn daily_counts_sql(
+fn chart_sql(
     account_pk: AccountPk,
     conditions: &Conditions,
-    first: i64,
+    span: ChartSpan,
 ) -> QueryBuilder<'static, Sqlite> {
     let filter = &conditions.filter;
-    if from_counters(conditions) {
-        let mut query =
-            QueryBuilder::new("SELECT day, status, sum(count) FROM run_counts WHERE account_pk = ");
-        query.push_bind(account_pk);
+    if span.daily() && from_counters(conditions) {
+        let first_day = span.first_ms / DAY_MS;
+        let mut query = QueryBuilder::new("SELECT day - ");
+        query
+            .push_bind(first_day)
+            .push(", status, sum(count) FROM run_counts WHERE account_pk = ")
+            .push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         query
             .push(" AND day >= ")
-            .push_bind(first)
+            .push_bind(first_day)
+            .push(" AND day < ")
+            .push_bind(first_day + span.bars)
             .push(" GROUP BY day, status");
         query
     } else {
-        let mut query = QueryBuilder::new(
-            "SELECT created_at / 86400000 AS day, status, count(*)
-             FROM (SELECT r.created_at, r.status FROM runs r",
-        );
+        let mut query = QueryBuilder::new("SELECT (created_at - ");
+        query
+            .push_bind(span.first_ms)
+            .push(") / ")
+            .push_bind(span.bucket_ms)
+            .push(" AS bar, status, count(*) FROM (SELECT r.created_at, r.status FROM runs r");
         push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         // With a duration range, the chart reads the duration index and checks
         // the days on each match (up to the cap): statistics sampled from the
         // file's layout may otherwise prefer walking every run of the chart's days.
         let by_duration = filter.min_duration_ms.is_some() || filter.max_duration_ms.is_some();
+        let created = if by_duration {
+            "+r.created_at"
+        } else {
+            "r.created_at"
+        };
         query
-            .push(if by_duration {
-                " AND +r.created_at >= "
-            } else {
-                " AND r.created_at >= "
-            })
-            .push_bind(first * DAY_MS)
+            .push(format!(" AND {created} >= "))
+            .push_bind(span.first_ms)
+            .push(format!(" AND {created} < "))
+            .push_bind(span.end_ms())
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
-            .push(") GROUP BY day, status");
+            .push(") GROUP BY bar, status");
         query
     }
 }

@@ -13,8 +13,8 @@ mod walk;
 mod write;
 
 pub use list::{
-    count_query, daily_counts, daily_counts_query, list_query, list_runs, orders, per_status,
-    status_counts, status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
+    chart, chart_query, count_query, list_query, list_runs, orders, per_status, status_counts,
+    status_counts_query, COUNT_CAP, TEXT_COUNT_CAP,
 };
 pub use pin::set_pinned;
 pub use read::{
