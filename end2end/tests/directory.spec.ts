@@ -59,7 +59,7 @@ test("a campaign goes live with its bundle when its run completes", async ({ pag
   // The campaign's runs take the list's filters, on the campaign's own address.
   await expect(page.locator('.chip[data-status="all"] .count')).toHaveText("3");
   await page.locator('.chip[data-status="cancelled"]').click();
-  await expect(page).toHaveURL(new RegExp(`/campaigns/${campaignId}\\?status=cancelled$`));
+  await expect(page).toHaveURL(new RegExp(`/campaigns/${campaignId}\\?q=status%3Acancelled$`));
   await expect(page.getByRole("heading", { name: "No runs match these filters" })).toBeVisible();
   await page.locator('.chip[data-status="completed"]').click();
   await expect(page.getByRole("link", { name: "Launch site", exact: true })).toBeVisible();

@@ -15,6 +15,7 @@ mod columns;
 mod compare;
 mod detail;
 mod event;
+mod facet;
 mod health;
 mod pk;
 pub mod query;
@@ -51,6 +52,7 @@ pub use compare::{
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{type_matches, Event, EventLevel, EventPage, LogFilter};
+pub use facet::Facet;
 pub use health::{
     exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
     FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow, HOUR_MS,

@@ -431,7 +431,7 @@ impl fmt::Display for Expr {
 }
 
 /// A value as the lexer reads it back: bare when it can be, else quoted.
-fn value_text(value: &str) -> String {
+pub(crate) fn value_text(value: &str) -> String {
     let bare = !value.is_empty()
         && !value.starts_with(['<', '>'])
         && !value
@@ -948,6 +948,9 @@ pub fn parse_duration(text: &str) -> Option<i64> {
 /// Milliseconds in the largest unit that holds them exactly: `90s`, `5m`,
 /// `1500ms` ([`parse_duration`] reads it back).
 pub fn format_duration_amount(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".to_string();
+    }
     let unit = DURATION_UNITS
         .iter()
         .rev()

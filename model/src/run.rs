@@ -506,12 +506,36 @@ impl RunFilter {
     /// A range whose start is not before its end matches nothing: say why
     /// rather than answer "no runs".
     fn check_ranges(&self) -> Result<(), AppError> {
+        self.check_ranges_named(
+            [
+                "createdAfter",
+                "createdBefore",
+                "minDurationMs",
+                "maxDurationMs",
+            ],
+            None,
+        )
+    }
+
+    /// [`RunFilter::check_ranges`] for a filter whose ranges came (at least in
+    /// part) from its query `q`: the error names `q` and the query's terms.
+    pub fn check_query_ranges(&self) -> Result<(), AppError> {
+        self.check_ranges_named(
+            ["created:>=", "created:<", "duration:>=", "duration:<="],
+            Some("q"),
+        )
+    }
+
+    /// The range check, the bounds named `names` (after, before, min, max) and
+    /// the error's field `field` (the later bound's name when `None`).
+    fn check_ranges_named(&self, names: [&str; 4], field: Option<&str>) -> Result<(), AppError> {
+        let [after_name, before_name, min_name, max_name] = names;
         if let (Some(after), Some(before)) = (self.created_after, self.created_before) {
             if after >= before {
                 return Err(AppError::invalid(
-                    "createdBefore",
+                    field.unwrap_or(before_name),
                     format!(
-                        "createdBefore ({}) must be later than createdAfter ({}): no run can be created in between",
+                        "{before_name} ({}) must be later than {after_name} ({}): no run can be created in between",
                         crate::format_timestamp(before),
                         crate::format_timestamp(after)
                     ),
@@ -521,9 +545,9 @@ impl RunFilter {
         if let (Some(min), Some(max)) = (self.min_duration_ms, self.max_duration_ms) {
             if min > max {
                 return Err(AppError::invalid(
-                    "maxDurationMs",
+                    field.unwrap_or(max_name),
                     format!(
-                        "maxDurationMs ({}) must not be less than minDurationMs ({}): no run lasts that long and that short",
+                        "{max_name} ({}) must not be less than {min_name} ({}): no run lasts that long and that short",
                         crate::format_duration_amount(max),
                         crate::format_duration_amount(min)
                     ),

@@ -65,10 +65,13 @@ fn bar_words(chart: &RunChart) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// The chart; `link_base` is the list's address without its status, dates and
-/// page, which each bar's links narrow to the bar's time and a status.
+/// The chart; `link` is the list's address narrowed to a bar's time (from,
+/// before) and a status, its other filters kept.
 #[component]
-pub fn RunsChart(chart: RunChart, link_base: String) -> impl IntoView {
+pub fn RunsChart(
+    chart: RunChart,
+    link: Callback<(String, String, String), String>,
+) -> impl IntoView {
     let bars = &chart.bars;
     let total: i64 = bars
         .iter()
@@ -107,7 +110,7 @@ pub fn RunsChart(chart: RunChart, link_base: String) -> impl IntoView {
                 role="group"
                 aria-label=label
                 preserveAspectRatio="none"
-                inner_html=chart_markup(&chart, &link_base)
+                inner_html=chart_markup(&chart, &|from, before, status| link.run((from, before, status)))
             ></svg>
             <figcaption class="chart-legend">
                 {shown.into_iter().map(|status| view! {
@@ -137,15 +140,17 @@ fn bound(at: DateTime<Utc>, daily: bool) -> String {
     }
 }
 
+/// How the chart makes a bar's link: from its time (from, before) and a status.
+type BarLink<'a> = &'a dyn Fn(String, String, String) -> String;
+
 /// The list narrowed to one bar's time and one status.
-fn bar_link(link_base: &str, chart: &RunChart, bar: &ChartBar, status: &str) -> String {
+fn bar_link(link: BarLink<'_>, chart: &RunChart, bar: &ChartBar, status: &str) -> String {
     let daily = chart.daily();
     let end = bar.start + chrono::Duration::milliseconds(chart.bucket_ms);
-    let separator = if link_base.contains('?') { '&' } else { '?' };
-    format!(
-        "{link_base}{separator}createdAfter={}&createdBefore={}&status={status}",
+    link(
         bound(bar.start, daily),
-        bound(end, daily)
+        bound(end, daily),
+        status.to_string(),
     )
 }
 
@@ -166,7 +171,7 @@ fn bar_label(chart: &RunChart, bar: &ChartBar, now: DateTime<Utc>) -> String {
 /// renders it on every request, and as one string it is a single node rather
 /// than a hundred (only numbers, dates, status names and the list's own
 /// address, escaped, go in; nothing a user wrote unescaped).
-fn chart_markup(chart: &RunChart, link_base: &str) -> String {
+fn chart_markup(chart: &RunChart, link: BarLink<'_>) -> String {
     use std::fmt::Write;
     let bars = &chart.bars;
     let mut markup = String::with_capacity(4096);
@@ -175,7 +180,7 @@ fn chart_markup(chart: &RunChart, link_base: &str) -> String {
         let index = ((segment.x / slot).floor() as usize).min(bars.len().saturating_sub(1));
         let href = bars
             .get(index)
-            .map(|bar| escape_attribute(&bar_link(link_base, chart, bar, segment.status)))
+            .map(|bar| escape_attribute(&bar_link(link, chart, bar, segment.status)))
             .unwrap_or_default();
         let _ = write!(
             markup,
@@ -221,6 +226,14 @@ mod tests {
     use super::*;
     use model::RunStatus;
 
+    /// Links as the runs list had them before the query held its filters.
+    fn params(base: &'static str) -> impl Fn(String, String, String) -> String {
+        move |from, before, status| {
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}createdAfter={from}&createdBefore={before}&status={status}")
+        }
+    }
+
     fn day_chart(start: &str, counts: Vec<(RunStatus, i64)>) -> RunChart {
         RunChart {
             bucket_ms: 86_400_000,
@@ -245,7 +258,7 @@ mod tests {
                 counts: vec![(RunStatus::Failed, 2)],
             }],
         };
-        let markup = chart_markup(&chart, "/?agent=a&q=x%22y");
+        let markup = chart_markup(&chart, &params("/?agent=a&q=x%22y"));
         let (day, next) = (today.date_naive(), today.date_naive().succ_opt().unwrap());
         assert!(
             markup.contains(&format!(r#"href="/?agent=a&amp;q=x%22y&amp;createdAfter={day}&amp;createdBefore={next}&amp;status=failed""#)),
@@ -257,7 +270,7 @@ mod tests {
         );
         let past = day_chart("2026-12-02T00:00:00Z", vec![]);
         assert_eq!(
-            bar_link("/", &past, &past.bars[0], "completed"),
+            bar_link(&params("/"), &past, &past.bars[0], "completed"),
             "/?createdAfter=2026-12-02&createdBefore=2026-12-03&status=completed"
         );
     }
@@ -271,7 +284,7 @@ mod tests {
                 counts: vec![(RunStatus::Completed, 1)],
             }],
         };
-        let markup = chart_markup(&chart, "/?createdAfter=-24h");
+        let markup = chart_markup(&chart, &params("/?createdAfter=-24h"));
         assert!(
             markup.contains("createdAfter=2026-12-02T14:00:00Z&amp;createdBefore=2026-12-02T15:00:00Z&amp;status=completed"),
             "{markup}"

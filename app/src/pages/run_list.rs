@@ -21,7 +21,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
-    cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Role,
+    cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Facet, Role,
     RunListNews, RunListView, RunRow, RunSort, RunStatus,
 };
 use std::collections::HashMap;
@@ -71,6 +71,39 @@ fn pairs_without(query: &str, dropped: &[&str]) -> Vec<(String, String)> {
         .into_iter()
         .filter(|(name, _)| !dropped.contains(&name.as_str()))
         .collect()
+}
+
+/// A filter's value on the list: its URL parameter's (a link's, or the API's
+/// form) or else the one of the query `q` ([`Facet`]).
+fn facet_value(query: &str, facet: Facet) -> String {
+    let from_param = param(query, facet.param());
+    if from_param.is_empty() {
+        facet.read(&param(query, "q"))
+    } else {
+        facet.from_param(&from_param)
+    }
+}
+
+/// The list's address, from its first page, with these filters set in its
+/// query `q`: the chips, presets and chart bars write the query the search box
+/// shows. Filter parameters of the same meaning move into `q` on the way.
+fn with_facets(base: &str, query: &str, set: &[(Facet, String)]) -> String {
+    let mut q = param(query, "q");
+    let moved = Facet::ALL.iter().filter_map(|facet| {
+        let legacy = param(query, facet.param());
+        (!legacy.is_empty()).then(|| (*facet, facet.from_param(&legacy)))
+    });
+    for (facet, value) in moved.chain(set.iter().cloned()) {
+        // A query that does not parse stays as it is (the box says what is wrong).
+        if let Ok(next) = facet.write(&q, &value) {
+            q = next;
+        }
+    }
+    let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
+    dropped.extend(["q", "offset", "cursor"]);
+    let mut kept = pairs_without(query, &dropped);
+    kept.push(("q".to_string(), q));
+    href(base, &kept)
 }
 
 /// The status list with `status` added, or taken out when it is in, in the
@@ -381,14 +414,15 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
     let base = list_base();
     let (action, clear) = (base.clone(), base.clone());
     let navigate = use_navigate();
-    let fields: [(&'static str, NodeRef<leptos::html::Input>); 7] = [
-        ("q", NodeRef::new()),
-        ("initiator", NodeRef::new()),
-        ("createdAfter", NodeRef::new()),
-        ("createdBefore", NodeRef::new()),
-        ("minDurationMs", NodeRef::new()),
-        ("maxDurationMs", NodeRef::new()),
-        ("agent", NodeRef::new()),
+    let search = NodeRef::<leptos::html::Input>::new();
+    // The filter fields, each a view of one facet of the query.
+    let fields: [(Facet, NodeRef<leptos::html::Input>); 6] = [
+        (Facet::Agent, NodeRef::new()),
+        (Facet::Initiator, NodeRef::new()),
+        (Facet::CreatedFrom, NodeRef::new()),
+        (Facet::CreatedBefore, NodeRef::new()),
+        (Facet::MinDuration, NodeRef::new()),
+        (Facet::MaxDuration, NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
     let form = NodeRef::<leptos::html::Form>::new();
@@ -399,54 +433,60 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         }
     };
     let problem = RwSignal::new(None);
+    let field_problem = RwSignal::new(None::<String>);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         if problem.get_untracked().is_some() {
             // The mistake is shown under the field; searching would only fail.
-            if let Some(input) = fields[0].1.get() {
+            if let Some(input) = search.get() {
                 let _ = input.focus();
             }
             return;
         }
         let current = query.get_untracked();
-        let mut chosen: Vec<(String, String)> = vec![
-            ("status".into(), param(&current, "status")),
-            ("fields".into(), param(&current, "fields")),
-        ];
-        for (name, node) in fields {
-            if let Some(input) = node.get() {
-                let mut value = input.value().trim().to_string();
-                // A time preset (`-24h`) has no date to show: an empty date field keeps it.
-                if value.is_empty() && name.starts_with("created") {
-                    let kept = param(&current, name);
-                    if kept.starts_with('-') {
-                        value = kept;
-                    }
+        // The box's query, with what the fields say written into it: a field
+        // the reader changed sets its facet; one left alone keeps what the box
+        // says (and brings in a filter parameter of a link, if any).
+        let mut q = search
+            .get()
+            .map(|input| input.value())
+            .unwrap_or_else(|| param(&current, "q"));
+        for (facet, node) in fields {
+            let Some(input) = node.get() else { continue };
+            let typed = input.value().trim().to_string();
+            let legacy = param(&current, facet.param());
+            let value = if typed != field_shows(&current, facet) {
+                typed
+            } else if !legacy.is_empty() {
+                facet.from_param(&legacy)
+            } else {
+                continue;
+            };
+            match facet.write(&q, &value) {
+                Ok(next) => q = next,
+                Err(error) => {
+                    field_problem.set(Some(error.message));
+                    let _ = input.focus();
+                    return;
                 }
-                // Durations are typed with a unit (`90s`) and travel in milliseconds.
-                if name.ends_with("DurationMs") {
-                    if let Some(ms) = model::parse_duration(&value) {
-                        value = ms.to_string();
-                    }
-                }
-                chosen.push((name.to_string(), value));
             }
         }
+        let legacy_status = param(&current, "status");
+        if !legacy_status.is_empty() {
+            q = Facet::Status.write(&q, &legacy_status).unwrap_or(q);
+        }
+        field_problem.set(None);
+        let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
+        dropped.extend(["q", "offset", "cursor", "campaign"]);
+        let mut chosen = pairs_without(&current, &dropped);
+        chosen.push(("q".to_string(), q));
         if let Some(select) = campaign.get() {
             chosen.push(("campaign".to_string(), select.value()));
         }
         navigate(&href(&base, &chosen), Default::default());
     };
     let value = move |name: &'static str| move || param(&query.get(), name);
-    // Durations travel in milliseconds and read in the largest exact unit (`90s`, `5m`).
-    let duration = move |name: &'static str| {
-        move || {
-            let raw = param(&query.get(), name);
-            raw.parse::<i64>()
-                .map(model::format_duration_amount)
-                .unwrap_or(raw)
-        }
-    };
+    let shows = move |facet: Facet| move || field_shows(&query.get(), facet);
     let agents = Signal::derive(move || {
         runs.get()
             .and_then(Result::ok)
@@ -456,7 +496,6 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
     // `/` anywhere on the page (outside a field) goes to the search box.
     #[cfg(feature = "hydrate")]
     {
-        let search = fields[0].1;
         let handle = window_event_listener(leptos::ev::keydown, move |event| {
             if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
                 return;
@@ -476,25 +515,18 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
     let more_open = RwSignal::new(false);
     let active = move || {
         let current = query.get();
-        [
-            "agent",
-            "campaign",
-            "initiator",
-            "createdAfter",
-            "createdBefore",
-            "minDurationMs",
-            "maxDurationMs",
-        ]
-        .iter()
-        .filter(|name| !param(&current, name).is_empty())
-        .count()
+        let facets = fields
+            .iter()
+            .filter(|(facet, _)| !facet_value(&current, *facet).is_empty())
+            .count();
+        facets + usize::from(!param(&current, "campaign").is_empty())
     };
     view! {
         <form node_ref=form class="filter-bar" class:more-open=move || more_open.get() method="get" action=action on:submit=submit role="search" aria-label="Filter runs">
             <input type="hidden" name="status" value=value("status") />
             <div class="grow search-field">
                 <label for="q-input">"Search"</label>
-                <QueryBox node_ref=fields[0].1 value=Signal::derive(value("q")) agents problem />
+                <QueryBox node_ref=search value=Signal::derive(value("q")) agents problem />
             </div>
             <button
                 type="button"
@@ -509,7 +541,7 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             </button>
             <label>
                 <span>"Agent"</span>
-                <input node_ref=fields[6].1 type="text" name="agent" value=value("agent") list="agent-choices" placeholder="any" on:change=apply_now />
+                <input node_ref=fields[0].1 type="text" name="agent" value=shows(Facet::Agent) prop:value=shows(Facet::Agent) list="agent-choices" placeholder="any" on:change=apply_now />
             </label>
             {(!fixed_campaign).then(|| view! {
                 <label>
@@ -521,29 +553,48 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
             })}
             <label>
                 <span>"Initiator"</span>
-                <input node_ref=fields[1].1 type="text" name="initiator" value=value("initiator") placeholder="any" />
+                <input node_ref=fields[1].1 type="text" name="initiator" value=shows(Facet::Initiator) prop:value=shows(Facet::Initiator) placeholder="any" />
             </label>
             <label>
                 <span>"Created from"</span>
-                <input node_ref=fields[2].1 type="date" name="createdAfter" value=value("createdAfter") on:change=apply_now />
+                <input node_ref=fields[2].1 type="date" name="createdAfter" value=shows(Facet::CreatedFrom) prop:value=shows(Facet::CreatedFrom) on:change=apply_now />
             </label>
             <label>
                 <span>"Created before"</span>
-                <input node_ref=fields[3].1 type="date" name="createdBefore" value=value("createdBefore") on:change=apply_now />
+                <input node_ref=fields[3].1 type="date" name="createdBefore" value=shows(Facet::CreatedBefore) prop:value=shows(Facet::CreatedBefore) on:change=apply_now />
             </label>
             <label>
                 <span>"Min duration"</span>
-                <input node_ref=fields[4].1 type="text" inputmode="text" name="minDurationMs" value=duration("minDurationMs") placeholder="e.g. 90s" on:change=apply_now />
+                <input node_ref=fields[4].1 type="text" inputmode="text" name="minDurationMs" value=shows(Facet::MinDuration) prop:value=shows(Facet::MinDuration) placeholder="e.g. 90s" on:change=apply_now />
             </label>
             <label>
                 <span>"Max duration"</span>
-                <input node_ref=fields[5].1 type="text" inputmode="text" name="maxDurationMs" value=duration("maxDurationMs") placeholder="e.g. 5m" on:change=apply_now />
+                <input node_ref=fields[5].1 type="text" inputmode="text" name="maxDurationMs" value=shows(Facet::MaxDuration) prop:value=shows(Facet::MaxDuration) placeholder="e.g. 5m" on:change=apply_now />
             </label>
+            {move || field_problem.get().map(|message| view! { <p class="field-error filter-problem" role="alert">{message}</p> })}
             <div class="filter-actions">
                 <button type="submit" class="button primary">"Apply"</button>
                 <a class="button subtle" href=clear>"Clear"</a>
             </div>
         </form>
+    }
+}
+
+/// What a filter field shows of its facet: a date field a date only (a time
+/// preset such as `-24h`, or a chart bar's hour, has no date to show and is kept
+/// while the field stays empty).
+fn field_shows(query: &str, facet: Facet) -> String {
+    let value = facet_value(query, facet);
+    match facet {
+        Facet::CreatedFrom | Facet::CreatedBefore => {
+            let is_date = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok();
+            if is_date {
+                value
+            } else {
+                String::new()
+            }
+        }
+        _ => value,
     }
 }
 
@@ -615,7 +666,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     // The chips select statuses together: each adds its status to the list's or
     // takes it out; All clears them.
     let chosen: Vec<RunStatus> =
-        model::RunFilter::parse_statuses(&param(&query, "status")).unwrap_or_default();
+        model::RunFilter::parse_statuses(&facet_value(&query, Facet::Status)).unwrap_or_default();
     let query_for_table = query.clone();
     // Past the count cap the chips count a sample of the matches: say so.
     let sampled = !view.page.total_exact;
@@ -630,7 +681,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             // A plain link: the router still navigates client-side, and unlike
             // `<A>` it does not mark every chip current (they share the path `/`).
             <a
-                href=with_param(&base, &query, "status", &target)
+                href=with_facets(&base, &query, &[(Facet::Status, target.clone())])
                 class=if active { "chip active" } else { "chip" }
                 aria-current=active.then_some("true")
                 data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
@@ -668,22 +719,21 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             .collect_view()
     };
     let agents = view.agents.clone();
-    // The chart's bars narrow the list to their day and status, its other filters kept.
-    let chart_base = href(
-        &list_base(),
-        &pairs_without(
-            &query_for_table,
+    // The chart's bars narrow the list to their time and status, its other filters kept.
+    let chart_query = query_for_table.clone();
+    let bar_link = Callback::new(move |(from, before, status): (String, String, String)| {
+        with_facets(
+            &list_base(),
+            &chart_query,
             &[
-                "status",
-                "createdAfter",
-                "createdBefore",
-                "offset",
-                "cursor",
+                (Facet::Status, status),
+                (Facet::CreatedFrom, from),
+                (Facet::CreatedBefore, before),
             ],
-        ),
-    );
+        )
+    });
     view! {
-        {move || view! { <RunsChart chart=chart() link_base=chart_base.clone() /> }}
+        {move || view! { <RunsChart chart=chart() link=bar_link /> }}
         <nav class="filters" aria-label="Filter by status">{chips}</nav>
         <TimePresets query=query_for_table.clone() />
         <datalist id="agent-choices">
@@ -698,16 +748,18 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
 #[component]
 fn TimePresets(query: String) -> impl IntoView {
     let base = list_base();
-    let after = param(&query, "createdAfter");
-    let before = param(&query, "createdBefore");
+    let after = facet_value(&query, Facet::CreatedFrom);
+    let before = facet_value(&query, Facet::CreatedBefore);
+    // An empty value takes the range out: any time.
     let without_range = |after: &str| {
-        let mut kept = pairs_without(
+        with_facets(
+            &base,
             &query,
-            &["createdAfter", "createdBefore", "offset", "cursor"],
-        );
-        // An empty value leaves the parameter out: any time.
-        kept.push(("createdAfter".to_string(), after.to_string()));
-        href(&base, &kept)
+            &[
+                (Facet::CreatedFrom, after.to_string()),
+                (Facet::CreatedBefore, String::new()),
+            ],
+        )
     };
     let custom = !before.is_empty()
         || (!after.is_empty() && !TIME_PRESETS.iter().any(|(_, ago)| *ago == after));
@@ -1120,6 +1172,52 @@ mod tests {
         assert_eq!(
             at_page("/", "status=failed&offset=20", "cursor", "17.4"),
             "/?status=failed&cursor=17.4"
+        );
+    }
+
+    #[test]
+    fn chips_presets_and_bars_write_the_query_the_box_shows() {
+        // A chip sets the query's status, from the first page, its words kept.
+        assert_eq!(
+            with_facets(
+                "/",
+                "q=stripe&offset=40&sort=createdAt",
+                &[(Facet::Status, "failed".into())]
+            ),
+            "/?sort=createdAt&q=stripe+status%3Afailed"
+        );
+        // A link's parameters move into the query on the way.
+        assert_eq!(
+            with_facets(
+                "/",
+                "status=failed&agent=crawler&minDurationMs=90000",
+                &[(Facet::CreatedFrom, "-24h".into())]
+            ),
+            "/?q=status%3Afailed+agent%3Acrawler+duration%3A%3E%3D90s+created%3A%3E-24h"
+        );
+        assert_eq!(facet_value("status=failed", Facet::Status), "failed");
+        assert_eq!(facet_value("q=status%3Arunning", Facet::Status), "running");
+        // Any time: the range comes out.
+        assert_eq!(
+            with_facets(
+                "/",
+                "q=created%3A%3E-1h+x",
+                &[
+                    (Facet::CreatedFrom, String::new()),
+                    (Facet::CreatedBefore, String::new())
+                ]
+            ),
+            "/?q=x"
+        );
+        // A date field shows a date, not a time ago or an hour.
+        assert_eq!(field_shows("q=created%3A%3E-24h", Facet::CreatedFrom), "");
+        assert_eq!(
+            field_shows("q=created%3A%3E%3D2026-11-01", Facet::CreatedFrom),
+            "2026-11-01"
+        );
+        assert_eq!(
+            field_shows("createdAfter=2026-11-01", Facet::CreatedFrom),
+            "2026-11-01"
         );
     }
 }

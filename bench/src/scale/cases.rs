@@ -298,6 +298,24 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
             &format!("offset={}", fixture.depth),
             false,
         )?,
+        api_list(
+            fixture,
+            "runs longest first".into(),
+            "sort=-durationMs",
+            true,
+        )?,
+        api_list(
+            fixture,
+            "runs of an agent, shortest first".into(),
+            &format!("agent={}&sort=durationMs", AGENTS[1].slug),
+            true,
+        )?,
+        api_list(
+            fixture,
+            "failed runs, oldest first".into(),
+            "status=failed&sort=createdAt",
+            true,
+        )?,
     ];
     let campaign_filter = RunFilter {
         campaign: Some(fixture.campaign_id),
@@ -355,6 +373,16 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
             rate_target: None,
         });
     }
+    let last_day = RunFilter::from_query_string("createdAfter=-24h")
+        .map_err(|error| anyhow::anyhow!("createdAfter=-24h: {error}"))?;
+    cases.push(Case {
+        name: "runs list page, last 24 h by the hour (server-rendered)".into(),
+        path: "/?createdAfter=-24h".into(),
+        auth: Auth::Session,
+        pieces: page_pieces(account_pk, &last_day),
+        p99_target: Some(TARGET_P99_MS),
+        rate_target: None,
+    });
     cases.push(Case {
         name: "runs list page GET / (server-rendered)".into(),
         path: "/".into(),

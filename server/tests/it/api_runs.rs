@@ -356,6 +356,18 @@ async fn full_text_date_range_duration_and_cursor_filters() {
             .contains("must not be less than"),
         "{body}"
     );
+    // So does one the query makes, alone or with the parameters: a 400 naming q.
+    for query in [
+        "q=duration:>=5m duration:<=90s",
+        "q=created:<-2d created:>-1d",
+        "minDurationMs=5m&q=duration:<90s",
+    ] {
+        let (code, body) = app
+            .call(Method::GET, &format!("/api/runs?{query}"), &token, None)
+            .await;
+        assert_eq!(code, 400, "{query}: {body}");
+        assert_eq!(body["error"]["field"], "q", "{query}: {body}");
+    }
 
     // Keyset pages: the cursor continues exactly where the page ended.
     let (_, page1) = app

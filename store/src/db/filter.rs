@@ -69,6 +69,11 @@ impl Conditions {
             ..filter.clone()
         };
         let expr = query.map(|query| hoist(&mut base, query.expr, now_ms));
+        if expr.is_some() {
+            // A range the parameters left sound may contradict itself once the
+            // query's bounds joined it: say why rather than answer "no runs".
+            base.check_query_ranges()?;
+        }
         Ok(Conditions {
             filter: base,
             expr: expr.flatten(),
