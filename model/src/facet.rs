@@ -109,37 +109,26 @@ impl Facet {
     /// other terms kept. A `q` or a value that does not parse is the parser's
     /// error (for a value, its message names the filter).
     pub fn write(self, q: &str, value: &str) -> Result<String, QueryError> {
-        // A bare number of a duration is milliseconds, as its parameter's.
         let value = self.from_param(value);
-        let value = value.as_str();
-        let added = if value.is_empty() {
-            None
-        } else {
-            let text = self.term_text(value);
-            let parsed = Query::parse(&text).map_err(|error| QueryError {
+        if !value.is_empty() {
+            self.check(&value)?;
+        }
+        Ok(FacetedQuery::parse(q)?.with(&[(self, value)]))
+    }
+
+    /// Whether `value` (as [`Facet::from_param`] gives it) makes one term of this facet.
+    fn check(self, value: &str) -> Result<(), QueryError> {
+        let parsed = Query::parse(&self.term_text(value)).map_err(|error| QueryError {
+            position: 0,
+            message: format!("{}: {}", self.label(), error.message),
+        })?;
+        match parsed.map(|query| query.expr) {
+            Some(Expr::Term(term)) if self.holds(&term.kind) => Ok(()),
+            _ => Err(QueryError {
                 position: 0,
-                message: format!("{}: {}", self.label(), error.message),
-            })?;
-            match parsed.map(|query| query.expr) {
-                Some(Expr::Term(term)) if self.holds(&term.kind) => Some(Expr::Term(term)),
-                _ => {
-                    return Err(QueryError {
-                        position: 0,
-                        message: format!("{}: {value} is not one value", self.label()),
-                    })
-                }
-            }
-        };
-        let mut items: Vec<Expr> = top_level(q)?
-            .into_iter()
-            .filter(|item| !matches!(item, Expr::Term(term) if self.holds(&term.kind)))
-            .collect();
-        items.extend(added);
-        Ok(match items.len() {
-            0 => String::new(),
-            1 => items.remove(0).to_string(),
-            _ => Expr::And(items).to_string(),
-        })
+                message: format!("{}: {value} is not one value", self.label()),
+            }),
+        }
     }
 
     /// The term that sets this facet to `value`, as query text.
@@ -168,6 +157,57 @@ impl Facet {
             Facet::MinDuration => "min duration",
             Facet::MaxDuration => "max duration",
         }
+    }
+}
+
+/// A query parsed once to have its facets set many times over: the links of
+/// the status chips, the time presets and each bar of the chart. Each top-level
+/// item is kept as its canonical text with the facet that holds it, so a link
+/// costs a join, not a parse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FacetedQuery {
+    items: Vec<(Option<Facet>, String)>,
+}
+
+impl FacetedQuery {
+    pub fn parse(q: &str) -> Result<FacetedQuery, QueryError> {
+        let items = top_level(q)?
+            .into_iter()
+            .map(|item| {
+                let facet = match &item {
+                    Expr::Term(term) => Facet::ALL.into_iter().find(|facet| facet.holds(&term.kind)),
+                    _ => None,
+                };
+                let text = match &item {
+                    Expr::Or(_) | Expr::And(_) => format!("({item})"),
+                    _ => item.to_string(),
+                };
+                (facet, text)
+            })
+            .collect();
+        Ok(FacetedQuery { items })
+    }
+
+    /// The query with these facets set (an empty value takes one out). The
+    /// values are written as given: the dashboard's own (status names, dates,
+    /// times), or checked by [`Facet::write`].
+    pub fn with(&self, set: &[(Facet, String)]) -> String {
+        let replaced = |facet: &Option<Facet>| {
+            facet.is_some_and(|facet| set.iter().any(|(each, _)| *each == facet))
+        };
+        let mut parts: Vec<String> = self
+            .items
+            .iter()
+            .filter(|(facet, _)| !replaced(facet))
+            .map(|(_, text)| text.clone())
+            .collect();
+        for (facet, value) in set {
+            let value = facet.from_param(value);
+            if !value.is_empty() {
+                parts.push(facet.term_text(&value));
+            }
+        }
+        parts.join(" ")
     }
 }
 
@@ -253,6 +293,27 @@ mod tests {
         assert_eq!(Facet::MinDuration.from_param("90000"), "90s");
         assert_eq!(write(Facet::MinDuration, "", "0"), "duration:>=0s");
         assert_eq!(Facet::CreatedFrom.from_param("-1h"), "-1h");
+    }
+
+    #[test]
+    fn a_query_parsed_once_sets_facets_as_write_does() {
+        let q = "stripe status:failed (agent:a OR agent:b)";
+        let faceted = FacetedQuery::parse(q).unwrap_or_default();
+        for (facet, value) in [(Facet::Status, "running"), (Facet::CreatedFrom, "-1h"), (Facet::Status, "")] {
+            assert_eq!(
+                faceted.with(&[(facet, value.to_string())]),
+                write(facet, q, value),
+                "{facet:?} {value}"
+            );
+        }
+        assert_eq!(
+            faceted.with(&[
+                (Facet::Status, "completed".into()),
+                (Facet::CreatedFrom, "2026-12-02".into()),
+                (Facet::CreatedBefore, "2026-12-03".into()),
+            ]),
+            "stripe (agent:a OR agent:b) status:completed created:>=2026-12-02 created:<2026-12-03"
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub use compare::{
 pub use detail::{ArtifactView, Preview, RunDetail};
 pub use error::{AppError, ConflictCode};
 pub use event::{type_matches, Event, EventLevel, EventPage, LogFilter};
-pub use facet::Facet;
+pub use facet::{Facet, FacetedQuery};
 pub use health::{
     exact_percentile, histogram_bound, histogram_percentile, window_hours, AgentDay, AgentStats,
     FailingStep, Percentiles, StatsBar, StatsBucket, StatsWindow, HOUR_MS,

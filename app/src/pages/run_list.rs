@@ -21,7 +21,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
-    cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Facet, Role,
+    cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Facet,
+    FacetedQuery, Role,
     RunListNews, RunListView, RunRow, RunSort, RunStatus,
 };
 use std::collections::HashMap;
@@ -84,26 +85,55 @@ fn facet_value(query: &str, facet: Facet) -> String {
     }
 }
 
-/// The list's address, from its first page, with these filters set in its
-/// query `q`: the chips, presets and chart bars write the query the search box
-/// shows. Filter parameters of the same meaning move into `q` on the way.
-fn with_facets(base: &str, query: &str, set: &[(Facet, String)]) -> String {
-    let mut q = param(query, "q");
-    let moved = Facet::ALL.iter().filter_map(|facet| {
-        let legacy = param(query, facet.param());
-        (!legacy.is_empty()).then(|| (*facet, facet.from_param(&legacy)))
-    });
-    for (facet, value) in moved.chain(set.iter().cloned()) {
-        // A query that does not parse stays as it is (the box says what is wrong).
-        if let Ok(next) = facet.write(&q, &value) {
-            q = next;
+/// The list's addresses, from its first page, with filters set in its query
+/// `q`: the chips, presets and chart bars write the query the search box
+/// shows. Filter parameters of the same meaning move into `q` on the way. The
+/// query is parsed once for all of a page's links.
+#[derive(Clone)]
+struct FacetLinks {
+    /// The address up to `q=`: the base and the list's other parameters
+    /// (columns, order…), encoded once.
+    prefix: String,
+    /// The query, or its text when it does not parse (its links then keep it
+    /// as it is; the search box says what is wrong).
+    query: Result<FacetedQuery, String>,
+}
+
+impl FacetLinks {
+    fn new(base: &str, query: &str) -> FacetLinks {
+        let mut q = param(query, "q");
+        for facet in Facet::ALL {
+            let legacy = param(query, facet.param());
+            if !legacy.is_empty() {
+                if let Ok(next) = facet.write(&q, &legacy) {
+                    q = next;
+                }
+            }
+        }
+        let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
+        dropped.extend(["q", "offset", "cursor"]);
+        let kept = href(base, &pairs_without(query, &dropped));
+        let separator = if kept.contains('?') { '&' } else { '?' };
+        FacetLinks {
+            prefix: format!("{kept}{separator}q="),
+            query: FacetedQuery::parse(&q).map_err(|_| q),
         }
     }
-    let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
-    dropped.extend(["q", "offset", "cursor"]);
-    let mut kept = pairs_without(query, &dropped);
-    kept.push(("q".to_string(), q));
-    href(base, &kept)
+
+    fn href(&self, set: &[(Facet, String)]) -> String {
+        let q = match &self.query {
+            Ok(query) => query.with(set),
+            Err(text) => text.clone(),
+        };
+        if q.is_empty() {
+            // No query: the address without `q=`.
+            let bare = self.prefix.trim_end_matches("q=");
+            return bare.trim_end_matches(['?', '&']).to_string();
+        }
+        let mut link = self.prefix.clone();
+        link.extend(form_urlencoded::byte_serialize(q.as_bytes()));
+        link
+    }
 }
 
 /// The status list with `status` added, or taken out when it is in, in the
@@ -667,6 +697,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     // takes it out; All clears them.
     let chosen: Vec<RunStatus> =
         model::RunFilter::parse_statuses(&facet_value(&query, Facet::Status)).unwrap_or_default();
+    let links = FacetLinks::new(&base, &query);
     let query_for_table = query.clone();
     // Past the count cap the chips count a sample of the matches: say so.
     let sampled = !view.page.total_exact;
@@ -681,7 +712,7 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
             // A plain link: the router still navigates client-side, and unlike
             // `<A>` it does not mark every chip current (they share the path `/`).
             <a
-                href=with_facets(&base, &query, &[(Facet::Status, target.clone())])
+                href=links.href(&[(Facet::Status, target.clone())])
                 class=if active { "chip active" } else { "chip" }
                 aria-current=active.then_some("true")
                 data-status=if value.is_empty() { "all".to_string() } else { value.clone() }
@@ -720,17 +751,13 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     };
     let agents = view.agents.clone();
     // The chart's bars narrow the list to their time and status, its other filters kept.
-    let chart_query = query_for_table.clone();
+    let chart_links = FacetLinks::new(&list_base(), &query_for_table);
     let bar_link = Callback::new(move |(from, before, status): (String, String, String)| {
-        with_facets(
-            &list_base(),
-            &chart_query,
-            &[
-                (Facet::Status, status),
-                (Facet::CreatedFrom, from),
-                (Facet::CreatedBefore, before),
-            ],
-        )
+        chart_links.href(&[
+            (Facet::Status, status),
+            (Facet::CreatedFrom, from),
+            (Facet::CreatedBefore, before),
+        ])
     });
     view! {
         {move || view! { <RunsChart chart=chart() link=bar_link /> }}
@@ -751,15 +778,12 @@ fn TimePresets(query: String) -> impl IntoView {
     let after = facet_value(&query, Facet::CreatedFrom);
     let before = facet_value(&query, Facet::CreatedBefore);
     // An empty value takes the range out: any time.
+    let links = FacetLinks::new(&base, &query);
     let without_range = |after: &str| {
-        with_facets(
-            &base,
-            &query,
-            &[
-                (Facet::CreatedFrom, after.to_string()),
-                (Facet::CreatedBefore, String::new()),
-            ],
-        )
+        links.href(&[
+            (Facet::CreatedFrom, after.to_string()),
+            (Facet::CreatedBefore, String::new()),
+        ])
     };
     let custom = !before.is_empty()
         || (!after.is_empty() && !TIME_PRESETS.iter().any(|(_, ago)| *ago == after));
@@ -1179,34 +1203,24 @@ mod tests {
     fn chips_presets_and_bars_write_the_query_the_box_shows() {
         // A chip sets the query's status, from the first page, its words kept.
         assert_eq!(
-            with_facets(
-                "/",
-                "q=stripe&offset=40&sort=createdAt",
-                &[(Facet::Status, "failed".into())]
-            ),
+            FacetLinks::new("/", "q=stripe&offset=40&sort=createdAt")
+                .href(&[(Facet::Status, "failed".into())]),
             "/?sort=createdAt&q=stripe+status%3Afailed"
         );
         // A link's parameters move into the query on the way.
         assert_eq!(
-            with_facets(
-                "/",
-                "status=failed&agent=crawler&minDurationMs=90000",
-                &[(Facet::CreatedFrom, "-24h".into())]
-            ),
+            FacetLinks::new("/", "status=failed&agent=crawler&minDurationMs=90000")
+                .href(&[(Facet::CreatedFrom, "-24h".into())]),
             "/?q=status%3Afailed+agent%3Acrawler+duration%3A%3E%3D90s+created%3A%3E-24h"
         );
         assert_eq!(facet_value("status=failed", Facet::Status), "failed");
         assert_eq!(facet_value("q=status%3Arunning", Facet::Status), "running");
         // Any time: the range comes out.
         assert_eq!(
-            with_facets(
-                "/",
-                "q=created%3A%3E-1h+x",
-                &[
-                    (Facet::CreatedFrom, String::new()),
-                    (Facet::CreatedBefore, String::new())
-                ]
-            ),
+            FacetLinks::new("/", "q=created%3A%3E-1h+x").href(&[
+                (Facet::CreatedFrom, String::new()),
+                (Facet::CreatedBefore, String::new())
+            ]),
             "/?q=x"
         );
         // A date field shows a date, not a time ago or an hour.
