@@ -175,7 +175,9 @@ impl FacetedQuery {
             .into_iter()
             .map(|item| {
                 let facet = match &item {
-                    Expr::Term(term) => Facet::ALL.into_iter().find(|facet| facet.holds(&term.kind)),
+                    Expr::Term(term) => {
+                        Facet::ALL.into_iter().find(|facet| facet.holds(&term.kind))
+                    }
                     _ => None,
                 };
                 let text = match &item {
@@ -299,7 +301,11 @@ mod tests {
     fn a_query_parsed_once_sets_facets_as_write_does() {
         let q = "stripe status:failed (agent:a OR agent:b)";
         let faceted = FacetedQuery::parse(q).unwrap_or_default();
-        for (facet, value) in [(Facet::Status, "running"), (Facet::CreatedFrom, "-1h"), (Facet::Status, "")] {
+        for (facet, value) in [
+            (Facet::Status, "running"),
+            (Facet::CreatedFrom, "-1h"),
+            (Facet::Status, ""),
+        ] {
             assert_eq!(
                 faceted.with(&[(facet, value.to_string())]),
                 write(facet, q, value),

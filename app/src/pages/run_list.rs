@@ -22,8 +22,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use model::{
     cell_text, format_count, format_duration_ms, input_field, AppError, ChangeData, Facet,
-    FacetedQuery, Role,
-    RunListNews, RunListView, RunRow, RunSort, RunStatus,
+    FacetedQuery, Role, RunListNews, RunListView, RunRow, RunSort, RunStatus,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
