@@ -130,9 +130,18 @@ test("Created and Duration headers sort the list both ways; a word search keeps 
   await expect(page).not.toHaveURL(/sort=/);
   await expect(titles).toHaveText([...made].reverse());
 
+  // On a phone the runs are cards without headers: the order is chosen under "Filters".
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole("button", { name: /^Filters/ }).click();
+  await page.getByLabel("Order").selectOption({ label: "Shortest first" });
+  await expect(page).toHaveURL(/sort=durationMs/);
+  await expect(titles).toHaveText(["Sort quick", "Sort middle", "Sort slow"]);
+  await page.setViewportSize({ width: 1440, height: 900 });
+
   // A search for words lists newest first only: the headers do not offer another order.
   await gotoHydrated(page, `/?agent=${agent}&q=Sort`);
   await expect(titles).toHaveCount(3);
   await expect(created.getByRole("link")).toHaveCount(0);
   await expect(duration.getByRole("link")).toHaveCount(0);
+  await expect(page.locator('select[name="sort"] option[value="-durationMs"]')).toBeDisabled();
 });

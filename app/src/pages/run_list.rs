@@ -454,6 +454,8 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         (Facet::MaxDuration, NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
+    // The order, for phones, whose runs are cards without sortable headers.
+    let order = NodeRef::<leptos::html::Select>::new();
     let form = NodeRef::<leptos::html::Form>::new();
     // Fields that are picked rather than typed apply as soon as they change.
     let apply_now = move |_| {
@@ -506,11 +508,19 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         }
         field_problem.set(None);
         let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
-        dropped.extend(["q", "offset", "cursor", "campaign"]);
+        dropped.extend(["q", "offset", "cursor", "campaign", "sort"]);
         let mut chosen = pairs_without(&current, &dropped);
         chosen.push(("q".to_string(), q));
         if let Some(select) = campaign.get() {
             chosen.push(("campaign".to_string(), select.value()));
+        }
+        let sort = order
+            .get()
+            .map(|select| select.value())
+            .unwrap_or_else(|| param(&current, "sort"));
+        // The default order leaves `sort` out of the address.
+        if sort != RunSort::default().as_param() {
+            chosen.push(("sort".to_string(), sort));
         }
         navigate(&href(&base, &chosen), Default::default());
     };
@@ -580,6 +590,12 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
                     </select>
                 </label>
             })}
+            <label class="sort-field">
+                <span>"Order"</span>
+                <select node_ref=order name="sort" on:change=apply_now>
+                    <SortOptions query runs />
+                </select>
+            </label>
             <label>
                 <span>"Initiator"</span>
                 <input node_ref=fields[1].1 type="text" name="initiator" value=shows(Facet::Initiator) prop:value=shows(Facet::Initiator) placeholder="any" />
@@ -659,6 +675,27 @@ fn AddColumnForm(query: Memo<String>) -> impl IntoView {
                 aria-label="Input field to show as a column" />
             <button type="submit" class="button subtle">"Add column"</button>
         </form>
+    }
+}
+
+/// The orders, those the list cannot have disabled (which come with the list).
+#[component]
+fn SortOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let current = RunSort::parse(&param(&query.get_untracked(), "sort")).unwrap_or_default();
+                let orders = runs.await.map(|view| view.orders).unwrap_or_else(|_| RunSort::ALL.to_vec());
+                RunSort::ALL
+                    .into_iter()
+                    .map(|each| view! {
+                        <option value=each.as_param() selected=each == current disabled=!orders.contains(&each)>
+                            {sort_label(each)}
+                        </option>
+                    })
+                    .collect_view()
+            })}
+        </Transition>
     }
 }
 
@@ -838,7 +875,7 @@ fn SortHeader(
             next.as_param()
         };
         let target = with_param(&list_base(), &query, "sort", value);
-        let title = format!("Sort: {}", sort_label(next));
+        let title = format!("Order: {}", sort_label(next).to_lowercase());
         view! { <a href=target class="sort-link" title=title>{label}{arrow}</a> }.into_any()
     } else {
         view! { <span title="This list cannot be sorted by this column">{label}{arrow}</span> }
@@ -847,13 +884,13 @@ fn SortHeader(
     view! { <th scope="col" class=class aria-sort=aria_sort>{content}</th> }
 }
 
-/// How an order reads in a tooltip.
+/// How an order reads.
 fn sort_label(sort: RunSort) -> &'static str {
     match sort {
-        RunSort::NewestFirst => "newest first",
-        RunSort::OldestFirst => "oldest first",
-        RunSort::LongestFirst => "longest first",
-        RunSort::ShortestFirst => "shortest first",
+        RunSort::NewestFirst => "Newest first",
+        RunSort::OldestFirst => "Oldest first",
+        RunSort::LongestFirst => "Longest first",
+        RunSort::ShortestFirst => "Shortest first",
     }
 }
 
