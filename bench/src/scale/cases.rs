@@ -383,6 +383,17 @@ pub fn cases(fixture: &Fixture) -> Result<Vec<Case>> {
         p99_target: Some(TARGET_P99_MS),
         rate_target: None,
     });
+    // The same page with one run: what a page costs besides its rows.
+    let one_run = RunFilter::from_query_string("limit=1")
+        .map_err(|error| anyhow::anyhow!("limit=1: {error}"))?;
+    cases.push(Case {
+        name: "runs list page with one run (server-rendered)".into(),
+        path: "/?limit=1".into(),
+        auth: Auth::Session,
+        pieces: page_pieces(account_pk, &one_run),
+        p99_target: None,
+        rate_target: None,
+    });
     cases.push(Case {
         name: "runs list page GET / (server-rendered)".into(),
         path: "/".into(),
