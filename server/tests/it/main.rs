@@ -6,6 +6,7 @@ mod accounts;
 mod alerts;
 mod api_runs;
 mod artifacts;
+mod artifacts_s3;
 mod backup;
 mod binary;
 mod bulk;
