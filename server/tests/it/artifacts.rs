@@ -9,13 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 
 async fn upload(app: &TestApp, id: &str, runner: &str, form: Form) -> (u16, serde_json::Value) {
-    let response = new_client()
-        .post(app.url(&format!("/api/runner/runs/{id}/artifacts")))
-        .bearer_auth(runner)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.upload_form(id, runner, form).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or_default())
 }
@@ -156,12 +150,7 @@ async fn an_upload_is_stored_served_and_deleted_with_its_run() {
     assert_eq!(stored_files(&store), 1);
 
     let artifact_id = artifact["id"].as_str().unwrap();
-    let response = new_client()
-        .get(app.url(&format!("/api/runs/{id}/artifacts/{artifact_id}/content")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.artifact_content(&token, &id, artifact_id).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/html");
     assert!(response.headers()["content-security-policy"]

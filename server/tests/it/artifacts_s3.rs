@@ -6,7 +6,6 @@
 //! `RUNBOARD_REQUIRE_S3` is set (as the test command sets it).
 
 use crate::helpers::*;
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::json;
 use std::process::Stdio;
@@ -110,20 +109,14 @@ async fn an_upload_is_an_object_in_the_bucket_served_back_and_deleted_with_its_r
     let bytes: Vec<u8> = (0..6 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let form = Form::new().text("artifactType", "dataset").part(
-        "file",
-        Part::bytes(bytes.clone())
-            .file_name("big.bin")
-            .mime_str("application/octet-stream")
-            .unwrap(),
-    );
-    let response = new_client()
-        .post(app.url(&format!("/api/runner/runs/{id}/artifacts")))
-        .bearer_auth(&runner)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .upload_file(
+            &id,
+            &runner,
+            "dataset",
+            ("big.bin", "application/octet-stream", bytes.clone()),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     let artifact = &body["data"];
@@ -141,12 +134,7 @@ async fn an_upload_is_an_object_in_the_bucket_served_back_and_deleted_with_its_r
     );
 
     let artifact_id = artifact["id"].as_str().unwrap();
-    let served = new_client()
-        .get(app.url(&format!("/api/runs/{id}/artifacts/{artifact_id}/content")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let served = app.artifact_content(&token, &id, artifact_id).await;
     assert_eq!(served.status(), 200);
     assert!(
         served.bytes().await.unwrap() == bytes,

@@ -1,7 +1,6 @@
 //! Backups while the server serves and writes, restores, and scheduled backups.
 
 use crate::helpers::*;
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use runboard::backup::{artifacts_beside, backup_to, restore_from, scheduled_backup, Schedule};
 use serde_json::json;
@@ -119,20 +118,14 @@ async fn a_backup_during_heavy_ingest_holds_every_event_acknowledged_before_it_s
 
 /// Uploads a small file artifact to `run`; returns its id.
 async fn upload(app: &TestApp, run: &str, runner: &str, body: &'static [u8]) -> String {
-    let form = Form::new().text("artifactType", "report").part(
-        "file",
-        Part::bytes(body)
-            .file_name("notes.txt")
-            .mime_str("text/plain")
-            .unwrap(),
-    );
-    let response = new_client()
-        .post(app.url(&format!("/api/runner/runs/{run}/artifacts")))
-        .bearer_auth(runner)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .upload_file(
+            run,
+            runner,
+            "report",
+            ("notes.txt", "text/plain", body.to_vec()),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     body["data"]["id"].as_str().unwrap().to_string()
@@ -179,12 +172,7 @@ async fn a_restore_brings_back_the_database_and_its_artifact_files() {
         .call(Method::GET, &format!("/api/runs/{later}"), &token, None)
         .await;
     assert_eq!(status, 404, "the run made after the backup is gone");
-    let response = new_client()
-        .get(app.url(&format!("/api/runs/{kept}/artifacts/{artifact}/content")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.artifact_content(&token, &kept, &artifact).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "before the backup");
     // The restored server writes as usual.

@@ -5,7 +5,6 @@
 //! baseline, account scoping and the comparison page.
 
 use crate::helpers::*;
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -22,20 +21,9 @@ async fn post(app: &TestApp, id: &str, runner: &str, part: &str, body: Value) {
 }
 
 async fn upload(app: &TestApp, id: &str, runner: &str, name: &str, mime: &str, bytes: &[u8]) {
-    let form = Form::new().text("artifactType", "file").part(
-        "file",
-        Part::bytes(bytes.to_vec())
-            .file_name(name.to_string())
-            .mime_str(mime)
-            .unwrap(),
-    );
-    let response = new_client()
-        .post(app.url(&format!("/api/runner/runs/{id}/artifacts")))
-        .bearer_auth(runner)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .upload_file(id, runner, "file", (name, mime, bytes.to_vec()))
+        .await;
     assert_eq!(response.status().as_u16(), 200, "upload {name}");
 }
 

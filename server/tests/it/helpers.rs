@@ -137,6 +137,57 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// Posts an artifact upload (a multipart form) to `run` with its runner token.
+    pub async fn upload_form(
+        &self,
+        run: &str,
+        runner: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        new_client()
+            .post(self.url(&format!("/api/runner/runs/{run}/artifacts")))
+            .bearer_auth(runner)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads one file of `artifact_type` to `run`, as a runner does.
+    pub async fn upload_file(
+        &self,
+        run: &str,
+        runner: &str,
+        artifact_type: &str,
+        (name, mime, bytes): (&str, &str, Vec<u8>),
+    ) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .text("artifactType", artifact_type.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(name.to_string())
+                    .mime_str(mime)
+                    .unwrap(),
+            );
+        self.upload_form(run, runner, form).await
+    }
+
+    /// A stored artifact's content, read through the owner API with `token`.
+    pub async fn artifact_content(
+        &self,
+        token: &str,
+        run: &str,
+        artifact: &str,
+    ) -> reqwest::Response {
+        new_client()
+            .get(self.url(&format!("/api/runs/{run}/artifacts/{artifact}/content")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts the login form the way a browser without JavaScript does.
     pub async fn login_form(&self, email: &str, password: &str, next: &str) -> reqwest::Response {
         self.login_form_in(&self.client, email, password, next)

@@ -8,7 +8,6 @@
 
 use crate::helpers::*;
 use model::RunPk;
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
@@ -51,20 +50,18 @@ async fn run_with(app: &TestApp, token: &str, agent: &str, status: &str, words: 
         )
         .await;
     }
-    let form = Form::new().text("artifactType", "report").part(
-        "file",
-        Part::bytes(format!("report of {agent}").into_bytes())
-            .file_name("report.txt")
-            .mime_str("text/plain")
-            .unwrap(),
-    );
-    let response = new_client()
-        .post(app.url(&format!("/api/runner/runs/{id}/artifacts")))
-        .bearer_auth(&runner)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .upload_file(
+            &id,
+            &runner,
+            "report",
+            (
+                "report.txt",
+                "text/plain",
+                format!("report of {agent}").into_bytes(),
+            ),
+        )
+        .await;
     assert!(response.status().is_success(), "upload");
     if status != "running" {
         let mut body = json!({"status": status});
