@@ -131,8 +131,9 @@ impl Facet {
         }
     }
 
-    /// The term that sets this facet to `value`, as query text.
-    fn term_text(self, value: &str) -> String {
+    /// The term that sets this facet to `value`, as query text (the value as
+    /// given: check a reader's value with [`Facet::write`]).
+    pub fn term_text(self, value: &str) -> String {
         match self {
             Facet::Status => format!("status:{value}"),
             Facet::Agent => format!("agent:{}", value_text(value)),

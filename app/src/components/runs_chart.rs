@@ -143,15 +143,18 @@ fn bound(at: DateTime<Utc>, daily: bool) -> String {
 /// How the chart makes a bar's link: from its time (from, before) and a status.
 type BarLink<'a> = &'a dyn Fn(String, String, String) -> String;
 
-/// The list narrowed to one bar's time and one status.
-fn bar_link(link: BarLink<'_>, chart: &RunChart, bar: &ChartBar, status: &str) -> String {
+/// A bar's time as the list's filter says it: from, and before.
+fn bar_bounds(chart: &RunChart, bar: &ChartBar) -> (String, String) {
     let daily = chart.daily();
     let end = bar.start + chrono::Duration::milliseconds(chart.bucket_ms);
-    link(
-        bound(bar.start, daily),
-        bound(end, daily),
-        status.to_string(),
-    )
+    (bound(bar.start, daily), bound(end, daily))
+}
+
+/// The list narrowed to one bar's time and one status.
+#[cfg(test)]
+fn bar_link(link: BarLink<'_>, chart: &RunChart, bar: &ChartBar, status: &str) -> String {
+    let (from, before) = bar_bounds(chart, bar);
+    link(from, before, status.to_string())
 }
 
 /// A bar's label: "Today" or `Dec 02` for days, `14:00` (UTC) for parts of one.
@@ -176,11 +179,19 @@ fn chart_markup(chart: &RunChart, link: BarLink<'_>) -> String {
     let bars = &chart.bars;
     let mut markup = String::with_capacity(4096);
     let slot = WIDTH / bars.len().max(1) as f64;
+    // Each bar's time, written once for all of its pieces.
+    let bounds: Vec<(String, String)> = bars.iter().map(|bar| bar_bounds(chart, bar)).collect();
     for segment in segments(bars) {
         let index = ((segment.x / slot).floor() as usize).min(bars.len().saturating_sub(1));
-        let href = bars
+        let href = bounds
             .get(index)
-            .map(|bar| escape_attribute(&bar_link(link, chart, bar, segment.status)))
+            .map(|(from, before)| {
+                escape_attribute(&link(
+                    from.clone(),
+                    before.clone(),
+                    segment.status.to_string(),
+                ))
+            })
             .unwrap_or_default();
         let _ = write!(
             markup,

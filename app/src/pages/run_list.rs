@@ -119,6 +119,40 @@ impl FacetLinks {
         }
     }
 
+    /// A maker of many links that each set all of `facets` (the chart's bars:
+    /// status, created from and before): the rest of the query is encoded once,
+    /// and each link appends its terms, written as given.
+    fn setting(&self, facets: &'static [Facet]) -> impl Fn(&[&str]) -> String + Clone {
+        let cleared: Vec<(Facet, String)> =
+            facets.iter().map(|facet| (*facet, String::new())).collect();
+        let head = self.query.as_ref().ok().map(|query| {
+            let rest = query.with(&cleared);
+            let mut head = self.prefix.clone();
+            if !rest.is_empty() {
+                head.extend(form_urlencoded::byte_serialize(rest.as_bytes()));
+                head.push('+');
+            }
+            head
+        });
+        let links = self.clone();
+        move |values: &[&str]| match &head {
+            Some(head) => {
+                let mut link = head.clone();
+                for (index, (facet, value)) in facets.iter().zip(values).enumerate() {
+                    if index > 0 {
+                        link.push('+');
+                    }
+                    link.extend(form_urlencoded::byte_serialize(
+                        facet.term_text(value).as_bytes(),
+                    ));
+                }
+                link
+            }
+            // A query that does not parse keeps its links as they are.
+            None => links.href(&[]),
+        }
+    }
+
     fn href(&self, set: &[(Facet, String)]) -> String {
         let q = match &self.query {
             Ok(query) => query.with(set),
@@ -454,8 +488,6 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         (Facet::MaxDuration, NodeRef::new()),
     ];
     let campaign = NodeRef::<leptos::html::Select>::new();
-    // The order, for phones, whose runs are cards without sortable headers.
-    let order = NodeRef::<leptos::html::Select>::new();
     let form = NodeRef::<leptos::html::Form>::new();
     // Fields that are picked rather than typed apply as soon as they change.
     let apply_now = move |_| {
@@ -508,19 +540,11 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
         }
         field_problem.set(None);
         let mut dropped: Vec<&str> = Facet::ALL.iter().map(|facet| facet.param()).collect();
-        dropped.extend(["q", "offset", "cursor", "campaign", "sort"]);
+        dropped.extend(["q", "offset", "cursor", "campaign"]);
         let mut chosen = pairs_without(&current, &dropped);
         chosen.push(("q".to_string(), q));
         if let Some(select) = campaign.get() {
             chosen.push(("campaign".to_string(), select.value()));
-        }
-        let sort = order
-            .get()
-            .map(|select| select.value())
-            .unwrap_or_else(|| param(&current, "sort"));
-        // The default order leaves `sort` out of the address.
-        if sort != RunSort::default().as_param() {
-            chosen.push(("sort".to_string(), sort));
         }
         navigate(&href(&base, &chosen), Default::default());
     };
@@ -590,12 +614,6 @@ fn FilterBar(query: Memo<String>, runs: Runs, fixed_campaign: bool) -> impl Into
                     </select>
                 </label>
             })}
-            <label class="sort-field">
-                <span>"Order"</span>
-                <select node_ref=order name="sort" on:change=apply_now>
-                    <SortOptions query runs />
-                </select>
-            </label>
             <label>
                 <span>"Initiator"</span>
                 <input node_ref=fields[1].1 type="text" name="initiator" value=shows(Facet::Initiator) prop:value=shows(Facet::Initiator) placeholder="any" />
@@ -675,27 +693,6 @@ fn AddColumnForm(query: Memo<String>) -> impl IntoView {
                 aria-label="Input field to show as a column" />
             <button type="submit" class="button subtle">"Add column"</button>
         </form>
-    }
-}
-
-/// The orders, those the list cannot have disabled (which come with the list).
-#[component]
-fn SortOptions(query: Memo<String>, runs: Runs) -> impl IntoView {
-    view! {
-        <Transition>
-            {move || Suspend::new(async move {
-                let current = RunSort::parse(&param(&query.get_untracked(), "sort")).unwrap_or_default();
-                let orders = runs.await.map(|view| view.orders).unwrap_or_else(|_| RunSort::ALL.to_vec());
-                RunSort::ALL
-                    .into_iter()
-                    .map(|each| view! {
-                        <option value=each.as_param() selected=each == current disabled=!orders.contains(&each)>
-                            {sort_label(each)}
-                        </option>
-                    })
-                    .collect_view()
-            })}
-        </Transition>
     }
 }
 
@@ -787,13 +784,13 @@ fn RunListBody(view: RunListView, query: String) -> impl IntoView {
     };
     let agents = view.agents.clone();
     // The chart's bars narrow the list to their time and status, its other filters kept.
-    let chart_links = FacetLinks::new(&list_base(), &query_for_table);
+    let chart_link = FacetLinks::new(&list_base(), &query_for_table).setting(&[
+        Facet::Status,
+        Facet::CreatedFrom,
+        Facet::CreatedBefore,
+    ]);
     let bar_link = Callback::new(move |(from, before, status): (String, String, String)| {
-        chart_links.href(&[
-            (Facet::Status, status),
-            (Facet::CreatedFrom, from),
-            (Facet::CreatedBefore, before),
-        ])
+        chart_link(&[&status, &from, &before])
     });
     view! {
         {move || view! { <RunsChart chart=chart() link=bar_link /> }}
@@ -961,6 +958,32 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         .map(|cursor| at_page(&base, &query, "cursor", &cursor));
     let columns = input_columns(&query);
     expect_context::<LiveRows>().show(&page.runs);
+    // On a phone the runs are cards without headers: the order is a select.
+    let navigate = use_navigate();
+    let (order_base, order_query) = (base.clone(), query.clone());
+    let choose_order = move |event: leptos::ev::Event| {
+        let chosen = event_target_value(&event);
+        // The default order leaves `sort` out of the address.
+        let value = if chosen == RunSort::default().as_param() {
+            ""
+        } else {
+            chosen.as_str()
+        };
+        navigate(
+            &with_param(&order_base, &order_query, "sort", value),
+            Default::default(),
+        );
+    };
+    let order_options = RunSort::ALL
+        .into_iter()
+        .map(|each| {
+            view! {
+                <option value=each.as_param() selected=each == sort disabled=!orders.contains(&each)>
+                    {sort_label(each)}
+                </option>
+            }
+        })
+        .collect_view();
     let page_ids: Vec<Uuid> = page.runs.iter().map(|run| run.id).collect();
     let column_headers = columns
         .iter()
@@ -976,6 +999,10 @@ fn RunTable(view: RunListView, query: String) -> impl IntoView {
         })
         .collect_view();
     view! {
+        <label class="order-select">
+            <span>"Order"</span>
+            <select name="sort" on:change=choose_order>{order_options}</select>
+        </label>
         <div class="table-wrap">
             <table class="runs">
                 <thead>
@@ -1258,6 +1285,17 @@ mod tests {
                 (Facet::CreatedBefore, String::new())
             ]),
             "/?q=x"
+        );
+        // The chart's link maker writes what href writes.
+        let links = FacetLinks::new("/", "q=stripe+status%3Arunning&sort=createdAt");
+        let bar = links.setting(&[Facet::Status, Facet::CreatedFrom, Facet::CreatedBefore]);
+        assert_eq!(
+            bar(&["failed", "2026-12-02", "2026-12-03"]),
+            links.href(&[
+                (Facet::Status, "failed".into()),
+                (Facet::CreatedFrom, "2026-12-02".into()),
+                (Facet::CreatedBefore, "2026-12-03".into()),
+            ])
         );
         // A date field shows a date, not a time ago or an hour.
         assert_eq!(field_shows("q=created%3A%3E-24h", Facet::CreatedFrom), "");
