@@ -77,6 +77,18 @@ test("an owner creates an alert, sends a test, and a failed run fires it once", 
     // Disabled, the rule says so.
     await page.getByRole("button", { name: "Disable" }).click();
     await expect(page.locator(".page-header .badge")).toHaveText("disabled");
+
+    // Deleting asks first; "Keep it" keeps the rule, "Yes, delete it" removes it.
+    await page.getByRole("button", { name: "Delete" }).click();
+    const question = page.getByRole("alertdialog", { name: "Confirm" });
+    await expect(question).toContainText("Delete this alert and its history?");
+    await question.getByRole("button", { name: "Keep it" }).click();
+    await expect(question).toHaveCount(0);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Crawler failed");
+    await page.getByRole("button", { name: "Delete" }).click();
+    await question.getByRole("button", { name: "Yes, delete it" }).click();
+    await expect(page).toHaveURL(/\/alerts$/);
+    await expect(page.locator("table.alerts tbody tr", { hasText: "Crawler failed" })).toHaveCount(0);
   } finally {
     hook.close();
   }

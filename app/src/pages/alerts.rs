@@ -264,10 +264,7 @@ pub fn AlertPage() -> impl IntoView {
                                             <input type="hidden" name="enabled" value=enable.to_string() />
                                             <button type="submit" class="button secondary">{if enable { "Enable" } else { "Disable" }}</button>
                                         </ActionForm>
-                                        <ActionForm action=delete attr:onsubmit="return confirm('Delete this alert and its history?')">
-                                            <input type="hidden" name="id" value=id_delete.clone() />
-                                            <button type="submit" class="button danger">"Delete"</button>
-                                        </ActionForm>
+                                        <DeleteAlertButton id=id_delete delete />
                                     </div>
                                 }
                             });
@@ -348,4 +345,30 @@ fn History(firings: Vec<AlertFiring>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// "Delete", then the question asked in the page ("Yes, delete it" / "Keep it"):
+/// the page's CSP refuses inline handlers, so a `confirm()` in `onsubmit` never runs.
+#[component]
+fn DeleteAlertButton(id: String, delete: ServerAction<DeleteAlert>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    move || {
+        if confirming.get() {
+            let id = id.clone();
+            view! {
+                <ActionForm action=delete attr:class="confirm" attr:role="alertdialog" attr:aria-label="Confirm">
+                    <input type="hidden" name="id" value=id />
+                    <span>"Delete this alert and its history? This cannot be undone."</span>
+                    <button type="submit" class="button danger">"Yes, delete it"</button>
+                    <button type="button" class="button subtle" on:click=move |_| confirming.set(false)>"Keep it"</button>
+                </ActionForm>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button type="button" class="button danger" on:click=move |_| confirming.set(true)>"Delete"</button>
+            }
+            .into_any()
+        }
+    }
 }
