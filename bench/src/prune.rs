@@ -259,7 +259,12 @@ fn long_holds(log: &str) -> std::collections::BTreeMap<String, Vec<(f64, f64)>> 
             continue;
         };
         if held > MAX_HOLD_MS {
-            long.entry(what.to_string())
+            // The pieces of the events' text index (`event_text_3`) are one kind.
+            let kind = match what.rsplit_once('_') {
+                Some((kind, number)) if number.parse::<u64>().is_ok() => kind,
+                _ => what,
+            };
+            long.entry(kind.to_string())
                 .or_default()
                 .push((held, micros("commit_us").unwrap_or(f64::NAN)));
         }
@@ -567,10 +572,11 @@ mod tests {
     fn long_holds_are_grouped_by_kind() {
         let log = "x DEBUG store::prune: retention: write transaction what=\"delete\" rows=63 held_us=72000 commit_us=70000\n\
                    x DEBUG store::prune: retention: write transaction what=\"delete\" rows=63 held_us=9000 commit_us=100\n\
-                   x DEBUG store::prune: retention: write transaction what=event_text rows=9 held_us=51000 commit_us=2000";
+                   x DEBUG store::prune: retention: write transaction what=event_text_3 rows=9 held_us=51000 commit_us=2000
+                   x DEBUG store::prune: retention: write transaction what=event_text_12 rows=9 held_us=60000 commit_us=1000";
         let long = long_holds(log);
         assert_eq!(long["delete"], vec![(72.0, 70.0)]);
-        assert_eq!(long["event_text"], vec![(51.0, 2.0)]);
+        assert_eq!(long["event_text"], vec![(51.0, 2.0), (60.0, 1.0)]);
         assert_eq!(long.len(), 2);
     }
 }

@@ -341,7 +341,7 @@ impl Pass<'_> {
     }
 
     /// Counts a committed transaction, then pauses so other writers get the writer.
-    async fn wrote(&mut self, what: &'static str, rows: i64, written: &Written) {
+    async fn wrote(&mut self, what: &str, rows: i64, written: &Written) {
         // One line per transaction at debug level: `runboard-bench prune` reads
         // the distribution of writer holds from them.
         tracing::debug!(
@@ -494,20 +494,20 @@ impl Pass<'_> {
     /// Does the text indexes' merge work that deletions left, in steps sized
     /// like every other transaction, until there is none.
     async fn merge_text(&mut self) -> Result<(), AppError> {
-        for table in prune::TEXT_INDEXES {
+        for table in prune::text_indexes(&self.db.read).await? {
             loop {
                 if self.stopped() {
                     return Ok(());
                 }
                 let pages = self.merges.rows();
-                let written = prune::merge_text(self.db, table, pages).await?;
+                let written = prune::merge_text(self.db, &table, pages).await?;
                 if written.other == 0 {
                     break;
                 }
                 // Learnt from the work done, not asked for: a step asked for
                 // many pages may find few, and the next one many.
                 self.merges.learn(written.other, written.held);
-                self.wrote(table, written.other, &written).await;
+                self.wrote(&table, written.other, &written).await;
                 self.report.merges += 1;
             }
         }

@@ -14,8 +14,8 @@
 //!   input fields are `store::db::runs::flatten_input`'s, `run_counts` holds exactly
 //!   the runs' counts per day, agent and status, and the runs' full-text table is
 //!   filled by the schema's own trigger; the events' full-text index gets the
-//!   entries its trigger would have written, but all at the end in key order
-//!   (see [`fill_event_text`]);
+//!   entries and pieces the server would have written, but all at the end in
+//!   key order (see [`fill_event_text`]);
 //! - events are numbered per run in arrival order, and the logs of runs that ran
 //!   at the same time are interleaved as they would have arrived (so a run's
 //!   events are spread over the table as in a real database);
@@ -141,7 +141,6 @@ fn write_rows(path: &Path, keys: &Keys, plan: &Plan, now: i64) -> Result<()> {
     let events: u64 = plan.runs.iter().map(|run| run.events).sum();
     let mut writer = Writer::new(&conn, keys, base_pk, now)?;
     let mut progress = Progress::new(plan.runs.len() as u64, events);
-    let event_text_trigger = suspend_event_text(&conn)?;
     conn.execute_batch("BEGIN")?;
     for (index, run) in plan.runs.iter().enumerate() {
         writer.events_until(run.created_at, &mut progress)?;
@@ -153,44 +152,87 @@ fn write_rows(path: &Path, keys: &Keys, plan: &Plan, now: i64) -> Result<()> {
     writer.finish(plan)?;
     conn.execute_batch("COMMIT")?;
     progress.done();
-    fill_event_text(&conn, &event_text_trigger)?;
+    fill_event_text(&conn, base_pk)?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
 
-/// The trigger that copies each event's message into `event_text`, dropped for the
-/// bulk insert; returns its SQL for [`fill_event_text`] to restore it.
+/// Writes every new event's entry into the events' text index, as
+/// `store::db::text_pieces` would have (a new piece each time one has taken its
+/// share, starting at a run), but piece by piece in key order, FTS5's fast path.
 ///
 /// FTS5 keeps a segment's keys ascending: a key below the last one pending flushes
 /// what is pending and starts a new segment. The events' keys are
 /// `run_pk * 2^24 + seq`, and interleaved logs go back and forth between runs, so
-/// the trigger would flush at nearly every row and spend its time merging tiny
-/// segments (measured: 17,000 events/s falling below 6,000 within a minute).
-fn suspend_event_text(conn: &Connection) -> Result<String> {
-    let sql: String = conn.query_row(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'event_text_insert'",
-        [],
-        |row| row.get(0),
-    )?;
-    conn.execute_batch("DROP TRIGGER event_text_insert")?;
-    Ok(sql)
-}
-
-/// Writes every event's `event_text` entry, as the schema's trigger would have, in
-/// key order (FTS5's fast path), and puts the trigger back.
-fn fill_event_text(conn: &Connection, trigger_sql: &str) -> Result<()> {
+/// writing them in arrival order would flush at nearly every row and spend its
+/// time merging tiny segments (measured: 17,000 events/s falling below 6,000
+/// within a minute).
+fn fill_event_text(conn: &Connection, base_pk: i64) -> Result<()> {
+    use store::db::text_pieces::{create_piece_sql, table_name, view_sql, PIECE_EVENTS};
     let started = Instant::now();
     eprintln!("indexing the events' messages for full text");
-    conn.execute_batch(&format!(
-        "BEGIN;
-         INSERT INTO event_text (rowid, message)
-            SELECT run_pk * {key_base} + seq, message FROM events
-            WHERE message IS NOT NULL ORDER BY run_pk, seq;
-         {trigger_sql};
-         COMMIT;",
-        key_base = store::db::events::MAX_RUN_EVENTS + 1,
-    ))?;
-    eprintln!("indexed in {:.0} s", started.elapsed().as_secs_f64());
+    // Each new run's messages, in key order, cut into pieces at run boundaries.
+    let mut per_run = conn.prepare(
+        "SELECT run_pk, count(*) FROM events WHERE message IS NOT NULL AND run_pk >= ?
+         GROUP BY run_pk ORDER BY run_pk",
+    )?;
+    let counts: Vec<(i64, i64)> = per_run
+        .query_map([base_pk], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut ranges: Vec<(i64, i64)> = Vec::new(); // (first run, messages)
+    for (run_pk, count) in counts {
+        match ranges.last_mut() {
+            Some((_, taken)) if *taken < PIECE_EVENTS => *taken += count,
+            _ => ranges.push((run_pk, count)),
+        }
+    }
+    let last_event: i64 = conn.query_row("SELECT coalesce(max(pk), 0) FROM events", [], |row| {
+        row.get(0)
+    })?;
+    let (mut number, newest_first_run): (i64, i64) = conn.query_row(
+        "SELECT piece, first_run_pk FROM event_text_pieces ORDER BY piece DESC LIMIT 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let newest_is_empty = base_pk == 1 && newest_first_run <= 1;
+    conn.execute_batch("BEGIN")?;
+    for (index, &(first_run, messages)) in ranges.iter().enumerate() {
+        if !(index == 0 && newest_is_empty) {
+            number += 1;
+            for statement in create_piece_sql(number) {
+                conn.execute_batch(&statement)?;
+            }
+            // As if the piece began `messages` events before the last one.
+            conn.execute(
+                "INSERT INTO event_text_pieces (piece, first_run_pk, first_event_pk) VALUES (?, ?, ?)",
+                params![number, first_run, last_event - messages],
+            )?;
+        }
+        let end_run = ranges.get(index + 1).map_or(i64::MAX >> 24, |next| next.0);
+        conn.execute(
+            &format!(
+                "INSERT INTO {table} (rowid, message)
+                 SELECT run_pk * {key_base} + seq, message FROM events
+                 WHERE message IS NOT NULL AND run_pk >= ? AND run_pk < ? ORDER BY run_pk, seq",
+                table = table_name(number),
+                key_base = store::db::events::MAX_RUN_EVENTS + 1,
+            ),
+            params![first_run, end_run],
+        )?;
+    }
+    let numbers: Vec<i64> = conn
+        .prepare("SELECT piece FROM event_text_pieces ORDER BY piece")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for statement in view_sql(&numbers) {
+        conn.execute_batch(&statement)?;
+    }
+    conn.execute_batch("COMMIT")?;
+    eprintln!(
+        "indexed in {:.0} s, {} pieces",
+        started.elapsed().as_secs_f64(),
+        numbers.len()
+    );
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 //! query builders with the server's binds, one connection opened as the server
 //! opens its read pool, no HTTP, no rendering), and the same event rows as the
 //! ingest benchmark inserted with SQLite's C API in transactions of one batch,
-//! both one `INSERT` per event (the server's statements) and one `INSERT` per
-//! batch.
+//! both one `INSERT` per event and one `INSERT` per batch, each with the batch's
+//! messages into its run's piece of the text index in one `INSERT`, as the
+//! server writes them.
 
 use super::cases::{Case, Piece, Work};
 use super::sql::{insert_rows, text};
@@ -142,6 +143,22 @@ pub fn insert_events(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -32000;",
     )?;
+    // Each run's piece of the events' text index, written as the server writes it.
+    let text_inserts = runs
+        .iter()
+        .map(|&run_pk| {
+            let piece: i64 = conn.query_row(
+                "SELECT piece FROM event_text_pieces WHERE first_run_pk <= ?
+                 ORDER BY first_run_pk DESC LIMIT 1",
+                [run_pk],
+                |row| row.get(0),
+            )?;
+            Ok(format!(
+                "INSERT INTO {} (rowid, message)",
+                store::db::text_pieces::table_name(piece)
+            ))
+        })
+        .collect::<Result<Vec<String>>>()?;
     let mut seqs = vec![first_seq; runs.len()];
     let mut transactions = Vec::with_capacity(rounds * runs.len());
     let mut events = 0u64;
@@ -151,6 +168,7 @@ pub fn insert_events(
             let batch = &batches[(round + index) % batches.len()];
             let began = Instant::now();
             conn.execute_batch("BEGIN IMMEDIATE")?;
+            let first = seqs[index];
             let rows = event_values(run_pk, &mut seqs[index], batch);
             match shape {
                 Shape::RowByRow => {
@@ -160,6 +178,17 @@ pub fn insert_events(
                 }
                 Shape::OneStatement => insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, &rows)?,
             }
+            let text: Vec<Value> = batch
+                .iter()
+                .zip(first + 1..)
+                .flat_map(|(event, seq)| {
+                    [
+                        Value::Integer((run_pk << 24) + seq),
+                        Value::Text(event.message.clone()),
+                    ]
+                })
+                .collect();
+            insert_rows(&conn, &text_inserts[index], 2, &text)?;
             conn.execute_batch("COMMIT")?;
             transactions.push(millis(began.elapsed()));
             events += batch.len() as u64;

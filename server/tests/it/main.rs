@@ -34,4 +34,5 @@ mod site;
 mod sweeper;
 mod tags;
 mod team;
+mod text_pieces;
 mod views;

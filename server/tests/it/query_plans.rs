@@ -704,13 +704,13 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
             (Shape::Count, Shape::Count, Shape::Chart { dated })
         };
         if let Some((_, others)) = conditions.split_text() {
-            // A text search walks both text indexes newest first and checks the
+            // A text search walks the text indexes newest first and checks the
             // runs found against the rest of the filter by key.
             let queries = [
                 ("text: runs", QueryBuilder::new(text_search::RUNS_TEXT_SQL)),
                 (
-                    "text: events",
-                    QueryBuilder::new(text_search::EVENTS_TEXT_SQL),
+                    "text: events (a piece)",
+                    QueryBuilder::new(text_search::events_text_sql("event_text_1")),
                 ),
                 (
                     "text: rest of the filter",

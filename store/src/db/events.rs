@@ -2,7 +2,7 @@
 //! runner's own event id; read back by sequence, page by page.
 
 use super::filter::fts_query;
-use super::{changes, from_ms, now_ms};
+use super::{changes, from_ms, now_ms, text_pieces};
 use model::{AppError, Event, EventPage, RunPk};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
@@ -29,10 +29,10 @@ pub struct Appended {
 }
 
 /// The most events one run holds: the full-text index keys an event by
-/// `run_pk * 2^24 + seq` (migrations/0004_event_text.sql).
+/// `run_pk * 2^24 + seq` (db::text_pieces).
 pub const MAX_RUN_EVENTS: i64 = (1 << 24) - 1;
 
-/// An event's key in the `event_text` full-text index.
+/// An event's key in the events' full-text index (db::text_pieces).
 pub fn text_key(run_pk: RunPk, seq: i64) -> i64 {
     (run_pk.0 << 24) + seq
 }
@@ -117,6 +117,11 @@ pub async fn append_events(
         });
         insert.build().execute(&mut *conn).await?;
     }
+    let messages: Vec<(i64, &str)> = added
+        .iter()
+        .filter_map(|event| Some((event.seq, event.message.as_deref()?)))
+        .collect();
+    text_pieces::append(conn, run_pk.0, &messages).await?;
     sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
         .bind(seq)
         .bind(now)
@@ -300,13 +305,13 @@ pub fn list_query(
         sql.push(" AND e.seq < ").push_bind(before);
     }
     if let Some(text) = query.q.as_deref().and_then(fts_query) {
-        // The run's own key range of the index (migrations/0004_event_text.sql).
+        // The run's own key range of the index (db::text_pieces).
         let first = text_key(run_pk, 0);
-        sql.push(" AND e.seq IN (SELECT rowid - ")
+        sql.push(" AND e.seq IN (SELECT key - ")
             .push_bind(first)
-            .push(" FROM event_text WHERE event_text MATCH ")
+            .push(" FROM event_text WHERE message MATCH ")
             .push_bind(text)
-            .push(" AND rowid BETWEEN ")
+            .push(" AND key BETWEEN ")
             .push_bind(first)
             .push(" AND ")
             .push_bind(text_key(run_pk, MAX_RUN_EVENTS))

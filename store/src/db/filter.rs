@@ -388,7 +388,7 @@ fn push_text(query: &mut QueryBuilder<'_, Sqlite>, text: &str) {
     query
         .push("r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
         .push_bind(text.to_string())
-        .push(" UNION SELECT rowid >> 24 FROM event_text WHERE event_text MATCH ")
+        .push(" UNION SELECT key >> 24 FROM event_text WHERE message MATCH ")
         .push_bind(text.to_string())
         .push(")");
 }

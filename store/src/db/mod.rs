@@ -38,6 +38,7 @@ pub mod settings;
 pub mod stats;
 pub mod steps;
 pub mod sweep;
+pub mod text_pieces;
 pub mod text_search;
 pub mod tokens;
 pub mod users;

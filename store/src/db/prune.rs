@@ -10,10 +10,10 @@
 //! preview of what it would remove.
 
 use super::events::{append_events, NewEvent};
-use super::{artifacts, changes, from_ms, Db, WriteTx};
+use super::{artifacts, changes, from_ms, text_pieces, Db, WriteTx};
 use model::{AccountPk, AppError, ChangeData, DeletedRun, PruneCounts, PruneReport, RunPk, DAY_MS};
 use serde_json::json;
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteExecutor, SqlitePool};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -251,7 +251,13 @@ impl Written {
 
 /// Commits a pruning transaction that had the writer from `started`, with how
 /// long it held it.
-async fn commit(tx: WriteTx, started: Instant, mut written: Written) -> Result<Written, AppError> {
+async fn commit(
+    mut tx: WriteTx,
+    started: Instant,
+    mut written: Written,
+) -> Result<Written, AppError> {
+    // The deleted events' messages leave the text index in this transaction.
+    text_pieces::flush_gone(&mut tx).await?;
     let committing = Instant::now();
     tx.commit().await?;
     written.commit = committing.elapsed();
@@ -529,8 +535,13 @@ pub async fn prune_artifacts(
     commit(tx, started, written).await
 }
 
-/// The full-text indexes pruning deletes from: the events' messages and the runs' text.
-pub const TEXT_INDEXES: [&str; 2] = ["event_text", "runs_fts"];
+/// The full-text indexes pruning deletes from: the runs' text and each piece of
+/// the events' messages (oldest first).
+pub async fn text_indexes<'c>(executor: impl SqliteExecutor<'c>) -> Result<Vec<String>, AppError> {
+    let mut tables = vec!["runs_fts".to_string()];
+    tables.extend(text_pieces::tables(executor).await?);
+    Ok(tables)
+}
 
 /// FTS5's own `automerge` (segments per level before it merges them), restored
 /// after a pass.
@@ -543,11 +554,12 @@ const AUTOMERGE: i64 = 4;
 /// itself. Off, the pass does that work in [`merge_text`] steps of its own size.
 /// FTS5 keeps the setting in the index (every connection sees it); a pass
 /// interrupted by a crash leaves it off until the next pass, which starts and
-/// ends by setting it. One transaction.
+/// ends by setting it. A piece started during a pass merges by itself: it is
+/// small. One transaction.
 pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
-    for table in TEXT_INDEXES {
+    for table in text_indexes(&mut *tx).await? {
         sqlx::query(&format!(
             "INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)"
         ))
@@ -559,12 +571,16 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
 }
 
 /// Whether FTS5's automatic merging of the events' text index is off (a pass
-/// turned it off and has not turned it back on).
+/// turned it off and has not turned it back on): read from its oldest piece.
 pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
-    let value: Option<i64> =
-        sqlx::query_scalar("SELECT v FROM event_text_config WHERE k = 'automerge'")
-            .fetch_optional(pool)
-            .await?;
+    let Some(oldest) = text_pieces::tables(pool).await?.into_iter().next() else {
+        return Ok(false);
+    };
+    let value: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT v FROM {oldest}_config WHERE k = 'automerge'"
+    ))
+    .fetch_optional(pool)
+    .await?;
     Ok(value == Some(0))
 }
 
@@ -572,7 +588,7 @@ pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
 /// command: levels with 4 or more segments, then segments with 10 % or more
 /// deleted entries); `other` is the rows of the index that changed (about the
 /// pages written; under 2 when there was nothing to merge). One transaction.
-pub async fn merge_text(db: &Db, table: &'static str, pages: i64) -> Result<Written, AppError> {
+pub async fn merge_text(db: &Db, table: &str, pages: i64) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
     let before: i64 = sqlx::query_scalar("SELECT total_changes()")

@@ -2,13 +2,14 @@
 //! error) or whose log matches, newest first, read from the two full-text
 //! indexes in step until a page is certain.
 //!
-//! Both indexes are keyed in run order: `runs_fts` by run key, `event_text` by
-//! `run key * 2^24 + seq` (migrations/0004_event_text.sql). Each is read newest
-//! first in growing chunks; every match yet unread in either lies below the
-//! larger of the two positions reached, so the runs found above it are final and
-//! in order, and once enough of them pass the rest of the filter the walk stops.
-//! A common word therefore costs a page's worth of reads, not a sort of every
-//! match (2.8 s for "Stripe" at 1M runs and 20M events before;
+//! Both indexes are keyed in run order: `runs_fts` by run key, the events'
+//! pieces by `run key * 2^24 + seq` (db::text_pieces), each piece one range of
+//! runs. Each index is read newest first in growing chunks; every match yet
+//! unread in any lies below the largest of their positions reached, so the runs
+//! found above it are final and in order, and once enough of them pass the rest
+//! of the filter the walk stops. A piece is read only once the walk reaches its
+//! range. A common word therefore costs a page's worth of reads, not a sort of
+//! every match (2.8 s for "Stripe" at 1M runs and 20M events before;
 //! docs/performance.md, "Scale benchmark").
 //!
 //! Run keys follow creation for every run the server creates, so a text search
@@ -16,6 +17,7 @@
 
 use super::events::text_key;
 use super::filter::{push_conditions, Conditions, Reading};
+use super::text_pieces;
 use model::{AccountPk, AppError, RunPk};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
@@ -37,17 +39,21 @@ pub struct TextMatch {
 pub const RUNS_TEXT_SQL: &str =
     "SELECT rowid, 1 FROM runs_fts WHERE runs_fts MATCH ? AND rowid < ? \
      ORDER BY rowid DESC LIMIT ?";
-/// Matches of `event_text` (run key * 2^24 + seq) below a key, newest first,
-/// gathered by run: `(run, matches)`, newest run first. A run logs many matches;
-/// sqlx hands each row over from its SQLite thread on its own, so one row per run
-/// rather than per event.
-pub const EVENTS_TEXT_SQL: &str = "SELECT key >> 24 AS run, count(*) FROM \
-     (SELECT rowid AS key FROM event_text WHERE event_text MATCH ? AND rowid < ? \
-      ORDER BY rowid DESC LIMIT ?) GROUP BY run ORDER BY run DESC";
+/// Matches of one piece of the events' index (run key * 2^24 + seq) below a
+/// key, newest first, gathered by run: `(run, matches)`, newest run first. A run
+/// logs many matches; sqlx hands each row over from its SQLite thread on its
+/// own, so one row per run rather than per event.
+pub fn events_text_sql(piece: &str) -> String {
+    format!(
+        "SELECT key >> 24 AS run, count(*) FROM \
+         (SELECT rowid AS key FROM {piece} WHERE {piece} MATCH ? AND rowid < ? \
+          ORDER BY rowid DESC LIMIT ?) GROUP BY run ORDER BY run DESC"
+    )
+}
 
-/// One of the two indexes, read newest first.
+/// One of the indexes, read newest first.
 struct Index {
-    sql: &'static str,
+    sql: String,
     /// Read on from keys below this (`None`: read to the end).
     below: Option<i64>,
     /// Every run this index still holds for the search has a key below this.
@@ -67,7 +73,7 @@ impl Index {
         let Some(below) = self.below else {
             return Ok(());
         };
-        let runs: Vec<(i64, i64)> = sqlx::query_as(self.sql)
+        let runs: Vec<(i64, i64)> = sqlx::query_as(&self.sql)
             .bind(text)
             .bind(below)
             .bind(chunk)
@@ -103,20 +109,25 @@ pub async fn text_matches(
     want: usize,
 ) -> Result<Vec<TextMatch>, AppError> {
     let top = below.unwrap_or(i64::MAX >> 24);
-    let mut indexes = [
-        Index {
-            sql: RUNS_TEXT_SQL,
-            below: Some(top),
-            unread_below: Some(top),
-            run_start: |run| run,
-        },
-        Index {
-            sql: EVENTS_TEXT_SQL,
-            below: Some(text_key(RunPk(top), 0)),
-            unread_below: Some(top),
+    let mut indexes = vec![Index {
+        sql: RUNS_TEXT_SQL.to_string(),
+        below: Some(top),
+        unread_below: Some(top),
+        run_start: |run| run,
+    }];
+    for piece in text_pieces::pieces(conn).await? {
+        if piece.first_run >= top {
+            continue;
+        }
+        // Read from the top of the walk or of the piece's range, the lower.
+        let piece_top = piece.end_run.map_or(top, |end| end.min(top));
+        indexes.push(Index {
+            sql: events_text_sql(&piece.table()),
+            below: Some(text_key(RunPk(piece_top), 0)),
+            unread_below: Some(piece_top),
             run_start: |run| text_key(RunPk(run), 0),
-        },
-    ];
+        });
+    }
     let mut candidates = BTreeSet::new();
     let mut matches = Vec::new();
     let mut chunk = FIRST_CHUNK;

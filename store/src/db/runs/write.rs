@@ -5,7 +5,7 @@
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::tags::set_tags;
 use crate::db::audit::{self, Actor, Target};
-use crate::db::{artifacts, campaigns, changes, now_ms, outbox, Db, WriteTx};
+use crate::db::{artifacts, campaigns, changes, now_ms, outbox, text_pieces, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
     validate_tags, AccountPk, AppError, AuditAction, CampaignPk, ChangeData, ConflictCode,
@@ -128,6 +128,7 @@ pub async fn insert_run(
     .await?;
 
     count_run(conn, run_pk, run.status.as_str(), 1).await?;
+    text_pieces::start_piece_if_full(conn, run_pk.0).await?;
     if !run.tags.is_empty() {
         set_tags(conn, run_pk, &run.tags).await?;
     }
@@ -488,6 +489,7 @@ pub async fn delete_stored(tx: &mut WriteTx, run: &StoredRun) -> Result<Vec<Stri
         .bind(run.pk)
         .execute(&mut **tx)
         .await?;
+    text_pieces::flush_gone(tx).await?;
     Ok(keys)
 }
 
