@@ -191,3 +191,49 @@ async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_bot
         assert_eq!(automerge, 4, "piece {piece}");
     }
 }
+
+/// FTS5's `automerge` setting of an index (0: off).
+async fn automerge(app: &TestApp, table: &str) -> i64 {
+    scalar(
+        app,
+        &format!("SELECT coalesce((SELECT v FROM {table}_config WHERE k = 'automerge'), 4)"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_pass_leaves_the_newest_piece_merging_by_itself() {
+    use store::db::prune;
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    let (old, old_runner) = app.create_run(&token, json!({"agent": "a"})).await;
+    log(&app, &old, &old_runner, "walrus in the old piece").await;
+    app.execute(
+        &format!(
+            "UPDATE event_text_pieces SET first_event_pk = (SELECT max(pk) FROM events) - {PIECE_EVENTS}"
+        ),
+        &[],
+    )
+    .await;
+    let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
+    log(&app, &new, &new_runner, "walrus in the new piece").await;
+
+    // While a pass runs: the runs' index and the older piece are the pass's
+    // to merge; the newest piece, which ingest writes to, merges by itself.
+    prune::set_automerge(&app.db, false).await.unwrap();
+    assert_eq!(
+        prune::text_indexes(&app.db.read).await.unwrap(),
+        vec!["runs_fts".to_string(), "event_text_1".to_string()]
+    );
+    assert_eq!(automerge(&app, "runs_fts").await, 0);
+    assert_eq!(automerge(&app, "event_text_1").await, 0);
+    assert_eq!(automerge(&app, "event_text_2").await, 4);
+    assert!(prune::automerge_off(&app.db.read).await.unwrap());
+
+    // After it, every index merges by itself again.
+    prune::set_automerge(&app.db, true).await.unwrap();
+    for table in ["runs_fts", "event_text_1", "event_text_2"] {
+        assert_eq!(automerge(&app, table).await, 4, "{table}");
+    }
+    assert!(!prune::automerge_off(&app.db.read).await.unwrap());
+}

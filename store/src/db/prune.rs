@@ -535,11 +535,20 @@ pub async fn prune_artifacts(
     commit(tx, started, written).await
 }
 
-/// The full-text indexes pruning deletes from: the runs' text and each piece of
-/// the events' messages (oldest first).
+/// The full-text indexes whose merging a pass does itself: the runs' text and
+/// every piece of the events' messages but the newest (oldest first).
+///
+/// The newest piece keeps merging by itself. Ingest writes to it, and that is
+/// its only merge work: what a pass does to a piece is tombstones (deletions),
+/// which FTS5 merges nothing for (`deletemerge` 0), so a pass needs no say over
+/// it. Turned off, its segments from ingest piled up for the pass to merge, and
+/// finishing that merge took one step of up to 90 ms at 500k messages
+/// (docs/performance.md, "What the remaining long merge steps are made of").
 pub async fn text_indexes<'c>(executor: impl SqliteExecutor<'c>) -> Result<Vec<String>, AppError> {
     let mut tables = vec!["runs_fts".to_string()];
-    tables.extend(text_pieces::tables(executor).await?);
+    let mut pieces = text_pieces::tables(executor).await?;
+    pieces.pop();
+    tables.extend(pieces);
     Ok(tables)
 }
 
@@ -554,12 +563,21 @@ const AUTOMERGE: i64 = 4;
 /// itself. Off, the pass does that work in [`merge_text`] steps of its own size.
 /// FTS5 keeps the setting in the index (every connection sees it); a pass
 /// interrupted by a crash leaves it off until the next pass, which starts and
-/// ends by setting it. A piece started during a pass merges by itself: it is
-/// small. One transaction.
+/// ends by setting it. Off is for [`text_indexes`]: the newest piece, and a
+/// piece started during a pass, merge by themselves. One transaction.
 pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
-    for table in text_indexes(&mut *tx).await? {
+    // Back on for every index, the newest piece included (a piece that was
+    // the newest when an earlier pass started may have been turned off).
+    let tables = if on {
+        let mut all = vec!["runs_fts".to_string()];
+        all.extend(text_pieces::tables(&mut *tx).await?);
+        all
+    } else {
+        text_indexes(&mut *tx).await?
+    };
+    for table in tables {
         sqlx::query(&format!(
             "INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)"
         ))
@@ -570,17 +588,14 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
     commit(tx, started, Written::default()).await
 }
 
-/// Whether FTS5's automatic merging of the events' text index is off (a pass
-/// turned it off and has not turned it back on): read from its oldest piece.
+/// Whether FTS5's automatic merging of the text indexes is off (a pass turned
+/// it off and has not turned it back on): read from the runs' index, which
+/// every pass turns off.
 pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
-    let Some(oldest) = text_pieces::tables(pool).await?.into_iter().next() else {
-        return Ok(false);
-    };
-    let value: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT v FROM {oldest}_config WHERE k = 'automerge'"
-    ))
-    .fetch_optional(pool)
-    .await?;
+    let value: Option<i64> =
+        sqlx::query_scalar("SELECT v FROM runs_fts_config WHERE k = 'automerge'")
+            .fetch_optional(pool)
+            .await?;
     Ok(value == Some(0))
 }
 
