@@ -117,6 +117,31 @@ struct Covered {
     selected: bool,
 }
 
+/// How many jobs' newest reported states a list keeps (jobs started from this
+/// page are the only ones it looks up, and those are recent).
+const REPORTED_JOBS: usize = 16;
+
+/// Keeps `job` as the newest reported state of its job, dropping the oldest
+/// job's when more than [`REPORTED_JOBS`] are kept.
+fn remember(jobs: &mut Vec<BulkJob>, job: BulkJob) {
+    jobs.retain(|seen| seen.id != job.id);
+    jobs.push(job);
+    if jobs.len() > REPORTED_JOBS {
+        jobs.remove(0);
+    }
+}
+
+/// The later of two states of one job: a finished job stays finished, else the
+/// one updated last (the stream's on a tie, as it is never older).
+fn later(answered: BulkJob, reported: BulkJob) -> BulkJob {
+    let rank = |job: &BulkJob| (job.status.is_finished(), job.updated_at);
+    if rank(&answered) > rank(&reported) {
+        answered
+    } else {
+        reported
+    }
+}
+
 fn verb(action: BulkAction) -> &'static str {
     match action {
         BulkAction::Cancel => "Cancel",
@@ -140,10 +165,15 @@ pub fn BulkActions(
     let action = NodeRef::<leptos::html::Select>::new();
     let tag = NodeRef::<leptos::html::Input>::new();
     let chosen = RwSignal::new(BulkAction::Cancel);
+    // The worker may take a job up, and even finish it, before the answer that
+    // started it arrives: the newest state the stream reported for each job is
+    // kept, so that answer cannot put an older state on screen.
+    let reported = StoredValue::new(Vec::<BulkJob>::new());
     on_change(
         Follow::every_run(&[ChangeKind::BulkJobChanged]),
         move |change| {
             if let ChangeData::BulkJobChanged(job) = &change.data {
+                reported.update_value(|jobs| remember(jobs, job.clone()));
                 if matches!(stage.get_untracked(), Stage::Working(ref current) if current.id == job.id)
                 {
                     stage.set(Stage::Working(job.clone()));
@@ -151,6 +181,12 @@ pub fn BulkActions(
             }
         },
     );
+    let newest = move |job: BulkJob| match reported
+        .with_value(|jobs| jobs.iter().find(|seen| seen.id == job.id).cloned())
+    {
+        Some(seen) => later(job, seen),
+        None => job,
+    };
     let chosen_tag = move || {
         tag.get()
             .map(|input| input.value().trim().to_string())
@@ -194,7 +230,7 @@ pub fn BulkActions(
                     if covered.selected {
                         selection.clear();
                     }
-                    stage.set(Stage::Working(job));
+                    stage.set(Stage::Working(newest(job)));
                 }
                 Err(failed) => error.set(Some(failed.to_string())),
             }
@@ -206,7 +242,7 @@ pub fn BulkActions(
         };
         leptos::task::spawn_local(async move {
             match cancel_bulk(job.id.to_string()).await {
-                Ok(job) => stage.set(Stage::Working(job)),
+                Ok(job) => stage.set(Stage::Working(newest(job))),
                 Err(failed) => error.set(Some(failed.to_string())),
             }
         });
@@ -329,5 +365,54 @@ mod tests {
         assert_eq!(q, vec![("q".to_string(), format!("id:{one},{two}"))]);
         let parsed = model::query::Query::parse(&q[0].1).unwrap().unwrap();
         assert_eq!(parsed.to_string(), format!("id:{one},{two}"));
+    }
+
+    fn job(status: model::BulkJobStatus, updated_ms: i64, done: i64) -> BulkJob {
+        let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        BulkJob {
+            id: "0193a5f0-0000-7000-8000-000000000009".parse().unwrap(),
+            action: BulkAction::Retry,
+            q: "agent:x".to_string(),
+            filter: Default::default(),
+            tag: None,
+            matched: 4,
+            done,
+            skipped: 0,
+            failed: 0,
+            status,
+            created_by: "owner@example.com".to_string(),
+            created_at: at,
+            updated_at: at + chrono::Duration::milliseconds(updated_ms),
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn an_answer_older_than_the_stream_does_not_undo_its_progress() {
+        use model::BulkJobStatus::{Done, Queued, Running};
+        // The job finished before the answer that started it arrived.
+        assert_eq!(later(job(Queued, 0, 0), job(Done, 5, 4)).status, Done);
+        assert_eq!(later(job(Queued, 0, 0), job(Running, 5, 2)).done, 2);
+        // An answer newer than what the stream reported so far is kept.
+        assert_eq!(later(job(Running, 9, 3), job(Running, 5, 2)).done, 3);
+        // A finished job stays finished, whatever the clocks say.
+        assert_eq!(later(job(Done, 1, 4), job(Running, 5, 2)).status, Done);
+    }
+
+    #[test]
+    fn the_newest_report_of_each_job_is_kept_and_old_jobs_drop_out() {
+        let mut jobs = Vec::new();
+        remember(&mut jobs, job(model::BulkJobStatus::Queued, 0, 0));
+        remember(&mut jobs, job(model::BulkJobStatus::Running, 1, 1));
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].done, 1);
+        for n in 0..REPORTED_JOBS as u128 + 3 {
+            let mut other = job(model::BulkJobStatus::Queued, 0, 0);
+            other.id = Uuid::from_u128(n + 100);
+            remember(&mut jobs, other);
+        }
+        assert_eq!(jobs.len(), REPORTED_JOBS);
+        assert!(jobs.iter().all(|seen| seen.id.as_u128() >= 100));
     }
 }
