@@ -218,22 +218,92 @@ async fn a_pass_leaves_the_newest_piece_merging_by_itself() {
     let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
     log(&app, &new, &new_runner, "walrus in the new piece").await;
 
-    // While a pass runs: the runs' index and the older piece are the pass's
-    // to merge; the newest piece, which ingest writes to, merges by itself.
+    // While a pass runs: the older piece is the pass's to merge; the newest
+    // piece and the runs' index, which ingest writes to, merge by themselves.
     prune::set_automerge(&app.db, false).await.unwrap();
     assert_eq!(
         prune::text_indexes(&app.db.read).await.unwrap(),
-        vec!["runs_fts".to_string(), "event_text_1".to_string()]
+        vec!["event_text_1".to_string()]
     );
-    assert_eq!(automerge(&app, "runs_fts").await, 0);
+    assert_eq!(automerge(&app, "runs_fts").await, 4);
     assert_eq!(automerge(&app, "event_text_1").await, 0);
     assert_eq!(automerge(&app, "event_text_2").await, 4);
     assert!(prune::automerge_off(&app.db.read).await.unwrap());
 
     // After it, every index merges by itself again.
     prune::set_automerge(&app.db, true).await.unwrap();
-    for table in ["runs_fts", "event_text_1", "event_text_2"] {
+    for table in ["event_text_1", "event_text_2"] {
         assert_eq!(automerge(&app, table).await, 4, "{table}");
     }
     assert!(!prune::automerge_off(&app.db.read).await.unwrap());
+}
+
+/// Segments of the runs' text index (each has its own entries in `runs_fts_idx`).
+async fn runs_segments(app: &TestApp) -> i64 {
+    scalar(app, "SELECT count(DISTINCT segid) FROM runs_fts_idx").await
+}
+
+#[tokio::test]
+async fn a_deleted_run_leaves_its_words_unfindable_and_the_runs_index_nothing_to_merge() {
+    let app = spawn_app().await;
+    let token = app.owner_token().await;
+    // FTS5's own merging off, so that only what deletions write shows.
+    app.execute(
+        "INSERT INTO runs_fts (runs_fts, rank) VALUES ('automerge', 0)",
+        &[],
+    )
+    .await;
+    let mut runs = Vec::new();
+    for company in ["Quokka", "Quokka", "Numbat"] {
+        let (id, runner) = app
+            .create_run(
+                &token,
+                json!({"agent": "a", "input": {"company_name": company}}),
+            )
+            .await;
+        runs.push((id, runner));
+    }
+    let before = runs_segments(&app).await;
+    assert_eq!(before, 3, "one segment per run created");
+
+    for (id, _) in &runs[..2] {
+        let (status, body) = app
+            .call(Method::DELETE, &format!("/api/runs/{id}"), &token, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // A deletion marks the entries where they are: no segment of delete markers.
+    assert_eq!(runs_segments(&app).await, before);
+    assert!(ids(&list(&app, &token, "q=quokka").await).is_empty());
+    assert_eq!(
+        ids(&list(&app, &token, "q=numbat").await),
+        vec![runs[2].0.clone()]
+    );
+
+    // A changed error message replaces the run's entries: the new words find it,
+    // and nothing else does.
+    let (id, runner) = &runs[2];
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/runner/runs/{id}/status"),
+            runner,
+            Some(json!({"status": "failed", "error": {"message": "wallaby exploded"}})),
+        )
+        .await;
+    assert!(status < 300, "{status} {body}");
+    assert_eq!(
+        ids(&list(&app, &token, "q=wallaby").await),
+        vec![id.clone()]
+    );
+    assert_eq!(ids(&list(&app, &token, "q=numbat").await), vec![id.clone()]);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM runs_fts WHERE runs_fts MATCH 'numbat'"
+        )
+        .await,
+        1,
+        "the run's old entries are gone, its new ones there"
+    );
 }

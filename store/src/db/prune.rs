@@ -535,45 +535,44 @@ pub async fn prune_artifacts(
     commit(tx, started, written).await
 }
 
-/// The full-text indexes whose merging a pass does itself: the runs' text and
-/// every piece of the events' messages but the newest (oldest first).
+/// The full-text indexes whose merging a pass does itself: every piece of the
+/// events' messages but the newest (oldest first).
 ///
-/// The newest piece keeps merging by itself. Ingest writes to it, and that is
-/// its only merge work: what a pass does to a piece is tombstones (deletions),
-/// which FTS5 merges nothing for (`deletemerge` 0), so a pass needs no say over
-/// it. Turned off, its segments from ingest piled up for the pass to merge, and
-/// finishing that merge took one step of up to 90 ms at 500k messages
-/// (docs/performance.md, "What the remaining long merge steps are made of").
+/// What a pass does to a text index is tombstones (deletions from contentless
+/// indexes), which FTS5 merges nothing for (`deletemerge` 0); merge work comes
+/// from inserts. The newest piece and the runs' index (`runs_fts`) take ingest's
+/// inserts, so they keep merging by themselves, as they do without a pass:
+/// turned off, their segments from ingest piled up for the pass to merge, and
+/// finishing that merge took one step of 57–90 ms (docs/performance.md, "What
+/// the remaining long merge steps are made of"). An older piece takes inserts
+/// only from the pass's own notes ("events pruned …"), which is why a pass turns
+/// its merging off and does it in steps of its own.
 pub async fn text_indexes<'c>(executor: impl SqliteExecutor<'c>) -> Result<Vec<String>, AppError> {
-    let mut tables = vec!["runs_fts".to_string()];
     let mut pieces = text_pieces::tables(executor).await?;
     pieces.pop();
-    tables.extend(pieces);
-    Ok(tables)
+    Ok(pieces)
 }
 
 /// FTS5's own `automerge` (segments per level before it merges them), restored
 /// after a pass.
 const AUTOMERGE: i64 = 4;
 
-/// Turns FTS5's automatic merging of the text indexes off (for the length of a
-/// pass) or back on. Left on, FTS5 does merge work of its own inside whichever
+/// Turns FTS5's automatic merging of the [`text_indexes`] off (for the length of
+/// a pass) or back on. Left on, FTS5 does merge work of its own inside whichever
 /// transaction crosses its write counter (64 pages times the number of levels at a
 /// time): at 20M events, 40–200 ms inside a pruning transaction that took 10 ms
-/// itself. Off, the pass does that work in [`merge_text`] steps of its own size.
+/// itself, and up to 1.5 s when the pass's notes set off a whole piece's merge.
+/// Off, the pass does that work in [`merge_text`] steps of its own size.
 /// FTS5 keeps the setting in the index (every connection sees it); a pass
 /// interrupted by a crash leaves it off until the next pass, which starts and
-/// ends by setting it. Off is for [`text_indexes`]: the newest piece, and a
-/// piece started during a pass, merge by themselves. One transaction.
+/// ends by setting it. One transaction.
 pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
-    // Back on for every index, the newest piece included (a piece that was
-    // the newest when an earlier pass started may have been turned off).
+    // Back on for every piece, the newest included (a piece that was the newest
+    // when an earlier pass started may have been turned off).
     let tables = if on {
-        let mut all = vec!["runs_fts".to_string()];
-        all.extend(text_pieces::tables(&mut *tx).await?);
-        all
+        text_pieces::tables(&mut *tx).await?
     } else {
         text_indexes(&mut *tx).await?
     };
@@ -588,15 +587,20 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
     commit(tx, started, Written::default()).await
 }
 
-/// Whether FTS5's automatic merging of the text indexes is off (a pass turned
-/// it off and has not turned it back on): read from the runs' index, which
-/// every pass turns off.
+/// Whether FTS5's automatic merging of some piece of the events' text index is
+/// off (a pass turned it off and has not turned it back on).
 pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
-    let value: Option<i64> =
-        sqlx::query_scalar("SELECT v FROM runs_fts_config WHERE k = 'automerge'")
-            .fetch_optional(pool)
-            .await?;
-    Ok(value == Some(0))
+    for table in text_pieces::tables(pool).await? {
+        let value: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT v FROM {table}_config WHERE k = 'automerge'"
+        ))
+        .fetch_optional(pool)
+        .await?;
+        if value == Some(0) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Up to about `pages` pages of merge work on one text index (FTS5's `merge`
