@@ -23,6 +23,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod outbox;
+mod postgres_schema;
 mod query;
 mod query_plans;
 mod retention;

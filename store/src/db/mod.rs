@@ -30,6 +30,7 @@ pub mod filter;
 pub mod health;
 pub mod members;
 pub mod outbox;
+pub mod postgres;
 pub mod prune;
 pub mod retention;
 pub mod runner;
