@@ -300,63 +300,55 @@ enum Value {
     Text(String),
 }
 
-fn value<'r, R>(row: &'r R, index: usize) -> Value
+/// A table's rows as values, `width` columns each, in one order on both sides
+/// (the databases order NULLs and text apart).
+fn values<R>(rows: &[R], width: usize) -> Vec<Vec<Value>>
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
-    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    if let Ok(number) = row.try_get::<Option<i64>, _>(index) {
-        return number.map_or(Value::Null, Value::Integer);
-    }
-    if let Ok(number) = row.try_get::<Option<f64>, _>(index) {
-        return number.map_or(Value::Null, Value::Real);
-    }
-    row.try_get::<Option<String>, _>(index)
-        .unwrap()
-        .map_or(Value::Null, Value::Text)
-}
-
-type Rows = BTreeMap<&'static str, Vec<Vec<Value>>>;
-
-/// Rows in one order on both sides (the databases order NULLs and text apart).
-fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    let value = |row: &R, index: usize| {
+        if let Ok(number) = row.try_get::<Option<i64>, _>(index) {
+            return number.map_or(Value::Null, Value::Integer);
+        }
+        if let Ok(number) = row.try_get::<Option<f64>, _>(index) {
+            return number.map_or(Value::Null, Value::Real);
+        }
+        row.try_get::<Option<String>, _>(index)
+            .unwrap()
+            .map_or(Value::Null, Value::Text)
+    };
+    let mut rows: Vec<Vec<Value>> = rows
+        .iter()
+        .map(|row| (0..width).map(|index| value(row, index)).collect())
+        .collect();
     rows.sort_by_cached_key(|row| format!("{row:?}"));
     rows
 }
 
-async fn sqlite_rollups(pool: &SqlitePool) -> Rows {
-    let mut rollups = Rows::new();
-    for (table, columns) in ROLLUPS {
-        let rows = sqlx::query(&format!("SELECT {columns} FROM {table}"))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        let width = columns.split(',').count();
-        let rows = rows
-            .iter()
-            .map(|row| (0..width).map(|index| value(row, index)).collect())
-            .collect();
-        rollups.insert(*table, sorted(rows));
-    }
-    rollups
+/// One of the two databases compared.
+#[derive(Clone, Copy)]
+enum Side<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
 }
 
-async fn postgres_rollups(pool: &PgPool) -> Rows {
-    let mut rollups = Rows::new();
+/// Every rollup table's rows.
+async fn rollups(side: Side<'_>) -> BTreeMap<&'static str, Vec<Vec<Value>>> {
+    let mut rollups = BTreeMap::new();
     for (table, columns) in ROLLUPS {
-        let rows = sqlx::query(&format!("SELECT {columns} FROM {table}"))
-            .fetch_all(pool)
-            .await
-            .unwrap();
+        let sql = format!("SELECT {columns} FROM {table}");
         let width = columns.split(',').count();
-        let rows = rows
-            .iter()
-            .map(|row| (0..width).map(|index| value(row, index)).collect())
-            .collect();
-        rollups.insert(*table, sorted(rows));
+        let rows = match side {
+            Side::Sqlite(pool) => values(&sqlx::query(&sql).fetch_all(pool).await.unwrap(), width),
+            Side::Postgres(pool) => {
+                values(&sqlx::query(&sql).fetch_all(pool).await.unwrap(), width)
+            }
+        };
+        rollups.insert(*table, rows);
     }
     rollups
 }
@@ -386,8 +378,8 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
     }
     pg_tx.commit().await.unwrap();
 
-    let sqlite = sqlite_rollups(&db.read).await;
-    let postgres = postgres_rollups(&pg.pool).await;
+    let sqlite = rollups(Side::Sqlite(&db.read)).await;
+    let postgres = rollups(Side::Postgres(&pg.pool)).await;
     for (table, _) in ROLLUPS {
         assert!(
             !sqlite[table].is_empty(),
@@ -408,8 +400,8 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
         .await
         .unwrap();
     assert_eq!(
-        sqlite_rollups(&db.read).await,
-        postgres_rollups(&pg.pool).await
+        rollups(Side::Sqlite(&db.read)).await,
+        rollups(Side::Postgres(&pg.pool)).await
     );
     pg.drop().await;
 }
