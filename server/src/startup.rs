@@ -259,6 +259,9 @@ pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
 /// Opens the database (migrating it) and, on the very first start, creates the
 /// owner and says how to log in. The server and the command line tools share it.
 pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
+    if let Some(refused) = store::db::not_sqlite(&config.database_url) {
+        anyhow::bail!(refused);
+    }
     let db = Db::connect(&config.database_url).await?;
     db.outbound().allow(config.outbound_allow.iter().cloned());
     let bootstrap = auth::bootstrap_owner(

@@ -213,3 +213,22 @@ async fn run_counters_follow_creation_status_changes_retries_and_deletion() {
         .await;
     assert_eq!(listed["data"]["total"], 3);
 }
+
+#[tokio::test]
+async fn a_database_url_that_is_not_sqlite_is_refused_with_the_reason_and_no_secret() {
+    for url in [
+        "postgres://runboard:hunter2@db.internal:5432/runboard",
+        "postgresql://runboard:hunter2@db.internal/runboard",
+    ] {
+        let refused = Db::connect(url).await.unwrap_err().to_string();
+        assert!(refused.contains("PostgreSQL"), "{refused}");
+        assert!(refused.contains("sqlite://"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
+    }
+    let refused = Db::connect("mysql://root:hunter2@localhost/runboard")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("must be a sqlite:// URL"), "{refused}");
+    assert!(!refused.contains("hunter2"), "{refused}");
+}

@@ -70,6 +70,25 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How long a connection waits for a lock held by another process (the CLI, say).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why `url` is not a database the server can serve from: anything but SQLite,
+/// for now (PostgreSQL is being built, docs/postgres.md). The URL itself is not
+/// repeated: it may hold a password.
+pub fn not_sqlite(url: &str) -> Option<String> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match scheme.to_ascii_lowercase().as_str() {
+        "sqlite" => None,
+        "postgres" | "postgresql" => Some(
+            "DATABASE_URL names a PostgreSQL database, but Runboard serves from SQLite only \
+             so far (PostgreSQL support is being built: docs/postgres.md); use a sqlite:// URL, \
+             e.g. sqlite://data/runboard.db"
+                .to_string(),
+        ),
+        _ => {
+            Some("DATABASE_URL must be a sqlite:// URL, e.g. sqlite://data/runboard.db".to_string())
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Db {
     /// Pool for reads; WAL lets them run beside the writer.
@@ -145,6 +164,9 @@ impl Db {
     /// Opens (creating if needed) the database at `url`, applies the migrations and
     /// keeps the planner's statistics current ([`optimize`]).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        if let Some(refused) = not_sqlite(url) {
+            return Err(sqlx::Error::Configuration(refused.into()));
+        }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
