@@ -33,6 +33,15 @@ const RUN_PAGE_CHANGES: &[ChangeKind] = &[
     ChangeKind::RunDeleted,
 ];
 
+/// Shows `fresh` unless the page already shows a later state of the run: the
+/// answer to a reload can arrive after the live stream reported a newer change
+/// (a runner finishing the run while the page reloads after a button).
+fn show_run(run: RwSignal<Run>, fresh: Run) {
+    if run.with_untracked(|shown| fresh.updated_at >= shown.updated_at) {
+        run.set(fresh);
+    }
+}
+
 #[component]
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
@@ -185,7 +194,7 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match load_run(id, LogFilter::default()).await {
                     Ok(fresh) => {
-                        run.set(fresh.run);
+                        show_run(run, fresh.run);
                         steps.set(fresh.steps);
                         artifacts.set(fresh.artifacts);
                     }
@@ -205,7 +214,7 @@ fn RunView(detail: RunDetail, log: LogFilter) -> impl IntoView {
                 return;
             }
             match &change.data {
-                ChangeData::RunUpdated(updated) => run.set(updated.clone()),
+                ChangeData::RunUpdated(updated) => show_run(run, updated.clone()),
                 ChangeData::StepChanged(step) => {
                     steps.update(|steps| upsert_step(steps, step.clone()));
                 }
