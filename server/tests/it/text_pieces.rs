@@ -27,6 +27,18 @@ async fn scalar(app: &TestApp, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// Makes the newest piece look full (as if PIECE_EVENTS events were written
+/// since it began): the next run created starts a new piece.
+async fn fill_newest_piece(app: &TestApp) {
+    app.execute(
+        &format!(
+            "UPDATE event_text_pieces SET first_event_pk = (SELECT max(pk) FROM events) - {PIECE_EVENTS}"
+        ),
+        &[],
+    )
+    .await;
+}
+
 /// Entries of one piece matching `word`.
 async fn in_piece(app: &TestApp, piece: i64, word: &str) -> i64 {
     scalar(
@@ -73,13 +85,7 @@ async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_bot
 
     // The newest piece has taken its share (as if PIECE_EVENTS events were
     // written since it began): the next run created starts piece 2.
-    app.execute(
-        &format!(
-            "UPDATE event_text_pieces SET first_event_pk = (SELECT max(pk) FROM events) - {PIECE_EVENTS}"
-        ),
-        &[],
-    )
-    .await;
+    fill_newest_piece(&app).await;
     let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
     let starts: Vec<(i64, i64)> =
         sqlx::query_as("SELECT piece, first_run_pk FROM event_text_pieces ORDER BY piece")
@@ -208,13 +214,7 @@ async fn a_pass_leaves_the_newest_piece_merging_by_itself() {
     let token = app.owner_token().await;
     let (old, old_runner) = app.create_run(&token, json!({"agent": "a"})).await;
     log(&app, &old, &old_runner, "walrus in the old piece").await;
-    app.execute(
-        &format!(
-            "UPDATE event_text_pieces SET first_event_pk = (SELECT max(pk) FROM events) - {PIECE_EVENTS}"
-        ),
-        &[],
-    )
-    .await;
+    fill_newest_piece(&app).await;
     let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
     log(&app, &new, &new_runner, "walrus in the new piece").await;
 
