@@ -19,6 +19,8 @@ use uuid::Uuid;
 struct PgDatabase {
     server: PgPool,
     name: String,
+    /// Its URL, and a pool on it.
+    url: String,
     pool: PgPool,
 }
 
@@ -41,8 +43,14 @@ impl PgDatabase {
             .await
             .unwrap();
         let (base, _) = url.rsplit_once('/').unwrap();
-        let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
-        Some(PgDatabase { server, name, pool })
+        let url = format!("{base}/{name}");
+        let pool = PgPool::connect(&url).await.unwrap();
+        Some(PgDatabase {
+            server,
+            name,
+            url,
+            pool,
+        })
     }
 
     async fn drop(self) {
@@ -226,17 +234,7 @@ async fn the_postgres_migrations_apply_once_and_are_recorded() {
     let Some(pg) = PgDatabase::create().await else {
         return;
     };
-    let pool = store::db::postgres::connect(&format!(
-        "{}/{}",
-        std::env::var("RUNBOARD_TEST_POSTGRES_URL")
-            .unwrap()
-            .rsplit_once('/')
-            .unwrap()
-            .0,
-        pg.name
-    ))
-    .await
-    .unwrap();
+    let pool = store::db::postgres::connect(&pg.url).await.unwrap();
     // A second start finds nothing to do.
     store::db::postgres::MIGRATOR.run(&pool).await.unwrap();
     let applied: Vec<i64> =

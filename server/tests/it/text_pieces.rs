@@ -83,8 +83,7 @@ async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_bot
         1
     );
 
-    // The newest piece has taken its share (as if PIECE_EVENTS events were
-    // written since it began): the next run created starts piece 2.
+    // The next run created starts piece 2.
     fill_newest_piece(&app).await;
     let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
     let starts: Vec<(i64, i64)> =
