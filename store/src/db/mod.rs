@@ -36,6 +36,7 @@ pub mod retention;
 pub mod runner;
 pub mod runs;
 pub mod settings;
+pub mod sql;
 pub mod stats;
 pub mod steps;
 pub mod sweep;
@@ -50,7 +51,8 @@ use crate::metrics::{self, Count};
 use crate::outbound::Outbound;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sql::{Conn, Pool};
+use sqlx::SqlitePool;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,7 +94,7 @@ pub fn not_sqlite(url: &str) -> Option<String> {
 #[derive(Clone, Debug)]
 pub struct Db {
     /// Pool for reads; WAL lets them run beside the writer.
-    pub read: SqlitePool,
+    pub read: Pool,
     /// Exactly one connection: writes are serialised here rather than in SQLite's lock.
     write: SqlitePool,
     /// The connection that checkpoints the write-ahead log, beside the writer.
@@ -111,7 +113,7 @@ pub struct Db {
 /// holds; committing it also wakes whoever waits for commits (the live stream),
 /// so a change is announced as soon as, and only once, it is durable.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Conn,
     committed: Arc<Notify>,
     views: Arc<ViewCache>,
     retry_base: Duration,
@@ -147,15 +149,15 @@ impl WriteTx {
 }
 
 impl Deref for WriteTx {
-    type Target = SqliteConnection;
+    type Target = Conn;
 
-    fn deref(&self) -> &SqliteConnection {
+    fn deref(&self) -> &Conn {
         &self.tx
     }
 }
 
 impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
+    fn deref_mut(&mut self) -> &mut Conn {
         &mut self.tx
     }
 }
@@ -220,7 +222,7 @@ impl Db {
             .connect_with(options.read_only(true))
             .await?;
         Ok(Db {
-            read,
+            read: Pool::Sqlite(read),
             write,
             checkpoints,
             committed,
@@ -235,7 +237,7 @@ impl Db {
     /// ([`metrics::WRITER_WAIT`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let asked = Instant::now();
-        let tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = Conn::SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?);
         let held_since = Instant::now();
         metrics::writer_waited(held_since - asked);
         Ok(WriteTx {
@@ -275,7 +277,7 @@ impl Db {
 
     /// Whether the database answers a trivial read (`SELECT 1`): the health check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query_scalar::<_, i64>("SELECT 1")
+        sql::query_scalar::<i64>("SELECT CAST(1 AS BIGINT)")
             .fetch_one(&self.read)
             .await
             .map(|_| ())
@@ -291,7 +293,8 @@ impl Db {
     /// with it (seen under CPU starvation in tests); what is left open then closes
     /// when the last handle to the pool is dropped.
     pub async fn close(&self) {
-        for pool in [&self.read, &self.write, &self.checkpoints] {
+        let read = self.read.sqlite().expect("the SQLite database's pools");
+        for pool in [read, &self.write, &self.checkpoints] {
             if tokio::time::timeout(CLOSE_WAIT, pool.close())
                 .await
                 .is_err()
