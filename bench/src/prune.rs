@@ -317,7 +317,7 @@ pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
     };
     store::db::retention::set_policy(&db, &actor, policy).await?;
     let cutoff = store::db::now_ms() - args.keep_runs_days * model::DAY_MS;
-    let (runs, due, events): (i64, i64, i64) = sqlx::query_as(
+    let (runs, due, events): (i64, i64, i64) = store::db::sql::query_as(
         "SELECT (SELECT count(*) FROM runs),
                 (SELECT count(*) FROM runs WHERE completed_at < ? AND pinned = 0),
                 (SELECT count(*) FROM events)",

@@ -376,7 +376,7 @@ async fn run_pks(path: &Path, runs: &[BenchRun]) -> Result<Vec<i64>> {
     let mut pks = Vec::with_capacity(runs.len());
     for run in runs {
         pks.push(
-            sqlx::query_scalar("SELECT pk FROM runs WHERE id = ?")
+            store::db::sql::query_scalar::<i64>("SELECT pk FROM runs WHERE id = ?")
                 .bind(&run.id)
                 .fetch_one(&pool)
                 .await?,

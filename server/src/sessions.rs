@@ -1,28 +1,134 @@
-//! Sessions: stored in SQLite (they survive a restart) and kept in memory, so a
-//! page view does not read its session from the database again. Every session
-//! change goes through this process's store (login, logout, expiry renewal), so
-//! the copy in memory is the stored one. A page view had read its session on the
-//! single writer connection, queued behind ingest (docs/performance.md, "Scale
-//! benchmark").
+//! Sessions: stored in the database (they survive a restart) and kept in memory,
+//! so a page view does not read its session from the database again. Every
+//! session change goes through this process's store (login, logout, expiry
+//! renewal), so the copy in memory is the stored one. A page view had read its
+//! session on the single writer connection, queued behind ingest
+//! (docs/performance.md, "Scale benchmark").
+//!
+//! The stored half is [`DatabaseSessions`], the `tower_sessions` table through
+//! the store's queries, so that it works on either database.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use store::db::sql::{self, Pool};
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::CachingSessionStore;
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// Sessions kept in memory at most; past it, the expired ones go, then all (they
 /// are read back from SQLite on their next request).
 const MAX_SESSIONS: usize = 10_000;
 
-/// The session store the server uses: SQLite behind an in-memory copy.
-pub type Sessions = CachingSessionStore<MemorySessions, SqliteStore>;
+/// The session store the server uses: the database behind an in-memory copy.
+pub type Sessions = CachingSessionStore<MemorySessions, DatabaseSessions>;
 
-pub fn store(sqlite: SqliteStore) -> Sessions {
-    CachingSessionStore::new(MemorySessions::default(), sqlite)
+pub fn store(stored: DatabaseSessions) -> Sessions {
+    CachingSessionStore::new(MemorySessions::default(), stored)
+}
+
+/// The sessions in the database's `tower_sessions` table: the record as
+/// MessagePack (as tower-sessions' own SQL stores keep it) and its expiry in
+/// Unix seconds.
+#[derive(Clone, Debug)]
+pub struct DatabaseSessions {
+    pool: Pool,
+}
+
+impl DatabaseSessions {
+    pub fn new(pool: Pool) -> DatabaseSessions {
+        DatabaseSessions { pool }
+    }
+
+    /// Deletes the expired sessions every `period`, for as long as the pool is open.
+    pub async fn delete_expired_every(self, period: std::time::Duration) {
+        let mut every = tokio::time::interval(period);
+        loop {
+            every.tick().await;
+            if self.pool.is_closed() {
+                return;
+            }
+            let deleted = sql::query("DELETE FROM tower_sessions WHERE expiry_date < ?")
+                .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .execute(&self.pool)
+                .await;
+            if let Err(error) = deleted {
+                tracing::warn!(%error, "deleting expired sessions failed");
+            }
+        }
+    }
+
+    /// Stores `record` under a new id; `false` when the id is taken.
+    async fn insert(&self, record: &Record) -> session_store::Result<bool> {
+        let done = sql::query(
+            "INSERT INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(record.id.to_string())
+        .bind(encode(record)?)
+        .bind(record.expiry_date.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    rmp_serde::to_vec(record).map_err(|error| session_store::Error::Encode(error.to_string()))
+}
+
+fn backend(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+#[async_trait]
+impl SessionStore for DatabaseSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        while !self.insert(record).await? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        sql::query(
+            "INSERT INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
+        )
+        .bind(record.id.to_string())
+        .bind(encode(record)?)
+        .bind(record.expiry_date.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let data: Option<Vec<u8>> =
+            sql::query_scalar("SELECT data FROM tower_sessions WHERE id = ? AND expiry_date > ?")
+                .bind(id.to_string())
+                .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        data.map(|data| {
+            rmp_serde::from_slice(&data)
+                .map_err(|error| session_store::Error::Decode(error.to_string()))
+        })
+        .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sql::query("DELETE FROM tower_sessions WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
 }
 
 /// The in-memory half: a bounded map of the sessions recently used.

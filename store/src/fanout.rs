@@ -6,9 +6,9 @@
 //! too far behind (or asks for changes no longer kept) gets an explicit resync.
 
 use crate::db::changes::{self, ChangeFilter, LoggedChange};
+use crate::db::sql::Pool;
 use crate::db::Db;
 use model::{AccountPk, AppError, ChangeKind};
-use sqlx::SqlitePool;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,7 +183,7 @@ pub struct Subscription {
     catching_up: bool,
     replayed: usize,
     resync: Option<&'static str>,
-    pool: SqlitePool,
+    pool: Pool,
     max_replay: usize,
     shutdown: watch::Receiver<bool>,
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Days, Utc};
 use futures::future::BoxFuture;
 use model::{AccountPk, AppError, RunFilter, RunPk};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::EventQuery;
+use store::db::sql::{self, Pool, SqlBuilder};
 use uuid::Uuid;
 
 /// The latency target for list filters and the events page (p99).
@@ -17,8 +17,8 @@ pub const TARGET_P99_MS: f64 = 20.0;
 /// The target for the server-rendered runs list.
 pub const TARGET_PAGES_PER_SECOND: f64 = 2000.0;
 
-type Builder = Box<dyn Fn() -> Result<QueryBuilder<'static, Sqlite>, AppError> + Send + Sync>;
-type Call = Box<dyn Fn(SqlitePool) -> BoxFuture<'static, Result<(), AppError>> + Send + Sync>;
+type Builder = Box<dyn Fn() -> Result<SqlBuilder, AppError> + Send + Sync>;
+type Call = Box<dyn Fn(Pool) -> BoxFuture<'static, Result<(), AppError>> + Send + Sync>;
 
 /// One SQL statement of a request, or one of the server's query functions where
 /// it runs several (a text search walks its indexes: `store::db::text_search`).
@@ -40,7 +40,7 @@ fn sql(name: &'static str, build: Builder) -> Piece {
 }
 
 /// The server's query function `run` for one account and filter.
-type QueryFn = fn(SqlitePool, AccountPk, RunFilter) -> BoxFuture<'static, Result<(), AppError>>;
+type QueryFn = fn(Pool, AccountPk, RunFilter) -> BoxFuture<'static, Result<(), AppError>>;
 
 fn call(name: &'static str, account_pk: AccountPk, filter: &RunFilter, run: QueryFn) -> Piece {
     let filter = filter.clone();
@@ -90,32 +90,32 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub async fn discover(pool: &SqlitePool) -> Result<Fixture> {
+    pub async fn discover(pool: &Pool) -> Result<Fixture> {
         let account_pk: AccountPk =
-            sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
+            sql::query_scalar("SELECT account_pk FROM users WHERE email = ?")
                 .bind(ADMIN_EMAIL)
                 .fetch_one(pool)
                 .await
                 .context(
                     "the database has no bench owner: was it made by `runboard-bench scale`?",
                 )?;
-        let runs: i64 = sqlx::query_scalar(
+        let runs: i64 = sql::query_scalar(
             "SELECT coalesce(sum(count), 0) FROM run_counts WHERE account_pk = ?",
         )
         .bind(account_pk)
         .fetch_one(pool)
         .await?;
-        let events: i64 = sqlx::query_scalar("SELECT coalesce(max(pk), 0) FROM events")
+        let events: i64 = sql::query_scalar("SELECT coalesce(max(pk), 0) FROM events")
             .fetch_one(pool)
             .await?;
-        let (long_run_id, long_run_pk, long_run_events): (String, RunPk, i64) = sqlx::query_as(
+        let (long_run_id, long_run_pk, long_run_events): (String, RunPk, i64) = sql::query_as(
             "SELECT id, pk, event_seq FROM runs WHERE account_pk = ? ORDER BY event_seq DESC LIMIT 1",
         )
         .bind(account_pk)
         .fetch_one(pool)
         .await
         .context("the database has no runs")?;
-        let (campaign_id, campaign_runs): (String, i64) = sqlx::query_as(
+        let (campaign_id, campaign_runs): (String, i64) = sql::query_as(
             "SELECT c.id, count(*) FROM runs r JOIN campaigns c ON c.pk = r.campaign_pk
              WHERE r.account_pk = ? GROUP BY c.pk ORDER BY 2 DESC LIMIT 1",
         )
@@ -123,19 +123,18 @@ impl Fixture {
         .fetch_one(pool)
         .await
         .context("no run belongs to a campaign")?;
-        let (first, last): (i64, i64) = sqlx::query_as(
-            "SELECT min(created_at), max(created_at) FROM runs WHERE account_pk = ?",
-        )
-        .bind(account_pk)
-        .fetch_one(pool)
-        .await?;
+        let (first, last): (i64, i64) =
+            sql::query_as("SELECT min(created_at), max(created_at) FROM runs WHERE account_pk = ?")
+                .bind(account_pk)
+                .fetch_one(pool)
+                .await?;
         let day = store::db::from_ms((first + last) / 2)
             .date_naive()
             .and_hms_opt(0, 0, 0)
             .context("midnight")?
             .and_utc();
         let depth = runs / 2;
-        let (created, pk): (i64, i64) = sqlx::query_as(
+        let (created, pk): (i64, i64) = sql::query_as(
             "SELECT created_at, pk FROM runs WHERE account_pk = ?
              ORDER BY created_at DESC, pk DESC LIMIT 1 OFFSET ?",
         )

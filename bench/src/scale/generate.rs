@@ -91,10 +91,11 @@ async fn create_with_server_code(path: &Path) -> Result<Keys> {
     store::auth::bootstrap_owner(&db, Some(ADMIN_EMAIL), Some(ADMIN_PASSWORD))
         .await
         .map_err(|error| anyhow!("cannot create the owner: {error}"))?;
-    let account_pk: i64 = sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
-        .bind(ADMIN_EMAIL)
-        .fetch_one(&db.read)
-        .await?;
+    let account_pk: i64 =
+        store::db::sql::query_scalar("SELECT account_pk FROM users WHERE email = ?")
+            .bind(ADMIN_EMAIL)
+            .fetch_one(&db.read)
+            .await?;
     let mut tx = db.begin_write().await?;
     let mut agents = Vec::new();
     for agent in &AGENTS {
@@ -111,7 +112,7 @@ async fn create_with_server_code(path: &Path) -> Result<Keys> {
         )
         .await
         .map_err(|error| anyhow!("cannot create a campaign: {error}"))?;
-        let pk: i64 = sqlx::query_scalar("SELECT pk FROM campaigns WHERE id = ?")
+        let pk: i64 = store::db::sql::query_scalar("SELECT pk FROM campaigns WHERE id = ?")
             .bind(campaign.id.to_string())
             .fetch_one(&db.read)
             .await?;

@@ -15,23 +15,25 @@ use model::AppError;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::SqlitePool;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+use store::db::sql::Pool;
 use uuid::Uuid;
 
 /// A read-only pool of one connection, with the server's read settings.
-pub async fn read_pool(path: &Path) -> Result<SqlitePool> {
+pub async fn read_pool(path: &Path) -> Result<Pool> {
     let options = SqliteConnectOptions::from_str(&sqlite_url(path))?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
         .pragma("cache_size", "-32000");
-    Ok(SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?)
+    Ok(Pool::Sqlite(
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?,
+    ))
 }
 
 /// How long the pieces of one request took straight against SQLite.
@@ -45,7 +47,7 @@ pub struct RawTimes {
 /// Runs the case's SQL until `budget` is spent (at least a few times, at most
 /// `max_runs`), after a short warm-up.
 pub async fn time_case(
-    pool: &SqlitePool,
+    pool: &Pool,
     case: &Case,
     budget: Duration,
     max_runs: usize,
@@ -80,14 +82,14 @@ pub async fn time_case(
     })
 }
 
-async fn run_piece(pool: &SqlitePool, piece: &Piece) -> Result<()> {
+async fn run_piece(pool: &Pool, piece: &Piece) -> Result<()> {
     let failed = |error: AppError| anyhow::anyhow!("{}: {error}", piece.name);
     match &piece.work {
         Work::Sql(build) => {
-            let mut query = build().map_err(failed)?;
+            let query = build().map_err(failed)?;
             query
                 .build()
-                .fetch_all(pool)
+                .fetch_count(pool)
                 .await
                 .with_context(|| format!("raw SQL of {}", piece.name))?;
         }

@@ -281,7 +281,7 @@ async fn export(
 
 /// The batches after the first: each read and written out when the body asks.
 struct Batches {
-    pool: sqlx::SqlitePool,
+    pool: store::db::sql::Pool,
     account_pk: AccountPk,
     request: ExportRequest,
 }

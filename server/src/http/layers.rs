@@ -22,8 +22,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{ExpiredDeletion, Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "runboard_session";
@@ -40,11 +39,11 @@ const SESSION_IDLE: CookieDuration = CookieDuration::hours(12);
 /// hourly) behind an in-memory copy; over TLS the cookie is `Secure` and
 /// `__Host-` prefixed.
 pub fn sessions(db: &Db, secure: bool) -> SessionManagerLayer<Sessions> {
-    let session_store = SqliteStore::new(db.writer().clone());
+    let session_store = crate::sessions::DatabaseSessions::new(db.writer().clone());
     tokio::spawn(
         session_store
             .clone()
-            .continuously_delete_expired(std::time::Duration::from_secs(3600)),
+            .delete_expired_every(std::time::Duration::from_secs(3600)),
     );
     SessionManagerLayer::new(crate::sessions::store(session_store))
         .with_name(if secure {

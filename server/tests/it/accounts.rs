@@ -23,7 +23,7 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
     assert!(secret.starts_with("rb_"));
     let id = body["data"]["token"]["id"].as_str().unwrap().to_string();
 
-    let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
+    let stored: String = store::db::sql::query_scalar("SELECT token_hash FROM api_tokens")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -65,12 +65,12 @@ fn forge(claims: serde_json::Value, secret: &[u8], algorithm: jsonwebtoken::Algo
 #[tokio::test]
 async fn forged_expired_and_misaddressed_jwts_are_refused() {
     let app = spawn_app().await;
-    let user_id: String = sqlx::query_scalar("SELECT id FROM users")
+    let user_id: String = store::db::sql::query_scalar("SELECT id FROM users")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
     let secret: String =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'api_jwt_secret'")
+        store::db::sql::query_scalar("SELECT value FROM settings WHERE key = 'api_jwt_secret'")
             .fetch_one(&app.db.read)
             .await
             .unwrap();

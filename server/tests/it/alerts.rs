@@ -205,12 +205,13 @@ async fn rules_are_checked_scoped_to_the_account_and_managed_by_owners() {
         .call(Method::GET, &format!("/api/alerts/{id}"), &token, None)
         .await;
     assert_eq!(status, 404);
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE target_id = ? ORDER BY pk")
-            .bind(&id)
-            .fetch_all(&app.db.read)
-            .await
-            .unwrap();
+    let actions: Vec<String> = store::db::sql::query_scalar(
+        "SELECT action FROM audit_log WHERE target_id = ? ORDER BY pk",
+    )
+    .bind(&id)
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
     assert_eq!(actions, ["alert.create", "alert.update", "alert.delete"]);
 }
 
@@ -265,11 +266,12 @@ async fn a_failed_run_notifies_each_matching_rule_once_as_webhook_and_slack() {
     assert_eq!(webhook["alert"]["id"], any_failure.as_str());
     assert_eq!(webhook["run"]["id"], failed.as_str());
     assert_eq!(webhook["url"], format!("{}/runs/{failed}", app.base));
-    let secret: String = sqlx::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
-        .bind(app.owner_account().await)
-        .fetch_one(&app.db.read)
-        .await
-        .unwrap();
+    let secret: String =
+        store::db::sql::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
+            .bind(app.owner_account().await)
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
     let header = headers["runboard-signature"].to_str().unwrap();
     let (timestamp, _) = header.trim_start_matches("t=").split_once(',').unwrap();
     let raw = received
@@ -432,7 +434,7 @@ async fn campaigns_fire_when_they_fail_and_when_they_go_live() {
     );
     assert_eq!(firing_kinds(&app, &token, &live_rule).await, ["fired"]);
     // The same run cannot fire the campaign rule twice.
-    let (fired_again,): (i64,) = sqlx::query_as(
+    let (fired_again,): (i64,) = store::db::sql::query_as(
         "SELECT count(*) FROM alert_firings f JOIN alert_rules r ON r.pk = f.rule_pk
          WHERE r.id = ? GROUP BY f.run_id ORDER BY 1 DESC LIMIT 1",
     )

@@ -554,7 +554,7 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     // More matching runs than the cap, inserted straight into the tables.
     let over = store::db::runs::COUNT_CAP + 5;
     let mut tx = app.db.begin_write().await.unwrap();
-    sqlx::query(
+    store::db::sql::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
          INSERT INTO runs (id, account_pk, agent_pk, status, input, created_at, updated_at)
          SELECT printf('00000000-0000-7000-8000-%012d', i), r.account_pk, r.agent_pk, 'completed',
@@ -565,7 +565,7 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query(
+    store::db::sql::query(
         "INSERT INTO run_input_fields (run_pk, account_pk, path, value, created_at)
          SELECT pk, account_pk, 'k', 'broad', created_at FROM runs WHERE input = '{\"k\":\"broad\"}'",
     )

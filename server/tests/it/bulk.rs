@@ -75,7 +75,7 @@ fn counts(job: &Value) -> (i64, i64, i64, i64) {
 }
 
 async fn job_pk(app: &TestApp, id: &str) -> i64 {
-    sqlx::query_scalar("SELECT pk FROM bulk_jobs WHERE id = ?")
+    store::db::sql::query_scalar("SELECT pk FROM bulk_jobs WHERE id = ?")
         .bind(id)
         .fetch_one(&app.db.read)
         .await
@@ -87,7 +87,7 @@ fn artifact_store(app: &TestApp) -> store::storage::Store {
 }
 
 async fn statuses(app: &TestApp, agent: &str) -> Vec<(String, i64)> {
-    sqlx::query_as(
+    store::db::sql::query_as(
         "SELECT r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE a.slug = ? GROUP BY r.status ORDER BY r.status",
     )
@@ -99,7 +99,7 @@ async fn statuses(app: &TestApp, agent: &str) -> Vec<(String, i64)> {
 
 /// Everything a preview could have changed.
 async fn fingerprint(app: &TestApp) -> (i64, i64, String, i64, i64, i64) {
-    sqlx::query_as(
+    store::db::sql::query_as(
         "SELECT (SELECT count(*) FROM runs), (SELECT coalesce(sum(updated_at), 0) FROM runs),
                 (SELECT coalesce(group_concat(tags, ';'), '') FROM runs),
                 (SELECT count(*) FROM run_tags), (SELECT count(*) FROM bulk_jobs),
@@ -215,7 +215,7 @@ async fn each_action_changes_what_it_applies_to_and_the_rest_follows() {
         vec![("cancelled".into(), 41), ("failed".into(), 10)]
     );
     assert_eq!(statuses(&app, "other").await, vec![("running".into(), 5)]);
-    let hooks: i64 = sqlx::query_scalar(
+    let hooks: i64 = store::db::sql::query_scalar(
         "SELECT count(*) FROM outbox o JOIN runs r ON r.pk = o.run_pk WHERE o.kind = 'webhook' AND r.id = ?",
     )
     .bind(&hooked)
@@ -249,7 +249,7 @@ async fn each_action_changes_what_it_applies_to_and_the_rest_follows() {
     .await;
     let done = finished(&app, &token, &id).await;
     assert_eq!(counts(&done), (10, 10, 0, 0), "{done}");
-    let retried: i64 = sqlx::query_scalar(
+    let retried: i64 = store::db::sql::query_scalar(
         "SELECT count(DISTINCT retry_of_pk) FROM runs WHERE retry_of_pk IS NOT NULL AND status = 'requested'",
     )
     .fetch_one(&app.db.read)
@@ -274,7 +274,7 @@ async fn each_action_changes_what_it_applies_to_and_the_rest_follows() {
     }
     let id = start(&app, &token, json!({"action": "untag", "tag": "nightly"})).await;
     assert_eq!(counts(&finished(&app, &token, &id).await).1, 5);
-    let tagged: i64 = sqlx::query_scalar("SELECT count(*) FROM run_tags")
+    let tagged: i64 = store::db::sql::query_scalar("SELECT count(*) FROM run_tags")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -400,7 +400,7 @@ async fn runs_that_changed_before_they_were_reached_are_skipped() {
     assert!(step.finished);
     let done = job(&app, &token, &id).await;
     assert_eq!(counts(&done), (7, 4, 2, 1), "{done}");
-    let full_run: String = sqlx::query_scalar(
+    let full_run: String = store::db::sql::query_scalar(
         "SELECT r.tags FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE a.slug = 'tagged' AND json_array_length(r.tags) = 20",
     )
@@ -441,7 +441,7 @@ async fn a_job_stopped_midway_goes_on_after_a_restart_with_exact_counts() {
     assert_eq!(end["status"], "done", "{end}");
     assert_eq!(counts(&end), (150, 120, 30, 0), "{end}");
     // Each failed run was retried exactly once, across the restart.
-    let attempts: Vec<(i64, i64)> = sqlx::query_as(
+    let attempts: Vec<(i64, i64)> = store::db::sql::query_as(
         "SELECT retry_of_pk, count(*) FROM runs WHERE retry_of_pk IS NOT NULL GROUP BY retry_of_pk",
     )
     .fetch_all(&app.db.read)
@@ -532,10 +532,11 @@ async fn jobs_and_their_runs_belong_to_one_account() {
     )
     .await;
     assert_eq!(counts(&finished(&app, &token, &id).await), (5, 5, 0, 0));
-    let theirs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'requested'")
-        .fetch_one(&app.db.read)
-        .await
-        .unwrap();
+    let theirs: i64 =
+        store::db::sql::query_scalar("SELECT count(*) FROM runs WHERE status = 'requested'")
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
     assert_eq!(theirs, 3, "the other account's runs are untouched");
     for (method, path) in [
         (Method::GET, format!("/api/bulk-jobs/{id}")),
@@ -558,12 +559,13 @@ async fn selected_runs_by_id_are_exactly_what_a_job_changes() {
     let account = app.owner_account().await;
     insert_runs(&app, account, "crawler", 10, RunStatus::Running, &[]).await;
     let (theirs, _) = app.create_run(&other, json!({"agent": "crawler"})).await;
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM runs WHERE account_pk = ? ORDER BY pk LIMIT 3")
-            .bind(account)
-            .fetch_all(&app.db.read)
-            .await
-            .unwrap();
+    let ids: Vec<String> = store::db::sql::query_scalar(
+        "SELECT id FROM runs WHERE account_pk = ? ORDER BY pk LIMIT 3",
+    )
+    .bind(account)
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
     let q = format!("id:{},{theirs}", ids.join(","));
     let (status, preview) = bulk(
         &app,
@@ -579,7 +581,7 @@ async fn selected_runs_by_id_are_exactly_what_a_job_changes() {
     );
     let id = start(&app, &token, json!({"action": "cancel", "q": q})).await;
     assert_eq!(counts(&finished(&app, &token, &id).await), (3, 3, 0, 0));
-    let cancelled: Vec<String> = sqlx::query_scalar(
+    let cancelled: Vec<String> = store::db::sql::query_scalar(
         "SELECT id FROM runs WHERE account_pk = ? AND status = 'cancelled' ORDER BY pk",
     )
     .bind(account)
@@ -648,7 +650,7 @@ async fn bad_input_is_400_naming_the_field_and_roles_apply() {
         .call(Method::GET, "/api/bulk-jobs/not-a-job", &token, None)
         .await;
     assert_eq!(status, 404, "{body}");
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM bulk_jobs")
+    let count: i64 = store::db::sql::query_scalar("SELECT count(*) FROM bulk_jobs")
         .fetch_one(&app.db.read)
         .await
         .unwrap();

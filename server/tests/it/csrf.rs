@@ -7,7 +7,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, ORIGIN};
 use serde_json::json;
 
 async fn runs(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM runs")
+    store::db::sql::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&app.db.read)
         .await
         .unwrap()
@@ -93,7 +93,7 @@ async fn server_functions_and_the_login_form_are_covered_too() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    let campaigns: i64 = sqlx::query_scalar("SELECT count(*) FROM campaigns")
+    let campaigns: i64 = store::db::sql::query_scalar("SELECT count(*) FROM campaigns")
         .fetch_one(&app.db.read)
         .await
         .unwrap();

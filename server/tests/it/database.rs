@@ -8,23 +8,23 @@ use store::db::Db;
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_normal_sync() {
     let app = spawn_app().await;
     let mut conn = app.db.read.acquire().await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut *conn)
+    let mode: String = store::db::sql::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(&mut *conn)
+    let foreign_keys: i64 = store::db::sql::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
     assert_eq!(foreign_keys, 1);
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&mut *conn)
+    let synchronous: i64 = store::db::sql::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
     assert_eq!(synchronous, 1, "NORMAL");
-    let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-        .fetch_one(&mut *conn)
+    let busy_timeout: i64 = store::db::sql::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
     assert!(busy_timeout >= 5_000);
@@ -34,7 +34,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_normal_sync() {
 async fn the_schema_has_a_table_for_every_concept() {
     let app = spawn_app().await;
     let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+        store::db::sql::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
             .fetch_all(&app.db.read)
             .await
             .unwrap();
@@ -116,7 +116,7 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
             tokio::spawn(async move {
                 let mut tx = db.begin_write().await?;
                 // Read, then write: the pattern that fails under deferred transactions.
-                let count: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
+                let count: i64 = store::db::sql::query_scalar("SELECT count(*) FROM agents")
                     .fetch_one(&mut *tx)
                     .await?;
                 store::db::runs::ensure_agent(&mut tx, account, &format!("agent-{index}-{count}"))
@@ -129,7 +129,7 @@ async fn many_concurrent_writers_never_see_sqlite_busy() {
         task.await.unwrap().expect("no write may fail");
     }
     // A second process (the server of this test) writing at the same time is fine too.
-    let agents: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
+    let agents: i64 = store::db::sql::query_scalar("SELECT count(*) FROM agents")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -168,14 +168,14 @@ async fn run_counters_follow_creation_status_changes_retries_and_deletion() {
         .await;
 
     let account = app.owner_account().await;
-    let counted: Vec<(String, i64)> = sqlx::query_as(
+    let counted: Vec<(String, i64)> = store::db::sql::query_as(
         "SELECT status, sum(count) FROM run_counts WHERE account_pk = ? GROUP BY status HAVING sum(count) <> 0 ORDER BY status",
     )
     .bind(account)
     .fetch_all(&app.db.read)
     .await
     .unwrap();
-    let actual: Vec<(String, i64)> = sqlx::query_as(
+    let actual: Vec<(String, i64)> = store::db::sql::query_as(
         "SELECT status, count(*) FROM runs WHERE account_pk = ? GROUP BY status ORDER BY status",
     )
     .bind(account)
@@ -220,7 +220,7 @@ async fn a_database_url_that_is_not_sqlite_is_refused_with_the_reason_and_no_sec
         "postgres://runboard:hunter2@db.internal:5432/runboard",
         "postgresql://runboard:hunter2@db.internal/runboard",
     ] {
-        let refused = Db::connect(url).await.unwrap_err().to_string();
+        let refused = store::db::not_sqlite(url).unwrap();
         assert!(refused.contains("PostgreSQL"), "{refused}");
         assert!(refused.contains("sqlite://"), "{refused}");
         assert!(!refused.contains("hunter2"), "{refused}");

@@ -520,17 +520,19 @@ async fn runboard_demo_1_starts_the_fleet_in_the_binary_and_sigterm_stops_both()
     let db = store::db::Db::connect(&format!("sqlite://{}/runboard.db", dir.path().display()))
         .await
         .unwrap();
-    let in_flight: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM runs WHERE status IN ('running', 'queued')")
-            .fetch_one(&db.read)
-            .await
-            .unwrap();
+    let in_flight: i64 = store::db::sql::query_scalar(
+        "SELECT count(*) FROM runs WHERE status IN ('running', 'queued')",
+    )
+    .fetch_one(&db.read)
+    .await
+    .unwrap();
     assert_eq!(in_flight, 0);
-    let dispatch_url: Option<String> =
-        sqlx::query_scalar("SELECT dispatch_url FROM agents WHERE slug = 'design-builder'")
-            .fetch_one(&db.read)
-            .await
-            .unwrap();
+    let dispatch_url: Option<String> = store::db::sql::query_scalar(
+        "SELECT dispatch_url FROM agents WHERE slug = 'design-builder'",
+    )
+    .fetch_one(&db.read)
+    .await
+    .unwrap();
     assert_eq!(dispatch_url, None);
     db.close().await;
 }

@@ -42,7 +42,7 @@ async fn days_sum_their_hours(app: &TestApp, when: &str) {
     ] {
         let read = |sql: &'static str| async move {
             sqlx::query(sql)
-                .fetch_all(&app.db.read)
+                .fetch_all(app.db.read.sqlite().unwrap())
                 .await
                 .unwrap()
                 .iter()
@@ -67,7 +67,7 @@ async fn days_sum_their_hours(app: &TestApp, when: &str) {
 
 async fn rollups(app: &TestApp) -> Vec<String> {
     let mut rows: Vec<String> = Vec::new();
-    let hours: Vec<(i64, i64, String, i64, i64)> = sqlx::query_as(
+    let hours: Vec<(i64, i64, String, i64, i64)> = store::db::sql::query_as(
         "SELECT agent_pk, hour, status, runs, retries FROM agent_hours
          WHERE runs != 0 OR retries != 0 ORDER BY 1, 2, 3",
     )
@@ -75,14 +75,14 @@ async fn rollups(app: &TestApp) -> Vec<String> {
     .await
     .unwrap();
     rows.extend(hours.into_iter().map(|row| format!("hours {row:?}")));
-    let times: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+    let times: Vec<(i64, String, i64, i64, i64)> = store::db::sql::query_as(
         "SELECT agent_pk, kind, hour, upper_ms, runs FROM agent_hour_times WHERE runs != 0 ORDER BY 1, 2, 3, 4",
     )
     .fetch_all(&app.db.read)
     .await
     .unwrap();
     rows.extend(times.into_iter().map(|row| format!("times {row:?}")));
-    let steps: Vec<(i64, i64, String, String, String, i64, i64)> = sqlx::query_as(
+    let steps: Vec<(i64, i64, String, String, String, i64, i64)> = store::db::sql::query_as(
         "SELECT agent_pk, hour, name, status, code, steps, cache_hits FROM agent_hour_steps
          WHERE steps != 0 OR cache_hits != 0 ORDER BY 1, 2, 3, 4, 5",
     )
@@ -90,7 +90,7 @@ async fn rollups(app: &TestApp) -> Vec<String> {
     .await
     .unwrap();
     rows.extend(steps.into_iter().map(|row| format!("steps {row:?}")));
-    let usage: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+    let usage: Vec<(i64, i64, i64, String)> = store::db::sql::query_as(
         "SELECT agent_pk, hour, tokens, printf('%.4f', cost_usd) FROM agent_hour_usage
          WHERE tokens != 0 OR round(cost_usd, 6) != 0 ORDER BY 1, 2",
     )
@@ -104,7 +104,7 @@ async fn rollups(app: &TestApp) -> Vec<String> {
 /// The same numbers computed from the runs, steps and events themselves.
 async fn exact(app: &TestApp) -> Vec<String> {
     let mut rows: Vec<String> = Vec::new();
-    let hours: Vec<(i64, i64, String, i64, i64)> = sqlx::query_as(
+    let hours: Vec<(i64, i64, String, i64, i64)> = store::db::sql::query_as(
         "SELECT agent_pk, created_at / 3600000, status, count(*), sum(attempt > 1) FROM runs
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
@@ -113,7 +113,7 @@ async fn exact(app: &TestApp) -> Vec<String> {
     .unwrap();
     rows.extend(hours.into_iter().map(|row| format!("hours {row:?}")));
     // Histogram buckets from the Rust twin of the bounds table.
-    let times: Vec<(i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let times: Vec<(i64, i64, Option<i64>, Option<i64>)> = store::db::sql::query_as(
         "SELECT agent_pk, created_at / 3600000, duration_ms, started_at - created_at FROM runs",
     )
     .fetch_all(&app.db.read)
@@ -139,7 +139,7 @@ async fn exact(app: &TestApp) -> Vec<String> {
                 format!("times {:?}", (agent, kind.to_string(), hour, upper, runs))
             }),
     );
-    let steps: Vec<(i64, i64, String, String, String, i64, i64)> = sqlx::query_as(
+    let steps: Vec<(i64, i64, String, String, String, i64, i64)> = store::db::sql::query_as(
         "SELECT r.agent_pk, r.created_at / 3600000, coalesce(s.name, s.step_id), s.status,
                 CASE WHEN s.status = 'failed' THEN coalesce(json_extract(s.error, '$.code'), '') ELSE '' END,
                 count(*), sum(s.cache_hit)
@@ -149,7 +149,7 @@ async fn exact(app: &TestApp) -> Vec<String> {
     .await
     .unwrap();
     rows.extend(steps.into_iter().map(|row| format!("steps {row:?}")));
-    let usage: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+    let usage: Vec<(i64, i64, i64, String)> = store::db::sql::query_as(
         "SELECT r.agent_pk, r.created_at / 3600000,
                 sum(coalesce(json_extract(e.metadata, '$.tokens'), 0)),
                 printf('%.4f', sum(coalesce(json_extract(e.metadata, '$.costUsd'), 0)))
@@ -315,12 +315,12 @@ async fn rollups_equal_the_exact_aggregates_through_changes_and_deletions() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+    let before: i64 = store::db::sql::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
     app.prune_in(10).await;
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+    let after: i64 = store::db::sql::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -356,7 +356,7 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
         let (first_hour, end_hour) = model::window_hours(parsed, parsed.default_bucket(), now);
         assert!(end_hour - first_hour <= hours && end_hour - first_hour > hours - 24);
         let first = first_hour * 3_600_000;
-        let runs: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let runs: Vec<(String, i64, Option<i64>, Option<i64>)> = store::db::sql::query_as(
             "SELECT r.status, r.attempt, r.duration_ms, r.started_at - r.created_at FROM runs r
              JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler' AND r.created_at >= ?",
         )
@@ -427,7 +427,7 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
         )
         .await;
     let stats = &body["data"];
-    let failing: Vec<(String, i64)> = sqlx::query_as(
+    let failing: Vec<(String, i64)> = store::db::sql::query_as(
         "SELECT coalesce(s.name, s.step_id), count(*) FROM steps s JOIN runs r ON r.pk = s.run_pk
          JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler' AND s.status = 'failed'
          GROUP BY 1 ORDER BY 2 DESC, 1",
@@ -460,7 +460,7 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
             "every failure here has a code"
         );
     }
-    let (tokens, cost): (i64, f64) = sqlx::query_as(
+    let (tokens, cost): (i64, f64) = store::db::sql::query_as(
         "SELECT coalesce(sum(json_extract(e.metadata, '$.tokens')), 0), coalesce(sum(json_extract(e.metadata, '$.costUsd')), 0)
          FROM events e JOIN runs r ON r.pk = e.run_pk JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler'",
     )
@@ -469,7 +469,7 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
     .unwrap();
     assert_eq!(stats["tokens"], tokens);
     assert!((stats["costUsd"].as_f64().unwrap() - cost).abs() < 1e-9);
-    let (steps, hits): (i64, i64) = sqlx::query_as(
+    let (steps, hits): (i64, i64) = store::db::sql::query_as(
         "SELECT count(*), sum(s.cache_hit) FROM steps s JOIN runs r ON r.pk = s.run_pk
          JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler'",
     )

@@ -234,7 +234,7 @@ impl TestApp {
     }
 
     pub async fn owner_account(&self) -> model::AccountPk {
-        sqlx::query_scalar("SELECT account_pk FROM users WHERE email = ?")
+        store::db::sql::query_scalar("SELECT account_pk FROM users WHERE email = ?")
             .bind(OWNER_EMAIL)
             .fetch_one(&self.db.read)
             .await
@@ -247,7 +247,7 @@ impl TestApp {
     /// written before a check existed would have been.
     pub async fn execute(&self, statement: &str, params: &[&str]) {
         let mut tx = self.db.begin_write().await.unwrap();
-        let mut query = sqlx::query(statement);
+        let mut query = store::db::sql::query(statement.to_string());
         for param in params {
             query = query.bind(*param);
         }

@@ -348,7 +348,7 @@ async fn an_unknown_or_forgotten_position_gets_a_resync() {
     let head = message.id.unwrap();
 
     // Changes older than the retention period are forgotten.
-    sqlx::query("UPDATE changes SET created_at = 0")
+    store::db::sql::query("UPDATE changes SET created_at = 0")
         .execute(app.db.writer())
         .await
         .unwrap();

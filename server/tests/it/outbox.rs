@@ -175,7 +175,7 @@ async fn a_webhook_pending_at_shutdown_is_delivered_after_a_restart() {
     )
     .await;
     eventually("a failed attempt", async || {
-        sqlx::query_scalar::<_, i64>("SELECT attempts FROM outbox WHERE kind = 'webhook'")
+        store::db::sql::query_scalar::<i64>("SELECT attempts FROM outbox WHERE kind = 'webhook'")
             .fetch_one(&app.db.read)
             .await
             .unwrap()
@@ -187,7 +187,7 @@ async fn a_webhook_pending_at_shutdown_is_delivered_after_a_restart() {
         "pending"
     );
     let problem: Option<String> =
-        sqlx::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
+        store::db::sql::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
             .fetch_one(&app.db.read)
             .await
             .unwrap();
@@ -409,7 +409,7 @@ async fn stored_urls_are_checked_again_when_called() {
     })
     .await;
     let problem: Option<String> =
-        sqlx::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
+        store::db::sql::query_scalar("SELECT last_error FROM outbox WHERE kind = 'webhook'")
             .fetch_one(&app.db.read)
             .await
             .unwrap();

@@ -170,7 +170,7 @@ async fn the_postgres_schema_has_sqlites_tables_columns_indexes_and_triggers() {
     store::db::postgres::MIGRATOR.run(&pg.pool).await.unwrap();
     let (_dir, db) = sqlite().await;
 
-    let sqlite = sqlite_tables(&db.read).await;
+    let sqlite = sqlite_tables(db.read.sqlite().unwrap()).await;
     let postgres = postgres_tables(&pg.pool).await;
     assert_eq!(
         sqlite.keys().collect::<Vec<_>>(),
@@ -187,7 +187,7 @@ async fn the_postgres_schema_has_sqlites_tables_columns_indexes_and_triggers() {
     let sqlite_indexes: BTreeSet<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
     )
-    .fetch_all(&db.read)
+    .fetch_all(db.read.sqlite().unwrap())
     .await
     .unwrap()
     .into_iter()
@@ -210,7 +210,7 @@ async fn the_postgres_schema_has_sqlites_tables_columns_indexes_and_triggers() {
 
     let sqlite_triggers: BTreeSet<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            .fetch_all(&db.read)
+            .fetch_all(db.read.sqlite().unwrap())
             .await
             .unwrap()
             .into_iter()
@@ -361,7 +361,7 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
 
     let mut tx = db.begin_write().await.unwrap();
     for statement in scenario(|hex| format!("X'{hex}'")) {
-        sqlx::query(&statement)
+        store::db::sql::query(statement.clone())
             .execute(&mut *tx)
             .await
             .unwrap_or_else(|error| panic!("SQLite: {statement}: {error}"));
@@ -376,7 +376,7 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
     }
     pg_tx.commit().await.unwrap();
 
-    let sqlite = rollups(Side::Sqlite(&db.read)).await;
+    let sqlite = rollups(Side::Sqlite(db.read.sqlite().unwrap())).await;
     let postgres = rollups(Side::Postgres(&pg.pool)).await;
     for (table, _) in ROLLUPS {
         assert!(
@@ -388,7 +388,7 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
 
     // The account goes, and every rollup of it with it, on both.
     let mut tx = db.begin_write().await.unwrap();
-    sqlx::query("DELETE FROM accounts")
+    store::db::sql::query("DELETE FROM accounts")
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -398,7 +398,7 @@ async fn the_postgres_triggers_keep_the_same_rollups_as_sqlites() {
         .await
         .unwrap();
     assert_eq!(
-        rollups(Side::Sqlite(&db.read)).await,
+        rollups(Side::Sqlite(db.read.sqlite().unwrap())).await,
         rollups(Side::Postgres(&pg.pool)).await
     );
     pg.drop().await;

@@ -134,7 +134,7 @@ struct Fixture {
 }
 
 async fn insert(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut store::db::sql::Conn,
     account: AccountPk,
     spec: &Spec,
     campaign: Option<CampaignPk>,
@@ -157,15 +157,17 @@ async fn insert(
     run.retry_of_pk = spec.retry_of.map(|name| pks[name]);
     let (pk, id) = runs::insert_run(&mut *tx, account, &run).await.unwrap();
     if let Some(code) = spec.error_code {
-        sqlx::query("UPDATE runs SET error_code = ?, error_message = 'gave up' WHERE pk = ?")
-            .bind(code)
-            .bind(pk)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        store::db::sql::query(
+            "UPDATE runs SET error_code = ?, error_message = 'gave up' WHERE pk = ?",
+        )
+        .bind(code)
+        .bind(pk)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     }
     for tag in spec.tags {
-        sqlx::query(
+        store::db::sql::query(
             "INSERT INTO run_tags (run_pk, account_pk, tag, created_at) VALUES (?, ?, ?, ?)",
         )
         .bind(pk)

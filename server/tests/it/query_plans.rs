@@ -17,11 +17,11 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use sqlx::{Execute, QueryBuilder, Sqlite, SqlitePool};
 use store::db::events::{self, EventQuery, NewEvent};
 use store::db::filter::{self, Conditions};
 use store::db::now_ms;
 use store::db::runs::{self, NewRun};
+use store::db::sql::{Pool, SqlBuilder};
 use store::db::sweep::{self, SweepReason};
 use store::db::text_search;
 use uuid::Uuid;
@@ -187,7 +187,10 @@ async fn fill(app: &TestApp) -> Fixture {
          WHERE status = 'failed'",
         "UPDATE runs SET retry_of_pk = pk - 1, attempt = 2 WHERE pk % 40 = 7",
     ] {
-        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+        store::db::sql::query(statement)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
     }
     // Short logs on every tenth run, one long log.
     for run_pk in owner_runs.iter().step_by(10) {
@@ -212,15 +215,12 @@ async fn fill(app: &TestApp) -> Fixture {
 }
 
 /// The plan of a query, with its binds: `(id, parent, detail)` rows.
-async fn explain(
-    pool: &SqlitePool,
-    mut builder: QueryBuilder<'static, Sqlite>,
-) -> (String, Vec<(i64, i64, String)>) {
-    let mut query = builder.build();
-    let sql = query.sql().to_string();
-    let arguments = query.take_arguments().unwrap().unwrap_or_default();
-    let explain = format!("EXPLAIN QUERY PLAN {sql}");
-    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(&explain, arguments)
+async fn explain(pool: &Pool, builder: SqlBuilder) -> (String, Vec<(i64, i64, String)>) {
+    let sql = builder.sql().to_string();
+    let rows: Vec<(i64, i64, i64, String)> = builder
+        .build()
+        .prefixed("EXPLAIN QUERY PLAN ")
+        .into_query_as()
         .fetch_all(pool)
         .await
         .unwrap_or_else(|error| panic!("EXPLAIN of {sql} failed: {error}"));
@@ -395,13 +395,13 @@ fn render(plan: &[(i64, i64, String)]) -> String {
 
 /// Explains queries on one database and collects what is wrong with their plans.
 struct Checker<'a> {
-    pool: &'a SqlitePool,
+    pool: &'a Pool,
     with_stats: bool,
     failures: Vec<String>,
 }
 
 impl Checker<'_> {
-    async fn check(&mut self, label: &str, shape: Shape, builder: QueryBuilder<'static, Sqlite>) {
+    async fn check(&mut self, label: &str, shape: Shape, builder: SqlBuilder) {
         let (sql, plan) = explain(self.pool, builder).await;
         let shown = render(&plan);
         let phase = if self.with_stats {
@@ -423,19 +423,19 @@ impl Checker<'_> {
 /// How many per mille of the runs an aggregate ranges over match `conditions`:
 /// of the account's runs, or with `since` of those created since then.
 async fn permille(
-    pool: &SqlitePool,
+    pool: &Pool,
     account: AccountPk,
     conditions: &Conditions,
     since: Option<i64>,
 ) -> u32 {
-    let mut matching = QueryBuilder::new("SELECT count(*) FROM runs r");
+    let mut matching = SqlBuilder::new("SELECT count(*) FROM runs r");
     filter::push_conditions(
         &mut matching,
         account,
         conditions,
         filter::Reading::Aggregate,
     );
-    let mut all = QueryBuilder::new("SELECT count(*) FROM runs r WHERE r.account_pk = ");
+    let mut all = SqlBuilder::new("SELECT count(*) FROM runs r WHERE r.account_pk = ");
     all.push_bind(account);
     if let Some(since) = since {
         matching.push(" AND r.created_at >= ").push_bind(since);
@@ -627,7 +627,7 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     }
     // Cursor pages: the "Older →" link of a first page, and a position deep in
     // the history, for the plain list and for filtered lists.
-    let (deep_created, deep_pk): (i64, i64) = sqlx::query_as(
+    let (deep_created, deep_pk): (i64, i64) = store::db::sql::query_as(
         "SELECT created_at, pk FROM runs WHERE account_pk = ? ORDER BY created_at DESC, pk DESC LIMIT 1 OFFSET 3000",
     )
     .bind(fx.account_pk)
@@ -652,7 +652,7 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     }
     cases.push(format!("cursor={deep_created}.{deep_pk}"));
     // A selection of rows (`id:`), alone and beside other filters.
-    let picked: Vec<String> = sqlx::query_scalar(
+    let picked: Vec<String> = store::db::sql::query_scalar(
         "SELECT id FROM runs WHERE account_pk = ? ORDER BY pk DESC LIMIT 3 OFFSET 500",
     )
     .bind(fx.account_pk)
@@ -707,10 +707,10 @@ async fn run_filter_cases(checker: &mut Checker<'_>, fx: &Fixture) {
             // A text search walks the text indexes newest first and checks the
             // runs found against the rest of the filter by key.
             let queries = [
-                ("text: runs", QueryBuilder::new(text_search::RUNS_TEXT_SQL)),
+                ("text: runs", SqlBuilder::new(text_search::RUNS_TEXT_SQL)),
                 (
                     "text: events (a piece)",
-                    QueryBuilder::new(text_search::events_text_sql("event_text_1")),
+                    SqlBuilder::new(text_search::events_text_sql("event_text_1")),
                 ),
                 (
                     "text: rest of the filter",
@@ -803,7 +803,7 @@ async fn event_cases(checker: &mut Checker<'_>, fx: &Fixture) {
 /// Every query the sweeper reads its candidates with, for an agent with runs.
 async fn sweep_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     let agent_pk: i64 =
-        sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
+        store::db::sql::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
             .bind(fx.account_pk)
             .bind(AGENTS[0])
             .fetch_one(checker.pool)
@@ -832,7 +832,7 @@ async fn sweep_cases(checker: &mut Checker<'_>, fx: &Fixture) {
 /// The rewritten conditions select what they did: keyset pages continue one
 /// another exactly as one long page runs on, and full text matches the runs
 /// whose own text or whose events match (the `OR` of two `IN`s it was).
-async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
+async fn results_are_unchanged(pool: &Pool, fx: &Fixture) {
     for base in [
         "",
         "status=failed",
@@ -864,7 +864,7 @@ async fn results_are_unchanged(pool: &SqlitePool, fx: &Fixture) {
         );
     }
     let text = filter::fts_query("upstream").unwrap();
-    let expected: i64 = sqlx::query_scalar(
+    let expected: i64 = store::db::sql::query_scalar(
         "SELECT count(*) FROM runs r WHERE r.account_pk = ?
          AND (r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)
               OR r.pk IN (SELECT e.run_pk FROM events e
@@ -895,12 +895,13 @@ async fn prune_cases(checker: &mut Checker<'_>, fx: &Fixture) {
     use store::db::prune::{self, Kind, Position};
     let pool = checker.pool;
     let now = now_ms();
-    let agents: Vec<i64> = sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ?")
-        .bind(fx.account_pk)
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    let (middle_created, middle_pk): (i64, i64) = sqlx::query_as(
+    let agents: Vec<i64> =
+        store::db::sql::query_scalar("SELECT pk FROM agents WHERE account_pk = ?")
+            .bind(fx.account_pk)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let (middle_created, middle_pk): (i64, i64) = store::db::sql::query_as(
         "SELECT created_at, pk FROM runs WHERE account_pk = ? ORDER BY created_at LIMIT 1 OFFSET 2000",
     )
     .bind(fx.account_pk)
@@ -1016,7 +1017,7 @@ async fn compare_and_alert_cases(checker: &mut Checker<'_>, fx: &Fixture) {
 }
 
 /// Every case on `pool`; what is wrong, as failure reports.
-async fn all_cases(pool: &SqlitePool, with_stats: bool, fx: &Fixture) -> Vec<String> {
+async fn all_cases(pool: &Pool, with_stats: bool, fx: &Fixture) -> Vec<String> {
     let mut checker = Checker {
         pool,
         with_stats,
@@ -1037,8 +1038,8 @@ async fn every_runs_list_and_event_log_query_reads_through_an_index() {
 
     // Without statistics: the tables grew after the server started (and last
     // gathered statistics), as on an installation between two `PRAGMA optimize`.
-    let stats_of = |pool: SqlitePool| async move {
-        let tables: Vec<String> = sqlx::query_scalar(
+    let stats_of = |pool: Pool| async move {
+        let tables: Vec<String> = store::db::sql::query_scalar(
             "SELECT DISTINCT tbl FROM sqlite_stat1 WHERE tbl IN ('runs', 'events', 'run_input_fields')",
         )
         .fetch_all(&pool)
@@ -1075,9 +1076,8 @@ async fn every_runs_list_and_event_log_query_reads_through_an_index() {
 #[test]
 fn query_terms_read_like_the_parameters_they_equal() {
     let account = AccountPk(1);
-    let sql = |builder: Result<QueryBuilder<'static, Sqlite>, model::AppError>| {
-        builder.unwrap().build().sql().to_string()
-    };
+    let sql =
+        |builder: Result<SqlBuilder, model::AppError>| builder.unwrap().build().sql().to_string();
     for (q, parameters) in [
         ("status:failed,cancelled", "status=failed,cancelled"),
         (

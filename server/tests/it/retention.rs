@@ -10,8 +10,8 @@ use crate::helpers::*;
 use model::RunPk;
 use reqwest::Method;
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 use store::db::runs::{self, NewRun};
+use store::db::sql::Pool;
 
 /// A test server that prunes only when the test says so.
 async fn quiet_app() -> TestApp {
@@ -136,15 +136,15 @@ async fn search(app: &TestApp, token: &str, text: &str) -> Vec<String> {
 }
 
 /// `run_counts` says what `SELECT count(*)` says, per account, day, agent and status.
-async fn assert_counts_consistent(pool: &SqlitePool) {
-    let counted: Vec<(i64, i64, i64, String, i64)> = sqlx::query_as(
+async fn assert_counts_consistent(pool: &Pool) {
+    let counted: Vec<(i64, i64, i64, String, i64)> = store::db::sql::query_as(
         "SELECT account_pk, day, agent_pk, status, count FROM run_counts WHERE count <> 0
          ORDER BY 1, 2, 3, 4",
     )
     .fetch_all(pool)
     .await
     .unwrap();
-    let actual: Vec<(i64, i64, i64, String, i64)> = sqlx::query_as(
+    let actual: Vec<(i64, i64, i64, String, i64)> = store::db::sql::query_as(
         "SELECT account_pk, created_at / 86400000, agent_pk, status, count(*) FROM runs
          GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
     )
@@ -152,10 +152,11 @@ async fn assert_counts_consistent(pool: &SqlitePool) {
     .await
     .unwrap();
     assert_eq!(counted, actual, "run_counts against the runs");
-    let negative: i64 = sqlx::query_scalar("SELECT count(*) FROM run_counts WHERE count < 0")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let negative: i64 =
+        store::db::sql::query_scalar("SELECT count(*) FROM run_counts WHERE count < 0")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(negative, 0);
 }
 
@@ -328,7 +329,7 @@ async fn runs_events_and_artifacts_go_by_the_policy_with_overrides_failures_kept
     assert_eq!(run_json(&app, &token, &in_flight).await.0, 200);
     assert_eq!(run_json(&app, &token, &kept_agent).await.0, 200);
     assert_counts_consistent(&app.db.read).await;
-    let mut left: Vec<String> = sqlx::query_scalar("SELECT id FROM runs")
+    let mut left: Vec<String> = store::db::sql::query_scalar("SELECT id FROM runs")
         .fetch_all(&app.db.read)
         .await
         .unwrap();
@@ -337,7 +338,7 @@ async fn runs_events_and_artifacts_go_by_the_policy_with_overrides_failures_kept
     expected.sort();
     assert_eq!(left, expected);
     assert_eq!(files(&app).len(), 1, "only the running run's file is left");
-    let orphans: i64 = sqlx::query_scalar(
+    let orphans: i64 = store::db::sql::query_scalar(
         "SELECT (SELECT count(*) FROM events WHERE run_pk NOT IN (SELECT pk FROM runs))
               + (SELECT count(*) FROM artifacts WHERE run_pk NOT IN (SELECT pk FROM runs))
               + (SELECT count(*) FROM steps WHERE run_pk NOT IN (SELECT pk FROM runs))
@@ -351,7 +352,7 @@ async fn runs_events_and_artifacts_go_by_the_policy_with_overrides_failures_kept
     assert!(search(&app, &token, "zebra").await == vec![in_flight.clone()]);
 
     // What each pass removed is on record for the storage page.
-    let reports: i64 = sqlx::query_scalar("SELECT count(*) FROM prune_reports")
+    let reports: i64 = store::db::sql::query_scalar("SELECT count(*) FROM prune_reports")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -411,7 +412,7 @@ async fn a_backlog_is_pruned_in_many_small_transactions() {
     let text_rows = |word: &'static str| {
         let pool = app.db.read.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT key FROM event_text WHERE message MATCH ?")
+            store::db::sql::query_scalar::<i64>("SELECT key FROM event_text WHERE message MATCH ?")
                 .bind(word)
                 .fetch_all(&pool)
                 .await
@@ -446,16 +447,17 @@ async fn a_backlog_is_pruned_in_many_small_transactions() {
         "the longest hold was {:?}",
         pass.longest_hold
     );
-    let left: (i64, i64) =
-        sqlx::query_as("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM events)")
-            .fetch_one(&app.db.read)
-            .await
-            .unwrap();
+    let left: (i64, i64) = store::db::sql::query_as(
+        "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM events)",
+    )
+    .fetch_one(&app.db.read)
+    .await
+    .unwrap();
     assert_eq!(left, (0, 0));
     assert_eq!(text_rows("quokka").await, 0, "the text index follows");
     // Every deleted run left a `run.deleted` change for the live stream.
     let announced: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM changes WHERE kind = 'run.deleted'")
+        store::db::sql::query_scalar("SELECT count(*) FROM changes WHERE kind = 'run.deleted'")
             .fetch_one(&app.db.read)
             .await
             .unwrap();
@@ -464,7 +466,7 @@ async fn a_backlog_is_pruned_in_many_small_transactions() {
     // FTS5's own merging is on after the pass (the runs' index's was never
     // turned off: deletions leave it nothing to merge).
     for table in ["event_text_1", "runs_fts"] {
-        let automerge: i64 = sqlx::query_scalar(&format!(
+        let automerge: i64 = store::db::sql::query_scalar(format!(
             "SELECT coalesce((SELECT v FROM {table}_config WHERE k = 'automerge'), 4)"
         ))
         .fetch_one(&app.db.read)
@@ -487,7 +489,7 @@ async fn a_long_log_is_pruned_in_pieces_and_the_run_stays() {
     assert_eq!(pass.removed().event_logs, 1);
     assert!(pass.transactions > 2, "{:?}", pass.batches);
     let left: Vec<(String, String)> =
-        sqlx::query_as("SELECT event_type, message FROM events WHERE run_pk = ?")
+        store::db::sql::query_as("SELECT event_type, message FROM events WHERE run_pk = ?")
             .bind(pk)
             .fetch_all(&app.db.read)
             .await
@@ -502,7 +504,7 @@ async fn a_long_log_is_pruned_in_pieces_and_the_run_stays() {
 
 /// Everything a dry run must leave as it was.
 async fn fingerprint(app: &TestApp) -> Value {
-    let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, i64, i64, i64) = store::db::sql::query_as(
         "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM events),
                 (SELECT count(*) FROM artifacts), (SELECT count(*) FROM changes),
                 (SELECT count(*) FROM prune_reports), (SELECT count(*) FROM storage_trash),
@@ -576,13 +578,13 @@ async fn prune_dry_run_prints_what_would_go_and_changes_nothing() {
         printed.contains("deleted 3 runs; removed 20 events"),
         "{printed}"
     );
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+    let runs: i64 = store::db::sql::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
     assert_eq!(runs, 2);
     let origin: String =
-        sqlx::query_scalar("SELECT origin FROM prune_reports ORDER BY pk DESC LIMIT 1")
+        store::db::sql::query_scalar("SELECT origin FROM prune_reports ORDER BY pk DESC LIMIT 1")
             .fetch_one(&app.db.read)
             .await
             .unwrap();
@@ -598,7 +600,7 @@ async fn bad_retention_input_is_refused_naming_the_field_and_changes_nothing() {
     let (status, _) = put_policy(&app, &token, good.clone()).await;
     assert_eq!(status, 200);
     let audits = || async {
-        sqlx::query_scalar::<_, i64>(
+        store::db::sql::query_scalar::<i64>(
             "SELECT count(*) FROM audit_log WHERE action = 'retention.update'",
         )
         .fetch_one(&app.db.read)
@@ -689,7 +691,7 @@ async fn the_policy_and_pins_are_audited_and_a_default_policy_is_no_row() {
             .await;
         assert_eq!(status, 200);
     }
-    let actions: Vec<String> = sqlx::query_scalar(
+    let actions: Vec<String> = store::db::sql::query_scalar(
         "SELECT action FROM audit_log WHERE action IN ('retention.update', 'run.pin', 'run.unpin') ORDER BY pk",
     )
     .fetch_all(&app.db.read)
@@ -708,7 +710,7 @@ async fn the_policy_and_pins_are_audited_and_a_default_policy_is_no_row() {
 
     let (status, _) = put_policy(&app, &token, json!({})).await;
     assert_eq!(status, 200);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM retention_policies")
+    let rows: i64 = store::db::sql::query_scalar("SELECT count(*) FROM retention_policies")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -721,7 +723,7 @@ async fn a_crash_between_the_commit_and_the_file_deletion_leaves_the_key_for_the
     let token = app.owner_token().await;
     let id = run_with(&app, &token, "crawler", "completed", &["x"]).await;
     assert_eq!(files(&app).len(), 1);
-    let pk: RunPk = sqlx::query_scalar("SELECT pk FROM runs WHERE id = ?")
+    let pk: RunPk = store::db::sql::query_scalar("SELECT pk FROM runs WHERE id = ?")
         .bind(&id)
         .fetch_one(&app.db.read)
         .await
@@ -731,13 +733,13 @@ async fn a_crash_between_the_commit_and_the_file_deletion_leaves_the_key_for_the
         .await
         .unwrap();
     assert_eq!((written.counts.runs, written.trashed), (1, 1));
-    let artifacts: i64 = sqlx::query_scalar("SELECT count(*) FROM artifacts")
+    let artifacts: i64 = store::db::sql::query_scalar("SELECT count(*) FROM artifacts")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
     assert_eq!(artifacts, 0, "no row points at the file any more");
     assert_eq!(files(&app).len(), 1, "the file is still there…");
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM storage_trash")
+    let waiting: i64 = store::db::sql::query_scalar("SELECT count(*) FROM storage_trash")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -746,7 +748,7 @@ async fn a_crash_between_the_commit_and_the_file_deletion_leaves_the_key_for_the
     let pass = app.prune_in(0).await;
     assert_eq!(pass.files, 1);
     assert!(files(&app).is_empty());
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM storage_trash")
+    let waiting: i64 = store::db::sql::query_scalar("SELECT count(*) FROM storage_trash")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -764,7 +766,7 @@ async fn deleting_a_run_by_hand_deletes_its_file_through_the_trash() {
         .await;
     assert_eq!(status, 200);
     assert!(files(&app).is_empty());
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM storage_trash")
+    let waiting: i64 = store::db::sql::query_scalar("SELECT count(*) FROM storage_trash")
         .fetch_one(&app.db.read)
         .await
         .unwrap();
@@ -797,7 +799,7 @@ async fn the_server_prunes_in_the_background() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+    let runs: i64 = store::db::sql::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&app.db.read)
         .await
         .unwrap();

@@ -42,7 +42,7 @@ async fn add_person(app: &TestApp, role: Role) -> Person {
     store::auth::add_user(&app.db, &email, PASSWORD, None, role)
         .await
         .unwrap();
-    let user_pk = sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
+    let user_pk = store::db::sql::query_scalar("SELECT pk FROM users WHERE email = ?")
         .bind(&email)
         .fetch_one(&app.db.read)
         .await
@@ -113,7 +113,7 @@ async fn send(
 
 /// Everything a refused call could have changed.
 async fn fingerprint(app: &TestApp) -> Value {
-    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) = store::db::sql::query_as(
         "SELECT (SELECT count(*) FROM runs),
                 (SELECT coalesce(sum(updated_at), 0) FROM runs),
                 (SELECT count(*) FROM campaigns),
@@ -240,7 +240,7 @@ async fn fixtures(app: &TestApp, owner_token: &str, caller: &Person, bulk: bool)
 }
 
 async fn token_id(app: &TestApp, secret: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = ?")
+    store::db::sql::query_scalar("SELECT id FROM api_tokens WHERE token_hash = ?")
         .bind(store::db::tokens::hash_token(secret))
         .fetch_one(&app.db.read)
         .await
@@ -540,7 +540,7 @@ async fn walk_matrix(cells: fn(&Fixtures) -> Vec<Cell>, count: usize, bulk: bool
         email: OWNER_EMAIL.to_string(),
         password: OWNER_PASSWORD,
         role: Role::Owner,
-        user_pk: sqlx::query_scalar("SELECT pk FROM users WHERE email = ?")
+        user_pk: store::db::sql::query_scalar("SELECT pk FROM users WHERE email = ?")
             .bind(OWNER_EMAIL)
             .fetch_one(&app.db.read)
             .await
@@ -742,7 +742,7 @@ async fn a_role_change_applies_to_tokens_at_once_and_ends_sessions_and_jwts() {
     let (status, _) = app.call(Method::POST, "/api/runs", &token, create()).await;
     assert_eq!(status, 201, "a member creates runs");
 
-    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let id: String = store::db::sql::query_scalar("SELECT id FROM users WHERE email = ?")
         .bind(&member.email)
         .fetch_one(&app.db.read)
         .await

@@ -126,11 +126,12 @@ async fn an_expired_runner_token_is_refused() {
     let app = spawn_app().await;
     let (_, id, _) = new_run(&app).await;
     // Signed with this server's own runner key, but expired an hour ago.
-    let secret: String =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'runner_token_secret'")
-            .fetch_one(&app.db.read)
-            .await
-            .unwrap();
+    let secret: String = store::db::sql::query_scalar(
+        "SELECT value FROM settings WHERE key = 'runner_token_secret'",
+    )
+    .fetch_one(&app.db.read)
+    .await
+    .unwrap();
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": id, "iss": "runboard", "aud": "runboard:runner", "iat": now - 90_000, "exp": now - 3_600});
     let expired = jsonwebtoken::encode(

@@ -626,7 +626,7 @@ async fn the_sweeper_racing_late_runner_callbacks_ends_each_run_exactly_once() {
         "every run ended once, by the sweeper or by its runner"
     );
     // The per-status counts the list reads agree with the runs themselves.
-    let counted: i64 = sqlx::query_scalar(
+    let counted: i64 = store::db::sql::query_scalar(
         "SELECT coalesce(sum(count), 0) FROM run_counts WHERE status = 'running'",
     )
     .fetch_one(&app.db.read)
@@ -667,7 +667,7 @@ async fn a_stalled_end_settles_the_campaign_and_queues_the_webhook_like_any_end(
         )
         .await;
     assert_eq!(campaign["data"]["status"], "failed", "{campaign}");
-    let webhooks: i64 = sqlx::query_scalar(
+    let webhooks: i64 = store::db::sql::query_scalar(
         "SELECT count(*) FROM outbox o JOIN runs r ON r.pk = o.run_pk
          WHERE o.kind = 'webhook' AND r.id = ?",
     )

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// The tags `run_tags` holds for a run, sorted: what `tag:` filters read.
 async fn indexed_tags(app: &TestApp, id: &str) -> Vec<String> {
-    sqlx::query_scalar(
+    store::db::sql::query_scalar(
         "SELECT t.tag FROM run_tags t JOIN runs r ON r.pk = t.run_pk WHERE r.id = ? ORDER BY t.tag",
     )
     .bind(id)

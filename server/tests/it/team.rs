@@ -44,11 +44,12 @@ async fn an_invited_user_sets_a_password_once_and_is_signed_in() {
     );
     let secret = invite_url.rsplit('/').next().unwrap().to_string();
     // Only a hash of the link's secret is stored.
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM invites WHERE token_hash = ?")
-        .bind(&secret)
-        .fetch_one(&app.db.read)
-        .await
-        .unwrap();
+    let stored: i64 =
+        store::db::sql::query_scalar("SELECT count(*) FROM invites WHERE token_hash = ?")
+            .bind(&secret)
+            .fetch_one(&app.db.read)
+            .await
+            .unwrap();
     assert_eq!(stored, 0);
     // No password works before the invitation is used.
     let (status, _) = new_client()
@@ -137,7 +138,7 @@ async fn an_expired_invitation_is_refused() {
         .next()
         .unwrap()
         .to_string();
-    sqlx::query("UPDATE invites SET expires_at = 0")
+    store::db::sql::query("UPDATE invites SET expires_at = 0")
         .execute(app.db.writer())
         .await
         .unwrap();
@@ -532,7 +533,7 @@ async fn api_tokens_record_their_last_use_and_stop_at_their_expiry() {
     assert_eq!(listed["name"], "a month");
     assert!(listed["lastUsedAt"].is_string(), "{listed}");
 
-    sqlx::query("UPDATE api_tokens SET expires_at = 1")
+    store::db::sql::query("UPDATE api_tokens SET expires_at = 1")
         .execute(app.db.writer())
         .await
         .unwrap();

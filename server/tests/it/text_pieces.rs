@@ -21,7 +21,7 @@ async fn log(app: &TestApp, id: &str, runner: &str, message: &str) {
 }
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
+    store::db::sql::query_scalar(sql.to_string())
         .fetch_one(&app.db.read)
         .await
         .unwrap()
@@ -86,11 +86,12 @@ async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_bot
     // The next run created starts piece 2.
     fill_newest_piece(&app).await;
     let (new, new_runner) = app.create_run(&token, json!({"agent": "a"})).await;
-    let starts: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT piece, first_run_pk FROM event_text_pieces ORDER BY piece")
-            .fetch_all(&app.db.read)
-            .await
-            .unwrap();
+    let starts: Vec<(i64, i64)> = store::db::sql::query_as(
+        "SELECT piece, first_run_pk FROM event_text_pieces ORDER BY piece",
+    )
+    .fetch_all(&app.db.read)
+    .await
+    .unwrap();
     let new_pk = scalar(&app, &format!("SELECT pk FROM runs WHERE id = '{new}'")).await;
     assert_eq!(starts, vec![(1, 0), (2, new_pk)]);
 
@@ -106,7 +107,7 @@ async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_bot
     assert_eq!(in_piece(&app, 1, "narwhal").await, 2);
     assert_eq!(in_piece(&app, 2, "narwhal").await, 1);
     let keys: Vec<i64> =
-        sqlx::query_scalar("SELECT key FROM event_text WHERE message MATCH 'narwhal'")
+        store::db::sql::query_scalar("SELECT key FROM event_text WHERE message MATCH 'narwhal'")
             .fetch_all(&app.db.read)
             .await
             .unwrap();

@@ -1,17 +1,14 @@
 //! Accounts (tenants).
 
 use super::now_ms;
+use crate::db::sql::{self, Conn, Pool};
 use model::{AccountPk, AppError};
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// Creates an account and returns its key.
-pub async fn create_account(
-    conn: &mut SqliteConnection,
-    name: &str,
-) -> Result<AccountPk, sqlx::Error> {
+pub async fn create_account(conn: &mut Conn, name: &str) -> Result<AccountPk, sqlx::Error> {
     let webhook_secret = super::tokens::random_secret(40);
-    sqlx::query_scalar(
+    sql::query_scalar(
         "INSERT INTO accounts (id, name, webhook_secret, created_at) VALUES (?, ?, ?, ?) RETURNING pk",
     )
     .bind(Uuid::now_v7().to_string())
@@ -24,10 +21,10 @@ pub async fn create_account(
 
 /// The key of the account with this name, if there is one.
 pub async fn find_account_by_name(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     name: &str,
 ) -> Result<Option<AccountPk>, sqlx::Error> {
-    sqlx::query_scalar("SELECT pk FROM accounts WHERE name = ?")
+    sql::query_scalar("SELECT pk FROM accounts WHERE name = ?")
         .bind(name)
         .fetch_optional(conn)
         .await
@@ -35,10 +32,8 @@ pub async fn find_account_by_name(
 
 /// The first account created, with its name: where a user added without naming
 /// an account goes.
-pub async fn first_account(
-    conn: &mut SqliteConnection,
-) -> Result<Option<(AccountPk, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT pk, name FROM accounts ORDER BY pk LIMIT 1")
+pub async fn first_account(conn: &mut Conn) -> Result<Option<(AccountPk, String)>, sqlx::Error> {
+    sql::query_as("SELECT pk, name FROM accounts ORDER BY pk LIMIT 1")
         .fetch_optional(conn)
         .await
 }
@@ -52,12 +47,9 @@ pub struct AccountRecord {
     pub webhook_secret: String,
 }
 
-pub async fn get_account(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<AccountRecord, AppError> {
+pub async fn get_account(pool: &Pool, account_pk: AccountPk) -> Result<AccountRecord, AppError> {
     Ok(
-        sqlx::query_as("SELECT id, name, webhook_secret FROM accounts WHERE pk = ?")
+        sql::query_as("SELECT id, name, webhook_secret FROM accounts WHERE pk = ?")
             .bind(account_pk)
             .fetch_one(pool)
             .await?,
@@ -65,19 +57,16 @@ pub async fn get_account(
 }
 
 /// The account's public id (a dispatched job names it).
-pub async fn public_id(pool: &SqlitePool, account_pk: AccountPk) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM accounts WHERE pk = ?")
+pub async fn public_id(pool: &Pool, account_pk: AccountPk) -> Result<String, sqlx::Error> {
+    sql::query_scalar("SELECT id FROM accounts WHERE pk = ?")
         .bind(account_pk)
         .fetch_one(pool)
         .await
 }
 
 /// The key that signs the account's webhooks.
-pub async fn webhook_secret(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
+pub async fn webhook_secret(pool: &Pool, account_pk: AccountPk) -> Result<String, sqlx::Error> {
+    sql::query_scalar("SELECT webhook_secret FROM accounts WHERE pk = ?")
         .bind(account_pk)
         .fetch_one(pool)
         .await

@@ -3,8 +3,8 @@
 
 use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, runs, Db};
+use crate::db::sql::{self, Conn, Pool};
 use model::{AccountPk, Agent, AgentLimits, AppError, AuditAction};
-use sqlx::SqlitePool;
 
 /// A row of `agents` as the queries here read it.
 #[derive(sqlx::FromRow)]
@@ -44,8 +44,8 @@ fn to_agent(row: AgentRow) -> Agent {
     }
 }
 
-pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec<Agent>, AppError> {
-    let rows: Vec<AgentRow> = sqlx::query_as(&format!(
+pub async fn list_agents(pool: &Pool, account_pk: AccountPk) -> Result<Vec<Agent>, AppError> {
+    let rows: Vec<AgentRow> = sql::query_as(format!(
         "SELECT {AGENT_COLUMNS} FROM agents WHERE account_pk = ? ORDER BY slug"
     ))
     .bind(account_pk)
@@ -57,7 +57,7 @@ pub async fn list_agents(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec
 /// An agent of the account by its slug, with its key; 404 for none (another
 /// account's agent is none).
 pub async fn find_agent(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     slug: &str,
 ) -> Result<(i64, Agent), AppError> {
@@ -67,7 +67,7 @@ pub async fn find_agent(
         #[sqlx(flatten)]
         row: AgentRow,
     }
-    let found: Found = sqlx::query_as(&format!(
+    let found: Found = sql::query_as(format!(
         "SELECT pk, {AGENT_COLUMNS} FROM agents WHERE account_pk = ? AND slug = ?"
     ))
     .bind(account_pk)
@@ -109,7 +109,7 @@ pub async fn put_agent(
     probe.validate()?;
     let mut tx = db.begin_write().await?;
     let pk = runs::ensure_agent(&mut tx, account_pk, slug).await?;
-    sqlx::query(
+    sql::query(
         "UPDATE agents SET
             name = CASE WHEN ? IS NULL THEN name ELSE NULLIF(?, '') END,
             description = CASE WHEN ? IS NULL THEN description ELSE NULLIF(?, '') END,
@@ -132,7 +132,7 @@ pub async fn put_agent(
         limits.set(field, *value);
     }
     if !update.limits.is_empty() {
-        sqlx::query(
+        sql::query(
             "UPDATE agents SET heartbeat_timeout_secs = ?, max_runtime_secs = ?,
                 queue_timeout_secs = ?, max_attempts = ?, lease_secs = ?
              WHERE pk = ?",
@@ -166,8 +166,8 @@ pub async fn put_agent(
     Ok(agent)
 }
 
-async fn read_agent(conn: &mut sqlx::SqliteConnection, pk: i64) -> Result<Agent, AppError> {
-    let row: AgentRow = sqlx::query_as(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE pk = ?"))
+async fn read_agent(conn: &mut Conn, pk: i64) -> Result<Agent, AppError> {
+    let row: AgentRow = sql::query_as(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE pk = ?"))
         .bind(pk)
         .fetch_one(conn)
         .await?;
@@ -176,17 +176,17 @@ async fn read_agent(conn: &mut sqlx::SqliteConnection, pk: i64) -> Result<Agent,
 
 /// Per agent of an account: runs by status and when the last one was created.
 pub async fn agent_activity(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
 ) -> Result<Vec<(Agent, Vec<(model::RunStatus, i64)>, Option<i64>)>, AppError> {
-    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+    let counts: Vec<(String, String, i64)> = sql::query_as(
         "SELECT a.slug, r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE r.account_pk = ? GROUP BY r.agent_pk, r.status",
     )
     .bind(account_pk)
     .fetch_all(pool)
     .await?;
-    let latest: Vec<(String, i64)> = sqlx::query_as(
+    let latest: Vec<(String, i64)> = sql::query_as(
         "SELECT a.slug, (SELECT max(r.created_at) FROM runs r WHERE r.account_pk = a.account_pk AND r.agent_pk = a.pk)
          FROM agents a WHERE a.account_pk = ? AND EXISTS (SELECT 1 FROM runs r WHERE r.account_pk = a.account_pk AND r.agent_pk = a.pk)",
     )

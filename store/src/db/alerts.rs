@@ -15,13 +15,13 @@ use super::audit::{self, Actor, Target};
 use super::filter::{push_filter, Reading};
 use super::runs::StoredRun;
 use super::{from_ms, now_ms, outbox, Db};
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{
     validate_rule, AccountPk, AlertChannel, AlertCondition, AlertConditionType, AlertFiring,
     AlertRule, AlertRuleChange, AlertScope, AlertState, AppError, AuditAction, CampaignStatus,
     FiringChannel, FiringKind, Run, RunFilter, ValidRule, MAX_ALERT_RULES,
 };
 use serde_json::{json, Value};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// Firings one page of a rule's history holds.
@@ -120,11 +120,8 @@ impl RuleRow {
 }
 
 /// Every rule of the account, by name.
-pub async fn list_alerts(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<Vec<AlertRule>, AppError> {
-    let rows: Vec<RuleRow> = sqlx::query_as(&format!(
+pub async fn list_alerts(pool: &Pool, account_pk: AccountPk) -> Result<Vec<AlertRule>, AppError> {
+    let rows: Vec<RuleRow> = sql::query_as(format!(
         "{RULE_SELECT} WHERE account_pk = ? ORDER BY name COLLATE NOCASE, pk"
     ))
     .bind(account_pk)
@@ -133,12 +130,8 @@ pub async fn list_alerts(
     rows.into_iter().map(RuleRow::into_rule).collect()
 }
 
-async fn rule_row(
-    conn: &mut SqliteConnection,
-    account_pk: AccountPk,
-    id: Uuid,
-) -> Result<RuleRow, AppError> {
-    sqlx::query_as(&format!("{RULE_SELECT} WHERE account_pk = ? AND id = ?"))
+async fn rule_row(conn: &mut Conn, account_pk: AccountPk, id: Uuid) -> Result<RuleRow, AppError> {
+    sql::query_as(format!("{RULE_SELECT} WHERE account_pk = ? AND id = ?"))
         .bind(account_pk)
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -148,7 +141,7 @@ async fn rule_row(
 
 /// One rule of the account; another account's is `NotFound`.
 pub async fn get_alert(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<AlertRule, AppError> {
@@ -167,14 +160,14 @@ pub struct Delivery {
 /// the account, its URLs pass the outbound policy, email can be sent.
 async fn check_against_account(
     db: &Db,
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     rule: &ValidRule,
     delivery: Delivery,
 ) -> Result<(), AppError> {
     if let Some(agent) = &rule.scope.agent {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
+            sql::query_scalar("SELECT pk FROM agents WHERE account_pk = ? AND slug = ?")
                 .bind(account_pk)
                 .bind(agent)
                 .fetch_optional(&mut *conn)
@@ -188,7 +181,7 @@ async fn check_against_account(
     }
     if let Some(campaign) = rule.scope.campaign {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
+            sql::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
                 .bind(account_pk)
                 .bind(campaign.to_string())
                 .fetch_optional(&mut *conn)
@@ -233,7 +226,7 @@ pub async fn create_alert(
     )?;
     let mut tx = db.begin_write().await?;
     check_against_account(db, &mut tx, actor.account_pk, &rule, delivery).await?;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_rules WHERE account_pk = ?")
+    let count: i64 = sql::query_scalar("SELECT count(*) FROM alert_rules WHERE account_pk = ?")
         .bind(actor.account_pk)
         .fetch_one(&mut *tx)
         .await?;
@@ -245,7 +238,7 @@ pub async fn create_alert(
     }
     let id = Uuid::now_v7();
     let now = now_ms();
-    let insert = sqlx::query(
+    let insert = sql::query(
         "INSERT INTO alert_rules (id, account_pk, name, scope_agent, scope_campaign, scope_q,
             condition_type, threshold, window_mins, min_runs, channels, enabled, created_by,
             created_at, updated_at)
@@ -271,15 +264,9 @@ pub async fn create_alert(
     Ok(created)
 }
 
-type RuleQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
 /// Binds a rule's stored columns, `name` through `enabled`, in the order both
 /// the insert and the update list them.
-fn bind_rule_columns<'q>(
-    query: RuleQuery<'q>,
-    rule: &'q ValidRule,
-    enabled: bool,
-) -> RuleQuery<'q> {
+fn bind_rule_columns(query: sql::Query, rule: &ValidRule, enabled: bool) -> sql::Query {
     query
         .bind(&rule.name)
         .bind(&rule.scope.agent)
@@ -325,7 +312,7 @@ pub async fn update_alert(
     check_against_account(db, &mut tx, actor.account_pk, &rule, delivery).await?;
     let enabled = change.enabled.unwrap_or(current.enabled);
     let reset = restarts || !enabled;
-    let update = sqlx::query(
+    let update = sql::query(
         "UPDATE alert_rules SET name = ?, scope_agent = ?, scope_campaign = ?, scope_q = ?,
             condition_type = ?, threshold = ?, window_mins = ?, min_runs = ?, channels = ?,
             enabled = ?, updated_at = ?,
@@ -360,7 +347,7 @@ pub async fn update_alert(
 pub async fn delete_alert(db: &Db, actor: &Actor, id: Uuid) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let row = rule_row(&mut tx, actor.account_pk, id).await?;
-    sqlx::query("DELETE FROM alert_rules WHERE pk = ?")
+    sql::query("DELETE FROM alert_rules WHERE pk = ?")
         .bind(row.pk)
         .execute(&mut *tx)
         .await?;
@@ -393,22 +380,22 @@ type ChannelRow = (i64, Option<String>, String, i64, Option<String>);
 /// A rule's history, newest first (at most [`FIRINGS_PAGE`]), with how each
 /// channel's delivery went.
 pub async fn list_firings(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<Vec<AlertFiring>, AppError> {
     let mut conn = pool.acquire().await?;
     let rule = rule_row(&mut conn, account_pk, id).await?;
-    let rows: Vec<FiringRow> = sqlx::query_as(
+    let rows: Vec<FiringRow> = sql::query_as(
         "SELECT pk, id, kind, run_id, campaign_id, value, message, at FROM alert_firings
          WHERE rule_pk = ? ORDER BY at DESC, pk DESC LIMIT ?",
     )
     .bind(rule.pk)
     .bind(FIRINGS_PAGE)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     // Every channel of the page's firings in one read (the partial index on firing_pk).
-    let channels: Vec<ChannelRow> = sqlx::query_as(
+    let channels: Vec<ChannelRow> = sql::query_as(
         "SELECT firing_pk, channel, state, attempts, last_error FROM outbox
          WHERE firing_pk IN (SELECT value FROM json_each(?)) ORDER BY firing_pk, pk",
     )
@@ -416,7 +403,7 @@ pub async fn list_firings(
         serde_json::to_string(&rows.iter().map(|row| row.pk).collect::<Vec<_>>())
             .unwrap_or_default(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     let mut by_firing: std::collections::HashMap<i64, Vec<FiringChannel>> = Default::default();
     for (firing_pk, kind, status, attempts, error) in channels {
@@ -461,7 +448,7 @@ enum Subject<'a> {
 /// Records a firing of `rule` and queues its notifications; `None` when the rule
 /// already fired for this run (the firing is a duplicate and nothing is sent).
 async fn fire(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     rule: &RuleRow,
     kind: FiringKind,
     subject: Subject<'_>,
@@ -479,7 +466,7 @@ async fn fire(
         Subject::Campaign { id, run, .. } => (Some(run.id), Some(*id), format!("/campaigns/{id}")),
         Subject::Window | Subject::Test => (None, None, list_path(rule)),
     };
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted: Option<i64> = sql::query_scalar(
         "INSERT INTO alert_firings (id, rule_pk, kind, run_id, campaign_id, value, message, at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
     )
@@ -584,7 +571,7 @@ pub async fn send_test(db: &Db, actor: &Actor, id: Uuid) -> Result<AlertFiring, 
 
 /// The enabled rules of the account with one of `kinds`.
 async fn enabled_rules(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     kinds: &[AlertConditionType],
 ) -> Result<Vec<RuleRow>, AppError> {
@@ -595,11 +582,8 @@ async fn enabled_rules(
 }
 
 /// The SQL of [`enabled_rules`] (public so that the query-plans test can explain it).
-pub fn enabled_rules_query(
-    account_pk: AccountPk,
-    kinds: &[AlertConditionType],
-) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::<Sqlite>::new(RULE_SELECT);
+pub fn enabled_rules_query(account_pk: AccountPk, kinds: &[AlertConditionType]) -> SqlBuilder {
+    let mut query = SqlBuilder::new(RULE_SELECT);
     query
         .push(" WHERE account_pk = ")
         .push_bind(account_pk)
@@ -614,15 +598,11 @@ pub fn enabled_rules_query(
 
 /// Whether the run `run_pk` is in the rule's scope: asked of the runs filter, so
 /// a scope means here exactly what it means on the runs list.
-async fn in_scope(
-    conn: &mut SqliteConnection,
-    rule: &RuleRow,
-    run: &StoredRun,
-) -> Result<bool, AppError> {
+async fn in_scope(conn: &mut Conn, rule: &RuleRow, run: &StoredRun) -> Result<bool, AppError> {
     if !rule.has_scope() {
         return Ok(true);
     }
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT 1 FROM runs r");
+    let mut query = SqlBuilder::new("SELECT 1 FROM runs r");
     push_filter(
         &mut query,
         rule.account_pk,
@@ -645,7 +625,7 @@ const RUN_CONDITIONS: [AlertConditionType; 3] = [
 
 /// A run ended failed: every enabled run rule whose condition and scope it meets
 /// fires, once. Called by the status function in the run's transaction.
-pub async fn on_run_failed(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
+pub async fn on_run_failed(conn: &mut Conn, run: &StoredRun) -> Result<(), AppError> {
     let rules = enabled_rules(conn, run.account_pk, &RUN_CONDITIONS).await?;
     let code = run
         .run
@@ -695,7 +675,7 @@ pub async fn on_run_failed(conn: &mut SqliteConnection, run: &StoredRun) -> Resu
 /// A campaign's status changed from `before` to `after` because of the run
 /// `run_id`: the enabled campaign rules for that change fire, once per run.
 pub async fn on_campaign_changed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     campaign: (Uuid, &str),
     before: CampaignStatus,
@@ -739,7 +719,7 @@ pub struct DueRule {
 }
 
 /// The enabled threshold rules of every account not evaluated since `before`.
-pub async fn due_threshold_rules(pool: &SqlitePool, before: i64) -> Result<Vec<DueRule>, AppError> {
+pub async fn due_threshold_rules(pool: &Pool, before: i64) -> Result<Vec<DueRule>, AppError> {
     let pks: Vec<i64> = due_threshold_rules_query(before)
         .build_query_scalar()
         .fetch_all(pool)
@@ -749,8 +729,8 @@ pub async fn due_threshold_rules(pool: &SqlitePool, before: i64) -> Result<Vec<D
 
 /// The SQL of [`due_threshold_rules`], by the partial index of threshold rules
 /// (never evaluated first: NULL sorts first).
-pub fn due_threshold_rules_query(before: i64) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new(
+pub fn due_threshold_rules_query(before: i64) -> SqlBuilder {
+    let mut query = SqlBuilder::new(
         "SELECT pk FROM alert_rules INDEXED BY alert_rules_threshold
          WHERE enabled AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
            AND (evaluated_at IS NULL OR evaluated_at < ",
@@ -777,8 +757,8 @@ pub fn window_query(
     filter: &RunFilter,
     since: i64,
     columns: &str,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    let mut query = QueryBuilder::<Sqlite>::new(format!(
+) -> Result<SqlBuilder, AppError> {
+    let mut query = SqlBuilder::new(format!(
         "SELECT {columns} FROM runs r INDEXED BY runs_account_completed"
     ));
     push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
@@ -788,7 +768,7 @@ pub fn window_query(
 
 /// Measures the rule's window on the read pool: the runs of its scope that
 /// finished in the last `windowMins` (by the index on finish time).
-async fn measure(pool: &SqlitePool, rule: &RuleRow, now: i64) -> Result<Measure, AppError> {
+async fn measure(pool: &Pool, rule: &RuleRow, now: i64) -> Result<Measure, AppError> {
     let kind = rule.kind()?;
     let window_mins = rule.window_mins.unwrap_or(model::DEFAULT_WINDOW_MINS);
     let since = now - window_mins * 60_000;
@@ -877,7 +857,7 @@ fn threshold_message(rule: &RuleRow, kind: AlertConditionType, measure: &Measure
 /// fires or resolves (in one write transaction with the new state). Returns what
 /// it recorded, if anything.
 pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringKind>, AppError> {
-    let row: Option<RuleRow> = sqlx::query_as(&format!("{RULE_SELECT} WHERE pk = ? AND enabled"))
+    let row: Option<RuleRow> = sql::query_as(format!("{RULE_SELECT} WHERE pk = ? AND enabled"))
         .bind(rule.pk)
         .fetch_optional(&db.read)
         .await?;
@@ -887,7 +867,7 @@ pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringK
     let mut tx = db.begin_write().await?;
     // Read again in the writer: an owner may have changed the rule meanwhile.
     let current: Option<(String, i64)> =
-        sqlx::query_as("SELECT state, updated_at FROM alert_rules WHERE pk = ? AND enabled")
+        sql::query_as("SELECT state, updated_at FROM alert_rules WHERE pk = ? AND enabled")
             .bind(rule.pk)
             .fetch_optional(&mut *tx)
             .await?;
@@ -903,7 +883,7 @@ pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringK
     } else {
         AlertState::Ok
     };
-    sqlx::query("UPDATE alert_rules SET state = ?, evaluated_at = ?, last_value = ? WHERE pk = ?")
+    sql::query("UPDATE alert_rules SET state = ?, evaluated_at = ?, last_value = ? WHERE pk = ?")
         .bind(next.as_str())
         .bind(now)
         .bind(measure.value)
@@ -935,7 +915,7 @@ pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringK
 /// returns how many went.
 pub async fn prune_firings(db: &Db, before: i64, limit: i64) -> Result<u64, AppError> {
     let mut tx = db.begin_write().await?;
-    let deleted = sqlx::query(
+    let deleted = sql::query(
         "DELETE FROM alert_firings WHERE pk IN (SELECT pk FROM alert_firings WHERE at < ? LIMIT ?)",
     )
     .bind(before)

@@ -1,9 +1,9 @@
 //! Artifacts: registered by reference or uploaded into Runboard's store.
 
 use super::{changes, from_ms, now_ms};
+use crate::db::sql::{self, Conn, Pool};
 use model::{AppError, Artifact, ChangeData, RunPk};
 use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Default)]
@@ -49,14 +49,14 @@ pub fn validate_storage_key(key: &str) -> Result<(), AppError> {
 /// keys. The files are deleted after that commits ([`crate::prune::discard_files`]),
 /// so a crash in between leaves keys to retry, never rows whose file is gone.
 pub async fn trash_files(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pks: &[RunPk],
     now: i64,
 ) -> Result<Vec<String>, AppError> {
     if run_pks.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+    let mut query = crate::db::sql::SqlBuilder::new(
         "INSERT OR IGNORE INTO storage_trash (storage_key, created_at) SELECT storage_key, ",
     );
     query
@@ -68,13 +68,13 @@ pub async fn trash_files(
 }
 
 pub async fn insert_artifact(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     artifact: &NewArtifact,
 ) -> Result<Artifact, AppError> {
     let id = artifact.id.unwrap_or_else(Uuid::now_v7);
     let step_pk: Option<i64> = match &artifact.step_id {
-        Some(step_id) => sqlx::query_scalar(
+        Some(step_id) => sql::query_scalar(
             "SELECT pk FROM steps WHERE run_pk = ? AND step_id = ? ORDER BY attempt DESC LIMIT 1",
         )
         .bind(run_pk)
@@ -83,7 +83,7 @@ pub async fn insert_artifact(
         .await?,
         None => None,
     };
-    sqlx::query(
+    sql::query(
         "INSERT INTO artifacts (id, run_pk, step_pk, name, artifact_type, content_type, size_bytes, sha256,
                                 storage_key, stored, url, inline_text, metadata, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,9 +159,9 @@ async fn select<'c, E>(
     one: Option<Uuid>,
 ) -> Result<Vec<Artifact>, AppError>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    E: crate::db::sql::Executor<'c>,
 {
-    let rows: Vec<ArtifactRow> = sqlx::query_as(
+    let rows: Vec<ArtifactRow> = sql::query_as(
         "SELECT a.id, s.step_id, a.name, a.artifact_type, a.content_type, a.size_bytes, a.sha256,
                 a.storage_key, a.stored, a.url, a.inline_text, a.metadata, a.created_at
          FROM artifacts a LEFT JOIN steps s ON s.pk = a.step_pk
@@ -179,15 +179,11 @@ where
         .collect())
 }
 
-pub async fn list_artifacts(pool: &SqlitePool, run_pk: RunPk) -> Result<Vec<Artifact>, AppError> {
+pub async fn list_artifacts(pool: &Pool, run_pk: RunPk) -> Result<Vec<Artifact>, AppError> {
     select(pool, run_pk, None).await
 }
 
-pub async fn get_artifact(
-    pool: &SqlitePool,
-    run_pk: RunPk,
-    id: Uuid,
-) -> Result<Artifact, AppError> {
+pub async fn get_artifact(pool: &Pool, run_pk: RunPk, id: Uuid) -> Result<Artifact, AppError> {
     select(pool, run_pk, Some(id))
         .await?
         .into_iter()

@@ -3,9 +3,9 @@
 //! transaction, so an entry exists exactly when the change does.
 
 use super::{from_ms, now_ms};
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AccountPk, AppError, AuditAction, AuditEntry, AuditPage, UserPk, Via};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 /// Who is acting, for the audit log and for scoping: `account_pk` is the
 /// account every query of the action is limited to.
@@ -59,12 +59,12 @@ impl Target {
 
 /// Writes one entry; call it inside the transaction of the change it records.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     action: AuditAction,
     target: Target,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO audit_log (account_pk, created_at, actor_user_pk, actor, via, action,
                                 target_type, target_id, detail, ip)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -113,7 +113,7 @@ struct AuditRow {
 
 /// A page of an account's audit log, newest first.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     query: &AuditQuery,
 ) -> Result<AuditPage, AppError> {
@@ -129,7 +129,7 @@ pub async fn list(
             format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
         ));
     }
-    let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut sql: SqlBuilder = SqlBuilder::new(
         "SELECT pk, created_at, actor, via, action, target_type, target_id, detail, ip
          FROM audit_log WHERE account_pk = ",
     );

@@ -12,12 +12,12 @@
 use super::audit::{self, Actor, Target};
 use super::runs::{self, Position, StoredRun};
 use super::{changes, from_ms, now_ms, Db, WriteTx};
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{
     AccountPk, AppError, AuditAction, BulkAction, BulkJob, BulkJobStatus, BulkPreview, ChangeData,
     ConflictCode, RunFilter, RunPk, RunStatus, MAX_TAGS,
 };
 use serde_json::json;
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -65,7 +65,7 @@ pub fn job_filter(q: &str, filter: &BTreeMap<String, String>) -> Result<RunFilte
 }
 
 /// ` r`'s status is one of `statuses`.
-fn push_statuses(query: &mut QueryBuilder<'_, Sqlite>, statuses: impl Iterator<Item = RunStatus>) {
+fn push_statuses(query: &mut SqlBuilder, statuses: impl Iterator<Item = RunStatus>) {
     query.push("r.status IN (");
     let mut separated = query.separated(", ");
     for status in statuses {
@@ -78,7 +78,7 @@ fn push_statuses(query: &mut QueryBuilder<'_, Sqlite>, statuses: impl Iterator<I
 /// single-run actions: cancel what has not finished, retry what is
 /// [`runs::retryable`], delete anything, tag what lacks the tag (and has room for
 /// it), untag what has it.
-fn push_would_change(query: &mut QueryBuilder<'_, Sqlite>, action: BulkAction, tag: &str) {
+fn push_would_change(query: &mut SqlBuilder, action: BulkAction, tag: &str) {
     match action {
         BulkAction::Cancel => push_statuses(
             query,
@@ -116,14 +116,14 @@ fn push_would_change(query: &mut QueryBuilder<'_, Sqlite>, action: BulkAction, t
 /// What `action` would do to the runs `filter` matches now: exact counts, every
 /// run counted.
 pub async fn preview(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     action: BulkAction,
     tag: Option<&str>,
     filter: &RunFilter,
 ) -> Result<BulkPreview, AppError> {
     let tag = tag.unwrap_or_default().to_string();
-    let would_change = move |query: &mut QueryBuilder<'_, Sqlite>| {
+    let would_change = move |query: &mut SqlBuilder| {
         push_would_change(query, action, &tag);
     };
     let (matched, would_change) =
@@ -210,7 +210,7 @@ pub async fn create_job(db: &Db, actor: &Actor, new: NewJob) -> Result<BulkJob, 
     let id = Uuid::now_v7();
     let filter_json = serde_json::to_string(&new.filter).map_err(|_| AppError::Internal)?;
     let mut tx = db.begin_write().await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO bulk_jobs (id, account_pk, user_pk, created_by, action, q, filter, tag, status,
                                 matched, next_created_at, next_pk, created_at, updated_at, announced_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
@@ -256,13 +256,9 @@ pub async fn create_job(db: &Db, actor: &Actor, new: NewJob) -> Result<BulkJob, 
     Ok(job)
 }
 
-async fn row_in(
-    conn: &mut sqlx::SqliteConnection,
-    account_pk: AccountPk,
-    id: Uuid,
-) -> Result<JobRow, AppError> {
+async fn row_in(conn: &mut Conn, account_pk: AccountPk, id: Uuid) -> Result<JobRow, AppError> {
     let row: Option<JobRow> =
-        sqlx::query_as(&format!("{JOB_COLUMNS} WHERE account_pk = ? AND id = ?"))
+        sql::query_as(format!("{JOB_COLUMNS} WHERE account_pk = ? AND id = ?"))
             .bind(account_pk)
             .bind(id.to_string())
             .fetch_optional(conn)
@@ -270,27 +266,19 @@ async fn row_in(
     row.ok_or(AppError::NotFound)
 }
 
-async fn job_in(
-    conn: &mut sqlx::SqliteConnection,
-    account_pk: AccountPk,
-    id: Uuid,
-) -> Result<BulkJob, AppError> {
+async fn job_in(conn: &mut Conn, account_pk: AccountPk, id: Uuid) -> Result<BulkJob, AppError> {
     row_in(conn, account_pk, id).await?.job()
 }
 
 /// One job of an account (404 for another account's).
-pub async fn get_job(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-    id: Uuid,
-) -> Result<BulkJob, AppError> {
+pub async fn get_job(pool: &Pool, account_pk: AccountPk, id: Uuid) -> Result<BulkJob, AppError> {
     let mut conn = pool.acquire().await?;
     job_in(&mut conn, account_pk, id).await
 }
 
 /// An account's newest [`RECENT_JOBS`] jobs, newest first.
-pub async fn list_jobs(pool: &SqlitePool, account_pk: AccountPk) -> Result<Vec<BulkJob>, AppError> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+pub async fn list_jobs(pool: &Pool, account_pk: AccountPk) -> Result<Vec<BulkJob>, AppError> {
+    let rows: Vec<JobRow> = sql::query_as(format!(
         "{JOB_COLUMNS} WHERE account_pk = ? ORDER BY created_at DESC, pk DESC LIMIT ?"
     ))
     .bind(account_pk)
@@ -312,7 +300,7 @@ pub async fn cancel_job(db: &Db, actor: &Actor, id: Uuid) -> Result<BulkJob, App
         ));
     }
     let now = now_ms();
-    sqlx::query(
+    sql::query(
         "UPDATE bulk_jobs SET status = 'cancelled', updated_at = ?1, finished_at = ?1, announced_at = ?1
          WHERE account_pk = ?2 AND id = ?3",
     )
@@ -360,8 +348,8 @@ pub struct OpenJob {
 }
 
 /// The oldest job not finished, of any account: the worker's next.
-pub async fn next_open(pool: &SqlitePool) -> Result<Option<i64>, AppError> {
-    Ok(sqlx::query_scalar(
+pub async fn next_open(pool: &Pool) -> Result<Option<i64>, AppError> {
+    Ok(sql::query_scalar(
         "SELECT pk FROM bulk_jobs WHERE status IN ('queued', 'running') ORDER BY created_at, pk LIMIT 1",
     )
     .fetch_optional(pool)
@@ -369,8 +357,8 @@ pub async fn next_open(pool: &SqlitePool) -> Result<Option<i64>, AppError> {
 }
 
 /// A job by key, if it is not finished.
-pub async fn open_job(pool: &SqlitePool, pk: i64) -> Result<Option<OpenJob>, AppError> {
-    let row: Option<JobRow> = sqlx::query_as(&format!(
+pub async fn open_job(pool: &Pool, pk: i64) -> Result<Option<OpenJob>, AppError> {
+    let row: Option<JobRow> = sql::query_as(format!(
         "{JOB_COLUMNS} WHERE pk = ? AND status IN ('queued', 'running')"
     ))
     .bind(pk)
@@ -425,7 +413,7 @@ pub async fn apply_batch(
     let mut tx = db.begin_write().await?;
     let held_since = Instant::now();
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT status, announced_at FROM bulk_jobs WHERE pk = ?")
+        sql::query_as("SELECT status, announced_at FROM bulk_jobs WHERE pk = ?")
             .bind(job.pk)
             .fetch_optional(&mut *tx)
             .await?;
@@ -444,7 +432,7 @@ pub async fn apply_batch(
     }
     let mut applied = Applied::default();
     for &(run_pk, _) in keys {
-        sqlx::query("SAVEPOINT bulk_run").execute(&mut *tx).await?;
+        sql::query("SAVEPOINT bulk_run").execute(&mut *tx).await?;
         match apply_one(&mut tx, job, run_pk, &mut applied.trashed).await {
             Ok(changed) => {
                 if changed {
@@ -452,7 +440,7 @@ pub async fn apply_batch(
                 } else {
                     applied.skipped += 1;
                 }
-                sqlx::query("RELEASE bulk_run").execute(&mut *tx).await?;
+                sql::query("RELEASE bulk_run").execute(&mut *tx).await?;
             }
             Err(
                 error @ (AppError::Conflict { .. }
@@ -465,10 +453,8 @@ pub async fn apply_batch(
                 } else {
                     applied.skipped += 1;
                 }
-                sqlx::query("ROLLBACK TO bulk_run")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("RELEASE bulk_run").execute(&mut *tx).await?;
+                sql::query("ROLLBACK TO bulk_run").execute(&mut *tx).await?;
+                sql::query("RELEASE bulk_run").execute(&mut *tx).await?;
             }
             Err(other) => return Err(other),
         }
@@ -481,7 +467,7 @@ pub async fn apply_batch(
         BulkJobStatus::Running
     };
     let announce = last || status != next_status || now - announced_at >= ANNOUNCE_EVERY_MS;
-    sqlx::query(
+    sql::query(
         "UPDATE bulk_jobs SET status = ?, done = done + ?, skipped = skipped + ?, failed = failed + ?,
                 next_created_at = ?, next_pk = ?, updated_at = ?, finished_at = ?,
                 announced_at = CASE WHEN ? THEN ? ELSE announced_at END
@@ -511,7 +497,7 @@ pub async fn apply_batch(
 
 /// Records the job's state in the change log (the live stream's `bulk_job.changed`).
 async fn announce_job(tx: &mut WriteTx, pk: i64) -> Result<(), AppError> {
-    let row: JobRow = sqlx::query_as(&format!("{JOB_COLUMNS} WHERE pk = ?"))
+    let row: JobRow = sql::query_as(format!("{JOB_COLUMNS} WHERE pk = ?"))
         .bind(pk)
         .fetch_one(&mut **tx)
         .await?;
@@ -566,7 +552,7 @@ async fn retag(
         return Ok(false);
     };
     runs::set_tags(tx, run.pk, &tags).await?;
-    sqlx::query("UPDATE runs SET updated_at = ? WHERE pk = ?")
+    sql::query("UPDATE runs SET updated_at = ? WHERE pk = ?")
         .bind(now_ms())
         .bind(run.pk)
         .execute(&mut **tx)
@@ -586,7 +572,7 @@ async fn retag(
 pub async fn fail_job(db: &Db, pk: i64, error: &str) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let now = now_ms();
-    let changed = sqlx::query(
+    let changed = sql::query(
         "UPDATE bulk_jobs SET status = 'failed', error = ?1, updated_at = ?2, finished_at = ?2,
                 announced_at = ?2
          WHERE pk = ?3 AND status IN ('queued', 'running')",

@@ -4,19 +4,19 @@
 
 use super::audit::{self, Actor, Target};
 use super::{alerts, changes, from_ms, now_ms, Db};
+use crate::db::sql::{self, Conn, Pool};
 use model::{
     AccountPk, AppError, AuditAction, Campaign, CampaignPk, CampaignStatus, ChangeData, Run, RunPk,
     RunStatus,
 };
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 pub async fn find_campaign_pk(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<Option<CampaignPk>, sqlx::Error> {
-    sqlx::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
+    sql::query_scalar("SELECT pk FROM campaigns WHERE account_pk = ? AND id = ?")
         .bind(account_pk)
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -76,7 +76,7 @@ pub async fn create_campaign(db: &Db, actor: &Actor, name: &str) -> Result<Campa
     let id = Uuid::now_v7();
     let now = now_ms();
     let mut tx = db.begin_write().await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO campaigns (id, account_pk, name, status, created_at, updated_at)
          VALUES (?, ?, ?, 'draft', ?, ?)",
     )
@@ -101,7 +101,7 @@ pub async fn create_campaign(db: &Db, actor: &Actor, name: &str) -> Result<Campa
 
 /// Announces a campaign's new state on the live stream; returns it.
 async fn record_change(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<Campaign, AppError> {
@@ -123,9 +123,9 @@ pub async fn get_campaign<'c, E>(
     id: Uuid,
 ) -> Result<Campaign, AppError>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    E: crate::db::sql::Executor<'c>,
 {
-    let row: Option<CampaignRow> = sqlx::query_as(&format!(
+    let row: Option<CampaignRow> = sql::query_as(format!(
         "{CAMPAIGN_SELECT} WHERE c.account_pk = ? AND c.id = ?"
     ))
     .bind(account_pk)
@@ -136,12 +136,12 @@ where
 }
 
 pub async fn list_campaigns(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Campaign>, i64), AppError> {
-    let rows: Vec<CampaignRow> = sqlx::query_as(&format!(
+    let rows: Vec<CampaignRow> = sql::query_as(format!(
         "{CAMPAIGN_SELECT} WHERE c.account_pk = ? ORDER BY c.created_at DESC, c.pk DESC LIMIT ? OFFSET ?"
     ))
     .bind(account_pk)
@@ -149,7 +149,7 @@ pub async fn list_campaigns(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE account_pk = ?")
+    let total = sql::query_scalar("SELECT count(*) FROM campaigns WHERE account_pk = ?")
         .bind(account_pk)
         .fetch_one(pool)
         .await?;
@@ -158,11 +158,11 @@ pub async fn list_campaigns(
 
 /// A new run of the campaign makes it running and its latest run.
 pub async fn on_run_started(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     campaign_pk: CampaignPk,
     run_pk: RunPk,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    sql::query(
         "UPDATE campaigns SET status = 'running', latest_run_pk = ?, updated_at = ? WHERE pk = ?",
     )
     .bind(run_pk)
@@ -171,7 +171,7 @@ pub async fn on_run_started(
     .execute(&mut *conn)
     .await?;
     let (account_pk, id): (AccountPk, String) =
-        sqlx::query_as("SELECT account_pk, id FROM campaigns WHERE pk = ?")
+        sql::query_as("SELECT account_pk, id FROM campaigns WHERE pk = ?")
             .bind(campaign_pk)
             .fetch_one(&mut *conn)
             .await?;
@@ -184,7 +184,7 @@ pub async fn on_run_started(
 /// URL from the run's `bundle` artifact or `context.bundleUrl`), failed → failed.
 /// A cancelled run leaves the campaign's status as it is.
 pub async fn on_run_finished(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     campaign_id: Uuid,
     run_pk: RunPk,
@@ -201,12 +201,12 @@ pub async fn on_run_finished(
         None
     };
     let (before, name): (String, String) =
-        sqlx::query_as("SELECT status, name FROM campaigns WHERE account_pk = ? AND id = ?")
+        sql::query_as("SELECT status, name FROM campaigns WHERE account_pk = ? AND id = ?")
             .bind(account_pk)
             .bind(campaign_id.to_string())
             .fetch_one(&mut *conn)
             .await?;
-    sqlx::query(
+    sql::query(
         "UPDATE campaigns SET status = ?, bundle_url = COALESCE(?, bundle_url), latest_run_pk = ?, updated_at = ?
          WHERE account_pk = ? AND id = ?",
     )
@@ -225,12 +225,8 @@ pub async fn on_run_finished(
     Ok(())
 }
 
-async fn bundle_url(
-    conn: &mut SqliteConnection,
-    run_pk: RunPk,
-    run: &Run,
-) -> Result<Option<String>, AppError> {
-    let artifact: Option<(String, Option<String>, i64)> = sqlx::query_as(
+async fn bundle_url(conn: &mut Conn, run_pk: RunPk, run: &Run) -> Result<Option<String>, AppError> {
+    let artifact: Option<(String, Option<String>, i64)> = sql::query_as(
         "SELECT id, url, stored FROM artifacts WHERE run_pk = ? AND (artifact_type = 'bundle' OR name = 'bundle')
          ORDER BY created_at DESC, pk DESC LIMIT 1",
     )

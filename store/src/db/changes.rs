@@ -4,8 +4,8 @@
 //! committed rows only, and replays them by sequence to reconnecting clients.
 
 use super::now_ms;
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AccountPk, AppError, Change, ChangeData, ChangeKind, Event, EventsAppended, RunPk};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
@@ -79,12 +79,12 @@ fn payload(change: &ChangeData) -> Result<String, AppError> {
 
 /// Records a change of an account, in the caller's transaction.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     run_id: Option<Uuid>,
     change: &ChangeData,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(account_pk)
@@ -99,11 +99,11 @@ pub async fn record(
 
 /// Records a change of the run with key `run_pk` (its account and id come from the run).
 pub async fn record_for_run(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     change: &ChangeData,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at)
          SELECT account_pk, id, ?, ?, ? FROM runs WHERE pk = ?",
     )
@@ -118,7 +118,7 @@ pub async fn record_for_run(
 
 /// Records that `events` (consecutive, just appended) were added to a run.
 pub async fn record_events(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     events: &[Event],
 ) -> Result<(), AppError> {
@@ -174,12 +174,8 @@ fn to_logged(row: ChangeRow) -> Option<LoggedChange> {
 
 /// Committed changes of every account after `after`, oldest first: what the
 /// fan-out task passes on to subscribers.
-pub async fn after(
-    pool: &SqlitePool,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<LoggedChange>, AppError> {
-    let rows: Vec<ChangeRow> = sqlx::query_as(
+pub async fn after(pool: &Pool, after: i64, limit: i64) -> Result<Vec<LoggedChange>, AppError> {
+    let rows: Vec<ChangeRow> = sql::query_as(
         "SELECT seq, account_pk, run_id, kind, payload FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
     )
     .bind(after)
@@ -192,13 +188,13 @@ pub async fn after(
 /// One account's changes after `after` that pass `filter`, oldest first: what a
 /// reconnecting client missed.
 pub async fn for_account_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &ChangeFilter,
     after: i64,
     limit: i64,
 ) -> Result<Vec<LoggedChange>, AppError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = SqlBuilder::new(
         "SELECT seq, account_pk, run_id, kind, payload FROM changes WHERE account_pk = ",
     );
     query
@@ -223,9 +219,9 @@ pub async fn for_account_after(
 }
 
 /// The newest sequence number (0 when nothing has changed yet).
-pub async fn head(pool: &SqlitePool) -> Result<i64, AppError> {
+pub async fn head(pool: &Pool) -> Result<i64, AppError> {
     Ok(
-        sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM changes")
+        sql::query_scalar::<Option<i64>>("SELECT max(seq) FROM changes")
             .fetch_one(pool)
             .await?
             .unwrap_or(0),
@@ -233,9 +229,9 @@ pub async fn head(pool: &SqlitePool) -> Result<i64, AppError> {
 }
 
 /// The oldest sequence number still kept, if any change is kept.
-pub async fn oldest(pool: &SqlitePool) -> Result<Option<i64>, AppError> {
+pub async fn oldest(pool: &Pool) -> Result<Option<i64>, AppError> {
     Ok(
-        sqlx::query_scalar::<_, Option<i64>>("SELECT min(seq) FROM changes")
+        sql::query_scalar::<Option<i64>>("SELECT min(seq) FROM changes")
             .fetch_one(pool)
             .await?,
     )

@@ -4,9 +4,9 @@
 use super::outbox::Kind;
 use super::runs::{self, StatusUpdate};
 use super::{now_ms, Db, WriteTx};
+use crate::db::sql::{self, Pool};
 use model::{AccountPk, AppError, RunError, RunPk, RunStatus};
 use serde_json::json;
-use sqlx::SqlitePool;
 
 /// A pending delivery whose time has come.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -23,8 +23,8 @@ pub struct Due {
 }
 
 /// The next deliveries due, oldest due first, at most 16.
-pub async fn due(pool: &SqlitePool) -> Result<Vec<Due>, AppError> {
-    Ok(sqlx::query_as(
+pub async fn due(pool: &Pool) -> Result<Vec<Due>, AppError> {
+    Ok(sql::query_as(
         "SELECT pk, kind, account_pk, run_pk, url, payload, attempts, channel FROM outbox
          WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 16",
     )
@@ -61,7 +61,7 @@ pub async fn record_attempt(
     let mut tx = db.begin_write().await?;
     match outcome {
         Outcome::Delivered => {
-            sqlx::query("UPDATE outbox SET state = 'delivered', attempts = ?, finished_at = ?, last_error = NULL WHERE pk = ?")
+            sql::query("UPDATE outbox SET state = 'delivered', attempts = ?, finished_at = ?, last_error = NULL WHERE pk = ?")
                 .bind(attempts)
                 .bind(now_ms())
                 .bind(item.pk)
@@ -70,7 +70,7 @@ pub async fn record_attempt(
             settle_run(&mut tx, kind, item.run_pk, true, None).await?;
         }
         Outcome::GaveUp { problem } => {
-            sqlx::query("UPDATE outbox SET state = 'failed', attempts = ?, finished_at = ?, last_error = ? WHERE pk = ?")
+            sql::query("UPDATE outbox SET state = 'failed', attempts = ?, finished_at = ?, last_error = ? WHERE pk = ?")
                 .bind(attempts)
                 .bind(now_ms())
                 .bind(&problem)
@@ -83,7 +83,7 @@ pub async fn record_attempt(
             next_attempt_at,
             problem,
         } => {
-            sqlx::query(
+            sql::query(
                 "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE pk = ?",
             )
             .bind(attempts)
@@ -111,7 +111,7 @@ async fn settle_run(
         // An alert's delivery is its own record (the firing's channel status).
         Kind::Alert => {}
         Kind::Webhook => {
-            sqlx::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
+            sql::query("UPDATE runs SET webhook_status = ? WHERE pk = ?")
                 .bind(if delivered { "delivered" } else { "failed" })
                 .bind(run_pk)
                 .execute(&mut **conn)

@@ -3,9 +3,9 @@
 
 use super::filter::fts_query;
 use super::{changes, from_ms, now_ms, text_pieces};
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AppError, Event, EventPage, RunPk};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -51,11 +51,11 @@ const LOOKUP_CHUNK: usize = 900;
 /// disk at each one, so one statement per event made every event a segment
 /// (docs/performance.md "Scale benchmark", ingest).
 pub async fn append_events(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     events: &[NewEvent],
 ) -> Result<Vec<Appended>, AppError> {
-    let mut seq: i64 = sqlx::query_scalar("SELECT event_seq FROM runs WHERE pk = ?")
+    let mut seq: i64 = sql::query_scalar("SELECT event_seq FROM runs WHERE pk = ?")
         .bind(run_pk)
         .fetch_one(&mut *conn)
         .await?;
@@ -102,7 +102,7 @@ pub async fn append_events(
         )));
     }
     for (events, rows) in fresh.chunks(INSERT_CHUNK).zip(added.chunks(INSERT_CHUNK)) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = SqlBuilder::new(
             "INSERT INTO events (run_pk, seq, id, client_id, event_type, message, metadata, created_at) ",
         );
         insert.push_values(events.iter().zip(rows), |mut row, (event, stored)| {
@@ -122,7 +122,7 @@ pub async fn append_events(
         .filter_map(|event| Some((event.seq, event.message.as_deref()?)))
         .collect();
     text_pieces::append(conn, run_pk.0, &messages).await?;
-    sqlx::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
+    sql::query("UPDATE runs SET event_seq = ?, updated_at = ? WHERE pk = ?")
         .bind(seq)
         .bind(now)
         .bind(run_pk)
@@ -134,7 +134,7 @@ pub async fn append_events(
 
 /// The events of this run already stored under the batch's client ids.
 async fn stored_client_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     events: &[NewEvent],
 ) -> Result<HashMap<String, Appended>, AppError> {
@@ -144,8 +144,7 @@ async fn stored_client_ids(
         .collect();
     let mut known = HashMap::new();
     for chunk in client_ids.chunks(LOOKUP_CHUNK) {
-        let mut lookup =
-            QueryBuilder::<Sqlite>::new("SELECT client_id, id, seq FROM events WHERE run_pk = ");
+        let mut lookup = SqlBuilder::new("SELECT client_id, id, seq FROM events WHERE run_pk = ");
         lookup.push_bind(run_pk).push(" AND client_id IN (");
         let mut separated = lookup.separated(", ");
         for client_id in chunk {
@@ -171,11 +170,11 @@ async fn stored_client_ids(
 
 /// The stored answer to an earlier request with this idempotency key.
 pub async fn idempotent_response(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE run_pk = ? AND key = ?")
+    sql::query_scalar("SELECT response FROM idempotency_keys WHERE run_pk = ? AND key = ?")
         .bind(run_pk)
         .bind(key)
         .fetch_optional(conn)
@@ -183,12 +182,12 @@ pub async fn idempotent_response(
 }
 
 pub async fn remember_response(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     key: &str,
     response: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO idempotency_keys (run_pk, key, response, created_at) VALUES (?, ?, ?, ?)",
     )
     .bind(run_pk)
@@ -231,11 +230,11 @@ struct EventRow {
 }
 
 pub async fn list_events(
-    pool: &SqlitePool,
+    pool: &Pool,
     run_pk: RunPk,
     query: &EventQuery,
 ) -> Result<EventPage, AppError> {
-    let mut sql = list_query(run_pk, query)?;
+    let sql = list_query(run_pk, query)?;
     let backwards = query.before.is_some();
     let mut rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
     if backwards {
@@ -268,17 +267,14 @@ pub async fn list_events(
 /// The SQL of [`list_events`]: one page of a run's events in sequence order
 /// (descending when reading backwards from `before`). Public so that a test can
 /// explain its plan.
-pub fn list_query(
-    run_pk: RunPk,
-    query: &EventQuery,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+pub fn list_query(run_pk: RunPk, query: &EventQuery) -> Result<SqlBuilder, AppError> {
     if !(1..=MAX_EVENT_PAGE).contains(&query.limit) {
         return Err(AppError::invalid(
             "limit",
             format!("limit must be between 1 and {MAX_EVENT_PAGE}"),
         ));
     }
-    let mut sql = QueryBuilder::new(
+    let mut sql = SqlBuilder::new(
         "SELECT e.id, e.seq, e.event_type, e.message, e.metadata, e.created_at FROM events e WHERE e.run_pk = ",
     );
     sql.push_bind(run_pk);
@@ -329,7 +325,7 @@ pub fn list_query(
 /// The sequence number of a run's first event at the error level
 /// ([`model::EventLevel`]): where a failed run's log opens. Reads types only,
 /// in order, a page at a time, and stops at the first.
-pub async fn first_error_seq(pool: &SqlitePool, run_pk: RunPk) -> Result<Option<i64>, AppError> {
+pub async fn first_error_seq(pool: &Pool, run_pk: RunPk) -> Result<Option<i64>, AppError> {
     const PAGE: i64 = 2_000;
     let mut after = 0;
     loop {
@@ -350,7 +346,7 @@ pub async fn first_error_seq(pool: &SqlitePool, run_pk: RunPk) -> Result<Option<
 /// Sequence numbers and types of a run's events after `after`, in order: the
 /// light read run comparison walks two logs with.
 pub async fn event_types_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     run_pk: RunPk,
     after: i64,
     limit: i64,
@@ -362,8 +358,8 @@ pub async fn event_types_after(
 }
 
 /// The SQL of [`event_types_after`].
-pub fn event_types_query(run_pk: RunPk, after: i64, limit: i64) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new("SELECT seq, event_type FROM events WHERE run_pk = ");
+pub fn event_types_query(run_pk: RunPk, after: i64, limit: i64) -> SqlBuilder {
+    let mut query = SqlBuilder::new("SELECT seq, event_type FROM events WHERE run_pk = ");
     query
         .push_bind(run_pk)
         .push(" AND seq > ")

@@ -4,9 +4,9 @@
 //! both use. Every form of the query language (`q`, docs/query.md) becomes SQL
 //! here and only here. It depends on no other query module; they use it.
 
+use crate::db::sql::SqlBuilder;
 use model::query::{Cmp, Expr, Has, Term, TermKind};
 use model::{AccountPk, AppError, RunFilter, RunStatus};
-use sqlx::{QueryBuilder, Sqlite};
 
 /// FTS5 query text for a user's words: each word quoted, so punctuation is never
 /// read as query syntax; all words must match.
@@ -182,7 +182,7 @@ fn hoist(base: &mut RunFilter, expr: Expr, now_ms: i64) -> Option<Expr> {
 /// full text as subqueries), with relative times resolved now. The one entry for
 /// code that selects runs by a filter (bulk actions, export).
 pub fn push_filter(
-    query: &mut QueryBuilder<'_, Sqlite>,
+    query: &mut SqlBuilder,
     account_pk: AccountPk,
     filter: &RunFilter,
     reading: Reading,
@@ -194,7 +194,7 @@ pub fn push_filter(
 
 /// Appends the WHERE clause of `conditions` over `runs r`.
 pub fn push_conditions(
-    query: &mut QueryBuilder<'_, Sqlite>,
+    query: &mut SqlBuilder,
     account_pk: AccountPk,
     conditions: &Conditions,
     reading: Reading,
@@ -291,7 +291,7 @@ struct Context {
 }
 
 /// ` r.status IN (…)`.
-fn push_statuses(query: &mut QueryBuilder<'_, Sqlite>, statuses: &[RunStatus]) {
+fn push_statuses(query: &mut SqlBuilder, statuses: &[RunStatus]) {
     if statuses.is_empty() {
         query.push(" 0");
         return;
@@ -315,7 +315,7 @@ fn push_statuses(query: &mut QueryBuilder<'_, Sqlite>, statuses: &[RunStatus]) {
 ///   walk every run of the account.
 /// * Words and phrases ANDed in one group match together, as at the top level:
 ///   in one run's own text, or in one log message.
-fn push_expr(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, expr: &Expr) {
+fn push_expr(query: &mut SqlBuilder, context: &Context, expr: &Expr) {
     match expr {
         Expr::And(items) => {
             let text: Vec<Term> = items
@@ -384,7 +384,7 @@ fn push_expr(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, expr: &Exp
 
 /// `r.pk IN (…)` of the runs whose own text or one of whose log messages
 /// matches `text` (an FTS5 query).
-fn push_text(query: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+fn push_text(query: &mut SqlBuilder, text: &str) {
     query
         .push("r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
         .push_bind(text.to_string())
@@ -393,7 +393,7 @@ fn push_text(query: &mut QueryBuilder<'_, Sqlite>, text: &str) {
         .push(")");
 }
 
-fn push_term(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, term: &Term) {
+fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
     let account_pk = context.account_pk;
     match &term.kind {
         TermKind::Word(_) | TermKind::Phrase(_) => match fts_match(std::slice::from_ref(term)) {
@@ -514,7 +514,7 @@ fn push_term(query: &mut QueryBuilder<'_, Sqlite>, context: &Context, term: &Ter
 /// ` t.account_pk = … AND t.path = … AND t.value = …` on `run_input_fields`
 /// under the alias `t` (`lower()` on both sides when case-insensitive).
 pub(crate) fn push_input_field(
-    query: &mut QueryBuilder<'_, Sqlite>,
+    query: &mut SqlBuilder,
     alias: &str,
     account_pk: AccountPk,
     path: &str,

@@ -5,11 +5,11 @@
 //! agents list reads the same rows.
 
 use crate::db::now_ms;
+use crate::db::sql::{self, Pool};
 use model::{
     histogram_percentile, window_hours, AccountPk, AgentDay, AgentStats, AppError, FailingStep,
     Percentiles, RunStatus, StatsBar, StatsBucket, StatsWindow, HOUR_MS,
 };
-use sqlx::SqlitePool;
 use std::collections::BTreeMap;
 
 /// At most this many failing step names in an answer.
@@ -51,7 +51,7 @@ fn success_rate(by_status: &BTreeMap<String, i64>) -> Option<f64> {
 /// which scopes it to the caller's account) over `window`, in bars of `bucket`
 /// (the window's default when `None`).
 pub async fn agent_stats(
-    pool: &SqlitePool,
+    pool: &Pool,
     agent: i64,
     slug: &str,
     window: StatsWindow,
@@ -82,7 +82,7 @@ pub async fn agent_stats(
     let mut conn = pool.acquire().await?;
     // (bar, status, runs, retries), summed per bar in SQL: a 30-day window's 720
     // hours of counts come back as 30 bars' worth of rows.
-    let counts: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+    let counts: Vec<(i64, String, i64, i64)> = sql::query_as(
         "SELECT (hour - ?2) / ?4, status, sum(runs), sum(retries) FROM agent_hours
          WHERE agent_pk = ?1 AND hour >= ?2 AND hour < ?3
          GROUP BY 1, 2 HAVING sum(runs) != 0",
@@ -91,12 +91,12 @@ pub async fn agent_stats(
     .bind(first)
     .bind(end)
     .bind(width)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     // (kind, bar, bucket bound, runs); bars counted from `first` (both units
     // start there), in steps of `width` hours.
     // `kind = 'wait'` comes back as a flag: thousands of rows, no string each.
-    let times: Vec<(bool, i64, i64, i64)> = sqlx::query_as(&format!(
+    let times: Vec<(bool, i64, i64, i64)> = sql::query_as(format!(
         "SELECT kind = 'wait', ({unit} - ?2) * ?4 / ?5, upper_ms, sum(runs) FROM {times_table}
          WHERE agent_pk = ?1 AND kind IN ('duration', 'wait') AND {unit} >= ?2 AND {unit} < ?3
          GROUP BY 1, 2, 3 HAVING sum(runs) != 0 ORDER BY 1, 2, 3"
@@ -106,9 +106,9 @@ pub async fn agent_stats(
     .bind(to)
     .bind(hours_per_unit)
     .bind(width)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
-    let steps: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&format!(
+    let steps: Vec<(String, String, String, i64, i64)> = sql::query_as(format!(
         "SELECT name, status, code, sum(steps), sum(cache_hits) FROM {steps_table}
          WHERE agent_pk = ? AND {unit} >= ? AND {unit} < ?
          GROUP BY name, status, code HAVING sum(steps) != 0"
@@ -116,16 +116,16 @@ pub async fn agent_stats(
     .bind(agent)
     .bind(from)
     .bind(to)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
-    let usage: Option<(Option<i64>, Option<f64>)> = sqlx::query_as(
+    let usage: Option<(Option<i64>, Option<f64>)> = sql::query_as(
         "SELECT sum(tokens), sum(cost_usd) FROM agent_hour_usage
          WHERE agent_pk = ? AND hour >= ? AND hour < ? HAVING count(*) > 0",
     )
     .bind(agent)
     .bind(first)
     .bind(end)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut conn)
     .await?;
     drop(conn);
 
@@ -221,12 +221,12 @@ pub async fn agent_stats(
 /// Every agent's last 24 hours for the agents list: runs, success rate and
 /// duration p95, by slug. One read of each rollup for the whole account.
 pub async fn agents_last_day(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
 ) -> Result<BTreeMap<String, AgentDay>, AppError> {
     let (first, end) = window_hours(StatsWindow::Day, StatsBucket::Hour, now_ms());
     let mut conn = pool.acquire().await?;
-    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+    let counts: Vec<(String, String, i64)> = sql::query_as(
         "SELECT a.slug, h.status, sum(h.runs) FROM agents a
          JOIN agent_hours h ON h.agent_pk = a.pk AND h.hour >= ? AND h.hour < ?
          WHERE a.account_pk = ? GROUP BY a.slug, h.status",
@@ -234,9 +234,9 @@ pub async fn agents_last_day(
     .bind(first)
     .bind(end)
     .bind(account_pk)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
-    let durations: Vec<(String, i64, i64)> = sqlx::query_as(
+    let durations: Vec<(String, i64, i64)> = sql::query_as(
         "SELECT a.slug, t.upper_ms, sum(t.runs) FROM agents a
          JOIN agent_hour_times t ON t.agent_pk = a.pk AND t.kind = 'duration' AND t.hour >= ? AND t.hour < ?
          WHERE a.account_pk = ? GROUP BY a.slug, t.upper_ms ORDER BY a.slug, t.upper_ms",
@@ -244,7 +244,7 @@ pub async fn agents_last_day(
     .bind(first)
     .bind(end)
     .bind(account_pk)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     let mut overview: BTreeMap<String, AgentDay> = BTreeMap::new();
     for (slug, status, runs) in counts {

@@ -7,6 +7,7 @@ use super::audit::{self, Actor, Target};
 use super::users::{self, NO_PASSWORD};
 use super::{now_ms, tokens, Db};
 use crate::auth;
+use crate::db::sql::{self, Conn};
 use model::{AddedMember, AppError, AuditAction, ConflictCode, Member, Role, UserPk};
 use serde_json::json;
 use uuid::Uuid;
@@ -47,7 +48,7 @@ pub async fn add_member(
     }
     let user_pk =
         users::create_user(&mut tx, actor.account_pk, &new.email, &hash, new.role).await?;
-    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE pk = ?")
+    let id: String = sql::query_scalar("SELECT id FROM users WHERE pk = ?")
         .bind(user_pk)
         .fetch_one(&mut *tx)
         .await?;
@@ -81,13 +82,10 @@ pub fn added(member: Member, invite_secret: Option<String>, public_url: &str) ->
     }
 }
 
-async fn create_invite(
-    conn: &mut sqlx::SqliteConnection,
-    user_pk: UserPk,
-) -> Result<String, AppError> {
+async fn create_invite(conn: &mut Conn, user_pk: UserPk) -> Result<String, AppError> {
     let secret = tokens::random_secret(40);
     let now = now_ms();
-    sqlx::query(
+    sql::query(
         "INSERT INTO invites (user_pk, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
     )
     .bind(user_pk)
@@ -106,7 +104,7 @@ fn parse_id(id: &str) -> Result<Uuid, AppError> {
 /// `last_owner` (409, with `refusal` as its message) when `member` is the
 /// account's only owner: an account always keeps one.
 async fn keep_an_owner(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     user_pk: UserPk,
     member: &Member,
@@ -178,7 +176,7 @@ pub async fn remove_member(db: &Db, actor: &Actor, id: Uuid) -> Result<(), AppEr
 
 /// The member an unused, unexpired invitation names, for the invitation page.
 pub async fn invited_email(db: &Db, secret: &str) -> Result<String, AppError> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT u.email FROM invites i JOIN users u ON u.pk = i.user_pk
          WHERE i.token_hash = ? AND i.used_at IS NULL AND i.expires_at > ?",
     )
@@ -200,7 +198,7 @@ pub async fn accept_invite(
     auth::validate_password(password)?;
     let hash = auth::hash_password_off_thread(password.to_string()).await?;
     let mut tx = db.begin_write().await?;
-    let found: Option<(i64, UserPk)> = sqlx::query_as(
+    let found: Option<(i64, UserPk)> = sql::query_as(
         "SELECT pk, user_pk FROM invites
          WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
     )
@@ -209,7 +207,7 @@ pub async fn accept_invite(
     .fetch_optional(&mut *tx)
     .await?;
     let (invite_pk, user_pk) = found.ok_or(AppError::NotFound)?;
-    sqlx::query("UPDATE invites SET used_at = ? WHERE pk = ?")
+    sql::query("UPDATE invites SET used_at = ? WHERE pk = ?")
         .bind(now_ms())
         .bind(invite_pk)
         .execute(&mut *tx)
@@ -241,7 +239,7 @@ pub async fn change_password(
 ) -> Result<i64, AppError> {
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     auth::validate_password(new_password)?;
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE pk = ?")
+    let stored: String = sql::query_scalar("SELECT password_hash FROM users WHERE pk = ?")
         .bind(user_pk)
         .fetch_optional(&db.read)
         .await?

@@ -50,8 +50,8 @@ pub mod views;
 use crate::metrics::{self, Count};
 use crate::outbound::Outbound;
 use chrono::{DateTime, TimeZone, Utc};
+use sql::{Backend, Conn, Pool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sql::{Conn, Pool};
 use sqlx::SqlitePool;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -73,32 +73,35 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why `url` is not a database the server can serve from: anything but SQLite,
-/// for now (PostgreSQL is being built, docs/postgres.md). The URL itself is not
-/// repeated: it may hold a password.
+/// for now (the PostgreSQL half of the store is being built, docs/postgres.md).
+/// The URL itself is not repeated: it may hold a password.
 pub fn not_sqlite(url: &str) -> Option<String> {
-    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-    match scheme.to_ascii_lowercase().as_str() {
-        "sqlite" => None,
-        "postgres" | "postgresql" => Some(
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => None,
+        Some(Backend::Postgres) => Some(
             "DATABASE_URL names a PostgreSQL database, but Runboard serves from SQLite only \
              so far (PostgreSQL support is being built: docs/postgres.md); use a sqlite:// URL, \
              e.g. sqlite://data/runboard.db"
                 .to_string(),
         ),
-        _ => {
-            Some("DATABASE_URL must be a sqlite:// URL, e.g. sqlite://data/runboard.db".to_string())
-        }
+        None => Some(not_a_database_url().to_string()),
     }
+}
+
+fn not_a_database_url() -> &'static str {
+    "DATABASE_URL must be a sqlite:// URL, e.g. sqlite://data/runboard.db"
 }
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// Pool for reads; WAL lets them run beside the writer.
+    /// Pool for reads; on SQLite, WAL lets them run beside the writer.
     pub read: Pool,
-    /// Exactly one connection: writes are serialised here rather than in SQLite's lock.
-    write: SqlitePool,
-    /// The connection that checkpoints the write-ahead log, beside the writer.
-    checkpoints: SqlitePool,
+    /// Where write transactions start. On SQLite exactly one connection: writes
+    /// are serialised here rather than in SQLite's lock. On PostgreSQL the same
+    /// pool as `read`: its transactions run side by side.
+    write: Pool,
+    /// SQLite's connection that checkpoints the write-ahead log, beside the writer.
+    checkpoints: Option<SqlitePool>,
     /// Signalled after every committed write transaction (the live stream waits on it).
     committed: Arc<Notify>,
     /// Dashboard reads kept until the next commit.
@@ -166,8 +169,10 @@ impl Db {
     /// Opens (creating if needed) the database at `url`, applies the migrations and
     /// keeps the planner's statistics current ([`optimize`]).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
-        if let Some(refused) = not_sqlite(url) {
-            return Err(sqlx::Error::Configuration(refused.into()));
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {}
+            Some(Backend::Postgres) => return Db::connect_postgres(url).await,
+            None => return Err(sqlx::Error::Configuration(not_a_database_url().into())),
         }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -206,7 +211,6 @@ impl Db {
             .max_connections(1)
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
-        let committed = Arc::new(Notify::new());
         tokio::spawn(checkpoint_periodically(checkpoints.clone()));
         // Planner statistics, as SQLite recommends for long-lived connections:
         // `PRAGMA optimize` now and then every hour. Without statistics the planner
@@ -221,15 +225,30 @@ impl Db {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db {
-            read: Pool::Sqlite(read),
+        Ok(Db::new(
+            Pool::Sqlite(read),
+            Pool::Sqlite(write),
+            Some(checkpoints),
+        ))
+    }
+
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to
+    /// date ([`postgres`]).
+    async fn connect_postgres(url: &str) -> Result<Db, sqlx::Error> {
+        let pool = Pool::Postgres(postgres::connect(url).await?);
+        Ok(Db::new(pool.clone(), pool, None))
+    }
+
+    fn new(read: Pool, write: Pool, checkpoints: Option<SqlitePool>) -> Db {
+        Db {
+            read,
             write,
             checkpoints,
-            committed,
+            committed: Arc::new(Notify::new()),
             views: Arc::default(),
             outbound: Arc::default(),
             retry_base_ms: Arc::new(AtomicU64::new(DEFAULT_RETRY_BASE.as_millis() as u64)),
-        })
+        }
     }
 
     /// Starts a write transaction holding SQLite's write lock from the first
@@ -237,7 +256,10 @@ impl Db {
     /// ([`metrics::WRITER_WAIT`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let asked = Instant::now();
-        let tx = Conn::SqliteTx(self.write.begin_with("BEGIN IMMEDIATE").await?);
+        let tx = match &self.write {
+            Pool::Sqlite(write) => Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Conn::PostgresTx(pool.begin().await?),
+        };
         let held_since = Instant::now();
         metrics::writer_waited(held_since - asked);
         Ok(WriteTx {
@@ -284,7 +306,7 @@ impl Db {
     }
 
     /// The writer pool, for single-statement writes that need no transaction.
-    pub fn writer(&self) -> &SqlitePool {
+    pub fn writer(&self) -> &Pool {
         &self.write
     }
 
@@ -293,8 +315,11 @@ impl Db {
     /// with it (seen under CPU starvation in tests); what is left open then closes
     /// when the last handle to the pool is dropped.
     pub async fn close(&self) {
-        let read = self.read.sqlite().expect("the SQLite database's pools");
-        for pool in [read, &self.write, &self.checkpoints] {
+        let checkpoints = self.checkpoints.clone().map(Pool::Sqlite);
+        for pool in [Some(&self.read), Some(&self.write), checkpoints.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if tokio::time::timeout(CLOSE_WAIT, pool.close())
                 .await
                 .is_err()

@@ -3,8 +3,8 @@
 //! crash or restart never loses one; a background worker delivers them.
 
 use super::now_ms;
+use crate::db::sql::{self, Conn};
 use model::{AccountPk, AlertChannel, RunPk};
-use sqlx::SqliteConnection;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
 #[strum(serialize_all = "lowercase")]
@@ -28,7 +28,7 @@ impl Kind {
 /// Queues a call, due now. A dispatch payload is built at delivery time (it holds
 /// a fresh runner token), so it is stored empty.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     kind: Kind,
     account_pk: AccountPk,
     run_pk: RunPk,
@@ -36,7 +36,7 @@ pub async fn enqueue(
     payload: &str,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    sql::query(
         "INSERT INTO outbox (kind, account_pk, run_pk, url, payload, next_attempt_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -55,14 +55,14 @@ pub async fn enqueue(
 /// Queues an alert firing's notification through `channel`, due now. `payload`
 /// is the notification as JSON; the worker shapes it for the channel.
 pub async fn enqueue_alert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     firing_pk: i64,
     channel: &AlertChannel,
     payload: &str,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    sql::query(
         "INSERT INTO outbox (kind, account_pk, firing_pk, channel, url, payload, next_attempt_at, created_at)
          VALUES ('alert', ?, ?, ?, ?, ?, ?, ?)",
     )

@@ -11,9 +11,9 @@
 
 use super::events::{append_events, NewEvent};
 use super::{artifacts, changes, from_ms, text_pieces, Db, WriteTx};
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AccountPk, AppError, ChangeData, DeletedRun, PruneCounts, PruneReport, RunPk, DAY_MS};
 use serde_json::json;
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor, SqlitePool};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -129,13 +129,8 @@ impl Kind {
 }
 
 /// The candidate query of `kind` for one agent, oldest first, after `from`.
-pub fn candidates_query(
-    cut: &AgentCutoffs,
-    kind: Kind,
-    from: Position,
-    limit: i64,
-) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new(
+pub fn candidates_query(cut: &AgentCutoffs, kind: Kind, from: Position, limit: i64) -> SqlBuilder {
+    let mut query = SqlBuilder::new(
         "SELECT pk, created_at, CASE WHEN events_pruned_at IS NULL THEN event_seq ELSE 2 END AS events FROM runs WHERE ",
     );
     push_due(&mut query, cut, kind);
@@ -157,7 +152,7 @@ enum Bind {
 }
 
 /// The condition of `kind` ([`DELETABLE`], [`EVENTS_DUE`], [`ARTIFACTS_DUE`]) with its binds.
-fn push_due(query: &mut QueryBuilder<'static, Sqlite>, cut: &AgentCutoffs, kind: Kind) {
+fn push_due(query: &mut SqlBuilder, cut: &AgentCutoffs, kind: Kind) {
     use Bind::{Int, Text};
     let (sql, binds) = match kind {
         Kind::Delete(status) => {
@@ -211,7 +206,7 @@ fn push_due(query: &mut QueryBuilder<'static, Sqlite>, cut: &AgentCutoffs, kind:
 
 /// Up to `limit` candidates of `kind`, oldest first, after `from`.
 pub async fn candidates(
-    pool: &SqlitePool,
+    pool: &Pool,
     cut: &AgentCutoffs,
     kind: Kind,
     from: Position,
@@ -265,7 +260,7 @@ async fn commit(
     Ok(written)
 }
 
-pub(crate) fn push_pks(query: &mut QueryBuilder<'_, Sqlite>, pks: &[RunPk]) {
+pub(crate) fn push_pks(query: &mut SqlBuilder, pks: &[RunPk]) {
     query.push("(");
     let mut list = query.separated(", ");
     for pk in pks {
@@ -277,11 +272,11 @@ pub(crate) fn push_pks(query: &mut QueryBuilder<'_, Sqlite>, pks: &[RunPk]) {
 /// The runs of `pks` still eligible in this transaction: unpinned, and for
 /// `unpruned` (a column) not yet pruned.
 async fn still_eligible(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     pks: &[RunPk],
     unpruned: Option<&str>,
 ) -> Result<Vec<RunPk>, AppError> {
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT pk FROM runs WHERE pk IN ");
+    let mut query = SqlBuilder::new("SELECT pk FROM runs WHERE pk IN ");
     push_pks(&mut query, pks);
     query.push(" AND pinned = 0");
     if let Some(column) = unpruned {
@@ -292,10 +287,10 @@ async fn still_eligible(
 
 /// Artifacts of each of `pks`: how many, and the bytes of the stored ones.
 async fn artifact_totals(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     pks: &[RunPk],
 ) -> Result<HashMap<RunPk, (i64, i64)>, AppError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = SqlBuilder::new(
         "SELECT run_pk, count(*), coalesce(sum(CASE WHEN stored = 1 THEN size_bytes END), 0)
          FROM artifacts WHERE run_pk IN ",
     );
@@ -324,12 +319,12 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
     written.counts.artifact_bytes = totals.values().map(|(_, bytes)| bytes).sum();
     written.trashed = artifacts::trash_files(&mut tx, &pks, now).await?.len() as i64;
 
-    let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE run_pk IN ");
+    let mut query = SqlBuilder::new("DELETE FROM events WHERE run_pk IN ");
     push_pks(&mut query, &pks);
     written.counts.events = query.build().execute(&mut *tx).await?.rows_affected() as i64;
 
     // The chips' and chart's counters lose these runs; counters left at zero go.
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = SqlBuilder::new(
         "INSERT INTO run_counts (account_pk, day, agent_pk, status, count)
          SELECT account_pk, created_at / 86400000, agent_pk, status, -count(*) FROM runs WHERE pk IN ",
     );
@@ -339,7 +334,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
          ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
     );
     query.build().execute(&mut *tx).await?;
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = SqlBuilder::new(
         "DELETE FROM run_counts WHERE count = 0 AND (account_pk, day, agent_pk, status) IN
          (SELECT account_pk, created_at / 86400000, agent_pk, status FROM runs WHERE pk IN ",
     );
@@ -347,7 +342,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
     query.push(")");
     query.build().execute(&mut *tx).await?;
 
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT account_pk, id FROM runs WHERE pk IN ");
+    let mut query = SqlBuilder::new("SELECT account_pk, id FROM runs WHERE pk IN ");
     push_pks(&mut query, &pks);
     let ids: Vec<(AccountPk, String)> = query.build_query_as().fetch_all(&mut *tx).await?;
     for (account_pk, id) in ids {
@@ -363,7 +358,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
         .await?;
     }
 
-    let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM runs WHERE pk IN ");
+    let mut query = SqlBuilder::new("DELETE FROM runs WHERE pk IN ");
     push_pks(&mut query, &pks);
     written.counts.runs = query.build().execute(&mut *tx).await?.rows_affected() as i64;
     commit(tx, started, written).await
@@ -377,7 +372,7 @@ pub async fn delete_event_chunk(db: &Db, run_pk: RunPk, limit: i64) -> Result<Wr
     let started = Instant::now();
     let mut written = Written::default();
     if !still_eligible(&mut tx, &[run_pk], None).await?.is_empty() {
-        written.counts.events = sqlx::query(
+        written.counts.events = sql::query(
             "DELETE FROM events WHERE pk IN
              (SELECT pk FROM events WHERE run_pk = ? AND event_type <> ? ORDER BY seq LIMIT ?)",
         )
@@ -431,8 +426,7 @@ pub async fn prune_events(
     let pks = still_eligible(&mut tx, pks, Some("events_pruned_at")).await?;
     let mut written = Written::default();
     if !pks.is_empty() {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT run_pk, count(*) FROM events WHERE event_type <> ");
+        let mut query = SqlBuilder::new("SELECT run_pk, count(*) FROM events WHERE event_type <> ");
         query.push_bind(PRUNED_EVENT).push(" AND run_pk IN ");
         push_pks(&mut query, &pks);
         query.push(" GROUP BY run_pk");
@@ -450,12 +444,12 @@ pub async fn prune_events(
         let mut counts: Vec<(RunPk, i64)> = counts.into_iter().collect();
         counts.sort();
 
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE event_type <> ");
+        let mut query = SqlBuilder::new("DELETE FROM events WHERE event_type <> ");
         query.push_bind(PRUNED_EVENT).push(" AND run_pk IN ");
         push_pks(&mut query, &pks);
         written.counts.events = query.build().execute(&mut *tx).await?.rows_affected() as i64;
 
-        let mut query = QueryBuilder::<Sqlite>::new("UPDATE runs SET events_pruned_at = ");
+        let mut query = SqlBuilder::new("UPDATE runs SET events_pruned_at = ");
         query.push_bind(now).push(" WHERE pk IN ");
         push_pks(&mut query, &pks);
         query.build().execute(&mut *tx).await?;
@@ -498,11 +492,11 @@ pub async fn prune_artifacts(
         written.counts.artifact_bytes = totals.values().map(|(_, bytes)| bytes).sum();
         written.trashed = artifacts::trash_files(&mut tx, &pks, now).await?.len() as i64;
 
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM artifacts WHERE run_pk IN ");
+        let mut query = SqlBuilder::new("DELETE FROM artifacts WHERE run_pk IN ");
         push_pks(&mut query, &pks);
         query.build().execute(&mut *tx).await?;
 
-        let mut query = QueryBuilder::<Sqlite>::new("UPDATE runs SET artifacts_pruned_at = ");
+        let mut query = SqlBuilder::new("UPDATE runs SET artifacts_pruned_at = ");
         query.push_bind(now).push(" WHERE pk IN ");
         push_pks(&mut query, &pks);
         query.build().execute(&mut *tx).await?;
@@ -547,7 +541,7 @@ pub async fn prune_artifacts(
 /// the remaining long merge steps are made of"). An older piece takes inserts
 /// only from the pass's own notes ("events pruned …"), which is why a pass turns
 /// its merging off and does it in steps of its own.
-pub async fn text_indexes<'c>(executor: impl SqliteExecutor<'c>) -> Result<Vec<String>, AppError> {
+pub async fn text_indexes<'c>(executor: impl sql::Executor<'c>) -> Result<Vec<String>, AppError> {
     let mut pieces = text_pieces::tables(executor).await?;
     pieces.pop();
     Ok(pieces)
@@ -577,7 +571,7 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
         text_indexes(&mut *tx).await?
     };
     for table in tables {
-        sqlx::query(&format!(
+        sql::query(format!(
             "INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)"
         ))
         .bind(if on { AUTOMERGE } else { 0 })
@@ -589,9 +583,9 @@ pub async fn set_automerge(db: &Db, on: bool) -> Result<Written, AppError> {
 
 /// Whether FTS5's automatic merging of some piece of the events' text index is
 /// off (a pass turned it off and has not turned it back on).
-pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
+pub async fn automerge_off(pool: &Pool) -> Result<bool, AppError> {
     for table in text_pieces::tables(pool).await? {
-        let value: Option<i64> = sqlx::query_scalar(&format!(
+        let value: Option<i64> = sql::query_scalar(format!(
             "SELECT v FROM {table}_config WHERE k = 'automerge'"
         ))
         .fetch_optional(pool)
@@ -610,16 +604,16 @@ pub async fn automerge_off(pool: &SqlitePool) -> Result<bool, AppError> {
 pub async fn merge_text(db: &Db, table: &str, pages: i64) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
-    let before: i64 = sqlx::query_scalar("SELECT total_changes()")
+    let before: i64 = sql::query_scalar("SELECT total_changes()")
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query(&format!(
+    sql::query(format!(
         "INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)"
     ))
     .bind(pages.max(1))
     .execute(&mut *tx)
     .await?;
-    let after: i64 = sqlx::query_scalar("SELECT total_changes()")
+    let after: i64 = sql::query_scalar("SELECT total_changes()")
         .fetch_one(&mut *tx)
         .await?;
     // FTS5: a difference of two or more means the command found work.
@@ -635,8 +629,8 @@ pub async fn merge_text(db: &Db, table: &str, pages: i64) -> Result<Written, App
 /// `before`, else the newest (sequence numbers are never reused, so the newest
 /// row always stays). `None` when the log is empty. The log is in creation
 /// order, so this reads only the entries that go, and one more.
-pub async fn changes_kept_from(pool: &SqlitePool, before: i64) -> Result<Option<i64>, AppError> {
-    Ok(sqlx::query_scalar(
+pub async fn changes_kept_from(pool: &Pool, before: i64) -> Result<Option<i64>, AppError> {
+    Ok(sql::query_scalar(
         "SELECT coalesce((SELECT seq FROM changes WHERE created_at >= ? ORDER BY seq LIMIT 1),
                          (SELECT max(seq) FROM changes))",
     )
@@ -646,9 +640,9 @@ pub async fn changes_kept_from(pool: &SqlitePool, before: i64) -> Result<Option<
 }
 
 /// The query that removes up to `limit` change-log entries before `kept_from`, oldest first.
-pub fn changes_batch_query(kept_from: i64, limit: i64) -> QueryBuilder<'static, Sqlite> {
+pub fn changes_batch_query(kept_from: i64, limit: i64) -> SqlBuilder {
     let mut query =
-        QueryBuilder::new("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq < ");
+        SqlBuilder::new("DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq < ");
     query
         .push_bind(kept_from)
         .push(" ORDER BY seq LIMIT ")
@@ -670,9 +664,9 @@ pub async fn prune_changes(db: &Db, kept_from: i64, limit: i64) -> Result<Writte
 }
 
 /// Change-log entries before `kept_from` (what a prune would remove).
-pub async fn changes_before(pool: &SqlitePool, kept_from: i64) -> Result<i64, AppError> {
+pub async fn changes_before(pool: &Pool, kept_from: i64) -> Result<i64, AppError> {
     Ok(
-        sqlx::query_scalar("SELECT count(*) FROM changes WHERE seq < ?")
+        sql::query_scalar("SELECT count(*) FROM changes WHERE seq < ?")
             .bind(kept_from)
             .fetch_one(pool)
             .await?,
@@ -680,9 +674,9 @@ pub async fn changes_before(pool: &SqlitePool, kept_from: i64) -> Result<i64, Ap
 }
 
 /// Up to `limit` keys of stored files waiting in the trash.
-pub async fn trashed_files(pool: &SqlitePool, limit: i64) -> Result<Vec<String>, AppError> {
+pub async fn trashed_files(pool: &Pool, limit: i64) -> Result<Vec<String>, AppError> {
     Ok(
-        sqlx::query_scalar("SELECT storage_key FROM storage_trash ORDER BY storage_key LIMIT ?")
+        sql::query_scalar("SELECT storage_key FROM storage_trash ORDER BY storage_key LIMIT ?")
             .bind(limit)
             .fetch_all(pool)
             .await?,
@@ -690,8 +684,8 @@ pub async fn trashed_files(pool: &SqlitePool, limit: i64) -> Result<Vec<String>,
 }
 
 /// How many stored files wait in the trash.
-pub async fn trash_size(pool: &SqlitePool) -> Result<i64, AppError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM storage_trash")
+pub async fn trash_size(pool: &Pool) -> Result<i64, AppError> {
+    Ok(sql::query_scalar("SELECT count(*) FROM storage_trash")
         .fetch_one(pool)
         .await?)
 }
@@ -700,7 +694,7 @@ pub async fn trash_size(pool: &SqlitePool) -> Result<i64, AppError> {
 pub async fn forget_files(db: &Db, keys: &[String]) -> Result<Written, AppError> {
     let mut tx = db.begin_write().await?;
     let started = Instant::now();
-    let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM storage_trash WHERE storage_key IN (");
+    let mut query = SqlBuilder::new("DELETE FROM storage_trash WHERE storage_key IN (");
     let mut list = query.separated(", ");
     for key in keys {
         list.push_bind(key.clone());
@@ -715,12 +709,9 @@ pub async fn forget_files(db: &Db, keys: &[String]) -> Result<Written, AppError>
 }
 
 /// The agents of an account: (pk, slug).
-pub async fn agents_of(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<Vec<(i64, String)>, AppError> {
+pub async fn agents_of(pool: &Pool, account_pk: AccountPk) -> Result<Vec<(i64, String)>, AppError> {
     Ok(
-        sqlx::query_as("SELECT pk, slug FROM agents WHERE account_pk = ? ORDER BY slug")
+        sql::query_as("SELECT pk, slug FROM agents WHERE account_pk = ? ORDER BY slug")
             .bind(account_pk)
             .fetch_all(pool)
             .await?,
@@ -738,7 +729,7 @@ pub async fn record_report(
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let removed = &report.removed;
-    sqlx::query(
+    sql::query(
         "INSERT INTO prune_reports (account_pk, started_at, finished_at, origin, runs, events, artifacts,
             artifact_bytes, event_logs, artifact_sets, changes, files, transactions, longest_hold_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -759,7 +750,7 @@ pub async fn record_report(
     .bind(report.longest_hold_ms)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sql::query(
         "DELETE FROM prune_reports WHERE account_pk = ? AND pk <
          (SELECT pk FROM prune_reports WHERE account_pk = ? ORDER BY pk DESC LIMIT 1 OFFSET ?)",
     )
@@ -791,11 +782,11 @@ struct ReportRow {
 
 /// An account's last `limit` prune reports, newest first.
 pub async fn last_reports(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     limit: i64,
 ) -> Result<Vec<PruneReport>, AppError> {
-    let rows: Vec<ReportRow> = sqlx::query_as(
+    let rows: Vec<ReportRow> = sql::query_as(
         "SELECT started_at, finished_at, origin, runs, events, artifacts, artifact_bytes, event_logs,
                 artifact_sets, changes, files, transactions, longest_hold_ms
          FROM prune_reports WHERE account_pk = ? ORDER BY pk DESC LIMIT ?",
@@ -828,12 +819,8 @@ pub async fn last_reports(
 
 /// What removing the first `cap` candidates of `kind` would remove (all of
 /// them without a cap), and whether the cap was reached: the preview's count.
-pub fn preview_query(
-    cut: &AgentCutoffs,
-    kind: Kind,
-    cap: Option<i64>,
-) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new("WITH due AS (SELECT pk FROM runs WHERE ");
+pub fn preview_query(cut: &AgentCutoffs, kind: Kind, cap: Option<i64>) -> SqlBuilder {
+    let mut query = SqlBuilder::new("WITH due AS (SELECT pk FROM runs WHERE ");
     push_due(&mut query, cut, kind);
     if let Some(cap) = cap {
         query.push(" LIMIT ").push_bind(cap);
@@ -858,7 +845,7 @@ pub fn preview_query(
 
 /// Runs, events, artifacts and stored bytes that `kind` would remove now (see [`preview_query`]).
 pub async fn preview(
-    pool: &SqlitePool,
+    pool: &Pool,
     cut: &AgentCutoffs,
     kind: Kind,
     cap: Option<i64>,

@@ -4,9 +4,9 @@
 
 use super::audit::{self, Actor, Target};
 use super::{now_ms, runs, Db};
+use crate::db::sql::{self, Conn, Pool};
 use model::{AccountPk, AppError, AuditAction, RetentionPolicy};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 
 fn parse(account_pk: AccountPk, text: &str) -> Result<RetentionPolicy, AppError> {
@@ -16,12 +16,9 @@ fn parse(account_pk: AccountPk, text: &str) -> Result<RetentionPolicy, AppError>
     })
 }
 
-async fn read(
-    conn: &mut SqliteConnection,
-    account_pk: AccountPk,
-) -> Result<RetentionPolicy, AppError> {
+async fn read(conn: &mut Conn, account_pk: AccountPk) -> Result<RetentionPolicy, AppError> {
     let text: Option<String> =
-        sqlx::query_scalar("SELECT policy FROM retention_policies WHERE account_pk = ?")
+        sql::query_scalar("SELECT policy FROM retention_policies WHERE account_pk = ?")
             .bind(account_pk)
             .fetch_optional(conn)
             .await?;
@@ -32,20 +29,15 @@ async fn read(
 }
 
 /// The account's policy (the default, keeping everything, when none was set).
-pub async fn get_policy(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<RetentionPolicy, AppError> {
+pub async fn get_policy(pool: &Pool, account_pk: AccountPk) -> Result<RetentionPolicy, AppError> {
     let mut conn = pool.acquire().await?;
     read(&mut conn, account_pk).await
 }
 
 /// Every account that has a policy, with it: what a prune applies.
-pub async fn all_policies(
-    pool: &SqlitePool,
-) -> Result<Vec<(AccountPk, RetentionPolicy)>, AppError> {
+pub async fn all_policies(pool: &Pool) -> Result<Vec<(AccountPk, RetentionPolicy)>, AppError> {
     let rows: Vec<(AccountPk, String)> =
-        sqlx::query_as("SELECT account_pk, policy FROM retention_policies ORDER BY account_pk")
+        sql::query_as("SELECT account_pk, policy FROM retention_policies ORDER BY account_pk")
             .fetch_all(pool)
             .await?;
     rows.into_iter()
@@ -87,13 +79,13 @@ pub async fn update_policy(
         return Ok(policy);
     }
     if policy.is_default() {
-        sqlx::query("DELETE FROM retention_policies WHERE account_pk = ?")
+        sql::query("DELETE FROM retention_policies WHERE account_pk = ?")
             .bind(account_pk)
             .execute(&mut *tx)
             .await?;
     } else {
         let text = serde_json::to_string(&policy).map_err(|_| AppError::Internal)?;
-        sqlx::query(
+        sql::query(
             "INSERT INTO retention_policies (account_pk, policy, updated_at) VALUES (?, ?, ?)
              ON CONFLICT (account_pk) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
         )
@@ -120,14 +112,14 @@ pub async fn update_policy(
 
 /// Every override names an agent of the account.
 async fn check_agents(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     policy: &RetentionPolicy,
 ) -> Result<(), AppError> {
     if policy.agents.is_empty() {
         return Ok(());
     }
-    let known: HashSet<String> = sqlx::query_scalar("SELECT slug FROM agents WHERE account_pk = ?")
+    let known: HashSet<String> = sql::query_scalar("SELECT slug FROM agents WHERE account_pk = ?")
         .bind(account_pk)
         .fetch_all(conn)
         .await?

@@ -8,10 +8,10 @@ use super::events::{self, Appended, NewEvent};
 use super::runs::{self, StoredRun};
 use super::steps::{self, StepReport};
 use super::{changes, now_ms, Db};
+use crate::db::sql::{self, Conn};
 use crate::metrics::Count;
 use model::{AppError, Artifact, ChangeData, ConflictCode, Run, RunStatus, Step};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 /// A finished run takes no more callbacks: 409 `run_finished` tells the runner to stop.
@@ -43,9 +43,9 @@ const STAMP_SEEN_EVERY_MS: i64 = 1_000;
 /// [`ensure_open`] again inside the write transaction that adds to the run (it
 /// may have finished since it was read, and nothing may be added after that),
 /// then records that its runner was heard from.
-async fn heard_from_open_run(conn: &mut SqliteConnection, run: &StoredRun) -> Result<(), AppError> {
+async fn heard_from_open_run(conn: &mut Conn, run: &StoredRun) -> Result<(), AppError> {
     let (status, before): (String, Option<i64>) =
-        sqlx::query_as("SELECT status, last_seen_at FROM runs WHERE pk = ?")
+        sql::query_as("SELECT status, last_seen_at FROM runs WHERE pk = ?")
             .bind(run.pk)
             .fetch_one(&mut *conn)
             .await?;

@@ -30,6 +30,18 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The database a `DATABASE_URL` names, by its scheme (`None` for neither).
+    pub fn of_url(url: &str) -> Option<Backend> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+}
+
 /// One argument of a query, kept until the database it goes to is known. A NULL
 /// keeps its type: PostgreSQL checks a parameter's type against its use.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,15 +121,6 @@ impl IntoArg for &str {
     }
 }
 
-impl IntoArg for &String {
-    fn into_arg(self) -> Arg {
-        Arg::Text(Some(self.clone()))
-    }
-    fn null() -> Arg {
-        Arg::Text(None)
-    }
-}
-
 impl IntoArg for Cow<'_, str> {
     fn into_arg(self) -> Arg {
         Arg::Text(Some(self.into_owned()))
@@ -157,9 +160,9 @@ impl<T: IntoArg> IntoArg for Option<T> {
     }
 }
 
-impl<T: IntoArg + Copy> IntoArg for &T {
+impl<T: IntoArg + Clone> IntoArg for &T {
     fn into_arg(self) -> Arg {
-        (*self).into_arg()
+        self.clone().into_arg()
     }
     fn null() -> Arg {
         T::null()
@@ -429,20 +432,32 @@ impl Query {
         &self.sql
     }
 
+    /// The same query with `prefix` before its text (`EXPLAIN …`).
+    pub fn prefixed(self, prefix: &str) -> Query {
+        Query {
+            sql: Cow::Owned(format!("{prefix}{}", self.sql)),
+            args: self.args,
+        }
+    }
+
+    /// The same query, its rows decoded as `O`.
+    pub fn into_query_as<O: Rows>(self) -> QueryAs<O> {
+        QueryAs {
+            query: self,
+            rows: PhantomData,
+        }
+    }
+
     pub async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
         let rows_affected = match on.target() {
-            Target::SqlitePool(pool) => {
-                sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
-            Target::Sqlite(conn) => {
-                sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-            }
+            Target::SqlitePool(pool) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Target::Sqlite(conn) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
+                .execute(conn)
+                .await?
+                .rows_affected(),
             Target::PostgresPool(pool) => {
                 let sql = postgres_placeholders(&self.sql);
                 postgres(&sql, self.args)?
@@ -494,6 +509,32 @@ fn postgres_args(args: Vec<Arg>) -> Result<PgArguments, sqlx::Error> {
         .map_err(sqlx::Error::Encode)?;
     }
     Ok(out)
+}
+
+impl Query {
+    /// Runs the query and counts its rows without decoding them (what a
+    /// benchmark of the SQL alone needs).
+    pub async fn fetch_count<'c>(self, on: impl Executor<'c>) -> Result<usize, sqlx::Error> {
+        let rows = match on.target() {
+            Target::SqlitePool(pool) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
+                .fetch_all(pool)
+                .await?
+                .len(),
+            Target::Sqlite(conn) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
+                .fetch_all(conn)
+                .await?
+                .len(),
+            Target::PostgresPool(pool) => {
+                let sql = postgres_placeholders(&self.sql);
+                postgres(&sql, self.args)?.fetch_all(pool).await?.len()
+            }
+            Target::Postgres(conn) => {
+                let sql = postgres_placeholders(&self.sql);
+                postgres(&sql, self.args)?.fetch_all(conn).await?.len()
+            }
+        };
+        Ok(rows)
+    }
 }
 
 /// A query whose rows decode as `O` ([`query_as`]).
@@ -563,15 +604,15 @@ impl<O: Rows> QueryAs<O> {
         let query = self.query;
         match on.target() {
             Target::SqlitePool(pool) => {
-                let mut rows =
-                    sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?).fetch(pool);
+                let mut rows = sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?)
+                    .fetch(pool);
                 while let Some(row) = rows.try_next().await? {
                     each(row)?;
                 }
             }
             Target::Sqlite(conn) => {
-                let mut rows =
-                    sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?).fetch(conn);
+                let mut rows = sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?)
+                    .fetch(conn);
                 while let Some(row) = rows.try_next().await? {
                     each(row)?;
                 }
@@ -824,7 +865,9 @@ mod tests {
     #[test]
     fn question_marks_in_quoted_text_and_comments_stay() {
         assert_eq!(
-            postgres_placeholders("SELECT 'why?', \"odd?name\", 'it''s?' -- what?\n FROM t WHERE a = ? /* b? */"),
+            postgres_placeholders(
+                "SELECT 'why?', \"odd?name\", 'it''s?' -- what?\n FROM t WHERE a = ? /* b? */"
+            ),
             "SELECT 'why?', \"odd?name\", 'it''s?' -- what?\n FROM t WHERE a = $1 /* b? */"
         );
     }

@@ -6,9 +6,9 @@
 //! and kept in `storage_census`.
 
 use super::{now_ms, Db};
+use crate::db::sql::{self, Pool};
 use model::{AccountPk, AgentArtifacts, AppError, TableRows};
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
 use std::time::Instant;
 
 /// The database file's pages and its write-ahead log, in bytes.
@@ -21,20 +21,20 @@ pub struct FileSizes {
 
 /// `page_count × page_size`, `freelist_count × page_size` and the size of the
 /// `-wal` file beside the database (0 in memory or when there is none).
-pub async fn file_sizes(pool: &SqlitePool) -> Result<FileSizes, AppError> {
+pub async fn file_sizes(pool: &Pool) -> Result<FileSizes, AppError> {
     let mut conn = pool.acquire().await?;
     let pragma = |name: &'static str| format!("PRAGMA {name}");
-    let page_size: i64 = sqlx::query_scalar(&pragma("page_size"))
-        .fetch_one(&mut *conn)
+    let page_size: i64 = sql::query_scalar(pragma("page_size"))
+        .fetch_one(&mut conn)
         .await?;
-    let page_count: i64 = sqlx::query_scalar(&pragma("page_count"))
-        .fetch_one(&mut *conn)
+    let page_count: i64 = sql::query_scalar(pragma("page_count"))
+        .fetch_one(&mut conn)
         .await?;
-    let free_pages: i64 = sqlx::query_scalar(&pragma("freelist_count"))
-        .fetch_one(&mut *conn)
+    let free_pages: i64 = sql::query_scalar(pragma("freelist_count"))
+        .fetch_one(&mut conn)
         .await?;
-    let files: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list")
-        .fetch_all(&mut *conn)
+    let files: Vec<(i64, String, String)> = sql::query_as("PRAGMA database_list")
+        .fetch_all(&mut conn)
         .await?;
     let wal_bytes = files
         .iter()
@@ -58,7 +58,7 @@ pub async fn database_size(db: &Db) -> Result<u64, AppError> {
 /// Outbox deliveries not yet delivered or given up (the partial index `outbox_due`).
 pub async fn outbox_pending(db: &Db) -> Result<i64, AppError> {
     Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+        sql::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
             .fetch_one(&db.read)
             .await?,
     )
@@ -68,7 +68,7 @@ pub async fn outbox_pending(db: &Db) -> Result<i64, AppError> {
 /// accounts and days from `run_counts` (the counters the runs list's chips read):
 /// a few rows per agent and day, never the runs themselves.
 pub async fn active_runs(db: &Db) -> Result<Vec<(String, String, i64)>, AppError> {
-    Ok(sqlx::query_as(
+    Ok(sql::query_as(
         "SELECT a.slug, c.status, SUM(c.count) FROM run_counts c JOIN agents a ON a.pk = c.agent_pk
          WHERE c.status IN ('requested', 'queued', 'running')
          GROUP BY a.slug, c.status ORDER BY a.slug, c.status",
@@ -119,9 +119,9 @@ pub struct StoredCensus {
 /// Counts the rows of every ordinary table (full-text indexes and their shadow
 /// tables aside) and the stored artifact files and bytes per account and agent.
 /// Reads only; whole tables, so it takes a while on a big database.
-pub async fn count(pool: &SqlitePool) -> Result<Census, AppError> {
+pub async fn count(pool: &Pool) -> Result<Census, AppError> {
     let names: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT schema, name, type FROM pragma_table_list")
+        sql::query_as("SELECT schema, name, type FROM pragma_table_list")
             .fetch_all(pool)
             .await?;
     let mut tables = Vec::new();
@@ -135,11 +135,11 @@ pub async fn count(pool: &SqlitePool) -> Result<Census, AppError> {
         }
         // The name comes from the schema itself; quoted as an identifier.
         let sql = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
-        let rows: i64 = sqlx::query_scalar(&sql).fetch_one(pool).await?;
+        let rows: i64 = sql::query_scalar(sql).fetch_one(pool).await?;
         tables.push(TableRows { table: name, rows });
     }
     tables.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.table.cmp(&b.table)));
-    let artifacts: Vec<(AccountPk, String, i64, i64)> = sqlx::query_as(
+    let artifacts: Vec<(AccountPk, String, i64, i64)> = sql::query_as(
         "SELECT r.account_pk, g.slug, count(*), coalesce(sum(a.size_bytes), 0)
          FROM artifacts a JOIN runs r ON r.pk = a.run_pk JOIN agents g ON g.pk = r.agent_pk
          WHERE a.stored = 1
@@ -172,7 +172,7 @@ pub async fn take_census(db: &Db) -> Result<StoredCensus, AppError> {
     };
     let text = serde_json::to_string(&stored.census).map_err(|_| AppError::Internal)?;
     let mut tx = db.begin_write().await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO storage_census (pk, counted_at, duration_ms, census) VALUES (1, ?, ?, ?)
          ON CONFLICT (pk) DO UPDATE SET counted_at = excluded.counted_at,
              duration_ms = excluded.duration_ms, census = excluded.census",
@@ -187,9 +187,9 @@ pub async fn take_census(db: &Db) -> Result<StoredCensus, AppError> {
 }
 
 /// The last census, if one was taken.
-pub async fn last_census(pool: &SqlitePool) -> Result<Option<StoredCensus>, AppError> {
+pub async fn last_census(pool: &Pool) -> Result<Option<StoredCensus>, AppError> {
     let row: Option<(i64, i64, String)> =
-        sqlx::query_as("SELECT counted_at, duration_ms, census FROM storage_census WHERE pk = 1")
+        sql::query_as("SELECT counted_at, duration_ms, census FROM storage_census WHERE pk = 1")
             .fetch_optional(pool)
             .await?;
     Ok(row.map(|(counted_at, duration_ms, text)| StoredCensus {

@@ -1,9 +1,9 @@
 //! Steps: created or updated by (stepId, attempt); every attempt is kept.
 
 use super::{changes, from_ms, now_ms};
+use crate::db::sql::{self, Conn, Pool};
 use model::{AppError, ChangeData, RunPk, Step, StepStatus};
 use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
 
 /// A runner's report about one attempt of a step. Absent fields keep their value.
 #[derive(Clone, Debug, Default)]
@@ -23,7 +23,7 @@ pub struct StepReport {
 }
 
 pub async fn upsert_step(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     report: &StepReport,
 ) -> Result<Step, AppError> {
@@ -34,7 +34,7 @@ pub async fn upsert_step(
         .started_at
         .or((status == StepStatus::Running).then_some(now));
     let ended_at = report.ended_at.or(status.is_finished().then_some(now));
-    sqlx::query(
+    sql::query(
         "INSERT INTO steps (run_pk, step_id, attempt, idx, name, skill_id, status, cache_hit, started_at,
                             ended_at, output_preview, error, output_artifact_ids, created_at, updated_at)
          VALUES (?, ?, ?, COALESCE(?, 0), ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?, ?)
@@ -76,7 +76,7 @@ pub async fn upsert_step(
     .bind(report.cache_hit)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sql::query(
         "UPDATE steps SET duration_ms = ended_at - started_at
          WHERE run_pk = ? AND step_id = ? AND attempt = ? AND started_at IS NOT NULL AND ended_at IS NOT NULL",
     )
@@ -141,9 +141,9 @@ async fn select_steps<'c, E>(
     one: Option<(&str, i64)>,
 ) -> Result<Vec<Step>, AppError>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    E: crate::db::sql::Executor<'c>,
 {
-    let rows: Vec<StepRow> = sqlx::query_as(
+    let rows: Vec<StepRow> = sql::query_as(
         "SELECT step_id, attempt, idx, name, skill_id, status, cache_hit, started_at, ended_at, duration_ms,
                 output_preview, error, output_artifact_ids, created_at, updated_at
          FROM steps WHERE run_pk = ? AND (? IS NULL OR (step_id = ? AND attempt = ?))
@@ -159,6 +159,6 @@ where
 }
 
 /// Every attempt of every step of a run, in step order.
-pub async fn list_steps(pool: &SqlitePool, run_pk: RunPk) -> Result<Vec<Step>, AppError> {
+pub async fn list_steps(pool: &Pool, run_pk: RunPk) -> Result<Vec<Step>, AppError> {
     select_steps(pool, run_pk, None).await
 }

@@ -15,9 +15,9 @@
 use super::events::{self, NewEvent};
 use super::runs::{self, StatusUpdate, StoredRun};
 use super::Db;
+use crate::db::sql::{self, Pool, SqlBuilder};
 use model::{AppError, Run, RunError, RunPk, RunStatus};
 use serde_json::json;
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// Runs settled per candidate query; a sweep repeats a query while it fills.
 pub const SWEEP_BATCH: i64 = 200;
@@ -102,7 +102,7 @@ pub async fn sweep(
     now: i64,
     mut on_settled: impl FnMut(SweepReason),
 ) -> Result<SweepReport, AppError> {
-    let agents: Vec<TimedAgent> = sqlx::query_as(
+    let agents: Vec<TimedAgent> = sql::query_as(
         "SELECT pk, heartbeat_timeout_secs, max_runtime_secs, queue_timeout_secs
          FROM agents WHERE heartbeat_timeout_secs IS NOT NULL OR max_runtime_secs IS NOT NULL
             OR queue_timeout_secs IS NOT NULL",
@@ -166,8 +166,8 @@ fn cutoff(now: i64, secs: i64) -> i64 {
 
 /// The runs a check may act on, oldest first, each kind through its own
 /// partial index (the query-plans test explains these very queries).
-pub fn candidate_query(check: Check, now: i64) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new("SELECT pk FROM runs WHERE ");
+pub fn candidate_query(check: Check, now: i64) -> SqlBuilder {
+    let mut query = SqlBuilder::new("SELECT pk FROM runs WHERE ");
     match (check.reason, check.agent) {
         (SweepReason::LeaseExpired, _) => {
             query.push(
@@ -205,7 +205,7 @@ pub fn candidate_query(check: Check, now: i64) -> QueryBuilder<'static, Sqlite> 
     query
 }
 
-async fn candidates(pool: &SqlitePool, check: Check, now: i64) -> Result<Vec<RunPk>, AppError> {
+async fn candidates(pool: &Pool, check: Check, now: i64) -> Result<Vec<RunPk>, AppError> {
     Ok(candidate_query(check, now)
         .build_query_scalar()
         .fetch_all(pool)

@@ -23,7 +23,7 @@
 //!   `MATCH` and fails); the runs list's search walks the pieces themselves
 //!   newest first ([`super::text_search`]).
 
-use sqlx::{Sqlite, SqliteConnection, SqliteExecutor};
+use crate::db::sql::{self, Backend, Conn, SqlBuilder};
 
 /// About how many events a piece takes before the next run starts a new one.
 /// Measured: merging an index of up to 1M such messages while events arrive
@@ -79,8 +79,8 @@ pub fn view_sql(numbers: &[i64]) -> [String; 2] {
 }
 
 /// Every piece, newest first.
-pub async fn pieces(conn: &mut SqliteConnection) -> Result<Vec<Piece>, sqlx::Error> {
-    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+pub async fn pieces(conn: &mut Conn) -> Result<Vec<Piece>, sqlx::Error> {
+    let rows: Vec<(i64, i64, Option<i64>)> = sql::query_as(
         "SELECT piece, first_run_pk, lag(first_run_pk) OVER (ORDER BY piece DESC)
          FROM event_text_pieces ORDER BY piece DESC",
     )
@@ -97,8 +97,8 @@ pub async fn pieces(conn: &mut SqliteConnection) -> Result<Vec<Piece>, sqlx::Err
 }
 
 /// The table of the piece that holds run `run_pk`'s events.
-pub async fn table_of(conn: &mut SqliteConnection, run_pk: i64) -> Result<String, sqlx::Error> {
-    let number: i64 = sqlx::query_scalar(
+pub async fn table_of(conn: &mut Conn, run_pk: i64) -> Result<String, sqlx::Error> {
+    let number: i64 = sql::query_scalar(
         "SELECT piece FROM event_text_pieces WHERE first_run_pk <= ? ORDER BY first_run_pk DESC LIMIT 1",
     )
     .bind(run_pk)
@@ -112,17 +112,17 @@ const INSERT_CHUNK: usize = 4_000;
 
 /// Indexes a batch of one run's messages (`(seq, message)`, seq ascending).
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: i64,
     messages: &[(i64, &str)],
 ) -> Result<(), sqlx::Error> {
-    if messages.is_empty() {
+    if messages.is_empty() || conn.backend() == Backend::Postgres {
+        // PostgreSQL indexes the events' own text (docs/postgres.md).
         return Ok(());
     }
     let table = table_of(conn, run_pk).await?;
     for chunk in messages.chunks(INSERT_CHUNK) {
-        let mut insert =
-            sqlx::QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} (rowid, message) "));
+        let mut insert = SqlBuilder::new(format!("INSERT INTO {table} (rowid, message) "));
         insert.push_values(chunk, |mut row, &(seq, message)| {
             row.push_bind((run_pk << 24) + seq).push_bind(message);
         });
@@ -133,11 +133,12 @@ pub async fn append(
 
 /// After run `run_pk` was created: when the newest piece has taken its share
 /// of events, a new piece starts at this run (every earlier run keeps its piece).
-pub async fn start_piece_if_full(
-    conn: &mut SqliteConnection,
-    run_pk: i64,
-) -> Result<(), sqlx::Error> {
-    let (newest, taken): (i64, i64) = sqlx::query_as(
+pub async fn start_piece_if_full(conn: &mut Conn, run_pk: i64) -> Result<(), sqlx::Error> {
+    if conn.backend() == Backend::Postgres {
+        // PostgreSQL's text search is the events' own column (docs/postgres.md).
+        return Ok(());
+    }
+    let (newest, taken): (i64, i64) = sql::query_as(
         "SELECT piece, (SELECT coalesce(max(pk), 0) FROM events) - first_event_pk
          FROM event_text_pieces ORDER BY piece DESC LIMIT 1",
     )
@@ -150,15 +151,11 @@ pub async fn start_piece_if_full(
 }
 
 /// Creates piece `number` for the runs from `first_run` on and remakes the view.
-pub async fn add_piece(
-    conn: &mut SqliteConnection,
-    number: i64,
-    first_run: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn add_piece(conn: &mut Conn, number: i64, first_run: i64) -> Result<(), sqlx::Error> {
     for statement in create_piece_sql(number) {
-        sqlx::query(&statement).execute(&mut *conn).await?;
+        sql::query(statement).execute(&mut *conn).await?;
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO event_text_pieces (piece, first_run_pk, first_event_pk)
          VALUES (?, ?, (SELECT coalesce(max(pk), 0) FROM events))",
     )
@@ -166,21 +163,24 @@ pub async fn add_piece(
     .bind(first_run)
     .execute(&mut *conn)
     .await?;
-    let numbers: Vec<i64> =
-        sqlx::query_scalar("SELECT piece FROM event_text_pieces ORDER BY piece")
-            .fetch_all(&mut *conn)
-            .await?;
+    let numbers: Vec<i64> = sql::query_scalar("SELECT piece FROM event_text_pieces ORDER BY piece")
+        .fetch_all(&mut *conn)
+        .await?;
     for statement in view_sql(&numbers) {
-        sqlx::query(&statement).execute(&mut *conn).await?;
+        sql::query(statement).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 /// Removes the queued keys of deleted messages from their pieces and empties
 /// the queue; the pieces the queued keys do not reach are not touched.
-pub async fn flush_gone(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+pub async fn flush_gone(conn: &mut Conn) -> Result<(), sqlx::Error> {
+    if conn.backend() == Backend::Postgres {
+        // PostgreSQL's text search is the events' own column (docs/postgres.md).
+        return Ok(());
+    }
     let (low, high): (Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT min(key), max(key) FROM event_text_gone")
+        sql::query_as("SELECT min(key), max(key) FROM event_text_gone")
             .fetch_one(&mut *conn)
             .await?;
     let (Some(low), Some(high)) = (low, high) else {
@@ -192,7 +192,7 @@ pub async fn flush_gone(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> 
             continue;
         }
         let table = piece.table();
-        sqlx::query(&format!(
+        sql::query(format!(
             "DELETE FROM {table} WHERE rowid IN
              (SELECT key FROM event_text_gone WHERE key >= ? AND key < ?)"
         ))
@@ -201,18 +201,21 @@ pub async fn flush_gone(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> 
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("DELETE FROM event_text_gone")
+    sql::query("DELETE FROM event_text_gone")
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// The tables of every piece, oldest first (for maintenance: FTS5 commands).
-pub async fn tables<'c>(executor: impl SqliteExecutor<'c>) -> Result<Vec<String>, sqlx::Error> {
-    let numbers: Vec<i64> =
-        sqlx::query_scalar("SELECT piece FROM event_text_pieces ORDER BY piece")
-            .fetch_all(executor)
-            .await?;
+pub async fn tables<'c>(executor: impl sql::Executor<'c>) -> Result<Vec<String>, sqlx::Error> {
+    let executor = executor.target();
+    if executor.backend() == Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    let numbers: Vec<i64> = sql::query_scalar("SELECT piece FROM event_text_pieces ORDER BY piece")
+        .fetch_all(executor)
+        .await?;
     Ok(numbers.into_iter().map(table_name).collect())
 }
 

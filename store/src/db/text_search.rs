@@ -18,8 +18,8 @@
 use super::events::text_key;
 use super::filter::{push_conditions, Conditions, Reading};
 use super::text_pieces;
+use crate::db::sql::{self, Conn, SqlBuilder};
 use model::{AccountPk, AppError, RunPk};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 
 /// Rows read from each index by the first step; each further step reads four
@@ -65,7 +65,7 @@ struct Index {
 impl Index {
     async fn step(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         text: &str,
         chunk: i64,
         found: &mut BTreeSet<i64>,
@@ -73,7 +73,7 @@ impl Index {
         let Some(below) = self.below else {
             return Ok(());
         };
-        let runs: Vec<(i64, i64)> = sqlx::query_as(&self.sql)
+        let runs: Vec<(i64, i64)> = sql::query_as(self.sql.clone())
             .bind(text)
             .bind(below)
             .bind(chunk)
@@ -101,7 +101,7 @@ impl Index {
 /// `text`; text under `OR` or `NOT` stays in `others` as subqueries), with keys
 /// below `below`, newest first.
 pub async fn text_matches(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     text: &str,
     others: &Conditions,
@@ -160,7 +160,7 @@ pub async fn text_matches(
 /// text and pass `others`: enough to call a total "at least", without walking
 /// the event index (whose matches come many to a run).
 pub async fn own_text_exceeds(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     text: &str,
     others: &Conditions,
@@ -180,8 +180,8 @@ pub fn own_text_count_query(
     text: &str,
     others: &Conditions,
     read: i64,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    let mut query = QueryBuilder::new(
+) -> Result<SqlBuilder, AppError> {
+    let mut query = SqlBuilder::new(
         "SELECT count(*) FROM (SELECT rowid AS pk FROM runs_fts WHERE runs_fts MATCH ",
     );
     query
@@ -196,7 +196,7 @@ pub fn own_text_count_query(
 /// Which of `run_pks` (newest first) belong to the account and pass `others`,
 /// in the same order.
 async fn passing(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     others: &Conditions,
     run_pks: &[i64],
@@ -228,8 +228,8 @@ pub fn passing_query(
     account_pk: AccountPk,
     others: &Conditions,
     keys: String,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
-    let mut query = QueryBuilder::new("SELECT r.pk, r.status, r.created_at FROM json_each(");
+) -> Result<SqlBuilder, AppError> {
+    let mut query = SqlBuilder::new("SELECT r.pk, r.status, r.created_at FROM json_each(");
     query
         .push_bind(keys)
         .push(") j CROSS JOIN runs r ON r.pk = j.value");

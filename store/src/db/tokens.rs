@@ -2,11 +2,11 @@
 
 use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, Db};
+use crate::db::sql::{self, Pool, SqlBuilder};
 use model::{AccountPk, ApiToken, AppError, AuditAction, UserPk};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
 /// Every API token starts with this, so tokens are recognisable (and scannable).
@@ -63,7 +63,7 @@ pub async fn create_token(
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let expires_at = expires_in_days.map(|days| now + i64::from(days) * 86_400_000);
     let mut tx = db.begin_write().await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO api_tokens (id, account_pk, user_pk, name, token_hash, prefix, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -102,7 +102,7 @@ pub async fn create_token(
 /// `last_used_at` moves on (at most once a minute).
 pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(AccountPk, UserPk)>, AppError> {
     let now = now_ms();
-    let found: Option<(i64, AccountPk, UserPk, Option<i64>)> = sqlx::query_as(
+    let found: Option<(i64, AccountPk, UserPk, Option<i64>)> = sql::query_as(
         "SELECT pk, account_pk, user_pk, last_used_at FROM api_tokens
          WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
     )
@@ -115,7 +115,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(AccountPk, Us
     };
     if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS) {
         let mut tx = db.begin_write().await?;
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE pk = ?")
+        sql::query("UPDATE api_tokens SET last_used_at = ? WHERE pk = ?")
             .bind(now)
             .bind(pk)
             .execute(&mut *tx)
@@ -148,11 +148,11 @@ pub enum TokenScope {
 }
 
 pub async fn list_tokens(
-    pool: &SqlitePool,
+    pool: &Pool,
     actor: &Actor,
     scope: TokenScope,
 ) -> Result<Vec<ApiToken>, AppError> {
-    let mut sql = sqlx::QueryBuilder::new(
+    let mut sql = SqlBuilder::new(
         "SELECT t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at, t.expires_at,
                 u.email AS owner
          FROM api_tokens t JOIN users u ON u.pk = t.user_pk WHERE t.account_pk = ",
@@ -190,7 +190,7 @@ pub async fn revoke_token(
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let holder: Option<UserPk> =
-        sqlx::query_scalar("SELECT user_pk FROM api_tokens WHERE account_pk = ? AND id = ?")
+        sql::query_scalar("SELECT user_pk FROM api_tokens WHERE account_pk = ? AND id = ?")
             .bind(actor.account_pk)
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
@@ -201,7 +201,7 @@ pub async fn revoke_token(
             "only owners may revoke another member's token".to_string(),
         ));
     }
-    sqlx::query(
+    sql::query(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE account_pk = ? AND id = ?",
     )
     .bind(now_ms())

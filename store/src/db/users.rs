@@ -1,8 +1,8 @@
 //! Users and their credentials.
 
 use super::now_ms;
+use crate::db::sql::{self, Conn, Pool};
 use model::{AccountPk, AppError, CurrentUser, Member, Role, UserPk};
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// What login needs to check a password. Deliberately not `Serialize`: the hash
@@ -18,24 +18,22 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub async fn count_users<'c>(
-    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM users")
+pub async fn count_users<'c>(executor: impl sql::Executor<'c>) -> Result<i64, sqlx::Error> {
+    sql::query_scalar("SELECT count(*) FROM users")
         .fetch_one(executor)
         .await
 }
 
 /// Creates a user in an account; `password_hash` is an argon2 PHC string.
 pub async fn create_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     email: &str,
     password_hash: &str,
     role: Role,
 ) -> Result<UserPk, sqlx::Error> {
     let now = now_ms();
-    sqlx::query_scalar(
+    sql::query_scalar(
         "INSERT INTO users (id, account_pk, email, password_hash, role, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING pk",
     )
@@ -51,18 +49,18 @@ pub async fn create_user(
 }
 
 /// Whether a user of any account has this email (emails are unique).
-pub async fn email_in_use(conn: &mut SqliteConnection, email: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")
+pub async fn email_in_use(conn: &mut Conn, email: &str) -> Result<bool, sqlx::Error> {
+    sql::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")
         .bind(normalize_email(email))
         .fetch_one(conn)
         .await
 }
 
 pub async fn find_credentials(
-    pool: &SqlitePool,
+    pool: &Pool,
     email: &str,
 ) -> Result<Option<UserCredentials>, sqlx::Error> {
-    sqlx::query_as("SELECT pk, password_hash FROM users WHERE email = ?")
+    sql::query_as("SELECT pk, password_hash FROM users WHERE email = ?")
         .bind(normalize_email(email))
         .fetch_optional(pool)
         .await
@@ -70,7 +68,7 @@ pub async fn find_credentials(
 
 /// The user behind a session, with the account that scopes everything they see.
 pub async fn find_current_user<'c>(
-    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    executor: impl sql::Executor<'c>,
     user_pk: UserPk,
 ) -> Result<Option<CurrentUser>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
@@ -82,7 +80,7 @@ pub async fn find_current_user<'c>(
         role: String,
         auth_epoch: i64,
     }
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<Row> = sql::query_as(
         "SELECT u.pk, u.account_pk, u.email, a.name AS account_name, u.role, u.auth_epoch
          FROM users u JOIN accounts a ON a.pk = u.account_pk
          WHERE u.pk = ?",
@@ -101,11 +99,8 @@ pub async fn find_current_user<'c>(
 }
 
 /// The user with this public id (as named in an API JWT).
-pub async fn find_by_public_id(
-    pool: &SqlitePool,
-    id: &str,
-) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let user_pk: Option<UserPk> = sqlx::query_scalar("SELECT pk FROM users WHERE id = ?")
+pub async fn find_by_public_id(pool: &Pool, id: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let user_pk: Option<UserPk> = sql::query_scalar("SELECT pk FROM users WHERE id = ?")
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -115,8 +110,8 @@ pub async fn find_by_public_id(
     }
 }
 
-pub async fn public_id(pool: &SqlitePool, user_pk: UserPk) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE pk = ?")
+pub async fn public_id(pool: &Pool, user_pk: UserPk) -> Result<String, sqlx::Error> {
+    sql::query_scalar("SELECT id FROM users WHERE pk = ?")
         .bind(user_pk)
         .fetch_one(pool)
         .await
@@ -124,8 +119,8 @@ pub async fn public_id(pool: &SqlitePool, user_pk: UserPk) -> Result<String, sql
 
 /// The public id of the installation's first owner (the oldest user with the owner
 /// role), whom the demo fleet acts for; `None` before anyone signed up.
-pub async fn first_owner_id(pool: &SqlitePool) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE role = 'owner' ORDER BY pk LIMIT 1")
+pub async fn first_owner_id(pool: &Pool) -> Result<Option<String>, sqlx::Error> {
+    sql::query_scalar("SELECT id FROM users WHERE role = 'owner' ORDER BY pk LIMIT 1")
         .fetch_optional(pool)
         .await
 }
@@ -133,11 +128,11 @@ pub async fn first_owner_id(pool: &SqlitePool) -> Result<Option<String>, sqlx::E
 /// Sets a user's password hash and moves the user's epoch on, which voids their
 /// sessions and API JWTs; returns the new epoch.
 pub async fn set_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     user_pk: UserPk,
     password_hash: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "UPDATE users SET password_hash = ?, updated_at = ?, auth_epoch = auth_epoch + 1
          WHERE pk = ? RETURNING auth_epoch",
     )
@@ -181,12 +176,9 @@ const MEMBER_SELECT: &str = "SELECT pk, id, email, role, password_hash, created_
 pub const NO_PASSWORD: &str = "!";
 
 /// The users of an account, oldest first.
-pub async fn list_members(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-) -> Result<Vec<Member>, AppError> {
+pub async fn list_members(pool: &Pool, account_pk: AccountPk) -> Result<Vec<Member>, AppError> {
     let rows: Vec<MemberRow> =
-        sqlx::query_as(&format!("{MEMBER_SELECT} WHERE account_pk = ? ORDER BY pk"))
+        sql::query_as(format!("{MEMBER_SELECT} WHERE account_pk = ? ORDER BY pk"))
             .bind(account_pk)
             .fetch_all(pool)
             .await?;
@@ -199,12 +191,12 @@ pub async fn list_members(
 
 /// A user of an account by public id, with its key; another account's is `NotFound`.
 pub async fn get_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<(UserPk, Member), AppError> {
     let row: Option<MemberRow> =
-        sqlx::query_as(&format!("{MEMBER_SELECT} WHERE account_pk = ? AND id = ?"))
+        sql::query_as(format!("{MEMBER_SELECT} WHERE account_pk = ? AND id = ?"))
             .bind(account_pk)
             .bind(id.to_string())
             .fetch_optional(conn)
@@ -215,11 +207,11 @@ pub async fn get_member(
 
 /// Owners of the account other than `except`.
 pub async fn other_owners(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     except: UserPk,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT count(*) FROM users WHERE account_pk = ? AND role = 'owner' AND pk != ?",
     )
     .bind(account_pk)
@@ -229,12 +221,8 @@ pub async fn other_owners(
 }
 
 /// Gives a user a role and moves their epoch on (their sessions and JWTs end).
-pub async fn set_role(
-    conn: &mut SqliteConnection,
-    user_pk: UserPk,
-    role: Role,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn set_role(conn: &mut Conn, user_pk: UserPk, role: Role) -> Result<(), sqlx::Error> {
+    sql::query(
         "UPDATE users SET role = ?, updated_at = ?, auth_epoch = auth_epoch + 1 WHERE pk = ?",
     )
     .bind(role.as_str())
@@ -246,8 +234,8 @@ pub async fn set_role(
 }
 
 /// Removes a user; their API tokens and invitations go with them (cascade).
-pub async fn delete_user(conn: &mut SqliteConnection, user_pk: UserPk) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM users WHERE pk = ?")
+pub async fn delete_user(conn: &mut Conn, user_pk: UserPk) -> Result<(), sqlx::Error> {
+    sql::query("DELETE FROM users WHERE pk = ?")
         .bind(user_pk)
         .execute(conn)
         .await?;

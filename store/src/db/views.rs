@@ -7,12 +7,12 @@
 
 use super::audit::{self, Actor, Target};
 use super::{from_ms, now_ms, Db};
+use crate::db::sql::{self, Conn, Pool};
 use model::{
     validate_view_columns, validate_view_name, validate_view_query, AccountPk, AppError,
     AuditAction, Role, SavedView, UserPk, MAX_VIEWS_PER_USER,
 };
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 const VIEW_SELECT: &str = "SELECT v.pk, v.id, v.name, v.q, v.columns, v.shared, v.user_pk,
@@ -54,11 +54,11 @@ impl ViewRow {
 
 /// The views a person sees, shared ones and their own, by name.
 pub async fn list_views(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     user_pk: UserPk,
 ) -> Result<Vec<SavedView>, AppError> {
-    let rows: Vec<ViewRow> = sqlx::query_as(&format!(
+    let rows: Vec<ViewRow> = sql::query_as(format!(
         "{VIEW_SELECT} WHERE v.account_pk = ? AND (v.shared = 1 OR v.user_pk = ?)
          ORDER BY v.name COLLATE NOCASE, v.pk"
     ))
@@ -71,7 +71,7 @@ pub async fn list_views(
 
 /// One view the person sees; another account's, or someone's private view, is `NotFound`.
 pub async fn get_view(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     user_pk: UserPk,
     id: Uuid,
@@ -83,12 +83,12 @@ pub async fn get_view(
 }
 
 async fn visible_row(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     user_pk: UserPk,
     id: Uuid,
 ) -> Result<ViewRow, AppError> {
-    sqlx::query_as(&format!(
+    sql::query_as(format!(
         "{VIEW_SELECT} WHERE v.account_pk = ? AND v.id = ? AND (v.shared = 1 OR v.user_pk = ?)"
     ))
     .bind(account_pk)
@@ -131,7 +131,7 @@ pub async fn create_view(
     let columns = validate_view_columns(change.columns.as_deref().unwrap_or_default())?;
     let shared = change.shared.unwrap_or(false);
     let mut tx = db.begin_write().await?;
-    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM saved_views WHERE user_pk = ?")
+    let saved: i64 = sql::query_scalar("SELECT count(*) FROM saved_views WHERE user_pk = ?")
         .bind(user_pk)
         .fetch_one(&mut *tx)
         .await?;
@@ -143,7 +143,7 @@ pub async fn create_view(
     }
     let id = Uuid::now_v7();
     let now = now_ms();
-    sqlx::query(
+    sql::query(
         "INSERT INTO saved_views (id, account_pk, user_pk, name, q, columns, shared, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -193,7 +193,7 @@ pub async fn update_view(
         .transpose()?;
     let mut tx = db.begin_write().await?;
     let row = writable_row(&mut tx, actor.account_pk, user_pk, id, role).await?;
-    sqlx::query(
+    sql::query(
         "UPDATE saved_views SET name = COALESCE(?, name), q = COALESCE(?, q),
             columns = CASE WHEN ? THEN ? ELSE columns END, shared = COALESCE(?, shared),
             updated_at = ?
@@ -234,7 +234,7 @@ pub async fn delete_view(db: &Db, actor: &Actor, role: Role, id: Uuid) -> Result
     let user_pk = actor.user_pk.ok_or(AppError::Unauthorized)?;
     let mut tx = db.begin_write().await?;
     let row = writable_row(&mut tx, actor.account_pk, user_pk, id, role).await?;
-    sqlx::query("DELETE FROM saved_views WHERE pk = ?")
+    sql::query("DELETE FROM saved_views WHERE pk = ?")
         .bind(row.pk)
         .execute(&mut *tx)
         .await?;
@@ -251,7 +251,7 @@ pub async fn delete_view(db: &Db, actor: &Actor, role: Role, id: Uuid) -> Result
 
 /// The one rule of who may change a view.
 async fn writable_row(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     user_pk: UserPk,
     id: Uuid,

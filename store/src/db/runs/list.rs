@@ -6,12 +6,12 @@
 
 use super::walk::{ItemRow, ITEM_COLUMNS, ITEM_JOINS};
 use crate::db::filter::{push_conditions, push_input_field, Conditions, Reading};
+use crate::db::sql::{self, Pool, SqlBuilder};
 use crate::db::text_search::{self, TextMatch};
 use crate::db::{from_ms, now_ms};
 use model::{
     AccountPk, AppError, ChartBar, ChartSpan, RunChart, RunFilter, RunPage, RunSort, RunStatus,
 };
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// A keyset position: the sort key (`created_at`, or `duration_ms` for a
 /// duration order) and `pk` of the last run of a page.
@@ -29,7 +29,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
 
 /// Runs matching a full-text filter, newest first: at most `want`, from the top.
 async fn text_matches(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     text: &str,
     others: &Conditions,
@@ -77,7 +77,7 @@ fn from_counters(conditions: &Conditions) -> bool {
 
 /// The agent (and, when asked, status) conditions on `run_counts`.
 fn push_counter_filter(
-    query: &mut QueryBuilder<'_, Sqlite>,
+    query: &mut SqlBuilder,
     account_pk: AccountPk,
     filter: &RunFilter,
     with_statuses: bool,
@@ -103,7 +103,7 @@ fn push_counter_filter(
 /// Runs created over the chart's span ([`ChartSpan`]: the last days, or the
 /// hours of a short created range) by status, under the filter.
 pub async fn chart(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<RunChart, AppError> {
@@ -161,25 +161,18 @@ const DAY_MS: i64 = 86_400_000;
 
 /// The SQL of [`chart`]: `(bar, status, count)` rows. Public so that a test can
 /// explain its plan.
-pub fn chart_query(
-    account_pk: AccountPk,
-    filter: &RunFilter,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+pub fn chart_query(account_pk: AccountPk, filter: &RunFilter) -> Result<SqlBuilder, AppError> {
     let now = now_ms();
     let conditions = Conditions::new(filter, now)?;
     let span = ChartSpan::of(&conditions.filter, now);
     Ok(chart_sql(account_pk, &conditions, span))
 }
 
-fn chart_sql(
-    account_pk: AccountPk,
-    conditions: &Conditions,
-    span: ChartSpan,
-) -> QueryBuilder<'static, Sqlite> {
+fn chart_sql(account_pk: AccountPk, conditions: &Conditions, span: ChartSpan) -> SqlBuilder {
     let filter = &conditions.filter;
     if span.daily() && from_counters(conditions) {
         let first_day = span.first_ms / DAY_MS;
-        let mut query = QueryBuilder::new("SELECT day - ");
+        let mut query = SqlBuilder::new("SELECT day - ");
         query
             .push_bind(first_day)
             .push(", status, sum(count) FROM run_counts WHERE account_pk = ")
@@ -193,7 +186,7 @@ fn chart_sql(
             .push(" GROUP BY day, status");
         query
     } else {
-        let mut query = QueryBuilder::new("SELECT (created_at - ");
+        let mut query = SqlBuilder::new("SELECT (created_at - ");
         query
             .push_bind(span.first_ms)
             .push(") / ")
@@ -223,7 +216,7 @@ fn chart_sql(
 
 /// How many runs have each status, under every filter but the status one.
 pub async fn status_counts(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<Vec<(RunStatus, i64)>, AppError> {
@@ -251,7 +244,7 @@ pub async fn status_counts(
 pub fn status_counts_query(
     account_pk: AccountPk,
     filter: &RunFilter,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+) -> Result<SqlBuilder, AppError> {
     let conditions = all_statuses(Conditions::new(filter, now_ms())?);
     Ok(status_counts_sql(account_pk, &conditions))
 }
@@ -263,20 +256,17 @@ fn all_statuses(mut conditions: Conditions) -> Conditions {
     conditions
 }
 
-fn status_counts_sql(
-    account_pk: AccountPk,
-    conditions: &Conditions,
-) -> QueryBuilder<'static, Sqlite> {
+fn status_counts_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     if from_counters(conditions) {
         let mut query =
-            QueryBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
+            SqlBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, &conditions.filter, false);
         query.push(" GROUP BY status");
         query
     } else {
         let mut query =
-            QueryBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
+            SqlBuilder::new("SELECT status, count(*) FROM (SELECT r.status FROM runs r");
         push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         query
             .push(" LIMIT ")
@@ -300,7 +290,7 @@ pub const TEXT_COUNT_CAP: i64 = 1_000;
 
 /// How many runs match, and whether that is exact (see [`COUNT_CAP`]).
 async fn count_runs(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     conditions: &Conditions,
 ) -> Result<(i64, bool), AppError> {
@@ -308,7 +298,7 @@ async fn count_runs(
         Some((text, others)) => {
             let want = TEXT_COUNT_CAP + 1;
             let own_text_enough = text_search::own_text_exceeds(
-                &mut *pool.acquire().await?,
+                &mut pool.acquire().await?,
                 account_pk,
                 &text,
                 &others,
@@ -340,23 +330,20 @@ async fn count_runs(
 
 /// The SQL of the runs list's total: one count, exact when `run_counts` answers,
 /// else of at most `COUNT_CAP + 1` matches. Public so that a test can explain its plan.
-pub fn count_query(
-    account_pk: AccountPk,
-    filter: &RunFilter,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+pub fn count_query(account_pk: AccountPk, filter: &RunFilter) -> Result<SqlBuilder, AppError> {
     Ok(count_sql(account_pk, &Conditions::new(filter, now_ms())?))
 }
 
-fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> QueryBuilder<'static, Sqlite> {
+fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     let filter = &conditions.filter;
     if from_counters(conditions) {
         let mut query =
-            QueryBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
+            SqlBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         return query;
     }
-    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
+    let mut query = SqlBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
     match input_field_alone(conditions) {
         // The field's own rows are its runs, one each: counting them reads one
         // index range (0.3 ms for 10,001 at 1M runs) where counting the runs
@@ -431,7 +418,7 @@ pub fn orders(filter: &RunFilter) -> Result<Vec<RunSort>, AppError> {
 
 /// One page of an account's runs, in the filter's order, with the total that match.
 pub async fn list_runs(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &RunFilter,
 ) -> Result<RunPage, AppError> {
@@ -456,7 +443,7 @@ pub async fn list_runs(
                     .map(|found| found.pk)
                     .collect();
             let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
-            let mut rows: Vec<ItemRow> = sqlx::query_as(&format!(
+            let mut rows: Vec<ItemRow> = sql::query_as(format!(
                 "{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
             ))
             .bind(keys)
@@ -506,24 +493,18 @@ pub async fn list_runs(
 /// first: twenty rows are read, however many match. Filtering `runs` by
 /// `pk IN (…)` instead made SQLite sort every match (0.8 s for a value 125,000 of
 /// 1M runs share; the join takes 0.2 ms, docs/performance.md).
-pub fn list_query(
-    account_pk: AccountPk,
-    filter: &RunFilter,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+pub fn list_query(account_pk: AccountPk, filter: &RunFilter) -> Result<SqlBuilder, AppError> {
     list_sql(account_pk, &Conditions::new(filter, now_ms())?)
 }
 
-fn list_sql(
-    account_pk: AccountPk,
-    conditions: &Conditions,
-) -> Result<QueryBuilder<'static, Sqlite>, AppError> {
+fn list_sql(account_pk: AccountPk, conditions: &Conditions) -> Result<SqlBuilder, AppError> {
     check_sort(conditions)?;
     let filter = &conditions.filter;
     let (limit, offset) = filter.page()?;
     let sort = filter.sort;
     let mut others = conditions.clone();
     let driving = (!others.filter.input.is_empty()).then(|| others.filter.input.remove(0));
-    let mut query = QueryBuilder::new(format!("{ITEM_COLUMNS} FROM "));
+    let mut query = SqlBuilder::new(format!("{ITEM_COLUMNS} FROM "));
     if driving.is_some() {
         // CROSS JOIN is SQLite's way to fix the join order: with statistics the
         // planner otherwise started from `runs` and probed the fields of each run

@@ -3,6 +3,7 @@
 
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use crate::db::audit::{self, Actor, Target};
+use crate::db::sql;
 use crate::db::{changes, now_ms, Db};
 use model::{AppError, AuditAction, ChangeData};
 use uuid::Uuid;
@@ -20,7 +21,7 @@ pub async fn set_pinned(
     if run.run.pinned == pinned {
         return Ok(run);
     }
-    sqlx::query("UPDATE runs SET pinned = ?, updated_at = ? WHERE pk = ?")
+    sql::query("UPDATE runs SET pinned = ?, updated_at = ? WHERE pk = ?")
         .bind(pinned)
         .bind(now_ms())
         .bind(run.pk)

@@ -2,8 +2,8 @@
 //! id (within an account, or any account for runner callbacks) or by key.
 
 use crate::db::from_ms;
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AccountPk, AppError, Run, RunError, RunPk, WebhookStatus};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// The columns of a [`Run`], selected from `runs r` and its joins.
@@ -108,12 +108,12 @@ impl RunRecord {
 
 /// A run of an account by its public id; another account's run is `NotFound`.
 pub async fn get_run(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     id: Uuid,
 ) -> Result<StoredRun, AppError> {
     let record: Option<RunRecord> =
-        sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ? AND r.account_pk = ?"))
+        sql::query_as(format!("{RUN_SELECT} WHERE r.id = ? AND r.account_pk = ?"))
             .bind(id.to_string())
             .bind(account_pk)
             .fetch_optional(conn)
@@ -122,19 +122,16 @@ pub async fn get_run(
 }
 
 /// A run by id whatever its account: for runner callbacks, whose token names the run.
-pub async fn get_run_any_account(
-    conn: &mut SqliteConnection,
-    id: Uuid,
-) -> Result<StoredRun, AppError> {
-    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ?"))
+pub async fn get_run_any_account(conn: &mut Conn, id: Uuid) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sql::query_as(format!("{RUN_SELECT} WHERE r.id = ?"))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
     record.ok_or(AppError::NotFound)?.into_stored()
 }
 
-pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: RunPk) -> Result<StoredRun, AppError> {
-    let record: Option<RunRecord> = sqlx::query_as(&format!("{RUN_SELECT} WHERE r.pk = ?"))
+pub async fn get_run_by_pk(conn: &mut Conn, pk: RunPk) -> Result<StoredRun, AppError> {
+    let record: Option<RunRecord> = sql::query_as(format!("{RUN_SELECT} WHERE r.pk = ?"))
         .bind(pk)
         .fetch_optional(conn)
         .await?;
@@ -142,23 +139,19 @@ pub async fn get_run_by_pk(conn: &mut SqliteConnection, pk: RunPk) -> Result<Sto
 }
 
 /// [`get_run`] on a connection of `pool`: a request's read of one run.
-pub async fn find_run(
-    pool: &SqlitePool,
-    account_pk: AccountPk,
-    id: Uuid,
-) -> Result<StoredRun, AppError> {
+pub async fn find_run(pool: &Pool, account_pk: AccountPk, id: Uuid) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run(&mut conn, account_pk, id).await
 }
 
 /// [`get_run_any_account`] on a connection of `pool`.
-pub async fn find_run_any_account(pool: &SqlitePool, id: Uuid) -> Result<StoredRun, AppError> {
+pub async fn find_run_any_account(pool: &Pool, id: Uuid) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run_any_account(&mut conn, id).await
 }
 
 /// [`get_run_by_pk`] on a connection of `pool`.
-pub async fn find_run_by_pk(pool: &SqlitePool, pk: RunPk) -> Result<StoredRun, AppError> {
+pub async fn find_run_by_pk(pool: &Pool, pk: RunPk) -> Result<StoredRun, AppError> {
     let mut conn = pool.acquire().await?;
     get_run_by_pk(&mut conn, pk).await
 }
@@ -172,10 +165,7 @@ pub(crate) fn parse_tags(stored: Option<&str>) -> Vec<String> {
 
 /// The newest completed run of the same agent created before `run`: what a run
 /// is compared with by default.
-pub async fn previous_completed(
-    pool: &SqlitePool,
-    stored: &StoredRun,
-) -> Result<Option<Uuid>, AppError> {
+pub async fn previous_completed(pool: &Pool, stored: &StoredRun) -> Result<Option<Uuid>, AppError> {
     let id: Option<String> = previous_completed_query(stored)
         .build_query_scalar()
         .fetch_optional(pool)
@@ -185,9 +175,9 @@ pub async fn previous_completed(
 
 /// The SQL of [`previous_completed`]: newest first along the agent's completed
 /// runs in the index, from just before the run.
-pub fn previous_completed_query(stored: &StoredRun) -> QueryBuilder<'static, Sqlite> {
+pub fn previous_completed_query(stored: &StoredRun) -> SqlBuilder {
     let created_at = stored.run.created_at.timestamp_millis();
-    let mut query = QueryBuilder::new(
+    let mut query = SqlBuilder::new(
         "SELECT r.id FROM runs r INDEXED BY runs_account_agent_st WHERE r.account_pk = ",
     );
     query
@@ -205,7 +195,7 @@ pub fn previous_completed_query(stored: &StoredRun) -> QueryBuilder<'static, Sql
 /// The agent's latest runs besides `stored`, newest first: the runs the
 /// comparison page offers to compare with.
 pub async fn latest_of_agent(
-    pool: &SqlitePool,
+    pool: &Pool,
     stored: &StoredRun,
     limit: i64,
 ) -> Result<Vec<model::RunChoice>, AppError> {
@@ -227,8 +217,8 @@ pub async fn latest_of_agent(
 }
 
 /// The SQL of [`latest_of_agent`].
-pub fn latest_of_agent_query(stored: &StoredRun, limit: i64) -> QueryBuilder<'static, Sqlite> {
-    let mut query = QueryBuilder::new(
+pub fn latest_of_agent_query(stored: &StoredRun, limit: i64) -> SqlBuilder {
+    let mut query = SqlBuilder::new(
         "SELECT r.id, r.status, r.created_at, r.summary FROM runs r INDEXED BY runs_account_agent
          WHERE r.account_pk = ",
     );

@@ -7,6 +7,7 @@ use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::tags::set_tags;
 use super::write::{count_run, validate_context, validate_slug};
 use crate::db::audit::{self, Actor, Target};
+use crate::db::sql::{self, Conn};
 use crate::db::{alerts, campaigns, changes, now_ms, outbox, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
@@ -86,7 +87,7 @@ pub async fn apply_status(
         count_run(conn, run.pk, current.as_str(), -1).await?;
         count_run(conn, run.pk, next.as_str(), 1).await?;
     }
-    sqlx::query(
+    sql::query(
         "UPDATE runs SET status = ?1, progress = COALESCE(?2, progress), started_at = ?3,
                 completed_at = COALESCE(?4, completed_at), duration_ms = COALESCE(?5, duration_ms),
                 error_code = COALESCE(?6, error_code), error_message = COALESCE(?7, error_message),
@@ -151,7 +152,7 @@ pub async fn apply_status(
 /// When a run failing now is retried automatically: its agent's `maxAttempts`
 /// allows another attempt, and none was made yet. The delay doubles per attempt.
 async fn retry_due(tx: &mut WriteTx, run: &StoredRun, now: i64) -> Result<Option<i64>, AppError> {
-    let max_attempts: Option<i64> = sqlx::query_scalar(
+    let max_attempts: Option<i64> = sql::query_scalar(
         "SELECT a.max_attempts FROM agents a JOIN runs r ON r.agent_pk = a.pk WHERE r.pk = ?",
     )
     .bind(run.pk)
@@ -208,7 +209,7 @@ pub async fn patch_run(
         set_tags(&mut tx, run.pk, tags).await?;
     }
     if patch.summary.is_some() || patch.context.is_some() || tags.is_some() {
-        sqlx::query(
+        sql::query(
             "UPDATE runs SET summary = COALESCE(?, summary), context = COALESCE(?, context), updated_at = ?
              WHERE pk = ?",
         )
@@ -296,12 +297,8 @@ pub async fn update_status(
 
 /// Records that a run's runner was heard from at `now`: `lastSeenAt`, and a
 /// claimed run's lease starts again.
-pub async fn stamp_seen(
-    conn: &mut sqlx::SqliteConnection,
-    run_pk: RunPk,
-    now: i64,
-) -> Result<(), AppError> {
-    sqlx::query(
+pub async fn stamp_seen(conn: &mut Conn, run_pk: RunPk, now: i64) -> Result<(), AppError> {
+    sql::query(
         "UPDATE runs SET last_seen_at = ?1,
             lease_expires_at = CASE WHEN status = 'queued' AND lease_expires_at IS NOT NULL
                 THEN ?1 + 1000 * (SELECT lease_secs FROM agents WHERE agents.pk = runs.agent_pk)
@@ -325,7 +322,7 @@ pub async fn claim_next(
 ) -> Result<Option<StoredRun>, AppError> {
     validate_slug("agent", agent)?;
     let mut tx = db.begin_write().await?;
-    let candidate: Option<RunPk> = sqlx::query_scalar(
+    let candidate: Option<RunPk> = sql::query_scalar(
         "SELECT r.pk FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE r.status = 'requested' AND a.slug = ? AND (? IS NULL OR a.account_pk = ?)
          ORDER BY r.created_at, r.pk LIMIT 1",
@@ -339,7 +336,7 @@ pub async fn claim_next(
         return Ok(None);
     };
     // The lease: the claimant must start the run or heartbeat before it ends.
-    sqlx::query(
+    sql::query(
         "UPDATE runs SET lease_expires_at =
             ? + 1000 * (SELECT lease_secs FROM agents WHERE agents.pk = runs.agent_pk)
          WHERE pk = ?",

@@ -3,27 +3,23 @@
 //! change of tags goes through [`set_tags`], which keeps the two in step.
 
 use super::read::StoredRun;
+use crate::db::sql::{self, Conn};
 use model::{validate_tags, AppError, RunPk};
-use sqlx::SqliteConnection;
 
 /// Replaces a run's tags (already checked by [`model::validate_tags`]).
-pub async fn set_tags(
-    conn: &mut SqliteConnection,
-    run_pk: RunPk,
-    tags: &[String],
-) -> Result<(), sqlx::Error> {
+pub async fn set_tags(conn: &mut Conn, run_pk: RunPk, tags: &[String]) -> Result<(), sqlx::Error> {
     let json = (!tags.is_empty()).then(|| serde_json::Value::from(tags.to_vec()).to_string());
-    sqlx::query("UPDATE runs SET tags = ? WHERE pk = ?")
+    sql::query("UPDATE runs SET tags = ? WHERE pk = ?")
         .bind(json)
         .bind(run_pk)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM run_tags WHERE run_pk = ?")
+    sql::query("DELETE FROM run_tags WHERE run_pk = ?")
         .bind(run_pk)
         .execute(&mut *conn)
         .await?;
     for tag in tags {
-        sqlx::query(
+        sql::query(
             "INSERT OR IGNORE INTO run_tags (run_pk, account_pk, tag, created_at)
              SELECT pk, account_pk, ?, created_at FROM runs WHERE pk = ?",
         )

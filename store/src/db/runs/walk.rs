@@ -11,8 +11,8 @@
 use super::read::parse_tags;
 use crate::db::filter::{push_filter, Reading};
 use crate::db::from_ms;
+use crate::db::sql::{self, Conn, Pool, SqlBuilder};
 use model::{AccountPk, AppError, RunFilter, RunPk, RunRow, RunRowError, WebhookStatus};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 /// What a list item reads, from `runs r` and [`ITEM_JOINS`].
 pub(crate) const ITEM_COLUMNS: &str =
@@ -113,7 +113,7 @@ impl Position {
 /// ` AND` the run comes after `below` in the newest-first order. The first
 /// condition is implied by the second; it makes the batch one index range read
 /// from the position on, as the list's keyset pages do.
-fn push_below(query: &mut QueryBuilder<'_, Sqlite>, below: Position) {
+fn push_below(query: &mut SqlBuilder, below: Position) {
     query
         .push(" AND r.created_at <= ")
         .push_bind(below.created_at)
@@ -136,25 +136,25 @@ pub struct ItemBatch {
 
 /// The next at most `limit` list items matching `filter` below `below`, newest first.
 pub async fn items_below(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &RunFilter,
     below: Position,
     limit: i64,
 ) -> Result<ItemBatch, AppError> {
-    let mut query = QueryBuilder::new(format!("{ITEM_COLUMNS} FROM runs r {ITEM_JOINS}"));
+    let mut query = SqlBuilder::new(format!("{ITEM_COLUMNS} FROM runs r {ITEM_JOINS}"));
     push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
     push_below(&mut query, below);
     query
         .push(" ORDER BY r.created_at DESC, r.pk DESC LIMIT ")
         .push_bind(limit);
     let mut conn = pool.acquire().await?;
-    let rows: Vec<ItemRow> = query.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<ItemRow> = query.build_query_as().fetch_all(&mut conn).await?;
     // A walk reads each page once: what it leaves in the connection's page cache
     // (up to 32 MB on each of the pool's connections, 256 MB in all) only grows
     // the server's memory. Exporting 1M runs grew it by 170 MB, then 114 MB more.
-    sqlx::query("PRAGMA shrink_memory")
-        .execute(&mut *conn)
+    sql::query("PRAGMA shrink_memory")
+        .execute(&mut conn)
         .await?;
     let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
     let next = rows.last().map(ItemRow::position).filter(|_| full);
@@ -167,13 +167,13 @@ pub async fn items_below(
 /// The keys and positions of the next at most `limit` runs matching `filter`
 /// below `below`, newest first.
 pub async fn keys_below(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     filter: &RunFilter,
     below: Position,
     limit: i64,
 ) -> Result<Vec<(RunPk, Position)>, AppError> {
-    let mut query = QueryBuilder::new("SELECT r.pk, r.created_at FROM runs r");
+    let mut query = SqlBuilder::new("SELECT r.pk, r.created_at FROM runs r");
     push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
     push_below(&mut query, below);
     query
@@ -195,18 +195,18 @@ pub async fn keys_below(
 }
 
 /// A condition over `runs r`, written into a query.
-pub type Condition = dyn Fn(&mut QueryBuilder<'_, Sqlite>) + Sync;
+pub type Condition = dyn Fn(&mut SqlBuilder) + Sync;
 
 /// How many runs match `filter` below `below` (every one: no cap) and, of those,
 /// how many also meet `also` (SQL over `runs r` appended with ` AND`, when given).
 pub async fn count_below(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_pk: AccountPk,
     filter: &RunFilter,
     below: Position,
     also: Option<&Condition>,
 ) -> Result<(i64, i64), AppError> {
-    let mut query = QueryBuilder::new("SELECT count(*), ");
+    let mut query = SqlBuilder::new("SELECT count(*), ");
     match also {
         Some(push) => {
             query.push("coalesce(sum(CASE WHEN ");

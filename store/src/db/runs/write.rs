@@ -5,6 +5,7 @@
 use super::read::{get_run, get_run_by_pk, StoredRun};
 use super::tags::set_tags;
 use crate::db::audit::{self, Actor, Target};
+use crate::db::sql::{self, Conn};
 use crate::db::{artifacts, campaigns, changes, now_ms, outbox, text_pieces, Db, WriteTx};
 use crate::metrics::Count;
 use model::{
@@ -12,7 +13,6 @@ use model::{
     DeletedRun, RunPk, RunStatus, WebhookStatus,
 };
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 /// Everything needed to insert a run. Timestamps are epoch milliseconds.
@@ -63,12 +63,12 @@ impl NewRun {
 
 /// The agent's key, creating the agent on first use.
 pub async fn ensure_agent(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     slug: &str,
 ) -> Result<i64, sqlx::Error> {
     let now = now_ms();
-    sqlx::query_scalar(
+    sql::query_scalar(
         "INSERT INTO agents (account_pk, slug, created_at, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (account_pk, slug) DO UPDATE SET slug = excluded.slug
          RETURNING pk",
@@ -83,7 +83,7 @@ pub async fn ensure_agent(
 
 /// Inserts a run into an account; returns its key and public id.
 pub async fn insert_run(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_pk: AccountPk,
     run: &NewRun,
 ) -> Result<(RunPk, Uuid), sqlx::Error> {
@@ -98,7 +98,7 @@ pub async fn insert_run(
     } else {
         WebhookStatus::None
     };
-    let run_pk: RunPk = sqlx::query_scalar(
+    let run_pk: RunPk = sql::query_scalar(
         "INSERT INTO runs (id, account_pk, agent_pk, campaign_pk, status, progress, initiator, summary,
                            input, context, created_at, started_at, completed_at, updated_at, duration_ms,
                            error_message, webhook_url, webhook_status, retry_of_pk, attempt)
@@ -133,7 +133,7 @@ pub async fn insert_run(
         set_tags(conn, run_pk, &run.tags).await?;
     }
     for (path, value) in flatten_input(&run.input) {
-        sqlx::query(
+        sql::query(
             "INSERT OR IGNORE INTO run_input_fields (run_pk, account_pk, path, value, created_at)
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -150,12 +150,12 @@ pub async fn insert_run(
 
 /// Moves one run's weight in `run_counts` (the chips' and chart's counters).
 pub(super) async fn count_run(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     run_pk: RunPk,
     status: &str,
     delta: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO run_counts (account_pk, day, agent_pk, status, count)
          SELECT account_pk, created_at / 86400000, agent_pk, ?, ? FROM runs WHERE pk = ?
          ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
@@ -360,7 +360,7 @@ async fn after_insert(
     run_pk: RunPk,
 ) -> Result<StoredRun, AppError> {
     let conn = &mut **tx;
-    let (campaign_pk, dispatch_url): (Option<CampaignPk>, Option<String>) = sqlx::query_as(
+    let (campaign_pk, dispatch_url): (Option<CampaignPk>, Option<String>) = sql::query_as(
         "SELECT r.campaign_pk, a.dispatch_url FROM runs r JOIN agents a ON a.pk = r.agent_pk WHERE r.pk = ?",
     )
     .bind(run_pk)
@@ -430,7 +430,7 @@ pub async fn insert_retry(tx: &mut WriteTx, original: &StoredRun) -> Result<Stor
     let conn = &mut **tx;
     let account_pk = original.account_pk;
     let campaign_pk: Option<CampaignPk> =
-        sqlx::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
+        sql::query_scalar("SELECT campaign_pk FROM runs WHERE pk = ?")
             .bind(original.pk)
             .fetch_one(&mut *conn)
             .await?;
@@ -445,7 +445,7 @@ pub async fn insert_retry(tx: &mut WriteTx, original: &StoredRun) -> Result<Stor
     new_run.attempt = source.attempt + 1;
     new_run.tags = source.tags.clone();
     let (run_pk, _) = insert_run(conn, account_pk, &new_run).await?;
-    sqlx::query("UPDATE runs SET retry_at = NULL WHERE pk = ?")
+    sql::query("UPDATE runs SET retry_at = NULL WHERE pk = ?")
         .bind(original.pk)
         .execute(&mut *conn)
         .await?;
@@ -485,7 +485,7 @@ pub async fn delete_stored(tx: &mut WriteTx, run: &StoredRun) -> Result<Vec<Stri
         &ChangeData::RunDeleted(DeletedRun { id }),
     )
     .await?;
-    sqlx::query("DELETE FROM runs WHERE pk = ?")
+    sql::query("DELETE FROM runs WHERE pk = ?")
         .bind(run.pk)
         .execute(&mut **tx)
         .await?;
