@@ -167,6 +167,12 @@ pub struct Config {
     )]
     pub outbound_allow: Vec<Allow>,
 
+    /// Serve from a PostgreSQL `DATABASE_URL` while that backend is being
+    /// finished (docs/postgres.md): the test suite's PostgreSQL run uses it.
+    /// Without it such a URL is refused.
+    #[arg(long, env = "RUNBOARD_POSTGRES_PREVIEW", hide = true, global = true)]
+    pub postgres_preview: bool,
+
     /// Directory for uploaded artifact files.
     #[arg(
         long,

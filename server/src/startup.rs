@@ -260,7 +260,12 @@ pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
 /// owner and says how to log in. The server and the command line tools share it.
 pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
     if let Some(refused) = store::db::not_sqlite(&config.database_url) {
-        anyhow::bail!(refused);
+        let preview = config.postgres_preview
+            && store::db::sql::Backend::of_url(&config.database_url)
+                == Some(store::db::sql::Backend::Postgres);
+        if !preview {
+            anyhow::bail!(refused);
+        }
     }
     let db = Db::connect(&config.database_url).await?;
     db.outbound().allow(config.outbound_allow.iter().cloned());

@@ -1,4 +1,6 @@
-//! A real Runboard server on 127.0.0.1:0 with a fresh SQLite file per test.
+//! A real Runboard server on 127.0.0.1:0 with a fresh database per test: a
+//! SQLite file in the test's directory, or with `RUNBOARD_TEST_DATABASE=postgres`
+//! a new database on the test cluster (`scripts/dev test` runs the suite both ways).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +26,8 @@ pub struct TestApp {
     /// The configuration the server was built with.
     pub config: Config,
     dir: Arc<TempDir>,
+    /// The database the server runs on (kept across restarts).
+    database_url: String,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -34,12 +38,56 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with a chance to change the configuration first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_in(Arc::new(tempfile::tempdir().unwrap()), configure).await
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let database_url = if on_postgres() {
+        new_postgres_database().await
+    } else {
+        format!("sqlite://{}/runboard.db", dir.path().display())
+    };
+    spawn_in(dir, database_url, configure).await
 }
 
-async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> TestApp {
-    let database_url = format!("sqlite://{}/runboard.db", dir.path().display());
+/// Whether this run of the suite is the PostgreSQL one (`RUNBOARD_TEST_DATABASE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("RUNBOARD_TEST_DATABASE").is_ok_and(|backend| backend == "postgres")
+}
+
+/// For a test of something only SQLite has (its files, pragmas, FTS5): whether
+/// to skip it, which the PostgreSQL run does, saying so.
+pub fn sqlite_only() -> bool {
+    let skip = on_postgres();
+    if skip {
+        eprintln!("skipped on PostgreSQL: this test is about SQLite");
+    }
+    skip
+}
+
+/// A new, empty database on the test cluster (`RUNBOARD_TEST_POSTGRES_URL`).
+/// The cluster is thrown away after the run, with every database on it.
+pub async fn new_postgres_database() -> String {
+    use sqlx::Executor;
+    let cluster = std::env::var("RUNBOARD_TEST_POSTGRES_URL")
+        .expect("RUNBOARD_TEST_POSTGRES_URL: scripts/dev test starts PostgreSQL");
+    let server = sqlx::PgPool::connect(&cluster)
+        .await
+        .expect("the test cluster");
+    let name = format!("runboard_{}", uuid::Uuid::new_v4().simple());
+    server
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    server.close().await;
+    let (base, _) = cluster.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn spawn_in(
+    dir: Arc<TempDir>,
+    database_url: String,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut config = Config::for_database(&database_url);
+    config.postgres_preview = on_postgres();
     config.site_addr = "127.0.0.1:0".parse().unwrap();
     config.admin_email = Some(OWNER_EMAIL.to_string());
     config.admin_password = Some(OWNER_PASSWORD.to_string());
@@ -69,6 +117,7 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
         db,
         config,
         dir,
+        database_url,
         stop: Some(stop),
         server: Some(server),
     }
@@ -76,7 +125,7 @@ async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Config)) -> Tes
 
 impl TestApp {
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}/runboard.db", self.dir.path().display())
+        self.database_url.clone()
     }
 
     /// The directory the server stores uploaded artifact files in.
@@ -115,7 +164,7 @@ impl TestApp {
 
     /// A new server on the files of this stopped one.
     pub async fn start_again(self, configure: impl FnOnce(&mut Config)) -> TestApp {
-        spawn_in(self.dir.clone(), configure).await
+        spawn_in(self.dir.clone(), self.database_url.clone(), configure).await
     }
 
     /// The test's own directory (database, artifacts), for files beside them.
