@@ -86,6 +86,15 @@ async fn spawn_in(
     database_url: String,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
+    // The server's warnings and errors (a database error behind a 500, say) in
+    // the output of a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let mut config = Config::for_database(&database_url);
     config.postgres_preview = on_postgres();
     config.site_addr = "127.0.0.1:0".parse().unwrap();

@@ -28,7 +28,7 @@ use uuid::Uuid;
 pub const FIRINGS_PAGE: i64 = 100;
 
 const RULE_SELECT: &str = "SELECT pk, id, account_pk, name, scope_agent, scope_campaign, scope_q,
-        condition_type, threshold, window_mins, min_runs, channels, enabled, state, evaluated_at,
+        condition_type, threshold, window_mins, min_runs, channels, enabled <> 0 AS enabled, state, evaluated_at,
         last_value, created_by, created_at, updated_at
     FROM alert_rules";
 
@@ -122,7 +122,7 @@ impl RuleRow {
 /// Every rule of the account, by name.
 pub async fn list_alerts(pool: &Pool, account_pk: AccountPk) -> Result<Vec<AlertRule>, AppError> {
     let rows: Vec<RuleRow> = sql::query_as(format!(
-        "{RULE_SELECT} WHERE account_pk = ? ORDER BY name COLLATE NOCASE, pk"
+        "{RULE_SELECT} WHERE account_pk = ? ORDER BY lower(name), pk"
     ))
     .bind(account_pk)
     .fetch_all(pool)
@@ -395,10 +395,14 @@ pub async fn list_firings(
     .fetch_all(&mut conn)
     .await?;
     // Every channel of the page's firings in one read (the partial index on firing_pk).
-    let channels: Vec<ChannelRow> = sql::query_as(
-        "SELECT firing_pk, channel, state, attempts, last_error FROM outbox
-         WHERE firing_pk IN (SELECT value FROM json_each(?)) ORDER BY firing_pk, pk",
-    )
+    let channels_of = |keys: &str| {
+        format!(
+            "SELECT firing_pk, channel, state, attempts, last_error FROM outbox
+             WHERE firing_pk IN {keys} ORDER BY firing_pk, pk"
+        )
+    };
+    let channels: Vec<ChannelRow> = sql::query_as(channels_of(sql::JSON_KEYS))
+        .postgres(channels_of(sql::JSON_KEYS_POSTGRES))
     .bind(
         serde_json::to_string(&rows.iter().map(|row| row.pk).collect::<Vec<_>>())
             .unwrap_or_default(),
@@ -587,7 +591,9 @@ pub fn enabled_rules_query(account_pk: AccountPk, kinds: &[AlertConditionType]) 
     query
         .push(" WHERE account_pk = ")
         .push_bind(account_pk)
-        .push(" AND enabled AND condition_type IN (");
+        // The partial index's condition, as each database's planner matches it.
+        .push_dialect(" AND enabled", " AND enabled <> 0")
+        .push(" AND condition_type IN (");
     let mut kinds_list = query.separated(", ");
     for kind in kinds {
         kinds_list.push_bind(kind.as_str());
@@ -730,12 +736,16 @@ pub async fn due_threshold_rules(pool: &Pool, before: i64) -> Result<Vec<DueRule
 /// The SQL of [`due_threshold_rules`], by the partial index of threshold rules
 /// (never evaluated first: NULL sorts first).
 pub fn due_threshold_rules_query(before: i64) -> SqlBuilder {
-    let mut query = SqlBuilder::new(
-        "SELECT pk FROM alert_rules INDEXED BY alert_rules_threshold
-         WHERE enabled AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
+    let mut query = SqlBuilder::new("SELECT pk FROM alert_rules");
+    query.push_indexed_by("alert_rules_threshold");
+    // The partial index's condition, as each database's planner matches it.
+    query.push_dialect(" WHERE enabled", " WHERE enabled <> 0");
+    query
+        .push(
+            " AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
            AND (evaluated_at IS NULL OR evaluated_at < ",
-    );
-    query.push_bind(before).push(") ORDER BY evaluated_at");
+        )
+        .push_bind(before).push(") ORDER BY evaluated_at");
     query
 }
 
@@ -758,9 +768,8 @@ pub fn window_query(
     since: i64,
     columns: &str,
 ) -> Result<SqlBuilder, AppError> {
-    let mut query = SqlBuilder::new(format!(
-        "SELECT {columns} FROM runs r INDEXED BY runs_account_completed"
-    ));
+    let mut query = SqlBuilder::new(format!("SELECT {columns} FROM runs r"));
+    query.push_indexed_by("runs_account_completed");
     push_filter(&mut query, account_pk, filter, Reading::Aggregate)?;
     query.push(" AND r.completed_at >= ").push_bind(since);
     Ok(query)
@@ -777,7 +786,7 @@ async fn measure(pool: &Pool, rule: &RuleRow, now: i64) -> Result<Measure, AppEr
     match kind {
         AlertConditionType::FailureRate => {
             let (runs, failed): (i64, i64) =
-                select("count(*), coalesce(sum(r.status = 'failed'), 0)")?
+                select("count(*), CAST(coalesce(sum(CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT)")?
                     .build_query_as()
                     .fetch_one(pool)
                     .await?;
@@ -857,7 +866,7 @@ fn threshold_message(rule: &RuleRow, kind: AlertConditionType, measure: &Measure
 /// fires or resolves (in one write transaction with the new state). Returns what
 /// it recorded, if anything.
 pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringKind>, AppError> {
-    let row: Option<RuleRow> = sql::query_as(format!("{RULE_SELECT} WHERE pk = ? AND enabled"))
+    let row: Option<RuleRow> = sql::query_as(format!("{RULE_SELECT} WHERE pk = ? AND enabled <> 0"))
         .bind(rule.pk)
         .fetch_optional(&db.read)
         .await?;
@@ -867,7 +876,7 @@ pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringK
     let mut tx = db.begin_write().await?;
     // Read again in the writer: an owner may have changed the rule meanwhile.
     let current: Option<(String, i64)> =
-        sql::query_as("SELECT state, updated_at FROM alert_rules WHERE pk = ? AND enabled")
+        sql::query_as("SELECT state, updated_at FROM alert_rules WHERE pk = ? AND enabled <> 0")
             .bind(rule.pk)
             .fetch_optional(&mut *tx)
             .await?;

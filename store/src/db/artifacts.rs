@@ -57,13 +57,13 @@ pub async fn trash_files(
         return Ok(Vec::new());
     }
     let mut query = crate::db::sql::SqlBuilder::new(
-        "INSERT OR IGNORE INTO storage_trash (storage_key, created_at) SELECT storage_key, ",
+        "INSERT INTO storage_trash (storage_key, created_at) SELECT storage_key, ",
     );
     query
         .push_bind(now)
         .push(" FROM artifacts WHERE stored = 1 AND storage_key IS NOT NULL AND run_pk IN ");
     super::prune::push_pks(&mut query, run_pks);
-    query.push(" RETURNING storage_key");
+    query.push(" ON CONFLICT DO NOTHING RETURNING storage_key");
     Ok(query.build_query_scalar().fetch_all(conn).await?)
 }
 
@@ -163,7 +163,7 @@ where
 {
     let rows: Vec<ArtifactRow> = sql::query_as(
         "SELECT a.id, s.step_id, a.name, a.artifact_type, a.content_type, a.size_bytes, a.sha256,
-                a.storage_key, a.stored, a.url, a.inline_text, a.metadata, a.created_at
+                a.storage_key, a.stored <> 0 AS stored, a.url, a.inline_text, a.metadata, a.created_at
          FROM artifacts a LEFT JOIN steps s ON s.pk = a.step_pk
          WHERE a.run_pk = ? AND (? IS NULL OR a.id = ?)
          ORDER BY a.created_at, a.pk",

@@ -25,10 +25,10 @@ pub async fn find_campaign_pk(
 
 const CAMPAIGN_SELECT: &str = "SELECT c.id, c.name, c.status, c.bundle_url, r.id AS latest_run_id,
         c.created_at, c.updated_at,
-        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk) AS runs_total,
-        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'completed') AS runs_completed,
-        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'failed') AS runs_failed,
-        (SELECT coalesce(sum(count), 0) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'cancelled') AS runs_cancelled
+        (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM campaign_counts k WHERE k.campaign_pk = c.pk) AS runs_total,
+        (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'completed') AS runs_completed,
+        (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'failed') AS runs_failed,
+        (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM campaign_counts k WHERE k.campaign_pk = c.pk AND k.status = 'cancelled') AS runs_cancelled
     FROM campaigns c LEFT JOIN runs r ON r.pk = c.latest_run_pk";
 
 /// A row of [`CAMPAIGN_SELECT`].

@@ -236,12 +236,15 @@ pub fn push_conditions(
             .push(" AND r.created_at < ")
             .push_bind(before.timestamp_millis());
     }
-    let duration = duration_column(reading);
     if let Some(min) = filter.min_duration_ms {
-        query.push(format!(" AND {duration} >= ")).push_bind(min);
+        query.push(" AND ");
+        push_duration(query, reading);
+        query.push(" >= ").push_bind(min);
     }
     if let Some(max) = filter.max_duration_ms {
-        query.push(format!(" AND {duration} <= ")).push_bind(max);
+        query.push(" AND ");
+        push_duration(query, reading);
+        query.push(" <= ").push_bind(max);
     }
     for (path, value) in &filter.input {
         query.push(" AND r.pk IN (SELECT i.run_pk FROM run_input_fields i WHERE");
@@ -260,26 +263,27 @@ pub fn push_conditions(
     }
 }
 
-/// For a page, a duration range must not choose the index: the planner would
-/// read every run in the range (most runs, for "longer than a minute") and sort
-/// them all (1.4 s at 1M runs), where walking the newest-first index and
-/// skipping the others finds twenty in well under a millisecond. The unary `+`
-/// keeps the condition and leaves the index alone. Aggregates keep the index.
-fn duration_column(reading: Reading) -> &'static str {
-    match reading {
-        Reading::CreationPage => "+r.duration_ms",
-        Reading::DurationPage | Reading::Aggregate => "r.duration_ms",
+/// For a page, a duration range must not choose the index: SQLite's planner
+/// would read every run in the range (most runs, for "longer than a minute")
+/// and sort them all (1.4 s at 1M runs), where walking the newest-first index
+/// and skipping the others finds twenty in well under a millisecond. The unary
+/// `+` keeps the condition and leaves the index alone. Aggregates keep the index.
+fn push_duration(query: &mut SqlBuilder, reading: Reading) {
+    if reading == Reading::CreationPage {
+        query.push_dialect("+", "");
     }
+    query.push("r.duration_ms");
 }
 
 /// `column` for a condition whose index cannot list the page newest first (a
 /// range of progress, any error code, any retry): for a page, unary `+` leaves
-/// the index alone, for the reason [`duration_column`] gives; aggregates use it.
-fn ranged(reading: Reading, column: &str) -> String {
-    match reading {
-        Reading::CreationPage | Reading::DurationPage => format!("+{column}"),
-        Reading::Aggregate => column.to_string(),
+/// the index alone, for the reason [`push_duration`] gives; aggregates use it.
+/// PostgreSQL's planner weighs the orders itself (and has no `+` for text).
+fn push_ranged(query: &mut SqlBuilder, reading: Reading, column: &str) {
+    if reading != Reading::Aggregate {
+        query.push_dialect("+", "");
     }
+    query.push(column);
 }
 
 /// What every condition of a query expression needs.
@@ -293,7 +297,7 @@ struct Context {
 /// ` r.status IN (…)`.
 fn push_statuses(query: &mut SqlBuilder, statuses: &[RunStatus]) {
     if statuses.is_empty() {
-        query.push(" 0");
+        query.push(" FALSE");
         return;
     }
     query.push(" r.status IN (");
@@ -375,7 +379,7 @@ fn push_expr(query: &mut SqlBuilder, context: &Context, expr: &Expr) {
             inner => {
                 query.push("NOT coalesce(");
                 push_expr(query, context, inner);
-                query.push(", 0)");
+                query.push(", FALSE)");
             }
         },
         Expr::Term(term) => push_term(query, context, term),
@@ -383,14 +387,22 @@ fn push_expr(query: &mut SqlBuilder, context: &Context, expr: &Expr) {
 }
 
 /// `r.pk IN (…)` of the runs whose own text or one of whose log messages
-/// matches `text` (an FTS5 query).
+/// matches `text` (an FTS5 query; on PostgreSQL the same text becomes a
+/// tsquery, `fts5_tsquery` in its migrations).
 fn push_text(query: &mut SqlBuilder, text: &str) {
     query
-        .push("r.pk IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ")
+        .push("r.pk IN (")
+        .push_dialect(
+            "SELECT rowid FROM runs_fts WHERE runs_fts MATCH ",
+            "SELECT pk FROM runs WHERE search @@ fts5_tsquery(",
+        )
         .push_bind(text.to_string())
-        .push(" UNION SELECT key >> 24 FROM event_text WHERE message MATCH ")
+        .push_dialect(
+            " UNION SELECT key >> 24 FROM event_text WHERE message MATCH ",
+            ") UNION SELECT run_pk FROM events WHERE search @@ fts5_tsquery(",
+        )
         .push_bind(text.to_string())
-        .push(")");
+        .push_dialect(")", "))");
 }
 
 fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
@@ -399,7 +411,7 @@ fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
         TermKind::Word(_) | TermKind::Phrase(_) => match fts_match(std::slice::from_ref(term)) {
             Some(text) => push_text(query, &text),
             None => {
-                query.push("1");
+                query.push("TRUE");
             }
         },
         TermKind::Status(statuses) => {
@@ -447,7 +459,7 @@ fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
         }
         TermKind::Created(cmp, when) => {
             let (after, before) = when.bounds_ms(*cmp, context.now_ms);
-            query.push("(1");
+            query.push("(TRUE");
             if let Some(after) = after {
                 query.push(" AND r.created_at >= ").push_bind(after);
             }
@@ -457,31 +469,23 @@ fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
             query.push(")");
         }
         TermKind::Duration(cmp, amount) => {
+            push_duration(query, context.reading);
             query
-                .push(format!(
-                    "{} {} ",
-                    duration_column(context.reading),
-                    cmp.sql()
-                ))
+                .push(format!(" {} ", cmp.sql()))
                 .push_bind(amount.millis());
         }
         TermKind::Progress(cmp, progress) => {
+            push_ranged(query, context.reading, "r.progress");
             query
-                .push(format!(
-                    "{} {} ",
-                    ranged(context.reading, "r.progress"),
-                    cmp.sql()
-                ))
+                .push(format!(" {} ", cmp.sql()))
                 .push_bind(*progress);
         }
         TermKind::Error(code) => {
             query.push("r.error_code = ").push_bind(code.clone());
         }
         TermKind::RetryOf(None) => {
-            query.push(format!(
-                "{} IS NOT NULL",
-                ranged(context.reading, "r.retry_of_pk")
-            ));
+            push_ranged(query, context.reading, "r.retry_of_pk");
+            query.push(" IS NOT NULL");
         }
         TermKind::RetryOf(Some(id)) => {
             query
@@ -500,10 +504,8 @@ fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
             query.push(")");
         }
         TermKind::Has(Has::Error) => {
-            query.push(format!(
-                "{} IS NOT NULL",
-                ranged(context.reading, "r.error_code")
-            ));
+            push_ranged(query, context.reading, "r.error_code");
+            query.push(" IS NOT NULL");
         }
         TermKind::Has(Has::Campaign) => {
             query.push("r.campaign_pk IS NOT NULL");

@@ -83,7 +83,7 @@ pub async fn agent_stats(
     // (bar, status, runs, retries), summed per bar in SQL: a 30-day window's 720
     // hours of counts come back as 30 bars' worth of rows.
     let counts: Vec<(i64, String, i64, i64)> = sql::query_as(
-        "SELECT (hour - ?2) / ?4, status, sum(runs), sum(retries) FROM agent_hours
+        "SELECT (hour - ?2) / ?4, status, CAST(sum(runs) AS BIGINT), CAST(sum(retries) AS BIGINT) FROM agent_hours
          WHERE agent_pk = ?1 AND hour >= ?2 AND hour < ?3
          GROUP BY 1, 2 HAVING sum(runs) != 0",
     )
@@ -97,7 +97,7 @@ pub async fn agent_stats(
     // start there), in steps of `width` hours.
     // `kind = 'wait'` comes back as a flag: thousands of rows, no string each.
     let times: Vec<(bool, i64, i64, i64)> = sql::query_as(format!(
-        "SELECT kind = 'wait', ({unit} - ?2) * ?4 / ?5, upper_ms, sum(runs) FROM {times_table}
+        "SELECT kind = 'wait', ({unit} - ?2) * ?4 / ?5, upper_ms, CAST(sum(runs) AS BIGINT) FROM {times_table}
          WHERE agent_pk = ?1 AND kind IN ('duration', 'wait') AND {unit} >= ?2 AND {unit} < ?3
          GROUP BY 1, 2, 3 HAVING sum(runs) != 0 ORDER BY 1, 2, 3"
     ))
@@ -109,7 +109,7 @@ pub async fn agent_stats(
     .fetch_all(&mut conn)
     .await?;
     let steps: Vec<(String, String, String, i64, i64)> = sql::query_as(format!(
-        "SELECT name, status, code, sum(steps), sum(cache_hits) FROM {steps_table}
+        "SELECT name, status, code, CAST(sum(steps) AS BIGINT), CAST(sum(cache_hits) AS BIGINT) FROM {steps_table}
          WHERE agent_pk = ? AND {unit} >= ? AND {unit} < ?
          GROUP BY name, status, code HAVING sum(steps) != 0"
     ))
@@ -119,7 +119,7 @@ pub async fn agent_stats(
     .fetch_all(&mut conn)
     .await?;
     let usage: Option<(Option<i64>, Option<f64>)> = sql::query_as(
-        "SELECT sum(tokens), sum(cost_usd) FROM agent_hour_usage
+        "SELECT CAST(sum(tokens) AS BIGINT), sum(cost_usd) FROM agent_hour_usage
          WHERE agent_pk = ? AND hour >= ? AND hour < ? HAVING count(*) > 0",
     )
     .bind(agent)
@@ -227,7 +227,7 @@ pub async fn agents_last_day(
     let (first, end) = window_hours(StatsWindow::Day, StatsBucket::Hour, now_ms());
     let mut conn = pool.acquire().await?;
     let counts: Vec<(String, String, i64)> = sql::query_as(
-        "SELECT a.slug, h.status, sum(h.runs) FROM agents a
+        "SELECT a.slug, h.status, CAST(sum(h.runs) AS BIGINT) FROM agents a
          JOIN agent_hours h ON h.agent_pk = a.pk AND h.hour >= ? AND h.hour < ?
          WHERE a.account_pk = ? GROUP BY a.slug, h.status",
     )
@@ -237,7 +237,7 @@ pub async fn agents_last_day(
     .fetch_all(&mut conn)
     .await?;
     let durations: Vec<(String, i64, i64)> = sql::query_as(
-        "SELECT a.slug, t.upper_ms, sum(t.runs) FROM agents a
+        "SELECT a.slug, t.upper_ms, CAST(sum(t.runs) AS BIGINT) FROM agents a
          JOIN agent_hour_times t ON t.agent_pk = a.pk AND t.kind = 'duration' AND t.hour >= ? AND t.hour < ?
          WHERE a.account_pk = ? GROUP BY a.slug, t.upper_ms ORDER BY a.slug, t.upper_ms",
     )

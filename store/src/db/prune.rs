@@ -291,7 +291,7 @@ async fn artifact_totals(
     pks: &[RunPk],
 ) -> Result<HashMap<RunPk, (i64, i64)>, AppError> {
     let mut query = SqlBuilder::new(
-        "SELECT run_pk, count(*), coalesce(sum(CASE WHEN stored = 1 THEN size_bytes END), 0)
+        "SELECT run_pk, count(*), CAST(coalesce(sum(CASE WHEN stored = 1 THEN size_bytes END), 0) AS BIGINT)
          FROM artifacts WHERE run_pk IN ",
     );
     push_pks(&mut query, pks);
@@ -331,7 +331,7 @@ pub async fn delete_runs(db: &Db, pks: &[RunPk], now: i64) -> Result<Written, Ap
     push_pks(&mut query, &pks);
     query.push(
         " GROUP BY account_pk, created_at / 86400000, agent_pk, status
-         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
+         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = run_counts.count + excluded.count",
     );
     query.build().execute(&mut *tx).await?;
     let mut query = SqlBuilder::new(
@@ -838,7 +838,7 @@ pub fn preview_query(cut: &AgentCutoffs, kind: Kind, cap: Option<i64>) -> SqlBui
     query.push_bind(notes).push(
         " AND run_pk IN (SELECT pk FROM due)),
                   (SELECT count(*) FROM artifacts WHERE run_pk IN (SELECT pk FROM due)),
-                  (SELECT coalesce(sum(size_bytes), 0) FROM artifacts WHERE stored = 1 AND run_pk IN (SELECT pk FROM due))",
+                  (SELECT CAST(coalesce(sum(size_bytes), 0) AS BIGINT) FROM artifacts WHERE stored = 1 AND run_pk IN (SELECT pk FROM due))",
     );
     query
 }

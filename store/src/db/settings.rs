@@ -19,7 +19,7 @@ pub async fn secret(db: &Db, key: &str) -> Result<String, sqlx::Error> {
     }
     let generated = super::tokens::random_secret(64);
     let mut tx = db.begin_write().await?;
-    sql::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+    sql::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
         .bind(key)
         .bind(&generated)
         .execute(&mut *tx)

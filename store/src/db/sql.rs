@@ -42,6 +42,13 @@ impl Backend {
     }
 }
 
+/// The integers of a JSON array bound as text (`[1, 2, 3]`), as a subquery:
+/// how SQLite reads a list of keys given as one argument ...
+pub const JSON_KEYS: &str = "(SELECT value FROM json_each(?))";
+/// ... and how PostgreSQL does.
+pub const JSON_KEYS_POSTGRES: &str =
+    "(SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json)))";
+
 /// One argument of a query, kept until the database it goes to is known. A NULL
 /// keeps its type: PostgreSQL checks a parameter's type against its use.
 #[derive(Clone, Debug, PartialEq)]
@@ -395,6 +402,8 @@ impl Done {
 #[derive(Clone, Debug)]
 pub struct Query {
     sql: Cow<'static, str>,
+    /// PostgreSQL's spelling, where it differs ([`Query::postgres`]).
+    postgres: Option<Cow<'static, str>>,
     args: Vec<Arg>,
 }
 
@@ -402,6 +411,7 @@ pub struct Query {
 pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
     Query {
         sql: sql.into(),
+        postgres: None,
         args: Vec::new(),
     }
 }
@@ -428,14 +438,27 @@ impl Query {
         self
     }
 
+    /// The same query in PostgreSQL's spelling, with the same arguments in the
+    /// same order, for where the two databases' SQL differs.
+    pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
+        self.postgres = Some(sql.into());
+        self
+    }
+
     pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// The text PostgreSQL receives: its own spelling, `$n` placeholders.
+    fn postgres_sql(&self) -> String {
+        postgres_placeholders(self.postgres.as_deref().unwrap_or(&self.sql))
     }
 
     /// The same query with `prefix` before its text (`EXPLAIN …`).
     pub fn prefixed(self, prefix: &str) -> Query {
         Query {
             sql: Cow::Owned(format!("{prefix}{}", self.sql)),
+            postgres: self.postgres.map(|sql| Cow::Owned(format!("{prefix}{sql}"))),
             args: self.args,
         }
     }
@@ -448,7 +471,7 @@ impl Query {
         }
     }
 
-    pub async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
+    async fn run<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
         let rows_affected = match on.target() {
             Target::SqlitePool(pool) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
                 .execute(pool)
@@ -459,14 +482,14 @@ impl Query {
                 .await?
                 .rows_affected(),
             Target::PostgresPool(pool) => {
-                let sql = postgres_placeholders(&self.sql);
+                let sql = self.postgres_sql();
                 postgres(&sql, self.args)?
                     .execute(pool)
                     .await?
                     .rows_affected()
             }
             Target::Postgres(conn) => {
-                let sql = postgres_placeholders(&self.sql);
+                let sql = self.postgres_sql();
                 postgres(&sql, self.args)?
                     .execute(conn)
                     .await?
@@ -474,6 +497,12 @@ impl Query {
             }
         };
         Ok(Done { rows_affected })
+    }
+
+    /// Runs the statement; what it did.
+    pub async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
+        let sql = self.sql.clone();
+        self.run(on).await.inspect_err(|error| failed(&sql, error))
     }
 }
 
@@ -525,11 +554,11 @@ impl Query {
                 .await?
                 .len(),
             Target::PostgresPool(pool) => {
-                let sql = postgres_placeholders(&self.sql);
+                let sql = self.postgres_sql();
                 postgres(&sql, self.args)?.fetch_all(pool).await?.len()
             }
             Target::Postgres(conn) => {
-                let sql = postgres_placeholders(&self.sql);
+                let sql = self.postgres_sql();
                 postgres(&sql, self.args)?.fetch_all(conn).await?.len()
             }
         };
@@ -550,6 +579,7 @@ pub struct QueryAs<O> {
 macro_rules! fetch {
     ($query:expr, $on:expr, $make:ident, $fetch:ident) => {{
         let query = $query;
+        let sql = query.sql.clone();
         match $on.target() {
             Target::SqlitePool(pool) => {
                 sqlx::$make(&query.sql, sqlite_args(query.args)?)
@@ -562,24 +592,37 @@ macro_rules! fetch {
                     .await
             }
             Target::PostgresPool(pool) => {
-                let sql = postgres_placeholders(&query.sql);
+                let sql = query.postgres_sql();
                 sqlx::$make(&sql, postgres_args(query.args)?)
                     .$fetch(pool)
                     .await
             }
             Target::Postgres(conn) => {
-                let sql = postgres_placeholders(&query.sql);
+                let sql = query.postgres_sql();
                 sqlx::$make(&sql, postgres_args(query.args)?)
                     .$fetch(conn)
                     .await
             }
         }
+        .inspect_err(|error| failed(&sql, error))
     }};
+}
+
+/// Logs a failed query with its SQL (at debug level: the error itself is
+/// reported by whoever handles it).
+fn failed(sql: &str, error: &sqlx::Error) {
+    tracing::debug!(%error, sql, "query failed");
 }
 
 impl<O: Rows> QueryAs<O> {
     pub fn bind(mut self, value: impl IntoArg) -> Self {
         self.query = self.query.bind(value);
+        self
+    }
+
+    /// The same query in PostgreSQL's spelling ([`Query::postgres`]).
+    pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
+        self.query = self.query.postgres(sql);
         self
     }
 
@@ -618,7 +661,7 @@ impl<O: Rows> QueryAs<O> {
                 }
             }
             Target::PostgresPool(pool) => {
-                let sql = postgres_placeholders(&query.sql);
+                let sql = query.postgres_sql();
                 let mut rows =
                     sqlx::query_as_with::<_, O, _>(&sql, postgres_args(query.args)?).fetch(pool);
                 while let Some(row) = rows.try_next().await? {
@@ -626,7 +669,7 @@ impl<O: Rows> QueryAs<O> {
                 }
             }
             Target::Postgres(conn) => {
-                let sql = postgres_placeholders(&query.sql);
+                let sql = query.postgres_sql();
                 let mut rows =
                     sqlx::query_as_with::<_, O, _>(&sql, postgres_args(query.args)?).fetch(conn);
                 while let Some(row) = rows.try_next().await? {
@@ -651,6 +694,12 @@ impl<O: Value> QueryScalar<O> {
         self
     }
 
+    /// The same query in PostgreSQL's spelling ([`Query::postgres`]).
+    pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
+        self.query = self.query.postgres(sql);
+        self
+    }
+
     pub async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<O, sqlx::Error> {
         fetch!(self.query, on, query_scalar_with, fetch_one)
     }
@@ -669,6 +718,8 @@ impl<O: Value> QueryScalar<O> {
 #[derive(Clone, Debug, Default)]
 pub struct SqlBuilder {
     sql: String,
+    /// PostgreSQL's spelling, kept beside `sql` from the first piece that differs.
+    postgres: Option<String>,
     args: Vec<Arg>,
 }
 
@@ -676,6 +727,7 @@ impl SqlBuilder {
     pub fn new(init: impl AsRef<str>) -> SqlBuilder {
         SqlBuilder {
             sql: init.as_ref().to_string(),
+            postgres: None,
             args: Vec::new(),
         }
     }
@@ -683,11 +735,30 @@ impl SqlBuilder {
     pub fn push(&mut self, sql: impl std::fmt::Display) -> &mut Self {
         use std::fmt::Write;
         let _ = write!(self.sql, "{sql}");
+        if let Some(postgres) = &mut self.postgres {
+            let _ = write!(postgres, "{sql}");
+        }
         self
     }
 
+    /// SQL that SQLite and PostgreSQL spell differently: `sqlite` for the one,
+    /// `postgres` for the other.
+    pub fn push_dialect(&mut self, sqlite: &str, postgres: &str) -> &mut Self {
+        self.postgres
+            .get_or_insert_with(|| self.sql.clone())
+            .push_str(postgres);
+        self.sql.push_str(sqlite);
+        self
+    }
+
+    /// SQLite's ` INDEXED BY index` (the index it must read); PostgreSQL has no
+    /// such hint and is left to its planner.
+    pub fn push_indexed_by(&mut self, index: &str) -> &mut Self {
+        self.push_dialect(&format!(" INDEXED BY {index}"), "")
+    }
+
     pub fn push_bind(&mut self, value: impl IntoArg) -> &mut Self {
-        self.sql.push('?');
+        self.push("?");
         self.args.push(value.into_arg());
         self
     }
@@ -726,6 +797,7 @@ impl SqlBuilder {
     pub fn build(&self) -> Query {
         Query {
             sql: Cow::Owned(self.sql.clone()),
+            postgres: self.postgres.clone().map(Cow::Owned),
             args: self.args.clone(),
         }
     }
@@ -897,6 +969,22 @@ mod tests {
                 Arg::Int(Some(3)),
             ]
         );
+    }
+
+    #[test]
+    fn a_builder_keeps_postgres_spelling_beside_sqlites() {
+        let mut builder = SqlBuilder::new("SELECT a FROM t ");
+        builder.push("WHERE b = ").push_bind(1i64).push(" AND ");
+        builder.push_dialect("t MATCH ", "search @@ to_tsquery(");
+        builder.push_bind("x");
+        let query = builder.build();
+        assert_eq!(query.sql(), "SELECT a FROM t WHERE b = ? AND t MATCH ?");
+        assert_eq!(
+            query.postgres_sql(),
+            "SELECT a FROM t WHERE b = $1 AND search @@ to_tsquery($2"
+        );
+        let plain = SqlBuilder::new("SELECT ?").build();
+        assert_eq!(plain.postgres_sql(), "SELECT $1");
     }
 
     #[test]

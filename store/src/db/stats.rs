@@ -22,6 +22,18 @@ pub struct FileSizes {
 /// `page_count × page_size`, `freelist_count × page_size` and the size of the
 /// `-wal` file beside the database (0 in memory or when there is none).
 pub async fn file_sizes(pool: &Pool) -> Result<FileSizes, AppError> {
+    if pool.backend() == sql::Backend::Postgres {
+        // The database's files on the server; PostgreSQL reuses its free space
+        // itself, and its write-ahead log belongs to the whole cluster.
+        let database_bytes: i64 =
+            sql::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(pool)
+                .await?;
+        return Ok(FileSizes {
+            database_bytes,
+            ..FileSizes::default()
+        });
+    }
     let mut conn = pool.acquire().await?;
     let pragma = |name: &'static str| format!("PRAGMA {name}");
     let page_size: i64 = sql::query_scalar(pragma("page_size"))
@@ -69,7 +81,7 @@ pub async fn outbox_pending(db: &Db) -> Result<i64, AppError> {
 /// a few rows per agent and day, never the runs themselves.
 pub async fn active_runs(db: &Db) -> Result<Vec<(String, String, i64)>, AppError> {
     Ok(sql::query_as(
-        "SELECT a.slug, c.status, SUM(c.count) FROM run_counts c JOIN agents a ON a.pk = c.agent_pk
+        "SELECT a.slug, c.status, CAST(SUM(c.count) AS BIGINT) FROM run_counts c JOIN agents a ON a.pk = c.agent_pk
          WHERE c.status IN ('requested', 'queued', 'running')
          GROUP BY a.slug, c.status ORDER BY a.slug, c.status",
     )
@@ -122,6 +134,10 @@ pub struct StoredCensus {
 pub async fn count(pool: &Pool) -> Result<Census, AppError> {
     let names: Vec<(String, String, String)> =
         sql::query_as("SELECT schema, name, type FROM pragma_table_list")
+            .postgres(
+                "SELECT 'main', table_name::text, 'table' FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            )
             .fetch_all(pool)
             .await?;
     let mut tables = Vec::new();
@@ -140,10 +156,10 @@ pub async fn count(pool: &Pool) -> Result<Census, AppError> {
     }
     tables.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.table.cmp(&b.table)));
     let artifacts: Vec<(AccountPk, String, i64, i64)> = sql::query_as(
-        "SELECT r.account_pk, g.slug, count(*), coalesce(sum(a.size_bytes), 0)
+        "SELECT r.account_pk, g.slug, count(*), CAST(coalesce(sum(a.size_bytes), 0) AS BIGINT)
          FROM artifacts a JOIN runs r ON r.pk = a.run_pk JOIN agents g ON g.pk = r.agent_pk
          WHERE a.stored = 1
-         GROUP BY r.account_pk, r.agent_pk ORDER BY r.account_pk, 4 DESC",
+         GROUP BY r.account_pk, r.agent_pk, g.slug ORDER BY r.account_pk, 4 DESC",
     )
     .fetch_all(pool)
     .await?;

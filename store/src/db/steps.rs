@@ -39,16 +39,16 @@ pub async fn upsert_step(
                             ended_at, output_preview, error, output_artifact_ids, created_at, updated_at)
          VALUES (?, ?, ?, COALESCE(?, 0), ?, ?, ?, COALESCE(?, 0), ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_pk, step_id, attempt) DO UPDATE SET
-            idx = COALESCE(?, idx),
-            name = COALESCE(excluded.name, name),
-            skill_id = COALESCE(excluded.skill_id, skill_id),
-            status = CASE WHEN ? IS NULL THEN status ELSE excluded.status END,
-            cache_hit = COALESCE(?, cache_hit),
-            started_at = COALESCE(started_at, excluded.started_at),
-            ended_at = COALESCE(excluded.ended_at, ended_at),
-            output_preview = COALESCE(excluded.output_preview, output_preview),
-            error = COALESCE(excluded.error, error),
-            output_artifact_ids = COALESCE(excluded.output_artifact_ids, output_artifact_ids),
+            idx = COALESCE(?, steps.idx),
+            name = COALESCE(excluded.name, steps.name),
+            skill_id = COALESCE(excluded.skill_id, steps.skill_id),
+            status = CASE WHEN ? IS NULL THEN steps.status ELSE excluded.status END,
+            cache_hit = COALESCE(?, steps.cache_hit),
+            started_at = COALESCE(steps.started_at, excluded.started_at),
+            ended_at = COALESCE(excluded.ended_at, steps.ended_at),
+            output_preview = COALESCE(excluded.output_preview, steps.output_preview),
+            error = COALESCE(excluded.error, steps.error),
+            output_artifact_ids = COALESCE(excluded.output_artifact_ids, steps.output_artifact_ids),
             updated_at = excluded.updated_at",
     )
     .bind(run_pk)

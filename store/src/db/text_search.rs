@@ -18,7 +18,7 @@
 use super::events::text_key;
 use super::filter::{push_conditions, Conditions, Reading};
 use super::text_pieces;
-use crate::db::sql::{self, Conn, SqlBuilder};
+use crate::db::sql::{self, Backend, Conn, SqlBuilder};
 use model::{AccountPk, AppError, RunPk};
 use std::collections::BTreeSet;
 
@@ -50,6 +50,19 @@ pub fn events_text_sql(piece: &str) -> String {
           ORDER BY rowid DESC LIMIT ?) GROUP BY run ORDER BY run DESC"
     )
 }
+
+/// PostgreSQL's [`RUNS_TEXT_SQL`]: the runs' `search` column under its GIN index.
+pub const RUNS_TEXT_SQL_POSTGRES: &str =
+    "SELECT pk, CAST(1 AS BIGINT) FROM runs WHERE search @@ fts5_tsquery(?) AND pk < ? \
+     ORDER BY pk DESC LIMIT ?";
+
+/// PostgreSQL's [`events_text_sql`]: the events' `search` column, one index for
+/// every event (the keys are computed the same way).
+pub const EVENTS_TEXT_SQL_POSTGRES: &str =
+    "SELECT run, count(*) FROM \
+     (SELECT run_pk AS run FROM events WHERE search @@ fts5_tsquery(?) \
+        AND run_pk * 16777216 + seq < ? ORDER BY run_pk DESC, seq DESC LIMIT ?) m \
+     GROUP BY run ORDER BY run DESC";
 
 /// One of the indexes, read newest first.
 struct Index {
@@ -109,13 +122,27 @@ pub async fn text_matches(
     want: usize,
 ) -> Result<Vec<TextMatch>, AppError> {
     let top = below.unwrap_or(i64::MAX >> 24);
+    let postgres = conn.backend() == Backend::Postgres;
     let mut indexes = vec![Index {
-        sql: RUNS_TEXT_SQL.to_string(),
+        sql: if postgres { RUNS_TEXT_SQL_POSTGRES } else { RUNS_TEXT_SQL }.to_string(),
         below: Some(top),
         unread_below: Some(top),
         run_start: |run| run,
     }];
-    for piece in text_pieces::pieces(conn).await? {
+    if postgres {
+        indexes.push(Index {
+            sql: EVENTS_TEXT_SQL_POSTGRES.to_string(),
+            below: Some(text_key(RunPk(top), 0)),
+            unread_below: Some(top),
+            run_start: |run| text_key(RunPk(run), 0),
+        });
+    }
+    let pieces = if postgres {
+        Vec::new()
+    } else {
+        text_pieces::pieces(conn).await?
+    };
+    for piece in pieces {
         if piece.first_run >= top {
             continue;
         }
@@ -181,14 +208,18 @@ pub fn own_text_count_query(
     others: &Conditions,
     read: i64,
 ) -> Result<SqlBuilder, AppError> {
-    let mut query = SqlBuilder::new(
-        "SELECT count(*) FROM (SELECT rowid AS pk FROM runs_fts WHERE runs_fts MATCH ",
-    );
+    let mut query = SqlBuilder::new("SELECT count(*) FROM (");
     query
+        .push_dialect(
+            "SELECT rowid AS pk FROM runs_fts WHERE runs_fts MATCH ",
+            "SELECT pk FROM runs WHERE search @@ fts5_tsquery(",
+        )
         .push_bind(text.to_string())
-        .push(" ORDER BY rowid DESC LIMIT ")
+        .push_dialect(" ORDER BY rowid DESC LIMIT ", ") ORDER BY pk DESC LIMIT ")
         .push_bind(read)
-        .push(") m CROSS JOIN runs r ON r.pk = m.pk");
+        .push(") m")
+        .push_dialect(" CROSS JOIN", " JOIN")
+        .push(" runs r ON r.pk = m.pk");
     push_conditions(&mut query, account_pk, others, Reading::Aggregate);
     Ok(query)
 }
@@ -229,10 +260,14 @@ pub fn passing_query(
     others: &Conditions,
     keys: String,
 ) -> Result<SqlBuilder, AppError> {
-    let mut query = SqlBuilder::new("SELECT r.pk, r.status, r.created_at FROM json_each(");
+    let mut query = SqlBuilder::new("SELECT r.pk, r.status, r.created_at FROM ");
     query
+        .push_dialect("json_each(", "json_array_elements_text(CAST(")
         .push_bind(keys)
-        .push(") j CROSS JOIN runs r ON r.pk = j.value");
+        .push_dialect(
+            ") j CROSS JOIN runs r ON r.pk = j.value",
+            " AS json)) j JOIN runs r ON r.pk = CAST(j.value AS BIGINT)",
+        );
     push_conditions(&mut query, account_pk, others, Reading::Aggregate);
     Ok(query)
 }

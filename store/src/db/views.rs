@@ -15,7 +15,7 @@ use model::{
 use serde_json::json;
 use uuid::Uuid;
 
-const VIEW_SELECT: &str = "SELECT v.pk, v.id, v.name, v.q, v.columns, v.shared, v.user_pk,
+const VIEW_SELECT: &str = "SELECT v.pk, v.id, v.name, v.q, v.columns, v.shared <> 0 AS shared, v.user_pk,
         u.email AS author, v.created_at, v.updated_at
     FROM saved_views v JOIN users u ON u.pk = v.user_pk";
 
@@ -60,7 +60,7 @@ pub async fn list_views(
 ) -> Result<Vec<SavedView>, AppError> {
     let rows: Vec<ViewRow> = sql::query_as(format!(
         "{VIEW_SELECT} WHERE v.account_pk = ? AND (v.shared = 1 OR v.user_pk = ?)
-         ORDER BY v.name COLLATE NOCASE, v.pk"
+         ORDER BY lower(v.name), v.pk"
     ))
     .bind(account_pk)
     .bind(user_pk)
@@ -195,7 +195,7 @@ pub async fn update_view(
     let row = writable_row(&mut tx, actor.account_pk, user_pk, id, role).await?;
     sql::query(
         "UPDATE saved_views SET name = COALESCE(?, name), q = COALESCE(?, q),
-            columns = CASE WHEN ? THEN ? ELSE columns END, shared = COALESCE(?, shared),
+            columns = CASE WHEN ? <> 0 THEN ? ELSE columns END, shared = COALESCE(?, shared),
             updated_at = ?
          WHERE pk = ?",
     )

@@ -175,7 +175,7 @@ fn chart_sql(account_pk: AccountPk, conditions: &Conditions, span: ChartSpan) ->
         let mut query = SqlBuilder::new("SELECT day - ");
         query
             .push_bind(first_day)
-            .push(", status, sum(count) FROM run_counts WHERE account_pk = ")
+            .push(", status, CAST(sum(count) AS BIGINT) FROM run_counts WHERE account_pk = ")
             .push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         query
@@ -259,7 +259,7 @@ fn all_statuses(mut conditions: Conditions) -> Conditions {
 fn status_counts_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     if from_counters(conditions) {
         let mut query =
-            SqlBuilder::new("SELECT status, sum(count) FROM run_counts WHERE account_pk = ");
+            SqlBuilder::new("SELECT status, CAST(sum(count) AS BIGINT) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, &conditions.filter, false);
         query.push(" GROUP BY status");
@@ -338,7 +338,7 @@ fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     let filter = &conditions.filter;
     if from_counters(conditions) {
         let mut query =
-            SqlBuilder::new("SELECT COALESCE(sum(count), 0) FROM run_counts WHERE account_pk = ");
+            SqlBuilder::new("SELECT CAST(COALESCE(sum(count), 0) AS BIGINT) FROM run_counts WHERE account_pk = ");
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         return query;
@@ -357,7 +357,7 @@ fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
             push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         }
     }
-    query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(")");
+    query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
     query
 }
 
@@ -443,10 +443,11 @@ pub async fn list_runs(
                     .map(|found| found.pk)
                     .collect();
             let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
-            let mut rows: Vec<ItemRow> = sql::query_as(format!(
-                "{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN (SELECT value FROM json_each(?))"
-            ))
-            .bind(keys)
+            let page_of =
+                |keys: &str| format!("{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN {keys}");
+            let mut rows: Vec<ItemRow> = sql::query_as(page_of(sql::JSON_KEYS))
+                .postgres(page_of(sql::JSON_KEYS_POSTGRES))
+                .bind(keys)
             .fetch_all(pool)
             .await?;
             rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.position().pk));
@@ -509,7 +510,10 @@ fn list_sql(account_pk: AccountPk, conditions: &Conditions) -> Result<SqlBuilder
         // CROSS JOIN is SQLite's way to fix the join order: with statistics the
         // planner otherwise started from `runs` and probed the fields of each run
         // (1.9 s at 1M runs).
-        query.push("run_input_fields f CROSS JOIN runs r ON r.pk = f.run_pk ");
+        query
+            .push("run_input_fields f")
+            .push_dialect(" CROSS JOIN", " JOIN")
+            .push(" runs r ON r.pk = f.run_pk ");
     } else {
         query.push("runs r ");
     }

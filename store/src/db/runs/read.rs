@@ -12,7 +12,7 @@ const RUN_SELECT: &str =
         r.progress, r.initiator, r.summary, r.input, r.context, r.error_code, r.error_message,
         r.error_details, r.created_at, r.started_at, r.completed_at, r.updated_at, r.duration_ms,
         r.webhook_url, r.webhook_status, rr.id AS retry_of, r.attempt, r.last_seen_at,
-        r.lease_expires_at, r.retry_at, r.pinned, r.tags
+        r.lease_expires_at, r.retry_at, r.pinned <> 0 AS pinned, r.tags
     FROM runs r
     JOIN agents a ON a.pk = r.agent_pk
     LEFT JOIN campaigns c ON c.pk = r.campaign_pk
@@ -177,10 +177,10 @@ pub async fn previous_completed(pool: &Pool, stored: &StoredRun) -> Result<Optio
 /// runs in the index, from just before the run.
 pub fn previous_completed_query(stored: &StoredRun) -> SqlBuilder {
     let created_at = stored.run.created_at.timestamp_millis();
-    let mut query = SqlBuilder::new(
-        "SELECT r.id FROM runs r INDEXED BY runs_account_agent_st WHERE r.account_pk = ",
-    );
+    let mut query = SqlBuilder::new("SELECT r.id FROM runs r");
     query
+        .push_indexed_by("runs_account_agent_st")
+        .push(" WHERE r.account_pk = ")
         .push_bind(stored.account_pk)
         .push(" AND r.agent_pk = (SELECT agent_pk FROM runs WHERE pk = ")
         .push_bind(stored.pk)
@@ -218,11 +218,10 @@ pub async fn latest_of_agent(
 
 /// The SQL of [`latest_of_agent`].
 pub fn latest_of_agent_query(stored: &StoredRun, limit: i64) -> SqlBuilder {
-    let mut query = SqlBuilder::new(
-        "SELECT r.id, r.status, r.created_at, r.summary FROM runs r INDEXED BY runs_account_agent
-         WHERE r.account_pk = ",
-    );
+    let mut query = SqlBuilder::new("SELECT r.id, r.status, r.created_at, r.summary FROM runs r");
     query
+        .push_indexed_by("runs_account_agent")
+        .push(" WHERE r.account_pk = ")
         .push_bind(stored.account_pk)
         .push(" AND r.agent_pk = (SELECT agent_pk FROM runs WHERE pk = ")
         .push_bind(stored.pk)

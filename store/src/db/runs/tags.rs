@@ -20,8 +20,8 @@ pub async fn set_tags(conn: &mut Conn, run_pk: RunPk, tags: &[String]) -> Result
         .await?;
     for tag in tags {
         sql::query(
-            "INSERT OR IGNORE INTO run_tags (run_pk, account_pk, tag, created_at)
-             SELECT pk, account_pk, ?, created_at FROM runs WHERE pk = ?",
+            "INSERT INTO run_tags (run_pk, account_pk, tag, created_at)
+             SELECT pk, account_pk, ?, created_at FROM runs WHERE pk = ? ON CONFLICT DO NOTHING",
         )
         .bind(tag)
         .bind(run_pk)

@@ -153,9 +153,11 @@ pub async fn items_below(
     // A walk reads each page once: what it leaves in the connection's page cache
     // (up to 32 MB on each of the pool's connections, 256 MB in all) only grows
     // the server's memory. Exporting 1M runs grew it by 170 MB, then 114 MB more.
-    sql::query("PRAGMA shrink_memory")
-        .execute(&mut conn)
-        .await?;
+    if conn.backend() == sql::Backend::Sqlite {
+        sql::query("PRAGMA shrink_memory")
+            .execute(&mut conn)
+            .await?;
+    }
     let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
     let next = rows.last().map(ItemRow::position).filter(|_| full);
     Ok(ItemBatch {
@@ -209,9 +211,9 @@ pub async fn count_below(
     let mut query = SqlBuilder::new("SELECT count(*), ");
     match also {
         Some(push) => {
-            query.push("coalesce(sum(CASE WHEN ");
+            query.push("CAST(coalesce(sum(CASE WHEN ");
             push(&mut query);
-            query.push(" THEN 1 ELSE 0 END), 0)");
+            query.push(" THEN 1 ELSE 0 END), 0) AS BIGINT)");
         }
         None => {
             query.push("count(*)");

@@ -134,8 +134,8 @@ pub async fn insert_run(
     }
     for (path, value) in flatten_input(&run.input) {
         sql::query(
-            "INSERT OR IGNORE INTO run_input_fields (run_pk, account_pk, path, value, created_at)
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO run_input_fields (run_pk, account_pk, path, value, created_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(run_pk)
         .bind(account_pk)
@@ -158,7 +158,7 @@ pub(super) async fn count_run(
     sql::query(
         "INSERT INTO run_counts (account_pk, day, agent_pk, status, count)
          SELECT account_pk, created_at / 86400000, agent_pk, ?, ? FROM runs WHERE pk = ?
-         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = count + excluded.count",
+         ON CONFLICT (account_pk, day, agent_pk, status) DO UPDATE SET count = run_counts.count + excluded.count",
     )
     .bind(status)
     .bind(delta)
