@@ -554,14 +554,17 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
     // More matching runs than the cap, inserted straight into the tables.
     let over = store::db::runs::COUNT_CAP + 5;
     let mut tx = app.db.begin_write().await.unwrap();
-    store::db::sql::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-         INSERT INTO runs (id, account_pk, agent_pk, status, input, created_at, updated_at)
-         SELECT printf('00000000-0000-7000-8000-%012d', i), r.account_pk, r.agent_pk, 'completed',
-                '{\"k\":\"broad\"}', i, i
-         FROM n, (SELECT account_pk, agent_pk FROM runs LIMIT 1) r",
-    )
-    .bind(over)
+    let insert = |id: &str| {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+             INSERT INTO runs (id, account_pk, agent_pk, status, input, created_at, updated_at)
+             SELECT {id}, r.account_pk, r.agent_pk, 'completed', '{{\"k\":\"broad\"}}', i, i
+             FROM n, (SELECT account_pk, agent_pk FROM runs LIMIT 1) r"
+        )
+    };
+    store::db::sql::query(insert("printf('00000000-0000-7000-8000-%012d', i)"))
+        .postgres(insert("'00000000-0000-7000-8000-' || lpad(i::text, 12, '0')"))
+        .bind(over)
     .execute(&mut *tx)
     .await
     .unwrap();

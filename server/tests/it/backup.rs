@@ -43,6 +43,9 @@ fn database_file(app: &TestApp) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn a_backup_during_heavy_ingest_holds_every_event_acknowledged_before_it_started() {
+    if sqlite_only() {
+        return;
+    }
     let app = spawn_app().await;
     let token = app.owner_token().await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -133,6 +136,9 @@ async fn upload(app: &TestApp, run: &str, runner: &str, body: &'static [u8]) -> 
 
 #[tokio::test]
 async fn a_restore_brings_back_the_database_and_its_artifact_files() {
+    if sqlite_only() {
+        return;
+    }
     let mut app = spawn_app().await;
     let token = app.owner_token().await;
     let (kept, runner) = app.create_run(&token, json!({"agent": "keep"})).await;
@@ -182,6 +188,9 @@ async fn a_restore_brings_back_the_database_and_its_artifact_files() {
 
 #[tokio::test]
 async fn a_restore_is_refused_while_a_server_uses_the_database() {
+    if sqlite_only() {
+        return;
+    }
     let app = spawn_app().await;
     let token = app.owner_token().await;
     let file = app.dir().join("backup.db");
@@ -228,6 +237,9 @@ fn fingerprint(file: &Path) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_restore_refuses_a_file_that_is_not_a_runboard_database_and_changes_nothing() {
+    if sqlite_only() {
+        return;
+    }
     let mut app = spawn_app().await;
     let token = app.owner_token().await;
     app.create_run(&token, json!({"agent": "precious"})).await;
@@ -324,6 +336,9 @@ async fn a_restore_refuses_a_file_that_is_not_a_runboard_database_and_changes_no
 
 #[tokio::test]
 async fn scheduled_backups_keep_the_last_n() {
+    if sqlite_only() {
+        return;
+    }
     let backups = tempfile::tempdir().unwrap();
     let dir = backups.path().to_path_buf();
     let app = spawn_app_with(|config| {

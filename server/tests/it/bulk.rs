@@ -99,12 +99,17 @@ async fn statuses(app: &TestApp, agent: &str) -> Vec<(String, i64)> {
 
 /// Everything a preview could have changed.
 async fn fingerprint(app: &TestApp) -> (i64, i64, String, i64, i64, i64) {
-    store::db::sql::query_as(
-        "SELECT (SELECT count(*) FROM runs), (SELECT coalesce(sum(updated_at), 0) FROM runs),
-                (SELECT coalesce(group_concat(tags, ';'), '') FROM runs),
-                (SELECT count(*) FROM run_tags), (SELECT count(*) FROM bulk_jobs),
-                (SELECT count(*) FROM audit_log)",
-    )
+    let sql = |concat: &str| {
+        format!(
+            "SELECT (SELECT count(*) FROM runs),
+                    (SELECT CAST(coalesce(sum(updated_at), 0) AS BIGINT) FROM runs),
+                    (SELECT coalesce({concat}, '') FROM runs),
+                    (SELECT count(*) FROM run_tags), (SELECT count(*) FROM bulk_jobs),
+                    (SELECT count(*) FROM audit_log)"
+        )
+    };
+    store::db::sql::query_as(sql("group_concat(tags, ';')"))
+        .postgres(sql("string_agg(tags, ';' ORDER BY pk)"))
     .fetch_one(&app.db.read)
     .await
     .unwrap()

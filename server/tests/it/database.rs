@@ -6,6 +6,9 @@ use store::db::Db;
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_normal_sync() {
+    if sqlite_only() {
+        return;
+    }
     let app = spawn_app().await;
     let mut conn = app.db.read.acquire().await.unwrap();
     let mode: String = store::db::sql::query_scalar("PRAGMA journal_mode")
@@ -169,7 +172,7 @@ async fn run_counters_follow_creation_status_changes_retries_and_deletion() {
 
     let account = app.owner_account().await;
     let counted: Vec<(String, i64)> = store::db::sql::query_as(
-        "SELECT status, sum(count) FROM run_counts WHERE account_pk = ? GROUP BY status HAVING sum(count) <> 0 ORDER BY status",
+        "SELECT status, CAST(sum(count) AS BIGINT) FROM run_counts WHERE account_pk = ? GROUP BY status HAVING sum(count) <> 0 ORDER BY status",
     )
     .bind(account)
     .fetch_all(&app.db.read)

@@ -27,36 +27,32 @@ impl Dice {
 /// The rollups as they are, without rows that count nothing.
 /// The daily rollups (migration 0013) are the sums of their hours.
 async fn days_sum_their_hours(app: &TestApp, when: &str) {
+    // Every column as text, so that both databases read alike.
     for (days, hours) in [
         (
-            "SELECT agent_pk, kind, day, upper_ms, runs FROM agent_day_times WHERE runs != 0 ORDER BY 1, 2, 3, 4",
-            "SELECT agent_pk, kind, hour / 24, upper_ms, sum(runs) FROM agent_hour_times
-             GROUP BY 1, 2, 3, 4 HAVING sum(runs) != 0 ORDER BY 1, 2, 3, 4",
+            "SELECT CAST(agent_pk AS TEXT), kind, CAST(day AS TEXT), CAST(upper_ms AS TEXT), CAST(runs AS TEXT)
+             FROM agent_day_times WHERE runs != 0 ORDER BY 1, 2, 3, 4",
+            "SELECT CAST(agent_pk AS TEXT), kind, CAST(hour / 24 AS TEXT), CAST(upper_ms AS TEXT), CAST(sum(runs) AS TEXT)
+             FROM agent_hour_times
+             GROUP BY agent_pk, kind, hour / 24, upper_ms HAVING sum(runs) != 0 ORDER BY 1, 2, 3, 4",
         ),
         (
-            "SELECT agent_pk, day, name || status || code, steps, cache_hits FROM agent_day_steps
-             WHERE steps != 0 ORDER BY 1, 2, 3",
-            "SELECT agent_pk, hour / 24, name || status || code, sum(steps), sum(cache_hits) FROM agent_hour_steps
+            "SELECT CAST(agent_pk AS TEXT), CAST(day AS TEXT), name || status || code, CAST(steps AS TEXT),
+                    CAST(cache_hits AS TEXT)
+             FROM agent_day_steps WHERE steps != 0 ORDER BY 1, 2, 3",
+            "SELECT CAST(agent_pk AS TEXT), CAST(hour / 24 AS TEXT), name || status || code, CAST(sum(steps) AS TEXT),
+                    CAST(sum(cache_hits) AS TEXT)
+             FROM agent_hour_steps
              GROUP BY agent_pk, hour / 24, name, status, code HAVING sum(steps) != 0 ORDER BY 1, 2, 3",
         ),
     ] {
         let read = |sql: &'static str| async move {
-            sqlx::query(sql)
-                .fetch_all(app.db.read.sqlite().unwrap())
+            store::db::sql::query_as::<(String, String, String, String, String)>(sql)
+                .fetch_all(&app.db.read)
                 .await
                 .unwrap()
-                .iter()
-                .map(|row| {
-                    use sqlx::Row;
-                    (0..5)
-                        .map(|i| {
-                            row.try_get::<i64, _>(i)
-                                .map(|n| n.to_string())
-                                .unwrap_or_else(|_| row.get::<String, _>(i))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("|")
-                })
+                .into_iter()
+                .map(|row| format!("{}|{}|{}|{}|{}", row.0, row.1, row.2, row.3, row.4))
                 .collect::<Vec<String>>()
         };
         let by_day = read(days).await;
@@ -94,6 +90,10 @@ async fn rollups(app: &TestApp) -> Vec<String> {
         "SELECT agent_pk, hour, tokens, printf('%.4f', cost_usd) FROM agent_hour_usage
          WHERE tokens != 0 OR round(cost_usd, 6) != 0 ORDER BY 1, 2",
     )
+    .postgres(
+        "SELECT agent_pk, hour, tokens, to_char(cost_usd, 'FM999999990.0000') FROM agent_hour_usage
+         WHERE tokens != 0 OR round(cost_usd::numeric, 6) != 0 ORDER BY 1, 2",
+    )
     .fetch_all(&app.db.read)
     .await
     .unwrap();
@@ -105,7 +105,8 @@ async fn rollups(app: &TestApp) -> Vec<String> {
 async fn exact(app: &TestApp) -> Vec<String> {
     let mut rows: Vec<String> = Vec::new();
     let hours: Vec<(i64, i64, String, i64, i64)> = store::db::sql::query_as(
-        "SELECT agent_pk, created_at / 3600000, status, count(*), sum(attempt > 1) FROM runs
+        "SELECT agent_pk, created_at / 3600000, status, count(*),
+                CAST(sum(CASE WHEN attempt > 1 THEN 1 ELSE 0 END) AS BIGINT) FROM runs
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
     .fetch_all(&app.db.read)
@@ -139,12 +140,17 @@ async fn exact(app: &TestApp) -> Vec<String> {
                 format!("times {:?}", (agent, kind.to_string(), hour, upper, runs))
             }),
     );
-    let steps: Vec<(i64, i64, String, String, String, i64, i64)> = store::db::sql::query_as(
-        "SELECT r.agent_pk, r.created_at / 3600000, coalesce(s.name, s.step_id), s.status,
-                CASE WHEN s.status = 'failed' THEN coalesce(json_extract(s.error, '$.code'), '') ELSE '' END,
-                count(*), sum(s.cache_hit)
-         FROM steps s JOIN runs r ON r.pk = s.run_pk GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
-    )
+    let steps_sql = |code: &str| {
+        format!(
+            "SELECT r.agent_pk, r.created_at / 3600000, coalesce(s.name, s.step_id), s.status,
+                    CASE WHEN s.status = 'failed' THEN coalesce({code}, '') ELSE '' END,
+                    count(*), CAST(sum(s.cache_hit) AS BIGINT)
+             FROM steps s JOIN runs r ON r.pk = s.run_pk GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        )
+    };
+    let steps: Vec<(i64, i64, String, String, String, i64, i64)> =
+        store::db::sql::query_as(steps_sql("json_extract(s.error, '$.code')"))
+            .postgres(steps_sql("sqlite_json_text(s.error, 'code')"))
     .fetch_all(&app.db.read)
     .await
     .unwrap();
@@ -156,6 +162,15 @@ async fn exact(app: &TestApp) -> Vec<String> {
          FROM events e JOIN runs r ON r.pk = e.run_pk WHERE e.metadata IS NOT NULL
          GROUP BY 1, 2 HAVING sum(coalesce(json_extract(e.metadata, '$.tokens'), 0)) != 0
              OR round(sum(coalesce(json_extract(e.metadata, '$.costUsd'), 0)), 6) != 0
+         ORDER BY 1, 2",
+    )
+    .postgres(
+        "SELECT r.agent_pk, r.created_at / 3600000,
+                CAST(sum(coalesce(sqlite_json_int(e.metadata, 'tokens'), 0)) AS BIGINT),
+                to_char(sum(coalesce(sqlite_json_real(e.metadata, 'costUsd'), 0)), 'FM999999990.0000')
+         FROM events e JOIN runs r ON r.pk = e.run_pk WHERE e.metadata IS NOT NULL
+         GROUP BY 1, 2 HAVING sum(coalesce(sqlite_json_int(e.metadata, 'tokens'), 0)) != 0
+             OR round(sum(coalesce(sqlite_json_real(e.metadata, 'costUsd'), 0))::numeric, 6) != 0
          ORDER BY 1, 2",
     )
     .fetch_all(&app.db.read)
@@ -462,6 +477,11 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
     }
     let (tokens, cost): (i64, f64) = store::db::sql::query_as(
         "SELECT coalesce(sum(json_extract(e.metadata, '$.tokens')), 0), coalesce(sum(json_extract(e.metadata, '$.costUsd')), 0)
+         FROM events e JOIN runs r ON r.pk = e.run_pk JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler'",
+    )
+    .postgres(
+        "SELECT CAST(coalesce(sum(sqlite_json_int(e.metadata, 'tokens')), 0) AS BIGINT),
+                coalesce(sum(sqlite_json_real(e.metadata, 'costUsd')), 0)
          FROM events e JOIN runs r ON r.pk = e.run_pk JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler'",
     )
     .fetch_one(&app.db.read)

@@ -307,7 +307,11 @@ impl TestApp {
         let mut tx = self.db.begin_write().await.unwrap();
         let mut query = store::db::sql::query(statement.to_string());
         for param in params {
-            query = query.bind(*param);
+            // Numbers as numbers: PostgreSQL checks a parameter's type.
+            query = match param.parse::<i64>() {
+                Ok(number) => query.bind(number),
+                Err(_) => query.bind(*param),
+            };
         }
         let done = query.execute(&mut *tx).await.unwrap();
         assert!(done.rows_affected() > 0, "{statement} changed nothing");

@@ -508,7 +508,7 @@ async fn fingerprint(app: &TestApp) -> Value {
         "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM events),
                 (SELECT count(*) FROM artifacts), (SELECT count(*) FROM changes),
                 (SELECT count(*) FROM prune_reports), (SELECT count(*) FROM storage_trash),
-                (SELECT coalesce(sum(count), 0) FROM run_counts),
+                (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM run_counts),
                 (SELECT coalesce(max(updated_at), 0) FROM runs)",
     )
     .fetch_one(&app.db.read)

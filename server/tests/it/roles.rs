@@ -113,20 +113,31 @@ async fn send(
 
 /// Everything a refused call could have changed.
 async fn fingerprint(app: &TestApp) -> Value {
-    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) = store::db::sql::query_as(
-        "SELECT (SELECT count(*) FROM runs),
-                (SELECT coalesce(sum(updated_at), 0) FROM runs),
-                (SELECT count(*) FROM campaigns),
-                (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL),
-                (SELECT count(*) FROM users),
-                (SELECT group_concat(email || ':' || role || ':' || auth_epoch, ',') FROM users),
-                (SELECT count(*) FROM audit_log),
-                (SELECT coalesce(group_concat(coalesce(name, '') || coalesce(dispatch_url, ''), ','), '') FROM agents),
-                (SELECT count(*) FROM outbox),
-                (SELECT coalesce(group_concat(policy, ','), '') FROM retention_policies),
-                (SELECT count(*) FROM runs WHERE pinned = 1),
-                (SELECT coalesce(group_concat(id || ':' || status, ','), '') FROM bulk_jobs)",
-    )
+    // SQLite's group_concat is PostgreSQL's string_agg.
+    let sql = |concat: &str| {
+        let concat = |value: &str| concat.replace("{}", value);
+        format!(
+            "SELECT (SELECT count(*) FROM runs),
+                    (SELECT CAST(coalesce(sum(updated_at), 0) AS BIGINT) FROM runs),
+                    (SELECT count(*) FROM campaigns),
+                    (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL),
+                    (SELECT count(*) FROM users),
+                    (SELECT {} FROM users),
+                    (SELECT count(*) FROM audit_log),
+                    (SELECT coalesce({}, '') FROM agents),
+                    (SELECT count(*) FROM outbox),
+                    (SELECT coalesce({}, '') FROM retention_policies),
+                    (SELECT count(*) FROM runs WHERE pinned = 1),
+                    (SELECT coalesce({}, '') FROM bulk_jobs)",
+            concat("email || ':' || role || ':' || auth_epoch"),
+            concat("coalesce(name, '') || coalesce(dispatch_url, '')"),
+            concat("policy"),
+            concat("id || ':' || status"),
+        )
+    };
+    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) =
+        store::db::sql::query_as(sql("group_concat({}, ',')"))
+            .postgres(sql("string_agg({}, ',' ORDER BY {})"))
     .fetch_one(&app.db.read)
     .await
     .unwrap();

@@ -627,7 +627,7 @@ async fn the_sweeper_racing_late_runner_callbacks_ends_each_run_exactly_once() {
     );
     // The per-status counts the list reads agree with the runs themselves.
     let counted: i64 = store::db::sql::query_scalar(
-        "SELECT coalesce(sum(count), 0) FROM run_counts WHERE status = 'running'",
+        "SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM run_counts WHERE status = 'running'",
     )
     .fetch_one(&app.db.read)
     .await

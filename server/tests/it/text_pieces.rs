@@ -67,6 +67,9 @@ async fn list(app: &TestApp, token: &str, query: &str) -> Value {
 
 #[tokio::test]
 async fn a_full_piece_starts_a_new_one_and_every_reader_and_deletion_reaches_both() {
+    if sqlite_only() {
+        return;
+    }
     let app = spawn_app().await;
     let token = app.owner_token().await;
     let (old, old_runner) = app.create_run(&token, json!({"agent": "a"})).await;
@@ -209,6 +212,9 @@ async fn automerge(app: &TestApp, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_pass_leaves_the_newest_piece_merging_by_itself() {
+    if sqlite_only() {
+        return;
+    }
     use store::db::prune;
     let app = spawn_app().await;
     let token = app.owner_token().await;
@@ -245,6 +251,9 @@ async fn runs_segments(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_deleted_run_leaves_its_words_unfindable_and_the_runs_index_nothing_to_merge() {
+    if sqlite_only() {
+        return;
+    }
     let app = spawn_app().await;
     let token = app.owner_token().await;
     // FTS5's own merging off, so that only what deletions write shows.

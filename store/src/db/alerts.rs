@@ -316,9 +316,9 @@ pub async fn update_alert(
         "UPDATE alert_rules SET name = ?, scope_agent = ?, scope_campaign = ?, scope_q = ?,
             condition_type = ?, threshold = ?, window_mins = ?, min_runs = ?, channels = ?,
             enabled = ?, updated_at = ?,
-            state = CASE WHEN ? THEN 'ok' ELSE state END,
-            last_value = CASE WHEN ? THEN NULL ELSE last_value END,
-            evaluated_at = CASE WHEN ? THEN NULL ELSE evaluated_at END
+            state = CASE WHEN ? <> 0 THEN 'ok' ELSE state END,
+            last_value = CASE WHEN ? <> 0 THEN NULL ELSE last_value END,
+            evaluated_at = CASE WHEN ? <> 0 THEN NULL ELSE evaluated_at END
          WHERE account_pk = ? AND id = ?",
     );
     bind_rule_columns(update, &rule, enabled)
@@ -608,7 +608,7 @@ async fn in_scope(conn: &mut Conn, rule: &RuleRow, run: &StoredRun) -> Result<bo
     if !rule.has_scope() {
         return Ok(true);
     }
-    let mut query = SqlBuilder::new("SELECT 1 FROM runs r");
+    let mut query = SqlBuilder::new("SELECT r.pk FROM runs r");
     push_filter(
         &mut query,
         rule.account_pk,

@@ -124,7 +124,7 @@ struct ArtifactRow {
     size_bytes: Option<i64>,
     sha256: Option<String>,
     storage_key: Option<String>,
-    stored: i64,
+    stored: bool,
     url: Option<String>,
     inline_text: Option<String>,
     metadata: Option<String>,
@@ -142,7 +142,7 @@ impl ArtifactRow {
             size_bytes: self.size_bytes,
             sha256: self.sha256,
             storage_key: self.storage_key,
-            stored: self.stored == 1,
+            stored: self.stored,
             url: self.url,
             inline_text: self.inline_text,
             metadata: self

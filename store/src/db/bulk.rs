@@ -470,7 +470,7 @@ pub async fn apply_batch(
     sql::query(
         "UPDATE bulk_jobs SET status = ?, done = done + ?, skipped = skipped + ?, failed = failed + ?,
                 next_created_at = ?, next_pk = ?, updated_at = ?, finished_at = ?,
-                announced_at = CASE WHEN ? THEN ? ELSE announced_at END
+                announced_at = CASE WHEN ? <> 0 THEN ? ELSE announced_at END
          WHERE pk = ?",
     )
     .bind(next_status.as_str())

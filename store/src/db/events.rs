@@ -285,9 +285,9 @@ pub fn list_query(run_pk: RunPk, query: &EventQuery) -> Result<SqlBuilder, AppEr
         // model::type_matches: the type, or one under it after a dot.
         sql.push(" AND (e.event_type = ")
             .push_bind(event_type.clone())
-            .push(" OR substr(e.event_type, 1, ")
+            .push(" OR substr(e.event_type, 1, CAST(")
             .push_bind(event_type.chars().count() as i64 + 1)
-            .push(") = ")
+            .push(" AS INTEGER)) = ")
             .push_bind(format!("{event_type}."))
             .push(")");
     }

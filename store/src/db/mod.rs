@@ -63,6 +63,14 @@ use view_cache::ViewCache;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// The PostgreSQL advisory lock every write transaction holds until it ends,
+/// on every server: writes take turns as on SQLite's one writer connection, so
+/// each write path keeps the reads it made (a run's next event number, a
+/// counter's row) until it commits, and the change log's numbers become
+/// visible in order. Finer locks, per account, are the way to more write
+/// throughput (docs/postgres.md).
+const WRITER_LOCK: i64 = 0x5275_6e62_6f61_7264; // "Runboard"
+
 /// The automatic retry delay until start-up sets the configured one.
 const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(2);
 
@@ -258,7 +266,14 @@ impl Db {
         let asked = Instant::now();
         let tx = match &self.write {
             Pool::Sqlite(write) => Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Conn::PostgresTx(pool.begin().await?),
+            Pool::Postgres(pool) => {
+                let mut tx = Conn::PostgresTx(pool.begin().await?);
+                sql::query("SELECT pg_advisory_xact_lock(?)")
+                    .bind(WRITER_LOCK)
+                    .execute(&mut tx)
+                    .await?;
+                tx
+            }
         };
         let held_since = Instant::now();
         metrics::writer_waited(held_since - asked);

@@ -271,7 +271,7 @@ fn status_counts_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuild
         query
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
-            .push(") GROUP BY status");
+            .push(") AS capped GROUP BY status");
         query
     }
 }
