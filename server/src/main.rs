@@ -101,8 +101,9 @@ async fn serve_with_demo(app: Application) -> anyhow::Result<()> {
         DemoOptions::default(),
         stopped,
     ));
+    let signal = shutdown_signal();
     app.run_until(async move {
-        shutdown_signal().await;
+        signal.await;
         let _ = stop.send(true);
         if tokio::time::timeout(Duration::from_secs(10), fleet)
             .await

@@ -563,11 +563,13 @@ async fn a_broad_filter_is_counted_up_to_the_cap_and_says_so() {
         )
     };
     store::db::sql::query(insert("printf('00000000-0000-7000-8000-%012d', i)"))
-        .postgres(insert("'00000000-0000-7000-8000-' || lpad(i::text, 12, '0')"))
+        .postgres(insert(
+            "'00000000-0000-7000-8000-' || lpad(i::text, 12, '0')",
+        ))
         .bind(over)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     store::db::sql::query(
         "INSERT INTO run_input_fields (run_pk, account_pk, path, value, created_at)
          SELECT pk, account_pk, 'k', 'broad', created_at FROM runs WHERE input = '{\"k\":\"broad\"}'",

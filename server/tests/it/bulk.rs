@@ -110,9 +110,9 @@ async fn fingerprint(app: &TestApp) -> (i64, i64, String, i64, i64, i64) {
     };
     store::db::sql::query_as(sql("group_concat(tags, ';')"))
         .postgres(sql("string_agg(tags, ';' ORDER BY pk)"))
-    .fetch_one(&app.db.read)
-    .await
-    .unwrap()
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -408,6 +408,10 @@ async fn runs_that_changed_before_they_were_reached_are_skipped() {
     let full_run: String = store::db::sql::query_scalar(
         "SELECT r.tags FROM runs r JOIN agents a ON a.pk = r.agent_pk
          WHERE a.slug = 'tagged' AND json_array_length(r.tags) = 20",
+    )
+    .postgres(
+        "SELECT r.tags FROM runs r JOIN agents a ON a.pk = r.agent_pk
+         WHERE a.slug = 'tagged' AND json_array_length(CAST(r.tags AS json)) = 20",
     )
     .fetch_one(&app.db.read)
     .await

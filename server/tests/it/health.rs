@@ -151,9 +151,9 @@ async fn exact(app: &TestApp) -> Vec<String> {
     let steps: Vec<(i64, i64, String, String, String, i64, i64)> =
         store::db::sql::query_as(steps_sql("json_extract(s.error, '$.code')"))
             .postgres(steps_sql("sqlite_json_text(s.error, 'code')"))
-    .fetch_all(&app.db.read)
-    .await
-    .unwrap();
+            .fetch_all(&app.db.read)
+            .await
+            .unwrap();
     rows.extend(steps.into_iter().map(|row| format!("steps {row:?}")));
     let usage: Vec<(i64, i64, i64, String)> = store::db::sql::query_as(
         "SELECT r.agent_pk, r.created_at / 3600000,
@@ -490,7 +490,7 @@ async fn the_stats_api_answers_the_exact_counts_and_bucketed_percentiles() {
     assert_eq!(stats["tokens"], tokens);
     assert!((stats["costUsd"].as_f64().unwrap() - cost).abs() < 1e-9);
     let (steps, hits): (i64, i64) = store::db::sql::query_as(
-        "SELECT count(*), sum(s.cache_hit) FROM steps s JOIN runs r ON r.pk = s.run_pk
+        "SELECT count(*), CAST(sum(s.cache_hit) AS BIGINT) FROM steps s JOIN runs r ON r.pk = s.run_pk
          JOIN agents a ON a.pk = r.agent_pk WHERE a.slug = 'crawler'",
     )
     .fetch_one(&app.db.read)

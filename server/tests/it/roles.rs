@@ -135,12 +135,24 @@ async fn fingerprint(app: &TestApp) -> Value {
             concat("id || ':' || status"),
         )
     };
-    let row: (i64, i64, i64, i64, i64, String, i64, String, i64, String, i64, String) =
-        store::db::sql::query_as(sql("group_concat({}, ',')"))
-            .postgres(sql("string_agg({}, ',' ORDER BY {})"))
-    .fetch_one(&app.db.read)
-    .await
-    .unwrap();
+    let row: (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+    ) = store::db::sql::query_as(sql("group_concat({}, ',')"))
+        .postgres(sql("string_agg({}, ',' ORDER BY {})"))
+        .fetch_one(&app.db.read)
+        .await
+        .unwrap();
     json!([row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11])
 }
 

@@ -181,7 +181,7 @@ pub async fn agent_activity(
 ) -> Result<Vec<(Agent, Vec<(model::RunStatus, i64)>, Option<i64>)>, AppError> {
     let counts: Vec<(String, String, i64)> = sql::query_as(
         "SELECT a.slug, r.status, count(*) FROM runs r JOIN agents a ON a.pk = r.agent_pk
-         WHERE r.account_pk = ? GROUP BY r.agent_pk, r.status",
+         WHERE r.account_pk = ? GROUP BY r.agent_pk, a.slug, r.status",
     )
     .bind(account_pk)
     .fetch_all(pool)

@@ -403,12 +403,12 @@ pub async fn list_firings(
     };
     let channels: Vec<ChannelRow> = sql::query_as(channels_of(sql::JSON_KEYS))
         .postgres(channels_of(sql::JSON_KEYS_POSTGRES))
-    .bind(
-        serde_json::to_string(&rows.iter().map(|row| row.pk).collect::<Vec<_>>())
-            .unwrap_or_default(),
-    )
-    .fetch_all(&mut conn)
-    .await?;
+        .bind(
+            serde_json::to_string(&rows.iter().map(|row| row.pk).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+        .fetch_all(&mut conn)
+        .await?;
     let mut by_firing: std::collections::HashMap<i64, Vec<FiringChannel>> = Default::default();
     for (firing_pk, kind, status, attempts, error) in channels {
         by_firing.entry(firing_pk).or_default().push(FiringChannel {
@@ -745,7 +745,8 @@ pub fn due_threshold_rules_query(before: i64) -> SqlBuilder {
             " AND condition_type IN ('failure_rate', 'p95_duration', 'no_success')
            AND (evaluated_at IS NULL OR evaluated_at < ",
         )
-        .push_bind(before).push(") ORDER BY evaluated_at");
+        .push_bind(before)
+        .push(") ORDER BY evaluated_at");
     query
 }
 
@@ -866,10 +867,11 @@ fn threshold_message(rule: &RuleRow, kind: AlertConditionType, measure: &Measure
 /// fires or resolves (in one write transaction with the new state). Returns what
 /// it recorded, if anything.
 pub async fn evaluate(db: &Db, rule: DueRule, now: i64) -> Result<Option<FiringKind>, AppError> {
-    let row: Option<RuleRow> = sql::query_as(format!("{RULE_SELECT} WHERE pk = ? AND enabled <> 0"))
-        .bind(rule.pk)
-        .fetch_optional(&db.read)
-        .await?;
+    let row: Option<RuleRow> =
+        sql::query_as(format!("{RULE_SELECT} WHERE pk = ? AND enabled <> 0"))
+            .bind(rule.pk)
+            .fetch_optional(&db.read)
+            .await?;
     let Some(row) = row else { return Ok(None) };
     let kind = row.kind()?;
     let measure = measure(&db.read, &row, now).await?;

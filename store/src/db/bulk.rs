@@ -95,13 +95,18 @@ fn push_would_change(query: &mut SqlBuilder, action: BulkAction, tag: &str) {
                 .filter(|&status| runs::retryable(status)),
         ),
         BulkAction::Delete => {
-            query.push("1");
+            query.push("TRUE");
         }
         BulkAction::Tag => {
             query
                 .push("NOT EXISTS (SELECT 1 FROM run_tags t WHERE t.run_pk = r.pk AND t.tag = ")
                 .push_bind(tag.to_string())
-                .push(") AND coalesce(json_array_length(r.tags), 0) < ")
+                .push(") AND coalesce(")
+                .push_dialect(
+                    "json_array_length(r.tags)",
+                    "json_array_length(CAST(r.tags AS json))",
+                )
+                .push(", 0) < ")
                 .push_bind(MAX_TAGS as i64);
         }
         BulkAction::Untag => {

@@ -301,17 +301,24 @@ pub fn list_query(run_pk: RunPk, query: &EventQuery) -> Result<SqlBuilder, AppEr
         sql.push(" AND e.seq < ").push_bind(before);
     }
     if let Some(text) = query.q.as_deref().and_then(fts_query) {
-        // The run's own key range of the index (db::text_pieces).
+        // The run's own key range of the index (db::text_pieces); on
+        // PostgreSQL the events' own `search` column.
         let first = text_key(run_pk, 0);
-        sql.push(" AND e.seq IN (SELECT key - ")
-            .push_bind(first)
-            .push(" FROM event_text WHERE message MATCH ")
-            .push_bind(text)
-            .push(" AND key BETWEEN ")
-            .push_bind(first)
-            .push(" AND ")
-            .push_bind(text_key(run_pk, MAX_RUN_EVENTS))
-            .push(")");
+        sql.push(" AND e.seq IN (SELECT key - ").push_bind(first);
+        let first_arg = sql.arg_count();
+        sql.push_dialect(
+            " FROM event_text WHERE message MATCH ",
+            &format!(
+                " FROM (SELECT run_pk * 16777216 + seq AS key FROM events \
+                 WHERE run_pk = ?{first_arg} / 16777216 AND search @@ fts5_tsquery("
+            ),
+        )
+        .push_bind(text)
+        .push_dialect(" AND key BETWEEN ", ")) m WHERE key BETWEEN ")
+        .push_bind(first)
+        .push(" AND ")
+        .push_bind(text_key(run_pk, MAX_RUN_EVENTS))
+        .push(")");
     }
     sql.push(if query.before.is_some() {
         " ORDER BY e.seq DESC LIMIT "

@@ -476,9 +476,7 @@ fn push_term(query: &mut SqlBuilder, context: &Context, term: &Term) {
         }
         TermKind::Progress(cmp, progress) => {
             push_ranged(query, context.reading, "r.progress");
-            query
-                .push(format!(" {} ", cmp.sql()))
-                .push_bind(*progress);
+            query.push(format!(" {} ", cmp.sql())).push_bind(*progress);
         }
         TermKind::Error(code) => {
             query.push("r.error_code = ").push_bind(code.clone());

@@ -458,7 +458,9 @@ impl Query {
     pub fn prefixed(self, prefix: &str) -> Query {
         Query {
             sql: Cow::Owned(format!("{prefix}{}", self.sql)),
-            postgres: self.postgres.map(|sql| Cow::Owned(format!("{prefix}{sql}"))),
+            postgres: self
+                .postgres
+                .map(|sql| Cow::Owned(format!("{prefix}{sql}"))),
             args: self.args,
         }
     }
@@ -792,6 +794,12 @@ impl SqlBuilder {
 
     pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// How many arguments are bound so far: the last one's number, which SQL
+    /// further on can name again as `?NNN`.
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
     }
 
     pub fn build(&self) -> Query {

@@ -25,10 +25,9 @@ pub async fn file_sizes(pool: &Pool) -> Result<FileSizes, AppError> {
     if pool.backend() == sql::Backend::Postgres {
         // The database's files on the server; PostgreSQL reuses its free space
         // itself, and its write-ahead log belongs to the whole cluster.
-        let database_bytes: i64 =
-            sql::query_scalar("SELECT pg_database_size(current_database())")
-                .fetch_one(pool)
-                .await?;
+        let database_bytes: i64 = sql::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(pool)
+            .await?;
         return Ok(FileSizes {
             database_bytes,
             ..FileSizes::default()

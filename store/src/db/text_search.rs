@@ -58,8 +58,7 @@ pub const RUNS_TEXT_SQL_POSTGRES: &str =
 
 /// PostgreSQL's [`events_text_sql`]: the events' `search` column, one index for
 /// every event (the keys are computed the same way).
-pub const EVENTS_TEXT_SQL_POSTGRES: &str =
-    "SELECT run, count(*) FROM \
+pub const EVENTS_TEXT_SQL_POSTGRES: &str = "SELECT run, count(*) FROM \
      (SELECT run_pk AS run FROM events WHERE search @@ fts5_tsquery(?) \
         AND run_pk * 16777216 + seq < ? ORDER BY run_pk DESC, seq DESC LIMIT ?) m \
      GROUP BY run ORDER BY run DESC";
@@ -124,7 +123,12 @@ pub async fn text_matches(
     let top = below.unwrap_or(i64::MAX >> 24);
     let postgres = conn.backend() == Backend::Postgres;
     let mut indexes = vec![Index {
-        sql: if postgres { RUNS_TEXT_SQL_POSTGRES } else { RUNS_TEXT_SQL }.to_string(),
+        sql: if postgres {
+            RUNS_TEXT_SQL_POSTGRES
+        } else {
+            RUNS_TEXT_SQL
+        }
+        .to_string(),
         below: Some(top),
         unread_below: Some(top),
         run_start: |run| run,

@@ -15,7 +15,8 @@ use model::{
 use serde_json::json;
 use uuid::Uuid;
 
-const VIEW_SELECT: &str = "SELECT v.pk, v.id, v.name, v.q, v.columns, v.shared <> 0 AS shared, v.user_pk,
+const VIEW_SELECT: &str =
+    "SELECT v.pk, v.id, v.name, v.q, v.columns, v.shared <> 0 AS shared, v.user_pk,
         u.email AS author, v.created_at, v.updated_at
     FROM saved_views v JOIN users u ON u.pk = v.user_pk";
 

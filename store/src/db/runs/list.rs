@@ -209,7 +209,7 @@ fn chart_sql(account_pk: AccountPk, conditions: &Conditions, span: ChartSpan) ->
             .push_bind(span.end_ms())
             .push(" LIMIT ")
             .push_bind(COUNT_CAP)
-            .push(") GROUP BY bar, status");
+            .push(") AS capped GROUP BY bar, status");
         query
     }
 }
@@ -258,8 +258,9 @@ fn all_statuses(mut conditions: Conditions) -> Conditions {
 
 fn status_counts_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     if from_counters(conditions) {
-        let mut query =
-            SqlBuilder::new("SELECT status, CAST(sum(count) AS BIGINT) FROM run_counts WHERE account_pk = ");
+        let mut query = SqlBuilder::new(
+            "SELECT status, CAST(sum(count) AS BIGINT) FROM run_counts WHERE account_pk = ",
+        );
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, &conditions.filter, false);
         query.push(" GROUP BY status");
@@ -337,8 +338,9 @@ pub fn count_query(account_pk: AccountPk, filter: &RunFilter) -> Result<SqlBuild
 fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
     let filter = &conditions.filter;
     if from_counters(conditions) {
-        let mut query =
-            SqlBuilder::new("SELECT CAST(COALESCE(sum(count), 0) AS BIGINT) FROM run_counts WHERE account_pk = ");
+        let mut query = SqlBuilder::new(
+            "SELECT CAST(COALESCE(sum(count), 0) AS BIGINT) FROM run_counts WHERE account_pk = ",
+        );
         query.push_bind(account_pk);
         push_counter_filter(&mut query, account_pk, filter, true);
         return query;
@@ -357,7 +359,10 @@ fn count_sql(account_pk: AccountPk, conditions: &Conditions) -> SqlBuilder {
             push_conditions(&mut query, account_pk, conditions, Reading::Aggregate);
         }
     }
-    query.push(" LIMIT ").push_bind(COUNT_CAP + 1).push(") AS capped");
+    query
+        .push(" LIMIT ")
+        .push_bind(COUNT_CAP + 1)
+        .push(") AS capped");
     query
 }
 
@@ -443,13 +448,14 @@ pub async fn list_runs(
                     .map(|found| found.pk)
                     .collect();
             let keys = serde_json::to_string(&page).map_err(|_| AppError::Internal)?;
-            let page_of =
-                |keys: &str| format!("{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN {keys}");
+            let page_of = |keys: &str| {
+                format!("{ITEM_COLUMNS} FROM runs r {ITEM_JOINS} WHERE r.pk IN {keys}")
+            };
             let mut rows: Vec<ItemRow> = sql::query_as(page_of(sql::JSON_KEYS))
                 .postgres(page_of(sql::JSON_KEYS_POSTGRES))
                 .bind(keys)
-            .fetch_all(pool)
-            .await?;
+                .fetch_all(pool)
+                .await?;
             rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.position().pk));
             rows
         }
