@@ -61,18 +61,28 @@ impl DatabaseSessions {
 
     /// Stores `record` under a new id; `false` when the id is taken.
     async fn insert(&self, record: &Record) -> session_store::Result<bool> {
-        let done = sql::query(
+        let insert = sql::query(
             "INSERT INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)
              ON CONFLICT (id) DO NOTHING",
-        )
+        );
+        let done = write(insert, record, &self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Runs `insert`, a statement taking `(id, data, expiry_date)`, for `record`.
+async fn write(
+    insert: sql::Query,
+    record: &Record,
+    pool: &Pool,
+) -> session_store::Result<sql::Done> {
+    insert
         .bind(record.id.to_string())
         .bind(encode(record)?)
         .bind(record.expiry_date.unix_timestamp())
-        .execute(&self.pool)
+        .execute(pool)
         .await
-        .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
-    }
+        .map_err(backend)
 }
 
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
@@ -93,16 +103,11 @@ impl SessionStore for DatabaseSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sql::query(
+        let upsert = sql::query(
             "INSERT INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
-        )
-        .bind(record.id.to_string())
-        .bind(encode(record)?)
-        .bind(record.expiry_date.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        );
+        write(upsert, record, &self.pool).await?;
         Ok(())
     }
 

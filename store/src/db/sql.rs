@@ -15,7 +15,6 @@
 //! database at once; [`Rows`] and [`Value`] name the bounds both need.
 
 use super::WriteTx;
-use futures::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
@@ -398,6 +397,42 @@ impl Done {
     }
 }
 
+/// Runs `$fetch` (`execute`, `fetch_one`, `fetch_optional` or `fetch_all`) of
+/// sqlx's `$make` (`query_with`, `query_as_with` or `query_scalar_with`) on
+/// whichever database `$on` belongs to, `$then` making the two databases'
+/// answers one type; a failure is logged with its SQL ([`failed`]).
+macro_rules! fetch {
+    ($query:expr, $on:expr, $make:ident, $fetch:ident, $then:expr) => {{
+        let query: Query = $query;
+        let sql = query.sql.clone();
+        match $on.target() {
+            Target::SqlitePool(pool) => sqlx::$make(&query.sql, sqlite_args(query.args)?)
+                .$fetch(pool)
+                .await
+                .map($then),
+            Target::Sqlite(conn) => sqlx::$make(&query.sql, sqlite_args(query.args)?)
+                .$fetch(conn)
+                .await
+                .map($then),
+            Target::PostgresPool(pool) => {
+                let sql = query.postgres_sql();
+                sqlx::$make(&sql, postgres_args(query.args)?)
+                    .$fetch(pool)
+                    .await
+                    .map($then)
+            }
+            Target::Postgres(conn) => {
+                let sql = query.postgres_sql();
+                sqlx::$make(&sql, postgres_args(query.args)?)
+                    .$fetch(conn)
+                    .await
+                    .map($then)
+            }
+        }
+        .inspect_err(|error| failed(&sql, error))
+    }};
+}
+
 /// `sql` with its arguments, for either database.
 #[derive(Clone, Debug)]
 pub struct Query {
@@ -473,99 +508,83 @@ impl Query {
         }
     }
 
-    async fn run<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
-        let rows_affected = match on.target() {
-            Target::SqlitePool(pool) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Target::Sqlite(conn) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                .execute(conn)
-                .await?
-                .rows_affected(),
-            Target::PostgresPool(pool) => {
-                let sql = self.postgres_sql();
-                postgres(&sql, self.args)?
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
-            Target::Postgres(conn) => {
-                let sql = self.postgres_sql();
-                postgres(&sql, self.args)?
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-            }
-        };
-        Ok(Done { rows_affected })
-    }
-
     /// Runs the statement; what it did.
     pub async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
-        let sql = self.sql.clone();
-        self.run(on).await.inspect_err(|error| failed(&sql, error))
+        fetch!(self, on, query_with, execute, |done| Done {
+            rows_affected: done.rows_affected()
+        })
     }
-}
 
-type PostgresQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
-
-fn postgres(sql: &str, args: Vec<Arg>) -> Result<PostgresQuery<'_>, sqlx::Error> {
-    Ok(sqlx::query_with(sql, postgres_args(args)?))
-}
-
-fn sqlite_args(args: Vec<Arg>) -> Result<SqliteArguments<'static>, sqlx::Error> {
-    let mut out = SqliteArguments::default();
-    for arg in args {
-        match arg {
-            Arg::Int(value) => out.add(value),
-            Arg::Real(value) => out.add(value),
-            Arg::Text(value) => out.add(value),
-            Arg::Blob(value) => out.add(value),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(out)
-}
-
-fn postgres_args(args: Vec<Arg>) -> Result<PgArguments, sqlx::Error> {
-    let mut out = PgArguments::default();
-    for arg in args {
-        match arg {
-            Arg::Int(value) => out.add(value),
-            Arg::Real(value) => out.add(value),
-            Arg::Text(value) => out.add(value),
-            Arg::Blob(value) => out.add(value),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(out)
-}
-
-impl Query {
     /// Runs the query and counts its rows without decoding them (what a
     /// benchmark of the SQL alone needs).
     pub async fn fetch_count<'c>(self, on: impl Executor<'c>) -> Result<usize, sqlx::Error> {
-        let rows = match on.target() {
-            Target::SqlitePool(pool) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                .fetch_all(pool)
-                .await?
-                .len(),
-            Target::Sqlite(conn) => sqlx::query_with(&self.sql, sqlite_args(self.args)?)
-                .fetch_all(conn)
-                .await?
-                .len(),
-            Target::PostgresPool(pool) => {
-                let sql = self.postgres_sql();
-                postgres(&sql, self.args)?.fetch_all(pool).await?.len()
-            }
-            Target::Postgres(conn) => {
-                let sql = self.postgres_sql();
-                postgres(&sql, self.args)?.fetch_all(conn).await?.len()
-            }
-        };
-        Ok(rows)
+        fetch!(self, on, query_with, fetch_all, |rows| rows.len())
     }
+}
+
+/// The arguments as either database's sqlx arguments (`A`).
+fn arguments<A>(args: Vec<Arg>) -> Result<A, sqlx::Error>
+where
+    A: Arguments<'static> + Default,
+    Option<i64>: sqlx::Encode<'static, A::Database> + sqlx::Type<A::Database>,
+    Option<f64>: sqlx::Encode<'static, A::Database> + sqlx::Type<A::Database>,
+    Option<String>: sqlx::Encode<'static, A::Database> + sqlx::Type<A::Database>,
+    Option<Vec<u8>>: sqlx::Encode<'static, A::Database> + sqlx::Type<A::Database>,
+{
+    let mut out = A::default();
+    for arg in args {
+        match arg {
+            Arg::Int(value) => out.add(value),
+            Arg::Real(value) => out.add(value),
+            Arg::Text(value) => out.add(value),
+            Arg::Blob(value) => out.add(value),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
+}
+
+fn sqlite_args(args: Vec<Arg>) -> Result<SqliteArguments<'static>, sqlx::Error> {
+    arguments(args)
+}
+
+fn postgres_args(args: Vec<Arg>) -> Result<PgArguments, sqlx::Error> {
+    arguments(args)
+}
+
+/// The methods [`QueryAs`] and [`QueryScalar`] share: binding, PostgreSQL's
+/// spelling, and fetching through sqlx's `$make` (`query_as_with` or
+/// `query_scalar_with`).
+macro_rules! typed_query {
+    ($name:ident, $decodes:ident, $make:ident) => {
+        impl<O: $decodes> $name<O> {
+            pub fn bind(mut self, value: impl IntoArg) -> Self {
+                self.query = self.query.bind(value);
+                self
+            }
+
+            /// The same query in PostgreSQL's spelling ([`Query::postgres`]).
+            pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
+                self.query = self.query.postgres(sql);
+                self
+            }
+
+            pub async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<O, sqlx::Error> {
+                fetch!(self.query, on, $make, fetch_one, |found| found)
+            }
+
+            pub async fn fetch_optional<'c>(
+                self,
+                on: impl Executor<'c>,
+            ) -> Result<Option<O>, sqlx::Error> {
+                fetch!(self.query, on, $make, fetch_optional, |found| found)
+            }
+
+            pub async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<O>, sqlx::Error> {
+                fetch!(self.query, on, $make, fetch_all, |found| found)
+            }
+        }
+    };
 }
 
 /// A query whose rows decode as `O` ([`query_as`]).
@@ -575,113 +594,13 @@ pub struct QueryAs<O> {
     rows: PhantomData<fn() -> O>,
 }
 
-/// Runs `$fetch` (`fetch_one`, `fetch_optional` or `fetch_all`) of sqlx's
-/// `$make` (`query_as_with` or `query_scalar_with`) on whichever database
-/// `$on` belongs to.
-macro_rules! fetch {
-    ($query:expr, $on:expr, $make:ident, $fetch:ident) => {{
-        let query = $query;
-        let sql = query.sql.clone();
-        match $on.target() {
-            Target::SqlitePool(pool) => {
-                sqlx::$make(&query.sql, sqlite_args(query.args)?)
-                    .$fetch(pool)
-                    .await
-            }
-            Target::Sqlite(conn) => {
-                sqlx::$make(&query.sql, sqlite_args(query.args)?)
-                    .$fetch(conn)
-                    .await
-            }
-            Target::PostgresPool(pool) => {
-                let sql = query.postgres_sql();
-                sqlx::$make(&sql, postgres_args(query.args)?)
-                    .$fetch(pool)
-                    .await
-            }
-            Target::Postgres(conn) => {
-                let sql = query.postgres_sql();
-                sqlx::$make(&sql, postgres_args(query.args)?)
-                    .$fetch(conn)
-                    .await
-            }
-        }
-        .inspect_err(|error| failed(&sql, error))
-    }};
-}
-
 /// Logs a failed query with its SQL (at debug level: the error itself is
 /// reported by whoever handles it).
 fn failed(sql: &str, error: &sqlx::Error) {
     tracing::debug!(%error, sql, "query failed");
 }
 
-impl<O: Rows> QueryAs<O> {
-    pub fn bind(mut self, value: impl IntoArg) -> Self {
-        self.query = self.query.bind(value);
-        self
-    }
-
-    /// The same query in PostgreSQL's spelling ([`Query::postgres`]).
-    pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
-        self.query = self.query.postgres(sql);
-        self
-    }
-
-    pub async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<O, sqlx::Error> {
-        fetch!(self.query, on, query_as_with, fetch_one)
-    }
-
-    pub async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<O>, sqlx::Error> {
-        fetch!(self.query, on, query_as_with, fetch_optional)
-    }
-
-    pub async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<O>, sqlx::Error> {
-        fetch!(self.query, on, query_as_with, fetch_all)
-    }
-
-    /// Calls `each` with every row as it arrives, without holding them all.
-    pub async fn for_each<'c>(
-        self,
-        on: impl Executor<'c>,
-        mut each: impl FnMut(O) -> Result<(), sqlx::Error>,
-    ) -> Result<(), sqlx::Error> {
-        let query = self.query;
-        match on.target() {
-            Target::SqlitePool(pool) => {
-                let mut rows = sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?)
-                    .fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    each(row)?;
-                }
-            }
-            Target::Sqlite(conn) => {
-                let mut rows = sqlx::query_as_with::<_, O, _>(&query.sql, sqlite_args(query.args)?)
-                    .fetch(conn);
-                while let Some(row) = rows.try_next().await? {
-                    each(row)?;
-                }
-            }
-            Target::PostgresPool(pool) => {
-                let sql = query.postgres_sql();
-                let mut rows =
-                    sqlx::query_as_with::<_, O, _>(&sql, postgres_args(query.args)?).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    each(row)?;
-                }
-            }
-            Target::Postgres(conn) => {
-                let sql = query.postgres_sql();
-                let mut rows =
-                    sqlx::query_as_with::<_, O, _>(&sql, postgres_args(query.args)?).fetch(conn);
-                while let Some(row) = rows.try_next().await? {
-                    each(row)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
+typed_query!(QueryAs, Rows, query_as_with);
 
 /// A query whose rows are one column decoded as `O` ([`query_scalar`]).
 #[derive(Clone, Debug)]
@@ -690,30 +609,7 @@ pub struct QueryScalar<O> {
     value: PhantomData<fn() -> O>,
 }
 
-impl<O: Value> QueryScalar<O> {
-    pub fn bind(mut self, value: impl IntoArg) -> Self {
-        self.query = self.query.bind(value);
-        self
-    }
-
-    /// The same query in PostgreSQL's spelling ([`Query::postgres`]).
-    pub fn postgres(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
-        self.query = self.query.postgres(sql);
-        self
-    }
-
-    pub async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<O, sqlx::Error> {
-        fetch!(self.query, on, query_scalar_with, fetch_one)
-    }
-
-    pub async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<O>, sqlx::Error> {
-        fetch!(self.query, on, query_scalar_with, fetch_optional)
-    }
-
-    pub async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<O>, sqlx::Error> {
-        fetch!(self.query, on, query_scalar_with, fetch_all)
-    }
-}
+typed_query!(QueryScalar, Value, query_scalar_with);
 
 /// A query put together piece by piece, like sqlx's `QueryBuilder`, for either
 /// database: `push` adds SQL text, `push_bind` an argument (as `?`).
