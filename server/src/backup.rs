@@ -24,6 +24,10 @@ pub fn artifacts_beside(file: &Path) -> PathBuf {
 
 /// The database file the configuration names.
 fn database_file(config: &Config) -> anyhow::Result<PathBuf> {
+    if config.on_postgres() {
+        // Said without the URL: it may hold a password.
+        anyhow::bail!(crate::config::POSTGRES_BACKUPS);
+    }
     store::db::sqlite_file(&config.database_url).with_context(|| {
         format!(
             "{} is not a database file that can be backed up or restored",

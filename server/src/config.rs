@@ -351,6 +351,12 @@ impl Config {
         }
     }
 
+    /// Whether `DATABASE_URL` names a PostgreSQL database.
+    pub fn on_postgres(&self) -> bool {
+        store::db::sql::Backend::of_url(&self.database_url)
+            == Some(store::db::sql::Backend::Postgres)
+    }
+
     /// What the configuration asks for that the server refuses to start with.
     pub fn check(&self) -> Result<(), String> {
         if let Some(token) = &self.metrics_token {
@@ -378,6 +384,7 @@ impl Config {
                         .into(),
                 )
             }
+            (Some(_), Some(_)) if self.on_postgres() => return Err(POSTGRES_BACKUPS.into()),
             _ => {}
         }
         if let Some(secret) = &self.runner_auth_secret {
@@ -408,6 +415,12 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+/// Why Runboard's backups refuse a PostgreSQL database: they copy SQLite's file.
+pub const POSTGRES_BACKUPS: &str =
+    "Runboard's backups copy a SQLite database file; back up a PostgreSQL database \
+     with its own tools (pg_dump, or the server's continuous archiving) and leave \
+     RUNBOARD_BACKUP_DIR and RUNBOARD_BACKUP_EVERY unset";
 
 /// The longest backup interval accepted (a year).
 const MAX_EVERY: Duration = Duration::from_secs(365 * 86_400);
@@ -530,6 +543,12 @@ mod tests {
         config.backup_dir = None;
         assert!(config.check().unwrap_err().contains("RUNBOARD_BACKUP_DIR"));
         assert_eq!(Config::for_database("sqlite::memory:").backup_keep, 7);
+        let mut postgres = Config::for_database("postgres://runboard:hunter2@db/runboard");
+        postgres.backup_dir = Some("/tmp/backups".into());
+        postgres.backup_every = Some(Duration::from_secs(60));
+        let refused = postgres.check().unwrap_err();
+        assert!(refused.contains("pg_dump"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
         assert!(Cli::try_parse_from(["runboard", "--backup-keep", "0"]).is_err());
     }
 

@@ -260,9 +260,7 @@ pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
 /// owner and says how to log in. The server and the command line tools share it.
 pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
     if let Some(refused) = store::db::not_sqlite(&config.database_url) {
-        let preview = config.postgres_preview
-            && store::db::sql::Backend::of_url(&config.database_url)
-                == Some(store::db::sql::Backend::Postgres);
+        let preview = config.postgres_preview && config.on_postgres();
         if !preview {
             anyhow::bail!(refused);
         }
