@@ -62,23 +62,71 @@ pub fn sqlite_only() -> bool {
     skip
 }
 
-/// A new, empty database on the test cluster (`RUNBOARD_TEST_POSTGRES_URL`).
-/// The cluster is thrown away after the run, with every database on it.
+/// A new database on the test cluster (`RUNBOARD_TEST_POSTGRES_URL`), with the
+/// schema in place: a copy of one migrated template per set of migrations, so
+/// that each test does not run them again. The cluster is thrown away after the
+/// run, with every database on it.
 pub async fn new_postgres_database() -> String {
     use sqlx::Executor;
     let cluster = std::env::var("RUNBOARD_TEST_POSTGRES_URL")
         .expect("RUNBOARD_TEST_POSTGRES_URL: scripts/dev test starts PostgreSQL");
+    let (base, _) = cluster.rsplit_once('/').unwrap();
     let server = sqlx::PgPool::connect(&cluster)
         .await
         .expect("the test cluster");
-    let name = format!("runboard_{}", uuid::Uuid::new_v4().simple());
-    server
-        .execute(format!("CREATE DATABASE {name}").as_str())
+    let checksums: Vec<u8> = store::db::postgres::MIGRATOR
+        .iter()
+        .flat_map(|migration| migration.checksum.iter().copied())
+        .collect();
+    let template = format!("runboard_template_{:016x}", fnv1a(&checksums));
+    // One test process makes the template; the others wait for it.
+    let mut admin = server.acquire().await.unwrap();
+    admin.execute("SELECT pg_advisory_lock(17)").await.unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut *admin)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {building}").as_str())
+            .await
+            .unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {building}").as_str())
+            .await
+            .unwrap();
+        let pool = sqlx::PgPool::connect(&format!("{base}/{building}"))
+            .await
+            .unwrap();
+        store::db::postgres::MIGRATOR.run(&pool).await.unwrap();
+        pool.close().await;
+        admin
+            .execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str())
+            .await
+            .unwrap();
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(17)")
         .await
         .unwrap();
+    let name = format!("runboard_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+        .await
+        .unwrap();
+    drop(admin);
     server.close().await;
-    let (base, _) = cluster.rsplit_once('/').unwrap();
     format!("{base}/{name}")
+}
+
+/// A 64-bit FNV-1a hash (names the template by its migrations).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 async fn spawn_in(
