@@ -19,7 +19,7 @@ async fn open(file: &Path) -> SqliteConnection {
 
 async fn integrity(file: &Path) -> Vec<String> {
     let mut conn = open(file).await;
-    let result = store::db::sql::query_scalar("PRAGMA integrity_check")
+    let result = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut conn)
         .await
         .unwrap();
@@ -29,7 +29,7 @@ async fn integrity(file: &Path) -> Vec<String> {
 
 async fn count_runs(file: &Path) -> i64 {
     let mut conn = open(file).await;
-    let count = store::db::sql::query_scalar("SELECT count(*) FROM runs")
+    let count = sqlx::query_scalar("SELECT count(*) FROM runs")
         .fetch_one(&mut conn)
         .await
         .unwrap();
@@ -100,7 +100,7 @@ async fn a_backup_during_heavy_ingest_holds_every_event_acknowledged_before_it_s
     assert!(report.database.bytes > 0);
     assert_eq!(integrity(&file).await, ["ok"]);
     let mut conn = open(&file).await;
-    let stored: HashSet<String> = store::db::sql::query_scalar("SELECT client_id FROM events")
+    let stored: HashSet<String> = sqlx::query_scalar("SELECT client_id FROM events")
         .fetch_all(&mut conn)
         .await
         .unwrap()
@@ -256,7 +256,7 @@ async fn a_restore_refuses_a_file_that_is_not_a_runboard_database_and_changes_no
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", foreign.display()))
         .await
         .unwrap();
-    store::db::sql::query("CREATE TABLE runs (id TEXT)")
+    sqlx::query("CREATE TABLE runs (id TEXT)")
         .execute(&mut conn)
         .await
         .unwrap();
@@ -267,7 +267,7 @@ async fn a_restore_refuses_a_file_that_is_not_a_runboard_database_and_changes_no
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", newer.display()))
         .await
         .unwrap();
-    store::db::sql::query(
+    sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
          VALUES (99990101000000, 'from the future', 1, x'00', 0)",
     )
@@ -282,11 +282,10 @@ async fn a_restore_refuses_a_file_that_is_not_a_runboard_database_and_changes_no
     let mut bytes = std::fs::read(&good).unwrap();
     let page_size = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
     let mut conn = open(&good).await;
-    let root: i64 =
-        store::db::sql::query_scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'runs'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let root: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'runs'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let at = (root as usize - 1) * page_size;
     bytes[at..at + page_size].fill(0xA5);

@@ -239,14 +239,6 @@ impl Pool {
         })
     }
 
-    /// A transaction on one of the pool's connections.
-    pub async fn begin(&self) -> Result<Conn, sqlx::Error> {
-        Ok(match self {
-            Pool::Sqlite(pool) => Conn::SqliteTx(pool.begin().await?),
-            Pool::Postgres(pool) => Conn::PostgresTx(pool.begin().await?),
-        })
-    }
-
     pub async fn close(&self) {
         match self {
             Pool::Sqlite(pool) => pool.close().await,
@@ -355,30 +347,6 @@ impl<'c> Executor<'c> for &'c mut WriteTx {
     }
 }
 
-impl<'c> Executor<'c> for &'c SqlitePool {
-    fn target(self) -> Target<'c> {
-        Target::SqlitePool(self)
-    }
-}
-
-impl<'c> Executor<'c> for &'c mut SqliteConnection {
-    fn target(self) -> Target<'c> {
-        Target::Sqlite(self)
-    }
-}
-
-impl<'c> Executor<'c> for &'c PgPool {
-    fn target(self) -> Target<'c> {
-        Target::PostgresPool(self)
-    }
-}
-
-impl<'c> Executor<'c> for &'c mut PgConnection {
-    fn target(self) -> Target<'c> {
-        Target::Postgres(self)
-    }
-}
-
 impl<'c> Executor<'c> for Target<'c> {
     fn target(self) -> Target<'c> {
         self
@@ -403,27 +371,30 @@ impl Done {
 /// answers one type; a failure is logged with its SQL ([`failed`]).
 macro_rules! fetch {
     ($query:expr, $on:expr, $make:ident, $fetch:ident, $then:expr) => {{
-        let query: Query = $query;
-        let sql = query.sql.clone();
+        let Query {
+            sql,
+            postgres,
+            args,
+        } = $query;
         match $on.target() {
-            Target::SqlitePool(pool) => sqlx::$make(&query.sql, sqlite_args(query.args)?)
+            Target::SqlitePool(pool) => sqlx::$make(&sql, sqlite_args(args)?)
                 .$fetch(pool)
                 .await
                 .map($then),
-            Target::Sqlite(conn) => sqlx::$make(&query.sql, sqlite_args(query.args)?)
+            Target::Sqlite(conn) => sqlx::$make(&sql, sqlite_args(args)?)
                 .$fetch(conn)
                 .await
                 .map($then),
             Target::PostgresPool(pool) => {
-                let sql = query.postgres_sql();
-                sqlx::$make(&sql, postgres_args(query.args)?)
+                let text = postgres_text(&sql, postgres.as_deref());
+                sqlx::$make(&text, postgres_args(args)?)
                     .$fetch(pool)
                     .await
                     .map($then)
             }
             Target::Postgres(conn) => {
-                let sql = query.postgres_sql();
-                sqlx::$make(&sql, postgres_args(query.args)?)
+                let text = postgres_text(&sql, postgres.as_deref());
+                sqlx::$make(&text, postgres_args(args)?)
                     .$fetch(conn)
                     .await
                     .map($then)
@@ -431,6 +402,12 @@ macro_rules! fetch {
         }
         .inspect_err(|error| failed(&sql, error))
     }};
+}
+
+/// The text PostgreSQL receives for a query: its own spelling where it has one
+/// (`postgres`), else SQLite's, with `$n` placeholders.
+fn postgres_text(sql: &str, postgres: Option<&str>) -> String {
+    postgres_placeholders(postgres.unwrap_or(sql))
 }
 
 /// `sql` with its arguments, for either database.
@@ -482,11 +459,6 @@ impl Query {
 
     pub fn sql(&self) -> &str {
         &self.sql
-    }
-
-    /// The text PostgreSQL receives: its own spelling, `$n` placeholders.
-    fn postgres_sql(&self) -> String {
-        postgres_placeholders(self.postgres.as_deref().unwrap_or(&self.sql))
     }
 
     /// The same query with `prefix` before its text (`EXPLAIN …`).
@@ -884,11 +856,14 @@ mod tests {
         let query = builder.build();
         assert_eq!(query.sql(), "SELECT a FROM t WHERE b = ? AND t MATCH ?");
         assert_eq!(
-            query.postgres_sql(),
+            postgres_text(&query.sql, query.postgres.as_deref()),
             "SELECT a FROM t WHERE b = $1 AND search @@ to_tsquery($2"
         );
         let plain = SqlBuilder::new("SELECT ?").build();
-        assert_eq!(plain.postgres_sql(), "SELECT $1");
+        assert_eq!(
+            postgres_text(&plain.sql, plain.postgres.as_deref()),
+            "SELECT $1"
+        );
     }
 
     #[test]
