@@ -58,6 +58,13 @@ impl RetryPolicy {
         self.base_delay.saturating_mul(factor).min(self.max_delay)
     }
 
+    /// How long a worker keeps the deliveries it took ([`deliveries::claim_due`]):
+    /// long enough to try each of them, one after the other, to its timeout.
+    fn claim(&self) -> Duration {
+        let calls = u32::try_from(deliveries::CLAIMED_AT_ONCE + 1).unwrap_or(u32::MAX);
+        self.timeout.saturating_mul(calls)
+    }
+
     fn attempts_for(&self, kind: Kind) -> i64 {
         match kind {
             Kind::Dispatch => self.dispatch_attempts,
@@ -156,7 +163,7 @@ async fn deliver_due(
     mailer: Option<&Mailer>,
     policy: &RetryPolicy,
 ) -> Result<usize, AppError> {
-    let due = deliveries::due(&state.db.read).await?;
+    let due = deliveries::claim_due(&state.db, policy.claim()).await?;
     let count = due.len();
     for item in due {
         if let Err(error) = deliver(state, client, mailer, policy, item).await {

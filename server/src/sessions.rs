@@ -1,7 +1,11 @@
 //! Sessions: stored in the database (they survive a restart) and kept in memory,
-//! so a page view does not read its session from the database again. Every
-//! session change goes through this process's store (login, logout, expiry
-//! renewal), so the copy in memory is the stored one. A page view had read its
+//! so a page view does not read its session from the database again. On one
+//! server every session change goes through this process's store (login,
+//! logout, expiry renewal), so the copy in memory is the stored one. Servers
+//! sharing a database each keep their own copy, which does not hear of a
+//! logout on another server: there a copy is read again from the database
+//! once it is [`SHARED_MAX_AGE`] old, which bounds how long a session ended
+//! elsewhere still opens pages here. A page view had read its
 //! session on the single writer connection, queued behind ingest
 //! (docs/performance.md, "Scale benchmark").
 //!
@@ -11,6 +15,7 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use store::db::sql::{self, Pool};
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -21,11 +26,20 @@ use tower_sessions::CachingSessionStore;
 /// are read back from SQLite on their next request).
 const MAX_SESSIONS: usize = 10_000;
 
+/// How long a session's copy in memory is used on a database that other
+/// servers share: as long as a kept dashboard read ([`store::db::view_cache::MAX_AGE`]).
+pub const SHARED_MAX_AGE: Duration = store::db::view_cache::MAX_AGE;
+
 /// The session store the server uses: the database behind an in-memory copy.
 pub type Sessions = CachingSessionStore<MemorySessions, DatabaseSessions>;
 
-pub fn store(stored: DatabaseSessions) -> Sessions {
-    CachingSessionStore::new(MemorySessions::default(), stored)
+/// `shared`: whether other servers use the same database ([`store::db::Db::is_shared`]).
+pub fn store(stored: DatabaseSessions, shared: bool) -> Sessions {
+    let memory = MemorySessions {
+        max_age: shared.then_some(SHARED_MAX_AGE),
+        ..MemorySessions::default()
+    };
+    CachingSessionStore::new(memory, stored)
 }
 
 /// The sessions in the database's `tower_sessions` table: the record as
@@ -136,14 +150,17 @@ impl SessionStore for DatabaseSessions {
     }
 }
 
-/// The in-memory half: a bounded map of the sessions recently used.
+/// The in-memory half: a bounded map of the sessions recently used, each with
+/// when it was kept.
 #[derive(Clone, Debug, Default)]
 pub struct MemorySessions {
-    records: Arc<Mutex<HashMap<Id, Record>>>,
+    records: Arc<Mutex<HashMap<Id, (Record, Instant)>>>,
+    /// How long a kept copy is used; `None`: until it changes here.
+    max_age: Option<Duration>,
 }
 
 impl MemorySessions {
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, (Record, Instant)>> {
         self.records
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -161,19 +178,22 @@ impl SessionStore for MemorySessions {
         let mut records = self.records();
         if records.len() >= MAX_SESSIONS && !records.contains_key(&record.id) {
             let now = OffsetDateTime::now_utc();
-            records.retain(|_, kept| kept.expiry_date > now);
+            records.retain(|_, (kept, _)| kept.expiry_date > now);
             if records.len() >= MAX_SESSIONS {
                 records.clear();
             }
         }
-        records.insert(record.id, record.clone());
+        records.insert(record.id, (record.clone(), Instant::now()));
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let mut records = self.records();
+        let current = |kept: &Instant| self.max_age.is_none_or(|age| kept.elapsed() < age);
         match records.get(id) {
-            Some(record) if record.expiry_date > OffsetDateTime::now_utc() => {
+            Some((record, kept))
+                if record.expiry_date > OffsetDateTime::now_utc() && current(kept) =>
+            {
                 Ok(Some(record.clone()))
             }
             Some(_) => {
@@ -218,6 +238,22 @@ mod tests {
         memory.delete(&Id(3)).await.unwrap();
         assert_eq!(memory.load(&Id(3)).await.unwrap(), None, "deleted");
         assert_eq!(memory.load(&Id(4)).await.unwrap(), None, "never saved");
+    }
+
+    #[tokio::test]
+    async fn on_a_shared_database_a_copy_is_used_only_while_young() {
+        let memory = MemorySessions {
+            max_age: Some(std::time::Duration::from_millis(200)),
+            ..MemorySessions::default()
+        };
+        memory.save(&record(1, Duration::hours(1))).await.unwrap();
+        assert!(memory.load(&Id(1)).await.unwrap().is_some(), "young");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        assert_eq!(
+            memory.load(&Id(1)).await.unwrap(),
+            None,
+            "read again from the database"
+        );
     }
 
     #[tokio::test]

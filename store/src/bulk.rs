@@ -9,6 +9,7 @@
 //! nothing: the position is stored with each batch.
 
 use crate::db::bulk::{self, OpenJob};
+use crate::db::leases::Lease;
 use crate::db::runs;
 use crate::db::Db;
 use crate::prune::{discard_files, Batcher, TARGET_HOLD};
@@ -16,6 +17,16 @@ use crate::storage::Store;
 use model::AppError;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// How long the walker's lease lasts unrenewed: when its server stops, another
+/// server's worker goes on with the jobs after at most this long.
+const WALKER_LEASE: Duration = Duration::from_secs(30);
+
+/// The lease under which one server at a time walks the bulk jobs
+/// ([`crate::db::leases`]): two walkers would both apply a job's next batch.
+pub fn walker_lease() -> Lease {
+    Lease::new("bulk_jobs", WALKER_LEASE)
+}
 
 /// Runs the first batch of a job touches; the [`Batcher`] sizes the next ones.
 const FIRST_BATCH: i64 = 16;
@@ -83,14 +94,22 @@ pub struct WalkOptions {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Runs every job not finished to its end, oldest first, until none is left or
-/// the walk is stopped. A job whose batch fails (a database error) ends
+/// Runs every job not finished to its end, oldest first, until none is left,
+/// the walk is stopped, or `lease` is another server's. A job whose batch fails (a database error) ends
 /// `failed`, with what it did kept; the error is logged.
-pub async fn run_open_jobs(db: &Db, store: &Store, options: &WalkOptions) -> Result<(), AppError> {
+pub async fn run_open_jobs(
+    db: &Db,
+    store: &Store,
+    options: &WalkOptions,
+    lease: &mut Lease,
+) -> Result<(), AppError> {
+    if !lease.hold(db).await? {
+        return Ok(());
+    }
     while let Some(pk) = bulk::next_open(&db.read).await? {
         let mut batcher = Batcher::new(FIRST_BATCH, TARGET_HOLD).at_most(MAX_BATCH);
         loop {
-            if *options.stop.borrow() {
+            if *options.stop.borrow() || !lease.hold(db).await? {
                 return Ok(());
             }
             match step(db, store, pk, batcher.rows()).await {

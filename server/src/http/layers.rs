@@ -45,7 +45,7 @@ pub fn sessions(db: &Db, secure: bool) -> SessionManagerLayer<Sessions> {
             .clone()
             .delete_expired_every(std::time::Duration::from_secs(3600)),
     );
-    SessionManagerLayer::new(crate::sessions::store(session_store))
+    SessionManagerLayer::new(crate::sessions::store(session_store, db.is_shared()))
         .with_name(if secure {
             SECURE_SESSION_COOKIE
         } else {

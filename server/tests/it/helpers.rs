@@ -22,6 +22,9 @@ pub struct TestApp {
     pub base: String,
     /// A client that keeps cookies and does not follow redirects, so tests see them.
     pub client: reqwest::Client,
+    /// A client without cookies, for bearer-token calls; one per server, since
+    /// building a client reads the system's root certificates.
+    bearer_client: reqwest::Client,
     pub db: store::db::Db,
     /// The configuration the server was built with.
     pub config: Config,
@@ -58,6 +61,16 @@ pub fn sqlite_only() -> bool {
     let skip = on_postgres();
     if skip {
         eprintln!("skipped on PostgreSQL: this test is about SQLite");
+    }
+    skip
+}
+
+/// For a test of several servers on one PostgreSQL database: whether to skip
+/// it, which the SQLite run does, saying so (the PostgreSQL run has it).
+pub fn postgres_only() -> bool {
+    let skip = !on_postgres();
+    if skip {
+        eprintln!("skipped on SQLite: this test is about servers sharing PostgreSQL");
     }
     skip
 }
@@ -170,6 +183,7 @@ async fn spawn_in(
     TestApp {
         base,
         client: new_client(),
+        bearer_client: bearer_client(),
         db,
         config,
         dir,
@@ -180,6 +194,22 @@ async fn spawn_in(
 }
 
 impl TestApp {
+    /// The helpers of a test server for a `runboard` process serving at `base`
+    /// from `database_url` (its own handle on the database, for checks).
+    pub async fn of_process(base: String, database_url: String, dir: Arc<TempDir>) -> TestApp {
+        TestApp {
+            base,
+            client: new_client(),
+            bearer_client: bearer_client(),
+            db: store::db::Db::connect(&database_url).await.unwrap(),
+            config: Config::for_database(&database_url),
+            dir,
+            database_url,
+            stop: None,
+            server: None,
+        }
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone()
     }
@@ -227,6 +257,14 @@ impl TestApp {
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
+}
+
+/// A client that keeps no cookies and does not follow redirects.
+fn bearer_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -436,7 +474,7 @@ impl TestApp {
 
     /// The typed API client of this server (without the cookies of [`TestApp::client`]).
     pub fn api(&self) -> runboard_client::Client {
-        runboard_client::Client::new(new_client(), &self.base)
+        runboard_client::Client::new(self.bearer_client.clone(), &self.base)
     }
 
     pub async fn owner_token(&self) -> String {
@@ -451,7 +489,8 @@ impl TestApp {
         token: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut request = new_client()
+        let mut request = self
+            .bearer_client
             .request(method, self.url(path))
             .bearer_auth(token);
         if let Some(body) = body {
@@ -538,7 +577,8 @@ impl Stream {
         token: &str,
         last_event_id: Option<i64>,
     ) -> Stream {
-        let mut request = reqwest::Client::new()
+        let mut request = app
+            .bearer_client
             .get(app.url(&format!("/api/events/stream{query}")))
             .bearer_auth(token);
         if let Some(id) = last_event_id {

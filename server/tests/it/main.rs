@@ -31,6 +31,7 @@ mod roles;
 mod run_input;
 mod runner;
 mod runs_page;
+mod servers;
 mod site;
 mod sweeper;
 mod tags;

@@ -4,9 +4,10 @@
 use super::outbox::Kind;
 use super::runs::{self, StatusUpdate};
 use super::{now_ms, Db, WriteTx};
-use crate::db::sql::{self, Pool};
+use crate::db::sql;
 use model::{AccountPk, AppError, RunError, RunPk, RunStatus};
 use serde_json::json;
+use std::time::Duration;
 
 /// A pending delivery whose time has come.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -22,15 +23,52 @@ pub struct Due {
     pub channel: Option<String>,
 }
 
-/// The next deliveries due, oldest due first, at most 16.
-pub async fn due(pool: &Pool) -> Result<Vec<Due>, AppError> {
-    Ok(sql::query_as(
-        "SELECT pk, kind, account_pk, run_pk, url, payload, attempts, channel FROM outbox
-         WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 16",
+/// Deliveries one worker takes at a time ([`claim_due`]).
+pub const CLAIMED_AT_ONCE: i64 = 16;
+
+/// Takes the next deliveries due, oldest due first, at most [`CLAIMED_AT_ONCE`], for `claim`:
+/// until then they are not due again, so another server's worker (or this
+/// one's next round) does not send them too. An attempt's record settles each;
+/// one whose server died before that is due again when the claim runs out.
+pub async fn claim_due(db: &Db, claim: Duration) -> Result<Vec<Due>, AppError> {
+    let now = now_ms();
+    // Most rounds find nothing due: they ask a reader, not the writer.
+    let any_due: Option<i64> = sql::query_scalar(
+        "SELECT pk FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1",
     )
-    .bind(now_ms())
-    .fetch_all(pool)
-    .await?)
+    .bind(now)
+    .fetch_optional(&db.read)
+    .await?;
+    if any_due.is_none() {
+        return Ok(Vec::new());
+    }
+    let claimed_until = now.saturating_add(i64::try_from(claim.as_millis()).unwrap_or(i64::MAX));
+    let mut tx = db.begin_write().await?;
+    let mut due: Vec<Due> = sql::query_as(
+        "UPDATE outbox SET next_attempt_at = ? WHERE pk IN
+            (SELECT pk FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+             ORDER BY next_attempt_at LIMIT ?)
+         RETURNING pk, kind, account_pk, run_pk, url, payload, attempts, channel",
+    )
+    .postgres(
+        "UPDATE outbox SET next_attempt_at = ? WHERE pk IN
+            (SELECT pk FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+             ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)
+         RETURNING pk, kind, account_pk, run_pk, url, payload, attempts, channel",
+    )
+    .bind(claimed_until)
+    .bind(now)
+    .bind(CLAIMED_AT_ONCE)
+    .fetch_all(&mut *tx)
+    .await?;
+    if due.is_empty() {
+        // Taken by another server meanwhile: nothing was written.
+        return Ok(due);
+    }
+    tx.commit().await?;
+    // RETURNING gives the rows in no promised order; deliveries go in the order taken.
+    due.sort_by_key(|item| item.pk);
+    Ok(due)
 }
 
 /// How one delivery attempt ended.

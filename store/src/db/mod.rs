@@ -28,6 +28,7 @@ pub mod deliveries;
 pub mod events;
 pub mod filter;
 pub mod health;
+pub mod leases;
 pub mod members;
 pub mod outbox;
 pub mod postgres;
@@ -118,6 +119,8 @@ pub struct Db {
     outbound: Arc<Outbound>,
     /// Delay before a failed run's first automatic retry, in ms ([`Db::set_retry_base`]).
     retry_base_ms: Arc<AtomicU64>,
+    /// This server among those sharing the database: a new id each start.
+    instance: Arc<str>,
 }
 
 /// A write transaction of [`Db::begin_write`]. It is used like the connection it
@@ -243,8 +246,15 @@ impl Db {
     /// Connects to the PostgreSQL database at `url` and brings its schema up to
     /// date ([`postgres`]).
     async fn connect_postgres(url: &str) -> Result<Db, sqlx::Error> {
-        let pool = Pool::Postgres(postgres::connect(url).await?);
-        Ok(Db::new(pool.clone(), pool, None))
+        let pool = postgres::connect(url).await?;
+        let db = Db::new(
+            Pool::Postgres(pool.clone()),
+            Pool::Postgres(pool.clone()),
+            None,
+        );
+        let listener = postgres::listen_for_commits(&pool).await?;
+        tokio::spawn(postgres::hear_commits(listener, db.clone()));
+        Ok(db)
     }
 
     fn new(read: Pool, write: Pool, checkpoints: Option<SqlitePool>) -> Db {
@@ -256,7 +266,27 @@ impl Db {
             views: Arc::default(),
             outbound: Arc::default(),
             retry_base_ms: Arc::new(AtomicU64::new(DEFAULT_RETRY_BASE.as_millis() as u64)),
+            instance: uuid::Uuid::now_v7().to_string().into(),
         }
+    }
+
+    /// This server's id among those sharing the database (new each start): who
+    /// holds a lease, whose commit a notification announces.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Whether other servers may write to this database too (PostgreSQL). A
+    /// SQLite file has one server: its lock file refuses a second.
+    pub fn is_shared(&self) -> bool {
+        self.write.backend() == Backend::Postgres
+    }
+
+    /// What a commit of another server on the same database means here: kept
+    /// views may be stale, and the live stream has changes to read.
+    fn heard_commit_elsewhere(&self) {
+        self.views.invalidate();
+        self.committed.notify_one();
     }
 
     /// Starts a write transaction holding SQLite's write lock from the first
@@ -268,8 +298,11 @@ impl Db {
             Pool::Sqlite(write) => Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => {
                 let mut tx = Conn::PostgresTx(pool.begin().await?);
-                sql::query("SELECT pg_advisory_xact_lock(?)")
+                // The notification is sent if, and when, the transaction commits.
+                sql::query("SELECT pg_advisory_xact_lock(?), pg_notify(?, ?)")
                     .bind(WRITER_LOCK)
+                    .bind(postgres::COMMITS)
+                    .bind(&*self.instance)
                     .execute(&mut tx)
                     .await?;
                 tx
