@@ -104,7 +104,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// SQLite database URL. The file and its directory are created on first start.
+    /// Database URL: a SQLite file (created with its directory on first start),
+    /// or a PostgreSQL database that several servers may share (docs/deploy.md).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -166,12 +167,6 @@ pub struct Config {
         global = true
     )]
     pub outbound_allow: Vec<Allow>,
-
-    /// Serve from a PostgreSQL `DATABASE_URL` while that backend is being
-    /// finished (docs/postgres.md): the test suite's PostgreSQL run uses it.
-    /// Without it such a URL is refused.
-    #[arg(long, env = "RUNBOARD_POSTGRES_PREVIEW", hide = true, global = true)]
-    pub postgres_preview: bool,
 
     /// Directory for uploaded artifact files.
     #[arg(
@@ -252,6 +247,17 @@ pub struct Config {
         global = true
     )]
     pub smtp_from: String,
+
+    /// Proxies (addresses or networks, comma-separated, e.g. `10.0.0.0/8`) in
+    /// front of this server: for a request from one of them, the client's
+    /// address is read from `X-Forwarded-For` (login limits, the audit log).
+    #[arg(
+        long,
+        env = "RUNBOARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<store::outbound::Cidr>,
 
     /// Failed logins allowed per minute per client address and per email; past it
     /// logins are refused with 429 until the minute has passed.

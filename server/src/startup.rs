@@ -165,7 +165,12 @@ impl Application {
             // What Leptos' reload script itself looks at.
             dev_reload: std::env::var("LEPTOS_WATCH").is_ok(),
         };
-        let router = router(state, sessions, security, metrics_access);
+        let trusted = Arc::new(crate::http::forwarded::TrustedProxies(
+            config.trusted_proxies.clone(),
+        ));
+        let router = router(state, sessions, security, metrics_access).layer(
+            axum::middleware::from_fn_with_state(trusted, crate::http::forwarded::client_address),
+        );
         Ok(Application {
             listener,
             router,
@@ -259,12 +264,6 @@ pub fn artifact_store(config: &Config) -> anyhow::Result<Store> {
 /// Opens the database (migrating it) and, on the very first start, creates the
 /// owner and says how to log in. The server and the command line tools share it.
 pub async fn open_database(config: &Config, addr: SocketAddr) -> anyhow::Result<Db> {
-    if let Some(refused) = store::db::not_sqlite(&config.database_url) {
-        let preview = config.postgres_preview && config.on_postgres();
-        if !preview {
-            anyhow::bail!(refused);
-        }
-    }
     let db = Db::connect(&config.database_url).await?;
     db.outbound().allow(config.outbound_allow.iter().cloned());
     let bootstrap = auth::bootstrap_owner(

@@ -130,8 +130,9 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
                     .checked_shl(32 - u32::from(self.prefix))
@@ -295,6 +296,30 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
+impl FromStr for Cidr {
+    type Err = String;
+
+    /// `10.0.0.0/8`, `fd00::/8`, or one address (`192.168.1.20`, `[fd00::20]`).
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        if let Some((addr, prefix)) = text.split_once('/') {
+            let addr = parse_ip(addr).ok_or_else(|| format!("{text}: not an IP network"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|prefix| *prefix <= max)
+                .ok_or_else(|| format!("{text}: the prefix length must be 0–{max}"))?;
+            Ok(Cidr { addr, prefix })
+        } else {
+            let addr = parse_ip(text)
+                .ok_or_else(|| format!("{text}: not an IP address or network (CIDR)"))?;
+            let prefix = if addr.is_ipv4() { 32 } else { 128 };
+            Ok(Cidr { addr, prefix })
+        }
+    }
+}
+
 impl FromStr for Allow {
     type Err = String;
 
@@ -310,21 +335,13 @@ impl FromStr for Allow {
                 "{what} is a cloud metadata address, which is never allowed"
             ))
         };
-        let allow = if let Some((addr, prefix)) = text.split_once('/') {
-            let addr = parse_ip(addr).ok_or_else(|| format!("{text}: not an IP network"))?;
-            let max = if addr.is_ipv4() { 32 } else { 128 };
-            let prefix = prefix
-                .parse::<u8>()
-                .ok()
-                .filter(|prefix| *prefix <= max)
-                .ok_or_else(|| format!("{text}: the prefix length must be 0–{max}"))?;
-            Allow::Net(Cidr { addr, prefix })
+        let allow = if text.contains('/') {
+            Allow::Net(text.parse()?)
         } else if let Some(addr) = parse_ip(text) {
             if is_metadata(addr) {
                 return never(text);
             }
-            let prefix = if addr.is_ipv4() { 32 } else { 128 };
-            Allow::Net(Cidr { addr, prefix })
+            Allow::Net(text.parse()?)
         } else if let Ok(socket) = text.parse::<SocketAddr>() {
             if is_metadata(socket.ip()) {
                 return never(text);

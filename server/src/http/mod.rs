@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod error;
+pub mod forwarded;
 pub mod json;
 pub mod layers;
 

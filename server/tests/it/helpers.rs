@@ -156,7 +156,6 @@ async fn spawn_in(
         .with_test_writer()
         .try_init();
     let mut config = Config::for_database(&database_url);
-    config.postgres_preview = on_postgres();
     config.site_addr = "127.0.0.1:0".parse().unwrap();
     config.admin_email = Some(OWNER_EMAIL.to_string());
     config.admin_password = Some(OWNER_PASSWORD.to_string());

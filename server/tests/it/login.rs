@@ -246,3 +246,62 @@ async fn successful_logins_do_not_count() {
         );
     }
 }
+
+/// A login attempt through a proxy that says it was reached from `client`.
+async fn token_attempt_from(
+    app: &TestApp,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    new_client()
+        .post(app.url("/api/auth/token"))
+        .header("X-Forwarded-For", client)
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_login_limits_count_each_client_on_its_own() {
+    let app = spawn_app_with(|config| {
+        config.login_failures_per_minute = 3;
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    // One client guesses (a different email each time: only its address adds up).
+    for guess in 0..3 {
+        let email = format!("guess{guess}@example.com");
+        let refused = token_attempt_from(&app, "203.0.113.7", &email, "wrong-password").await;
+        assert_eq!(refused.status(), 401);
+    }
+    let limited = token_attempt_from(&app, "203.0.113.7", OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(limited.status(), 429, "the guessing client is limited");
+    // Another client behind the same proxy is not.
+    let other = token_attempt_from(&app, "198.51.100.9", OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(other.status(), 200);
+    // A client cannot pick its address: what it wrote left of the proxy's entry is not read.
+    let spoofed = token_attempt_from(
+        &app,
+        "198.51.100.9, 203.0.113.7",
+        OWNER_EMAIL,
+        OWNER_PASSWORD,
+    )
+    .await;
+    assert_eq!(spoofed.status(), 429);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(|config| config.login_failures_per_minute = 3).await;
+    for guess in 0..3 {
+        let email = format!("guess{guess}@example.com");
+        let client = format!("203.0.113.{guess}");
+        let refused = token_attempt_from(&app, &client, &email, "wrong-password").await;
+        assert_eq!(refused.status(), 401);
+    }
+    // Every attempt came from 127.0.0.1, whatever the header said.
+    let limited = token_attempt_from(&app, "198.51.100.9", OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(limited.status(), 429);
+}

@@ -36,7 +36,6 @@ async fn start_server(database_url: &str, dir: &Arc<TempDir>) -> Server {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .env("DATABASE_URL", database_url)
-        .env("RUNBOARD_POSTGRES_PREVIEW", "true")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
         .env("RUNBOARD_ARTIFACT_DIR", dir.path().join("artifacts"))

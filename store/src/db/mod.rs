@@ -81,24 +81,11 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How long a connection waits for a lock held by another process (the CLI, say).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why `url` is not a database the server can serve from: anything but SQLite,
-/// for now (the PostgreSQL half of the store is being built, docs/postgres.md).
-/// The URL itself is not repeated: it may hold a password.
-pub fn not_sqlite(url: &str) -> Option<String> {
-    match Backend::of_url(url) {
-        Some(Backend::Sqlite) => None,
-        Some(Backend::Postgres) => Some(
-            "DATABASE_URL names a PostgreSQL database, but Runboard serves from SQLite only \
-             so far (PostgreSQL support is being built: docs/postgres.md); use a sqlite:// URL, \
-             e.g. sqlite://data/runboard.db"
-                .to_string(),
-        ),
-        None => Some(not_a_database_url().to_string()),
-    }
-}
-
+/// What a `DATABASE_URL` of neither kind is told. The URL itself is not
+/// repeated: it may hold a password.
 fn not_a_database_url() -> &'static str {
-    "DATABASE_URL must be a sqlite:// URL, e.g. sqlite://data/runboard.db"
+    "DATABASE_URL must be a sqlite:// URL (e.g. sqlite://data/runboard.db) or a \
+     postgres:// URL (docs/deploy.md)"
 }
 
 #[derive(Clone, Debug)]
