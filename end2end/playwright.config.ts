@@ -1,5 +1,7 @@
 // Playwright drives Debian's Chromium (/usr/bin/chromium) against the real
-// `runboard` binary, which gets its own temporary SQLite database.
+// `runboard` binary, which gets its own temporary SQLite database, or the
+// PostgreSQL database RUNBOARD_E2E_DATABASE_URL names (scripts/dev test runs
+// the specs on both).
 import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +17,7 @@ export const OWNER_PASSWORD = "e2e-password-123";
 
 const bin = process.env.RUNBOARD_BIN || resolve(__dirname, "../target/debug/runboard");
 export const serverEnv = {
-  DATABASE_URL: `sqlite://${dataDir}/runboard.db`,
+  DATABASE_URL: process.env.RUNBOARD_E2E_DATABASE_URL || `sqlite://${dataDir}/runboard.db`,
   RUNBOARD_ARTIFACT_DIR: `${dataDir}/artifacts`,
   LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
   LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT || resolve(__dirname, "../target/site"),

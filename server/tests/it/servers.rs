@@ -401,3 +401,27 @@ async fn each_webhook_is_delivered_once_by_the_outboxes_of_both_servers() {
     assert_eq!(distinct, expected);
     assert_eq!(received.len(), RUNS, "no webhook was delivered twice");
 }
+
+#[tokio::test]
+async fn a_lease_is_one_servers_until_given_up_or_run_out() {
+    if postgres_only() {
+        return;
+    }
+    let database_url = new_postgres_database().await;
+    let a = store::db::Db::connect(&database_url).await.unwrap();
+    let b = store::db::Db::connect(&database_url).await.unwrap();
+    let lasts = Duration::from_millis(600);
+    let mut on_a = store::db::leases::Lease::new("work", lasts);
+    let mut on_b = store::db::leases::Lease::new("work", lasts);
+    assert!(on_a.hold(&a).await.unwrap(), "a free lease is taken");
+    assert!(!on_b.hold(&b).await.unwrap(), "not while A holds it");
+    assert!(on_a.hold(&a).await.unwrap(), "its holder keeps it");
+    on_a.release(&a).await.unwrap();
+    assert!(on_b.hold(&b).await.unwrap(), "given up: B takes it");
+    assert!(!on_a.hold(&a).await.unwrap());
+    // B stops renewing (it died): the lease runs out and A takes it.
+    tokio::time::sleep(lasts + Duration::from_millis(100)).await;
+    assert!(on_a.hold(&a).await.unwrap(), "run out: A takes it");
+    a.close().await;
+    b.close().await;
+}
