@@ -23,6 +23,8 @@ pub const ADMIN_PASSWORD: &str = "bench-password-not-secret";
 pub struct ServerSpec {
     /// The SQLite file; a fresh one in the temporary directory when `None`.
     pub database: Option<PathBuf>,
+    /// A `DATABASE_URL` to serve from instead of a SQLite file (PostgreSQL).
+    pub database_url: Option<String>,
     /// Write the server's log (`RUST_LOG=warn`; the server logs to stdout, and
     /// a panic goes to stderr: both) to a file, so that it can be searched
     /// afterwards; otherwise stderr goes to this program's stderr.
@@ -45,12 +47,14 @@ impl Server {
         let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let site = dir.path().join("site");
         std::fs::create_dir_all(&site)?;
-        let database = spec.database.unwrap_or_else(|| dir.path().join("bench.db"));
+        let database = spec.database_url.unwrap_or_else(|| {
+            sqlite_url(&spec.database.unwrap_or_else(|| dir.path().join("bench.db")))
+        });
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let mut command = Process::new(bin);
         command
             .arg("serve")
-            .env("DATABASE_URL", sqlite_url(&database))
+            .env("DATABASE_URL", database)
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", &site)
             .env("RUNBOARD_ARTIFACT_DIR", dir.path().join("artifacts"))
@@ -192,6 +196,29 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
 
 pub fn own_cpu_seconds() -> Result<f64> {
     stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat")?)
+}
+
+/// CPU time the whole machine has spent busy (every process, the kernel
+/// included; idle and I/O wait excluded), in seconds: what a database server
+/// beside the measured one uses shows here.
+pub fn machine_busy_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .context("unexpected /proc/stat")?
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy: u64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !matches!(index, 3 | 4) && *index < 8)
+        .map(|(_, ticks)| ticks)
+        .sum();
+    Ok(busy as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 fn stat_cpu_seconds(stat: &str) -> Result<f64> {

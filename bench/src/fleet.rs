@@ -227,6 +227,7 @@ pub async fn bulk(args: BulkArgs) -> Result<ExitCode> {
                 ("NO_COLOR", "1".to_string()),
                 ("RUNBOARD_PRUNE_SECS", "0".to_string()),
             ],
+            ..ServerSpec::default()
         },
     )
     .await?;

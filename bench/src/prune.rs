@@ -345,6 +345,7 @@ pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
             ("RUST_LOG", "warn,store::prune=debug".to_string()),
             ("NO_COLOR", "1".to_string()),
         ],
+        ..ServerSpec::default()
     };
     let interval = Some(Duration::from_millis(args.interval_ms));
     let mut server = Server::start(&bin, spec("0")).await?;

@@ -20,6 +20,7 @@ mod content;
 mod generate;
 mod http;
 mod plan;
+mod postgres;
 mod raw;
 mod report;
 mod sql;
@@ -28,7 +29,7 @@ use crate::common::{machine, runboard_binary, sqlite_url, Server, ServerSpec};
 use anyhow::{ensure, Context, Result};
 use clap::{Args, ValueEnum};
 use content::middle_event;
-use http::{BenchRun, Clients};
+use http::{BenchRun, Clients, Posting};
 use plan::{Shape, COMPANIES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -57,7 +58,13 @@ pub struct ScaleArgs {
     /// generated and removed at the end.
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Generate the database and stop.
+    /// Measure on this PostgreSQL database (`postgres://…`) instead of the
+    /// SQLite file. Unless it already holds runs, it is filled with a copy of
+    /// the SQLite file (`--db`, generated first when missing). The ingest is
+    /// measured with two servers on it as well.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Generate the database (and copy it into `--database-url`) and stop.
     #[arg(long)]
     generate_only: bool,
     /// Measure only the reads or only the writes (when investigating one).
@@ -127,33 +134,35 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
     } else {
         generate_database(&path, &args).await?;
     }
+    if let Some(url) = &args.database_url {
+        ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--database-url must be a postgres:// URL (the SQLite database is --db)"
+        );
+        postgres::load(&path, url).await?;
+    }
     if args.generate_only {
         return Ok(ExitCode::SUCCESS);
     }
+    let database = Database::new(&path, args.database_url.as_deref());
     let machine_before = machine();
-    let pool = raw::read_pool(&path).await?;
+    let pool = database.read_pool().await?;
     let fixture = cases::Fixture::discover(&pool).await?;
     let cases = chosen_cases(&fixture, &args)?;
     eprintln!(
         "database: {} runs, {} events, {:.2} GB; timing the raw SQL…",
         thousands(fixture.runs as f64),
         thousands(fixture.events as f64),
-        database_bytes(&path) as f64 / 1e9
+        database.bytes(&pool).await as f64 / 1e9
     );
     let budget = Duration::from_secs_f64(args.seconds);
     let mut raw_times = Vec::new();
     for case in &cases {
         raw_times.push(raw::time_case(&pool, case, budget, MAX_SAMPLES).await?);
     }
-    pool.close().await;
 
-    let spec = ServerSpec {
-        database: Some(path.clone()),
-        capture_log: true,
-        ..ServerSpec::default()
-    };
-    let mut server = Server::start(&bin, spec).await?;
-    let measured = measure_server(&server, &args, &path, &cases, raw_times).await;
+    let mut server = Server::start(&bin, database.server_spec()).await?;
+    let measured = measure_server(&server, &args, &bin, &database, &cases, raw_times).await;
     let log = server.log()?;
     server.stop().await?;
     let mut figures = measured?;
@@ -164,16 +173,79 @@ pub async fn scale(args: ScaleArgs) -> Result<ExitCode> {
          (start), {} (end)\n",
         thousands(fixture.runs as f64),
         thousands(fixture.events as f64),
-        path.display(),
-        database_bytes(&path) as f64 / 1e9,
+        database.describe(),
+        database.bytes(&pool).await as f64 / 1e9,
         machine()
     );
+    pool.close().await;
     figures.print();
     Ok(if figures.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// The database measured: the SQLite file, or the PostgreSQL database its
+/// rows were copied into.
+struct Database<'a> {
+    path: &'a Path,
+    postgres: Option<&'a str>,
+}
+
+impl<'a> Database<'a> {
+    fn new(path: &'a Path, postgres: Option<&'a str>) -> Database<'a> {
+        Database { path, postgres }
+    }
+
+    /// "SQLite" or "PostgreSQL", for the table's headings.
+    fn name(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    /// Where it is, without a password a URL may hold.
+    fn describe(&self) -> String {
+        match self.postgres {
+            Some(url) => format!(
+                "PostgreSQL database {}",
+                url.rsplit('/').next().unwrap_or_default()
+            ),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// One connection for the raw SQL (read-only on SQLite).
+    async fn read_pool(&self) -> Result<store::db::sql::Pool> {
+        match self.postgres {
+            Some(url) => raw::read_pool_postgres(url).await,
+            None => raw::read_pool(self.path).await,
+        }
+    }
+
+    async fn bytes(&self, pool: &store::db::sql::Pool) -> u64 {
+        match self.postgres {
+            Some(_) => {
+                store::db::sql::query_scalar::<i64>("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await
+                    .map_or(0, |bytes| bytes.max(0) as u64)
+            }
+            None => database_bytes(self.path),
+        }
+    }
+
+    fn server_spec(&self) -> ServerSpec {
+        ServerSpec {
+            database: Some(self.path.to_path_buf()),
+            database_url: self.postgres.map(str::to_string),
+            capture_log: true,
+            ..ServerSpec::default()
+        }
+    }
 }
 
 /// The read requests to measure under `--only` and `--case`.
@@ -265,7 +337,8 @@ async fn generate_database(path: &Path, args: &ScaleArgs) -> Result<()> {
 async fn measure_server<'a>(
     server: &Server,
     args: &ScaleArgs,
-    path: &Path,
+    bin: &Path,
+    database: &Database<'_>,
     cases: &'a [cases::Case],
     raw_times: Vec<raw::RawTimes>,
 ) -> Result<Figures<'a>> {
@@ -286,9 +359,10 @@ async fn measure_server<'a>(
     }
     let writes = match args.only {
         Some(Only::Reads) => None,
-        _ => Some(measure_writes_and_clean_up(&mut clients, args, path).await?),
+        _ => Some(measure_writes_and_clean_up(&mut clients, args, bin, database).await?),
     };
     Ok(Figures {
+        database: database.name(),
         reads,
         concurrency,
         writes,
@@ -301,10 +375,11 @@ async fn measure_server<'a>(
 async fn measure_writes_and_clean_up(
     clients: &mut Clients,
     args: &ScaleArgs,
-    path: &Path,
+    bin: &Path,
+    database: &Database<'_>,
 ) -> Result<Writes> {
     let mut created = Vec::new();
-    let writes = measure_writes(clients, args, path, &mut created).await;
+    let writes = measure_writes(clients, args, bin, database, &mut created).await;
     eprintln!("deleting the bench's {} runs…", created.len());
     clients.refresh_token().await?;
     let took = http::delete_runs(clients, &created).await?;
@@ -312,12 +387,14 @@ async fn measure_writes_and_clean_up(
     writes
 }
 
-/// The raw insert, the HTTP ingest and the status callbacks, each on runs of its
-/// own (recorded in `created`, for deletion).
+/// The raw insert, the HTTP ingest (on PostgreSQL also with a second server
+/// taking half the runners) and the status callbacks, each on runs of its own
+/// (recorded in `created`, for deletion).
 async fn measure_writes(
     clients: &Clients,
     args: &ScaleArgs,
-    path: &Path,
+    bin: &Path,
+    database: &Database<'_>,
     created: &mut Vec<BenchRun>,
 ) -> Result<Writes> {
     let runners = args.runners as usize;
@@ -326,24 +403,34 @@ async fn measure_writes(
 
     let scratch = http::bench_runs(clients, "bench-raw", runners, false).await?;
     created.extend(scratch.iter().cloned());
-    let run_pks = run_pks(path, &scratch).await?;
-    let mut raw_inserts = Vec::new();
-    for (step, shape) in [raw::Shape::RowByRow, raw::Shape::OneStatement]
-        .into_iter()
-        .enumerate()
-    {
-        eprintln!("raw insert ({shape:?}): {runners} runs × {rounds} transactions…");
-        let first_seq = (step * rounds * args.batch_size as usize) as i64;
-        let (path, run_pks, batches) = (path.to_path_buf(), run_pks.clone(), batches.clone());
-        raw_inserts.push(
-            tokio::task::spawn_blocking(move || {
-                raw::insert_events(&path, &run_pks, first_seq, rounds, &batches, shape)
-            })
-            .await??,
-        );
+    let run_pks = run_pks(database, &scratch).await?;
+    let mut raw = Vec::new();
+    match database.postgres {
+        Some(url) => {
+            eprintln!("raw insert: {runners} runs × {rounds} transactions…");
+            raw.push(raw::insert_events_postgres(url, &run_pks, 0, rounds, &batches).await?);
+        }
+        None => {
+            for (step, shape) in [raw::Shape::RowByRow, raw::Shape::OneStatement]
+                .into_iter()
+                .enumerate()
+            {
+                eprintln!("raw insert ({shape:?}): {runners} runs × {rounds} transactions…");
+                let first_seq = (step * rounds * args.batch_size as usize) as i64;
+                let (path, run_pks, batches) = (
+                    database.path.to_path_buf(),
+                    run_pks.clone(),
+                    batches.clone(),
+                );
+                raw.push(
+                    tokio::task::spawn_blocking(move || {
+                        raw::insert_events(&path, &run_pks, first_seq, rounds, &batches, shape)
+                    })
+                    .await??,
+                );
+            }
+        }
     }
-    let raw_statement = raw_inserts.pop().context("raw insert")?;
-    let raw_rows = raw_inserts.pop().context("raw insert")?;
 
     eprintln!("ingest: {runners} runners × {rounds} batches…");
     let ingesting = http::bench_runs(clients, "bench-ingest", runners, true).await?;
@@ -352,7 +439,26 @@ async fn measure_writes(
         .iter()
         .map(|batch| http::batch_body(batch))
         .collect();
-    let ingest = http::ingest(clients, &ingesting, rounds, &bodies).await;
+    let ingest = http::ingest(clients, &Posting::one(clients), &ingesting, rounds, &bodies).await;
+
+    let ingest_two_servers = match database.postgres {
+        Some(_) => {
+            eprintln!("ingest with two servers: {runners} runners × {rounds} batches…");
+            let ingesting = http::bench_runs(clients, "bench-ingest-two", runners, true).await?;
+            created.extend(ingesting.iter().cloned());
+            let mut second = Server::start(bin, database.server_spec()).await?;
+            let servers = Posting {
+                bases: vec![clients.base.as_str(), second.base.as_str()],
+                pids: vec![clients.server_pid, second.pid],
+            };
+            let load = http::ingest(clients, &servers, &ingesting, rounds, &bodies).await;
+            let log = second.log()?;
+            second.stop().await?;
+            show_log_errors(&log, scan_log(&log).1);
+            Some(load)
+        }
+        None => None,
+    };
 
     let workers = args.callback_workers as usize;
     eprintln!("status callbacks: {workers} workers × {}…", args.callbacks);
@@ -360,9 +466,9 @@ async fn measure_writes(
     created.extend(reporting.iter().cloned());
     let status = http::status_callbacks(clients, &reporting, args.callbacks as usize).await;
     Ok(Writes {
-        raw_rows,
-        raw_statement,
+        raw,
         ingest,
+        ingest_two_servers,
         batch_size: args.batch_size as usize,
         runners,
         status,
@@ -371,8 +477,8 @@ async fn measure_writes(
 }
 
 /// The keys of the bench's runs, for the raw insert.
-async fn run_pks(path: &Path, runs: &[BenchRun]) -> Result<Vec<i64>> {
-    let pool = raw::read_pool(path).await?;
+async fn run_pks(database: &Database<'_>, runs: &[BenchRun]) -> Result<Vec<i64>> {
+    let pool = database.read_pool().await?;
     let mut pks = Vec::with_capacity(runs.len());
     for run in runs {
         pks.push(

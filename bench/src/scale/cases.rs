@@ -100,7 +100,7 @@ impl Fixture {
                     "the database has no bench owner: was it made by `runboard-bench scale`?",
                 )?;
         let runs: i64 = sql::query_scalar(
-            "SELECT coalesce(sum(count), 0) FROM run_counts WHERE account_pk = ?",
+            "SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM run_counts WHERE account_pk = ?",
         )
         .bind(account_pk)
         .fetch_one(pool)

@@ -4,7 +4,8 @@
 
 use super::cases::{Auth, Case};
 use super::raw::EventContent;
-use crate::common::{cpu_seconds, create_run, millis, own_cpu_seconds, owner_token, Percentiles};
+use crate::common::{cpu_seconds, create_run, machine_busy_seconds, millis, own_cpu_seconds};
+use crate::common::{owner_token, Percentiles};
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use anyhow::{ensure, Context, Result};
 use futures::future::join_all;
@@ -140,31 +141,41 @@ pub struct Throughput {
     pub bench_cores: f64,
 }
 
-/// Cores a process used over a stretch of wall time.
+/// Cores the servers, the bench and the whole machine used over a stretch of
+/// wall time.
 struct CpuWatch {
-    pid: u32,
+    pids: Vec<u32>,
     server: f64,
     bench: f64,
+    machine: f64,
     started: Instant,
 }
 
 impl CpuWatch {
-    fn start(pid: u32) -> CpuWatch {
+    fn start(pids: &[u32]) -> CpuWatch {
         CpuWatch {
-            pid,
-            server: cpu_seconds(pid).unwrap_or(f64::NAN),
+            pids: pids.to_vec(),
+            server: servers_cpu_seconds(pids),
             bench: own_cpu_seconds().unwrap_or(f64::NAN),
+            machine: machine_busy_seconds().unwrap_or(f64::NAN),
             started: Instant::now(),
         }
     }
 
-    /// (server cores, bench cores) since the start.
-    fn cores(&self) -> (f64, f64) {
+    /// (server cores, bench cores, machine cores) since the start.
+    fn cores(&self) -> (f64, f64, f64) {
         let wall = self.started.elapsed().as_secs_f64();
-        let server = cpu_seconds(self.pid).unwrap_or(f64::NAN) - self.server;
+        let server = servers_cpu_seconds(&self.pids) - self.server;
         let bench = own_cpu_seconds().unwrap_or(f64::NAN) - self.bench;
-        (server / wall, bench / wall)
+        let machine = machine_busy_seconds().unwrap_or(f64::NAN) - self.machine;
+        (server / wall, bench / wall, machine / wall)
     }
+}
+
+fn servers_cpu_seconds(pids: &[u32]) -> f64 {
+    pids.iter()
+        .map(|&pid| cpu_seconds(pid).unwrap_or(f64::NAN))
+        .sum()
 }
 
 pub async fn throughput(
@@ -175,7 +186,7 @@ pub async fn throughput(
 ) -> Throughput {
     let done = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
-    let watch = CpuWatch::start(clients.server_pid);
+    let watch = CpuWatch::start(&[clients.server_pid]);
     let deadline = Instant::now() + duration;
     let workers = (0..concurrency).map(|_| {
         let (done, errors) = (done.clone(), errors.clone());
@@ -190,7 +201,7 @@ pub async fn throughput(
     });
     join_all(workers).await;
     let wall = watch.started.elapsed().as_secs_f64();
-    let (server_cores, bench_cores) = watch.cores();
+    let (server_cores, bench_cores, _) = watch.cores();
     Throughput {
         per_second: done.load(Ordering::Relaxed) as f64 / wall,
         errors: errors.load(Ordering::Relaxed),
@@ -266,13 +277,35 @@ pub struct Load {
     pub errors: usize,
     pub elapsed: Duration,
     pub millis: Percentiles,
+    /// Cores the servers used (all of them, when several took the posts).
     pub server_cores: f64,
+    /// Cores the whole machine used: the servers, the bench and the database
+    /// server, if one runs here.
+    pub machine_cores: f64,
+}
+
+/// The servers runners post to: one, or several on one database (runner `i`
+/// posts to server `i mod n`).
+pub struct Posting<'a> {
+    pub bases: Vec<&'a str>,
+    pub pids: Vec<u32>,
+}
+
+impl<'a> Posting<'a> {
+    /// Only the server of `clients`.
+    pub fn one(clients: &'a Clients) -> Posting<'a> {
+        Posting {
+            bases: vec![clients.base.as_str()],
+            pids: vec![clients.server_pid],
+        }
+    }
 }
 
 /// Each run's runner posts `rounds` requests, one after the other, all runners
 /// at once; `body(runner, round)` says what.
 async fn concurrent_posts(
     clients: &Clients,
+    servers: &Posting<'_>,
     runs: &[BenchRun],
     rounds: usize,
     path: &str,
@@ -282,7 +315,8 @@ async fn concurrent_posts(
     let body = &body;
     let barrier = &barrier;
     let runners = runs.iter().enumerate().map(|(runner, run)| async move {
-        let url = format!("{}/api/runner/runs/{}/{path}", clients.base, run.id);
+        let base = servers.bases[runner % servers.bases.len()];
+        let url = format!("{base}/api/runner/runs/{}/{path}", run.id);
         let mut times = Vec::with_capacity(rounds);
         let mut errors = 0;
         barrier.wait().await;
@@ -304,11 +338,11 @@ async fn concurrent_posts(
     });
     let all = futures::future::join(join_all(runners), async {
         barrier.wait().await;
-        (Instant::now(), CpuWatch::start(clients.server_pid))
+        (Instant::now(), CpuWatch::start(&servers.pids))
     });
     let (results, (started, watch)) = all.await;
     let elapsed = started.elapsed();
-    let (server_cores, _) = watch.cores();
+    let (server_cores, _, machine_cores) = watch.cores();
     let errors: usize = results.iter().map(|(_, errors)| errors).sum();
     let times: Vec<f64> = results.into_iter().flat_map(|(times, _)| times).collect();
     Load {
@@ -317,17 +351,19 @@ async fn concurrent_posts(
         elapsed,
         millis: Percentiles::new(times),
         server_cores,
+        machine_cores,
     }
 }
 
 /// Batched ingest: every runner posts `rounds` batches (cycling through `bodies`).
 pub async fn ingest(
     clients: &Clients,
+    servers: &Posting<'_>,
     runs: &[BenchRun],
     rounds: usize,
     bodies: &[Vec<u8>],
 ) -> Load {
-    concurrent_posts(clients, runs, rounds, "events", |runner, round| {
+    concurrent_posts(clients, servers, runs, rounds, "events", |runner, round| {
         bodies[(runner + round) % bodies.len()].clone()
     })
     .await
@@ -335,9 +371,16 @@ pub async fn ingest(
 
 /// Progress callbacks: every worker moves its run's progress `rounds` times.
 pub async fn status_callbacks(clients: &Clients, runs: &[BenchRun], rounds: usize) -> Load {
-    concurrent_posts(clients, runs, rounds, "status", |_, round| {
-        let progress = (round + 1) as f64 / (rounds + 1) as f64;
-        json!({ "progress": progress }).to_string().into_bytes()
-    })
+    concurrent_posts(
+        clients,
+        &Posting::one(clients),
+        runs,
+        rounds,
+        "status",
+        |_, round| {
+            let progress = (round + 1) as f64 / (rounds + 1) as f64;
+            json!({ "progress": progress }).to_string().into_bytes()
+        },
+    )
     .await
 }

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use model::AppError;
 use rusqlite::types::Value;
 use rusqlite::Connection;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use std::path::Path;
 use std::str::FromStr;
@@ -33,6 +34,17 @@ pub async fn read_pool(path: &Path) -> Result<Pool> {
             .max_connections(1)
             .connect_with(options)
             .await?,
+    ))
+}
+
+/// A pool of one connection to a PostgreSQL database.
+pub async fn read_pool_postgres(url: &str) -> Result<Pool> {
+    Ok(Pool::Postgres(
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .context("cannot connect to the PostgreSQL database")?,
     ))
 }
 
@@ -108,6 +120,8 @@ pub struct EventContent {
 
 /// The raw insert's outcome.
 pub struct RawInsert {
+    /// How the rows were written ("one INSERT per batch", …).
+    pub shape: &'static str,
     pub events: u64,
     pub elapsed: Duration,
     /// Milliseconds per transaction (one batch).
@@ -121,6 +135,15 @@ pub enum Shape {
     RowByRow,
     /// One multi-row `INSERT` per batch ([`super::sql`]).
     OneStatement,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::RowByRow => "one INSERT per event",
+            Shape::OneStatement => "one INSERT per batch",
+        }
+    }
 }
 
 const INSERT_EVENTS: &str =
@@ -197,6 +220,7 @@ pub fn insert_events(
         }
     }
     Ok(RawInsert {
+        shape: shape.describe(),
         events,
         elapsed: started.elapsed(),
         transaction: Percentiles::new(transactions),
@@ -221,4 +245,54 @@ fn event_values(run_pk: i64, seq: &mut i64, batch: &[EventContent]) -> Vec<Value
         ]);
     }
     values
+}
+
+/// [`insert_events`] on PostgreSQL: the same rows, one multi-row `INSERT` per
+/// batch, one transaction per batch, one connection (what the database itself
+/// manages when nothing else runs; its text index is the `events.search`
+/// column's, computed by the database).
+pub async fn insert_events_postgres(
+    url: &str,
+    runs: &[i64],
+    first_seq: i64,
+    rounds: usize,
+    batches: &[Vec<EventContent>],
+) -> Result<RawInsert> {
+    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    let mut seqs = vec![first_seq; runs.len()];
+    let mut transactions = Vec::with_capacity(rounds * runs.len());
+    let mut events = 0u64;
+    let started = Instant::now();
+    for round in 0..rounds {
+        for (index, &run_pk) in runs.iter().enumerate() {
+            let batch = &batches[(round + index) % batches.len()];
+            let began = Instant::now();
+            let now = store::db::now_ms();
+            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("{INSERT_EVENTS} "));
+            insert.push_values(batch, |mut row, event| {
+                seqs[index] += 1;
+                row.push_bind(run_pk)
+                    .push_bind(seqs[index])
+                    .push_bind(Uuid::now_v7().as_bytes().to_vec())
+                    .push_bind(None::<String>)
+                    .push_bind(event.event_type)
+                    .push_bind(&event.message)
+                    .push_bind(&event.metadata)
+                    .push_bind(now);
+            });
+            let mut tx = pool.begin().await?;
+            insert.build().execute(&mut *tx).await?;
+            tx.commit().await?;
+            transactions.push(millis(began.elapsed()));
+            events += batch.len() as u64;
+        }
+    }
+    let elapsed = started.elapsed();
+    pool.close().await;
+    Ok(RawInsert {
+        shape: Shape::OneStatement.describe(),
+        events,
+        elapsed,
+        transaction: Percentiles::new(transactions),
+    })
 }
