@@ -36,9 +36,10 @@ pub async fn load(sqlite: &Path, url: &str) -> Result<()> {
         .close()
         .await;
     let mut conn = PgConnection::connect(url).await?;
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1) AS any")
-        .fetch_one(&mut conn)
-        .await?;
+    let runs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1) AS probe")
+            .fetch_one(&mut conn)
+            .await?;
     if runs > 0 {
         eprintln!("reusing the PostgreSQL database (it holds runs)");
         return Ok(());
