@@ -425,3 +425,161 @@ async fn a_lease_is_one_servers_until_given_up_or_run_out() {
     a.close().await;
     b.close().await;
 }
+
+/// An account with `count` open runs, made by the store's own functions.
+async fn runs_of_a_new_account(
+    db: &store::db::Db,
+    count: usize,
+) -> Vec<store::db::runs::StoredRun> {
+    let mut tx = db.begin_write().await.unwrap();
+    let account_pk = store::db::accounts::create_account(&mut tx, "Side by side")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let actor = store::db::audit::Actor::system(account_pk, model::Via::System);
+    let mut runs = Vec::new();
+    for _ in 0..count {
+        let request = store::db::runs::CreateRun {
+            agent: "writer".into(),
+            ..store::db::runs::CreateRun::default()
+        };
+        runs.push(
+            store::db::runs::create_run(db, &actor, request)
+                .await
+                .unwrap(),
+        );
+    }
+    runs
+}
+
+#[tokio::test]
+async fn writes_of_different_runs_go_side_by_side_and_exclusive_writes_wait_for_them() {
+    if postgres_only() {
+        return;
+    }
+    let database_url = new_postgres_database().await;
+    let a = store::db::Db::connect(&database_url).await.unwrap();
+    let b = store::db::Db::connect(&database_url).await.unwrap();
+    let runs = runs_of_a_new_account(&a, 2).await;
+    let first = a.begin_run_write(runs[0].pk).await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(5), b.begin_run_write(runs[1].pk))
+        .await
+        .expect("another run's write starts beside it")
+        .unwrap();
+    // Writes that must wait, each in a task of its own (a timed-out wait
+    // would leave its transaction behind, holding what it had taken).
+    let write = |db: &store::db::Db, run: Option<model::RunPk>| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let tx = match run {
+                Some(run_pk) => db.begin_run_write(run_pk).await.unwrap(),
+                None => db.begin_write().await.unwrap(),
+            };
+            tx.commit().await.unwrap();
+        })
+    };
+    let same_run = write(&b, Some(runs[0].pk));
+    let everything = write(&b, None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!same_run.is_finished(), "the same run's next write waits");
+    assert!(
+        !everything.is_finished(),
+        "a write of everything waits for the runs' writes"
+    );
+    first.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), same_run)
+        .await
+        .expect("the run's next write goes once it ends")
+        .unwrap();
+    assert!(
+        !everything.is_finished(),
+        "a write of everything waits for the last run's write"
+    );
+    second.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), everything)
+        .await
+        .expect("a write of everything goes once the runs' writes end")
+        .unwrap();
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_of_the_change_log_misses_nothing_while_runs_are_written_side_by_side() {
+    if postgres_only() {
+        return;
+    }
+    let database_url = new_postgres_database().await;
+    let a = store::db::Db::connect(&database_url).await.unwrap();
+    let b = store::db::Db::connect(&database_url).await.unwrap();
+    const RUNS: usize = 8;
+    const BATCHES: usize = 15;
+    let runs = runs_of_a_new_account(&a, RUNS).await;
+    let start = store::db::changes::head(&a.read).await.unwrap();
+    let writing = Arc::new(AtomicUsize::new(RUNS));
+    // The live stream's tail: everything after the last position read.
+    let tail = {
+        let (pool, writing) = (a.read.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut cursor = start;
+            loop {
+                let done = writing.load(Ordering::SeqCst) == 0;
+                let changes = store::db::changes::after(&pool, cursor, 1_000)
+                    .await
+                    .unwrap();
+                if let Some(last) = changes.last() {
+                    cursor = last.seq;
+                }
+                seen.extend(changes.iter().map(|change| change.seq));
+                if done && changes.is_empty() {
+                    return seen;
+                }
+            }
+        })
+    };
+    let mut writers = JoinSet::new();
+    for (index, run) in runs.into_iter().enumerate() {
+        let db = if index % 2 == 0 { a.clone() } else { b.clone() };
+        let writing = writing.clone();
+        writers.spawn(async move {
+            for batch in 0..BATCHES {
+                let events: Vec<store::db::events::NewEvent> = (0..50)
+                    .map(|event| store::db::events::NewEvent {
+                        client_id: Some(format!("{batch}-{event}")),
+                        event_type: "log".into(),
+                        message: Some(format!("batch {batch} event {event}")),
+                        metadata: None,
+                    })
+                    .collect();
+                store::db::runner::ingest_events(&db, &run, &events, None, |_| Ok(json!({})))
+                    .await
+                    .unwrap();
+            }
+            writing.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let seen = tail.await.unwrap();
+    let stored: Vec<i64> =
+        store::db::sql::query_scalar("SELECT seq FROM changes WHERE seq > ? ORDER BY seq")
+            .bind(start)
+            .fetch_all(&a.read)
+            .await
+            .unwrap();
+    assert!(
+        stored.len() >= RUNS * BATCHES,
+        "every batch logged a change"
+    );
+    assert_eq!(seen, stored, "the tail read every change, in order");
+    let provisional: i64 =
+        store::db::sql::query_scalar("SELECT count(*) FROM changes WHERE seq < 0")
+            .fetch_one(&a.read)
+            .await
+            .unwrap();
+    assert_eq!(provisional, 0, "every change got its position at commit");
+    a.close().await;
+    b.close().await;
+}

@@ -2,6 +2,11 @@
 //! API client could want to see records a change in the same transaction, so a
 //! change exists exactly when what it describes was committed; the stream reads
 //! committed rows only, and replays them by sequence to reconnecting clients.
+//!
+//! On PostgreSQL, where write transactions overlap, a change is inserted at a
+//! provisional negative position and numbered as its transaction commits
+//! (`runboard_order_changes()`, called by [`super::WriteTx::commit`]), so that
+//! positions become visible in order and a tail never skips one.
 
 use super::now_ms;
 use crate::db::sql::{self, Conn, Pool, SqlBuilder};
@@ -87,6 +92,10 @@ pub async fn record(
     sql::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
     )
+    .postgres(
+        "INSERT INTO changes (seq, account_pk, run_id, kind, payload, created_at)
+         VALUES (-nextval(pg_get_serial_sequence('changes', 'seq')), ?, ?, ?, ?, ?)",
+    )
     .bind(account_pk)
     .bind(run_id.map(|id| id.to_string()))
     .bind(change.kind().as_str())
@@ -106,6 +115,11 @@ pub async fn record_for_run(
     sql::query(
         "INSERT INTO changes (account_pk, run_id, kind, payload, created_at)
          SELECT account_pk, id, ?, ?, ? FROM runs WHERE pk = ?",
+    )
+    .postgres(
+        "INSERT INTO changes (seq, account_pk, run_id, kind, payload, created_at)
+         SELECT -nextval(pg_get_serial_sequence('changes', 'seq')), account_pk, id, ?, ?, ?
+         FROM runs WHERE pk = ?",
     )
     .bind(change.kind().as_str())
     .bind(payload(change)?)

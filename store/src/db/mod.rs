@@ -51,6 +51,7 @@ pub mod views;
 use crate::metrics::{self, Count};
 use crate::outbound::Outbound;
 use chrono::{DateTime, TimeZone, Utc};
+use model::RunPk;
 use sql::{Backend, Conn, Pool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -65,11 +66,12 @@ use view_cache::ViewCache;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// The PostgreSQL advisory lock every write transaction holds until it ends,
-/// on every server: writes take turns as on SQLite's one writer connection, so
-/// each write path keeps the reads it made (a run's next event number, a
-/// counter's row) until it commits, and the change log's numbers become
-/// visible in order. Finer locks, per account, are the way to more write
-/// throughput (docs/postgres.md).
+/// on every server. [`Db::begin_write`] takes it exclusively: such writes take
+/// turns as on SQLite's one writer connection, so each keeps the reads it made
+/// (a counter's row, another run's state) until it commits.
+/// [`Db::begin_run_write`] takes it shared, with its run's row locked: writes
+/// of different runs then run side by side, while no exclusive writer runs.
+/// The change log's order does not depend on it (`changes`).
 const WRITER_LOCK: i64 = 0x5275_6e62_6f61_7264; // "Runboard"
 
 /// The automatic retry delay until start-up sets the configured one.
@@ -131,7 +133,13 @@ impl WriteTx {
         self.retry_base
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if self.tx.backend() == Backend::Postgres {
+            // The last statement: the changes' positions in commit order.
+            sql::query("SELECT runboard_order_changes()")
+                .execute(&mut self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         metrics::writer_held(self.held_since.elapsed());
         self.views.invalidate();
@@ -277,21 +285,43 @@ impl Db {
     }
 
     /// Starts a write transaction holding SQLite's write lock from the first
-    /// statement. How long the caller queued for the writer is a metric
-    /// ([`metrics::WRITER_WAIT`]).
+    /// statement (on PostgreSQL, [`WRITER_LOCK`] exclusively). How long the
+    /// caller queued for the writer is a metric ([`metrics::WRITER_WAIT`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin(None).await
+    }
+
+    /// Starts a write transaction that writes only what belongs to one run (its
+    /// row, events, idempotency keys and changes). On SQLite it is
+    /// [`Db::begin_write`]; on PostgreSQL it holds [`WRITER_LOCK`] shared and
+    /// the run's row locked, so that writes of other runs go on beside it.
+    pub async fn begin_run_write(&self, run_pk: RunPk) -> Result<WriteTx, sqlx::Error> {
+        self.begin(Some(run_pk)).await
+    }
+
+    async fn begin(&self, run: Option<RunPk>) -> Result<WriteTx, sqlx::Error> {
         let asked = Instant::now();
         let tx = match &self.write {
             Pool::Sqlite(write) => Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => {
                 let mut tx = Conn::PostgresTx(pool.begin().await?);
+                let lock = match run {
+                    None => "SELECT pg_advisory_xact_lock(?), pg_notify(?, ?)",
+                    Some(_) => "SELECT pg_advisory_xact_lock_shared(?), pg_notify(?, ?)",
+                };
                 // The notification is sent if, and when, the transaction commits.
-                sql::query("SELECT pg_advisory_xact_lock(?), pg_notify(?, ?)")
+                sql::query(lock)
                     .bind(WRITER_LOCK)
                     .bind(postgres::COMMITS)
                     .bind(&*self.instance)
                     .execute(&mut tx)
                     .await?;
+                if let Some(run_pk) = run {
+                    sql::query("SELECT pk FROM runs WHERE pk = ? FOR UPDATE")
+                        .bind(run_pk)
+                        .execute(&mut tx)
+                        .await?;
+                }
                 tx
             }
         };

@@ -71,7 +71,7 @@ async fn heard_from_open_run(conn: &mut Conn, run: &StoredRun) -> Result<(), App
 /// A runner's sign of life with nothing else to say: answers the run as stored,
 /// so that the runner also learns of a cancellation.
 pub async fn heartbeat(db: &Db, run: &StoredRun) -> Result<Run, AppError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_run_write(run.pk).await?;
     heard_from_open_run(&mut tx, run).await?;
     let current = runs::get_run_by_pk(&mut tx, run.pk).await?;
     tx.commit().await?;
@@ -89,7 +89,8 @@ pub async fn ingest_events(
     idempotency_key: Option<&str>,
     answer: impl FnOnce(&[Appended]) -> Result<Value, AppError>,
 ) -> Result<Value, AppError> {
-    let mut tx = db.begin_write().await?;
+    // Only this run's rows are written: other runs' events go in beside it.
+    let mut tx = db.begin_run_write(run.pk).await?;
     if let Some(key) = idempotency_key {
         if let Some(stored) = events::idempotent_response(&mut tx, run.pk, key).await? {
             return serde_json::from_str(&stored).map_err(|_| AppError::Internal);
