@@ -184,47 +184,95 @@ pub fn insert_events(
             ))
         })
         .collect::<Result<Vec<String>>>()?;
-    let mut seqs = vec![first_seq; runs.len()];
-    let mut transactions = Vec::with_capacity(rounds * runs.len());
-    let mut events = 0u64;
-    let started = Instant::now();
-    for round in 0..rounds {
-        for (index, &run_pk) in runs.iter().enumerate() {
-            let batch = &batches[(round + index) % batches.len()];
-            let began = Instant::now();
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            let first = seqs[index];
-            let rows = event_values(run_pk, &mut seqs[index], batch);
-            match shape {
-                Shape::RowByRow => {
-                    for row in rows.chunks(EVENT_COLUMNS) {
-                        insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, row)?;
-                    }
+    let mut work = RoundRobin::new(runs, first_seq, rounds, batches);
+    for (index, run_pk, batch) in work.schedule() {
+        let began = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let first = work.seqs[index];
+        let rows = event_values(run_pk, &mut work.seqs[index], batch);
+        match shape {
+            Shape::RowByRow => {
+                for row in rows.chunks(EVENT_COLUMNS) {
+                    insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, row)?;
                 }
-                Shape::OneStatement => insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, &rows)?,
             }
-            let text: Vec<Value> = batch
-                .iter()
-                .zip(first + 1..)
-                .flat_map(|(event, seq)| {
-                    [
-                        Value::Integer((run_pk << 24) + seq),
-                        Value::Text(event.message.clone()),
-                    ]
-                })
-                .collect();
-            insert_rows(&conn, &text_inserts[index], 2, &text)?;
-            conn.execute_batch("COMMIT")?;
-            transactions.push(millis(began.elapsed()));
-            events += batch.len() as u64;
+            Shape::OneStatement => insert_rows(&conn, INSERT_EVENTS, EVENT_COLUMNS, &rows)?,
+        }
+        let text: Vec<Value> = batch
+            .iter()
+            .zip(first + 1..)
+            .flat_map(|(event, seq)| {
+                [
+                    Value::Integer((run_pk << 24) + seq),
+                    Value::Text(event.message.clone()),
+                ]
+            })
+            .collect();
+        insert_rows(&conn, &text_inserts[index], 2, &text)?;
+        conn.execute_batch("COMMIT")?;
+        work.done(began, batch.len());
+    }
+    Ok(work.finish(shape))
+}
+
+/// The raw insert's order of work, the ingest's: every round, each run's next
+/// batch; and the time each transaction took.
+struct RoundRobin<'a> {
+    runs: &'a [i64],
+    rounds: usize,
+    batches: &'a [Vec<EventContent>],
+    /// Each run's last event number.
+    seqs: Vec<i64>,
+    transactions: Vec<f64>,
+    events: u64,
+    started: Instant,
+}
+
+impl<'a> RoundRobin<'a> {
+    fn new(
+        runs: &'a [i64],
+        first_seq: i64,
+        rounds: usize,
+        batches: &'a [Vec<EventContent>],
+    ) -> RoundRobin<'a> {
+        RoundRobin {
+            runs,
+            rounds,
+            batches,
+            seqs: vec![first_seq; runs.len()],
+            transactions: Vec::with_capacity(rounds * runs.len()),
+            events: 0,
+            started: Instant::now(),
         }
     }
-    Ok(RawInsert {
-        shape: shape.describe(),
-        events,
-        elapsed: started.elapsed(),
-        transaction: Percentiles::new(transactions),
-    })
+
+    /// `(index of the run, its key, its batch)`, in order.
+    fn schedule(&self) -> Vec<(usize, i64, &'a [EventContent])> {
+        let (runs, batches) = (self.runs, self.batches);
+        (0..self.rounds)
+            .flat_map(|round| {
+                runs.iter().enumerate().map(move |(index, &run_pk)| {
+                    let batch = &batches[(round + index) % batches.len()];
+                    (index, run_pk, batch.as_slice())
+                })
+            })
+            .collect()
+    }
+
+    /// A batch's transaction, begun at `began`, committed.
+    fn done(&mut self, began: Instant, events: usize) {
+        self.transactions.push(millis(began.elapsed()));
+        self.events += events as u64;
+    }
+
+    fn finish(self, shape: Shape) -> RawInsert {
+        RawInsert {
+            shape: shape.describe(),
+            events: self.events,
+            elapsed: self.started.elapsed(),
+            transaction: Percentiles::new(self.transactions),
+        }
+    }
 }
 
 /// A batch's column values, numbered on from `seq`.
@@ -259,40 +307,29 @@ pub async fn insert_events_postgres(
     batches: &[Vec<EventContent>],
 ) -> Result<RawInsert> {
     let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
-    let mut seqs = vec![first_seq; runs.len()];
-    let mut transactions = Vec::with_capacity(rounds * runs.len());
-    let mut events = 0u64;
-    let started = Instant::now();
-    for round in 0..rounds {
-        for (index, &run_pk) in runs.iter().enumerate() {
-            let batch = &batches[(round + index) % batches.len()];
-            let began = Instant::now();
-            let now = store::db::now_ms();
-            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("{INSERT_EVENTS} "));
-            insert.push_values(batch, |mut row, event| {
-                seqs[index] += 1;
-                row.push_bind(run_pk)
-                    .push_bind(seqs[index])
-                    .push_bind(Uuid::now_v7().as_bytes().to_vec())
-                    .push_bind(None::<String>)
-                    .push_bind(event.event_type)
-                    .push_bind(&event.message)
-                    .push_bind(&event.metadata)
-                    .push_bind(now);
-            });
-            let mut tx = pool.begin().await?;
-            insert.build().execute(&mut *tx).await?;
-            tx.commit().await?;
-            transactions.push(millis(began.elapsed()));
-            events += batch.len() as u64;
-        }
+    let mut work = RoundRobin::new(runs, first_seq, rounds, batches);
+    for (index, run_pk, batch) in work.schedule() {
+        let began = Instant::now();
+        let now = store::db::now_ms();
+        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("{INSERT_EVENTS} "));
+        let seq = &mut work.seqs[index];
+        insert.push_values(batch, |mut row, event| {
+            *seq += 1;
+            row.push_bind(run_pk)
+                .push_bind(*seq)
+                .push_bind(Uuid::now_v7().as_bytes().to_vec())
+                .push_bind(None::<String>)
+                .push_bind(event.event_type)
+                .push_bind(&event.message)
+                .push_bind(&event.metadata)
+                .push_bind(now);
+        });
+        let mut tx = pool.begin().await?;
+        insert.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        work.done(began, batch.len());
     }
-    let elapsed = started.elapsed();
+    let inserted = work.finish(Shape::OneStatement);
     pool.close().await;
-    Ok(RawInsert {
-        shape: Shape::OneStatement.describe(),
-        events,
-        elapsed,
-        transaction: Percentiles::new(transactions),
-    })
+    Ok(inserted)
 }
