@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 use store::db::alerts;
-use store::db::{now_ms, Db};
+use store::db::{millis, now_ms, Db};
 use tokio::sync::watch;
 
 /// How long a rule's history is kept.
@@ -60,7 +60,7 @@ async fn evaluate_due(db: &Db) {
 }
 
 async fn prune(db: &Db) {
-    let before = now_ms() - i64::try_from(FIRINGS_KEPT.as_millis()).unwrap_or(i64::MAX);
+    let before = now_ms().saturating_sub(millis(FIRINGS_KEPT));
     loop {
         match alerts::prune_firings(db, before, PRUNE_BATCH).await {
             Ok(deleted) if deleted as i64 == PRUNE_BATCH => continue,

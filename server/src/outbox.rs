@@ -23,7 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use store::db::deliveries::{self, Due, Outcome};
-use store::db::{accounts, now_ms, outbox::Kind, runs};
+use store::db::{accounts, millis, now_ms, outbox::Kind, runs};
 use store::outbound::{Outbound, Refused, ResolveError};
 use tokio::sync::watch;
 
@@ -201,8 +201,7 @@ async fn deliver(
             }
         }
         Err(failure) => Outcome::Retry {
-            next_attempt_at: now_ms()
-                + i64::try_from(policy.delay_after(attempts).as_millis()).unwrap_or(i64::MAX),
+            next_attempt_at: now_ms().saturating_add(millis(policy.delay_after(attempts))),
             problem: failure.to_string(),
         },
     };

@@ -130,6 +130,12 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// The network of one address.
+    fn host(addr: IpAddr) -> Cidr {
+        let prefix = if addr.is_ipv4() { 32 } else { 128 };
+        Cidr { addr, prefix }
+    }
+
     /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 address).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
@@ -314,8 +320,7 @@ impl FromStr for Cidr {
         } else {
             let addr = parse_ip(text)
                 .ok_or_else(|| format!("{text}: not an IP address or network (CIDR)"))?;
-            let prefix = if addr.is_ipv4() { 32 } else { 128 };
-            Ok(Cidr { addr, prefix })
+            Ok(Cidr::host(addr))
         }
     }
 }
@@ -341,7 +346,7 @@ impl FromStr for Allow {
             if is_metadata(addr) {
                 return never(text);
             }
-            Allow::Net(text.parse()?)
+            Allow::Net(Cidr::host(addr))
         } else if let Ok(socket) = text.parse::<SocketAddr>() {
             if is_metadata(socket.ip()) {
                 return never(text);

@@ -17,7 +17,7 @@
 use anyhow::{Context, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
-use sqlx::{Connection as _, Executor, PgConnection, Row};
+use sqlx::{Connection as _, Executor, PgConnection};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -90,30 +90,16 @@ pub async fn load(sqlite: &Path, url: &str) -> Result<()> {
 
 /// Copies one table's rows, the columns PostgreSQL does not compute itself.
 async fn copy_table(sqlite: &Path, conn: &mut PgConnection, table: &str) -> Result<()> {
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns
+    let described: Vec<(String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns
          WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER'
          ORDER BY ordinal_position",
     )
     .bind(table)
     .fetch_all(&mut *conn)
     .await?;
-    let bytea: Vec<bool> = {
-        let mut kinds = Vec::with_capacity(columns.len());
-        for column in &columns {
-            let kind: String = sqlx::query(
-                "SELECT data_type::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
-            )
-            .bind(table)
-            .bind(column)
-            .fetch_one(&mut *conn)
-            .await?
-            .get(0);
-            kinds.push(kind == "bytea");
-        }
-        kinds
-    };
+    let bytea: Vec<bool> = described.iter().map(|(_, kind)| kind == "bytea").collect();
+    let columns: Vec<String> = described.into_iter().map(|(name, _)| name).collect();
     let began = Instant::now();
     let (sender, mut chunks) = mpsc::channel::<Vec<u8>>(4);
     let reader = {

@@ -3,7 +3,7 @@
 
 use super::outbox::Kind;
 use super::runs::{self, StatusUpdate};
-use super::{now_ms, Db, WriteTx};
+use super::{millis, now_ms, Db, WriteTx};
 use crate::db::sql;
 use model::{AccountPk, AppError, RunError, RunPk, RunStatus};
 use serde_json::json;
@@ -42,7 +42,7 @@ pub async fn claim_due(db: &Db, claim: Duration) -> Result<Vec<Due>, AppError> {
     if any_due.is_none() {
         return Ok(Vec::new());
     }
-    let claimed_until = now.saturating_add(i64::try_from(claim.as_millis()).unwrap_or(i64::MAX));
+    let claimed_until = now.saturating_add(millis(claim));
     let mut tx = db.begin_write().await?;
     let mut due: Vec<Due> = sql::query_as(
         "UPDATE outbox SET next_attempt_at = ? WHERE pk IN

@@ -8,7 +8,7 @@
 //! A SQLite database has one server (its lock file sees to that), so there a
 //! lease is always held and the database is not asked.
 
-use super::{now_ms, Db};
+use super::{millis, now_ms, Db};
 use crate::db::sql;
 use model::AppError;
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ impl Lease {
 /// another holder's lease is still running; returns whether it is `holder`'s.
 pub async fn take(db: &Db, name: &str, holder: &str, lasts: Duration) -> Result<bool, AppError> {
     let now = now_ms();
-    let until = now.saturating_add(i64::try_from(lasts.as_millis()).unwrap_or(i64::MAX));
+    let until = now.saturating_add(millis(lasts));
     let mut tx = db.begin_write().await?;
     let taken = sql::query(
         "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)

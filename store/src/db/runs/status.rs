@@ -172,7 +172,7 @@ const MAX_RETRY_DELAY_MS: i64 = 86_400_000;
 
 /// `base × 2^(attempt − 1)`, in ms, at most [`MAX_RETRY_DELAY_MS`].
 fn retry_delay_ms(base: Duration, attempt: i64) -> i64 {
-    let base = i64::try_from(base.as_millis()).unwrap_or(i64::MAX);
+    let base = crate::db::millis(base);
     let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
     base.saturating_mul(1_i64 << doublings)
         .min(MAX_RETRY_DELAY_MS)
